@@ -1,0 +1,46 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Firedrill",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "firedrill", targets: ["firedrill"]),
+        .library(name: "FiredrillCore", targets: ["FiredrillCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibSSH2",
+            pkgConfig: "libssh2",
+            providers: [.apt(["libssh2-1-dev"])]
+        ),
+        .target(
+            name: "FiredrillCore",
+            dependencies: [
+                "CLibSSH2",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "firedrill",
+            dependencies: [
+                "FiredrillCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "FiredrillCoreTests",
+            dependencies: ["FiredrillCore"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["FiredrillCore"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,254 @@
+/// An Ansible-compatible inventory: hosts and groups in the order Ansible keeps them,
+/// with their variables. Built by `InventoryBuilder`; queried with `InventoryPattern`.
+public struct Inventory: Sendable {
+    public struct Group: Sendable, Equatable {
+        public var name: String
+        /// Hosts directly in the group, in the order they were added.
+        public var hosts: [String] = []
+        public var children: [String] = []
+        public var parents: [String] = []
+        public var vars: [String: VarValue] = [:]
+        /// Longest distance from `all` (Ansible's `Group.depth`).
+        public var depth = 0
+        /// `ansible_group_priority` (default 1).
+        public var priority = 1
+        public var location: SourceLocation?
+    }
+
+    public struct Host: Sendable, Equatable {
+        public var name: String
+        public var vars: [String: VarValue] = [:]
+        /// Groups the host was put in directly, plus their ancestors (Ansible's `Host.groups`).
+        public var groups: [String] = []
+        public var location: SourceLocation?
+    }
+
+    /// Hosts by name, and their order of first appearance (Ansible's `InventoryData.hosts`).
+    public internal(set) var hosts: [String: Host] = [:]
+    public internal(set) var hostOrder: [String] = []
+    public internal(set) var groups: [String: Group] = [:]
+    public internal(set) var groupOrder: [String] = []
+    /// Variables from `group_vars/` and `host_vars/` folders next to the inventory.
+    public internal(set) var groupVarsFiles: [String: [String: VarValue]] = [:]
+    public internal(set) var hostVarsFiles: [String: [String: VarValue]] = [:]
+    /// Files and folders the inventory was read from.
+    public internal(set) var sources: [String] = []
+
+    public init() {
+        addGroup("all")
+        addGroup("ungrouped")
+        _ = try? addChild("all", "ungrouped")
+    }
+
+    // MARK: - Building (mirrors ansible inventory/data.py and group.py)
+
+    @discardableResult
+    mutating func addGroup(_ name: String, at location: SourceLocation? = nil) -> String {
+        if groups[name] == nil {
+            groups[name] = Group(name: name, location: location)
+            groupOrder.append(name)
+        }
+        return name
+    }
+
+    /// InventoryData.add_host: creates the host on first sight, then adds it to `group`.
+    mutating func addHost(_ name: String, group: String?, at location: SourceLocation? = nil) {
+        if hosts[name] == nil {
+            hosts[name] = Host(name: name, location: location)
+            hostOrder.append(name)
+        }
+        if let group { addHostToGroup(name, group) }
+    }
+
+    /// Group.add_host + Host.add_group (which also records the group's ancestors).
+    mutating func addHostToGroup(_ host: String, _ group: String) {
+        guard var g = groups[group], !g.hosts.contains(host) else { return }
+        g.hosts.append(host)
+        groups[group] = g
+        populateAncestors(host: host, of: group)
+    }
+
+    private mutating func populateAncestors(host: String, of group: String) {
+        guard var h = hosts[host] else { return }
+        for name in [group] + ancestors(of: group) where !h.groups.contains(name) {
+            h.groups.append(name)
+        }
+        hosts[host] = h
+    }
+
+    mutating func removeHostFromGroup(_ host: String, _ group: String) {
+        groups[group]?.hosts.removeAll { $0 == host }
+        hosts[host]?.groups.removeAll { $0 == group }
+    }
+
+    public struct CycleError: Error { public var parent: String, child: String }
+
+    /// Group.add_child_group: refuses cycles, updates depths and the hosts' ancestor lists.
+    mutating func addChild(_ parent: String, _ child: String) throws {
+        guard parent != child else { throw CycleError(parent: parent, child: child) }
+        guard let p = groups[parent], groups[child] != nil, !p.children.contains(child) else { return }
+        if ancestors(of: parent).contains(child) { throw CycleError(parent: parent, child: child) }
+        groups[parent]!.children.append(child)
+        groups[child]!.depth = max(p.depth + 1, groups[child]!.depth)
+        fixDepth(below: child)
+        if !groups[child]!.parents.contains(parent) {
+            groups[child]!.parents.append(parent)
+            for h in hostsOf(group: child) { populateAncestors(host: h, of: child) }
+        }
+    }
+
+    private mutating func fixDepth(below group: String) {
+        var stack = [group]
+        var visited = 0
+        while let g = stack.popLast(), visited < 100_000 {
+            visited += 1
+            let d = groups[g]!.depth
+            for c in groups[g]!.children where groups[c]!.depth < d + 1 {
+                groups[c]!.depth = d + 1
+                stack.append(c)
+            }
+        }
+    }
+
+    mutating func setGroupVariable(_ group: String, _ key: String, _ value: VarValue) {
+        if key == "ansible_group_priority", case let .int(p) = value { groups[group]?.priority = p }
+        groups[group]?.vars[key] = value
+    }
+
+    mutating func setHostVariable(_ host: String, _ key: String, _ value: VarValue) {
+        hosts[host]?.vars[key] = value
+    }
+
+    /// InventoryData.reconcile_inventory: top-level groups become children of `all`;
+    /// hosts in no group go to `ungrouped`, and leave it once they are in another group.
+    mutating func reconcile() {
+        for name in groupOrder where name != "all" && ancestors(of: name).isEmpty {
+            try? addChild("all", name)
+        }
+        for name in hostOrder {
+            let mine = hosts[name]!.groups
+            if mine.contains("ungrouped") {
+                if !Set(mine).subtracting(["all", "ungrouped"]).isEmpty { removeHostFromGroup(name, "ungrouped") }
+            } else if mine.isEmpty || (mine.count == 1 && mine[0] == "all") {
+                addHostToGroup(name, "ungrouped")
+            }
+        }
+    }
+
+    // MARK: - Queries
+
+    /// All ancestors of a group (Group.get_ancestors).
+    public func ancestors(of group: String) -> [String] {
+        var out: [String] = []
+        var queue = groups[group]?.parents ?? []
+        while !queue.isEmpty {
+            let g = queue.removeFirst()
+            if out.contains(g) { continue }
+            out.append(g)
+            queue += groups[g]?.parents ?? []
+        }
+        return out
+    }
+
+    /// Group.get_descendants(include_self=True, preserve_ordering=True): the group, its
+    /// children in order, then each further level. Ansible walks the levels below the
+    /// children in set order (not deterministic across runs); we walk them in list order.
+    public func descendants(of group: String) -> [String] {
+        guard groups[group] != nil else { return [] }
+        var ordered = [group] + groups[group]!.children
+        var seen = Set(ordered)
+        var level = ordered
+        while !level.isEmpty {
+            var next: [String] = []
+            for g in level {
+                for c in groups[g]?.children ?? [] where !seen.contains(c) {
+                    seen.insert(c)
+                    ordered.append(c)
+                    next.append(c)
+                }
+            }
+            level = next
+        }
+        return ordered
+    }
+
+    /// Group.get_hosts: hosts of the group and all its descendants, first appearance first.
+    public func hostsOf(group: String) -> [String] {
+        var out: [String] = []
+        var seen = Set<String>()
+        for g in descendants(of: group) {
+            for h in groups[g]?.hosts ?? [] where seen.insert(h).inserted {
+                out.append(h)
+            }
+        }
+        return out
+    }
+
+    /// The host's variables merged as Ansible does: groups by (depth, priority, name), inventory
+    /// group vars, then group_vars/ files, then inventory host vars, then host_vars/ files.
+    public func variables(of host: String) -> [String: VarValue] {
+        guard let h = hosts[host] else { return [:] }
+        var names = h.groups
+        if !names.contains("all") { names.append("all") }
+        let sorted = names.compactMap { groups[$0] }.sorted {
+            ($0.depth, $0.priority, $0.name) < ($1.depth, $1.priority, $1.name)
+        }
+        var vars: [String: VarValue] = [:]
+        for g in sorted { vars.merge(g.vars) { _, new in new } }
+        for g in sorted { vars.merge(groupVarsFiles[g.name] ?? [:]) { _, new in new } }
+        vars.merge(h.vars) { _, new in new }
+        vars.merge(hostVarsFiles[host] ?? [:]) { _, new in new }
+        return vars
+    }
+
+    /// How to reach a host, from its merged variables.
+    public func connection(of host: String) -> HostConnection {
+        if hosts[host] == nil, Inventory.localhostNames.contains(host) {
+            return HostConnection(name: host, address: "127.0.0.1", port: 22, kind: .local)
+        }
+        let vars = variables(of: host)
+        func text(_ k: String) -> String? { vars[k].flatMap { $0 == .null ? nil : $0.text } }
+        let port: Int
+        switch vars["ansible_port"] ?? vars["ansible_ssh_port"] {
+        case let .int(p)?: port = p
+        case let .string(s)?: port = Int(s) ?? 22
+        default: port = 22
+        }
+        let local = text("ansible_connection") == "local"
+        return HostConnection(
+            name: host,
+            address: text("ansible_host") ?? text("ansible_ssh_host") ?? host,
+            port: port,
+            user: text("ansible_user") ?? text("ansible_ssh_user"),
+            privateKeyFile: text("ansible_ssh_private_key_file") ?? text("ansible_private_key_file"),
+            kind: local ? .local : .ssh)
+    }
+
+    /// Names Ansible treats as the implicit, local controller host when the inventory lacks them.
+    public static let localhostNames: Set<String> = ["localhost", "127.0.0.1", "::1"]
+
+    /// Names of every group except `all` and `ungrouped`, in inventory order.
+    public var userGroups: [String] { groupOrder.filter { $0 != "all" && $0 != "ungrouped" } }
+}
+
+/// Connection settings of one host.
+public struct HostConnection: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable { case ssh, local }
+    public var name: String
+    public var address: String
+    public var port: Int
+    public var user: String?
+    public var privateKeyFile: String?
+    public var kind: Kind
+
+    public init(name: String, address: String, port: Int = 22, user: String? = nil, privateKeyFile: String? = nil, kind: Kind = .ssh) {
+        self.name = name; self.address = address; self.port = port; self.user = user
+        self.privateKeyFile = privateKeyFile; self.kind = kind
+    }
+
+    /// `address:port` (IPv6 in brackets), or `local`.
+    public var endpoint: String {
+        if kind == .local { return "local" }
+        return address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
+    }
+}

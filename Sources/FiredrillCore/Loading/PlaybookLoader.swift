@@ -1,0 +1,417 @@
+import Foundation
+
+/// Loads a playbook file (and the check files it includes) into a `Playbook`,
+/// collecting every schema error with its position.
+public struct PlaybookLoader {
+    public struct Result: Sendable {
+        public var playbook: Playbook?
+        public var diagnostics: [Diagnostic]
+        /// Source text of every file read, for quoting lines in diagnostics.
+        public var sources: [String: String]
+    }
+
+    static let topKeys = ["name", "service", "criticality", "owner", "scenario", "exercise", "schedule", "objectives",
+                          "inventory", "vars", "secrets", "include", "checks", "steady_state", "data_check", "steps", "restore",
+                          "description"]
+    static let stepKeys = ["name", "on", "run", "manual", "timeout", "serial", "max_fail_percentage", "verify", "on_failure", "disruptive"]
+    static let checkCommonKeys = ["timeout", "on", "targets"]
+
+    public init() {}
+
+    public func load(file: String) -> Result {
+        var sources: [String: String] = [:]
+        guard let text = readText(file, into: &sources) else {
+            return Result(playbook: nil, diagnostics: [.error("cannot read playbook '\(file)'", hint: "check the path; run from the folder that holds it or give the full path")], sources: sources)
+        }
+        return load(text: text, file: file, sources: sources)
+    }
+
+    public func load(text: String, file: String, sources initial: [String: String] = [:]) -> Result {
+        var sources = initial
+        sources[file] = text
+        let (rootNode, yamlDiagnostics) = YAMLReader.parse(text, file: file)
+        var reader = NodeReader()
+        reader.diagnostics = yamlDiagnostics
+        guard let root = rootNode else {
+            if yamlDiagnostics.isEmpty {
+                reader.diagnostics.append(.error("the playbook is empty", at: SourceLocation(file: file, line: 1, column: 1),
+                                                 hint: "a playbook needs at least name, service and steps; see docs/playbook.md"))
+            }
+            return Result(playbook: nil, diagnostics: reader.diagnostics, sources: sources)
+        }
+        guard let top = reader.mapping(root, "the playbook", allowed: Self.topKeys) else {
+            return Result(playbook: nil, diagnostics: reader.diagnostics, sources: sources)
+        }
+        let startOfFile = SourceLocation(file: file, line: 1, column: 1)
+
+        func required(_ key: String) -> YAMLNode? {
+            if let n = top[key] { return n }
+            reader.diagnostics.append(.error("the playbook has no '\(key)'", at: startOfFile, hint: "add '\(key):' at the top level; see docs/playbook.md"))
+            return nil
+        }
+
+        let name = required("name").flatMap { reader.located($0, "name") }
+        let service = required("service").flatMap { reader.nonEmptyString($0, "service") }
+        let criticality = top["criticality"].map { reader.enumValue($0, "criticality", Criticality.self) } ?? .medium
+        let owner = top["owner"].flatMap { reader.nonEmptyString($0, "owner") }
+        let scenario = top["scenario"].flatMap { reader.nonEmptyString($0, "scenario") }
+        let exercise = top["exercise"].flatMap { reader.enumValue($0, "exercise", ExerciseType.self) }
+        let schedule = top["schedule"].flatMap { readSchedule($0, &reader) }
+        let objectives = top["objectives"].map { readObjectives($0, &reader) } ?? Objectives()
+        let inventory = top["inventory"].flatMap { reader.located($0, "inventory") }
+
+        var vars: [Variable] = []
+        let varEntries = top["vars"].map { reader.namedEntries($0, "vars") } ?? []
+        for (n, key, value) in varEntries {
+            if !Template.isValidName(n) || n.contains(".") {
+                reader.error("'\(n)' is not a valid variable name", at: key, hint: "use letters, digits and '_', starting with a letter")
+            }
+            if TemplateContext.builtinNames.contains(n) {
+                reader.error("'\(n)' is a built-in variable and cannot be set", at: key, hint: "built-ins: \(TemplateContext.builtinNames.sorted().joined(separator: ", "))")
+            }
+            vars.append(Variable(name: n, value: VarValue(yaml: value), location: key.location))
+        }
+
+        var secrets: [SecretDeclaration] = []
+        let secretEntries = top["secrets"].map { reader.namedEntries($0, "secrets") } ?? []
+        for (n, key, value) in secretEntries {
+            guard let text = reader.string(value, "secret '\(n)'") else { continue }
+            guard let source = SecretSource(text) else {
+                reader.error("secret '\(n)' must come from env:NAME or file:PATH, found '\(text)'", at: value,
+                             hint: "secrets are never written in a playbook; e.g. \(n): env:\(n.uppercased())")
+                continue
+            }
+            secrets.append(SecretDeclaration(name: n, source: source, location: key.location))
+        }
+
+        var checks: [Check] = []
+        var includes: [String] = []
+        if let inc = top["include"] {
+            for item in reader.nameList(inc, "include") {
+                let path = resolvePath(item.value, relativeTo: file)
+                includes.append(path)
+                checks += loadIncludedChecks(path, from: item, reader: &reader, sources: &sources)
+            }
+        }
+        if let c = top["checks"] {
+            checks += readChecks(c, file: file, &reader)
+        }
+        var seenChecks: [String: SourceLocation] = [:]
+        for check in checks {
+            if let first = seenChecks[check.name] {
+                reader.diagnostics.append(.error("check '\(check.name)' is defined twice (first at \(first))", at: check.location,
+                                                 length: check.name.count, hint: "rename one of them"))
+            } else {
+                seenChecks[check.name] = check.location
+            }
+        }
+
+        let steadyState = top["steady_state"].map { reader.nameList($0, "steady_state") } ?? []
+        let dataCheck = top["data_check"].flatMap { readDataCheck($0, &reader) }
+
+        var steps: [Step] = []
+        if let s = required("steps") {
+            steps = readSteps(s, "steps", &reader, disruptiveByDefault: true)
+        }
+        let restore = top["restore"].map { readSteps($0, "restore", &reader, disruptiveByDefault: false) } ?? []
+
+        guard let name, let service else {
+            return Result(playbook: nil, diagnostics: reader.diagnostics, sources: sources)
+        }
+        let playbook = Playbook(
+            file: file, name: name, service: service, criticality: criticality ?? .medium, owner: owner, scenario: scenario,
+            exercise: exercise, schedule: schedule, objectives: objectives, inventory: inventory, vars: vars, secrets: secrets,
+            checks: checks, steadyState: steadyState, dataCheck: dataCheck, steps: steps, restore: restore, includes: includes)
+        return Result(playbook: playbook, diagnostics: reader.diagnostics, sources: sources)
+    }
+
+    // MARK: - Parts
+
+    func readSchedule(_ node: YAMLNode, _ reader: inout NodeReader) -> Schedule? {
+        guard let m = reader.mapping(node, "schedule", allowed: ["every", "window", "timezone"]) else { return nil }
+        guard let everyNode = m["every"] else {
+            reader.error("schedule needs 'every'", at: node, hint: "e.g. schedule: { every: quarter, window: \"Sat 02:00-04:00\" }")
+            return nil
+        }
+        guard let every = reader.enumValue(everyNode, "schedule every", Schedule.Every.self) else { return nil }
+        var window: String?
+        if let w = m["window"], let text = reader.string(w, "window") {
+            if Self.isValidWindow(text) { window = text } else {
+                reader.error("'\(text)' is not a drill window", at: w, hint: "write a day and a time range, e.g. \"Sat 02:00-04:00\"")
+            }
+        }
+        var timezone: String?
+        if let t = m["timezone"], let text = reader.string(t, "timezone") {
+            if TimeZone(identifier: text) != nil { timezone = text } else {
+                reader.error("unknown time zone '\(text)'", at: t, hint: "use an IANA name such as America/Los_Angeles or UTC")
+            }
+        }
+        return Schedule(every: every, window: window, timezone: timezone)
+    }
+
+    static func isValidWindow(_ text: String) -> Bool {
+        let parts = text.split(separator: " ")
+        guard parts.count == 2 else { return false }
+        let days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+        guard days.contains(String(parts[0])) else { return false }
+        let times = parts[1].split(separator: "-")
+        guard times.count == 2 else { return false }
+        return times.allSatisfy { t in
+            let hm = t.split(separator: ":")
+            guard hm.count == 2, let h = Int(hm[0]), let m = Int(hm[1]) else { return false }
+            return (0...24).contains(h) && (0...59).contains(m)
+        }
+    }
+
+    func readObjectives(_ node: YAMLNode, _ reader: inout NodeReader) -> Objectives {
+        guard let m = reader.mapping(node, "objectives", allowed: ["rto", "rpo"]) else { return Objectives() }
+        return Objectives(rto: m["rto"].flatMap { reader.duration($0, "rto") }, rpo: m["rpo"].flatMap { reader.duration($0, "rpo") })
+    }
+
+    func readDataCheck(_ node: YAMLNode, _ reader: inout NodeReader) -> DataCheck? {
+        guard let m = reader.mapping(node, "data_check", allowed: ["write", "read", "timeout"]) else { return nil }
+        func command(_ key: String) -> DataCheck.Command? {
+            guard let n = m[key] else {
+                reader.error("data_check needs '\(key)'", at: node, hint: "data_check: { write: { on: PRIMARY, run: CMD }, read: { on: STANDBY, run: CMD } }")
+                return nil
+            }
+            guard let c = reader.mapping(n, "data_check \(key)", allowed: ["on", "run"]) else { return nil }
+            guard let onNode = c["on"], let runNode = c["run"] else {
+                reader.error("data_check \(key) needs both 'on' and 'run'", at: n)
+                return nil
+            }
+            guard let on = reader.located(onNode, "on"), let run = reader.template(runNode, "run") else { return nil }
+            return DataCheck.Command(on: on, run: run)
+        }
+        let write = command("write"), read = command("read")
+        let timeout = m["timeout"].flatMap { reader.duration($0, "timeout") } ?? .seconds(30)
+        guard let write, let read else { return nil }
+        return DataCheck(write: write, read: read, timeout: timeout, location: node.location)
+    }
+
+    func readChecks(_ node: YAMLNode, file: String, _ reader: inout NodeReader) -> [Check] {
+        reader.namedEntries(node, "checks").compactMap { name, key, value in
+            readCheck(name: name, key: key, value, file: file, &reader)
+        }
+    }
+
+    func readCheck(name: String, key: YAMLNode, _ node: YAMLNode, file: String, _ reader: inout NodeReader) -> Check? {
+        let specific: [String: [String]] = [
+            "http": ["http", "method", "headers", "expect", "insecure", "ca_file"],
+            "tcp": ["tcp"],
+            "dns": ["dns", "server", "type", "expect"],
+            "tls": ["tls", "server_name", "min_days_valid", "ca_file"],
+            "command": ["command", "expect"],
+            "file_age": ["file_age", "max_age"],
+        ]
+        guard let pairs = node.pairs else {
+            reader.error("check '\(name)' must be a mapping such as { http: URL } or { tcp: HOST:PORT }, found \(node.typeName)", at: node)
+            return nil
+        }
+        let kinds = pairs.compactMap { $0.key.scalar }.filter { Check.kindNames.contains($0) }
+        guard kinds.count == 1, let kindName = kinds.first else {
+            if kinds.isEmpty {
+                let firstKey = pairs.first?.key.scalar ?? ""
+                let guess = Suggestions.closest(to: firstKey, in: Check.kindNames).map { "did you mean '\($0)'? " } ?? ""
+                reader.error("check '\(name)' has no type", at: key,
+                             hint: "\(guess)a check is one of: \(Check.kindNames.joined(separator: ", ")) (e.g. \(name): { tcp: \"db1:5432\" })")
+            } else {
+                reader.error("check '\(name)' has several types (\(kinds.joined(separator: ", ")))", at: key, hint: "split it into one check per type")
+            }
+            return nil
+        }
+        guard let m = reader.mapping(node, "check '\(name)'", allowed: (specific[kindName] ?? []) + Self.checkCommonKeys),
+              let mainNode = m[kindName] else { return nil }
+        let timeout = m["timeout"].flatMap { reader.duration($0, "timeout") } ?? Check.defaultTimeout
+        let on = m["on"].flatMap { reader.located($0, "on") }
+        let targets = m["targets"].flatMap { reader.located($0, "targets") }
+        if on != nil, targets != nil, let t = m["targets"] {
+            reader.error("check '\(name)' has both 'on' and 'targets'", at: t,
+                         hint: "'on' runs the check from each host; 'targets' runs it from here once per host — pick one")
+        }
+        var kind: Check.Kind?
+        switch kindName {
+        case "http":
+            guard let url = reader.template(mainNode, "http url") else { break }
+            if !(url.source.hasPrefix("http://") || url.source.hasPrefix("https://") || url.source.hasPrefix("{{")) {
+                reader.error("'\(url.source)' is not an http(s) URL", at: mainNode, hint: "write the full URL, e.g. https://ehr.example.org/health")
+            }
+            var check = HTTPCheck(url: url, method: "GET", headers: [], expectStatus: [200], bodyContains: nil, bodyRegex: nil,
+                                  expectHeaders: [:], maxLatency: nil, verifyTLS: true, caFile: nil)
+            if let mn = m["method"], let method = reader.string(mn, "method") {
+                let methods = ["GET", "HEAD", "POST", "PUT", "OPTIONS"]
+                if methods.contains(method.uppercased()) { check.method = method.uppercased() } else {
+                    reader.error("unsupported HTTP method '\(method)'", at: mn, hint: "use one of \(methods.joined(separator: ", "))")
+                }
+            }
+            if let hn = m["headers"] {
+                for (hname, _, hvalue) in reader.namedEntries(hn, "headers") {
+                    if let t = reader.template(hvalue, "header \(hname)") { check.headers.append((hname, t)) }
+                }
+            }
+            if let e = m["expect"], let em = reader.mapping(e, "expect", allowed: ["status", "body_contains", "body_regex", "header", "max_latency"]) {
+                if let s = em["status"] {
+                    if let items = s.items { check.expectStatus = items.compactMap { reader.int($0, "status", range: 100...599) } }
+                    else if let code = reader.int(s, "status", range: 100...599) { check.expectStatus = [code] }
+                }
+                check.bodyContains = em["body_contains"].flatMap { reader.string($0, "body_contains") }
+                if let rn = em["body_regex"], let r = reader.string(rn, "body_regex") {
+                    if (try? NSRegularExpression(pattern: r)) == nil {
+                        reader.error("body_regex '\(r)' is not a valid regular expression", at: rn)
+                    } else { check.bodyRegex = r }
+                }
+                if let hn = em["header"] {
+                    for (hname, _, hvalue) in reader.namedEntries(hn, "header") {
+                        if let v = reader.string(hvalue, "header \(hname)") { check.expectHeaders[hname] = v }
+                    }
+                }
+                check.maxLatency = em["max_latency"].flatMap { reader.duration($0, "max_latency") }
+            }
+            if let i = m["insecure"], let insecure = reader.bool(i, "insecure") { check.verifyTLS = !insecure }
+            check.caFile = m["ca_file"].flatMap { reader.string($0, "ca_file") }
+            kind = .http(check)
+        case "tcp":
+            if let t = reader.template(mainNode, "tcp target") {
+                if !t.source.contains(":") {
+                    reader.error("tcp target '\(t.source)' has no port", at: mainNode, hint: "write HOST:PORT, e.g. \"{{ host }}:5432\"")
+                }
+                kind = .tcp(target: t)
+            }
+        case "dns":
+            guard let n = reader.template(mainNode, "dns name") else { break }
+            let expect = m["expect"].map { reader.nameList($0, "expect").map(\.value) } ?? []
+            let type = m["type"].flatMap { reader.string($0, "type") }?.uppercased() ?? "A"
+            if !["A", "AAAA"].contains(type), let tn = m["type"] {
+                reader.error("unsupported DNS record type '\(type)'", at: tn, hint: "use A or AAAA")
+            }
+            kind = .dns(DNSCheck(name: n, server: m["server"].flatMap { reader.string($0, "server") }, recordType: type, expect: expect))
+        case "tls":
+            guard let t = reader.template(mainNode, "tls target") else { break }
+            let days = m["min_days_valid"].flatMap { reader.int($0, "min_days_valid", range: 0...3650) } ?? 14
+            kind = .tls(TLSCheck(target: t, serverName: m["server_name"].flatMap { reader.string($0, "server_name") },
+                                 minDaysValid: days, caFile: m["ca_file"].flatMap { reader.string($0, "ca_file") }))
+        case "command":
+            guard let run = reader.template(mainNode, "command") else { break }
+            var check = CommandCheck(run: run, expectExit: 0, outputContains: nil)
+            if let e = m["expect"], let em = reader.mapping(e, "expect", allowed: ["exit", "output_contains"]) {
+                if let x = em["exit"], let code = reader.int(x, "exit", range: 0...255) { check.expectExit = code }
+                check.outputContains = em["output_contains"].flatMap { reader.string($0, "output_contains") }
+            }
+            kind = .command(check)
+        case "file_age":
+            guard let path = reader.template(mainNode, "file_age path") else { break }
+            guard let ma = m["max_age"] else {
+                reader.error("file_age check '\(name)' needs max_age", at: key, hint: "e.g. max_age: 24h — the file must be newer than that")
+                break
+            }
+            if let maxAge = reader.duration(ma, "max_age") { kind = .fileAge(FileAgeCheck(path: path, maxAge: maxAge)) }
+        default:
+            break
+        }
+        if (kindName == "command" || kindName == "file_age"), on == nil, m["on"] == nil {
+            reader.error("\(kindName) check '\(name)' needs 'on:' (the hosts to run it on)", at: key,
+                         hint: "e.g. on: db_standby; use 'on: localhost' with ansible_connection=local for the controller")
+        }
+        guard let kind else { return nil }
+        return Check(name: name, location: key.location, kind: kind, timeout: timeout, on: on, targets: targets, file: key.location.file)
+    }
+
+    func readSteps(_ node: YAMLNode, _ section: String, _ reader: inout NodeReader, disruptiveByDefault: Bool) -> [Step] {
+        if node.isNull { return [] }
+        guard let items = node.items else {
+            reader.error("\(section) must be a list of steps (each item starts with '- name:'), found \(node.typeName)", at: node)
+            return []
+        }
+        return items.compactMap { readStep($0, section, &reader, disruptiveByDefault: disruptiveByDefault) }
+    }
+
+    func readStep(_ node: YAMLNode, _ section: String, _ reader: inout NodeReader, disruptiveByDefault: Bool) -> Step? {
+        guard let m = reader.mapping(node, "a step of \(section)", allowed: Self.stepKeys) else { return nil }
+        guard let nameNode = m["name"] else {
+            reader.error("a step in \(section) has no name", at: node, hint: "start each step with '- name: What this step does'")
+            return nil
+        }
+        guard let name = reader.located(nameNode, "step name") else { return nil }
+        var action: Step.Action?
+        switch (m["run"], m["manual"]) {
+        case let (run?, nil):
+            let runTemplate = reader.template(run, "run")
+            if let onNode = m["on"] {
+                if let on = reader.located(onNode, "on"), let runTemplate { action = .command(on: on, run: runTemplate) }
+            } else {
+                reader.error("step '\(name.value)' has 'run' but no 'on'", at: nameNode,
+                             hint: "add 'on: PATTERN' naming the inventory hosts or group to run it on")
+            }
+        case let (nil, manual?):
+            if let text = reader.nonEmptyString(manual, "manual") { action = .manual(instruction: text) }
+            if let onNode = m["on"] {
+                reader.error("manual step '\(name.value)' cannot have 'on'", at: onNode, hint: "a manual step is done by the operator; remove 'on'")
+            }
+        case (_?, _?):
+            reader.error("step '\(name.value)' has both 'run' and 'manual'", at: nameNode, hint: "split it into two steps")
+        case (nil, nil):
+            reader.error("step '\(name.value)' has neither 'run' nor 'manual'", at: nameNode,
+                         hint: "add 'on: HOSTS' and 'run: COMMAND', or 'manual: INSTRUCTION' for the operator")
+        }
+        let timeout = m["timeout"].flatMap { reader.duration($0, "timeout") } ?? Step.defaultTimeout
+        var serial: Serial?
+        if let s = m["serial"], let text = reader.string(s, "serial") {
+            if text.hasSuffix("%"), let p = Int(text.dropLast()), (1...100).contains(p) { serial = .percent(p) }
+            else if let n = Int(text), n >= 1 { serial = .count(n) }
+            else { reader.error("serial must be a count (e.g. 2) or a percentage (e.g. 25%), found '\(text)'", at: s) }
+        }
+        let maxFail = m["max_fail_percentage"].flatMap { reader.int($0, "max_fail_percentage", range: 0...100) } ?? 0
+        var verify: Verify?
+        if let v = m["verify"], let vm = reader.mapping(v, "verify", allowed: ["up", "down", "within"]) {
+            let up = vm["up"].map { reader.nameList($0, "up") } ?? []
+            let down = vm["down"].map { reader.nameList($0, "down") } ?? []
+            let within = vm["within"].flatMap { reader.duration($0, "within") } ?? Verify.defaultWithin
+            if up.isEmpty && down.isEmpty {
+                reader.error("verify of step '\(name.value)' has neither 'up' nor 'down'", at: v,
+                             hint: "list the checks that must pass (up: [...]) or fail (down: [...]), or remove verify")
+            }
+            verify = Verify(up: up, down: down, within: within, location: v.location)
+        }
+        let onFailure = m["on_failure"].map { readSteps($0, "on_failure of '\(name.value)'", &reader, disruptiveByDefault: false) } ?? []
+        var disruptive = disruptiveByDefault
+        if let d = m["disruptive"], let b = reader.bool(d, "disruptive") { disruptive = b }
+        if case .manual = action, m["disruptive"] == nil { disruptive = false }
+        guard let action else { return nil }
+        return Step(name: name, location: node.location, action: action, timeout: timeout, serial: serial,
+                    maxFailPercentage: maxFail, verify: verify, onFailure: onFailure, disruptive: disruptive)
+    }
+
+    func loadIncludedChecks(_ path: String, from item: Located<String>, reader: inout NodeReader, sources: inout [String: String]) -> [Check] {
+        guard let text = readText(path, into: &sources) else {
+            reader.diagnostics.append(.error("cannot read included file '\(item.value)'", at: item.location, length: item.width,
+                                             hint: "paths are relative to the playbook's folder (looked for \(path))"))
+            return []
+        }
+        let (root, d) = YAMLReader.parse(text, file: path)
+        reader.diagnostics += d
+        guard let root else { return [] }
+        guard let m = reader.mapping(root, "an included checks file", allowed: ["checks"]), let c = m["checks"] else {
+            if root.pairs != nil {
+                reader.diagnostics.append(.error("included file has no 'checks:'", at: root.location, hint: "an included file holds a top-level 'checks:' mapping"))
+            }
+            return []
+        }
+        return readChecks(c, file: path, &reader)
+    }
+
+    func readText(_ path: String, into sources: inout [String: String]) -> String? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        let text = String(decoding: data, as: UTF8.self)
+        sources[path] = text
+        return text
+    }
+}
+
+/// `path` relative to the folder of `file`, unless absolute.
+public func resolvePath(_ path: String, relativeTo file: String) -> String {
+    if path.hasPrefix("/") { return path }
+    if path.hasPrefix("~/") { return NSString(string: path).expandingTildeInPath }
+    let dir = (file as NSString).deletingLastPathComponent
+    if dir.isEmpty { return path }
+    return ((dir as NSString).appendingPathComponent(path) as NSString).standardizingPath
+}

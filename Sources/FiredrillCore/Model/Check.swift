@@ -1,0 +1,100 @@
+/// A named probe that tells whether (part of) the service answers.
+public struct Check: Sendable, Equatable {
+    public var name: String
+    public var location: SourceLocation
+    public var kind: Kind
+    /// Deadline for one attempt.
+    public var timeout: Duration
+    /// Run the check from each of these hosts (over SSH) instead of from the controller.
+    public var on: Located<String>?
+    /// Evaluate the check once per selected host, with `{{ host }}` bound to it.
+    public var targets: Located<String>?
+    /// The file the check was defined in (a playbook or an included checks file).
+    public var file: String
+
+    public static let defaultTimeout: Duration = .seconds(5)
+
+    public enum Kind: Sendable, Equatable {
+        case http(HTTPCheck)
+        case tcp(target: Template)
+        case dns(DNSCheck)
+        case tls(TLSCheck)
+        case command(CommandCheck)
+        case fileAge(FileAgeCheck)
+
+        public var typeName: String {
+            switch self {
+            case .http: return "http"
+            case .tcp: return "tcp"
+            case .dns: return "dns"
+            case .tls: return "tls"
+            case .command: return "command"
+            case .fileAge: return "file_age"
+            }
+        }
+
+        /// Every template the check renders, for validation and planning.
+        public var templates: [Template] {
+            switch self {
+            case let .http(h): return [h.url] + h.headers.map(\.value)
+            case let .tcp(t): return [t]
+            case let .dns(d): return [d.name]
+            case let .tls(t): return [t.target]
+            case let .command(c): return [c.run]
+            case let .fileAge(f): return [f.path]
+            }
+        }
+    }
+
+    public static let kindNames = ["http", "tcp", "dns", "tls", "command", "file_age"]
+}
+
+public struct HTTPCheck: Sendable, Equatable {
+    public var url: Template
+    public var method: String
+    public var headers: [(name: String, value: Template)]
+    public var expectStatus: [Int]
+    public var bodyContains: String?
+    public var bodyRegex: String?
+    public var expectHeaders: [String: String]
+    public var maxLatency: Duration?
+    /// Verify the server certificate (on unless `insecure: true`).
+    public var verifyTLS: Bool
+    public var caFile: String?
+
+    public static func == (a: HTTPCheck, b: HTTPCheck) -> Bool {
+        a.url == b.url && a.method == b.method && a.headers.map(\.name) == b.headers.map(\.name)
+            && a.headers.map(\.value) == b.headers.map(\.value) && a.expectStatus == b.expectStatus
+            && a.bodyContains == b.bodyContains && a.bodyRegex == b.bodyRegex && a.expectHeaders == b.expectHeaders
+            && a.maxLatency == b.maxLatency && a.verifyTLS == b.verifyTLS && a.caFile == b.caFile
+    }
+}
+
+public struct DNSCheck: Sendable, Equatable {
+    public var name: Template
+    /// `address[:port]` of a DNS server to ask; nil uses the system resolver.
+    public var server: String?
+    public var recordType: String
+    /// The answer must contain each of these.
+    public var expect: [String]
+}
+
+public struct TLSCheck: Sendable, Equatable {
+    /// `host:port`.
+    public var target: Template
+    public var serverName: String?
+    /// Fail when the certificate expires in fewer days.
+    public var minDaysValid: Int
+    public var caFile: String?
+}
+
+public struct CommandCheck: Sendable, Equatable {
+    public var run: Template
+    public var expectExit: Int
+    public var outputContains: String?
+}
+
+public struct FileAgeCheck: Sendable, Equatable {
+    public var path: Template
+    public var maxAge: Duration
+}

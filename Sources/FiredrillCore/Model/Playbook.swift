@@ -1,0 +1,78 @@
+/// A drill playbook: the service, its objectives, the checks that prove it answers,
+/// and the failover and restore steps. Loaded by `PlaybookLoader`; checked by `Validator`.
+public struct Playbook: Sendable, Equatable {
+    public var file: String
+    public var name: Located<String>
+    public var service: String
+    public var criticality: Criticality
+    public var owner: String?
+    public var scenario: String?
+    public var exercise: ExerciseType?
+    public var schedule: Schedule?
+    public var objectives: Objectives
+    /// The inventory path as written (relative to the playbook's folder).
+    public var inventory: Located<String>?
+    public var vars: [Variable]
+    public var secrets: [SecretDeclaration]
+    public var checks: [Check]
+    public var steadyState: [Located<String>]
+    public var dataCheck: DataCheck?
+    public var steps: [Step]
+    public var restore: [Step]
+    /// Files of shared checks pulled in with `include:`.
+    public var includes: [String]
+
+    public func check(named name: String) -> Check? { checks.first { $0.name == name } }
+}
+
+public enum Criticality: String, Sendable, Equatable, Codable, CaseIterable {
+    case critical, high, medium, low
+}
+
+/// NIST SP 800-34 exercise types.
+public enum ExerciseType: String, Sendable, Equatable, Codable, CaseIterable {
+    case tabletop, functional
+    case fullScale = "full-scale"
+}
+
+public struct Objectives: Sendable, Equatable {
+    /// Recovery time objective: the longest acceptable outage.
+    public var rto: Duration?
+    /// Recovery point objective: the most data (as time) that may be lost.
+    public var rpo: Duration?
+    public init(rto: Duration? = nil, rpo: Duration? = nil) { self.rto = rto; self.rpo = rpo }
+}
+
+public struct Schedule: Sendable, Equatable {
+    public enum Every: String, Sendable, Equatable, Codable, CaseIterable {
+        case week, month, quarter, halfYear = "half-year", year
+    }
+    public var every: Every
+    /// e.g. `Sat 02:00-04:00`.
+    public var window: String?
+    public var timezone: String?
+}
+
+public struct Variable: Sendable, Equatable {
+    public var name: String
+    public var value: VarValue
+    public var location: SourceLocation
+}
+
+public struct SecretDeclaration: Sendable, Equatable {
+    public var name: String
+    public var source: SecretSource
+    public var location: SourceLocation
+}
+
+/// RPO measurement: a marker written on the primary before the disruptive steps and read on the standby after.
+public struct DataCheck: Sendable, Equatable {
+    public struct Command: Sendable, Equatable {
+        public var on: Located<String>
+        public var run: Template
+    }
+    public var write: Command
+    public var read: Command
+    public var timeout: Duration
+    public var location: SourceLocation
+}

@@ -1,0 +1,37 @@
+/// A secret value. It prints, debug-prints and encodes as a mask; only `reveal()` gives the value,
+/// and only the transport calls it, when it sends a command.
+public struct Secret: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, Encodable {
+    public static let mask = "••••••"
+    private let value: String
+
+    public init(_ value: String) { self.value = value }
+
+    public var description: String { Secret.mask }
+    public var debugDescription: String { Secret.mask }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(Secret.mask)
+    }
+
+    /// The raw value. Call it only where the value leaves the process for its destination.
+    public func reveal() -> String { value }
+}
+
+/// Where a secret's value comes from: `env:NAME` or `file:PATH`.
+public enum SecretSource: Sendable, Hashable, Codable, CustomStringConvertible {
+    case environment(String)
+    case file(String)
+
+    public init?(_ text: String) {
+        if text.hasPrefix("env:"), text.count > 4 { self = .environment(String(text.dropFirst(4))) }
+        else if text.hasPrefix("file:"), text.count > 5 { self = .file(String(text.dropFirst(5))) }
+        else { return nil }
+    }
+
+    public var description: String {
+        switch self {
+        case let .environment(n): return "env:\(n)"
+        case let .file(p): return "file:\(p)"
+        }
+    }
+}

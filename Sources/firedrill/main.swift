@@ -1,0 +1,2 @@
+import FiredrillCore
+print("firedrill")
