@@ -35,7 +35,7 @@ let package = Package(
         .testTarget(
             name: "FiredrillCoreTests",
             dependencies: ["FiredrillCore"],
-            resources: [.copy("Fixtures")]
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "IntegrationTests",

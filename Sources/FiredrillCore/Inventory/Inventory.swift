@@ -34,6 +34,26 @@ public struct Inventory: Sendable {
     /// Files and folders the inventory was read from.
     public internal(set) var sources: [String] = []
 
+    /// Filled by `freeze()` once loading is done: merged variables per host and hosts per group,
+    /// which planning asks for once per host and step.
+    private var variablesCache: [String: [String: VarValue]]?
+    private var groupHostsCache: [String: [String]]?
+
+    /// Precomputes what planning asks for repeatedly. Any later change clears it.
+    public mutating func freeze() {
+        var groupsCache: [String: [String]] = [:]
+        for g in groupOrder { groupsCache[g] = computeHostsOf(group: g) }
+        var vars: [String: [String: VarValue]] = [:]
+        for h in hostOrder { vars[h] = computeVariables(of: h) }
+        groupHostsCache = groupsCache
+        variablesCache = vars
+    }
+
+    private mutating func thaw() {
+        variablesCache = nil
+        groupHostsCache = nil
+    }
+
     public init() {
         addGroup("all")
         addGroup("ungrouped")
@@ -44,6 +64,7 @@ public struct Inventory: Sendable {
 
     @discardableResult
     mutating func addGroup(_ name: String, at location: SourceLocation? = nil) -> String {
+        thaw()
         if groups[name] == nil {
             groups[name] = Group(name: name, location: location)
             groupOrder.append(name)
@@ -53,6 +74,7 @@ public struct Inventory: Sendable {
 
     /// InventoryData.add_host: creates the host on first sight, then adds it to `group`.
     mutating func addHost(_ name: String, group: String?, at location: SourceLocation? = nil) {
+        thaw()
         if hosts[name] == nil {
             hosts[name] = Host(name: name, location: location)
             hostOrder.append(name)
@@ -62,6 +84,7 @@ public struct Inventory: Sendable {
 
     /// Group.add_host + Host.add_group (which also records the group's ancestors).
     mutating func addHostToGroup(_ host: String, _ group: String) {
+        thaw()
         guard var g = groups[group], !g.hosts.contains(host) else { return }
         g.hosts.append(host)
         groups[group] = g
@@ -77,6 +100,7 @@ public struct Inventory: Sendable {
     }
 
     mutating func removeHostFromGroup(_ host: String, _ group: String) {
+        thaw()
         groups[group]?.hosts.removeAll { $0 == host }
         hosts[host]?.groups.removeAll { $0 == group }
     }
@@ -85,6 +109,7 @@ public struct Inventory: Sendable {
 
     /// Group.add_child_group: refuses cycles, updates depths and the hosts' ancestor lists.
     mutating func addChild(_ parent: String, _ child: String) throws {
+        thaw()
         guard parent != child else { throw CycleError(parent: parent, child: child) }
         guard let p = groups[parent], groups[child] != nil, !p.children.contains(child) else { return }
         if ancestors(of: parent).contains(child) { throw CycleError(parent: parent, child: child) }
@@ -111,17 +136,25 @@ public struct Inventory: Sendable {
     }
 
     mutating func setGroupVariable(_ group: String, _ key: String, _ value: VarValue) {
-        if key == "ansible_group_priority", case let .int(p) = value { groups[group]?.priority = p }
+        thaw()
+        // Group.set_variable: the priority is an attribute of the group, not a variable.
+        if key == "ansible_group_priority" {
+            if case let .int(p) = value { groups[group]?.priority = p }
+            else if let p = Int(value.text) { groups[group]?.priority = p }
+            return
+        }
         groups[group]?.vars[key] = value
     }
 
     mutating func setHostVariable(_ host: String, _ key: String, _ value: VarValue) {
+        thaw()
         hosts[host]?.vars[key] = value
     }
 
     /// InventoryData.reconcile_inventory: top-level groups become children of `all`;
     /// hosts in no group go to `ungrouped`, and leave it once they are in another group.
     mutating func reconcile() {
+        thaw()
         for name in groupOrder where name != "all" && ancestors(of: name).isEmpty {
             try? addChild("all", name)
         }
@@ -174,6 +207,11 @@ public struct Inventory: Sendable {
 
     /// Group.get_hosts: hosts of the group and all its descendants, first appearance first.
     public func hostsOf(group: String) -> [String] {
+        if let cached = groupHostsCache?[group] { return cached }
+        return computeHostsOf(group: group)
+    }
+
+    private func computeHostsOf(group: String) -> [String] {
         var out: [String] = []
         var seen = Set<String>()
         for g in descendants(of: group) {
@@ -187,6 +225,11 @@ public struct Inventory: Sendable {
     /// The host's variables merged as Ansible does: groups by (depth, priority, name), inventory
     /// group vars, then group_vars/ files, then inventory host vars, then host_vars/ files.
     public func variables(of host: String) -> [String: VarValue] {
+        if let cached = variablesCache?[host] { return cached }
+        return computeVariables(of: host)
+    }
+
+    private func computeVariables(of host: String) -> [String: VarValue] {
         guard let h = hosts[host] else { return [:] }
         var names = h.groups
         if !names.contains("all") { names.append("all") }

@@ -42,6 +42,7 @@ public struct InventoryLoader {
             }
         }
         inventory.reconcile()
+        inventory.freeze()
         return Result(inventory: inventory, diagnostics: diagnostics, sources: sources)
     }
 
@@ -53,6 +54,7 @@ public struct InventoryLoader {
         parse(text, file: file, into: &inventory, &diagnostics, &sources)
         inventory.reconcile()
         inventory.sources = [file]
+        inventory.freeze()
         return Result(inventory: inventory, diagnostics: diagnostics, sources: sources)
     }
 

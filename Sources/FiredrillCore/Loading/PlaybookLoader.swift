@@ -279,12 +279,16 @@ public struct PlaybookLoader {
             }
         case "dns":
             guard let n = reader.template(mainNode, "dns name") else { break }
-            let expect = m["expect"].map { reader.nameList($0, "expect").map(\.value) } ?? []
+            var expect: [Template] = []
+            if let e = m["expect"] {
+                let items = e.items ?? [e]
+                expect = items.compactMap { reader.template($0, "expected address") }
+            }
             let type = m["type"].flatMap { reader.string($0, "type") }?.uppercased() ?? "A"
             if !["A", "AAAA"].contains(type), let tn = m["type"] {
                 reader.error("unsupported DNS record type '\(type)'", at: tn, hint: "use A or AAAA")
             }
-            kind = .dns(DNSCheck(name: n, server: m["server"].flatMap { reader.string($0, "server") }, recordType: type, expect: expect))
+            kind = .dns(DNSCheck(name: n, server: m["server"].flatMap { reader.template($0, "server") }, recordType: type, expect: expect))
         case "tls":
             guard let t = reader.template(mainNode, "tls target") else { break }
             let days = m["min_days_valid"].flatMap { reader.int($0, "min_days_valid", range: 0...3650) } ?? 14
@@ -413,5 +417,19 @@ public func resolvePath(_ path: String, relativeTo file: String) -> String {
     if path.hasPrefix("~/") { return NSString(string: path).expandingTildeInPath }
     let dir = (file as NSString).deletingLastPathComponent
     if dir.isEmpty { return path }
-    return ((dir as NSString).appendingPathComponent(path) as NSString).standardizingPath
+    return normalizePath((dir as NSString).appendingPathComponent(path))
+}
+
+/// Removes `.` and resolvable `..` components without touching the file system.
+public func normalizePath(_ path: String) -> String {
+    var out: [Substring] = []
+    let absolute = path.hasPrefix("/")
+    for part in path.split(separator: "/") {
+        if part == "." { continue }
+        if part == "..", let last = out.last, last != ".." { out.removeLast(); continue }
+        if part == "..", absolute { continue }
+        out.append(part)
+    }
+    let joined = out.joined(separator: "/")
+    return absolute ? "/" + joined : (joined.isEmpty ? "." : joined)
 }

@@ -38,7 +38,7 @@ public struct Check: Sendable, Equatable {
             switch self {
             case let .http(h): return [h.url] + h.headers.map(\.value)
             case let .tcp(t): return [t]
-            case let .dns(d): return [d.name]
+            case let .dns(d): return [d.name] + d.expect + (d.server.map { [$0] } ?? [])
             case let .tls(t): return [t.target]
             case let .command(c): return [c.run]
             case let .fileAge(f): return [f.path]
@@ -73,10 +73,10 @@ public struct HTTPCheck: Sendable, Equatable {
 public struct DNSCheck: Sendable, Equatable {
     public var name: Template
     /// `address[:port]` of a DNS server to ask; nil uses the system resolver.
-    public var server: String?
+    public var server: Template?
     public var recordType: String
     /// The answer must contain each of these.
-    public var expect: [String]
+    public var expect: [Template]
 }
 
 public struct TLSCheck: Sendable, Equatable {

@@ -18,6 +18,8 @@ public struct TemplateContext: Sendable {
     public var secretNames: Set<String>
     /// The host the template is rendered for, if any (for the error when a host built-in has none).
     public var host: String?
+    /// `{{ step }}`: the name of the step being rendered.
+    public var step: String?
 
     public init(values: [String: VarValue] = [:], secretNames: Set<String> = [], host: String? = nil) {
         self.values = values
@@ -41,8 +43,9 @@ public struct TemplateContext: Sendable {
             values["ansible_host"] = .string(conn.address)
         }
         values["run_id"] = .string(runID)
-        if let step { values["step"] = .string(step) }
-        return TemplateContext(values: values, secretNames: secretNames, host: name)
+        var ctx = TemplateContext(values: values, secretNames: secretNames, host: name)
+        ctx.step = step
+        return ctx
     }
 
     /// Renders `template`, or returns a diagnostic for each undefined variable or undeclared secret.
@@ -80,6 +83,7 @@ public struct TemplateContext: Sendable {
     }
 
     private func lookup(_ name: String) -> VarValue? {
+        if name == "step", let step { return .string(step) }
         if let v = values[name] { return v }
         let parts = name.split(separator: ".").map(String.init)
         guard parts.count > 1, var current = values[parts[0]] else { return nil }
@@ -96,13 +100,13 @@ public struct TemplateContext: Sendable {
                           hint: "give the check 'targets: PATTERN' (or 'on: PATTERN'), or use it only in verify of a step with hosts")
         }
         var candidates = Set(values.keys).union(secretNames)
-        candidates.formUnion(Self.builtinNames)
-        let who = host.map { " for host '\($0)'" } ?? ""
-        var hint = "define it under vars:, in the inventory, or with -e \(p.name)=VALUE"
+        candidates.formUnion(Self.builtinNames.subtracting(step == nil ? ["step"] : []))
+        let who = host.map { " (first missing for host '\($0)')" } ?? ""
+        var hint = "define it under vars:, in the inventory, or with -e \(p.name)=VALUE\(who)"
         if let guess = Suggestions.closest(to: p.name, in: candidates.sorted()) {
             hint = "did you mean '\(guess)'? Otherwise " + hint
         }
-        return .error("undefined variable '\(p.name)'\(who)", at: p.location, length: p.width, hint: hint)
+        return .error("undefined variable '\(p.name)'", at: p.location, length: p.width, hint: hint)
     }
 
     private func merge(_ pieces: [RenderedText.Piece]) -> [RenderedText.Piece] {

@@ -1,0 +1,161 @@
+/// What a drill will do, resolved against an inventory: hosts, rendered commands (secrets
+/// masked in every printed form), checks, order and deadlines. Nothing in it has run.
+///
+/// Encoded as JSON with `"format": "firedrill.plan/1"` (see docs/plan-format.md).
+public struct Plan: Sendable, Encodable {
+    public static let formatVersion = "firedrill.plan/1"
+    public var format = Plan.formatVersion
+    public var playbook: PlaybookInfo
+    public var inventory: [String]
+    public var limit: String?
+    public var objectives: ObjectivesInfo
+    public var secrets: [SecretInfo]
+    public var hosts: [HostConnection]
+    public var steadyState: [PlannedCheck]
+    public var dataCheck: PlannedDataCheck?
+    public var steps: [PlannedStep]
+    public var restore: [PlannedStep]
+    public var summary: Summary
+
+    enum CodingKeys: String, CodingKey {
+        case format, playbook, inventory, limit, objectives, secrets, hosts
+        case steadyState = "steady_state", dataCheck = "data_check", steps, restore, summary
+    }
+
+    public struct PlaybookInfo: Sendable, Encodable {
+        public var name: String
+        public var file: String
+        public var service: String
+        public var criticality: Criticality
+        public var owner: String?
+        public var scenario: String?
+        public var exercise: ExerciseType?
+        public var schedule: ScheduleInfo?
+    }
+
+    public struct ScheduleInfo: Sendable, Encodable {
+        public var every: Schedule.Every
+        public var window: String?
+        public var timezone: String?
+    }
+
+    public struct ObjectivesInfo: Sendable, Encodable {
+        public var rto: Seconds?
+        public var rpo: Seconds?
+    }
+
+    public struct SecretInfo: Sendable, Encodable {
+        public var name: String
+        public var source: String
+    }
+
+    public struct Summary: Sendable, Encodable {
+        public var hosts: Int
+        public var steps: Int
+        public var restoreSteps: Int
+        public var commands: Int
+        public var checks: Int
+        public var manualSteps: Int
+        /// Sum of every timeout and verify deadline on the success path, steady state included.
+        public var estimatedWorstCase: Seconds
+
+        enum CodingKeys: String, CodingKey {
+            case hosts, steps, restoreSteps = "restore_steps", commands, checks, manualSteps = "manual_steps"
+            case estimatedWorstCase = "estimated_worst_case"
+        }
+    }
+}
+
+/// A duration in plan and journal JSON: `{"seconds": 90, "text": "1m30s"}`.
+public struct Seconds: Sendable, Encodable, Equatable {
+    public var duration: Duration
+    public init(_ d: Duration) { duration = d }
+    enum CodingKeys: String, CodingKey { case seconds, text }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(DurationText.seconds(duration), forKey: .seconds)
+        try c.encode(DurationText.format(duration), forKey: .text)
+    }
+}
+
+public struct PlannedCommand: Sendable, Encodable {
+    public var host: String
+    /// The command to send: secrets are pieces of their own and print masked.
+    public var command: RenderedText
+}
+
+public struct PlannedStep: Sendable, Encodable {
+    public enum Phase: String, Sendable, Encodable { case failover, restore, onFailure = "on_failure" }
+    public enum Kind: String, Sendable, Encodable { case command, manual }
+
+    /// Stable identifier: `failover.2`, `restore.1`, `failover.2.on_failure.1`.
+    public var id: String
+    public var number: Int
+    public var name: String
+    public var phase: Phase
+    public var kind: Kind
+    public var pattern: String?
+    public var instruction: String?
+    public var hosts: [String]
+    public var batches: [[String]]
+    public var commands: [PlannedCommand]
+    public var timeout: Seconds
+    public var maxFailPercentage: Int
+    public var disruptive: Bool
+    public var verify: PlannedVerify?
+    public var onFailure: [PlannedStep]
+    public var worstCase: Seconds
+
+    enum CodingKeys: String, CodingKey {
+        case id, number, name, phase, kind, pattern, instruction, hosts, batches, commands, timeout
+        case maxFailPercentage = "max_fail_percentage", disruptive, verify, onFailure = "on_failure", worstCase = "worst_case"
+    }
+}
+
+public struct PlannedVerify: Sendable, Encodable {
+    public var within: Seconds
+    public var up: [PlannedCheck]
+    public var down: [PlannedCheck]
+}
+
+/// One evaluation of a named check: for one host when the check is per host, from a host when it has `on:`.
+public struct PlannedCheck: Sendable, Encodable {
+    public var name: String
+    public var type: String
+    /// The host this instance is about (`{{ host }}`), if the check is per host.
+    public var host: String?
+    /// The host the check runs from over SSH (`on:`); nil means from the controller.
+    public var from: String?
+    /// URL, host:port, name, or command — rendered, secrets masked when printed.
+    public var target: RenderedText
+    public var headers: [String: RenderedText]
+    /// DNS: the server to ask (`address[:port]`), rendered.
+    public var server: RenderedText?
+    /// DNS: addresses the answer must contain, rendered.
+    public var expectValues: [RenderedText]
+    public var timeout: Seconds
+    public var expect: String
+    /// The check as written, for the engine.
+    public var definition: Check
+
+    enum CodingKeys: String, CodingKey { case name, type, host, from, target, timeout, expect }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(type, forKey: .type)
+        try c.encodeIfPresent(host, forKey: .host)
+        try c.encodeIfPresent(from, forKey: .from)
+        try c.encode(target, forKey: .target)
+        try c.encode(timeout, forKey: .timeout)
+        try c.encode(expect, forKey: .expect)
+    }
+
+    /// `name` or `name@host`.
+    public var label: String { host.map { "\(name)@\($0)" } ?? name }
+}
+
+public struct PlannedDataCheck: Sendable, Encodable {
+    public var write: [PlannedCommand]
+    public var read: [PlannedCommand]
+    public var timeout: Seconds
+}

@@ -1,0 +1,301 @@
+import Foundation
+
+/// Builds a `Plan` from a playbook and an inventory. Pure: no files, no network, no clock.
+/// Every pattern and template problem it meets becomes a diagnostic, so `validate` runs it too.
+public struct Planner {
+    public var playbook: Playbook
+    public var inventory: Inventory?
+    public var extraVars: [String: VarValue]
+    public var limit: String?
+    /// The value of `{{ run_id }}` (a placeholder when previewing).
+    public var runID: String
+
+    public static let previewRunID = "RUN-ID"
+
+    public init(playbook: Playbook, inventory: Inventory?, extraVars: [String: VarValue] = [:], limit: String? = nil, runID: String = Planner.previewRunID) {
+        self.playbook = playbook
+        self.inventory = inventory
+        self.extraVars = extraVars
+        self.limit = limit
+        self.runID = runID
+    }
+
+    private var playbookVars: [String: VarValue] {
+        var v: [String: VarValue] = [:]
+        for variable in playbook.vars { v[variable.name] = variable.value }
+        return v
+    }
+
+    private var secretNames: Set<String> { Set(playbook.secrets.map(\.name)) }
+
+    /// The plan, and every problem found building it. The plan is nil only when nothing sensible can be shown.
+    public func plan() -> (Plan?, [Diagnostic]) {
+        var state = State()
+        let steady = playbook.steadyState.flatMap { expand(checkNamed: $0, stepHosts: nil, &state) }
+        var data: PlannedDataCheck?
+        if let dc = playbook.dataCheck {
+            data = PlannedDataCheck(write: commands(dc.write.on, dc.write.run, step: "data_check", &state),
+                                    read: commands(dc.read.on, dc.read.run, step: "data_check", &state),
+                                    timeout: Seconds(dc.timeout))
+        }
+        let steps = playbook.steps.enumerated().map { planStep($1, number: $0 + 1, phase: .failover, idPrefix: "failover", &state) }
+        let restore = playbook.restore.enumerated().map { planStep($1, number: $0 + 1, phase: .restore, idPrefix: "restore", &state) }
+
+        var hostNames: [String] = []
+        var seen = Set<String>()
+        func note(_ h: String?) { if let h, seen.insert(h).inserted { hostNames.append(h) } }
+        func noteStep(_ s: PlannedStep) {
+            s.hosts.forEach(note)
+            s.verify.map { ($0.up + $0.down).forEach { note($0.from) } }
+            s.onFailure.forEach(noteStep)
+        }
+        steady.forEach { note($0.from) }
+        data.map { ($0.write + $0.read).forEach { note($0.host) } }
+        steps.forEach(noteStep)
+        restore.forEach(noteStep)
+        let connections = hostNames.map { inventory?.connection(of: $0) ?? HostConnection(name: $0, address: $0) }
+
+        func allSteps(_ s: [PlannedStep]) -> [PlannedStep] { s.flatMap { [$0] + allSteps($0.onFailure) } }
+        let everyStep = allSteps(steps) + allSteps(restore)
+        let commandCount = everyStep.reduce(0) { $0 + $1.commands.count } + (data.map { $0.write.count + $0.read.count } ?? 0)
+        let checkCount = everyStep.reduce(steady.count * 2) { $0 + ($1.verify.map { $0.up.count + $0.down.count } ?? 0) }
+        let steadyWorst = steady.map(\.timeout.duration).max() ?? .zero
+        var worst = steadyWorst * 2
+        worst += (steps + restore).reduce(Duration.zero) { $0 + $1.worstCase.duration }
+        if let data { worst += data.timeout.duration * 2 }
+
+        let pb = playbook
+        let plan = Plan(
+            playbook: .init(name: pb.name.value, file: pb.file, service: pb.service, criticality: pb.criticality, owner: pb.owner,
+                            scenario: pb.scenario, exercise: pb.exercise,
+                            schedule: pb.schedule.map { .init(every: $0.every, window: $0.window, timezone: $0.timezone) }),
+            inventory: inventory?.sources ?? [],
+            limit: limit,
+            objectives: .init(rto: pb.objectives.rto.map(Seconds.init), rpo: pb.objectives.rpo.map(Seconds.init)),
+            secrets: pb.secrets.map { .init(name: $0.name, source: $0.source.description) },
+            hosts: connections,
+            steadyState: steady,
+            dataCheck: data,
+            steps: steps,
+            restore: restore,
+            summary: .init(hosts: connections.count, steps: steps.count, restoreSteps: restore.count, commands: commandCount,
+                           checks: checkCount, manualSteps: everyStep.filter { $0.kind == .manual }.count,
+                           estimatedWorstCase: Seconds(worst)))
+        return (plan, state.diagnostics.uniqued())
+    }
+
+    struct State {
+        var diagnostics: [Diagnostic] = []
+        /// Rendering contexts per host ("" for none), built once: merging variables is the costly part.
+        var contexts: [String: TemplateContext] = [:]
+        var selections: [String: InventoryPattern.Selection] = [:]
+    }
+
+    // MARK: - Hosts
+
+    /// Hosts a pattern selects (with `--limit`); a diagnostic when it selects none.
+    func hosts(_ pattern: Located<String>, _ state: inout State, purpose: String) -> [String] {
+        guard let inventory else { return [] }
+        do {
+            let selection: InventoryPattern.Selection
+            if let cached = state.selections[pattern.value] {
+                selection = cached
+            } else {
+                selection = try InventoryPattern(inventory).select(pattern.value, limit: limit)
+                state.selections[pattern.value] = selection
+            }
+            if selection.hosts.isEmpty {
+                let withoutLimit = (try? InventoryPattern(inventory).select(pattern.value).hosts) ?? []
+                if limit != nil, !withoutLimit.isEmpty {
+                    state.diagnostics.append(.warning("'\(pattern.value)' selects no host within --limit \(limit!) (\(purpose))",
+                                                      at: pattern.location, length: pattern.width))
+                } else {
+                    let word = selection.unmatched.first ?? pattern.value
+                    state.diagnostics.append(.error("pattern '\(pattern.value)' selects no host (\(purpose))", at: pattern.location, length: pattern.width,
+                                                    hint: Suggestions.hint(for: word, among: inventory.userGroups + inventory.hostOrder, noun: "group or host")
+                                                        .replacingOccurrences(of: "group or hosts defined", with: "groups and hosts")))
+                }
+            }
+            return selection.hosts
+        } catch {
+            switch error {
+            case let .invalidRegex(p):
+                state.diagnostics.append(.error("'\(p)' is not a valid regular expression", at: pattern.location, length: pattern.width,
+                                                hint: "patterns starting with '~' are regular expressions; check brackets and escapes"))
+            case let .subscriptOutOfRange(p):
+                state.diagnostics.append(.error("'\(p)' asks for a host position that does not exist", at: pattern.location, length: pattern.width,
+                                                hint: "subscripts count from 0: group[0] is the first host"))
+            }
+            return []
+        }
+    }
+
+    // MARK: - Rendering
+
+    func context(for host: String?, step: String?) -> TemplateContext {
+        var ctx = TemplateContext.forHost(host, inventory: inventory, playbookVars: playbookVars, extraVars: extraVars,
+                                          secretNames: secretNames, runID: runID, step: step)
+        if host == nil, let inventory {
+            // Without a host, inventory variables of the 'all' group still apply.
+            var values = inventory.groups["all"]?.vars ?? [:]
+            values.merge(inventory.groupVarsFiles["all"] ?? [:]) { _, n in n }
+            ctx.values.merge(values) { old, _ in old }
+        }
+        return ctx
+    }
+
+    func render(_ t: Template, host: String?, step: String?, mode: TemplateContext.Mode, _ state: inout State) -> RenderedText {
+        var ctx: TemplateContext
+        if let cached = state.contexts[host ?? ""] {
+            ctx = cached
+        } else {
+            ctx = context(for: host, step: nil)
+            state.contexts[host ?? ""] = ctx
+        }
+        ctx.step = step
+        switch ctx.render(t, mode: mode) {
+        case let .success(r): return r
+        case let .failure(e):
+            state.diagnostics += e.diagnostics
+            return RenderedText(text: t.source)
+        }
+    }
+
+    func commands(_ on: Located<String>, _ run: Template, step: String, _ state: inout State) -> [PlannedCommand] {
+        hosts(on, &state, purpose: step).map { PlannedCommand(host: $0, command: render(run, host: $0, step: step, mode: .shell, &state)) }
+    }
+
+    // MARK: - Steps
+
+    func planStep(_ step: Step, number: Int, phase: PlannedStep.Phase, idPrefix: String, _ state: inout State) -> PlannedStep {
+        let id = "\(idPrefix).\(number)"
+        var hostList: [String] = []
+        var cmds: [PlannedCommand] = []
+        var kind = PlannedStep.Kind.command
+        var instruction: String?
+        var pattern: String?
+        switch step.action {
+        case let .command(on, run):
+            pattern = on.value
+            cmds = commands(on, run, step: step.name.value, &state)
+            hostList = cmds.map(\.host)
+        case let .manual(text):
+            kind = .manual
+            instruction = text
+        }
+        var batches: [[String]] = []
+        if !hostList.isEmpty {
+            let size = step.serial?.batchSize(of: hostList.count) ?? hostList.count
+            batches = stride(from: 0, to: hostList.count, by: size).map { Array(hostList[$0..<min($0 + size, hostList.count)]) }
+        }
+        var verify: PlannedVerify?
+        if let v = step.verify {
+            let up = v.up.flatMap { expand(checkNamed: $0, stepHosts: hostList, &state) }
+            let down = v.down.flatMap { expand(checkNamed: $0, stepHosts: hostList, &state) }
+            verify = PlannedVerify(within: Seconds(v.within), up: up, down: down)
+        }
+        let onFailure = step.onFailure.enumerated().map {
+            planStep($1, number: $0 + 1, phase: .onFailure, idPrefix: "\(id).on_failure", &state)
+        }
+        let worst = step.timeout * max(1, batches.count) * (kind == .manual ? 0 : 1) + (step.verify?.within ?? .zero)
+        return PlannedStep(id: id, number: number, name: step.name.value, phase: phase, kind: kind, pattern: pattern, instruction: instruction,
+                           hosts: hostList, batches: batches, commands: cmds, timeout: Seconds(step.timeout),
+                           maxFailPercentage: step.maxFailPercentage, disruptive: step.disruptive, verify: verify,
+                           onFailure: onFailure, worstCase: Seconds(worst))
+    }
+
+    // MARK: - Checks
+
+    /// Diagnostics from expanding these checks on their own (used for checks no step references).
+    func checkDiagnostics(_ refs: [Located<String>]) -> [Diagnostic] {
+        var state = State()
+        for ref in refs { _ = expand(checkNamed: ref, stepHosts: nil, &state) }
+        return state.diagnostics.uniqued()
+    }
+
+    /// The instances of a named check: one per host for `on:`/`targets:` or a per-host check
+    /// (uses `{{ host }}`) after a step with hosts; otherwise one.
+    func expand(checkNamed ref: Located<String>, stepHosts: [String]?, _ state: inout State) -> [PlannedCheck] {
+        guard let check = playbook.check(named: ref.value) else {
+            state.diagnostics.append(.error("unknown check '\(ref.value)'", at: ref.location, length: ref.width,
+                                            hint: Suggestions.hint(for: ref.value, among: playbook.checks.map(\.name), noun: "check")))
+            return []
+        }
+        if let on = check.on {
+            return hosts(on, &state, purpose: "hosts of check '\(check.name)'").map { instance(check, host: $0, from: $0, &state) }
+        }
+        if let targets = check.targets {
+            return hosts(targets, &state, purpose: "targets of check '\(check.name)'").map { instance(check, host: $0, from: nil, &state) }
+        }
+        if check.isPerHost {
+            guard let stepHosts, !stepHosts.isEmpty else {
+                let placeholder = check.kind.templates.flatMap(\.placeholders).first { TemplateContext.hostBuiltins.contains($0.name) }
+                state.diagnostics.append(.error("check '\(check.name)' uses '{{ \(placeholder?.name ?? "host") }}' but is used where there is no host",
+                                                at: ref.location, length: ref.width,
+                                                hint: "give check '\(check.name)' 'targets: PATTERN' to say which hosts it probes"))
+                return []
+            }
+            return stepHosts.map { instance(check, host: $0, from: nil, &state) }
+        }
+        return [instance(check, host: nil, from: nil, &state)]
+    }
+
+    func instance(_ check: Check, host: String?, from: String?, _ state: inout State) -> PlannedCheck {
+        func plain(_ t: Template) -> RenderedText { render(t, host: host, step: nil, mode: .plain, &state) }
+        var target: RenderedText
+        var headers: [String: RenderedText] = [:]
+        var server: RenderedText?
+        var expectValues: [RenderedText] = []
+        let expect: String
+        switch check.kind {
+        case let .http(h):
+            target = plain(h.url)
+            for (name, value) in h.headers { headers[name] = plain(value) }
+            var parts = ["status " + h.expectStatus.map(String.init).joined(separator: "|")]
+            if let b = h.bodyContains { parts.append("body contains \"\(b)\"") }
+            if let r = h.bodyRegex { parts.append("body matches /\(r)/") }
+            for (k, v) in h.expectHeaders.sorted(by: { $0.key < $1.key }) { parts.append("header \(k): \(v)") }
+            if let l = h.maxLatency { parts.append("latency ≤ \(DurationText.format(l))") }
+            if !h.verifyTLS { parts.append("TLS not verified") }
+            expect = parts.joined(separator: ", ")
+        case let .tcp(t):
+            target = plain(t)
+            expect = "connection accepted"
+        case let .dns(d):
+            target = plain(d.name)
+            server = d.server.map(plain)
+            expectValues = d.expect.map(plain)
+            let via = server.map { " via \($0)" } ?? ""
+            expect = d.expect.isEmpty ? "\(d.recordType) record resolves\(via)"
+                : "\(d.recordType) \(expectValues.map(\.description).joined(separator: ", "))\(via)"
+        case let .tls(t):
+            target = plain(t.target)
+            expect = "certificate valid ≥ \(t.minDaysValid) days, name matches"
+        case let .command(c):
+            target = render(c.run, host: host, step: nil, mode: .shell, &state)
+            var e = "exit \(c.expectExit)"
+            if let o = c.outputContains { e += ", output contains \"\(o)\"" }
+            expect = e
+        case let .fileAge(f):
+            target = plain(f.path)
+            expect = "modified within \(DurationText.format(f.maxAge))"
+        }
+        return PlannedCheck(name: check.name, type: check.kind.typeName, host: host, from: from, target: target, headers: headers,
+                            server: server, expectValues: expectValues, timeout: Seconds(check.timeout), expect: expect, definition: check)
+    }
+}
+
+extension Check {
+    /// Whether the check's templates refer to a host (`{{ host }}`, `{{ inventory_hostname }}`, `{{ ansible_host }}`).
+    public var isPerHost: Bool {
+        kind.templates.contains { $0.placeholders.contains { TemplateContext.hostBuiltins.contains($0.name) } }
+    }
+}
+
+extension Array where Element == Diagnostic {
+    /// Without repeats (the same problem found once per host is reported once).
+    func uniqued() -> [Diagnostic] {
+        var seen = Set<String>()
+        return filter { seen.insert("\($0.location?.description ?? "")|\($0.message)").inserted }
+    }
+}

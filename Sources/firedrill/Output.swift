@@ -1,0 +1,79 @@
+import ArgumentParser
+import FiredrillCore
+import Foundation
+
+/// Exit statuses, as DESIGN.md defines them.
+enum ExitStatus {
+    static let passed: Int32 = 0
+    static let failed: Int32 = 1
+    static let invalidInput: Int32 = 2
+    static let preconditions: Int32 = 3
+    static let interrupted: Int32 = 130
+}
+
+enum Terminal {
+    static func out(_ s: String) {
+        FileHandle.standardOutput.write(Data(s.utf8))
+    }
+
+    static func err(_ s: String) {
+        FileHandle.standardError.write(Data(s.utf8))
+    }
+
+    /// Prints diagnostics like a compiler, on stderr, with colour only on a TTY.
+    static func report(_ diagnostics: [Diagnostic], sources: [String: String], noColor: Bool = false) {
+        guard !diagnostics.isEmpty else { return }
+        let style = TerminalStyle.detect(fileDescriptor: STDERR_FILENO, noColorFlag: noColor)
+        let renderer = DiagnosticRenderer(useColor: style.enabled, sources: sources)
+        err(renderer.render(diagnostics.sortedByLocation()))
+        let errors = diagnostics.errors.count, warnings = diagnostics.count - errors
+        if errors > 0 || warnings > 0 {
+            var parts: [String] = []
+            if errors > 0 { parts.append("\(errors) error\(errors == 1 ? "" : "s")") }
+            if warnings > 0 { parts.append("\(warnings) warning\(warnings == 1 ? "" : "s")") }
+            err(parts.joined(separator: ", ") + "\n")
+        }
+    }
+
+    /// Ends the process with `status` (for errors already reported).
+    static func exit(_ status: Int32) -> Never {
+        Foundation.exit(status)
+    }
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, markdown, json
+}
+
+/// Options shared by commands that load a playbook and its inventory.
+struct DrillOptions: ParsableArguments {
+    @Option(name: [.customShort("i"), .long], help: ArgumentHelp("Inventory file or folder (repeatable); replaces the playbook's 'inventory:'.", valueName: "INVENTORY"))
+    var inventory: [String] = []
+
+    @Option(name: [.customShort("l"), .long], help: ArgumentHelp("Only touch hosts that also match this pattern (Ansible syntax).", valueName: "PATTERN"))
+    var limit: String?
+
+    @Option(name: [.customShort("e"), .customLong("extra-var")], help: ArgumentHelp("Set a variable (highest precedence), e.g. -e vip=10.0.0.50.", valueName: "KEY=VALUE"))
+    var extraVars: [String] = []
+
+    @Flag(name: .long, help: "Never colour the output (also: NO_COLOR=1).")
+    var noColor = false
+
+    /// Loads and validates; reports diagnostics and exits 2 when there are errors.
+    func load(_ playbook: String) -> (DrillDefinition, [String: String]) {
+        let extra: [String: VarValue]
+        switch parseExtraVars(extraVars) {
+        case let .success(v): extra = v
+        case let .failure(d):
+            Terminal.report([d], sources: [:], noColor: noColor)
+            Terminal.exit(ExitStatus.invalidInput)
+        }
+        let loaded = DrillDefinition.load(playbookPath: playbook, inventoryOverride: inventory, extraVars: extra, limit: limit)
+        guard let definition = loaded.definition else {
+            Terminal.report(loaded.diagnostics, sources: loaded.sources, noColor: noColor)
+            Terminal.exit(ExitStatus.invalidInput)
+        }
+        Terminal.report(loaded.diagnostics, sources: loaded.sources, noColor: noColor)
+        return (definition, loaded.sources)
+    }
+}

@@ -1,0 +1,5 @@
+import FiredrillCore
+
+enum FiredrillVersion {
+    static let current = FiredrillCore.version
+}

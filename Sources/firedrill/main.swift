@@ -1,2 +1,0 @@
-import FiredrillCore
-print("firedrill")

@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+
+/// End-to-end: the built binary, its output and its exit status.
+@Suite struct CLITests {
+    static let examples = ["ehr-db-failover", "web-tier-failover", "dns-failover", "downtime-procedures"]
+
+    @Test func binaryExists() {
+        #expect(FileManager.default.isExecutableFile(atPath: Firedrill.binary), "build first: swift build")
+    }
+
+    @Test(arguments: examples)
+    func examplesValidate(_ name: String) throws {
+        let r = try Firedrill.run(["validate", "Playbooks/\(name).yml"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("valid"))
+    }
+
+    @Test(arguments: examples)
+    func examplesPlanInEveryFormat(_ name: String) throws {
+        let text = try Firedrill.run(["plan", "Playbooks/\(name).yml"])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("Nothing was executed"))
+        #expect(!text.stdout.contains("\u{1B}["), "no colour when not a TTY")
+        let md = try Firedrill.run(["plan", "Playbooks/\(name).yml", "--format", "markdown"])
+        #expect(md.stdout.hasPrefix("# Drill plan:"))
+        let json = try Firedrill.run(["plan", "Playbooks/\(name).yml", "--format", "json"])
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect(object?["format"] as? String == "firedrill.plan/1")
+    }
+
+    @Test func planShowsRenderedCommandsAndHosts() throws {
+        let r = try Firedrill.run(["plan", "Playbooks/ehr-db-failover.yml"])
+        #expect(r.stdout.contains("on db_primary → db1"))
+        #expect(r.stdout.contains("$ systemctl stop postgresql"))
+        #expect(r.stdout.contains("db_port@db1  tcp  10.10.1.11:5432"))
+    }
+
+    @Test func planWithLimitAndExtraVarsAndINIInventory() throws {
+        let r = try Firedrill.run(["plan", "Playbooks/web-tier-failover.yml", "-i", "Inventory/hospital.ini",
+                                   "-e", "portal_url=http://192.0.2.7/health", "--format", "json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("http://192.0.2.7/health"))
+    }
+
+    @Test func invalidPlaybookExitsTwoWithLocatedErrors() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-cli-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = "\(dir)/bad.yml"
+        try """
+        name: Bad
+        service: ehr
+        inventory: \(Firedrill.repoRoot)/Inventory/hospital.yml
+        checks:
+          api: { http: "{{ ehr_url }}" }
+        steps:
+          - name: Stop
+            on: db_primray
+            run: systemctl stop postgresql
+            verify: { up: [apii] }
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let r = try Firedrill.run(["validate", file])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("\(file):8:9: error: pattern 'db_primray' selects no host"))
+        #expect(r.stderr.contains("hint: did you mean 'db_primary'?"))
+        #expect(r.stderr.contains("\(file):10:20: error: unknown check 'apii'"))
+        #expect(r.stderr.contains("        ^~~~~~~~~~"))
+        let plan = try Firedrill.run(["plan", file])
+        #expect(plan.status == 2)
+        #expect(plan.stdout.isEmpty)
+    }
+
+    @Test(arguments: [
+        ["validate", "/nonexistent.yml"],
+        ["plan", "Playbooks/dns-failover.yml", "--format", "yaml"],
+        ["plan", "Playbooks/dns-failover.yml", "-e", "novalue"],
+        ["inventory", "all"],
+        ["nosuchcommand"],
+    ])
+    func badInputExitsTwoWithoutTypeNames(_ args: [String]) throws {
+        let r = try Firedrill.run(args)
+        #expect(r.status == 2, "\(args): \(r.stderr)")
+        #expect(!r.stderr.contains("Swift."))
+        #expect(!r.stderr.contains("Optional("))
+        #expect(!r.stderr.isEmpty)
+    }
+
+    @Test func inventoryListAndGraph() throws {
+        let list = try Firedrill.run(["inventory", "-i", "Inventory/hospital.ini", "db:!db_standby"])
+        #expect(list.status == 0)
+        #expect(list.stdout.contains("db1  10.10.1.11:22  user drill"))
+        #expect(!list.stdout.contains("db2"))
+        let graph = try Firedrill.run(["inventory", "-i", "Inventory/hospital.yml", "--graph", "db"])
+        #expect(graph.stdout == "@db:\n  |--@db_primary:\n  |  |--db1\n  |--@db_standby:\n  |  |--db2\n")
+        let json = try Firedrill.run(["inventory", "-i", "Inventory/hospital.yml", "app", "--format", "json"])
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect((object?["hosts"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["app1", "app2"])
+    }
+
+    @Test func helpDescribesCommands() throws {
+        let r = try Firedrill.run(["--help"])
+        #expect(r.status == 0)
+        for command in ["validate", "plan", "inventory"] { #expect(r.stdout.contains(command)) }
+    }
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs the system packages Firedrill needs on Debian 12 (idempotent).
+set -euo pipefail
+packages=(libssh2-1-dev pkg-config openssh-server openssh-client)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
