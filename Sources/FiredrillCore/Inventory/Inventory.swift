@@ -258,13 +258,23 @@ public struct Inventory: Sendable {
         default: port = 22
         }
         let local = text("ansible_connection") == "local"
-        return HostConnection(
+        // `-o UserKnownHostsFile=PATH` in Ansible's ssh arguments: honoured, as OpenSSH would.
+        var knownHosts: String?
+        for key in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
+            guard let args = text(key) else { continue }
+            for word in args.split(separator: " ") where word.hasPrefix("UserKnownHostsFile=") {
+                knownHosts = String(word.dropFirst("UserKnownHostsFile=".count))
+            }
+        }
+        var result = HostConnection(
             name: host,
             address: text("ansible_host") ?? text("ansible_ssh_host") ?? host,
             port: port,
             user: text("ansible_user") ?? text("ansible_ssh_user"),
             privateKeyFile: text("ansible_ssh_private_key_file") ?? text("ansible_private_key_file"),
             kind: local ? .local : .ssh)
+        result.knownHostsFile = knownHosts
+        return result
     }
 
     /// Names Ansible treats as the implicit, local controller host when the inventory lacks them.
@@ -283,6 +293,8 @@ public struct HostConnection: Sendable, Hashable, Codable {
     public var user: String?
     public var privateKeyFile: String?
     public var kind: Kind
+    /// known_hosts file from `-o UserKnownHostsFile=` in ansible_ssh_common_args, if any.
+    public var knownHostsFile: String?
 
     public init(name: String, address: String, port: Int = 22, user: String? = nil, privateKeyFile: String? = nil, kind: Kind = .ssh) {
         self.name = name; self.address = address; self.port = port; self.user = user

@@ -1,0 +1,337 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A lab on this machine: real OpenSSH `sshd`s on 127.0.0.1 standing for hosts, with generated
+/// keys, a known_hosts file, an inventory, and simulated services. Stops exactly what it started.
+public struct Lab: Sendable {
+    public struct Host: Sendable, Codable, Equatable {
+        public var name: String
+        public var port: Int
+        public var pid: Int32
+    }
+
+    public struct State: Sendable, Codable {
+        public var directory: String
+        public var user: String
+        public var hosts: [Host]
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var message: String
+        public var hint: String?
+        public var description: String { message }
+    }
+
+    public static let defaultHostNames = ["db1", "db2", "app1", "app2", "dns1", "dns2"]
+
+    public var directory: String
+    public init(directory: String) { self.directory = (directory as NSString).standardizingPath }
+
+    var statePath: String { "\(directory)/lab.json" }
+    public var inventoryPath: String { "\(directory)/inventory.yml" }
+    public var knownHostsPath: String { "\(directory)/known_hosts" }
+    public var keyPath: String { "\(directory)/id_ed25519" }
+
+    public func state() -> State? {
+        guard let data = FileManager.default.contents(atPath: statePath) else { return nil }
+        return try? JSONDecoder().decode(State.self, from: data)
+    }
+
+    /// Whether `pid` is an sshd this lab started (its command line names this lab's folder).
+    func isOurs(_ pid: Int32) -> Bool {
+        guard pid > 0, let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        let cmdline = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+        return cmdline.contains("sshd") && cmdline.contains(directory + "/")
+    }
+
+    // MARK: - up
+
+    public static func findSSHD() -> String? {
+        ["/usr/sbin/sshd", "/usr/bin/sshd", "/sbin/sshd"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// Starts `count` hosts. If this lab is already up and healthy, returns its state; leftovers of a crashed lab are cleaned first.
+    public func up(count: Int = 6, progress: (String) -> Void = { _ in }) throws -> State {
+        guard let sshd = Self.findSSHD() else {
+            throw Failure(message: "sshd is not installed", hint: "apt-get install openssh-server")
+        }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/ssh-keygen") else {
+            throw Failure(message: "ssh-keygen is not installed", hint: "apt-get install openssh-client")
+        }
+        if let existing = state() {
+            if existing.hosts.allSatisfy({ isOurs($0.pid) }) && existing.hosts.count == count {
+                progress("lab already up in \(directory)")
+                return existing
+            }
+            progress("cleaning up a previous lab in \(directory)")
+            try down()
+        }
+        let fm = FileManager.default
+        for sub in ["keys", "bin", "home", "hosts", "logs", "config"] {
+            try fm.createDirectory(atPath: "\(directory)/\(sub)", withIntermediateDirectories: true)
+        }
+        try? fm.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
+        for (name, body) in LabShims.scripts {
+            let path = "\(directory)/bin/\(name)"
+            try body.write(toFile: path, atomically: true, encoding: .utf8)
+            chmod(path, 0o755)
+        }
+        try runTool("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "firedrill-lab", "-f", keyPath])
+        let pub = try String(contentsOfFile: keyPath + ".pub", encoding: .utf8)
+        try pub.write(toFile: "\(directory)/keys/authorized_keys", atomically: true, encoding: .utf8)
+        let names = (0..<count).map { $0 < Self.defaultHostNames.count ? Self.defaultHostNames[$0] : String(format: "node%03d", $0 + 1) }
+        let user = ProcessInfo.processInfo.environment["USER"] ?? NSUserName()
+        var hosts: [Host] = []
+        var knownHosts = ""
+        for name in names {
+            let hostDir = "\(directory)/hosts/\(name)"
+            try fm.createDirectory(atPath: "\(hostDir)/state", withIntermediateDirectories: true)
+            try seedState(name, hostDir)
+            let hostKey = "\(directory)/keys/host_\(name)"
+            try runTool("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "lab-\(name)", "-f", hostKey])
+            var started: Host?
+            for _ in 0..<5 {
+                let port = try Self.freePort()
+                let config = sshdConfig(name: name, port: port, hostKey: hostKey)
+                let configPath = "\(directory)/config/sshd_\(name).conf"
+                try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+                let pid = try spawnDetached([sshd, "-D", "-f", configPath, "-E", "\(directory)/logs/\(name).log"])
+                if waitUntilListening(port: port, pid: pid, deadline: .now + .seconds(5)) {
+                    started = Host(name: name, port: port, pid: pid)
+                    break
+                }
+                // Lost a race for the port (address in use) or sshd refused the config: try another port.
+                kill(pid, SIGKILL)
+                var st: Int32 = 0
+                waitpid(pid, &st, 0)
+            }
+            guard let host = started else {
+                try? down()
+                throw Failure(message: "sshd for \(name) did not start", hint: "see \(directory)/logs/\(name).log")
+            }
+            hosts.append(host)
+            let hostPub = try String(contentsOfFile: hostKey + ".pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
+            knownHosts += "[127.0.0.1]:\(host.port) \(hostPub)\n"
+            progress("\(name) on 127.0.0.1:\(host.port) (pid \(host.pid))")
+            // Record as we go, so a failure halfway can still be cleaned up by `down`.
+            try save(State(directory: directory, user: user, hosts: hosts))
+        }
+        try knownHosts.write(toFile: knownHostsPath, atomically: true, encoding: .utf8)
+        let state = State(directory: directory, user: user, hosts: hosts)
+        try writeInventory(state)
+        try save(state)
+        return state
+    }
+
+    func seedState(_ name: String, _ dir: String) throws {
+        var files: [String: String] = [:]
+        switch name {
+        case "db1": files = ["postgresql": "running", "pg-role": "primary"]
+        case "db2": files = ["postgresql": "running", "pg-role": "standby"]
+        case "app1", "app2": files = ["nginx": "running"]
+        case "dns1", "dns2": files = ["pdns": "running"]
+        default: files = ["app": "running"]
+        }
+        for (k, v) in files { try (v + "\n").write(toFile: "\(dir)/state/\(k)", atomically: true, encoding: .utf8) }
+        if name == "app2" {
+            try FileManager.default.createDirectory(atPath: "\(dir)/srv/bca", withIntermediateDirectories: true)
+            try "medication list (lab copy)\n".write(toFile: "\(dir)/srv/bca/medication-list.pdf", atomically: true, encoding: .utf8)
+        }
+    }
+
+    func sshdConfig(name: String, port: Int, hostKey: String) -> String {
+        """
+        # Firedrill lab host \(name)
+        Port \(port)
+        ListenAddress 127.0.0.1
+        HostKey \(hostKey)
+        PidFile \(directory)/logs/\(name).pid
+        AuthorizedKeysFile \(directory)/keys/authorized_keys
+        UsePAM no
+        StrictModes no
+        PasswordAuthentication no
+        KbdInteractiveAuthentication no
+        PubkeyAuthentication yes
+        PermitRootLogin prohibit-password
+        MaxSessions 1000
+        MaxStartups 1000:30:2000
+        LogLevel ERROR
+        # An empty HOME keeps users' shell start-up files (100+ ms each) out of every command.
+        SetEnv HOME=\(directory)/home PATH=\(directory)/bin:/usr/local/bin:/usr/bin:/bin FIREDRILL_LAB_DIR=\(directory) FIREDRILL_LAB_HOST=\(name)
+
+        """
+    }
+
+    func writeInventory(_ state: State) throws {
+        func entry(_ name: String, _ extra: String = "") -> String {
+            guard let h = state.hosts.first(where: { $0.name == name }) else { return "" }
+            return "            \(name): { ansible_port: \(h.port)\(extra) }\n"
+        }
+        var yml = """
+        # Written by `firedrill lab up`: the hospital inventory's groups, pointing at the lab.
+        all:
+          vars:
+            ansible_host: 127.0.0.1
+            ansible_user: \(state.user)
+            ansible_ssh_private_key_file: \(keyPath)
+            ansible_ssh_common_args: "-o UserKnownHostsFile=\(knownHostsPath)"
+            ehr_url: http://127.0.0.1:1/ehr/health
+            portal_url: http://127.0.0.1:1/portal/health
+            bca_url: http://127.0.0.1:1/bca/
+            dns_server: 127.0.0.1:1
+            ehr_fqdn: ehr.hospital.example
+            primary_site_addr: 10.10.0.10
+            secondary_site_addr: 10.20.0.10
+          children:
+
+        """
+        let groups: [(String, [String], String)] = [
+            ("db_primary", ["db1"], ", pg_port: 1"), ("db_standby", ["db2"], ", pg_port: 1"),
+            ("app", ["app1", "app2"], ", http_port: 1"), ("dns_primary", ["dns1"], ""), ("dns_secondary", ["dns2"], ""),
+        ]
+        for (group, members, extra) in groups {
+            let lines = members.map { entry($0, extra) }.joined()
+            if lines.isEmpty { continue }
+            yml += "    \(group):\n      hosts:\n" + lines.replacingOccurrences(of: "            ", with: "        ")
+        }
+        if state.hosts.contains(where: { $0.name == "app2" }) {
+            yml += "    bca:\n      hosts:\n        app2: { bca_dir: \(directory)/hosts/app2/srv/bca }\n"
+        }
+        let nodes = state.hosts.filter { !Self.defaultHostNames.contains($0.name) }
+        if !nodes.isEmpty {
+            yml += "    nodes:\n      hosts:\n" + nodes.map { "        \($0.name): { ansible_port: \($0.port) }\n" }.joined()
+        }
+        yml += "    db:\n      children: { db_primary: , db_standby: }\n    dns:\n      children: { dns_primary: , dns_secondary: }\n"
+        try yml.write(toFile: inventoryPath, atomically: true, encoding: .utf8)
+    }
+
+    func save(_ state: State) throws {
+        let data = try JSONEncoder().encode(state)
+        try data.write(to: URL(fileURLWithPath: statePath))
+    }
+
+    // MARK: - down / restart
+
+    /// Stops the lab's sshds (by PID, only ones this lab started) and removes its folder.
+    public func down() throws {
+        if let st = state() {
+            for h in st.hosts { stop(pid: h.pid) }
+        }
+        if FileManager.default.fileExists(atPath: statePath) || FileManager.default.fileExists(atPath: "\(directory)/config") {
+            try FileManager.default.removeItem(atPath: directory)
+        }
+    }
+
+    func stop(pid: Int32) {
+        guard isOurs(pid) else { return }
+        kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now + .seconds(3)
+        while isOurs(pid) && ContinuousClock.now < deadline {
+            var st: Int32 = 0
+            if waitpid(pid, &st, WNOHANG) == pid { return }
+            usleep(10_000)
+        }
+        if isOurs(pid) { kill(pid, SIGKILL) }
+        var st: Int32 = 0
+        _ = waitpid(pid, &st, WNOHANG)
+    }
+
+    /// Stops one host's sshd (to simulate a host going down).
+    public func stopHost(_ name: String) throws {
+        guard let st = state(), let h = st.hosts.first(where: { $0.name == name }) else { throw Failure(message: "no lab host \(name)") }
+        stop(pid: h.pid)
+    }
+
+    /// Restarts one host's sshd on the same port (its connections drop).
+    public func restartHost(_ name: String) throws {
+        guard var st = state(), let i = st.hosts.firstIndex(where: { $0.name == name }), let sshd = Self.findSSHD() else {
+            throw Failure(message: "no lab host \(name)")
+        }
+        stop(pid: st.hosts[i].pid)
+        let configPath = "\(directory)/config/sshd_\(name).conf"
+        for _ in 0..<50 {
+            let pid = try spawnDetached([sshd, "-D", "-f", configPath, "-E", "\(directory)/logs/\(name).log"])
+            if waitUntilListening(port: st.hosts[i].port, pid: pid, deadline: .now + .seconds(2)) {
+                st.hosts[i].pid = pid
+                try save(st)
+                return
+            }
+            kill(pid, SIGKILL)
+            var s: Int32 = 0
+            waitpid(pid, &s, 0)
+        }
+        throw Failure(message: "sshd for \(name) did not restart")
+    }
+
+    // MARK: - helpers
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(message: "cannot create a socket") }
+        defer { Glibc.close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        guard ok else { throw Failure(message: "cannot find a free port") }
+        let port = Int(UInt16(bigEndian: addr.sin_port))
+        // Never the port reserved on this machine.
+        return port == 2024 ? try freePort() : port
+    }
+
+    func waitUntilListening(port: Int, pid: Int32, deadline: ContinuousClock.Instant) -> Bool {
+        while ContinuousClock.now < deadline {
+            var st: Int32 = 0
+            if waitpid(pid, &st, WNOHANG) == pid { return false }
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            addr.sin_port = in_port_t(UInt16(port).bigEndian)
+            let rc = withUnsafePointer(to: &addr) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            Glibc.close(fd)
+            if rc == 0 { return true }
+            usleep(5_000)
+        }
+        return false
+    }
+
+    /// Starts a daemon in its own session, output to /dev/null; returns its PID.
+    func spawnDetached(_ argv: [String]) throws -> Int32 {
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        // POSIX_SPAWN_SETSID (glibc, behind _GNU_SOURCE so not imported): the daemon gets its own session,
+        // so a Ctrl-C in the terminal that ran `lab up` does not reach it.
+        posix_spawnattr_setflags(&attr, Int16(0x80))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for fd: Int32 in [0, 1, 2] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for p in cargs { free(p) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, &attr, &cargs, environ)
+        guard rc == 0 else { throw Failure(message: "cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
+        return pid
+    }
+
+    func runTool(_ path: String, _ args: [String]) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw Failure(message: "\(path) failed (\(args.joined(separator: " ")))") }
+    }
+}

@@ -1,0 +1,35 @@
+/// One transport per host, made on first use and reused for every command of a drill.
+public actor HostPool {
+    private var transports: [String: any Transport] = [:]
+    private var ssh: [String: SSHConnection] = [:]
+    public let options: SSHOptions
+
+    public init(options: SSHOptions) { self.options = options }
+
+    public func transport(for connection: HostConnection) -> any Transport {
+        if let t = transports[connection.name] { return t }
+        let t: any Transport
+        switch connection.kind {
+        case .local:
+            t = LocalTransport(name: connection.name, killGrace: options.killGrace)
+        case .ssh:
+            let c = SSHConnection(connection, options: options)
+            ssh[connection.name] = c
+            t = c
+        }
+        transports[connection.name] = t
+        return t
+    }
+
+    /// Opens (or checks) the connection to a host; local hosts need none.
+    public func connect(_ connection: HostConnection) async throws(TransportError) {
+        let t = transport(for: connection)
+        if let c = t as? SSHConnection { try await c.connect() }
+    }
+
+    public func closeAll() async {
+        for t in transports.values { await t.close() }
+        transports = [:]
+        ssh = [:]
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs commands on this machine (`ansible_connection=local`), through the same contract as SSH:
+/// `sh -c` under GNU `timeout` in its own process group, which is killed on timeout or cancellation.
+public final class LocalTransport: Transport, @unchecked Sendable {
+    public let name: String
+    public let killGrace: Duration
+    private let worker: WorkerThread
+
+    public init(name: String = "localhost", killGrace: Duration = .seconds(5)) {
+        self.name = name
+        self.killGrace = killGrace
+        self.worker = WorkerThread(name: "local-\(name)")
+    }
+
+    deinit { worker.stop() }
+
+    public func close() async {}
+
+    public func run(_ command: String, timeout: Duration) async throws(TransportError) -> CommandResult {
+        let flag = CancellationFlag()
+        let result: Result<CommandResult, TransportError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                worker.submit {
+                    continuation.resume(returning: Result { () throws(TransportError) in try self.runOnWorker(command, timeout: timeout, cancelled: flag) })
+                }
+            }
+        } onCancel: { flag.set() }
+        return try result.get()
+    }
+
+    private func fail(_ message: String) -> TransportError {
+        TransportError(.local, host: name, endpoint: "local", message)
+    }
+
+    private func runOnWorker(_ command: String, timeout: Duration, cancelled: CancellationFlag) throws(TransportError) -> CommandResult {
+        let start = ContinuousClock.now
+        var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
+        guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { throw fail("cannot create pipes: \(String(cString: strerror(errno)))") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        for fd in outPipe + errPipe { posix_spawn_file_actions_addclose(&actions, fd) }
+        let secs = String(max(1, Int(DurationText.seconds(timeout).rounded(.up))))
+        let grace = String(max(1, Int(DurationText.seconds(killGrace).rounded(.up))))
+        let args = ["timeout", "-k", grace, secs, "/bin/sh", "-c", command]
+        var cargs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+        defer { for p in cargs { free(p) } }
+        var pid: pid_t = 0
+        let rc = posix_spawnp(&pid, "timeout", &actions, nil, &cargs, environ)
+        Glibc.close(outPipe[1]); Glibc.close(errPipe[1])
+        guard rc == 0 else {
+            Glibc.close(outPipe[0]); Glibc.close(errPipe[0])
+            throw fail("cannot start the command: \(String(cString: strerror(rc))) (is coreutils' timeout installed?)")
+        }
+        var stdout = CapturedOutput(), stderr = CapturedOutput()
+        var open: [Int32: Bool] = [outPipe[0]: true, errPipe[0]: true]
+        let deadline = start + timeout + killGrace + .seconds(2)
+        var timedOut = false
+        var buffer = [UInt8](repeating: 0, count: 32768)
+        while open.values.contains(true) {
+            if cancelled.isSet || ContinuousClock.now >= deadline {
+                timedOut = !cancelled.isSet
+                kill(-pid, SIGKILL)
+                kill(pid, SIGKILL)
+                break
+            }
+            var fds = open.filter(\.value).map { pollfd(fd: $0.key, events: Int16(POLLIN), revents: 0) }
+            _ = poll(&fds, nfds_t(fds.count), 100)
+            for p in fds where p.revents != 0 {
+                let n = buffer.withUnsafeMutableBytes { read(p.fd, $0.baseAddress, $0.count) }
+                if n > 0 {
+                    buffer.withUnsafeBytes { raw in
+                        let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<n])
+                        if p.fd == outPipe[0] { stdout.append(chunk) } else { stderr.append(chunk) }
+                    }
+                } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
+                    open[p.fd] = false
+                }
+            }
+        }
+        Glibc.close(outPipe[0]); Glibc.close(errPipe[0])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        stdout.finish(); stderr.finish()
+        let elapsed = ContinuousClock.now - start
+        if cancelled.isSet { throw TransportError(.cancelled, host: name, endpoint: "local", "command cancelled; its process group was killed") }
+        var outcome: CommandResult.Outcome
+        let termsig = status & 0x7f
+        if termsig != 0 { outcome = .signaled(Self.signalName(termsig)) } else { outcome = .exited((status >> 8) & 0xff) }
+        if timedOut || ((outcome == .exited(124) || outcome == .exited(137)) && elapsed >= timeout) { outcome = .timedOut }
+        return CommandResult(outcome: outcome, stdout: stdout, stderr: stderr, duration: elapsed)
+    }
+
+    static func signalName(_ s: Int32) -> String {
+        switch s {
+        case SIGKILL: return "KILL"
+        case SIGTERM: return "TERM"
+        case SIGINT: return "INT"
+        case SIGSEGV: return "SEGV"
+        case SIGABRT: return "ABRT"
+        case SIGHUP: return "HUP"
+        default: return "SIG\(s)"
+        }
+    }
+}

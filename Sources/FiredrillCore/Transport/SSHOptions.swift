@@ -1,0 +1,70 @@
+import Foundation
+
+/// How SSH connections are made. Every wait has a finite default.
+public struct SSHOptions: Sendable {
+    /// known_hosts file host keys are checked against.
+    public var knownHostsFile: String
+    /// `--known-hosts FILE`: wins over the inventory's UserKnownHostsFile.
+    public var knownHostsOverride: String?
+    /// Trust and record the key of a host not in known_hosts (trust on first use). A changed key is always refused.
+    public var acceptNew: Bool
+    /// Deadline for TCP connect + key exchange + authentication.
+    public var connectTimeout: Duration
+    /// Seconds between SSH keepalives (0 disables).
+    public var keepaliveSeconds: Int
+    /// Private keys tried, in order, when the host has no `ansible_ssh_private_key_file`.
+    public var identityFiles: [String]
+    public var useAgent: Bool
+    /// Passphrase for encrypted private keys (from FIREDRILL_KEY_PASSPHRASE).
+    public var passphrase: Secret?
+    /// User when the inventory names none.
+    public var defaultUser: String
+    /// After a timeout, how long the host gets to end the command before SIGKILL.
+    public var killGrace: Duration
+
+    public init(knownHostsFile: String? = nil, acceptNew: Bool = false, connectTimeout: Duration = .seconds(10),
+                keepaliveSeconds: Int = 15, identityFiles: [String]? = nil, useAgent: Bool = true,
+                passphrase: Secret? = ProcessInfo.processInfo.environment["FIREDRILL_KEY_PASSPHRASE"].map(Secret.init),
+                defaultUser: String? = nil, killGrace: Duration = .seconds(5)) {
+        let home = FileManager.default.homeDirectoryForCurrentUser.path
+        self.knownHostsFile = knownHostsFile ?? "\(home)/.ssh/known_hosts"
+        self.acceptNew = acceptNew
+        self.connectTimeout = connectTimeout
+        self.keepaliveSeconds = keepaliveSeconds
+        self.identityFiles = identityFiles ?? ["\(home)/.ssh/id_ed25519", "\(home)/.ssh/id_ecdsa"]
+        self.useAgent = useAgent
+        self.passphrase = passphrase
+        self.defaultUser = defaultUser ?? ProcessInfo.processInfo.environment["USER"] ?? NSUserName()
+        self.killGrace = killGrace
+    }
+}
+
+/// Wraps a command so that the host reports its process group and enforces the timeout itself.
+///
+/// GNU `timeout` (coreutils) puts itself in its own process group and, when the time is up,
+/// signals the whole group; the `echo $$` before `exec` tells us that group's id so a
+/// cancelled command can be killed (`kill -KILL -PGID`) from a second channel.
+enum RemoteCommand {
+    static let pgidMarker = "FIREDRILL-PGID="
+
+    static func wrap(_ command: String, timeout: Duration, grace: Duration) -> String {
+        let secs = max(1, Int((DurationText.seconds(timeout)).rounded(.up)))
+        let kill = max(1, Int(DurationText.seconds(grace).rounded(.up)))
+        return "echo \(pgidMarker)$$ >&2; exec timeout -k \(kill) \(secs) sh -c \(ShellQuoting.quote(command))"
+    }
+
+    static func kill(pgid: Int32) -> String {
+        "kill -TERM -\(pgid) 2>/dev/null; sleep 0.2; kill -KILL -\(pgid) 2>/dev/null; true"
+    }
+
+    /// Splits the marker line off stderr.
+    static func extractPGID(_ stderr: inout CapturedOutput) -> Int32? {
+        let bytes = stderr.bytes
+        guard bytes.starts(with: Array(pgidMarker.utf8)), let nl = bytes.firstIndex(of: 10) else { return nil }
+        let digits = String(decoding: bytes[pgidMarker.utf8.count..<nl], as: UTF8.self)
+        var rest = CapturedOutput(limit: stderr.limit)
+        rest.append(Array(bytes[(nl + 1)...]))
+        stderr = rest
+        return Int32(digits)
+    }
+}

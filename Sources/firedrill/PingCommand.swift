@@ -1,0 +1,113 @@
+import ArgumentParser
+import FiredrillCore
+import Foundation
+
+/// SSH settings shared by commands that connect to hosts.
+struct ConnectOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("known_hosts file (default: the inventory's UserKnownHostsFile, else ~/.ssh/known_hosts).", valueName: "FILE"))
+    var knownHosts: String?
+
+    @Flag(help: "Trust and record the key of a host not yet in known_hosts (a changed key is always refused).")
+    var acceptNew = false
+
+    @Option(help: "Hosts contacted in parallel.")
+    var forks = 10
+
+    @Option(help: ArgumentHelp("Deadline for connect + key exchange + authentication.", valueName: "DURATION"))
+    var connectTimeout = "10s"
+
+    func sshOptions() throws -> SSHOptions {
+        guard let timeout = DurationText.parse(connectTimeout) else {
+            throw ValidationError("--connect-timeout '\(connectTimeout)' is not a duration (e.g. 10s)")
+        }
+        var o = SSHOptions(acceptNew: acceptNew, connectTimeout: timeout)
+        o.knownHostsOverride = knownHosts
+        return o
+    }
+}
+
+struct PingCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ping",
+        abstract: "Connect to hosts in parallel, run a no-op, and report latency or the exact error.",
+        discussion: """
+        Exits 0 only if every selected host answered, 3 otherwise.
+
+        Example:
+          firedrill ping all -i .firedrill-lab/inventory.yml
+        """
+    )
+
+    @Argument(help: ArgumentHelp("Host pattern.", valueName: "PATTERN")) var pattern = "all"
+    @Option(name: [.customShort("i"), .long], help: ArgumentHelp("Inventory file or folder.", valueName: "INVENTORY"))
+    var inventory: [String] = []
+    @Option(name: [.customShort("l"), .long], help: ArgumentHelp("Further limit the selection.", valueName: "PATTERN")) var limit: String?
+    @OptionGroup var connect: ConnectOptions
+
+    func validate() throws {
+        if inventory.isEmpty { throw ValidationError("give an inventory with -i, e.g. -i .firedrill-lab/inventory.yml") }
+        if connect.forks < 1 { throw ValidationError("--forks must be at least 1") }
+        _ = try connect.sshOptions()
+    }
+
+    func run() async throws {
+        let loaded = InventoryLoader().load(paths: inventory)
+        Terminal.report(loaded.diagnostics, sources: loaded.sources)
+        if loaded.diagnostics.hasErrors { throw ExitCode(ExitStatus.invalidInput) }
+        let inv = loaded.inventory
+        guard let hosts = try? InventoryPattern(inv).select(pattern, limit: limit).hosts, !hosts.isEmpty else {
+            Terminal.err("error: '\(pattern)' selects no host\n")
+            throw ExitCode(ExitStatus.invalidInput)
+        }
+        let pool = HostPool(options: try connect.sshOptions())
+        let results = await Self.ping(hosts.map { inv.connection(of: $0) }, pool: pool, forks: connect.forks)
+        await pool.closeAll()
+        var failed = 0
+        let width = (hosts.map(\.count).max() ?? 0) + 2
+        for (name, result) in zip(hosts, results) {
+            switch result {
+            case let .success(d):
+                Terminal.out(name.padding(toLength: width, withPad: " ", startingAt: 0) + String(format: "ok  %.1f ms\n", DurationText.seconds(d) * 1000))
+            case let .failure(e):
+                failed += 1
+                Terminal.out(name.padding(toLength: width, withPad: " ", startingAt: 0) + "FAILED  \(e.description)\n")
+                if let hint = e.hint { Terminal.out(String(repeating: " ", count: width) + "hint: \(hint)\n") }
+            }
+        }
+        Terminal.out("\(hosts.count - failed)/\(hosts.count) hosts answered\n")
+        if failed > 0 { throw ExitCode(ExitStatus.preconditions) }
+    }
+
+    /// Connects (fresh connection + authentication + a no-op) with at most `forks` at once; results in host order.
+    static func ping(_ connections: [HostConnection], pool: HostPool, forks: Int) async -> [Result<Duration, TransportError>] {
+        await withTaskGroup(of: (Int, Result<Duration, TransportError>).self) { group in
+            var results = [Result<Duration, TransportError>?](repeating: nil, count: connections.count)
+            var next = 0
+            func add() {
+                let i = next
+                let c = connections[i]
+                next += 1
+                group.addTask {
+                    let start = ContinuousClock.now
+                    do throws(TransportError) {
+                        try await pool.connect(c)
+                        let t = await pool.transport(for: c)
+                        let r = try await t.run("true", timeout: .seconds(10))
+                        guard r.succeeded else {
+                            return (i, .failure(TransportError(.channel, host: c.name, endpoint: c.endpoint, "the no-op command failed: \(r.stderr.text)")))
+                        }
+                        return (i, .success(ContinuousClock.now - start))
+                    } catch {
+                        return (i, .failure(error))
+                    }
+                }
+            }
+            while next < min(forks, connections.count) { add() }
+            for await (i, r) in group {
+                results[i] = r
+                if next < connections.count { add() }
+            }
+            return results.map { $0! }
+        }
+    }
+}
