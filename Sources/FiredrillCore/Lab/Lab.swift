@@ -244,11 +244,13 @@ public struct Lab: Sendable {
         stop(pid: h.pid)
     }
 
-    /// Restarts one host's sshd on the same port (its connections drop).
+    /// Restarts one host's sshd on the same port, dropping its open connections as a reboot would.
     public func restartHost(_ name: String) throws {
         guard var st = state(), let i = st.hosts.firstIndex(where: { $0.name == name }), let sshd = Self.findSSHD() else {
             throw Failure(message: "no lab host \(name)")
         }
+        // Each SSH connection is served by a child of the listening sshd, which survives the listener.
+        for child in Self.children(of: st.hosts[i].pid) { kill(child, SIGKILL) }
         stop(pid: st.hosts[i].pid)
         let configPath = "\(directory)/config/sshd_\(name).conf"
         for _ in 0..<50 {
@@ -266,6 +268,15 @@ public struct Lab: Sendable {
     }
 
     // MARK: - helpers
+
+    static func children(of pid: Int32) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { p in
+            guard let stat = try? String(contentsOfFile: "/proc/\(p)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && Int32(fields[1]) == pid
+        }
+    }
 
     static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

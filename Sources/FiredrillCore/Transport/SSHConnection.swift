@@ -27,7 +27,15 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         self.worker = WorkerThread(name: "ssh-\(connection.name)")
     }
 
-    deinit { worker.stop() }
+    deinit {
+        // Jobs hold the connection strongly, so none runs now: free the session on the worker, then end it.
+        let s = session, fd = socketFD
+        if s != nil || fd >= 0 {
+            let raw = SessionHandle(session: s, fd: fd)
+            worker.submit { raw.close() }
+        }
+        worker.stop()
+    }
 
     private var user: String { connection.user ?? options.defaultUser }
 
@@ -438,5 +446,19 @@ public final class SSHConnection: Transport, @unchecked Sendable {
     static func milliseconds(until deadline: ContinuousClock.Instant) -> Int64 {
         let d = deadline - ContinuousClock.now
         return DurationText.milliseconds(d)
+    }
+}
+
+/// A session and socket to free from another thread after their connection is gone.
+private struct SessionHandle: @unchecked Sendable {
+    var session: OpaquePointer?
+    var fd: Int32
+
+    func close() {
+        if let s = session {
+            _ = libssh2_session_disconnect_ex(s, SSH_DISCONNECT_BY_APPLICATION, "closing", "")
+            libssh2_session_free(s)
+        }
+        if fd >= 0 { Glibc.close(fd) }
     }
 }

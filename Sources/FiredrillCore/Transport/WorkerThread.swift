@@ -8,7 +8,8 @@ final class WorkerThread: @unchecked Sendable {
     private var stopping = false
 
     init(name: String, stackSize: Int = 512 * 1024) {
-        let thread = Thread { [unowned self] in self.loop() }
+        // The thread holds the worker strongly until `stop()` lets its loop end.
+        let thread = Thread { self.loop() }
         thread.name = name
         thread.stackSize = stackSize
         thread.start()

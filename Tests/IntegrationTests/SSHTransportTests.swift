@@ -1,0 +1,255 @@
+import Foundation
+import Testing
+@testable import FiredrillCore
+
+/// A lab of real sshds shared by the SSH tests, started once and stopped at process exit.
+final class SharedLab: @unchecked Sendable {
+    static let shared = SharedLab()
+    let lab: Lab
+    let state: Lab.State?
+    let error: String?
+
+    private init() {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-lab-\(getpid())").path
+        lab = Lab(directory: dir)
+        do {
+            state = try lab.up(count: 4)
+            error = nil
+        } catch {
+            state = nil
+            self.error = "\(error)"
+        }
+        atexit { try? SharedLab.shared.lab.down() }
+    }
+
+    var inventory: Inventory { InventoryLoader().load(paths: [lab.inventoryPath]).inventory }
+    func connection(_ name: String) -> HostConnection { inventory.connection(of: name) }
+    var options: SSHOptions { SSHOptions(knownHostsFile: lab.knownHostsPath, identityFiles: [lab.keyPath], useAgent: false, killGrace: .seconds(1)) }
+}
+
+@Suite(.serialized) struct SSHTransportTests {
+    let shared = SharedLab.shared
+
+    func ssh(_ host: String = "db1", options: SSHOptions? = nil, connection: HostConnection? = nil) throws -> SSHConnection {
+        try #require(shared.state != nil, "lab did not start: \(shared.error ?? "")")
+        return SSHConnection(connection ?? shared.connection(host), options: options ?? shared.options)
+    }
+
+    @Test func outputAndExitCodes() async throws {
+        let c = try ssh()
+        let ok = try await c.run("echo hello; echo oops >&2", timeout: .seconds(10))
+        #expect(ok.outcome == .exited(0))
+        #expect(ok.stdout.text == "hello\n")
+        #expect(ok.stderr.text == "oops\n", "the process-group marker is not shown")
+        let bad = try await c.run("exit 7", timeout: .seconds(10))
+        #expect(bad.outcome == .exited(7))
+        let sig = try await c.run("kill -TERM $$", timeout: .seconds(10))
+        #expect(sig.outcome != .exited(0))
+        await c.close()
+    }
+
+    @Test func labShimsActOnHostState() async throws {
+        let c = try ssh("db2")
+        #expect(try await c.run("pg-role", timeout: .seconds(10)).stdout.text == "standby\n")
+        _ = try await c.run("pg_ctlcluster 15 main promote", timeout: .seconds(10))
+        #expect(try await c.run("pg-role", timeout: .seconds(10)).stdout.text == "primary\n")
+        _ = try await c.run("pg_ctlcluster 15 main demote", timeout: .seconds(10))
+        await c.close()
+    }
+
+    @Test func largeOutputKeepsTheTail() async throws {
+        let c = try ssh()
+        let r = try await c.run("seq 1 200000", timeout: .seconds(20))
+        #expect(r.outcome == .exited(0))
+        #expect(r.stdout.droppedBytes > 0)
+        #expect(r.stdout.text.hasSuffix("199999\n200000\n"))
+        #expect(r.stdout.bytes.count == CapturedOutput.defaultLimit)
+        await c.close()
+    }
+
+    @Test func timeoutKillsTheRemoteProcessGroup() async throws {
+        let c = try ssh()
+        let marker = "fd-timeout-\(UUID().uuidString.prefix(8))"
+        // A child in the background and one in the foreground: both must be gone afterwards.
+        let r = try await c.run("sh -c 'sleep 300; : \(marker)' & sh -c 'sleep 301; : \(marker)'; wait", timeout: .seconds(1))
+        #expect(r.outcome == .timedOut)
+        let left = try await c.run("pgrep -f '[\(marker.prefix(1))]\(marker.dropFirst())' || true", timeout: .seconds(10))
+        #expect(left.stdout.text.isEmpty, "still running: \(left.stdout.text)")
+        await c.close()
+    }
+
+    @Test func cancellationKillsTheRemoteCommand() async throws {
+        let c = try ssh()
+        let marker = "fd-cancel-\(UUID().uuidString.prefix(8))"
+        let started = try await c.run("true", timeout: .seconds(5))
+        #expect(started.succeeded)
+        let task = Task { () async throws -> CommandResult in try await c.run("echo go; sleep 300; : \(marker)", timeout: .seconds(600)) }
+        // Wait until the command runs on the host (a condition, not a time).
+        let probe = try ssh()
+        var running = false
+        for _ in 0..<200 where !running {
+            running = !(try await probe.run("pgrep -f '[\(marker.prefix(1))]\(marker.dropFirst())' || true", timeout: .seconds(5)).stdout.text.isEmpty)
+        }
+        #expect(running)
+        task.cancel()
+        await #expect(throws: TransportError.self) { try await task.value }
+        let left = try await probe.run("pgrep -f '[\(marker.prefix(1))]\(marker.dropFirst())' || true", timeout: .seconds(10))
+        #expect(left.stdout.text.isEmpty)
+        await probe.close()
+        await c.close()
+    }
+
+    @Test func oneConnectionIsReused() async throws {
+        let c = try ssh()
+        for i in 0..<20 { #expect(try await c.run("echo \(i)", timeout: .seconds(10)).stdout.text == "\(i)\n") }
+        #expect(c.connectCount == 1)
+        await c.close()
+    }
+
+    @Test func parallelCommandsOnAllHosts() async throws {
+        _ = try ssh()
+        let pool = HostPool(options: shared.options)
+        let names = shared.state!.hosts.map(\.name)
+        let results = try await withThrowingTaskGroup(of: (String, String).self) { group in
+            for name in names {
+                let conn = shared.connection(name)
+                group.addTask {
+                    let t = await pool.transport(for: conn)
+                    return (name, try await t.run("echo $FIREDRILL_LAB_HOST", timeout: .seconds(10)).stdout.text)
+                }
+            }
+            var out: [String: String] = [:]
+            for try await (n, o) in group { out[n] = o }
+            return out
+        }
+        for name in names { #expect(results[name] == "\(name)\n") }
+        await pool.closeAll()
+    }
+
+    @Test func reconnectsAfterServerRestart() async throws {
+        let c = try ssh("app1")
+        #expect(try await c.run("true", timeout: .seconds(10)).succeeded)
+        try shared.lab.restartHost("app1")
+        let r = try await c.run("echo back", timeout: .seconds(10))
+        #expect(r.stdout.text == "back\n")
+        #expect(c.connectCount == 2)
+        await c.close()
+    }
+
+    @Test func unknownHostKeyIsRefusedUnlessAcceptNew() async throws {
+        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("fd-kh-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        var o = shared.options
+        o.knownHostsFile = empty
+        _ = try ssh()
+        var conn = shared.connection("db1")
+        conn.knownHostsFile = nil
+        let refused = try ssh(options: o, connection: conn)
+        await #expect { try await refused.connect() } throws: { ($0 as? TransportError)?.kind == .hostKeyUnknown }
+        o.acceptNew = true
+        let accepting = try ssh(options: o, connection: conn)
+        try await accepting.connect()
+        let recorded = try String(contentsOfFile: empty, encoding: .utf8)
+        #expect(recorded.contains("[127.0.0.1]:\(conn.port) ssh-ed25519"))
+        await accepting.close()
+        o.acceptNew = false
+        let again = try ssh(options: o, connection: conn)
+        try await again.connect()
+        await again.close()
+    }
+
+    @Test func changedHostKeyIsRefusedEvenWithAcceptNew() async throws {
+        // known_hosts that records db2's key for db1's address.
+        let kh = try String(contentsOfFile: shared.lab.knownHostsPath, encoding: .utf8).split(separator: "\n")
+        let db1 = shared.connection("db1"), db2 = shared.connection("db2")
+        let db2Key = try #require(kh.first { $0.hasPrefix("[127.0.0.1]:\(db2.port) ") }).split(separator: " ").dropFirst().joined(separator: " ")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("fd-kh-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try "[127.0.0.1]:\(db1.port) \(db2Key)\n".write(toFile: path, atomically: true, encoding: .utf8)
+        var o = shared.options
+        o.knownHostsOverride = path
+        o.acceptNew = true
+        let c = try ssh(options: o)
+        await #expect { try await c.connect() } throws: { error in
+            guard let e = error as? TransportError else { return false }
+            return e.kind == .hostKeyChanged && e.message.contains("HOST KEY CHANGED") && e.description.hasPrefix("db1 (127.0.0.1:\(db1.port))")
+        }
+    }
+
+    @Test func authenticationFailureSaysWhatWasTried() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-key-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/ssh-keygen")
+        p.arguments = ["-q", "-t", "ed25519", "-N", "", "-f", "\(dir)/stranger"]
+        try p.run(); p.waitUntilExit()
+        var conn = shared.connection("db1")
+        conn.privateKeyFile = "\(dir)/stranger"
+        let c = try ssh(connection: conn)
+        await #expect { try await c.connect() } throws: { error in
+            guard let e = error as? TransportError else { return false }
+            return e.kind == .authentication && e.message.contains("tried: publickey \(dir)/stranger")
+        }
+    }
+
+    @Test func wrongPortIsConnectionRefused() async throws {
+        var conn = shared.connection("db1")
+        conn.port = try Lab.freePort()
+        let c = try ssh(connection: conn)
+        await #expect { try await c.connect() } throws: { ($0 as? TransportError)?.kind == .connectionRefused }
+    }
+
+    @Test func localTransportSameContract() async throws {
+        let t = LocalTransport(killGrace: .seconds(1))
+        let r = try await t.run("echo local; exit 3", timeout: .seconds(10))
+        #expect(r.outcome == .exited(3))
+        #expect(r.stdout.text == "local\n")
+        let marker = "fd-local-\(UUID().uuidString.prefix(8))"
+        let slow = try await t.run("sh -c 'sleep 300; : \(marker)'", timeout: .seconds(1))
+        #expect(slow.outcome == .timedOut)
+        let left = try await t.run("pgrep -f '[\(marker.prefix(1))]\(marker.dropFirst())' || true", timeout: .seconds(5))
+        #expect(left.stdout.text.isEmpty)
+    }
+}
+
+@Suite struct LabCLITests {
+    @Test func labUpPingDown() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-cli-lab-\(UUID().uuidString.prefix(8))").path
+        defer { _ = try? Firedrill.run(["lab", "down", "--dir", dir]) }
+        let up = try Firedrill.run(["lab", "up", "--hosts", "2", "--dir", dir])
+        #expect(up.status == 0, "\(up.stderr)")
+        let again = try Firedrill.run(["lab", "up", "--hosts", "2", "--dir", dir])
+        #expect(again.status == 0)
+        #expect(again.stderr.contains("already up"))
+        let ping = try Firedrill.run(["ping", "all", "-i", "\(dir)/inventory.yml"])
+        #expect(ping.status == 0, "\(ping.stdout)\(ping.stderr)")
+        #expect(ping.stdout.contains("2/2 hosts answered"))
+        let status = try Firedrill.run(["lab", "status", "--dir", dir])
+        #expect(status.stdout.contains("db1") && status.stdout.contains("running"))
+        let pids = status.stdout.split(separator: "\n").compactMap { line in line.split(separator: " ").drop { $0 != "pid" }.dropFirst().first.flatMap { Int32($0) } }
+        #expect(pids.count == 2)
+        let down = try Firedrill.run(["lab", "down", "--dir", dir])
+        #expect(down.status == 0)
+        for pid in pids { #expect(!isRunning(pid), "sshd \(pid) still running") }
+        #expect(!FileManager.default.fileExists(atPath: dir))
+    }
+
+    @Test func pingReportsUnreachableHostsAndExitsThree() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-ping-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let port = try Lab.freePort()
+        try "[dead]\nghost ansible_host=127.0.0.1 ansible_port=\(port)\n".write(toFile: "\(dir)/inv.ini", atomically: true, encoding: .utf8)
+        let r = try Firedrill.run(["ping", "all", "-i", "\(dir)/inv.ini", "--known-hosts", "\(dir)/kh"])
+        #expect(r.status == 3)
+        #expect(r.stdout.contains("ghost (127.0.0.1:\(port)): connection refused"))
+    }
+}
+
+/// Alive and not a zombie (a stopped daemon whose parent exited may linger as a zombie until reaped).
+func isRunning(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
+    guard let close = stat.lastIndex(of: ")") else { return false }
+    return stat[stat.index(close, offsetBy: 2)] != "Z"
+}
