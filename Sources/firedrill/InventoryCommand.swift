@@ -39,12 +39,12 @@ struct InventoryCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = InventoryLoader().load(paths: inventory)
-        Terminal.report(loaded.diagnostics, sources: loaded.sources, noColor: noColor)
-        if loaded.diagnostics.hasErrors { Terminal.exit(ExitStatus.invalidInput) }
-        let inv = loaded.inventory
         let renderer = InventoryRenderer(style: TerminalStyle.detect(noColorFlag: noColor))
         if graph {
+            let loaded = InventoryLoader().load(paths: inventory)
+            Terminal.report(loaded.diagnostics, sources: loaded.sources, noColor: noColor)
+            if loaded.diagnostics.hasErrors { Terminal.exit(ExitStatus.invalidInput) }
+            let inv = loaded.inventory
             guard inv.groups[pattern] != nil else {
                 Terminal.report([.error("--graph needs a group name; '\(pattern)' is not a group",
                                         hint: Suggestions.hint(for: pattern, among: inv.groupOrder, noun: "group"))], sources: [:], noColor: noColor)
@@ -53,24 +53,10 @@ struct InventoryCommand: ParsableCommand {
             Terminal.out(renderer.graph(inv, from: pattern))
             return
         }
-        let selection: InventoryPattern.Selection
-        do {
-            selection = try InventoryPattern(inv).select(pattern, limit: limit)
-        } catch {
-            let message: String
-            switch error {
-            case let .invalidRegex(p): message = "'\(p)' is not a valid regular expression"
-            case let .subscriptOutOfRange(p): message = "'\(p)' asks for a host position that does not exist"
-            }
-            Terminal.report([.error(message, hint: "see 'firedrill inventory --help' for pattern syntax")], sources: [:], noColor: noColor)
-            Terminal.exit(ExitStatus.invalidInput)
-        }
-        for word in selection.unmatched {
-            Terminal.err("warning: '\(word)' matches no group or host\n")
-        }
+        let (inv, hosts) = selectHosts(inventory: inventory, pattern: pattern, limit: limit, noColor: noColor)
         switch format {
-        case .json: Terminal.out(try renderer.json(inv, pattern: pattern, hosts: selection.hosts))
-        default: Terminal.out(renderer.list(inv, hosts: selection.hosts))
+        case .json: Terminal.out(try renderer.json(inv, pattern: pattern, hosts: hosts))
+        default: Terminal.out(renderer.list(inv, hosts: hosts))
         }
     }
 }

@@ -41,6 +41,33 @@ enum Terminal {
     }
 }
 
+/// Loads inventories and selects hosts for commands that take `-i` and a pattern; reports
+/// problems (bad inventory, bad pattern, nothing selected) and exits 2.
+func selectHosts(inventory paths: [String], pattern: String, limit: String?, noColor: Bool) -> (Inventory, [String]) {
+    let loaded = InventoryLoader().load(paths: paths)
+    Terminal.report(loaded.diagnostics, sources: loaded.sources, noColor: noColor)
+    if loaded.diagnostics.hasErrors { Terminal.exit(ExitStatus.invalidInput) }
+    let inventory = loaded.inventory
+    do {
+        let selection = try InventoryPattern(inventory).select(pattern, limit: limit)
+        let unmatched = selection.unmatched.map { word in
+            Diagnostic.warning("'\(word)' matches no group or host",
+                               hint: Suggestions.hint(for: word, among: inventory.userGroups + inventory.hostOrder,
+                                                      noun: "group or host", listLabel: "groups and hosts"))
+        }
+        if selection.hosts.isEmpty {
+            Terminal.report(unmatched + [.error("'\(pattern)' selects no host" + (limit.map { " within --limit \($0)" } ?? ""))],
+                            sources: [:], noColor: noColor)
+            Terminal.exit(ExitStatus.invalidInput)
+        }
+        Terminal.report(unmatched, sources: [:], noColor: noColor)
+        return (inventory, selection.hosts)
+    } catch {
+        Terminal.report([error.diagnostic()], sources: [:], noColor: noColor)
+        Terminal.exit(ExitStatus.invalidInput)
+    }
+}
+
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, markdown, json
 }
@@ -59,15 +86,19 @@ struct DrillOptions: ParsableArguments {
     @Flag(name: .long, help: "Never colour the output (also: NO_COLOR=1).")
     var noColor = false
 
-    /// Loads and validates; reports diagnostics and exits 2 when there are errors.
-    func load(_ playbook: String) -> (DrillDefinition, [String: String]) {
-        let extra: [String: VarValue]
+    /// The `-e` variables; reports and exits 2 when one is malformed.
+    func parsedExtraVars() -> [String: VarValue] {
         switch parseExtraVars(extraVars) {
-        case let .success(v): extra = v
+        case let .success(v): return v
         case let .failure(d):
             Terminal.report([d], sources: [:], noColor: noColor)
             Terminal.exit(ExitStatus.invalidInput)
         }
+    }
+
+    /// Loads and validates; reports diagnostics and exits 2 when there are errors.
+    func load(_ playbook: String) -> (DrillDefinition, [String: String]) {
+        let extra = parsedExtraVars()
         let loaded = DrillDefinition.load(playbookPath: playbook, inventoryOverride: inventory, extraVars: extra, limit: limit)
         guard let definition = loaded.definition else {
             Terminal.report(loaded.diagnostics, sources: loaded.sources, noColor: noColor)

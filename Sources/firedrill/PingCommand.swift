@@ -16,6 +16,9 @@ struct ConnectOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Deadline for connect + key exchange + authentication.", valueName: "DURATION"))
     var connectTimeout = "10s"
 
+    @Flag(name: .long, help: "Never colour the output (also: NO_COLOR=1).")
+    var noColor = false
+
     func sshOptions() throws -> SSHOptions {
         guard let timeout = DurationText.parse(connectTimeout) else {
             throw ValidationError("--connect-timeout '\(connectTimeout)' is not a duration (e.g. 10s)")
@@ -51,14 +54,7 @@ struct PingCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let loaded = InventoryLoader().load(paths: inventory)
-        Terminal.report(loaded.diagnostics, sources: loaded.sources)
-        if loaded.diagnostics.hasErrors { throw ExitCode(ExitStatus.invalidInput) }
-        let inv = loaded.inventory
-        guard let hosts = try? InventoryPattern(inv).select(pattern, limit: limit).hosts, !hosts.isEmpty else {
-            Terminal.err("error: '\(pattern)' selects no host\n")
-            throw ExitCode(ExitStatus.invalidInput)
-        }
+        let (inv, hosts) = selectHosts(inventory: inventory, pattern: pattern, limit: limit, noColor: connect.noColor)
         let pool = HostPool(options: try connect.sshOptions())
         let results = await Self.ping(hosts.map { inv.connection(of: $0) }, pool: pool, forks: connect.forks)
         await pool.closeAll()

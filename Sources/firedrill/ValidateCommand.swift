@@ -28,13 +28,7 @@ struct ValidateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let extra: [String: VarValue]
-        switch parseExtraVars(options.extraVars) {
-        case let .success(v): extra = v
-        case let .failure(d):
-            Terminal.report([d], sources: [:], noColor: options.noColor)
-            Terminal.exit(ExitStatus.invalidInput)
-        }
+        let extra = options.parsedExtraVars()
         var failed = 0
         var allDiagnostics: [Diagnostic] = []
         var sources: [String: String] = [:]

@@ -76,6 +76,11 @@ import Testing
         ["plan", "Playbooks/dns-failover.yml", "--format", "yaml"],
         ["plan", "Playbooks/dns-failover.yml", "-e", "novalue"],
         ["inventory", "all"],
+        ["inventory", "-i", "Inventory/hospital.yml", "~("],
+        ["inventory", "-i", "Inventory/hospital.yml", "db[7]"],
+        // Patterns that select nothing: ping must say so, not try to connect.
+        ["ping", "nosuchgroup", "-i", "Inventory/hospital.yml"],
+        ["ping", "~(", "-i", "Inventory/hospital.yml"],
         ["nosuchcommand"],
     ])
     func badInputExitsTwoWithoutTypeNames(_ args: [String]) throws {

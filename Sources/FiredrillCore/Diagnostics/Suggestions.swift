@@ -3,22 +3,23 @@ public enum Suggestions {
     /// The candidate closest to `word` by edit distance, if it is close enough to be a likely typo.
     public static func closest(to word: String, in candidates: some Sequence<String>) -> String? {
         let lowered = word.lowercased()
-        var best: (String, Int)?
+        var best: (word: String, distance: Int)?
         for candidate in candidates {
             let d = editDistance(lowered, candidate.lowercased())
             let limit = max(1, min(3, (max(word.count, candidate.count) + 2) / 4))
             guard d <= limit else { continue }
-            if best == nil || d < best!.1 { best = (candidate, d) }
+            if d < best?.distance ?? Int.max { best = (candidate, d) }
         }
-        return best?.0
+        return best?.word
     }
 
-    /// A hint naming the closest candidate and listing what exists.
-    public static func hint(for word: String, among candidates: [String], noun: String) -> String {
+    /// A hint naming the closest candidate and listing what exists, e.g.
+    /// `did you mean 'api'? (checks defined: api, db_port)`; `listLabel` replaces "NOUNs defined".
+    public static func hint(for word: String, among candidates: [String], noun: String, listLabel: String? = nil) -> String {
         let listed = candidates.count <= 12
             ? candidates.joined(separator: ", ")
             : candidates.prefix(12).joined(separator: ", ") + ", … (\(candidates.count) in all)"
-        let defined = candidates.isEmpty ? "no \(noun)s are defined" : "\(noun)s defined: \(listed)"
+        let defined = candidates.isEmpty ? "no \(noun)s are defined" : "\(listLabel ?? "\(noun)s defined"): \(listed)"
         if let guess = closest(to: word, in: candidates) {
             return "did you mean '\(guess)'? (\(defined))"
         }

@@ -244,6 +244,13 @@ public struct Inventory: Sendable {
         return vars
     }
 
+    /// Variables every host has: the `all` group's, then `group_vars/all`.
+    public func variablesOfAll() -> [String: VarValue] {
+        var vars = groups["all"]?.vars ?? [:]
+        vars.merge(groupVarsFiles["all"] ?? [:]) { _, new in new }
+        return vars
+    }
+
     /// How to reach a host, from its merged variables.
     public func connection(of host: String) -> HostConnection {
         if hosts[host] == nil, Inventory.localhostNames.contains(host) {

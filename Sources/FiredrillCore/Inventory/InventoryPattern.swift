@@ -6,6 +6,18 @@ public struct InventoryPattern: Sendable {
     public enum Problem: Error, Equatable {
         case invalidRegex(String)
         case subscriptOutOfRange(String)
+
+        /// The problem as a diagnostic for the user, pointing at where the pattern was written.
+        public func diagnostic(at location: SourceLocation? = nil, length: Int = 1) -> Diagnostic {
+            switch self {
+            case let .invalidRegex(p):
+                return .error("'\(p)' is not a valid regular expression", at: location, length: length,
+                              hint: "patterns starting with '~' are regular expressions; check brackets and escapes")
+            case let .subscriptOutOfRange(p):
+                return .error("'\(p)' asks for a host position that does not exist", at: location, length: length,
+                              hint: "subscripts count from 0: group[0] is the first host")
+            }
+        }
     }
 
     public struct Selection: Sendable, Equatable {
@@ -164,17 +176,12 @@ public struct InventoryPattern: Sendable {
 
     /// _match_list: fnmatch for globs (anchored), `re.match` for `~regex` (anchored at the start only).
     static func matcher(_ pattern: String) throws(Problem) -> (String) -> Bool {
-        let regex: String
-        if pattern.hasPrefix("~") {
-            regex = "^(?:" + pattern.dropFirst() + ")"
-        } else {
-            regex = "^" + fnmatchTranslate(pattern) + "$"
-        }
-        guard let r = try? NSRegularExpression(pattern: regex, options: [.dotMatchesLineSeparators]) else {
-            throw .invalidRegex(pattern)
-        }
         if !pattern.hasPrefix("~"), !pattern.contains(where: { "*?[".contains($0) }) {
             return { $0 == pattern }
+        }
+        let regex = pattern.hasPrefix("~") ? "^(?:" + pattern.dropFirst() + ")" : "^" + fnmatchTranslate(pattern) + "$"
+        guard let r = try? NSRegularExpression(pattern: regex, options: [.dotMatchesLineSeparators]) else {
+            throw .invalidRegex(pattern)
         }
         return { name in r.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) != nil }
     }

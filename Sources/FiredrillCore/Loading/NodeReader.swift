@@ -32,7 +32,7 @@ public struct NodeReader {
                 out[key] = pair.value
             } else {
                 error("unknown key '\(key)' in \(what)", at: pair.key,
-                      hint: Suggestions.hint(for: key, among: allowed, noun: "key").replacingKeysDefined())
+                      hint: Suggestions.hint(for: key, among: allowed, noun: "key", listLabel: "allowed keys"))
             }
         }
         return out
@@ -144,14 +144,5 @@ public struct NodeReader {
         var loc = node.location
         if let c = node.textColumn { loc.column = c }
         return loc
-    }
-}
-
-extension String {
-    /// Suggestions.hint says "keys defined"; for schema keys "allowed" reads better.
-    func replacingKeysDefined() -> String {
-        var s = self
-        if let r = s.range(of: "keys defined:") { s.replaceSubrange(r, with: "allowed keys:") }
-        return s
     }
 }

@@ -112,36 +112,22 @@ public struct Planner {
                 } else {
                     let word = selection.unmatched.first ?? pattern.value
                     state.diagnostics.append(.error("pattern '\(pattern.value)' selects no host (\(purpose))", at: pattern.location, length: pattern.width,
-                                                    hint: Suggestions.hint(for: word, among: inventory.userGroups + inventory.hostOrder, noun: "group or host")
-                                                        .replacingOccurrences(of: "group or hosts defined", with: "groups and hosts")))
+                                                    hint: Suggestions.hint(for: word, among: inventory.userGroups + inventory.hostOrder,
+                                                                           noun: "group or host", listLabel: "groups and hosts")))
                 }
             }
             return selection.hosts
         } catch {
-            switch error {
-            case let .invalidRegex(p):
-                state.diagnostics.append(.error("'\(p)' is not a valid regular expression", at: pattern.location, length: pattern.width,
-                                                hint: "patterns starting with '~' are regular expressions; check brackets and escapes"))
-            case let .subscriptOutOfRange(p):
-                state.diagnostics.append(.error("'\(p)' asks for a host position that does not exist", at: pattern.location, length: pattern.width,
-                                                hint: "subscripts count from 0: group[0] is the first host"))
-            }
+            state.diagnostics.append(error.diagnostic(at: pattern.location, length: pattern.width))
             return []
         }
     }
 
     // MARK: - Rendering
 
-    func context(for host: String?, step: String?) -> TemplateContext {
-        var ctx = TemplateContext.forHost(host, inventory: inventory, playbookVars: playbookVars, extraVars: extraVars,
-                                          secretNames: secretNames, runID: runID, step: step)
-        if host == nil, let inventory {
-            // Without a host, inventory variables of the 'all' group still apply.
-            var values = inventory.groups["all"]?.vars ?? [:]
-            values.merge(inventory.groupVarsFiles["all"] ?? [:]) { _, n in n }
-            ctx.values.merge(values) { old, _ in old }
-        }
-        return ctx
+    func context(for host: String?) -> TemplateContext {
+        TemplateContext.forHost(host, inventory: inventory, playbookVars: playbookVars, extraVars: extraVars,
+                                secretNames: secretNames, runID: runID, step: nil)
     }
 
     func render(_ t: Template, host: String?, step: String?, mode: TemplateContext.Mode, _ state: inout State) -> RenderedText {
@@ -149,7 +135,7 @@ public struct Planner {
         if let cached = state.contexts[host ?? ""] {
             ctx = cached
         } else {
-            ctx = context(for: host, step: nil)
+            ctx = context(for: host)
             state.contexts[host ?? ""] = ctx
         }
         ctx.step = step
@@ -197,7 +183,9 @@ public struct Planner {
         let onFailure = step.onFailure.enumerated().map {
             planStep($1, number: $0 + 1, phase: .onFailure, idPrefix: "\(id).on_failure", &state)
         }
-        let worst = step.timeout * max(1, batches.count) * (kind == .manual ? 0 : 1) + (step.verify?.within ?? .zero)
+        // Batches run one after another; a manual step's duration is the operator's and is not counted.
+        let commandTime = kind == .manual ? .zero : step.timeout * max(1, batches.count)
+        let worst = commandTime + (step.verify?.within ?? .zero)
         return PlannedStep(id: id, number: number, name: step.name.value, phase: phase, kind: kind, pattern: pattern, instruction: instruction,
                            hosts: hostList, batches: batches, commands: cmds, timeout: Seconds(step.timeout),
                            maxFailPercentage: step.maxFailPercentage, disruptive: step.disruptive, verify: verify,

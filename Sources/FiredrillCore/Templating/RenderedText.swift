@@ -1,6 +1,6 @@
 /// Text produced by rendering a template: literal pieces and secrets kept apart, so that the
 /// display form is always masked and only `reveal(_:)` puts secret values in.
-public struct RenderedText: Sendable, Hashable, Codable, CustomStringConvertible {
+public struct RenderedText: Sendable, Hashable, Encodable, CustomStringConvertible {
     public enum Piece: Sendable, Hashable {
         case text(String)
         /// A secret by name, and whether it is shell-quoted when revealed.
@@ -43,10 +43,5 @@ public struct RenderedText: Sendable, Hashable, Codable, CustomStringConvertible
     public func encode(to encoder: Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(description)
-    }
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        self.pieces = [.text(try c.decode(String.self))]
     }
 }

@@ -31,8 +31,9 @@ public struct TemplateContext: Sendable {
     public static func forHost(_ name: String?, inventory: Inventory?, playbookVars: [String: VarValue], extraVars: [String: VarValue],
                                secretNames: Set<String>, runID: String, step: String?) -> TemplateContext {
         var values: [String: VarValue] = [:]
-        if let name, let inventory {
-            values = inventory.variables(of: name)
+        if let inventory {
+            // Without a host, the variables of the 'all' group still apply.
+            values = name.map(inventory.variables(of:)) ?? inventory.variablesOfAll()
         }
         values.merge(playbookVars) { _, n in n }
         values.merge(extraVars) { _, n in n }
