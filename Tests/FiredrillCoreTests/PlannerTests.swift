@@ -28,6 +28,17 @@ import Testing
         #expect(verify.down.first?.target.description == "10.0.0.11:5432")
     }
 
+    @Test func distinctCommandsShowTheirHostsWithinEightyColumns() throws {
+        let (p, _) = plan(playbook(steps: """
+          - name: Per-host restart with a long command line that names each host it runs on
+            on: web
+            run: "systemctl restart application-server-with-a-long-name --instance {{ inventory_hostname }} --verbose"
+        """))
+        let text = PlanTextRenderer().render(try #require(p))
+        #expect(text.contains("[web1]"))
+        for line in text.split(separator: "\n") { #expect(line.count <= 80, "\(line)") }
+    }
+
     @Test func limitRestrictsHosts() throws {
         let (p, _) = plan(playbook(steps: """
           - name: Restart web
@@ -79,6 +90,13 @@ import Testing
             let plan = try #require(loaded.definition?.preview, "\(file): \(loaded.diagnostics.messages)")
             for line in PlanTextRenderer().render(plan).split(separator: "\n") {
                 #expect(line.count <= 80, "\(file): \(line)")
+            }
+            // With colour the visible width is the same: escape codes are added after wrapping.
+            let colored = PlanTextRenderer(style: TerminalStyle(enabled: true)).render(plan)
+            #expect(colored.contains("\u{1B}["))
+            for line in colored.split(separator: "\n") {
+                let visible = line.replacingOccurrences(of: #"\u{1B}\[[0-9;]*m"#, with: "", options: .regularExpression)
+                #expect(visible.count <= 80, "\(file) (colour): \(visible)")
             }
         }
     }

@@ -86,7 +86,8 @@ public struct PlanTextRenderer: Sendable {
         if s.disruptive { tags.append("disruptive") }
         if s.batches.count > 1 { tags.append("\(s.batches.count) batches") }
         if s.maxFailPercentage > 0 { tags.append("max fail \(s.maxFailPercentage)%") }
-        out += TextLayout.wrap("\(s.number). " + style.bold(s.name), width: width + (style.enabled ? 8 : 0), firstIndent: indent, indent: indent + "   ")
+        // Wrap plain text first, then colour whole lines: escape codes must not count as columns.
+        out += TextLayout.wrap("\(s.number). \(s.name)", width: width, firstIndent: indent, indent: indent + "   ").map(style.bold)
         out.append(indent + "   " + style.dim(tags.joined(separator: " · ")))
         let inner = indent + "   "
         if let instruction = s.instruction {
@@ -108,9 +109,8 @@ public struct PlanTextRenderer: Sendable {
             if let i = groups.firstIndex(where: { $0.0 == text }) { groups[i].1.append(c.host) } else { groups.append((text, [c.host])) }
         }
         for (text, hosts) in groups.prefix(20) {
-            let whom = groups.count == 1 ? "" : style.dim("  [\(TextLayout.hostList(hosts, max: 3))]")
-            out += TextLayout.wrap("$ \(text)", width: width, firstIndent: inner, indent: inner + "  ")
-            if !whom.isEmpty { out[out.count - 1] += whom }
+            let whom = groups.count == 1 ? "" : "  [\(TextLayout.hostList(hosts, max: 3))]"
+            out += TextLayout.wrap("$ \(text)\(whom)", width: width, firstIndent: inner, indent: inner + "  ")
         }
         if groups.count > 20 { out.append(inner + style.dim("… \(groups.count - 20) more distinct commands (see --format json)")) }
         if let v = s.verify {
@@ -129,8 +129,8 @@ public struct PlanTextRenderer: Sendable {
         let from = c.from.map { " from \($0)" } ?? ""
         let head = "\(TextLayout.pad(marker, 4)) \(c.label)  \(c.type)\(from)  \(c.target)"
         var out = TextLayout.wrap(head, width: width, firstIndent: indent, indent: indent + "     ")
-        out += TextLayout.wrap(style.dim("expect \(c.expect) · timeout \(c.timeout.duration.text)"), width: width + (style.enabled ? 8 : 0),
-                               firstIndent: indent + "     ", indent: indent + "     ")
+        out += TextLayout.wrap("expect \(c.expect) · timeout \(c.timeout.duration.text)", width: width,
+                               firstIndent: indent + "     ", indent: indent + "     ").map(style.dim)
         return out
     }
 }
