@@ -118,7 +118,9 @@ import Testing
 
     @Test func duplicateKeysAreErrors() {
         let d = diagnose("name: X\nname: Y\nservice: y\nsteps: []\n")
-        #expect(d.first(containing: "duplicate key 'name'") != nil || d.first(containing: "duplicate key") != nil)
+        let dup = d.first(containing: "duplicate key")
+        #expect(dup?.message.contains("'name'") == true)
+        #expect(dup?.location?.line == 2)
     }
 
     @Test func limitThatExcludesAStepsHostsIsAWarning() {

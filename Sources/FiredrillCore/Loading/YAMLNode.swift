@@ -78,7 +78,7 @@ public enum YAMLReader {
             let node = convert(root, file: file, diagnostics: &diagnostics, depth: 0, budget: &anchors)
             return (node, diagnostics)
         } catch let error as YamlError {
-            return (nil, [diagnostic(for: error, file: file)])
+            return (nil, [diagnostic(for: error, file: file, text: text)])
         } catch {
             return (nil, [.error("the file could not be read as YAML", at: SourceLocation(file: file, line: 1, column: 1))])
         }
@@ -104,7 +104,7 @@ public enum YAMLReader {
         return out
     }
 
-    static func diagnostic(for error: YamlError, file: String) -> Diagnostic {
+    static func diagnostic(for error: YamlError, file: String, text: String) -> Diagnostic {
         func loc(_ m: Mark) -> SourceLocation { SourceLocation(file: file, line: m.line, column: max(1, m.column)) }
         switch error {
         case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
@@ -113,7 +113,10 @@ public enum YAMLReader {
             return .error(message, at: loc(mark), hint: yamlHint(problem))
         case let .duplicatedKeysInMapping(duplicates, context):
             let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
-            return .error("duplicate key \(keys) in a mapping", at: loc(context.mark), hint: "each key may appear once; remove or rename the duplicate")
+            // Yams reports where the mapping starts; point at the repeated key when the block layout lets us find it.
+            let at = duplicates.first.flatMap { secondOccurrence(of: $0, in: text, from: context.mark.line, file: file) } ?? loc(context.mark)
+            return .error("duplicate key \(keys) in a mapping", at: at, length: duplicates.first?.count ?? 1,
+                          hint: "each key may appear once; remove or rename the duplicate")
         case let .reader(problem, _, _, _):
             return .error("the file is not readable text: \(problem)", at: SourceLocation(file: file, line: 1, column: 1), hint: "save the file as UTF-8")
         case .dataCouldNotBeDecoded:
@@ -121,6 +124,26 @@ public enum YAMLReader {
         default:
             return .error("invalid YAML", at: SourceLocation(file: file, line: 1, column: 1))
         }
+    }
+
+    /// Where `key:` starts a line (block mapping) for the second time at or after `line`.
+    static func secondOccurrence(of key: String, in text: String, from line: Int, file: String) -> SourceLocation? {
+        var seen: Int?
+        var n = 0
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            n += 1
+            guard n >= line else { continue }
+            var body = Substring(raw)
+            var column = 1
+            while body.first == " " || body.first == "-" { body = body.dropFirst(); column += 1 }
+            guard body.hasPrefix(key + ":") else { continue }
+            if let indent = seen {
+                if indent == column { return SourceLocation(file: file, line: n, column: column) }
+            } else {
+                seen = column
+            }
+        }
+        return nil
     }
 
     static func yamlHint(_ problem: String) -> String {
