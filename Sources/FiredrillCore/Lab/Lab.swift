@@ -167,7 +167,7 @@ public struct Lab: Sendable {
     func writeInventory(_ state: State) throws {
         func entry(_ name: String, _ extra: String = "") -> String {
             guard let h = state.hosts.first(where: { $0.name == name }) else { return "" }
-            return "            \(name): { ansible_port: \(h.port)\(extra) }\n"
+            return "        \(name): { ansible_port: \(h.port)\(extra) }\n"
         }
         var yml = """
         # Written by `firedrill lab up`: the hospital inventory's groups, pointing at the lab.
@@ -194,7 +194,7 @@ public struct Lab: Sendable {
         for (group, members, extra) in groups {
             let lines = members.map { entry($0, extra) }.joined()
             if lines.isEmpty { continue }
-            yml += "    \(group):\n      hosts:\n" + lines.replacingOccurrences(of: "            ", with: "        ")
+            yml += "    \(group):\n      hosts:\n" + lines
         }
         if state.hosts.contains(where: { $0.name == "app2" }) {
             yml += "    bca:\n      hosts:\n        app2: { bca_dir: \(directory)/hosts/app2/srv/bca }\n"

@@ -15,8 +15,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
     // Touched only on `worker`.
     private var session: OpaquePointer?
     private var socketFD: Int32 = -1
-    /// How many times a TCP connection was opened (for tests and diagnostics).
-    public private(set) var connectCount = 0
+    private var connectCount = 0
 
     private static let initOnce: Int32 = libssh2_init(0)
 
@@ -64,6 +63,11 @@ public final class SSHConnection: Transport, @unchecked Sendable {
             flag.set()
         }
         return try result.get()
+    }
+
+    /// How many times a TCP connection was opened (1 while the connection is reused).
+    public func connectionsOpened() async -> Int {
+        await worker.perform { () -> Int in self.connectCount }
     }
 
     public func close() async {
@@ -227,7 +231,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
                 continue
             }
             let pass = options.passphrase?.reveal()
-            let rc = retryRaw(deadline: deadline) {
+            let rc = try pump("authentication", deadline: deadline) {
                 libssh2_userauth_publickey_fromfile_ex(s, self.user, UInt32(self.user.utf8.count), nil, key, pass)
             }
             if rc == 0 { return }
@@ -235,7 +239,6 @@ public final class SSHConnection: Transport, @unchecked Sendable {
             if isRSA { rsaRefused = true }
             switch rc {
             case LIBSSH2_ERROR_FILE: tried.append("publickey \(key) (cannot read key\(pass == nil ? "; if it has a passphrase set FIREDRILL_KEY_PASSPHRASE" : ": wrong passphrase?"))")
-            case LIBSSH2_ERROR_EAGAIN: throw error(.authentication, "authentication timed out")
             default: tried.append("publickey \(key)")
             }
         }
@@ -295,7 +298,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
     private func execute(_ command: String, timeout: Duration, cancelled: CancellationFlag, reportsPGID: Bool = false) throws(TransportError) -> CommandResult {
         guard let s = session else { throw error(.disconnected, "not connected") }
         let start = ContinuousClock.now
-        let openDeadline = start + .seconds(30)
+        let openDeadline = start + options.connectTimeout
         var channel: OpaquePointer?
         while channel == nil {
             channel = libssh2_channel_open_ex(s, "session", 7, 2 * 1024 * 1024, 32768, nil, 0)
@@ -401,24 +404,22 @@ public final class SSHConnection: Transport, @unchecked Sendable {
 
     // MARK: - Non-blocking helpers
 
-    private func retry(_ what: String, kind: TransportError.Kind, deadline: ContinuousClock.Instant, _ body: () -> Int32) throws(TransportError) {
+    /// Calls `body` until it stops answering EAGAIN, waiting on the socket in between; returns its final code.
+    /// Throws `.timeout` when the deadline passes first.
+    private func pump(_ what: String, deadline: ContinuousClock.Instant, _ body: () -> Int32) throws(TransportError) -> Int32 {
         while true {
             let rc = body()
-            if rc == 0 { return }
-            guard rc == LIBSSH2_ERROR_EAGAIN, let s = session else {
-                if rc == LIBSSH2_ERROR_SOCKET_DISCONNECT { throw error(.disconnected, "the connection was closed during \(what)") }
-                throw error(kind, "\(what) failed: \(session.map(lastError) ?? "error \(rc)")")
-            }
+            guard rc == LIBSSH2_ERROR_EAGAIN, let s = session else { return rc }
             try waitSocket(s, deadline: deadline, what: what)
         }
     }
 
-    private func retryRaw(deadline: ContinuousClock.Instant, _ body: () -> Int32) -> Int32 {
-        while true {
-            let rc = body()
-            guard rc == LIBSSH2_ERROR_EAGAIN, let s = session else { return rc }
-            if (try? waitSocket(s, deadline: deadline, what: "authentication")) == nil { return rc }
-        }
+    /// `pump`, and any result but 0 is an error of `kind`.
+    private func retry(_ what: String, kind: TransportError.Kind, deadline: ContinuousClock.Instant, _ body: () -> Int32) throws(TransportError) {
+        let rc = try pump(what, deadline: deadline, body)
+        if rc == 0 { return }
+        if rc == LIBSSH2_ERROR_SOCKET_DISCONNECT { throw error(.disconnected, "the connection was closed during \(what)") }
+        throw error(kind, "\(what) failed: \(session.map(lastError) ?? "error \(rc)")")
     }
 
     private func waitSocket(_ s: OpaquePointer, deadline: ContinuousClock.Instant, what: String?) throws(TransportError) {
