@@ -171,6 +171,8 @@ public struct Lab: Sendable {
         }
         var yml = """
         # Written by `firedrill lab up`: the hospital inventory's groups, pointing at the lab.
+        # The lab does not simulate HTTP/TCP/DNS health endpoints yet: their variables point
+        # at port 1 on 127.0.0.1, which refuses connections, so such checks fail loudly.
         all:
           vars:
             ansible_host: 127.0.0.1
