@@ -10,7 +10,7 @@ struct LabCommand: ParsableCommand {
         Example:
           firedrill lab up && firedrill ping all -i .firedrill-lab/inventory.yml && firedrill lab down
         """,
-        subcommands: [LabUp.self, LabDown.self, LabStatus.self]
+        subcommands: [LabUp.self, LabDown.self, LabStatus.self, LabServe.self]
     )
 }
 
@@ -35,7 +35,7 @@ struct LabUp: ParsableCommand {
 
     func run() throws {
         do {
-            let state = try options.lab.up(count: hosts) { Terminal.err($0 + "\n") }
+            let state = try options.lab.up(count: hosts, executable: currentExecutable()) { Terminal.err($0 + "\n") }
             Terminal.out("lab up: \(state.hosts.count) hosts\ninventory: \(options.lab.inventoryPath)\n")
         } catch let f as Lab.Failure {
             Terminal.err("error: \(f.message)\n" + (f.hint.map { "hint: \($0)\n" } ?? ""))
@@ -67,7 +67,32 @@ struct LabStatus: ParsableCommand {
             allUp = allUp && up
             Terminal.out("\(h.name)  127.0.0.1:\(h.port)  pid \(h.pid)  \(up ? "running" : "STOPPED")\n")
         }
+        if let s = state.services {
+            let up = kill(s.pid, 0) == 0
+            allUp = allUp && up
+            Terminal.out("health endpoints  http://127.0.0.1:\(s.vipPort)  dns 127.0.0.1:\(s.dnsPort)  pid \(s.pid)  \(up ? "running" : "STOPPED")\n")
+        }
         Terminal.out("inventory: \(options.lab.inventoryPath)\n")
         if !allUp { throw ExitCode(ExitStatus.preconditions) }
     }
+}
+
+/// The detached process behind the lab's health endpoints; `lab up` starts it, `lab down` stops it.
+struct LabServe: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Serve the lab's health endpoints (started by `lab up`).",
+                                                    shouldDisplay: false)
+    @OptionGroup var options: LabOptions
+    func run() throws {
+        do {
+            try options.lab.serve()
+        } catch let f as Lab.Failure {
+            Terminal.err("error: \(f.message)\n" + (f.hint.map { "hint: \($0)\n" } ?? ""))
+            throw ExitCode(ExitStatus.preconditions)
+        }
+    }
+}
+
+/// This program's path, for starting helper processes of its own.
+func currentExecutable() -> String {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
 }

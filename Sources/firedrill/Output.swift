@@ -96,6 +96,16 @@ struct DrillOptions: ParsableArguments {
         }
     }
 
+    /// Secrets resolved, connections and checks ready; reports and exits 2 when a secret has no value.
+    func runtime(_ definition: DrillDefinition, ssh: SSHOptions) -> DrillRuntime {
+        switch DrillRuntime.make(definition, ssh: ssh) {
+        case let .success(r): return r
+        case let .failure(e):
+            Terminal.report(e.diagnostics, sources: [:], noColor: noColor)
+            Terminal.exit(ExitStatus.invalidInput)
+        }
+    }
+
     /// Loads and validates; reports diagnostics and exits 2 when there are errors.
     func load(_ playbook: String) -> (DrillDefinition, [String: String]) {
         let extra = parsedExtraVars()

@@ -16,9 +16,6 @@ struct ConnectOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Deadline for connect + key exchange + authentication.", valueName: "DURATION"))
     var connectTimeout = "10s"
 
-    @Flag(name: .long, help: "Never colour the output (also: NO_COLOR=1).")
-    var noColor = false
-
     func sshOptions() throws -> SSHOptions {
         guard let timeout = DurationText.parse(connectTimeout) else {
             throw ValidationError("--connect-timeout '\(connectTimeout)' is not a duration (e.g. 10s)")
@@ -46,6 +43,8 @@ struct PingCommand: AsyncParsableCommand {
     var inventory: [String] = []
     @Option(name: [.customShort("l"), .long], help: ArgumentHelp("Further limit the selection.", valueName: "PATTERN")) var limit: String?
     @OptionGroup var connect: ConnectOptions
+    @Flag(name: .long, help: "Never colour the output (also: NO_COLOR=1).")
+    var noColor = false
 
     func validate() throws {
         if inventory.isEmpty { throw ValidationError("give an inventory with -i, e.g. -i .firedrill-lab/inventory.yml") }
@@ -54,9 +53,9 @@ struct PingCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (inv, hosts) = selectHosts(inventory: inventory, pattern: pattern, limit: limit, noColor: connect.noColor)
+        let (inv, hosts) = selectHosts(inventory: inventory, pattern: pattern, limit: limit, noColor: noColor)
         let pool = HostPool(options: try connect.sshOptions())
-        let results = await Self.ping(hosts.map { inv.connection(of: $0) }, pool: pool, forks: connect.forks)
+        let results = await Preflight.connect(hosts.map { inv.connection(of: $0) }, pool: pool, forks: connect.forks)
         await pool.closeAll()
         var failed = 0
         let width = (hosts.map(\.count).max() ?? 0) + 2
@@ -72,38 +71,5 @@ struct PingCommand: AsyncParsableCommand {
         }
         Terminal.out("\(hosts.count - failed)/\(hosts.count) hosts answered\n")
         if failed > 0 { throw ExitCode(ExitStatus.preconditions) }
-    }
-
-    /// Connects (fresh connection + authentication + a no-op) with at most `forks` at once; results in host order.
-    static func ping(_ connections: [HostConnection], pool: HostPool, forks: Int) async -> [Result<Duration, TransportError>] {
-        await withTaskGroup(of: (Int, Result<Duration, TransportError>).self) { group in
-            var results = [Result<Duration, TransportError>?](repeating: nil, count: connections.count)
-            var next = 0
-            func add() {
-                let i = next
-                let c = connections[i]
-                next += 1
-                group.addTask {
-                    let start = ContinuousClock.now
-                    do throws(TransportError) {
-                        try await pool.connect(c)
-                        let t = await pool.transport(for: c)
-                        let r = try await t.run("true", timeout: .seconds(10))
-                        guard r.succeeded else {
-                            return (i, .failure(TransportError(.channel, host: c.name, endpoint: c.endpoint, "the no-op command failed: \(r.stderr.text)")))
-                        }
-                        return (i, .success(ContinuousClock.now - start))
-                    } catch {
-                        return (i, .failure(error))
-                    }
-                }
-            }
-            while next < min(forks, connections.count) { add() }
-            for await (i, r) in group {
-                results[i] = r
-                if next < connections.count { add() }
-            }
-            return results.map { $0! }
-        }
     }
 }

@@ -13,7 +13,7 @@ final class SharedLab: @unchecked Sendable {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-lab-\(getpid())").path
         lab = Lab(directory: dir)
         do {
-            state = try lab.up(count: 4)
+            state = try lab.up(count: 4, executable: Firedrill.binary)
             error = nil
         } catch {
             state = nil

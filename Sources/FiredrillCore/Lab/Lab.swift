@@ -16,6 +16,8 @@ public struct Lab: Sendable {
         public var directory: String
         public var user: String
         public var hosts: [Host]
+        /// The simulated health endpoints (nil while they are being started).
+        public var services: LabServices?
     }
 
     public struct Failure: Error, CustomStringConvertible {
@@ -39,11 +41,12 @@ public struct Lab: Sendable {
         return try? JSONDecoder().decode(State.self, from: data)
     }
 
-    /// Whether `pid` is an sshd this lab started (its command line names this lab's folder).
+    /// Whether `pid` is an sshd or the services process this lab started (its command line names this lab's folder).
     func isOurs(_ pid: Int32) -> Bool {
         guard pid > 0, let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
         let cmdline = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
-        return cmdline.contains("sshd") && cmdline.contains(directory + "/")
+        return (cmdline.contains("sshd") && cmdline.contains(directory + "/"))
+            || (cmdline.contains(" lab serve ") && cmdline.hasSuffix(" --dir \(directory) "))
     }
 
     // MARK: - up
@@ -52,8 +55,10 @@ public struct Lab: Sendable {
         ["/usr/sbin/sshd", "/usr/bin/sshd", "/sbin/sshd"].first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    /// Starts `count` hosts. If this lab is already up and healthy, returns its state; leftovers of a crashed lab are cleaned first.
-    public func up(count: Int = 6, progress: (String) -> Void = { _ in }) throws -> State {
+    /// Starts `count` hosts and the simulated services (`executable` is the `firedrill` binary that
+    /// serves them with `lab serve`). If this lab is already up and healthy, returns its state;
+    /// leftovers of a crashed lab are cleaned first.
+    public func up(count: Int = 6, executable: String, progress: (String) -> Void = { _ in }) throws -> State {
         guard let sshd = Self.findSSHD() else {
             throw Failure(message: "sshd is not installed", hint: "apt-get install openssh-server")
         }
@@ -61,7 +66,8 @@ public struct Lab: Sendable {
             throw Failure(message: "ssh-keygen is not installed", hint: "apt-get install openssh-client")
         }
         if let existing = state() {
-            if existing.hosts.allSatisfy({ isOurs($0.pid) }) && existing.hosts.count == count {
+            if existing.hosts.allSatisfy({ isOurs($0.pid) }) && existing.hosts.count == count,
+               let services = existing.services, isOurs(services.pid) {
                 progress("lab already up in \(directory)")
                 return existing
             }
@@ -119,10 +125,36 @@ public struct Lab: Sendable {
             try save(State(directory: directory, user: user, hosts: hosts))
         }
         try knownHosts.write(toFile: knownHostsPath, atomically: true, encoding: .utf8)
-        let state = State(directory: directory, user: user, hosts: hosts)
+        var state = State(directory: directory, user: user, hosts: hosts)
+        state.services = try startServices(hosts: hosts, user: user, executable: executable)
+        progress("health endpoints on 127.0.0.1:\(state.services!.vipPort) (HTTP), :\(state.services!.dnsPort) (DNS) (pid \(state.services!.pid))")
         try writeInventory(state)
         try save(state)
         return state
+    }
+
+    /// Starts `firedrill lab serve` detached; the ports it serves are recorded first, so it reads them from lab.json.
+    func startServices(hosts: [Host], user: String, executable: String) throws -> LabServices {
+        try FileManager.default.createDirectory(atPath: "\(directory)/dns", withIntermediateDirectories: true)
+        try "10.10.0.10\n".write(toFile: "\(directory)/dns/ehr.hospital.example-A", atomically: true, encoding: .utf8)
+        for _ in 0..<5 {
+            var services = LabServices(vipPort: try Self.freePort(), dnsPort: try Self.freePort(), servicePorts: [:], pid: 0)
+            for h in hosts where LabServices.service(of: h.name) != nil { services.servicePorts[h.name] = try Self.freePort() }
+            try save(State(directory: directory, user: user, hosts: hosts, services: services))
+            services.pid = try spawnDetached([executable, "lab", "serve", "--dir", directory])
+            if waitUntilListening(port: services.vipPort, pid: services.pid, deadline: .now + .seconds(5)) { return services }
+            kill(services.pid, SIGKILL)
+            var st: Int32 = 0
+            waitpid(services.pid, &st, 0)
+        }
+        try? down()
+        throw Failure(message: "the lab's health endpoints did not start", hint: "run `\(executable) lab serve --dir \(directory)` to see why")
+    }
+
+    /// Runs the health endpoints of the lab in this process until it is terminated (`lab serve`).
+    public func serve() throws {
+        guard let services = state()?.services else { throw Failure(message: "no lab in \(directory)", hint: "firedrill lab up --dir \(directory)") }
+        try LabServer(directory: directory, services: services).run()
     }
 
     func seedState(_ name: String, _ dir: String) throws {
@@ -165,24 +197,26 @@ public struct Lab: Sendable {
     }
 
     func writeInventory(_ state: State) throws {
-        func entry(_ name: String, _ extra: String = "") -> String {
+        let ports = state.services?.servicePorts ?? [:]
+        let vip = state.services?.vipPort ?? 1, dns = state.services?.dnsPort ?? 1
+        func entry(_ name: String, _ portVar: String = "") -> String {
             guard let h = state.hosts.first(where: { $0.name == name }) else { return "" }
+            let extra = portVar.isEmpty ? "" : ", \(portVar): \(ports[name] ?? 1)"
             return "        \(name): { ansible_port: \(h.port)\(extra) }\n"
         }
         var yml = """
         # Written by `firedrill lab up`: the hospital inventory's groups, pointing at the lab.
-        # The lab does not simulate HTTP/TCP/DNS health endpoints yet: their variables point
-        # at port 1 on 127.0.0.1, which refuses connections, so such checks fail loudly.
+        # Health endpoints are served by `firedrill lab serve` and follow the hosts' state.
         all:
           vars:
             ansible_host: 127.0.0.1
             ansible_user: \(state.user)
             ansible_ssh_private_key_file: \(keyPath)
             ansible_ssh_common_args: "-o UserKnownHostsFile=\(knownHostsPath)"
-            ehr_url: http://127.0.0.1:1/ehr/health
-            portal_url: http://127.0.0.1:1/portal/health
-            bca_url: http://127.0.0.1:1/bca/
-            dns_server: 127.0.0.1:1
+            ehr_url: http://127.0.0.1:\(vip)/ehr/health
+            portal_url: http://127.0.0.1:\(vip)/portal/health
+            bca_url: http://127.0.0.1:\(vip)/bca/
+            dns_server: 127.0.0.1:\(dns)
             ehr_fqdn: ehr.hospital.example
             primary_site_addr: 10.10.0.10
             secondary_site_addr: 10.20.0.10
@@ -190,8 +224,8 @@ public struct Lab: Sendable {
 
         """
         let groups: [(String, [String], String)] = [
-            ("db_primary", ["db1"], ", pg_port: 1"), ("db_standby", ["db2"], ", pg_port: 1"),
-            ("app", ["app1", "app2"], ", http_port: 1"), ("dns_primary", ["dns1"], ""), ("dns_secondary", ["dns2"], ""),
+            ("db_primary", ["db1"], "pg_port"), ("db_standby", ["db2"], "pg_port"),
+            ("app", ["app1", "app2"], "http_port"), ("dns_primary", ["dns1"], ""), ("dns_secondary", ["dns2"], ""),
         ]
         for (group, members, extra) in groups {
             let lines = members.map { entry($0, extra) }.joined()
@@ -219,6 +253,7 @@ public struct Lab: Sendable {
     /// Stops the lab's sshds (by PID, only ones this lab started) and removes its folder.
     public func down() throws {
         if let st = state() {
+            if let services = st.services { stop(pid: services.pid) }
             for h in st.hosts { stop(pid: h.pid) }
         }
         if FileManager.default.fileExists(atPath: statePath) || FileManager.default.fileExists(atPath: "\(directory)/config") {

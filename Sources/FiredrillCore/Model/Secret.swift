@@ -1,3 +1,5 @@
+import Foundation
+
 /// A secret value. It prints, debug-prints and encodes as a mask; only `reveal()` gives the value,
 /// and only the transport calls it, when it sends a command.
 public struct Secret: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, Encodable {
@@ -32,6 +34,30 @@ public enum SecretSource: Sendable, Hashable, Codable, CustomStringConvertible {
         switch self {
         case let .environment(n): return "env:\(n)"
         case let .file(p): return "file:\(p)"
+        }
+    }
+}
+
+extension SecretDeclaration {
+    /// The secret's value from its source; an error that says how to provide it otherwise.
+    /// A file's trailing newline is not part of the value.
+    public func resolve(playbookFile: String, environment: [String: String]) -> Result<Secret, Diagnostic> {
+        switch source {
+        case let .environment(name):
+            guard let v = environment[name], !v.isEmpty else {
+                return .failure(.error("secret '\(self.name)': environment variable \(name) is not set", at: location, length: self.name.count,
+                                       hint: "export \(name)=… before the drill (it is never printed or journaled)"))
+            }
+            return .success(Secret(v))
+        case let .file(path):
+            let full = resolvePath(path, relativeTo: playbookFile)
+            guard let data = FileManager.default.contents(atPath: full) else {
+                return .failure(.error("secret '\(self.name)': cannot read \(full)", at: location, length: self.name.count,
+                                       hint: "create the file (mode 600) with the value on one line"))
+            }
+            var text = String(decoding: data, as: UTF8.self)
+            while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
+            return .success(Secret(text))
         }
     }
 }

@@ -1,0 +1,355 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import NIOTLS
+
+/// The result of one evaluation of one check: the evidence a journal and an auditor need.
+public struct CheckOutcome: Sendable, Equatable, Codable {
+    public var passed: Bool
+    /// What was seen: `HTTP 200 in 4 ms, body contains "ok"`, `connection refused`, …
+    public var detail: String
+    public var latencyMS: Double
+
+    public init(passed: Bool, detail: String, latency: Duration) {
+        self.passed = passed
+        self.detail = detail
+        self.latencyMS = (DurationText.seconds(latency) * 1000 * 10).rounded() / 10
+    }
+
+    enum CodingKeys: String, CodingKey { case passed, detail, latencyMS = "latency_ms" }
+}
+
+/// Evaluates planned checks: from the controller (HTTP via async-http-client, TCP/TLS via
+/// SwiftNIO, DNS via the system resolver or a named server), or from a host over its transport.
+/// Never throws: every failure is an outcome with its reason.
+public struct CheckRunner: Sendable {
+    public typealias TransportLookup = @Sendable (String) async -> (any Transport)?
+    let transport: TransportLookup
+    let secrets: [String: Secret]
+
+    /// `transport` gives the connection of a host (for `on:` checks and commands); nil means the controller.
+    public init(secrets: [String: Secret] = [:], transport: @escaping TransportLookup) {
+        self.secrets = secrets
+        self.transport = transport
+    }
+
+    public func evaluate(_ check: PlannedCheck) async -> CheckOutcome {
+        let started = ContinuousClock.now
+        do {
+            let target = try check.target.reveal(secrets)
+            if let from = check.from {
+                guard let t = await transport(from) else { return CheckOutcome(passed: false, detail: "no connection to \(from)", latency: .zero) }
+                return try await evaluateRemotely(check, target: target, on: t)
+            }
+            switch check.definition.kind {
+            case let .http(h): return try await http(h, url: target, headers: check.headers, timeout: check.timeout.duration)
+            case .tcp: return try await tcp(target, timeout: check.timeout.duration)
+            case let .dns(d): return try await dns(d, name: target, check: check)
+            case let .tls(t): return try await tls(t, target: target, timeout: check.timeout.duration)
+            case let .command(c): return try await command(c, target, on: LocalTransport(name: "localhost"), timeout: check.timeout.duration)
+            case let .fileAge(f): return try await fileAge(f, path: target, on: LocalTransport(name: "localhost"), timeout: check.timeout.duration)
+            }
+        } catch {
+            return CheckOutcome(passed: false, detail: Self.describe(error), latency: .now - started)
+        }
+    }
+
+    // MARK: - HTTP
+
+    func http(_ h: HTTPCheck, url: String, headers: [String: RenderedText], timeout: Duration) async throws -> CheckOutcome {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if !h.verifyTLS { tls.certificateVerification = .none }
+        if let ca = h.caFile { tls.trustRoots = .file(ca) }
+        var httpHeaders = HTTPHeaders()
+        for (name, value) in headers { httpHeaders.add(name: name, value: try value.reveal(secrets)) }
+        let request = try HTTPClient.Request(url: url, method: HTTPMethod(rawValue: h.method), headers: httpHeaders, tlsConfiguration: tls)
+        let started = ContinuousClock.now
+        let response = try await HTTPClient.shared.execute(request: request, deadline: .now() + .nanoseconds(Int64(DurationText.seconds(timeout) * 1e9))).get()
+        let latency = ContinuousClock.now - started
+        let body = response.body.map { String(buffer: $0) } ?? ""
+        let responseHeaders = Dictionary(response.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { a, _ in a })
+        return Self.judgeHTTP(h, status: Int(response.status.code), headers: responseHeaders, body: body, latency: latency)
+    }
+
+    /// The expectations of an HTTP check against what came back (shared by controller and `on:` checks).
+    static func judgeHTTP(_ h: HTTPCheck, status: Int, headers: [String: String], body: String, latency: Duration) -> CheckOutcome {
+        var problems: [String] = []
+        if !h.expectStatus.contains(status) {
+            problems.append("expected status \(h.expectStatus.map(String.init).joined(separator: " or "))")
+        }
+        if let needle = h.bodyContains, !body.contains(needle) { problems.append("body does not contain \"\(needle)\"") }
+        if let pattern = h.bodyRegex {
+            if let re = try? Regex(pattern), (try? re.firstMatch(in: body)) == nil { problems.append("body does not match /\(pattern)/") }
+        }
+        for (name, value) in h.expectHeaders.sorted(by: { $0.key < $1.key }) where headers[name.lowercased()] != value {
+            problems.append("header \(name) is \(headers[name.lowercased()].map { "\"\($0)\"" } ?? "missing"), expected \"\(value)\"")
+        }
+        if let max = h.maxLatency, latency > max { problems.append("slower than \(DurationText.format(max))") }
+        let snippet = body.trimmingCharacters(in: .whitespacesAndNewlines).prefix(120)
+        let seen = "HTTP \(status) in \(Self.ms(latency))" + (snippet.isEmpty ? "" : ": \(snippet)")
+        return CheckOutcome(passed: problems.isEmpty, detail: problems.isEmpty ? seen : seen + " — " + problems.joined(separator: "; "), latency: latency)
+    }
+
+    // MARK: - TCP
+
+    func tcp(_ target: String, timeout: Duration) async throws -> CheckOutcome {
+        let (host, port) = try Self.hostPort(target)
+        let started = ContinuousClock.now
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.nanoseconds(Int64(DurationText.seconds(timeout) * 1e9)))
+            .connect(host: host, port: port).get()
+        let latency = ContinuousClock.now - started
+        try? await channel.close()
+        return CheckOutcome(passed: true, detail: "connected to \(target) in \(Self.ms(latency))", latency: latency)
+    }
+
+    // MARK: - TLS
+
+    func tls(_ t: TLSCheck, target: String, timeout: Duration) async throws -> CheckOutcome {
+        let (host, port) = try Self.hostPort(target)
+        var config = TLSConfiguration.makeClientConfiguration()
+        if let ca = t.caFile { config.trustRoots = .file(ca) }
+        let context = try NIOSSLContext(configuration: config)
+        let serverName = t.serverName ?? host
+        let started = ContinuousClock.now
+        let handshake = HandshakeWaiter()
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.nanoseconds(Int64(DurationText.seconds(timeout) * 1e9)))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let ssl = try NIOSSLClientHandler(context: context, serverHostname: Self.isIPAddress(serverName) ? nil : serverName)
+                    try channel.pipeline.syncOperations.addHandlers([ssl, handshake])
+                }
+            }
+            .connect(host: host, port: port).get()
+        defer { channel.close(promise: nil) }
+        try await handshake.wait(on: channel.eventLoop, timeout: timeout)
+        let latency = ContinuousClock.now - started
+        guard let cert = try await channel.nioSSL_peerCertificate().get() else {
+            return CheckOutcome(passed: false, detail: "\(target) sent no certificate", latency: latency)
+        }
+        let days = Int((Double(cert.notValidAfter) - Date().timeIntervalSince1970) / 86_400)
+        let passed = days >= t.minDaysValid
+        let detail = "certificate for \(serverName) valid, expires in \(days) days" + (passed ? "" : " — fewer than \(t.minDaysValid)")
+        return CheckOutcome(passed: passed, detail: detail, latency: latency)
+    }
+
+    // MARK: - DNS
+
+    func dns(_ d: DNSCheck, name: String, check: PlannedCheck) async throws -> CheckOutcome {
+        let expected = try check.expectValues.map { try $0.reveal(secrets) }
+        let started = ContinuousClock.now
+        let values: [String]
+        var via = "system resolver"
+        if let serverText = try check.server?.reveal(secrets) {
+            let (host, port) = try Self.hostPort(serverText, defaultPort: 53)
+            via = serverText
+            values = try await DNSClient.query(name: name, type: d.recordType, server: host, port: port, timeout: check.timeout.duration)
+        } else {
+            values = try await DNSClient.resolve(name: name, type: d.recordType)
+        }
+        let latency = ContinuousClock.now - started
+        let missing = expected.filter { !values.contains($0) }
+        let answer = values.isEmpty ? "no records" : values.joined(separator: ", ")
+        let detail = "\(name) \(d.recordType) → \(answer) (via \(via), \(Self.ms(latency)))"
+            + (missing.isEmpty ? "" : " — expected \(missing.joined(separator: ", "))")
+        return CheckOutcome(passed: missing.isEmpty && !values.isEmpty, detail: detail, latency: latency)
+    }
+
+    // MARK: - command / file_age (on a transport)
+
+    func command(_ c: CommandCheck, _ run: String, on t: any Transport, timeout: Duration) async throws -> CheckOutcome {
+        let r = try await t.run(run, timeout: timeout)
+        let output = (r.stdout.text + r.stderr.text).trimmingCharacters(in: .whitespacesAndNewlines)
+        var problems: [String] = []
+        switch r.outcome {
+        case let .exited(code) where Int(code) == c.expectExit: break
+        case let .exited(code): problems.append("exit \(code), expected \(c.expectExit)")
+        case let .signaled(s): problems.append("killed by SIG\(s)")
+        case .timedOut: problems.append("timed out after \(DurationText.format(timeout))")
+        }
+        if let needle = c.outputContains, !output.contains(needle) { problems.append("output does not contain \"\(needle)\"") }
+        let seen = "\(Self.describe(r.outcome)) in \(Self.ms(r.duration))" + (output.isEmpty ? "" : ": \(output.suffix(160))")
+        return CheckOutcome(passed: problems.isEmpty, detail: problems.isEmpty ? seen : seen + " — " + problems.joined(separator: "; "), latency: r.duration)
+    }
+
+    func fileAge(_ f: FileAgeCheck, path: String, on t: any Transport, timeout: Duration) async throws -> CheckOutcome {
+        let q = ShellQuoting.quote(path)
+        let r = try await t.run("stat -c %Y \(q) && date +%s", timeout: timeout)
+        let lines = r.stdout.text.split(separator: "\n").compactMap { Int($0) }
+        guard r.succeeded, lines.count == 2 else {
+            let why = r.stderr.text.trimmingCharacters(in: .whitespacesAndNewlines)
+            return CheckOutcome(passed: false, detail: "\(path): \(why.isEmpty ? "cannot read its age" : why)", latency: r.duration)
+        }
+        let age = Duration.seconds(max(0, lines[1] - lines[0]))
+        let passed = age <= f.maxAge
+        let detail = "\(path) is \(DurationText.format(age)) old" + (passed ? "" : " — older than \(DurationText.format(f.maxAge))")
+        return CheckOutcome(passed: passed, detail: detail, latency: r.duration)
+    }
+
+    /// `on:` checks: the same probe, run from inside the network with tools found on hosts.
+    func evaluateRemotely(_ check: PlannedCheck, target: String, on t: any Transport) async throws -> CheckOutcome {
+        let timeout = check.timeout.duration
+        let secs = max(1, Int(DurationText.seconds(timeout).rounded(.up)))
+        switch check.definition.kind {
+        case let .command(c): return try await command(c, target, on: t, timeout: timeout)
+        case let .fileAge(f): return try await fileAge(f, path: target, on: t, timeout: timeout)
+        case let .http(h):
+            var args = ["curl", "-sS", "-i", "-m", "\(secs)", "-X", h.method]
+            if !h.verifyTLS { args.append("-k") }
+            if let ca = h.caFile { args += ["--cacert", ca] }
+            for (name, value) in check.headers.sorted(by: { $0.key < $1.key }) { args += ["-H", "\(name): \(try value.reveal(secrets))"] }
+            args.append(target)
+            let r = try await t.run(args.map(ShellQuoting.quote).joined(separator: " "), timeout: timeout + .seconds(2))
+            guard r.succeeded else {
+                return CheckOutcome(passed: false, detail: "curl: \(r.stderr.text.trimmingCharacters(in: .whitespacesAndNewlines))", latency: r.duration)
+            }
+            let (status, headers, body) = Self.parseHTTPResponse(r.stdout.text)
+            return Self.judgeHTTP(h, status: status, headers: headers, body: body, latency: r.duration)
+        case .tcp:
+            let (host, port) = try Self.hostPort(target)
+            let r = try await t.run("exec 3<>/dev/tcp/\(host)/\(port)", timeout: timeout)
+            return CheckOutcome(passed: r.succeeded, detail: r.succeeded ? "connected to \(target) from \(check.from ?? "")"
+                                : "cannot connect to \(target) from \(check.from ?? ""): \(r.stderr.text.trimmingCharacters(in: .whitespacesAndNewlines))",
+                                latency: r.duration)
+        case let .dns(d):
+            let server = try check.server.map { try $0.reveal(secrets) }
+            var cmd = "getent ahosts \(ShellQuoting.quote(target)) | awk '{print $1}' | sort -u"
+            if let server {
+                let (host, port) = try Self.hostPort(server, defaultPort: 53)
+                cmd = "dig +short -p \(port) @\(ShellQuoting.quote(host)) \(ShellQuoting.quote(target)) \(d.recordType)"
+            }
+            let r = try await t.run(cmd, timeout: timeout)
+            let values = r.stdout.text.split(whereSeparator: \.isWhitespace).map(String.init)
+            let expected = try check.expectValues.map { try $0.reveal(secrets) }
+            let missing = expected.filter { !values.contains($0) }
+            let detail = "\(target) → \(values.isEmpty ? "no records" : values.joined(separator: ", ")) (from \(check.from ?? ""))"
+                + (missing.isEmpty ? "" : " — expected \(missing.joined(separator: ", "))")
+            return CheckOutcome(passed: missing.isEmpty && !values.isEmpty, detail: detail, latency: r.duration)
+        case .tls:
+            return CheckOutcome(passed: false, detail: "tls checks run from the controller: remove on: from this check", latency: .zero)
+        }
+    }
+
+    // MARK: - helpers
+
+    static func parseHTTPResponse(_ text: String) -> (Int, [String: String], String) {
+        let parts = text.components(separatedBy: "\r\n\r\n")
+        let head = parts.first ?? ""
+        let body = parts.dropFirst().joined(separator: "\r\n\r\n")
+        let lines = head.components(separatedBy: "\r\n")
+        let status = lines.first.flatMap { $0.split(separator: " ").dropFirst().first.flatMap { Int($0) } } ?? 0
+        var headers: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return (status, headers, body)
+    }
+
+    /// `host:port`, `[v6]:port`.
+    static func hostPort(_ text: String, defaultPort: Int? = nil) throws -> (String, Int) {
+        var host = text, portText: Substring?
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            portText = rest.hasPrefix(":") ? rest.dropFirst() : nil
+        } else if let colon = text.lastIndex(of: ":"), text.filter({ $0 == ":" }).count == 1 {
+            host = String(text[..<colon])
+            portText = text[text.index(after: colon)...]
+        }
+        if let portText {
+            guard let port = Int(portText), (1...65535).contains(port) else { throw CheckFailure("'\(text)': '\(portText)' is not a port") }
+            return (host, port)
+        }
+        guard let defaultPort else { throw CheckFailure("'\(text)' has no port: write host:port") }
+        return (host, defaultPort)
+    }
+
+    static func isIPAddress(_ s: String) -> Bool { DNSMessage.ipv4(s) != nil || s.contains(":") }
+
+    static func ms(_ d: Duration) -> String {
+        let ms = DurationText.seconds(d) * 1000
+        return ms < 10 ? String(format: "%.1f ms", ms) : "\(Int(ms.rounded())) ms"
+    }
+
+    static func describe(_ outcome: CommandResult.Outcome) -> String {
+        switch outcome {
+        case let .exited(code): return "exit \(code)"
+        case let .signaled(s): return "SIG\(s)"
+        case .timedOut: return "timed out"
+        }
+    }
+
+    /// Errors of the libraries underneath, in words (never a type name).
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let e as CheckFailure: return e.message
+        case let e as TransportError: return e.description
+        case let e as Diagnostic: return e.message
+        case let e as HTTPClientError:
+            switch e {
+            case .deadlineExceeded, .readTimeout, .connectTimeout: return "no answer before the check's timeout"
+            case .invalidURL: return "not a valid URL"
+            case .remoteConnectionClosed: return "the server closed the connection"
+            default: return "HTTP request failed: \(e)"
+            }
+        case let e as NIOConnectionError:
+            if let first = e.connectionErrors.first { return describe(first.error) }
+            return "cannot connect: \(e.host):\(e.port)"
+        case let e as IOError: return e.description.replacingOccurrences(of: "connect(descriptor:addr:size:): ", with: "")
+        case is ChannelError: return "no connection before the check's timeout"
+        case let e as NIOSSLError: return "TLS: \(e)"
+        case let e as BoringSSLError: return "TLS: \(e)"
+        default: return String(describing: error)
+        }
+    }
+}
+
+struct CheckFailure: Error, CustomStringConvertible {
+    var message: String
+    init(_ message: String) { self.message = message }
+    var description: String { message }
+}
+
+/// Completes when the TLS handshake is done (or fails with the handshake's error).
+final class HandshakeWaiter: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+    typealias InboundIn = NIOAny
+    private var promise: EventLoopPromise<Void>?
+    private var result: Result<Void, any Error>?
+
+    func wait(on loop: any EventLoop, timeout: Duration) async throws {
+        let future: EventLoopFuture<Void> = try await loop.submit {
+            if let r = self.result { return loop.makeCompletedFuture(r) }
+            let p = loop.makePromise(of: Void.self)
+            self.promise = p
+            loop.scheduleTask(in: .nanoseconds(Int64(DurationText.seconds(timeout) * 1e9))) { p.fail(CheckFailure("TLS handshake timed out")) }
+            return p.futureResult
+        }.get()
+        try await future.get()
+    }
+
+    private func finish(_ r: Result<Void, any Error>) {
+        if result == nil { result = r }
+        promise?.completeWith(r)
+        promise = nil
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let e = event as? TLSUserEvent, case .handshakeCompleted = e { finish(.success(())) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        finish(.failure(error))
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish(.failure(CheckFailure("the server closed the connection during the TLS handshake")))
+        context.fireChannelInactive()
+    }
+}

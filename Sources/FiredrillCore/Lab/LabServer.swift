@@ -1,0 +1,215 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The lab's simulated health endpoints, served by one detached process (`firedrill lab serve`).
+///
+/// Every answer is computed from the hosts' state files at the moment it is asked, so a
+/// failover done by the lab shims (`systemctl stop postgresql`, `pg_ctlcluster … promote`)
+/// really changes what the checks see:
+///
+/// - **VIP** (HTTP): `/ehr/health` answers 200 while some database host is a running
+///   primary, 503 otherwise; `/portal/health` while some app host runs nginx;
+///   `/bca/` while the BCA host runs nginx.
+/// - **Service ports** (TCP, one per host): a database host's `pg_port` is open while its
+///   postgresql runs; an app host's `http_port` is open (and answers `/health`) while its
+///   nginx runs. A stopped service's port is closed: connections are refused.
+/// - **DNS** (UDP): A records from `DIR/dns/NAME-A` files (the lab `pdnsutil` writes them),
+///   answered while a DNS host runs pdns; SERVFAIL otherwise.
+public struct LabServices: Sendable, Codable, Equatable {
+    public var vipPort: Int
+    public var dnsPort: Int
+    /// Host name → TCP port of its service (`pg_port` or `http_port`).
+    public var servicePorts: [String: Int]
+    public var pid: Int32
+
+    /// Which state file controls a host's service port.
+    static func service(of host: String) -> String? {
+        if host.hasPrefix("db") { return "postgresql" }
+        if host.hasPrefix("app") { return "nginx" }
+        return nil
+    }
+}
+
+/// The server loop behind `LabServices`: one thread, `poll(2)`, non-blocking sockets.
+public final class LabServer {
+    let directory: String
+    let services: LabServices
+    private var listeners: [String: Int32] = [:]   // host → listening fd (open while its service runs)
+    private var vip: Int32 = -1
+    private var dns: Int32 = -1
+    private var clients: [Int32: Client] = [:]
+
+    struct Client {
+        var buffer: [UInt8] = []
+        var host: String?      // nil: the VIP
+        var opened = ContinuousClock.now
+    }
+
+    public init(directory: String, services: LabServices) {
+        self.directory = directory
+        self.services = services
+    }
+
+    /// Serves until the process is terminated.
+    public func run() throws {
+        signal(SIGPIPE, SIG_IGN)
+        vip = try Self.listen(port: services.vipPort)
+        dns = try Self.bindUDP(port: services.dnsPort)
+        var lastReconcile = ContinuousClock.now - .seconds(1)
+        while true {
+            if ContinuousClock.now - lastReconcile >= .milliseconds(10) {
+                reconcile()
+                lastReconcile = .now
+            }
+            var fds = [pollfd(fd: vip, events: Int16(POLLIN), revents: 0), pollfd(fd: dns, events: Int16(POLLIN), revents: 0)]
+            fds += listeners.values.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            fds += clients.keys.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            guard poll(&fds, nfds_t(fds.count), 10) >= 0 || errno == EINTR else { throw Lab.Failure(message: "poll failed: \(errno)") }
+            for p in fds where p.revents != 0 {
+                if p.fd == dns { answerDNS() }
+                else if p.fd == vip { accept(from: vip, host: nil) }
+                else if let host = listeners.first(where: { $0.value == p.fd })?.key { accept(from: p.fd, host: host) }
+                else { read(client: p.fd) }
+            }
+            for (fd, c) in clients where ContinuousClock.now - c.opened > .seconds(5) { drop(fd) }
+        }
+    }
+
+    // MARK: state
+
+    func state(_ host: String, _ file: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: "\(directory)/hosts/\(host)/state/\(file)") else { return nil }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func running(_ host: String, _ service: String) -> Bool { state(host, service) == "running" }
+
+    var hostNames: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/hosts")) ?? []).sorted()
+    }
+
+    /// Opens or closes each host's service port to match its state.
+    func reconcile() {
+        for (host, port) in services.servicePorts {
+            guard let service = LabServices.service(of: host) else { continue }
+            let up = running(host, service)
+            if up, listeners[host] == nil {
+                listeners[host] = try? Self.listen(port: port)
+            } else if !up, let fd = listeners.removeValue(forKey: host) {
+                Glibc.close(fd)
+                for (cfd, c) in clients where c.host == host { drop(cfd) }
+            }
+        }
+    }
+
+    // MARK: HTTP
+
+    func accept(from listener: Int32, host: String?) {
+        let fd = Glibc.accept(listener, nil, nil)
+        guard fd >= 0 else { return }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        // A database port only has to accept: TCP checks connect and close.
+        if let host, LabServices.service(of: host) == "postgresql" { Glibc.close(fd); return }
+        clients[fd] = Client(host: host)
+    }
+
+    func read(client fd: Int32) {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        let n = Glibc.read(fd, &chunk, chunk.count)
+        guard n > 0 else { if n == 0 || errno != EAGAIN { drop(fd) }; return }
+        clients[fd]?.buffer += chunk[..<n]
+        guard let c = clients[fd], let text = String(validating: c.buffer, as: UTF8.self), text.contains("\r\n\r\n") else {
+            if (clients[fd]?.buffer.count ?? 0) > 16_384 { drop(fd) }
+            return
+        }
+        let path = text.split(separator: " ", maxSplits: 2).dropFirst().first.map(String.init) ?? "/"
+        let (status, body) = respond(path: path, host: c.host)
+        let reason = status == 200 ? "OK" : status == 404 ? "Not Found" : "Service Unavailable"
+        let response = "HTTP/1.1 \(status) \(reason)\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+        _ = response.withCString { Glibc.write(fd, $0, strlen($0)) }
+        drop(fd)
+    }
+
+    func respond(path: String, host: String?) -> (Int, String) {
+        if let host { return (200, "ok: \(host) serves\n") }
+        switch path {
+        case "/ehr/health":
+            if let primary = hostNames.first(where: { state($0, "pg-role") == "primary" && running($0, "postgresql") }) {
+                return (200, "ok: EHR answering, database primary \(primary)\n")
+            }
+            return (503, "unavailable: no running primary database\n")
+        case "/portal/health":
+            if let app = hostNames.first(where: { running($0, "nginx") }) { return (200, "ok: portal served by \(app)\n") }
+            return (503, "unavailable: no application server\n")
+        case "/bca/":
+            if running("app2", "nginx") { return (200, "medication list (BCA copy) available\n") }
+            return (503, "unavailable: BCA host down\n")
+        default:
+            return (404, "no such lab endpoint: \(path)\n")
+        }
+    }
+
+    func drop(_ fd: Int32) {
+        clients.removeValue(forKey: fd)
+        Glibc.close(fd)
+    }
+
+    // MARK: DNS
+
+    func answerDNS() {
+        var packet = [UInt8](repeating: 0, count: 512)
+        var from = sockaddr_storage()
+        var fromLen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let n = withUnsafeMutablePointer(to: &from) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(dns, &packet, packet.count, 0, $0, &fromLen) }
+        }
+        guard n > 0, let query = DNSMessage.Query(parsing: Array(packet[..<n])) else { return }
+        let serving = hostNames.contains { running($0, "pdns") }
+        var addresses: [String] = []
+        var rcode: UInt8 = 2   // SERVFAIL
+        if serving {
+            let file = "\(directory)/dns/\(query.name.lowercased())-\(query.type == 28 ? "AAAA" : "A")"
+            if let text = try? String(contentsOfFile: file, encoding: .utf8) {
+                addresses = text.split(whereSeparator: \.isWhitespace).map(String.init)
+                rcode = 0
+            } else {
+                rcode = 3   // NXDOMAIN
+            }
+        }
+        let reply = DNSMessage.response(to: query, rcode: rcode, addresses: addresses)
+        _ = withUnsafePointer(to: &from) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(dns, reply, reply.count, 0, $0, fromLen) }
+        }
+    }
+
+    // MARK: sockets
+
+    static func listen(port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        try bind(fd, port: port)
+        guard Glibc.listen(fd, 128) == 0 else { Glibc.close(fd); throw Lab.Failure(message: "cannot listen on 127.0.0.1:\(port)") }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        return fd
+    }
+
+    static func bindUDP(port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        try bind(fd, port: port)
+        return fd
+    }
+
+    static func bind(_ fd: Int32, port: Int) throws {
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        let rc = withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else { Glibc.close(fd); throw Lab.Failure(message: "cannot bind 127.0.0.1:\(port): \(String(cString: strerror(errno)))") }
+    }
+}

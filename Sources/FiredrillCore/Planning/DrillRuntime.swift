@@ -1,0 +1,29 @@
+import Foundation
+
+/// What executing a drill needs beyond its definition: secret values, connections, checks.
+public struct DrillRuntime: Sendable {
+    public var definition: DrillDefinition
+    public var secrets: [String: Secret]
+    public var pool: HostPool
+    public var checks: CheckRunner
+
+    /// Resolves the playbook's secrets; errors (a secret without a value) say which and how to set it.
+    public static func make(_ definition: DrillDefinition, ssh: SSHOptions,
+                            environment: [String: String] = ProcessInfo.processInfo.environment) -> Result<DrillRuntime, DiagnosticsError> {
+        var secrets: [String: Secret] = [:], problems: [Diagnostic] = []
+        for declaration in definition.playbook.secrets {
+            switch declaration.resolve(playbookFile: definition.playbook.file, environment: environment) {
+            case let .success(s): secrets[declaration.name] = s
+            case let .failure(d): problems.append(d)
+            }
+        }
+        guard problems.isEmpty else { return .failure(DiagnosticsError(problems)) }
+        let pool = HostPool(options: ssh)
+        let inventory = definition.inventory
+        let checks = CheckRunner(secrets: secrets) { host in
+            guard inventory.hosts[host] != nil || Inventory.localhostNames.contains(host) else { return nil }
+            return await pool.transport(for: inventory.connection(of: host))
+        }
+        return .success(DrillRuntime(definition: definition, secrets: secrets, pool: pool, checks: checks))
+    }
+}
