@@ -229,10 +229,10 @@ final class SharedLab: @unchecked Sendable {
         let status = try Firedrill.run(["lab", "status", "--dir", dir])
         #expect(status.stdout.contains("db1") && status.stdout.contains("running"))
         let pids = status.stdout.split(separator: "\n").compactMap { line in line.split(separator: " ").drop { $0 != "pid" }.dropFirst().first.flatMap { Int32($0) } }
-        #expect(pids.count == 2)
+        #expect(pids.count == 3, "two sshds and the health endpoints")
         let down = try Firedrill.run(["lab", "down", "--dir", dir])
         #expect(down.status == 0)
-        for pid in pids { #expect(!isRunning(pid), "sshd \(pid) still running") }
+        for pid in pids { #expect(!isRunning(pid), "lab process \(pid) still running") }
         #expect(!FileManager.default.fileExists(atPath: dir))
     }
 

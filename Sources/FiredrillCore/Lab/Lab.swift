@@ -1,3 +1,4 @@
+import CLibSSH2
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -359,11 +360,23 @@ public struct Lab: Sendable {
         defer { posix_spawnattr_destroy(&attr) }
         // POSIX_SPAWN_SETSID (glibc, behind _GNU_SOURCE so not imported): the daemon gets its own session,
         // so a Ctrl-C in the terminal that ran `lab up` does not reach it.
-        posix_spawnattr_setflags(&attr, Int16(0x80))
+        // Also reset the signal mask and dispositions (POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF): the
+        // thread calling us may block SIGTERM (dispatch threads do), and a daemon inheriting that mask
+        // could not be stopped with SIGTERM.
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attr, &none)
+        posix_spawnattr_setsigdefault(&attr, &all)
+        posix_spawnattr_setflags(&attr, Int16(0x80 | 0x08 | 0x04))
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         for fd: Int32 in [0, 1, 2] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+        // Nothing else of ours may leak into a daemon: Foundation's Process learns that a child
+        // ended when the child's copy of a socket closes, so a daemon holding a copy would make
+        // the caller wait forever for an unrelated child.
+        firedrill_spawn_closefrom(&actions, 3)
         var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { for p in cargs { free(p) } }
         var pid: pid_t = 0

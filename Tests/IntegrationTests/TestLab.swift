@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+@testable import FiredrillCore
+
+/// A lab of its own for a test that changes host state: started fresh, stopped when done.
+struct TestLab {
+    let lab: Lab
+    let state: Lab.State
+
+    static func start(hosts: Int = 6) throws -> TestLab {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-tlab-\(UUID().uuidString.prefix(8))").path
+        let lab = Lab(directory: dir)
+        return TestLab(lab: lab, state: try lab.up(count: hosts, executable: Firedrill.binary))
+    }
+
+    func stop() { try? lab.down() }
+
+    var dir: String { lab.directory }
+    var inventory: String { lab.inventoryPath }
+    var ssh: SSHOptions { SSHOptions(knownHostsFile: lab.knownHostsPath, identityFiles: [lab.keyPath], useAgent: false, killGrace: .seconds(1)) }
+
+    /// A playbook of the repository, loaded against this lab.
+    func definition(_ playbook: String, environment: [String: String] = [:]) throws -> DrillDefinition {
+        let path = playbook.hasPrefix("/") ? playbook : "\(Firedrill.repoRoot)/Playbooks/\(playbook)"
+        let loaded = DrillDefinition.load(playbookPath: path, inventoryOverride: [inventory], environment: environment)
+        return try #require(loaded.definition, "\(loaded.diagnostics.map(\.message))")
+    }
+
+    func runtime(_ d: DrillDefinition, environment: [String: String] = [:]) throws -> DrillRuntime {
+        try DrillRuntime.make(d, ssh: ssh, environment: environment).get()
+    }
+
+    /// Runs a command on a lab host over SSH (to change its simulated state).
+    func run(_ host: String, _ command: String) async throws -> CommandResult {
+        let inv = InventoryLoader().load(paths: [inventory]).inventory
+        let c = SSHConnection(inv.connection(of: host), options: ssh)
+        defer { Task { await c.close() } }
+        return try await c.run(command, timeout: .seconds(20))
+    }
+
+    /// Writes a knob file in a host's state folder (`delay-<cmd>`, `fail-<name>`).
+    func knob(_ host: String, _ name: String, _ value: String = "1") throws {
+        try value.write(toFile: "\(dir)/hosts/\(host)/state/\(name)", atomically: true, encoding: .utf8)
+    }
+}
