@@ -14,7 +14,8 @@ struct Firedrill: AsyncParsableCommand {
         Exit codes: 0 success, 1 drill failed, 2 invalid input, 3 preconditions not met, 130 interrupted.
         """,
         version: FiredrillVersion.current,
-        subcommands: [ValidateCommand.self, PlanCommand.self, InventoryCommand.self, PingCommand.self, LabCommand.self, BenchCommand.self]
+        subcommands: [ValidateCommand.self, PlanCommand.self, RunCommand.self, RunsCommand.self, VerifyJournalCommand.self,
+                      InventoryCommand.self, PingCommand.self, LabCommand.self, BenchCommand.self]
     )
 
     /// Parses and runs the command; usage errors exit 2 (invalid input), as every other input error does.

@@ -300,7 +300,7 @@ public struct CheckRunner: Sendable {
         case let e as NIOConnectionError:
             if let first = e.connectionErrors.first { return describe(first.error) }
             return "cannot connect: \(e.host):\(e.port)"
-        case let e as IOError: return e.description.replacingOccurrences(of: "connect(descriptor:addr:size:): ", with: "")
+        case let e as IOError: return String(cString: strerror(e.errnoCode)).lowercased()
         case is ChannelError: return "no connection before the check's timeout"
         case let e as NIOSSLError: return "TLS: \(e)"
         case let e as BoringSSLError: return "TLS: \(e)"

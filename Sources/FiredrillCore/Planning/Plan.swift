@@ -5,6 +5,8 @@
 public struct Plan: Sendable, Encodable {
     public static let formatVersion = "firedrill.plan/1"
     public var format = Plan.formatVersion
+    /// The run this plan is for (`{{ run_id }}` in commands); `RUN-ID` in a preview.
+    public var runID: String
     public var playbook: PlaybookInfo
     public var inventory: [String]
     public var limit: String?
@@ -18,7 +20,7 @@ public struct Plan: Sendable, Encodable {
     public var summary: Summary
 
     enum CodingKeys: String, CodingKey {
-        case format, playbook, inventory, limit, objectives, secrets, hosts
+        case format, runID = "run_id", playbook, inventory, limit, objectives, secrets, hosts
         case steadyState = "steady_state", dataCheck = "data_check", steps, restore, summary
     }
 

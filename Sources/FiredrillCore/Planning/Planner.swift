@@ -66,6 +66,7 @@ public struct Planner {
 
         let pb = playbook
         let plan = Plan(
+            runID: runID,
             playbook: .init(name: pb.name.value, file: pb.file, service: pb.service, criticality: pb.criticality, owner: pb.owner,
                             scenario: pb.scenario, exercise: pb.exercise,
                             schedule: pb.schedule.map { .init(every: $0.every, window: $0.window, timezone: $0.timezone) }),

@@ -1,0 +1,171 @@
+import Crypto
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The append-only, hash-chained journal of one run. `append` returns only once the event is
+/// on disk (written and fsync'd); the engine acts on nothing before that.
+///
+/// Group commit: events appended while a write is in flight (the hosts of a step finishing
+/// together) are written and fsync'd together in the next single write, so a step on 50 hosts
+/// costs a handful of fsyncs, not 100. The write runs on a thread of its own, never on Swift's
+/// cooperative pool.
+public actor Journal {
+    public nonisolated let path: String
+    private let fd: Int32
+    private let worker: WorkerThread
+    private var seq: Int
+    private var lastHash: String
+    private var pending: [UInt8] = []
+    private var waiters: [CheckedContinuation<Void, any Error>] = []
+    private var flushing = false
+    public private(set) var fsyncs = 0
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+    }
+
+    static let genesis = String(repeating: "0", count: 64)
+
+    /// Opens (creating) the journal; an existing one is verified and continued.
+    public init(path: String) throws {
+        self.path = path
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let existing = try JournalReader.read(path: path, requireIntact: true)
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Failure(message: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        seq = existing.events.last?.seq ?? 0
+        lastHash = existing.lastHash
+        worker = WorkerThread(name: "journal")
+    }
+
+    deinit {
+        worker.stop()
+        Glibc.close(fd)
+    }
+
+    /// Appends and makes durable; the event's `seq`, `time`, `run` and `prev` are filled in here.
+    @discardableResult
+    public func append(_ event: JournalEvent, run: String) async throws -> JournalEvent {
+        var e = event
+        seq += 1
+        e.seq = seq
+        if e.time.isEmpty { e.time = Journal.timestamp(Date()) }
+        e.run = run
+        e.prev = lastHash
+        let line = try Journal.encoder.encode(e) + Data([0x0a])
+        lastHash = Journal.sha256(line.dropLast())
+        pending += line
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+            waiters.append(c)
+            if !flushing { flushing = true; Task { await self.flush() } }
+        }
+        return e
+    }
+
+    /// Records the final line's sequence number and hash next to the journal (`journal.jsonl.head`),
+    /// so that cutting lines off the end of a finished run is detected too.
+    public func seal() throws {
+        try "\(seq) \(lastHash)\n".write(toFile: path + ".head", atomically: true, encoding: .utf8)
+    }
+
+    private func flush() async {
+        while !pending.isEmpty {
+            let batch = pending, batchWaiters = waiters
+            pending = []
+            waiters = []
+            let fd = self.fd
+            let result: Result<Void, Failure> = await worker.perform {
+                var offset = 0
+                while offset < batch.count {
+                    let n = batch[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                    if n < 0 { if errno == EINTR { continue }; return .failure(Failure(message: "journal write failed: \(String(cString: strerror(errno)))")) }
+                    offset += n
+                }
+                guard fsync(fd) == 0 else { return .failure(Failure(message: "journal fsync failed: \(String(cString: strerror(errno)))")) }
+                return .success(())
+            }
+            fsyncs += 1
+            for w in batchWaiters { w.resume(with: result.mapError { $0 as any Error }) }
+        }
+        flushing = false
+    }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+
+    static func sha256<D: DataProtocol>(_ bytes: D) -> String {
+        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+    }
+
+    public static func timestamp(_ date: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: date)
+    }
+
+    public static func date(_ text: String) -> Date? {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.date(from: text)
+    }
+}
+
+/// Reads and verifies a journal: the hash chain, the sequence, and that every line parses.
+public enum JournalReader {
+    public struct Contents: Sendable {
+        public var events: [JournalEvent]
+        public var lastHash: String
+        /// The first problem found (line number, what), nil when the journal is intact.
+        public var problem: String?
+    }
+
+    public static func read(path: String, requireIntact: Bool = false) throws -> Contents {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return Contents(events: [], lastHash: Journal.genesis, problem: nil)
+        }
+        var contents = verify(data)
+        if contents.problem == nil, let head = try? String(contentsOfFile: path + ".head", encoding: .utf8) {
+            let parts = head.split(whereSeparator: \.isWhitespace)
+            if parts.count == 2, String(parts[0]) != "\(contents.events.last?.seq ?? 0)" || String(parts[1]) != contents.lastHash {
+                contents.problem = "the journal ends at line \(contents.events.count), but the run was sealed at line \(parts[0]): lines were removed or changed at the end"
+            }
+        }
+        if requireIntact, let p = contents.problem { throw Journal.Failure(message: "journal \(path) is damaged: \(p)") }
+        return contents
+    }
+
+    public static func verify(_ data: Data) -> Contents {
+        var events: [JournalEvent] = []
+        var hash = Journal.genesis
+        var lineNumber = 0
+        let bytes = [UInt8](data)
+        if !bytes.isEmpty && bytes.last != 0x0a {
+            // A torn last write (power loss mid-line): everything before it still verifies.
+            let complete = bytes.lastIndex(of: 0x0a).map { Array(bytes[...$0]) } ?? []
+            var c = verify(Data(complete))
+            c.problem = c.problem ?? "line \(c.events.count + 1) is incomplete (the runner stopped while writing it)"
+            return c
+        }
+        for line in bytes.split(separator: 0x0a, omittingEmptySubsequences: false).dropLast() {
+            lineNumber += 1
+            guard let e = try? JSONDecoder().decode(JournalEvent.self, from: Data(line)) else {
+                return Contents(events: events, lastHash: hash, problem: "line \(lineNumber) is not a journal event")
+            }
+            guard e.prev == hash else {
+                return Contents(events: events, lastHash: hash, problem: "line \(lineNumber) does not follow line \(lineNumber - 1): the chain is broken (edited, removed or reordered lines)")
+            }
+            guard e.seq == lineNumber else {
+                return Contents(events: events, lastHash: hash, problem: "line \(lineNumber) has sequence number \(e.seq)")
+            }
+            events.append(e)
+            hash = Journal.sha256(line)
+        }
+        return Contents(events: events, lastHash: hash, problem: nil)
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+
+/// One line of a run's journal (`journal.jsonl`). Flat on purpose: reports, scoring and
+/// auditors read these lines without knowing Swift types. Absent fields are omitted.
+///
+/// Every line carries `prev`, the SHA-256 of the previous line's bytes (64 zeros for the
+/// first), so a changed, removed or reordered line breaks the chain (`verify-journal`).
+public struct JournalEvent: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable {
+        case runStarted = "run_started", resumed
+        case hostReady = "host_ready", hostUnreachable = "host_unreachable"
+        case checkResult = "check_result"
+        case preconditionsFailed = "preconditions_failed", confirmed
+        case markerWritten = "marker_written", markerRead = "marker_read"
+        case stepStarted = "step_started", stepFinished = "step_finished"
+        case commandStarted = "command_started", commandFinished = "command_finished"
+        case verifyStarted = "verify_started", verifyFinished = "verify_finished"
+        case manualPrompt = "manual_prompt", manualResult = "manual_result"
+        case rto, rpo
+        case interrupted, restoreStarted = "restore_started", restoreFinished = "restore_finished"
+        case runEnded = "run_ended"
+    }
+
+    public var seq: Int = 0
+    /// ISO 8601, UTC, milliseconds.
+    public var time: String = ""
+    public var event: Kind
+    public var run: String = ""
+    /// `steady_state`, `failover`, `data_check`, `restore`, `on_failure`, `final`.
+    public var phase: String?
+    /// Step id (`failover.2`, `restore.1`, `failover.2.on_failure.1`) and name.
+    public var step: String?
+    public var name: String?
+    public var host: String?
+    public var check: String?
+    public var from: String?
+    /// The command as sent, secrets masked.
+    public var command: String?
+    public var attempt: Int?
+    public var passed: Bool?
+    public var exit: Int?
+    public var signal: String?
+    public var timedOut: Bool?
+    public var durationMS: Double?
+    public var latencyMS: Double?
+    /// Output tails, secrets masked; how many bytes were cut before the tail.
+    public var stdout: String?
+    public var stderr: String?
+    public var outputCutBytes: Int?
+    public var detail: String?
+    /// `passed`, `failed`, `skipped`, `interrupted`, `preconditions`, …
+    public var result: String?
+    public var seconds: Double?
+    public var objectiveSeconds: Double?
+    public var withinObjective: Bool?
+    /// Free-form facts of `run_started` / `run_ended` (hashes, operator, version, state left in).
+    public var data: [String: String]?
+    public var prev: String = ""
+
+    public init(_ event: Kind) { self.event = event }
+
+    enum CodingKeys: String, CodingKey {
+        case seq, time, event, run, phase, step, name, host, check, from, command, attempt, passed, exit, signal
+        case timedOut = "timed_out", durationMS = "duration_ms", latencyMS = "latency_ms", stdout, stderr
+        case outputCutBytes = "output_cut_bytes", detail, result, seconds
+        case objectiveSeconds = "objective_seconds", withinObjective = "within_objective", data, prev
+    }
+}
+
+/// Replaces secret values wherever they could surface: command output, check evidence, errors.
+public struct SecretMasker: Sendable {
+    let values: [String]
+    public init(_ secrets: [String: Secret]) {
+        // Longest first, so a secret containing another is masked whole; one-character values would mask everything.
+        values = secrets.values.map { $0.reveal() }.filter { $0.count >= 3 }.sorted { $0.count > $1.count }
+    }
+    public func callAsFunction(_ text: String) -> String {
+        values.reduce(text) { $0.replacingOccurrences(of: $1, with: Secret.mask) }
+    }
+}

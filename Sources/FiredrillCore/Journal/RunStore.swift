@@ -1,0 +1,84 @@
+import Crypto
+import Foundation
+
+/// Where runs live: `ROOT/<run-id>/journal.jsonl` (+ `plan.json`, `journal.jsonl.head`).
+/// ROOT is `--runs-dir`, else `$FIREDRILL_RUNS`, else `~/.local/share/firedrill/runs`.
+public struct RunStore: Sendable {
+    public var root: String
+
+    public init(root: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        if let root { self.root = (root as NSString).expandingTildeInPath }
+        else if let env = environment["FIREDRILL_RUNS"], !env.isEmpty { self.root = env }
+        else {
+            let base = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (FileManager.default.homeDirectoryForCurrentUser.path + "/.local/share")
+            self.root = base + "/firedrill/runs"
+        }
+    }
+
+    public func directory(_ runID: String) -> String { "\(root)/\(runID)" }
+    public func journalPath(_ runID: String) -> String { "\(directory(runID))/journal.jsonl" }
+
+    /// `20261124-193012-ehr-db-3f9a`: sortable by time, says which service, unique.
+    public static func newRunID(service: String, date: Date = Date()) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        let slug = service.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }
+        return "\(f.string(from: date))-\(String(slug).prefix(40))-\(String(UInt16.random(in: 0...UInt16.max), radix: 16))"
+    }
+
+    public struct RunSummary: Sendable, Encodable {
+        public var id: String
+        public var playbook: String?
+        public var started: String?
+        /// `passed`, `failed`, `interrupted`, `preconditions`, or `unfinished` (no run_ended: resume it).
+        public var status: String
+        public var events: Int
+        public var intact: Bool
+    }
+
+    /// Runs, newest first.
+    public func list() -> [RunSummary] {
+        let ids = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter {
+            FileManager.default.fileExists(atPath: journalPath($0))
+        }
+        return ids.sorted(by: >).compactMap { id in
+            guard let c = try? JournalReader.read(path: journalPath(id)) else { return nil }
+            let started = c.events.first { $0.event == .runStarted }
+            let ended = c.events.last { $0.event == .runEnded }
+            return RunSummary(id: id, playbook: started?.name, started: started?.time, status: ended?.result ?? "unfinished",
+                              events: c.events.count, intact: c.problem == nil)
+        }
+    }
+
+    /// `latest` or a run ID (or a unique prefix of one).
+    public func resolve(_ ref: String) -> String? {
+        let all = list().map(\.id)
+        if ref == "latest" { return all.first }
+        if all.contains(ref) { return ref }
+        let matches = all.filter { $0.hasPrefix(ref) }
+        return matches.count == 1 ? matches[0] : nil
+    }
+
+    public static func sha256(file: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: file) else { return nil }
+        return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// One hash over files and folders (a folder's files in name order): the inventory, or a playbook with its includes.
+    public static func sha256(files paths: [String]) -> String {
+        var hasher = SHA256()
+        for path in paths {
+            var isDir: ObjCBool = false
+            _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
+            let files = isDir.boolValue
+                ? ((FileManager.default.enumerator(atPath: path)?.allObjects as? [String]) ?? []).sorted().map { "\(path)/\($0)" }
+                : [path]
+            for f in files {
+                if let data = FileManager.default.contents(atPath: f) { hasher.update(data: Data(f.utf8)); hasher.update(data: data) }
+            }
+        }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}

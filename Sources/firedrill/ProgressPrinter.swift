@@ -1,0 +1,161 @@
+import FiredrillCore
+import Foundation
+
+/// Shows a run as it happens: one line per event (plain), a redrawn status line while checks are
+/// polled (live, on a terminal), or the journal's events as JSON lines (`--format json`).
+actor ProgressPrinter: DrillObserver {
+    let style: TerminalStyle
+    let live: Bool
+    let json: Bool
+    let objective: Duration?
+    let started = ContinuousClock.now
+    private var statusShown = false
+    private var currentStep = ""
+
+    init(style: TerminalStyle, live: Bool, json: Bool, objective: Duration?) {
+        self.style = style; self.live = live; self.json = json; self.objective = objective
+    }
+
+    func record(_ e: JournalEvent) async {
+        if json {
+            if let data = try? JSONEncoder().encode(e) { Terminal.out(String(decoding: data, as: UTF8.self) + "\n") }
+            return
+        }
+        guard let line = text(e) else { return }
+        clearStatus()
+        Terminal.out(line + "\n")
+    }
+
+    private func clearStatus() {
+        if statusShown { Terminal.out("\r\u{1B}[K"); statusShown = false }
+    }
+
+    private func status(_ s: String) {
+        let elapsed = DurationText.format(.seconds(Int((ContinuousClock.now - started).components.seconds)))
+        let budget = objective.map { " / RTO objective \(DurationText.format($0))" } ?? ""
+        Terminal.out("\r\u{1B}[K" + style.dim("  \(currentStep) · \(s) · \(elapsed)\(budget)"))
+        statusShown = true
+    }
+
+    private func text(_ e: JournalEvent) -> String? {
+        let ok = style.green("✓"), bad = style.red("✗")
+        let host = e.host.map { " \($0)" } ?? ""
+        switch e.event {
+        case .runStarted: return style.bold("▶ \(e.name ?? "drill")")
+        case .resumed: return style.yellow("↻ resumed: \(e.detail ?? "")")
+        case .hostReady: return "  \(ok) \(e.host ?? "") reachable" + (e.latencyMS.map { String(format: " (%.0f ms)", $0) } ?? "")
+        case .hostUnreachable: return "  \(bad) \(e.host ?? ""): \(e.detail ?? "")"
+        case .checkResult:
+            let label = (e.check ?? "") + (e.host.map { "@\($0)" } ?? "")
+            let good = e.result == nil ? e.passed == true : e.passed == false
+            if live && e.step != nil {
+                status("verify attempt \(e.attempt ?? 1): \(label) \(good ? "✓" : "…")")
+                return nil
+            }
+            let phase = e.step == nil ? (e.phase ?? "") : "verify #\(e.attempt ?? 1)"
+            return "    \(good ? ok : bad) \(phase) \(label): \(e.result.map { "\($0) — " } ?? "")\(e.detail ?? "")"
+        case .preconditionsFailed: return style.red("✗ preconditions not met: \(e.detail ?? "")")
+        case .markerWritten: return "  \(e.passed == true ? ok : bad) data marker: \(e.detail ?? "")"
+        case .markerRead:
+            if e.passed != true && live { status("looking for the data marker (attempt \(e.attempt ?? 1))"); return nil }
+            return "  \(e.passed == true ? ok : "…") data marker on the standby: \(e.detail ?? "")"
+        case .stepStarted:
+            currentStep = "\(e.step ?? "") \(e.name ?? "")"
+            return style.bold("\n\(e.phase == "restore" ? "↺" : e.phase == "on_failure" ? "⚑" : "▸") \(e.step ?? "") \(e.name ?? "")") + style.dim("  \(e.detail ?? "")")
+        case .commandStarted:
+            if live { status("running on\(host)") }
+            return live ? nil : "  → \(e.host ?? ""): \(e.command ?? "")"
+        case .commandFinished:
+            let what = e.timedOut == true ? "timed out" : e.signal.map { "SIG\($0)" } ?? e.exit.map { "exit \($0)" } ?? (e.detail ?? "failed")
+            let ms = e.durationMS.map { String(format: " in %.0f ms", $0) } ?? ""
+            let err = e.passed == true ? "" : (e.stderr?.trimmingCharacters(in: .whitespacesAndNewlines)).map { $0.isEmpty ? "" : ": \($0.suffix(200))" } ?? ""
+            return "  \(e.passed == true ? ok : bad) \(e.host ?? "") \(what)\(ms)\(err)"
+        case .verifyStarted: return style.dim("  verify: \(e.detail ?? "")")
+        case .verifyFinished:
+            let ms = e.durationMS.map { DurationText.format(.milliseconds(Int64($0))) } ?? ""
+            return e.passed == true ? "  \(ok) verified after \(e.attempt ?? 1) attempt(s), \(ms)" : "  \(bad) verify failed: \(e.detail ?? "")"
+        case .manualPrompt: return style.yellow("  ✋ manual: \(e.detail ?? "")")
+        case .manualResult: return "  \(e.result == "failed" ? bad : ok) \(e.result ?? ""): \(e.detail ?? "")"
+        case .stepFinished:
+            let d = e.durationMS.map { " in \(DurationText.format(.milliseconds(Int64($0))))" } ?? ""
+            switch e.result {
+            case "passed": return "  \(ok) \(e.step ?? "") passed\(d)"
+            case "interrupted": return style.yellow("  ■ \(e.step ?? "") interrupted")
+            default: return "  \(bad) \(e.step ?? "") failed\(d)"
+            }
+        case .rto:
+            let within = e.withinObjective.map { $0 ? style.green(" (within objective)") : style.red(" (EXCEEDS objective)") } ?? ""
+            return style.bold("  ⏱ RTO \(seconds(e.seconds))") + within
+        case .rpo:
+            if e.passed != true { return style.red("  ✗ RPO: \(e.detail ?? "")") }
+            let within = e.withinObjective.map { $0 ? style.green(" (within objective)") : style.red(" (EXCEEDS objective)") } ?? ""
+            return style.bold("  ⛁ RPO \(seconds(e.seconds))") + within
+        case .interrupted: return style.yellow("\n■ \(e.detail ?? "interrupted")")
+        case .restoreStarted: return style.bold("\nRestore")
+        case .restoreFinished: return "  restore \(e.detail ?? "")"
+        case .confirmed, .runEnded: return nil
+        }
+    }
+
+    private func seconds(_ s: Double?) -> String {
+        guard let s else { return "-" }
+        return s < 60 ? String(format: "%.2fs", s) : DurationText.format(.milliseconds(Int64(s * 1000)))
+    }
+
+    func manual(_ step: PlannedStep) async -> ManualDecision {
+        clearStatus()
+        Terminal.err(style.yellow("\n✋ \(step.name)\n   \(step.instruction ?? "")\n") + "   Done? [c]onfirmed / [f]ailed / [s]kip: ")
+        let answer = await readLineOffThePool()?.lowercased() ?? ""
+        switch answer.first {
+        case "c", "y": return .confirmed
+        case "s": return .skipped
+        default:
+            Terminal.err("   What went wrong (one line)? ")
+            let why = await readLineOffThePool() ?? ""
+            return .failed(why.isEmpty ? "reported failed by the operator" : why)
+        }
+    }
+
+    func confirmAbandonRestore() async -> Bool {
+        guard isatty(STDIN_FILENO) == 1 else {
+            Terminal.err("\nrestore continues (no terminal to confirm abandoning it)\n")
+            return false
+        }
+        clearStatus()
+        Terminal.err(style.red("\nAbandon restore? Hosts may stay failed over. [y/N] "))
+        let answer = await readLineOffThePool()?.lowercased() ?? ""
+        return answer == "y" || answer == "yes"
+    }
+
+    func summary(_ o: DrillOutcome) -> String {
+        clearStatus()
+        let result: String
+        switch o.result {
+        case .passed: result = style.green("PASSED")
+        case .failed: result = style.red("FAILED")
+        case .interrupted: result = style.yellow("INTERRUPTED")
+        case .preconditions: result = style.red("NOT STARTED (preconditions not met)")
+        }
+        func measure(_ d: Duration?, _ objective: Duration?, missing: String) -> String {
+            guard let d else { return missing }
+            let text = DurationText.seconds(d) < 60 ? String(format: "%.2fs", DurationText.seconds(d)) : DurationText.format(d)
+            guard let objective else { return text }
+            return text + " (objective \(DurationText.format(objective)): " + (d <= objective ? style.green("met") : style.red("EXCEEDED")) + ")"
+        }
+        var out = "\n" + style.bold("Drill \(result)") + "\n"
+        out += "  RTO      \(measure(o.rto, o.rtoObjective, missing: "not measured"))\n"
+        out += "  RPO      \(measure(o.rpo, o.rpoObjective, missing: o.rpoObjective == nil ? "no data check" : "not measured"))\n"
+        out += "  restore  \(o.restore)\n"
+        out += "  hosts    \(o.finalState)\n"
+        for f in o.failures { out += "  " + style.red("✗") + " \(f)\n" }
+        out += "  journal  \(o.journalPath)\n"
+        return out
+    }
+}
+
+/// Reads a line from stdin on a thread of its own (it blocks), not on the cooperative pool.
+func readLineOffThePool() async -> String? {
+    await withCheckedContinuation { c in
+        Thread.detachNewThread { c.resume(returning: readLine()) }
+    }
+}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import FiredrillCore
+import Foundation
+
+struct RunsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs",
+        abstract: "List drill runs, newest first, with their result.",
+        discussion: "A run marked 'unfinished' lost its runner mid-drill: `firedrill run --resume RUN_ID` runs its restore."
+    )
+    @Option(help: ArgumentHelp("Where runs are kept (default $FIREDRILL_RUNS or ~/.local/share/firedrill/runs).", valueName: "DIR"))
+    var runsDir: String?
+    @Option(help: "text or json.") var format: OutputFormat = .text
+
+    func run() throws {
+        let store = RunStore(root: runsDir)
+        let runs = store.list()
+        if format == .json {
+            Terminal.out(try JSONOutput.encode(runs) + "\n")
+            return
+        }
+        if runs.isEmpty { Terminal.out("no runs in \(store.root)\n"); return }
+        let w = runs.map(\.id.count).max() ?? 0
+        for r in runs {
+            let status = r.intact ? r.status : r.status + " (JOURNAL DAMAGED)"
+            Terminal.out("\(r.id.padding(toLength: w + 2, withPad: " ", startingAt: 0))\(status.padding(toLength: 15, withPad: " ", startingAt: 0))\(r.playbook ?? "")\n")
+        }
+    }
+}
+
+struct VerifyJournalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify-journal",
+        abstract: "Check a run's journal: every line parses, the hash chain is unbroken, nothing was cut off.",
+        discussion: "Exits 0 when intact, 1 when the journal was changed or truncated, 2 when there is no such run."
+    )
+    @Argument(help: ArgumentHelp("A run ID (or a unique prefix), 'latest', or a journal.jsonl path.", valueName: "RUN")) var runRef: String
+    @Option(help: ArgumentHelp("Where runs are kept.", valueName: "DIR")) var runsDir: String?
+
+    func run() throws {
+        let store = RunStore(root: runsDir)
+        let path: String
+        if runRef.hasSuffix(".jsonl"), FileManager.default.fileExists(atPath: runRef) { path = runRef }
+        else if let id = store.resolve(runRef) { path = store.journalPath(id) }
+        else {
+            Terminal.err("error: no run '\(runRef)' in \(store.root)\nhint: firedrill runs --runs-dir DIR lists them\n")
+            throw ExitCode(ExitStatus.invalidInput)
+        }
+        let c = try JournalReader.read(path: path)
+        if let problem = c.problem {
+            Terminal.out("\(path): NOT INTACT — \(problem)\n")
+            throw ExitCode(ExitStatus.failed)
+        }
+        let ended = c.events.last { $0.event == .runEnded }
+        Terminal.out("\(path): intact, \(c.events.count) events, chain head \(c.lastHash.prefix(16))…"
+                     + (ended == nil ? ", run unfinished (no run_ended)" : ", run \(ended?.result ?? "")") + "\n")
+    }
+}
