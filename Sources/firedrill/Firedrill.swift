@@ -20,6 +20,13 @@ struct Firedrill: AsyncParsableCommand {
 
     /// Parses and runs the command; usage errors exit 2 (invalid input), as every other input error does.
     static func main() async {
+        // A parent may have started us with SIGINT/SIGTERM blocked (dispatch threads block them);
+        // `run` must receive them to stop a failover and restore.
+        var interrupts = sigset_t()
+        sigemptyset(&interrupts)
+        sigaddset(&interrupts, SIGINT)
+        sigaddset(&interrupts, SIGTERM)
+        sigprocmask(SIG_UNBLOCK, &interrupts, nil)
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

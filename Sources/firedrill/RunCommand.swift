@@ -127,8 +127,8 @@ struct RunCommand: AsyncParsableCommand {
                                  options: RunOptions(forks: connect.forks, manual: manual), interruption: interruption)
         if format == .text { Terminal.out("run \(runID)\njournal \(journal.path)\n") }
         let facts: [String: String] = [
-            "playbook": definition.playbook.file, "playbook_sha256": playbookHash,
-            "inventory": definition.inventoryPaths.joined(separator: "\n"),
+            "playbook": absolute(definition.playbook.file), "playbook_sha256": playbookHash,
+            "inventory": definition.inventoryPaths.map(absolute).joined(separator: "\n"),
             "inventory_sha256": RunStore.sha256(files: definition.inventoryPaths),
             "limit": limit ?? "", "operator": ProcessInfo.processInfo.environment["USER"] ?? NSUserName(),
             "controller": ProcessInfo.processInfo.hostName, "firedrill_version": version,
@@ -162,6 +162,10 @@ struct RunCommand: AsyncParsableCommand {
         \(resuming ? "This re-checks the hosts and runs restore." : "This changes the hosts above. Restore runs afterwards in any case.")
         Start? [y/N] 
         """
+    }
+
+    func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 
     func fail(_ message: String, hint: String?) -> Never {

@@ -53,4 +53,36 @@ enum Firedrill {
         let outData = (try? Data(contentsOf: outURL)) ?? Data(), errData = (try? Data(contentsOf: errURL)) ?? Data()
         return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
     }
+
+    /// A running `firedrill` (for tests that signal it); output goes to files.
+    final class Running {
+        let process: Process
+        let out: String, err: String
+        init(process: Process, out: String, err: String) { self.process = process; self.out = out; self.err = err }
+        func wait() -> Result {
+            process.waitUntilExit()
+            let o = (try? String(contentsOfFile: out, encoding: .utf8)) ?? "", e = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
+            return Result(status: process.terminationStatus, stdout: o, stderr: e)
+        }
+    }
+
+    static func start(_ args: [String], environment: [String: String] = [:], cwd: String = repoRoot) throws -> Running {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: cwd)
+        var env = ProcessInfo.processInfo.environment
+        env["NO_COLOR"] = "1"
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-run-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: dir + "/out", contents: nil)
+        FileManager.default.createFile(atPath: dir + "/err", contents: nil)
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/out"))
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/err"))
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        return Running(process: p, out: dir + "/out", err: dir + "/err")
+    }
 }

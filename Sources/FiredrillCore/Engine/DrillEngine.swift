@@ -304,7 +304,7 @@ public final class DrillEngine: Sendable {
         if failures.isEmpty, !Task.isCancelled, let verify = step.verify {
             failures = try await self.verify(verify, step: step, phase: phase)
         }
-        let cancelled = Task.isCancelled && failures.isEmpty
+        let cancelled = Task.isCancelled
         try await log(.stepFinished) { e in
             e.phase = phase; e.step = step.id; e.name = step.name
             e.result = cancelled ? "interrupted" : failures.isEmpty ? "passed" : "failed"

@@ -72,11 +72,12 @@ public struct RunStore: Sendable {
         for path in paths {
             var isDir: ObjCBool = false
             _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
-            let files = isDir.boolValue
-                ? ((FileManager.default.enumerator(atPath: path)?.allObjects as? [String]) ?? []).sorted().map { "\(path)/\($0)" }
-                : [path]
+            // Contents, and names inside a folder — not where the files are, so the same files hash the same from any directory.
+            let files: [(name: String, path: String)] = isDir.boolValue
+                ? ((FileManager.default.enumerator(atPath: path)?.allObjects as? [String]) ?? []).sorted().map { ($0, "\(path)/\($0)") }
+                : [("", path)]
             for f in files {
-                if let data = FileManager.default.contents(atPath: f) { hasher.update(data: Data(f.utf8)); hasher.update(data: data) }
+                if let data = FileManager.default.contents(atPath: f.path) { hasher.update(data: Data(f.name.utf8)); hasher.update(data: data) }
             }
         }
         return hasher.finalize().map { String(format: "%02x", $0) }.joined()

@@ -47,6 +47,7 @@ enum LabShims {
         """,
         "drill-marker": common + """
         mkdir -p "$FIREDRILL_LAB_DIR/replica"
+        delay "drill-marker"
         case "${1:-}" in
           write) date +%s > "$FIREDRILL_LAB_DIR/replica/marker-$2"; echo "marker $2 written" ;;
           read) test -f "$FIREDRILL_LAB_DIR/replica/marker-$2" && cat "$FIREDRILL_LAB_DIR/replica/marker-$2" ;;
