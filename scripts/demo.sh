@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # The main job, from a clean checkout: build Firedrill, preview the EHR failover drill,
-# start the lab (real sshds on 127.0.0.1) and reach every lab host over SSH.
+# start the lab (real sshds and health endpoints on 127.0.0.1), check it is ready,
+# run the whole drill against it, and verify the journal the drill left.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 swift build -c release
-.build/release/firedrill validate Playbooks/*.yml
-.build/release/firedrill plan Playbooks/ehr-db-failover.yml
-trap '.build/release/firedrill lab down' EXIT
-.build/release/firedrill lab up
-.build/release/firedrill ping all -i .firedrill-lab/inventory.yml
-.build/release/firedrill plan Playbooks/ehr-db-failover.yml -i .firedrill-lab/inventory.yml --format markdown | head -20
+fd=.build/release/firedrill
+$fd validate Playbooks/*.yml
+$fd plan Playbooks/ehr-db-failover.yml
+trap "$fd lab down" EXIT
+$fd lab up
+$fd plan Playbooks/ehr-db-failover.yml -i .firedrill-lab/inventory.yml --preflight | sed -n '/^Preflight/,$p'
+# The drill itself: failover, verification after every step, RTO/RPO, restore. The pharmacy's
+# manual confirmation is recorded as given (--manual=pass); on a terminal, leave it out to be asked.
+$fd run Playbooks/ehr-db-failover.yml -i .firedrill-lab/inventory.yml --yes --manual=pass --runs-dir runs
+$fd runs --runs-dir runs | head -5
+$fd verify-journal latest --runs-dir runs
