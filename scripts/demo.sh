@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-swift build -c release
-fd=.build/release/firedrill
+swift build   # debug: shares the build with scripts/test.sh; Benchmarks/ use -c release
+fd=.build/debug/firedrill
 $fd validate Playbooks/*.yml
 $fd plan Playbooks/ehr-db-failover.yml
 trap "$fd lab down" EXIT

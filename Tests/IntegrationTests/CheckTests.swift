@@ -78,7 +78,7 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-tls-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try runTool("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
+        try Lab.runTool("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
                                          "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
                                          "-keyout", "\(dir)/key.pem", "-out", "\(dir)/cert.pem"])
         let port = try Lab.freePort()
@@ -167,15 +167,4 @@ import Testing
         #expect(DNSMessage.parseResponse(six, id: 7)?.values == ["fd00:0:0:0:0:0:0:1"])
         #expect(DNSMessage.parseResponse(Array(reply.prefix(20)), id: 4242) == nil, "truncated packets are rejected")
     }
-}
-
-func runTool(_ path: String, _ args: [String]) throws {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: path)
-    p.arguments = args
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    p.waitUntilExit()
-    if p.terminationStatus != 0 { throw CheckFailure("\(path) \(args.joined(separator: " ")) failed") }
 }

@@ -24,34 +24,7 @@ enum Firedrill {
     }
 
     static func run(_ args: [String], environment: [String: String] = [:], cwd: String = repoRoot, stdin: String? = nil) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: cwd)
-        var env = ProcessInfo.processInfo.environment
-        env["NO_COLOR"] = "1"
-        for (k, v) in environment { env[k] = v }
-        p.environment = env
-        // Output goes to files, so a child that writes a lot can never block on a full pipe.
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-run-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let outURL = dir.appendingPathComponent("out"), errURL = dir.appendingPathComponent("err")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
-        p.standardOutput = out
-        p.standardError = err
-        let input = Pipe()
-        p.standardInput = input
-        try p.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try? input.fileHandleForWriting.close()
-        p.waitUntilExit()
-        try? out.close()
-        try? err.close()
-        let outData = (try? Data(contentsOf: outURL)) ?? Data(), errData = (try? Data(contentsOf: errURL)) ?? Data()
-        return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+        try start(args, environment: environment, cwd: cwd, stdin: stdin).wait()
     }
 
     /// A running `firedrill` (for tests that signal it); output goes to files.
@@ -62,11 +35,13 @@ enum Firedrill {
         func wait() -> Result {
             process.waitUntilExit()
             let o = (try? String(contentsOfFile: out, encoding: .utf8)) ?? "", e = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
+            try? FileManager.default.removeItem(atPath: (out as NSString).deletingLastPathComponent)
             return Result(status: process.terminationStatus, stdout: o, stderr: e)
         }
     }
 
-    static func start(_ args: [String], environment: [String: String] = [:], cwd: String = repoRoot) throws -> Running {
+    /// Output goes to files, so a child that writes a lot can never block on a full pipe.
+    static func start(_ args: [String], environment: [String: String] = [:], cwd: String = repoRoot, stdin: String? = nil) throws -> Running {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = args
@@ -77,11 +52,16 @@ enum Firedrill {
         p.environment = env
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-run-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: dir + "/out", contents: nil)
-        FileManager.default.createFile(atPath: dir + "/err", contents: nil)
+        _ = FileManager.default.createFile(atPath: dir + "/out", contents: nil)
+        _ = FileManager.default.createFile(atPath: dir + "/err", contents: nil)
         p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/out"))
         p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/err"))
-        p.standardInput = FileHandle.nullDevice
+        if let stdin {
+            _ = FileManager.default.createFile(atPath: dir + "/in", contents: Data(stdin.utf8))
+            p.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: dir + "/in"))
+        } else {
+            p.standardInput = FileHandle.nullDevice
+        }
         try p.run()
         return Running(process: p, out: dir + "/out", err: dir + "/err")
     }

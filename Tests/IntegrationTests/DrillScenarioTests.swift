@@ -27,6 +27,15 @@ import Testing
         return (run.id, events)
     }
 
+    /// Waits for a condition — an event in the run's journal — while the runner is alive.
+    static func waitForEvent(in runs: String, while runner: Firedrill.Running, _ match: (JournalEvent) -> Bool) -> Bool {
+        while runner.process.isRunning {
+            if journal(runs).1.contains(where: match) { return true }
+            usleep(2_000)
+        }
+        return journal(runs).1.contains(where: match)
+    }
+
     func drill(_ playbook: String, _ lab: TestLab, extra: [String] = [], environment: [String: String] = [:]) throws -> Drill {
         let runs = Self.runsDir()
         let r = try Firedrill.run(["run", playbook, "-i", lab.inventory, "--yes", "--manual=pass", "--output", "plain", "--runs-dir", runs] + extra,
@@ -149,12 +158,7 @@ import Testing
         try lab.knob("db2", "delay-drill-marker", "5")
         let runner = try Firedrill.start(["run", "Playbooks/ehr-db-failover.yml", "-i", lab.inventory, "--yes", "--manual=pass",
                                           "--output", "plain", "--runs-dir", runs])
-        var reached = false
-        while !reached && runner.process.isRunning {
-            reached = Self.journal(runs).1.contains { $0.event == .stepFinished && $0.step == "failover.3" }
-            if !reached { usleep(2_000) }
-        }
-        #expect(reached)
+        #expect(Self.waitForEvent(in: runs, while: runner) { $0.event == .stepFinished && $0.step == "failover.3" })
         kill(runner.process.processIdentifier, SIGKILL)
         _ = runner.wait()
         let (id, before) = Self.journal(runs)
@@ -179,12 +183,7 @@ import Testing
         try lab.knob("db1", "delay-systemctl", "300")   // "Stop primary database" hangs on the host
         let runner = try Firedrill.start(["run", "Playbooks/ehr-db-failover.yml", "-i", lab.inventory, "--yes", "--manual=pass",
                                           "--output", "plain", "--runs-dir", runs])
-        var started = false
-        while !started && runner.process.isRunning {
-            started = Self.journal(runs).1.contains { $0.event == .commandStarted && $0.step == "failover.1" }
-            if !started { usleep(2_000) }
-        }
-        #expect(started)
+        #expect(Self.waitForEvent(in: runs, while: runner) { $0.event == .commandStarted && $0.step == "failover.1" })
         kill(runner.process.processIdentifier, SIGINT)
         let r = runner.wait()
         #expect(r.status == 130, "\(r.stdout)\(r.stderr)")

@@ -85,7 +85,7 @@ public struct Lab: Sendable {
             try body.write(toFile: path, atomically: true, encoding: .utf8)
             chmod(path, 0o755)
         }
-        try runTool("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "firedrill-lab", "-f", keyPath])
+        try Self.runTool("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "firedrill-lab", "-f", keyPath])
         let pub = try String(contentsOfFile: keyPath + ".pub", encoding: .utf8)
         try pub.write(toFile: "\(directory)/keys/authorized_keys", atomically: true, encoding: .utf8)
         let names = (0..<count).map { $0 < Self.defaultHostNames.count ? Self.defaultHostNames[$0] : String(format: "node%03d", $0 + 1) }
@@ -97,7 +97,7 @@ public struct Lab: Sendable {
             try fm.createDirectory(atPath: "\(hostDir)/state", withIntermediateDirectories: true)
             try seedState(name, hostDir)
             let hostKey = "\(directory)/keys/host_\(name)"
-            try runTool("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "lab-\(name)", "-f", hostKey])
+            try Self.runTool("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "lab-\(name)", "-f", hostKey])
             var started: Host?
             for _ in 0..<5 {
                 let port = try Self.freePort()
@@ -339,13 +339,7 @@ public struct Lab: Sendable {
             var st: Int32 = 0
             if waitpid(pid, &st, WNOHANG) == pid { return false }
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            addr.sin_port = in_port_t(UInt16(port).bigEndian)
-            let rc = withUnsafePointer(to: &addr) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
+            let rc = withLoopback(port: port) { Glibc.connect(fd, $0, $1) }
             Glibc.close(fd)
             if rc == 0 { return true }
             usleep(5_000)
@@ -385,7 +379,7 @@ public struct Lab: Sendable {
         return pid
     }
 
-    func runTool(_ path: String, _ args: [String]) throws {
+    static func runTool(_ path: String, _ args: [String]) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = args

@@ -203,13 +203,18 @@ public final class LabServer {
     }
 
     static func bind(_ fd: Int32, port: Int) throws {
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        let rc = withUnsafePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
+        let rc = withLoopback(port: port) { Glibc.bind(fd, $0, $1) }
         guard rc == 0 else { Glibc.close(fd); throw Lab.Failure(message: "cannot bind 127.0.0.1:\(port): \(String(cString: strerror(errno)))") }
+    }
+}
+
+/// Calls `body` with a `sockaddr` for 127.0.0.1:`port` and its length.
+func withLoopback<R>(port: Int, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    return withUnsafePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
 }
