@@ -194,6 +194,75 @@ final class SharedLab: @unchecked Sendable {
         }
     }
 
+    /// A key of its own, authorized on the shared lab's hosts.
+    func authorizedKey(type: String = "ed25519", passphrase: String = "") throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-key-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Lab.runTool("/usr/bin/ssh-keygen", ["-q", "-t", type, "-N", passphrase, "-C", "fd-test", "-f", "\(dir)/key"])
+        let pub = try String(contentsOfFile: "\(dir)/key.pub", encoding: .utf8)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(shared.lab.directory)/keys/authorized_keys"))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(pub.utf8))
+        try handle.close()
+        return "\(dir)/key"
+    }
+
+    @Test func encryptedKeyNeedsItsPassphrase() async throws {
+        _ = try ssh()
+        let key = try authorizedKey(type: "ecdsa", passphrase: "correct horse")
+        var options = shared.options
+        options.identityFiles = [key]
+        options.passphrase = Secret("correct horse")
+        var conn = shared.connection("db1")
+        conn.privateKeyFile = nil
+        let good = SSHConnection(conn, options: options)
+        #expect(try await good.run("echo in", timeout: .seconds(10)).stdout.text == "in\n")
+        await good.close()
+        options.passphrase = Secret("wrong")
+        let bad = SSHConnection(conn, options: options)
+        await #expect { try await bad.run("true", timeout: .seconds(10)) } throws: { e in
+            guard let e = e as? TransportError else { return false }
+            return e.kind == .authentication && e.message.contains("wrong passphrase?") && !e.description.contains("wrong\"")
+        }
+        await bad.close()
+    }
+
+    @Test func sshAgentAuthenticates() async throws {
+        _ = try ssh()
+        let key = try authorizedKey()
+        let socket = (key as NSString).deletingLastPathComponent + "/agent.sock"
+        // A real ssh-agent of our own, on its own socket; stopped by its PID.
+        let agent = Process()
+        agent.executableURL = URL(fileURLWithPath: "/usr/bin/ssh-agent")
+        agent.arguments = ["-D", "-a", socket]
+        agent.standardOutput = FileHandle.nullDevice
+        agent.standardError = FileHandle.nullDevice
+        try agent.run()
+        defer { kill(agent.processIdentifier, SIGKILL); agent.waitUntilExit() }
+        var added = false
+        for _ in 0..<500 where !added {
+            let add = Process()
+            add.executableURL = URL(fileURLWithPath: "/usr/bin/ssh-add")
+            add.arguments = ["-q", key]
+            add.environment = ["SSH_AUTH_SOCK": socket]
+            add.standardOutput = FileHandle.nullDevice
+            add.standardError = FileHandle.nullDevice
+            try add.run()
+            add.waitUntilExit()
+            added = add.terminationStatus == 0   // fails until the agent listens
+        }
+        #expect(added)
+        var options = shared.options
+        options.identityFiles = []
+        options.useAgent = true
+        options.agentSocket = socket
+        var conn = shared.connection("db2")
+        conn.privateKeyFile = nil
+        let c = SSHConnection(conn, options: options)
+        #expect(try await c.run("echo agent", timeout: .seconds(10)).stdout.text == "agent\n")
+        await c.close()
+    }
+
     @Test func wrongPortIsConnectionRefused() async throws {
         var conn = shared.connection("db1")
         conn.port = try Lab.freePort()

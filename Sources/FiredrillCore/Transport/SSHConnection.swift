@@ -242,9 +242,9 @@ public final class SSHConnection: Transport, @unchecked Sendable {
             default: tried.append("publickey \(key)")
             }
         }
-        if options.useAgent, ProcessInfo.processInfo.environment["SSH_AUTH_SOCK"] != nil {
-            if try authenticateWithAgent(s) { return }
-            tried.append("agent")
+        if options.useAgent, let socket = options.agentSocket {
+            if try authenticateWithAgent(s, socket: socket) { return }
+            tried.append("agent (\(socket))")
         }
         var hint = "check the user (ansible_user=\(user)), that the public key is in the host's authorized_keys, or set ansible_ssh_private_key_file"
         if rsaRefused {
@@ -253,12 +253,13 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         throw error(.authentication, "authentication failed for user '\(user)' (tried: \(tried.isEmpty ? "no key found" : tried.joined(separator: ", ")))", hint: hint)
     }
 
-    private func authenticateWithAgent(_ s: OpaquePointer) throws(TransportError) -> Bool {
+    private func authenticateWithAgent(_ s: OpaquePointer, socket: String) throws(TransportError) -> Bool {
         // The agent speaks over a local UNIX socket; libssh2's agent calls block briefly, on this thread.
         libssh2_session_set_blocking(s, 1)
         defer { libssh2_session_set_blocking(s, 0) }
         guard let agent = libssh2_agent_init(s) else { return false }
         defer { libssh2_agent_disconnect(agent); libssh2_agent_free(agent) }
+        libssh2_agent_set_identity_path(agent, socket)
         guard libssh2_agent_connect(agent) == 0, libssh2_agent_list_identities(agent) == 0 else { return false }
         var prev: UnsafeMutablePointer<libssh2_agent_publickey>?
         var identity: UnsafeMutablePointer<libssh2_agent_publickey>?

@@ -15,6 +15,8 @@ public struct SSHOptions: Sendable {
     /// Private keys tried, in order, when the host has no `ansible_ssh_private_key_file`.
     public var identityFiles: [String]
     public var useAgent: Bool
+    /// The agent's socket (default: $SSH_AUTH_SOCK).
+    public var agentSocket: String?
     /// Passphrase for encrypted private keys (from FIREDRILL_KEY_PASSPHRASE).
     public var passphrase: Secret?
     /// User when the inventory names none.
@@ -33,6 +35,7 @@ public struct SSHOptions: Sendable {
         self.keepaliveSeconds = keepaliveSeconds
         self.identityFiles = identityFiles ?? ["\(home)/.ssh/id_ed25519", "\(home)/.ssh/id_ecdsa"]
         self.useAgent = useAgent
+        self.agentSocket = ProcessInfo.processInfo.environment["SSH_AUTH_SOCK"].flatMap { $0.isEmpty ? nil : $0 }
         self.passphrase = passphrase
         self.defaultUser = defaultUser ?? ProcessInfo.processInfo.environment["USER"] ?? NSUserName()
         self.killGrace = killGrace
