@@ -59,6 +59,16 @@ public struct CheckRunner: Sendable {
 
     // MARK: - HTTP
 
+    /// One client for the process. A refused connection must fail the check at once (the default
+    /// retries until the deadline, which made every `down` check take its whole timeout), and a
+    /// redirect is an answer of its own, not something to follow.
+    static let httpClient: HTTPClient = {
+        var config = HTTPClient.Configuration()
+        config.connectionPool.retryConnectionEstablishment = false
+        config.redirectConfiguration = .disallow
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
+    }()
+
     func http(_ h: HTTPCheck, url: String, headers: [String: RenderedText], timeout: Duration) async throws -> CheckOutcome {
         var tls = TLSConfiguration.makeClientConfiguration()
         if !h.verifyTLS { tls.certificateVerification = .none }
@@ -67,7 +77,7 @@ public struct CheckRunner: Sendable {
         for (name, value) in headers { httpHeaders.add(name: name, value: try value.reveal(secrets)) }
         let request = try HTTPClient.Request(url: url, method: HTTPMethod(rawValue: h.method), headers: httpHeaders, tlsConfiguration: tls)
         let started = ContinuousClock.now
-        let response = try await HTTPClient.shared.execute(request: request, deadline: .now() + .nanoseconds(Int64(DurationText.seconds(timeout) * 1e9))).get()
+        let response = try await Self.httpClient.execute(request: request, deadline: .now() + .nanoseconds(Int64(DurationText.seconds(timeout) * 1e9))).get()
         let latency = ContinuousClock.now - started
         let body = response.body.map { String(buffer: $0) } ?? ""
         let responseHeaders = Dictionary(response.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { a, _ in a })
