@@ -20,18 +20,20 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run a drill: preflight, failover steps verified by checks, restore (always), journal.",
         discussion: """
-        Before step 1 every host must answer and the steady state must hold, or nothing runs (exit 3).
-        Each step runs on its hosts in parallel (--forks), then its verify: checks are polled until
-        every `up` check passes and every `down` check fails, or `within` runs out. On the first
-        failed step its on_failure hooks run, then restore — restore always runs, also after Ctrl-C
-        (a second Ctrl-C asks before abandoning it). Every event is journaled (fsync'd, hash-chained)
-        before the drill acts on it: runs/<run-id>/journal.jsonl under --runs-dir.
+        Before step 1 every host must answer and the steady state must hold, or nothing \
+        runs (exit 3). Each step runs on its hosts in parallel (--forks), then its verify: \
+        checks are polled until every `up` check passes and every `down` check fails, or \
+        `within` runs out. On the first failed step its on_failure hooks run, then restore. \
+        Restore always runs, also after Ctrl-C (a second Ctrl-C asks before abandoning it). \
+        Every event is journaled (fsync'd, hash-chained) before the drill acts on it: \
+        <run-id>/journal.jsonl under --runs-dir.
 
-        Manual steps ask the operator on a terminal; without one, say --manual=pass|skip|fail
-        (recorded as such). --yes skips the confirmation prompt but never confirms manual steps.
+        Manual steps ask the operator on a terminal; without one, say --manual=pass, skip \
+        or fail (recorded as such). --yes skips the confirmation prompt but never confirms \
+        manual steps.
 
-        Exit codes: 0 passed, 1 failed (restore ran), 2 invalid input, 3 preconditions not met,
-        130 interrupted (restore ran).
+        Exit codes: 0 passed, 1 failed (restore ran), 2 invalid input, 3 preconditions not \
+        met, 130 interrupted (restore ran).
 
         Examples:
           firedrill run Playbooks/ehr-db-failover.yml -i .firedrill-lab/inventory.yml --yes --manual=pass
