@@ -56,7 +56,7 @@ import Testing
         await rt.pool.closeAll()
     }
 
-    @Test func fileAgeAndCommandChecksRunOnTheHost() async throws {
+    @Test func fileAgeChecksRunOnTheHost() async throws {
         let lab = try TestLab.start(hosts: 4)
         defer { lab.stop() }
         let d = try lab.definition("downtime-procedures.yml")

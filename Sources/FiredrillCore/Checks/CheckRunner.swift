@@ -29,14 +29,25 @@ public struct CheckRunner: Sendable {
     public typealias TransportLookup = @Sendable (String) async -> (any Transport)?
     let transport: TransportLookup
     let secrets: [String: Secret]
+    let mask: SecretMasker
 
-    /// `transport` gives the connection of a host (for `on:` checks and commands); nil means the controller.
+    /// `transport` gives the connection of a host (for `on:` checks and commands), and of
+    /// `localhost` for command and file_age checks without `on:`.
     public init(secrets: [String: Secret] = [:], transport: @escaping TransportLookup) {
         self.secrets = secrets
+        self.mask = SecretMasker(secrets)
         self.transport = transport
     }
 
+    /// Evaluates once. The evidence never holds a secret value, whoever prints or journals it:
+    /// a server or command may echo what it was sent.
     public func evaluate(_ check: PlannedCheck) async -> CheckOutcome {
+        var outcome = await evaluateUnmasked(check)
+        outcome.detail = mask(outcome.detail)
+        return outcome
+    }
+
+    func evaluateUnmasked(_ check: PlannedCheck) async -> CheckOutcome {
         let started = ContinuousClock.now
         do {
             let target = try check.target.reveal(secrets)
@@ -49,12 +60,17 @@ public struct CheckRunner: Sendable {
             case .tcp: return try await tcp(target, timeout: check.timeout.duration)
             case let .dns(d): return try await dns(d, name: target, check: check)
             case let .tls(t): return try await tls(t, target: target, timeout: check.timeout.duration)
-            case let .command(c): return try await command(c, target, on: LocalTransport(name: "localhost"), timeout: check.timeout.duration)
-            case let .fileAge(f): return try await fileAge(f, path: target, on: LocalTransport(name: "localhost"), timeout: check.timeout.duration)
+            case let .command(c): return try await command(c, target, on: await controller(), timeout: check.timeout.duration)
+            case let .fileAge(f): return try await fileAge(f, path: target, on: await controller(), timeout: check.timeout.duration)
             }
         } catch {
             return CheckOutcome(passed: false, detail: Self.describe(error), latency: .now - started)
         }
+    }
+
+    /// This machine's transport: the pool's, so polling does not start a thread per attempt.
+    func controller() async -> any Transport {
+        await transport("localhost") ?? LocalTransport(name: "localhost")
     }
 
     // MARK: - HTTP

@@ -61,3 +61,15 @@ extension SecretDeclaration {
         }
     }
 }
+
+/// Replaces secret values wherever they could surface: command output, check evidence, errors.
+public struct SecretMasker: Sendable {
+    let values: [String]
+    public init(_ secrets: [String: Secret]) {
+        // Longest first, so a secret containing another is masked whole; one-character values would mask everything.
+        values = secrets.values.map { $0.reveal() }.filter { $0.count >= 3 }.sorted { $0.count > $1.count }
+    }
+    public func callAsFunction(_ text: String) -> String {
+        values.reduce(text) { $0.replacingOccurrences(of: $1, with: Secret.mask) }
+    }
+}
