@@ -191,14 +191,9 @@ public struct CheckRunner: Sendable {
         let r = try await t.run(run, timeout: timeout)
         let output = (r.stdout.text + r.stderr.text).trimmingCharacters(in: .whitespacesAndNewlines)
         var problems: [String] = []
-        switch r.outcome {
-        case let .exited(code) where Int(code) == c.expectExit: break
-        case let .exited(code): problems.append("exit \(code), expected \(c.expectExit)")
-        case let .signaled(s): problems.append("killed by SIG\(s)")
-        case .timedOut: problems.append("timed out after \(DurationText.format(timeout))")
-        }
+        if r.outcome != .exited(Int32(c.expectExit)) { problems.append("expected exit \(c.expectExit)") }
         if let needle = c.outputContains, !output.contains(needle) { problems.append("output does not contain \"\(needle)\"") }
-        let seen = "\(Self.describe(r.outcome)) in \(Self.ms(r.duration))" + (output.isEmpty ? "" : ": \(output.suffix(160))")
+        let seen = "\(r.outcome) in \(Self.ms(r.duration))" + (output.isEmpty ? "" : ": \(output.suffix(160))")
         return CheckOutcome(passed: problems.isEmpty, detail: problems.isEmpty ? seen : seen + " — " + problems.joined(separator: "; "), latency: r.duration)
     }
 
@@ -300,14 +295,6 @@ public struct CheckRunner: Sendable {
     static func ms(_ d: Duration) -> String {
         let ms = DurationText.seconds(d) * 1000
         return ms < 10 ? String(format: "%.1f ms", ms) : "\(Int(ms.rounded())) ms"
-    }
-
-    static func describe(_ outcome: CommandResult.Outcome) -> String {
-        switch outcome {
-        case let .exited(code): return "exit \(code)"
-        case let .signaled(s): return "SIG\(s)"
-        case .timedOut: return "timed out"
-        }
     }
 
     /// Errors of the libraries underneath, in words (never a type name).

@@ -339,20 +339,17 @@ public final class DrillEngine: Sendable {
     func commands(_ step: PlannedStep, phase: String) async throws -> [String] {
         let byHost = Dictionary(step.commands.map { ($0.host, $0.command) }, uniquingKeysWith: { a, _ in a })
         var failedHosts: [String] = [], failures: [String] = []
-        var ran = 0
         for batch in step.batches {
             if Task.isCancelled { break }
             let results = try await inParallel(batch, limit: options.forks) { host in
                 try await self.command(host: host, command: byHost[host] ?? RenderedText(), step: step, phase: phase)
             }
-            ran += batch.count
             for (host, failure) in zip(batch, results) {
                 if let failure { failedHosts.append(host); failures.append("\(step.id) \(step.name) on \(host): \(failure)") }
             }
             // Ansible's rule: stop when more than max_fail_percentage of the step's hosts failed.
             if !failedHosts.isEmpty, Double(failedHosts.count) * 100 / Double(step.hosts.count) > Double(step.maxFailPercentage) { return failures }
         }
-        _ = ran
         return []
     }
 
@@ -361,11 +358,10 @@ public final class DrillEngine: Sendable {
         try await log(.commandStarted) { e in e.phase = phase; e.step = step.id; e.host = host; e.command = command.description }
         let connection = runtime.definition.inventory.connection(of: host)
         let transport = await runtime.pool.transport(for: connection)
-        let text: String
-        do { text = try command.reveal(runtime.secrets) } catch { return "secret missing" }
         let r: CommandResult
         do throws(TransportError) {
-            r = try await transport.run(text, timeout: step.timeout.duration)
+            // Secrets were resolved before the run started (DrillRuntime.make): revealing cannot fail here.
+            r = try await transport.run((try? command.reveal(runtime.secrets)) ?? "", timeout: step.timeout.duration)
         } catch {
             try await log(.commandFinished) { e in
                 e.phase = phase; e.step = step.id; e.host = host; e.passed = false
@@ -389,14 +385,7 @@ public final class DrillEngine: Sendable {
             e.outputCutBytes = cut > 0 ? cut : nil
         }
         if r.succeeded { return nil }
-        let err = r.stderr.text.trimmingCharacters(in: .whitespacesAndNewlines)
-        let what: String
-        switch r.outcome {
-        case let .exited(code): what = "exit \(code)"
-        case let .signaled(s): what = "killed by SIG\(s)"
-        case .timedOut: what = "timed out after \(step.timeout.duration.formatted) (killed on the host)"
-        }
-        return mask(what + (err.isEmpty ? "" : ": " + String(err.suffix(200))))
+        return mask(Self.failure(r))
     }
 
     // MARK: - verify
@@ -408,44 +397,48 @@ public final class DrillEngine: Sendable {
             e.phase = phase; e.step = step.id
             e.detail = "up: \(v.up.map(\.label).joined(separator: ", ")); down: \(v.down.map(\.label).joined(separator: ", ")); within \(v.within.duration.formatted)"
         }
-        let started = ContinuousClock.now, deadline = started + v.within.duration
-        var pause = options.pollInterval, attempt = 0
-        var lastBad: [String] = []
-        while true {
-            attempt += 1
+        let started = ContinuousClock.now
+        var lastBad: [String] = [], at = started, atDate = Date()
+        let (held, attempts) = try await poll(until: started + v.within.duration) { attempt in
             let outcomes = await Preflight.evaluate(checks.map(\.0), with: runtime.checks)
-            let at = ContinuousClock.now, atDate = Date()
+            at = ContinuousClock.now
+            atDate = Date()
             lastBad = []
             for ((check, down), o) in zip(checks, outcomes) {
                 try await logCheck(check, o, phase: phase, step: step.id, attempt: attempt, expectDown: down)
                 if o.passed == down { lastBad.append(down ? "\(check.label) still answers: \(o.detail)" : "\(check.label): \(o.detail)") }
             }
-            if lastBad.isEmpty {
-                try await log(.verifyFinished) { e in
-                    e.phase = phase; e.step = step.id; e.passed = true; e.attempt = attempt
-                    e.durationMS = DurationText.seconds(at - started) * 1000
-                }
-                if phase == "failover", !v.up.isEmpty, let rto = await state.recovered(at: at) {
-                    try await log(.rto) { e in
-                        e.step = step.id
-                        e.seconds = DurationText.seconds(rto)
-                        e.objectiveSeconds = plan.objectives.rto.map { DurationText.seconds($0.duration) }
-                        e.withinObjective = plan.objectives.rto.map { rto <= $0.duration }
-                        e.detail = "from the start of the first disruptive step to \(Journal.timestamp(atDate)), when \(v.up.map(\.label).joined(separator: ", ")) answered again"
-                    }
-                }
-                return []
+            return lastBad.isEmpty
+        }
+        if Task.isCancelled && !held { return [] }
+        try await log(.verifyFinished) { e in
+            e.phase = phase; e.step = step.id; e.passed = held; e.attempt = attempts
+            e.durationMS = DurationText.seconds((held ? at : ContinuousClock.now) - started) * 1000
+            e.detail = held ? nil : "not true within \(v.within.duration.formatted): " + lastBad.joined(separator: "; ")
+        }
+        guard held else { return lastBad.map { "\(step.id) \(step.name): verify failed after \(attempts) attempts: \($0)" } }
+        if phase == "failover", !v.up.isEmpty, let rto = await state.recovered(at: at) {
+            try await log(.rto) { e in
+                e.step = step.id
+                e.seconds = DurationText.seconds(rto)
+                e.objectiveSeconds = plan.objectives.rto.map { DurationText.seconds($0.duration) }
+                e.withinObjective = plan.objectives.rto.map { rto <= $0.duration }
+                e.detail = "from the start of the first disruptive step to \(Journal.timestamp(atDate)), when \(v.up.map(\.label).joined(separator: ", ")) answered again"
             }
-            if Task.isCancelled { return [] }
-            if ContinuousClock.now + pause > deadline {
-                try await log(.verifyFinished) { e in
-                    e.phase = phase; e.step = step.id; e.passed = false; e.attempt = attempt
-                    e.durationMS = DurationText.seconds(ContinuousClock.now - started) * 1000
-                    e.detail = "not true within \(v.within.duration.formatted): " + lastBad.joined(separator: "; ")
-                }
-                return lastBad.map { "\(step.id) \(step.name): verify failed after \(attempt) attempts: \($0)" }
-            }
-            do { try await Task.sleep(for: pause) } catch { return [] }
+        }
+        return []
+    }
+
+    /// Calls `attempt` (1, 2, …) until it returns true, pausing between attempts (growing by half,
+    /// up to `maxPollInterval`) while another attempt can start before `deadline` and the task is
+    /// not cancelled. Returns whether it held and how many attempts were made.
+    func poll(until deadline: ContinuousClock.Instant, _ attempt: (Int) async throws -> Bool) async throws -> (held: Bool, attempts: Int) {
+        var pause = options.pollInterval, n = 0
+        while true {
+            n += 1
+            if try await attempt(n) { return (true, n) }
+            if Task.isCancelled || ContinuousClock.now + pause > deadline { return (false, n) }
+            do { try await Task.sleep(for: pause) } catch { return (false, n) }
             pause = min(pause * 3 / 2, options.maxPollInterval)
         }
     }
@@ -471,21 +464,15 @@ public final class DrillEngine: Sendable {
 
     /// Polls the standby for the marker until found or the data check's timeout.
     func readMarker(_ dc: PlannedDataCheck) async throws {
-        let deadline = ContinuousClock.now + dc.timeout.duration
-        var pause = options.pollInterval, attempt = 0
         var missing: String?
-        repeat {
-            attempt += 1
+        _ = try await poll(until: ContinuousClock.now + dc.timeout.duration) { attempt in
             missing = nil
             for cmd in dc.read {
                 if let problem = try await runDataCommand(cmd, timeout: dc.timeout.duration) { missing = "\(cmd.host): \(problem)"; break }
             }
             try await log(.markerRead) { e in e.phase = "data_check"; e.attempt = attempt; e.passed = missing == nil; e.detail = missing ?? "marker \(runID) found" }
-            if missing == nil { break }
-            if ContinuousClock.now + pause > deadline || Task.isCancelled { break }
-            do { try await Task.sleep(for: pause) } catch { break }
-            pause = min(pause * 3 / 2, options.maxPollInterval)
-        } while true
+            return missing == nil
+        }
         let s = await state.snapshot()
         let objective = plan.objectives.rpo?.duration
         if missing == nil, let w = s.markerWrittenAt {
@@ -506,12 +493,17 @@ public final class DrillEngine: Sendable {
         }
     }
 
+    /// `exit 3: <the end of stderr>`.
+    static func failure(_ r: CommandResult) -> String {
+        let err = r.stderr.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return r.outcome.description + (err.isEmpty ? "" : ": " + String(err.suffix(200)))
+    }
+
     func runDataCommand(_ cmd: PlannedCommand, timeout: Duration) async throws -> String? {
         let t = await runtime.pool.transport(for: runtime.definition.inventory.connection(of: cmd.host))
         do {
             let r = try await t.run(try cmd.command.reveal(runtime.secrets), timeout: timeout)
-            if r.succeeded { return nil }
-            return mask("\(CheckRunner.describe(r.outcome)): \(r.stderr.text.trimmingCharacters(in: .whitespacesAndNewlines))")
+            return r.succeeded ? nil : mask(Self.failure(r))
         } catch {
             return mask(CheckRunner.describe(error))
         }

@@ -21,6 +21,17 @@ public struct CommandResult: Sendable, Equatable, Codable {
     public var succeeded: Bool { outcome == .exited(0) }
 }
 
+extension CommandResult.Outcome: CustomStringConvertible {
+    /// `exit 3`, `killed by SIGTERM`, `timed out` (killed on the host).
+    public var description: String {
+        switch self {
+        case let .exited(code): return "exit \(code)"
+        case let .signaled(s): return "killed by SIG\(s)"
+        case .timedOut: return "timed out (killed on the host)"
+        }
+    }
+}
+
 /// Command output, capped: the tail is kept, and how much was cut is counted.
 public struct CapturedOutput: Sendable, Equatable, Codable, CustomStringConvertible {
     public static let defaultLimit = 64 * 1024
