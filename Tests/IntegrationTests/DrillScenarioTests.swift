@@ -17,8 +17,9 @@ import Testing
         var ended: JournalEvent? { events.last { $0.event == .runEnded } }
     }
 
-    static func runsDir() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("fd-runs-\(UUID().uuidString.prefix(8))").path
+    /// A runs folder inside the lab's folder, so `lab.stop()` removes it with the lab.
+    static func runsDir(in lab: TestLab) -> String {
+        "\(lab.dir)/runs-\(UUID().uuidString.prefix(8))"
     }
 
     static func journal(_ runsDir: String) -> (String?, [JournalEvent]) {
@@ -37,7 +38,7 @@ import Testing
     }
 
     func drill(_ playbook: String, _ lab: TestLab, extra: [String] = [], environment: [String: String] = [:]) throws -> Drill {
-        let runs = Self.runsDir()
+        let runs = Self.runsDir(in: lab)
         let r = try Firedrill.run(["run", playbook, "-i", lab.inventory, "--yes", "--manual=pass", "--output", "plain", "--runs-dir", runs] + extra,
                                   environment: environment)
         let (id, events) = Self.journal(runs)
@@ -152,7 +153,7 @@ import Testing
     @Test func sigkilledRunnerIsResumedAndRestoreRuns() throws {
         let lab = try TestLab.start()
         defer { lab.stop() }
-        let runs = Self.runsDir()
+        let runs = Self.runsDir(in: lab)
         // Reading the data marker on the standby takes 5 s: the runner is killed while it waits for it,
         // after every failover step finished and before restore.
         try lab.knob("db2", "delay-drill-marker", "5")
@@ -179,7 +180,7 @@ import Testing
     @Test func sigintStopsTheStepRunsRestoreAndExits130() throws {
         let lab = try TestLab.start()
         defer { lab.stop() }
-        let runs = Self.runsDir()
+        let runs = Self.runsDir(in: lab)
         try lab.knob("db1", "delay-systemctl", "300")   // "Stop primary database" hangs on the host
         let runner = try Firedrill.start(["run", "Playbooks/ehr-db-failover.yml", "-i", lab.inventory, "--yes", "--manual=pass",
                                           "--output", "plain", "--runs-dir", runs])
@@ -202,7 +203,7 @@ import Testing
     @Test func secretsNeverReachOutputOrJournal() throws {
         let lab = try TestLab.start(hosts: 2)
         defer { lab.stop() }
-        let dir = Self.runsDir()
+        let dir = Self.runsDir(in: lab)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let pb = "\(dir)/secret.yml"
         try """
@@ -264,7 +265,7 @@ import Testing
         #expect(manual.status == 2 && manual.stderr.contains("--manual=pass"))
         let both = try Firedrill.run(["run", "Playbooks/ehr-db-failover.yml", "--resume", "x"])
         #expect(both.status == 2)
-        let missing = try Firedrill.run(["run", "--resume", "nope", "--yes", "--runs-dir", Self.runsDir()])
+        let missing = try Firedrill.run(["run", "--resume", "nope", "--yes", "--runs-dir", "/nonexistent/fd-runs"])
         #expect(missing.status == 2 && missing.stderr.contains("no run 'nope'"))
     }
 }

@@ -196,7 +196,7 @@ final class SharedLab: @unchecked Sendable {
 
     /// A key of its own, authorized on the shared lab's hosts.
     func authorizedKey(type: String = "ed25519", passphrase: String = "") throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-key-\(UUID().uuidString.prefix(8))").path
+        let dir = "\(shared.lab.directory)/key-\(UUID().uuidString.prefix(8))"   // removed with the lab
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try Lab.runTool("/usr/bin/ssh-keygen", ["-q", "-t", type, "-N", passphrase, "-C", "fd-test", "-f", "\(dir)/key"])
         let pub = try String(contentsOfFile: "\(dir)/key.pub", encoding: .utf8)

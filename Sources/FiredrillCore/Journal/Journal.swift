@@ -103,17 +103,10 @@ public actor Journal {
         SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
     }
 
-    public static func timestamp(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.string(from: date)
-    }
+    /// ISO 8601 UTC with milliseconds; one format for every event (a value type, safe to share).
+    static let timeFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
-    public static func date(_ text: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.date(from: text)
-    }
+    public static func timestamp(_ date: Date) -> String { timeFormat.format(date) }
 }
 
 /// Reads and verifies a journal: the hash chain, the sequence, and that every line parses.
@@ -152,9 +145,10 @@ public enum JournalReader {
             c.problem = c.problem ?? "line \(c.events.count + 1) is incomplete (the runner stopped while writing it)"
             return c
         }
+        let decoder = JSONDecoder()
         for line in bytes.split(separator: 0x0a, omittingEmptySubsequences: false).dropLast() {
             lineNumber += 1
-            guard let e = try? JSONDecoder().decode(JournalEvent.self, from: Data(line)) else {
+            guard let e = try? decoder.decode(JournalEvent.self, from: Data(line)) else {
                 return Contents(events: events, lastHash: hash, problem: "line \(lineNumber) is not a journal event")
             }
             guard e.prev == hash else {

@@ -38,12 +38,16 @@ public struct RunStore: Sendable {
         public var intact: Bool
     }
 
-    /// Runs, newest first.
+    /// Run IDs, newest first (IDs start with their UTC start time).
+    func ids() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
+            .filter { FileManager.default.fileExists(atPath: journalPath($0)) }
+            .sorted(by: >)
+    }
+
+    /// Runs, newest first, each with its status read from its journal.
     public func list() -> [RunSummary] {
-        let ids = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter {
-            FileManager.default.fileExists(atPath: journalPath($0))
-        }
-        return ids.sorted(by: >).compactMap { id in
+        ids().compactMap { id in
             guard let c = try? JournalReader.read(path: journalPath(id)) else { return nil }
             let started = c.events.first { $0.event == .runStarted }
             let ended = c.events.last { $0.event == .runEnded }
@@ -54,7 +58,7 @@ public struct RunStore: Sendable {
 
     /// `latest` or a run ID (or a unique prefix of one).
     public func resolve(_ ref: String) -> String? {
-        let all = list().map(\.id)
+        let all = ids()
         if ref == "latest" { return all.first }
         if all.contains(ref) { return ref }
         let matches = all.filter { $0.hasPrefix(ref) }
