@@ -58,6 +58,9 @@ struct RunCommand: AsyncParsableCommand {
         _ = try connect.sshOptions()
         if resume == nil && playbook == nil { throw ValidationError("give a playbook, or --resume RUN_ID") }
         if resume != nil && playbook != nil { throw ValidationError("--resume continues the run's own playbook: leave PLAYBOOK out") }
+        if resume != nil && (!options.inventory.isEmpty || options.limit != nil || !options.extraVars.isEmpty) {
+            throw ValidationError("--resume uses the run's own inventory, --limit and -e: leave them out")
+        }
     }
 
     func run() async throws {
@@ -68,6 +71,7 @@ struct RunCommand: AsyncParsableCommand {
         var playbookPath = playbook ?? ""
         var inventoryPaths = options.inventory
         var limit = options.limit
+        var extraVars = options.extraVars
         if let resume {
             guard let id = store.resolve(resume) else { fail("no run '\(resume)' in \(store.root)", hint: "firedrill runs --runs-dir \(store.root)") }
             let contents = try JournalReader.read(path: store.journalPath(id))
@@ -83,22 +87,28 @@ struct RunCommand: AsyncParsableCommand {
             playbookPath = pb
             inventoryPaths = (facts["inventory"] ?? "").split(separator: "\n").map(String.init)
             limit = facts["limit"]
+            extraVars = (facts["extra_vars"] ?? "").split(separator: "\n").map(String.init)
         } else {
             runID = ""
         }
         var drillOptions = options
         drillOptions.inventory = inventoryPaths
         drillOptions.limit = limit
+        drillOptions.extraVars = extraVars
         let (definition, _) = drillOptions.load(playbookPath)
         let playbookHash = RunStore.sha256(files: [definition.playbook.file] + definition.playbook.includes)
         if !previous.isEmpty, let started = previous.first(where: { $0.event == .runStarted })?.data,
            started["playbook_sha256"] != playbookHash {
             fail("\(playbookPath) changed since run \(runID) started", hint: "restore by hand, or put the playbook back as it was (sha256 \(started["playbook_sha256"] ?? "?"))")
         }
-        let hasManual = (definition.preview.steps + definition.preview.restore).contains { $0.kind == .manual }
+        // A resumed run only restores: only restore's manual steps need an answer then.
+        let toRun = previous.isEmpty ? definition.preview.steps + definition.preview.restore : definition.preview.restore
+        let hasManual = toRun.contains { $0.kind == .manual }
         if hasManual && manual == .ask && !interactive {
             fail("the playbook has manual steps and there is no terminal to ask", hint: "pass --manual=pass, --manual=skip or --manual=fail (recorded in the journal)")
         }
+        // Secrets are resolved before asking, so a missing one is reported before anyone confirms.
+        let runtime = drillOptions.runtime(definition, ssh: try connect.sshOptions())
         if !yes {
             guard interactive else { fail("refusing to start a drill without confirmation", hint: "run it on a terminal, or pass --yes") }
             Terminal.err(confirmationText(definition.preview, resuming: !previous.isEmpty))
@@ -107,7 +117,6 @@ struct RunCommand: AsyncParsableCommand {
                 throw ExitCode(ExitStatus.preconditions)
             }
         }
-        let runtime = options.runtime(definition, ssh: try connect.sshOptions())
         if runID.isEmpty { runID = RunStore.newRunID(service: definition.playbook.service) }
         guard let plan = definition.plan(runID: runID) else { fail("cannot plan the drill", hint: nil) }
         let journal: Journal
@@ -132,7 +141,7 @@ struct RunCommand: AsyncParsableCommand {
             "playbook": absolute(definition.playbook.file), "playbook_sha256": playbookHash,
             "inventory": definition.inventoryPaths.map(absolute).joined(separator: "\n"),
             "inventory_sha256": RunStore.sha256(files: definition.inventoryPaths),
-            "limit": limit ?? "", "operator": ProcessInfo.processInfo.environment["USER"] ?? NSUserName(),
+            "limit": limit ?? "", "extra_vars": extraVars.joined(separator: "\n"), "operator": ProcessInfo.processInfo.environment["USER"] ?? NSUserName(),
             "controller": ProcessInfo.processInfo.hostName, "firedrill_version": version,
             "service": plan.playbook.service, "criticality": plan.playbook.criticality.rawValue,
             "rto_objective_seconds": plan.objectives.rto.map { String(DurationText.seconds($0.duration)) } ?? "",

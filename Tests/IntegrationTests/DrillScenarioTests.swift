@@ -265,6 +265,8 @@ import Testing
         #expect(manual.status == 2 && manual.stderr.contains("--manual=pass"))
         let both = try Firedrill.run(["run", "Playbooks/ehr-db-failover.yml", "--resume", "x"])
         #expect(both.status == 2)
+        let override = try Firedrill.run(["run", "--resume", "x", "-e", "vip=10.0.0.1"])
+        #expect(override.status == 2 && override.stderr.contains("run's own inventory, --limit and -e"), "\(override.stderr)")
         let missing = try Firedrill.run(["run", "--resume", "nope", "--yes", "--runs-dir", "/nonexistent/fd-runs"])
         #expect(missing.status == 2 && missing.stderr.contains("no run 'nope'"))
     }
