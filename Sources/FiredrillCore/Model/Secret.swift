@@ -48,7 +48,7 @@ extension SecretDeclaration {
                 return .failure(.error("secret '\(self.name)': environment variable \(name) is not set", at: location, length: self.name.count,
                                        hint: "export \(name)=… before the drill (it is never printed or journaled)"))
             }
-            return .success(Secret(v))
+            return checked(v)
         case let .file(path):
             let full = resolvePath(path, relativeTo: playbookFile)
             guard let data = FileManager.default.contents(atPath: full) else {
@@ -57,17 +57,28 @@ extension SecretDeclaration {
             }
             var text = String(decoding: data, as: UTF8.self)
             while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
-            return .success(Secret(text))
+            return checked(text)
         }
+    }
+
+    /// A value too short to mask could not be kept out of output (masking "ab" would mangle every line).
+    private func checked(_ value: String) -> Result<Secret, Diagnostic> {
+        guard value.count >= SecretMasker.minimumLength else {
+            return .failure(.error("secret '\(name)' is shorter than \(SecretMasker.minimumLength) characters: it could not be masked in output",
+                                   at: location, length: name.count, hint: "use the real value; secrets this short are not secret"))
+        }
+        return .success(Secret(value))
     }
 }
 
 /// Replaces secret values wherever they could surface: command output, check evidence, errors.
 public struct SecretMasker: Sendable {
+    /// Shorter secrets are refused when resolved (`SecretDeclaration.resolve`).
+    public static let minimumLength = 3
     let values: [String]
     public init(_ secrets: [String: Secret]) {
         // Longest first, so a secret containing another is masked whole; one-character values would mask everything.
-        values = secrets.values.map { $0.reveal() }.filter { $0.count >= 3 }.sorted { $0.count > $1.count }
+        values = secrets.values.map { $0.reveal() }.filter { $0.count >= Self.minimumLength }.sorted { $0.count > $1.count }
     }
     public func callAsFunction(_ text: String) -> String {
         values.reduce(text) { $0.replacingOccurrences(of: $1, with: Secret.mask) }
