@@ -7,6 +7,21 @@ import Testing
         #expect(!d.hasErrors, "\(d.messages)")
     }
 
+    @Test func tlsChecksCannotRunFromAHost() {
+        let d = diagnose("""
+        name: TLS
+        service: ehr
+        checks:
+          cert: { tls: "ehr.hospital.example:443", on: db_primary }
+        steady_state: [cert]
+        steps:
+          - { name: Stop, on: db_primary, run: "true" }
+        """)
+        let found = d.first(containing: "tls check 'cert' cannot run from a host")
+        #expect(found?.location?.line == 4 && found?.location?.column == 48, "\(String(describing: found?.location))")
+        #expect(found?.hint?.contains("targets:") == true)
+    }
+
     @Test func everyProblemIsReportedAtOnce() {
         let d = diagnose("""
         name: Broken

@@ -31,8 +31,7 @@ public struct CheckRunner: Sendable {
     let secrets: [String: Secret]
     let mask: SecretMasker
 
-    /// `transport` gives the connection of a host (for `on:` checks and commands), and of
-    /// `localhost` for command and file_age checks without `on:`.
+    /// `transport` gives the connection of a host, for `on:` checks.
     public init(secrets: [String: Secret] = [:], transport: @escaping TransportLookup) {
         self.secrets = secrets
         self.mask = SecretMasker(secrets)
@@ -60,17 +59,13 @@ public struct CheckRunner: Sendable {
             case .tcp: return try await tcp(target, timeout: check.timeout.duration)
             case let .dns(d): return try await dns(d, name: target, check: check)
             case let .tls(t): return try await tls(t, target: target, timeout: check.timeout.duration)
-            case let .command(c): return try await command(c, target, on: await controller(), timeout: check.timeout.duration)
-            case let .fileAge(f): return try await fileAge(f, path: target, on: await controller(), timeout: check.timeout.duration)
+            case .command, .fileAge:
+                // The loader requires on: for these (on: localhost runs them here, through the pool).
+                return CheckOutcome(passed: false, detail: "\(check.type) checks run on a host: add on:", latency: .zero)
             }
         } catch {
             return CheckOutcome(passed: false, detail: Self.describe(error), latency: .now - started)
         }
-    }
-
-    /// This machine's transport: the pool's, so polling does not start a thread per attempt.
-    func controller() async -> any Transport {
-        await transport("localhost") ?? LocalTransport(name: "localhost")
     }
 
     // MARK: - HTTP

@@ -316,6 +316,10 @@ public struct PlaybookLoader {
             reader.error("\(kindName) check '\(name)' needs 'on:' (the hosts to run it on)", at: key,
                          hint: "e.g. on: db_standby; use 'on: localhost' with ansible_connection=local for the controller")
         }
+        if kindName == "tls", let onNode = m["on"] {
+            reader.error("tls check '\(name)' cannot run from a host: it runs from the controller", at: onNode,
+                         hint: "remove on:, or use targets: to check each host's certificate from here")
+        }
         guard let kind else { return nil }
         return Check(name: name, location: key.location, kind: kind, timeout: timeout, on: on, targets: targets, file: key.location.file)
     }
