@@ -61,8 +61,9 @@ struct PingCommand: AsyncParsableCommand {
         let width = (hosts.map(\.count).max() ?? 0) + 2
         for (name, result) in zip(hosts, results) {
             switch result {
-            case let .success(d):
-                Terminal.out(name.padding(toLength: width, withPad: " ", startingAt: 0) + String(format: "ok  %.1f ms\n", DurationText.seconds(d) * 1000))
+            case let .success(ready):
+                Terminal.out(name.padding(toLength: width, withPad: " ", startingAt: 0) + String(format: "ok  %.1f ms\n", DurationText.seconds(ready.latency) * 1000))
+                if let key = ready.trustedNewKey { Terminal.err("\(name): \(key)\n") }
             case let .failure(e):
                 failed += 1
                 Terminal.out(name.padding(toLength: width, withPad: " ", startingAt: 0) + "FAILED  \(e.description)\n")

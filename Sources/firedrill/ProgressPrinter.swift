@@ -43,7 +43,9 @@ actor ProgressPrinter: DrillObserver {
         switch e.event {
         case .runStarted: return style.bold("▶ \(e.name ?? "drill")")
         case .resumed: return style.yellow("↻ resumed: \(e.detail ?? "")")
-        case .hostReady: return "  \(ok) \(e.host ?? "") reachable" + (e.latencyMS.map { String(format: " (%.0f ms)", $0) } ?? "")
+        case .hostReady:
+            let line = "  \(ok) \(e.host ?? "") reachable" + (e.latencyMS.map { String(format: " (%.0f ms)", $0) } ?? "")
+            return e.result == "trusted_new_key" ? line + "\n    " + style.yellow(e.detail ?? "") : line
         case .hostUnreachable: return "  \(bad) \(e.host ?? ""): \(e.detail ?? "")"
         case .checkResult:
             let label = (e.check ?? "") + (e.host.map { "@\($0)" } ?? "")
@@ -52,7 +54,7 @@ actor ProgressPrinter: DrillObserver {
                 status("verify attempt \(e.attempt ?? 1): \(label) \(good ? "✓" : "…")")
                 return nil
             }
-            let phase = e.step == nil ? (e.phase ?? "") : "verify #\(e.attempt ?? 1)"
+            let phase = e.step == nil ? (e.phase?.rawValue ?? "") : "verify #\(e.attempt ?? 1)"
             return "    \(good ? ok : bad) \(phase) \(label): \(e.result.map { "\($0) — " } ?? "")\(e.detail ?? "")"
         case .preconditionsFailed: return style.red("✗ preconditions not met: \(e.detail ?? "")")
         case .markerWritten: return "  \(e.passed == true ? ok : bad) data marker: \(e.detail ?? "")"
@@ -61,10 +63,12 @@ actor ProgressPrinter: DrillObserver {
             return "  \(e.passed == true ? ok : "…") data marker on the standby: \(e.detail ?? "")"
         case .stepStarted:
             currentStep = "\(e.step ?? "") \(e.name ?? "")"
-            return style.bold("\n\(e.phase == "restore" ? "↺" : e.phase == "on_failure" ? "⚑" : "▸") \(e.step ?? "") \(e.name ?? "")") + style.dim("  \(e.detail ?? "")")
+            return style.bold("\n\(e.phase == .restore ? "↺" : e.phase == .onFailure ? "⚑" : "▸") \(e.step ?? "") \(e.name ?? "")") + style.dim("  \(e.detail ?? "")")
         case .commandStarted:
             if live { status("running on\(host)") }
             return live ? nil : "  → \(e.host ?? ""): \(e.command ?? "")"
+        case .commandRunning: return nil
+        case .leftoverStopped: return style.yellow("  ■ \(e.detail ?? "")")
         case .commandFinished:
             let what = e.timedOut == true ? "timed out" : e.signal.map { "SIG\($0)" } ?? e.exit.map { "exit \($0)" } ?? (e.detail ?? "failed")
             let ms = e.durationMS.map { String(format: " in %.0f ms", $0) } ?? ""
@@ -81,6 +85,7 @@ actor ProgressPrinter: DrillObserver {
             switch e.result {
             case "passed": return "  \(ok) \(e.step ?? "") passed\(d)"
             case "interrupted": return style.yellow("  ■ \(e.step ?? "") interrupted")
+            case "skipped": return style.yellow("  – \(e.step ?? "") skipped: \(e.detail ?? "")")
             default: return "  \(bad) \(e.step ?? "") failed\(d)"
             }
         case .rto:
@@ -90,10 +95,11 @@ actor ProgressPrinter: DrillObserver {
             if e.passed != true { return style.red("  ✗ RPO: \(e.detail ?? "")") }
             let within = e.withinObjective.map { $0 ? style.green(" (within objective)") : style.red(" (EXCEEDS objective)") } ?? ""
             return style.bold("  ⛁ RPO \(seconds(e.seconds))") + within
-        case .interrupted: return style.yellow("\n■ \(e.detail ?? "interrupted")")
-        case .restoreStarted: return style.bold("\nRestore")
+        case .interrupted: return style.yellow("\n■ interrupt: \(e.detail ?? "interrupted")")
+        case .journalFailed: return style.red("\n✗ \(e.detail ?? "the journal cannot be written")")
+        case .restoreStarted: return style.bold("\nRestore") + style.dim("  \(e.detail ?? "")")
         case .restoreFinished: return "  restore \(e.detail ?? "")"
-        case .confirmed, .runEnded: return nil
+        case .runEnded: return nil
         }
     }
 
@@ -135,6 +141,7 @@ actor ProgressPrinter: DrillObserver {
         case .failed: result = style.red("FAILED")
         case .interrupted: result = style.yellow("INTERRUPTED")
         case .preconditions: result = style.red("NOT STARTED (preconditions not met)")
+        case .incomplete: result = style.red("RECORD INCOMPLETE")
         }
         func measure(_ d: Duration?, _ objective: Duration?, missing: String) -> String {
             guard let d else { return missing }
@@ -148,7 +155,10 @@ actor ProgressPrinter: DrillObserver {
         out += "  restore  \(o.restore)\n"
         out += "  hosts    \(o.finalState)\n"
         for f in o.failures { out += "  " + style.red("✗") + " \(f)\n" }
+        for s in o.skipped { out += "  " + style.yellow("–") + " skipped \(s)\n" }
+        for n in o.notes { out += "  " + style.yellow("!") + " \(n)\n" }
         out += "  journal  \(o.journalPath)\n"
+        if let incomplete = o.recordIncomplete { out += "  " + style.red("journal INCOMPLETE: \(incomplete)") + "\n" }
         return out
     }
 }

@@ -32,8 +32,16 @@ struct RunCommand: AsyncParsableCommand {
         or fail (recorded as such). --yes skips the confirmation prompt but never confirms \
         manual steps.
 
+        Restore runs only when the failover touched a host: interrupted before the first \
+        failover command was sent, nothing is changed and nothing is restored. One drill \
+        per service and per host at a time (locks under --runs-dir); a command is never \
+        sent twice (a connection lost while it ran makes its outcome unknown, the step \
+        fails and restore runs).
+
         Exit codes: 0 passed, 1 failed (restore ran), 2 invalid input, 3 preconditions not \
-        met, 130 interrupted (restore ran).
+        met (steady state, unreachable hosts, another drill holds the lock), 4 the journal \
+        could not be written (restore was attempted; evidence on stderr and in a fallback \
+        file), 130 interrupted.
 
         Examples:
           firedrill run Playbooks/ehr-db-failover.yml -i .firedrill-lab/inventory.yml --yes --manual=pass
@@ -65,102 +73,89 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let store = RunStore(root: runsDir)
+        if let problem = RunStore.folderProblem(store.root) {
+            fail("cannot keep runs: \(problem)", hint: "pass --runs-dir DIR (or set FIREDRILL_RUNS) to a folder you can write")
+        }
         let interactive = isatty(STDIN_FILENO) == 1
-        var previous: [JournalEvent] = []
-        var runID: String
-        var playbookPath = playbook ?? ""
-        var inventoryPaths = options.inventory
-        var limit = options.limit
-        var extraVars = options.extraVars
+        var locks: [RunLock] = []
+        var point: ResumePoint?
+        var runID = ""
+        var drillOptions = options
         if let resume {
             guard let id = store.resolve(resume) else { fail("no run '\(resume)' in \(store.root)", hint: "firedrill runs --runs-dir \(store.root)") }
-            let contents = try JournalReader.read(path: store.journalPath(id))
-            if let problem = contents.problem { fail("the journal of \(id) is damaged: \(problem)", hint: "firedrill verify-journal \(id)") }
-            if let ended = contents.events.last(where: { $0.event == .runEnded }) {
-                fail("run \(id) already ended (\(ended.result ?? "")): nothing to resume", hint: "start a new run with firedrill run PLAYBOOK")
-            }
-            guard let facts = contents.events.first(where: { $0.event == .runStarted })?.data, let pb = facts["playbook"] else {
-                fail("run \(id) has no run_started event: nothing ran", hint: "start a new run with firedrill run PLAYBOOK")
+            // The run is locked before its journal is read, so two resumes cannot both find it unfinished.
+            locks.append(lock([.run(id)], store: store, run: id))
+            switch ResumePoint.load(store: store, id: id) {
+            case let .success(p): point = p
+            case let .failure(d): fail(d.message, hint: d.hint)
             }
             runID = id
-            previous = contents.events
-            playbookPath = pb
-            inventoryPaths = (facts["inventory"] ?? "").split(separator: "\n").map(String.init)
-            limit = facts["limit"]
-            extraVars = (facts["extra_vars"] ?? "").split(separator: "\n").map(String.init)
-        } else {
-            runID = ""
+            drillOptions.inventory = point?.facts.inventory ?? []
+            drillOptions.limit = point?.facts.limit
+            drillOptions.extraVars = point?.facts.extraVars ?? []
         }
-        var drillOptions = options
-        drillOptions.inventory = inventoryPaths
-        drillOptions.limit = limit
-        drillOptions.extraVars = extraVars
+        let playbookPath = point?.facts.playbook ?? playbook ?? ""
         let (definition, _) = drillOptions.load(playbookPath)
-        let playbookHash = RunStore.sha256(files: [definition.playbook.file] + definition.playbook.includes)
-        if !previous.isEmpty, let started = previous.first(where: { $0.event == .runStarted })?.data,
-           started["playbook_sha256"] != playbookHash {
-            fail("\(playbookPath) changed since run \(runID) started", hint: "restore by hand, or put the playbook back as it was (sha256 \(started["playbook_sha256"] ?? "?"))")
+        if let point, point.facts.playbookSHA256 != RunFacts.playbookHash(definition) {
+            fail("\(playbookPath) changed since run \(runID) started",
+                 hint: "restore by hand, or put the playbook back as it was (sha256 \(point.facts.playbookSHA256))")
         }
         // A resumed run only restores: only restore's manual steps need an answer then.
-        let toRun = previous.isEmpty ? definition.preview.steps + definition.preview.restore : definition.preview.restore
-        let hasManual = toRun.contains { $0.kind == .manual }
-        if hasManual && manual == .ask && !interactive {
+        let toRun = point == nil ? definition.preview.steps + definition.preview.restore : definition.preview.restore
+        if toRun.contains(where: { $0.kind == .manual }) && manual == .ask && !interactive {
             fail("the playbook has manual steps and there is no terminal to ask", hint: "pass --manual=pass, --manual=skip or --manual=fail (recorded in the journal)")
         }
         // Secrets are resolved before asking, so a missing one is reported before anyone confirms.
         let runtime = drillOptions.runtime(definition, ssh: try connect.sshOptions())
+        if runID.isEmpty { runID = RunStore.newRunID(service: definition.playbook.service) }
+        guard let plan = definition.plan(runID: runID) else { fail("cannot plan the drill", hint: nil) }
+        // One drill per service and per host at a time, held until this process ends.
+        locks.append(lock(RunLock.Key.drill(plan, run: runID).filter { point == nil || $0 != .run(runID) }, store: store, run: runID))
         if !yes {
             guard interactive else { fail("refusing to start a drill without confirmation", hint: "run it on a terminal, or pass --yes") }
-            Terminal.err(confirmationText(definition.preview, resuming: !previous.isEmpty))
+            Terminal.err(confirmationText(definition.preview, resuming: point != nil))
             guard let answer = await readLineOffThePool(), ["y", "yes"].contains(answer.lowercased()) else {
                 Terminal.err("not started\n")
                 throw ExitCode(ExitStatus.preconditions)
             }
         }
-        if runID.isEmpty { runID = RunStore.newRunID(service: definition.playbook.service) }
-        guard let plan = definition.plan(runID: runID) else { fail("cannot plan the drill", hint: nil) }
         let journal: Journal
         do {
-            journal = try Journal(path: store.journalPath(runID))
-            try JSONOutput.encode(plan).write(toFile: store.directory(runID) + "/plan.json", atomically: true, encoding: .utf8)
+            journal = try Journal(path: store.journalPath(runID), dropTornTail: point != nil)
+            if point == nil {
+                try JSONOutput.encode(plan).write(toFile: store.directory(runID) + "/plan.json", atomically: true, encoding: .utf8)
+            }
         } catch {
-            fail("cannot write the journal: \(error)", hint: "check that \(store.root) is writable, or pass --runs-dir DIR")
+            fail("cannot write the journal: \(error)", hint: "free space in \(store.root) or pass --runs-dir DIR; nothing has run")
         }
         let live = output == .auto && isatty(STDOUT_FILENO) == 1 && format == .text
         let style = TerminalStyle.detect(noColorFlag: options.noColor)
         let observer = ProgressPrinter(style: style, live: live, json: format == .json, objective: plan.objectives.rto?.duration)
-        let interruption = Interruption()
-        let signals = SignalWatcher { n in
-            interruption.signal()
-            Terminal.err(n == 1 ? "\ninterrupt: stopping the failover, restore will run (Ctrl-C again to abandon restore)\n" : "")
-        }
-        let engine = DrillEngine(runtime: runtime, plan: plan, journal: journal, observer: observer,
-                                 options: RunOptions(forks: connect.forks, manual: manual), interruption: interruption)
+        let runner = DrillRunner(runtime: runtime, plan: plan, journal: journal, observer: observer,
+                                 options: RunOptions(forks: connect.forks, manual: manual), resuming: point)
+        let signals = SignalWatcher { Task { await runner.interrupt() } }
         if format == .text { Terminal.out("run \(runID)\njournal \(journal.path)\n") }
-        let facts: [String: String] = [
-            "playbook": absolute(definition.playbook.file), "playbook_sha256": playbookHash,
-            "inventory": definition.inventoryPaths.map(absolute).joined(separator: "\n"),
-            "inventory_sha256": RunStore.sha256(files: definition.inventoryPaths),
-            "limit": limit ?? "", "extra_vars": extraVars.joined(separator: "\n"), "operator": ProcessInfo.processInfo.environment["USER"] ?? NSUserName(),
-            "controller": ProcessInfo.processInfo.hostName, "firedrill_version": version,
-            "service": plan.playbook.service, "criticality": plan.playbook.criticality.rawValue,
-            "rto_objective_seconds": plan.objectives.rto.map { String(DurationText.seconds($0.duration)) } ?? "",
-            "rpo_objective_seconds": plan.objectives.rpo.map { String(DurationText.seconds($0.duration)) } ?? "",
-        ].filter { !$0.value.isEmpty }
-        let outcome: DrillOutcome
-        do {
-            outcome = previous.isEmpty ? try await engine.run(facts: facts) : try await engine.resume(from: previous)
-            try await journal.seal()
-        } catch {
-            await runtime.pool.closeAll()
-            Terminal.err("error: the journal could not be written (\(error)); the drill stopped.\n"
-                         + "hint: hosts may be mid-drill: fix the disk, then firedrill run --resume \(runID)\n")
-            throw ExitCode(ExitStatus.failed)
-        }
+        let facts = point == nil ? RunFacts.collect(definition: definition, plan: plan, extraVars: drillOptions.extraVars, version: version) : nil
+        let outcome = await runner.run(facts: facts, notes: locks.flatMap(\.takenOver))
         withExtendedLifetime(signals) {}
         await runtime.pool.closeAll()
         if format == .text { Terminal.out(await observer.summary(outcome)) }
+        withExtendedLifetime(locks) {}
         throw ExitCode(outcome.exitCode)
+    }
+
+    /// Takes `keys`, or refuses (exit 3) naming the drill that holds one.
+    func lock(_ keys: [RunLock.Key], store: RunStore, run: String) -> RunLock {
+        let holder = RunLock.Holder(run: run, user: ProcessInfo.processInfo.environment["USER"] ?? NSUserName(),
+                                    controller: ProcessInfo.processInfo.hostName)
+        switch RunLock.acquire(keys, store: store, holder: holder) {
+        case let .success(l):
+            for note in l.takenOver { Terminal.err("note: \(note)\n") }
+            return l
+        case let .failure(refusal):
+            Terminal.err("error: \(refusal.description)\nhint: \(refusal.hint)\n")
+            Terminal.exit(refusal.problem == nil ? ExitStatus.preconditions : ExitStatus.invalidInput)
+        }
     }
 
     func confirmationText(_ plan: Plan, resuming: Bool) -> String {
@@ -175,37 +170,26 @@ struct RunCommand: AsyncParsableCommand {
         """
     }
 
-    func absolute(_ path: String) -> String {
-        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-    }
-
     func fail(_ message: String, hint: String?) -> Never {
         Terminal.err("error: \(message)\n" + (hint.map { "hint: \($0)\n" } ?? ""))
         Terminal.exit(ExitStatus.invalidInput)
     }
 }
 
-/// SIGINT and SIGTERM, delivered on a dispatch queue instead of ending the process.
+/// SIGINT and SIGTERM, delivered on a dispatch queue as events instead of ending the process.
 final class SignalWatcher: @unchecked Sendable {
     /// Only set in init and cancelled in deinit.
     private let sources: [any DispatchSourceSignal]
 
-    init(_ handler: @escaping @Sendable (Int) -> Void) {
-        let counter = Counter()
+    init(_ handler: @escaping @Sendable () -> Void) {
         sources = [SIGINT, SIGTERM].map { sig in
             signal(sig, SIG_IGN)
             let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { handler(counter.next()) }
+            s.setEventHandler { handler() }
             s.resume()
             return s
         }
     }
 
     deinit { for s in sources { s.cancel() } }
-
-    final class Counter: @unchecked Sendable {
-        private let lock = NSLock()
-        private var n = 0
-        func next() -> Int { lock.withLock { n += 1; return n } }
-    }
 }

@@ -170,7 +170,7 @@ import Testing
         #expect(resumed.status == 1, "a resumed drill is not a pass: \(resumed.stdout)\(resumed.stderr)")
         let (_, after) = Self.journal(runs)
         #expect(after.contains { $0.event == .resumed && ($0.detail ?? "").contains("failover.1, failover.2, failover.3") })
-        #expect(after.contains { $0.event == .restoreFinished && $0.result == "passed" })
+        #expect(after.contains { $0.event == .restoreFinished && $0.result == "completed" })
         #expect(after.last?.event == .runEnded)
         let again = try Firedrill.run(["run", "--resume", id ?? "", "--yes", "--runs-dir", runs])
         #expect(again.status == 2 && again.stderr.contains("already ended"))
@@ -191,7 +191,7 @@ import Testing
         let (_, events) = Self.journal(runs)
         #expect(events.contains { $0.event == .interrupted })
         #expect(events.contains { $0.event == .stepFinished && $0.step == "failover.1" && $0.result == "interrupted" })
-        #expect(events.contains { $0.event == .restoreFinished && $0.result == "passed" })
+        #expect(events.contains { $0.event == .restoreFinished && $0.result == "completed" })
         #expect(events.last?.result == "interrupted")
         // The hung command was killed on the host, not only abandoned.
         let left = try Firedrill.run(["ping", "db1", "-i", lab.inventory])

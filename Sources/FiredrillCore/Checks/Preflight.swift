@@ -9,8 +9,12 @@ public struct PreflightReport: Sendable, Encodable {
         public var error: String?
         public var errorKind: TransportError.Kind?
         public var hint: String?
+        /// With `--accept-new`: the key this run trusted and recorded for the host (type and fingerprint).
+        public var trustedNewKey: String?
 
-        enum CodingKeys: String, CodingKey { case host, endpoint, ok, latencyMS = "latency_ms", error, errorKind = "error_kind", hint }
+        enum CodingKeys: String, CodingKey {
+            case host, endpoint, ok, latencyMS = "latency_ms", error, errorKind = "error_kind", hint, trustedNewKey = "trusted_new_key"
+        }
     }
 
     public struct CheckStatus: Sendable, Encodable {
@@ -40,8 +44,9 @@ public enum Preflight {
         let results = await connect(plan.hosts, pool: pool, forks: forks)
         let hosts = zip(plan.hosts, results).map { c, r -> PreflightReport.HostStatus in
             switch r {
-            case let .success(d):
-                return .init(host: c.name, endpoint: c.endpoint, ok: true, latencyMS: DurationText.seconds(d) * 1000)
+            case let .success(ready):
+                return .init(host: c.name, endpoint: c.endpoint, ok: true, latencyMS: DurationText.seconds(ready.latency) * 1000,
+                             trustedNewKey: ready.trustedNewKey)
             case let .failure(e):
                 return .init(host: c.name, endpoint: c.endpoint, ok: false, error: e.message, errorKind: e.kind, hint: e.hint)
             }
@@ -69,10 +74,16 @@ public enum Preflight {
         }
     }
 
+    /// A host that answered: how long connecting took, and the key trusted on first use, if any.
+    public struct Ready: Sendable, Equatable {
+        public var latency: Duration
+        public var trustedNewKey: String?
+    }
+
     /// Connects (fresh connection + authentication + a no-op) with at most `forks` at once; results in host order.
-    public static func connect(_ connections: [HostConnection], pool: HostPool, forks: Int) async -> [Result<Duration, TransportError>] {
-        await withTaskGroup(of: (Int, Result<Duration, TransportError>).self) { group in
-            var results = [Result<Duration, TransportError>?](repeating: nil, count: connections.count)
+    public static func connect(_ connections: [HostConnection], pool: HostPool, forks: Int) async -> [Result<Ready, TransportError>] {
+        await withTaskGroup(of: (Int, Result<Ready, TransportError>).self) { group in
+            var results = [Result<Ready, TransportError>?](repeating: nil, count: connections.count)
             var next = 0
             func add() {
                 let i = next
@@ -81,13 +92,13 @@ public enum Preflight {
                 group.addTask {
                     let start = ContinuousClock.now
                     do throws(TransportError) {
-                        try await pool.connect(c)
+                        let trusted = try await pool.connect(c)
                         let t = await pool.transport(for: c)
                         let r = try await t.run("true", timeout: .seconds(10))
                         guard r.succeeded else {
                             return (i, .failure(TransportError(.channel, host: c.name, endpoint: c.endpoint, "the no-op command failed: \(r.stderr.text)")))
                         }
-                        return (i, .success(ContinuousClock.now - start))
+                        return (i, .success(Ready(latency: ContinuousClock.now - start, trustedNewKey: trusted)))
                     } catch {
                         return (i, .failure(error))
                     }

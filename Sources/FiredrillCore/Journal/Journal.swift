@@ -20,7 +20,11 @@ public actor Journal {
     private var pending: [UInt8] = []
     private var waiters: [CheckedContinuation<Void, any Error>] = []
     private var flushing = false
+    /// Why the journal stopped taking events (a failed write or fsync); nil while it works.
+    public private(set) var broken: String?
     public private(set) var fsyncs = 0
+    /// Bytes of an incomplete last line that `init(path:dropTornTail:)` cut off, if any.
+    public nonisolated let droppedTornBytes: Int
 
     public struct Failure: Error, CustomStringConvertible {
         public var message: String
@@ -29,15 +33,28 @@ public actor Journal {
 
     static let genesis = String(repeating: "0", count: 64)
 
-    /// Opens (creating) the journal; an existing one is verified and continued.
-    public init(path: String) throws {
+    /// Opens (creating) the journal; an existing one is verified and continued. With
+    /// `dropTornTail`, a journal whose only damage is an incomplete last line (a write cut short
+    /// by a crash or a full disk) is cut back to its last complete line (`droppedTornBytes`).
+    public init(path: String, dropTornTail: Bool = false) throws {
         self.path = path
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let existing = try JournalReader.read(path: path, requireIntact: true)
+        let folder = (path as NSString).deletingLastPathComponent
+        if let problem = RunStore.folderProblem(folder) { throw Failure(message: problem) }
+        var existing = try JournalReader.read(path: path)
+        var dropped = 0
+        if let torn = existing.tornTail, dropTornTail, existing.problem == JournalReader.tornProblem(existing) {
+            guard truncate(path, off_t(existing.completeBytes)) == 0 else {
+                throw Failure(message: "cannot cut the incomplete last line off \(path): \(String(cString: strerror(errno)))")
+            }
+            dropped = torn
+            existing.problem = nil
+        }
+        if let p = existing.problem { throw Failure(message: "journal \(path) is damaged: \(p)") }
         fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw Failure(message: "cannot open \(path): \(String(cString: strerror(errno)))") }
         seq = existing.events.last?.seq ?? 0
         lastHash = existing.lastHash
+        droppedTornBytes = dropped
         worker = WorkerThread(name: "journal")
     }
 
@@ -49,6 +66,8 @@ public actor Journal {
     /// Appends and makes durable; the event's `seq`, `time`, `run` and `prev` are filled in here.
     @discardableResult
     public func append(_ event: JournalEvent, run: String) async throws -> JournalEvent {
+        // After a failed write the file may end in a torn line: nothing more is added to it.
+        if let broken { throw Failure(message: broken) }
         var e = event
         seq += 1
         e.seq = seq
@@ -68,6 +87,7 @@ public actor Journal {
     /// Records the final line's sequence number and hash next to the journal (`journal.jsonl.head`),
     /// so that cutting lines off the end of a finished run is detected too.
     public func seal() throws {
+        if let broken { throw Failure(message: broken) }
         try "\(seq) \(lastHash)\n".write(toFile: path + ".head", atomically: true, encoding: .utf8)
     }
 
@@ -88,6 +108,7 @@ public actor Journal {
                 return .success(())
             }
             fsyncs += 1
+            if case let .failure(f) = result, broken == nil { broken = f.message }
             for w in batchWaiters { w.resume(with: result.mapError { $0 as any Error }) }
         }
         flushing = false
@@ -116,6 +137,15 @@ public enum JournalReader {
         public var lastHash: String
         /// The first problem found (line number, what), nil when the journal is intact.
         public var problem: String?
+        /// Bytes after the last complete line (a torn last write), if any.
+        public var tornTail: Int?
+        /// Bytes of the complete lines.
+        public var completeBytes = 0
+    }
+
+    /// The problem text of a journal whose only damage is its torn last line.
+    static func tornProblem(_ c: Contents) -> String {
+        "line \(c.events.count + 1) is incomplete (the runner stopped while writing it)"
     }
 
     public static func read(path: String, requireIntact: Bool = false) throws -> Contents {
@@ -142,7 +172,10 @@ public enum JournalReader {
             // A torn last write (power loss mid-line): everything before it still verifies.
             let complete = bytes.lastIndex(of: 0x0a).map { Array(bytes[...$0]) } ?? []
             var c = verify(Data(complete))
-            c.problem = c.problem ?? "line \(c.events.count + 1) is incomplete (the runner stopped while writing it)"
+            if c.problem == nil {
+                c.problem = tornProblem(c)
+                c.tornTail = bytes.count - complete.count
+            }
             return c
         }
         let decoder = JSONDecoder()
@@ -160,6 +193,6 @@ public enum JournalReader {
             events.append(e)
             hash = Journal.sha256(line)
         }
-        return Contents(events: events, lastHash: hash, problem: nil)
+        return Contents(events: events, lastHash: hash, problem: nil, completeBytes: bytes.count)
     }
 }

@@ -1,5 +1,8 @@
 import Crypto
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where runs live: `ROOT/<run-id>/journal.jsonl` (+ `plan.json`, `journal.jsonl.head`).
 /// ROOT is `--runs-dir`, else `$FIREDRILL_RUNS`, else `~/.local/share/firedrill/runs`.
@@ -16,6 +19,31 @@ public struct RunStore: Sendable {
     }
 
     public func directory(_ runID: String) -> String { "\(root)/\(runID)" }
+
+    /// Creates `folder` (and its parents) if needed and checks that files can be made in it;
+    /// nil when it can hold a run, else what is wrong, in words.
+    public static func folderProblem(_ folder: String) -> String? {
+        var path = folder.hasPrefix("/") ? "" : "."
+        for part in folder.split(separator: "/") {
+            path += "/" + part
+            var st = stat()
+            if stat(path, &st) == 0 {
+                if st.st_mode & S_IFMT != S_IFDIR { return "cannot use \(folder): \(path) is a file, not a folder" }
+                continue
+            }
+            let e = errno
+            if e == ELOOP { return "cannot use \(folder): \(path) is a symbolic link loop" }
+            if e != ENOENT { return "cannot use \(folder): \(path): \(String(cString: strerror(e)))" }
+            if mkdir(path, 0o755) != 0 && errno != EEXIST {
+                return "cannot create \(path): \(String(cString: strerror(errno)))"
+            }
+        }
+        if access(folder, W_OK | X_OK) != 0 {
+            return "cannot write in \(folder): \(String(cString: strerror(errno)))"
+        }
+        return nil
+    }
+
     public func journalPath(_ runID: String) -> String { "\(directory(runID))/journal.jsonl" }
 
     /// `20261124-193012-ehr-db-3f9a`: sortable by time, says which service, unique.

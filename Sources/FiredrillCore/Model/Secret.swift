@@ -83,4 +83,35 @@ public struct SecretMasker: Sendable {
     public func callAsFunction(_ text: String) -> String {
         values.reduce(text) { $0.replacingOccurrences(of: $1, with: Secret.mask) }
     }
+
+    /// Masks `text`, which was cut out of a longer text: before its first character when
+    /// `cutBefore`, after its last when `cutAfter`. A secret split by the cut leaves part of its
+    /// value at the edge; any end of a value found there is masked too (a few characters of
+    /// ordinary output may be masked with it: the safe side).
+    public func callAsFunction(_ text: String, cutBefore: Bool, cutAfter: Bool = false) -> String {
+        var out = Array(self(text))
+        guard !values.isEmpty else { return String(out) }
+        let mask = Array(Secret.mask)
+        if cutBefore {
+            // The longest proper suffix of a value that the text starts with.
+            let n = values.map { v -> Int in
+                let chars = Array(v)
+                return (1..<chars.count).reversed().first { k in out.count >= k && Array(chars.suffix(k)) == Array(out.prefix(k)) } ?? 0
+            }.max() ?? 0
+            if n > 0 { out = mask + out.dropFirst(n) }
+        }
+        if cutAfter {
+            let n = values.map { v -> Int in
+                let chars = Array(v)
+                return (1..<chars.count).reversed().first { k in out.count >= k && Array(chars.prefix(k)) == Array(out.suffix(k)) } ?? 0
+            }.max() ?? 0
+            if n > 0 { out = out.dropLast(n) + mask }
+        }
+        return String(out)
+    }
+
+    /// Captured command output, masked; its tail was cut from the front when bytes were dropped.
+    public func output(_ captured: CapturedOutput) -> String {
+        self(captured.text, cutBefore: captured.droppedBytes > 0)
+    }
 }

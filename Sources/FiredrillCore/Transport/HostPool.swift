@@ -21,10 +21,13 @@ public actor HostPool {
         return t
     }
 
-    /// Opens (or checks) the connection to a host; local hosts need none.
-    public func connect(_ connection: HostConnection) async throws(TransportError) {
+    /// Opens (or checks) the connection to a host; local hosts need none. Returns the host key
+    /// trusted on first use (`--accept-new`), described with its fingerprint, if one was.
+    @discardableResult
+    public func connect(_ connection: HostConnection) async throws(TransportError) -> String? {
         let t = transport(for: connection)
-        if let c = t as? SSHConnection { try await c.connect() }
+        if let c = t as? SSHConnection { return try await c.connect() }
+        return nil
     }
 
     public func closeAll() async {

@@ -20,23 +20,27 @@ public final class LocalTransport: Transport, @unchecked Sendable {
 
     public func close() async {}
 
-    public func run(_ command: String, timeout: Duration) async throws(TransportError) -> CommandResult {
+    public func run(_ command: String, timeout: Duration, started: (@Sendable (RemoteProcess) -> Void)?) async throws(TransportError) -> CommandResult {
         let flag = CancellationFlag()
         let result: Result<CommandResult, TransportError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 worker.submit {
-                    continuation.resume(returning: Result { () throws(TransportError) in try self.runOnWorker(command, timeout: timeout, cancelled: flag) })
+                    continuation.resume(returning: Result { () throws(TransportError) in
+                        try self.runOnWorker(command, timeout: timeout, cancelled: flag, started: started)
+                    })
                 }
             }
         } onCancel: { flag.set() }
         return try result.get()
     }
 
-    private func fail(_ message: String) -> TransportError {
-        TransportError(.local, host: name, endpoint: "local", message)
+    private func fail(_ message: String, kind: TransportError.Kind = .local) -> TransportError {
+        TransportError(kind, host: name, endpoint: "local", message)
     }
 
-    private func runOnWorker(_ command: String, timeout: Duration, cancelled: CancellationFlag) throws(TransportError) -> CommandResult {
+    private func runOnWorker(_ command: String, timeout: Duration, cancelled: CancellationFlag,
+                             started: (@Sendable (RemoteProcess) -> Void)?) throws(TransportError) -> CommandResult {
+        if cancelled.isSet { throw fail("cancelled before the command was started", kind: .cancelled) }
         let start = ContinuousClock.now
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
         guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { throw fail("cannot create pipes: \(String(cString: strerror(errno)))") }
@@ -52,16 +56,23 @@ public final class LocalTransport: Transport, @unchecked Sendable {
         let args = ["timeout", "-k", grace, secs, "/bin/sh", "-c", command]
         var cargs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
         defer { for p in cargs { free(p) } }
+        // The tag in the group leader's environment lets a later run prove the group is ours (RemoteCommand.stopLeftover).
+        let tag = RemoteCommand.newTag()
+        var env: [UnsafeMutablePointer<CChar>?] = ProcessInfo.processInfo.environment
+            .filter { $0.key != "FIREDRILL_CMD" }.map { strdup("\($0.key)=\($0.value)") } + [strdup("FIREDRILL_CMD=\(tag)"), nil]
+        defer { for p in env { free(p) } }
         var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, "timeout", &actions, nil, &cargs, environ)
+        let rc = posix_spawnp(&pid, "timeout", &actions, nil, &cargs, &env)
         Glibc.close(outPipe[1]); Glibc.close(errPipe[1])
         guard rc == 0 else {
             Glibc.close(outPipe[0]); Glibc.close(errPipe[0])
             throw fail("cannot start the command: \(String(cString: strerror(rc))) (is coreutils' timeout installed?)")
         }
+        // GNU timeout makes itself the leader of a new process group.
+        started?(RemoteProcess(pgid: pid, tag: tag))
         var stdout = CapturedOutput(), stderr = CapturedOutput()
         var open: [Int32: Bool] = [outPipe[0]: true, errPipe[0]: true]
-        let deadline = start + timeout + killGrace + .seconds(2)
+        let deadline = start + CommandBudget(timeout: timeout, grace: killGrace).waitForEnd
         var timedOut = false
         var buffer = [UInt8](repeating: 0, count: 32768)
         while open.values.contains(true) {

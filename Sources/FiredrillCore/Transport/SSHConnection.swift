@@ -16,6 +16,8 @@ public final class SSHConnection: Transport, @unchecked Sendable {
     private var session: OpaquePointer?
     private var socketFD: Int32 = -1
     private var connectCount = 0
+    /// The host key trusted on first use by the last connect, described (set on `worker`).
+    private var trustedKey: String?
 
     private static let initOnce: Int32 = libssh2_init(0)
 
@@ -45,17 +47,23 @@ public final class SSHConnection: Transport, @unchecked Sendable {
     // MARK: - Public API
 
     /// Connects, verifies the host key, authenticates and warms the session with a no-op.
-    public func connect() async throws(TransportError) {
-        try await worker.perform { () throws(TransportError) in try self.connectOnWorker() }
+    /// Returns the host key trusted on first use (`--accept-new`), with its fingerprint, if one was.
+    @discardableResult
+    public func connect() async throws(TransportError) -> String? {
+        try await worker.perform { () throws(TransportError) -> String? in
+            try self.connectOnWorker()
+            defer { self.trustedKey = nil }
+            return self.trustedKey
+        }
     }
 
-    public func run(_ command: String, timeout: Duration) async throws(TransportError) -> CommandResult {
+    public func run(_ command: String, timeout: Duration, started: (@Sendable (RemoteProcess) -> Void)?) async throws(TransportError) -> CommandResult {
         let flag = CancellationFlag()
         let result: Result<CommandResult, TransportError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 worker.submit {
                     continuation.resume(returning: Result { () throws(TransportError) in
-                        try self.runOnWorker(command, timeout: timeout, cancelled: flag, allowReconnect: true)
+                        try self.runOnWorker(command, timeout: timeout, cancelled: flag, started: started, allowReconnect: true)
                     })
                 }
             }
@@ -89,16 +97,15 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         socketFD = fd
         do {
             libssh2_session_set_blocking(s, 0)
-            // Prefer modern host-key types so the key we are sent matches what known_hosts recorded
-            // (libssh2 otherwise may negotiate a type whose line is absent and report a mismatch).
-            _ = libssh2_session_method_pref(s, LIBSSH2_METHOD_HOSTKEY,
-                                            "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256,ssh-rsa")
+            // Offer the key types known_hosts already has for this host first, so the server presents
+            // a key we can check (otherwise a host known by ECDSA that also has ED25519 looks new).
+            _ = libssh2_session_method_pref(s, LIBSSH2_METHOD_HOSTKEY, KnownHosts.algorithmPreference(known: knownHosts.entries(host: connection.address, port: connection.port)))
             try retry("key exchange", kind: .handshake, deadline: deadline) { libssh2_session_handshake(s, fd) }
             try verifyHostKey(s)
             try authenticate(s, deadline: deadline)
             if options.keepaliveSeconds > 0 { libssh2_keepalive_config(s, 1, UInt32(options.keepaliveSeconds)) }
             // The first command on a fresh connection costs ~50 ms more on the server side: pay it now.
-            _ = try execute("true", timeout: .seconds(10), cancelled: CancellationFlag())
+            _ = try execute("true", openWithin: options.connectTimeout, endWithin: options.connectTimeout, cancelled: CancellationFlag())
         } catch {
             disconnectOnWorker()
             throw error
@@ -155,54 +162,38 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         return error(.connectionRefused, "cannot connect: \(String(cString: strerror(code)))")
     }
 
+    private var knownHosts: KnownHosts {
+        KnownHosts(path: options.knownHostsOverride ?? connection.knownHostsFile.map { NSString(string: $0).expandingTildeInPath } ?? options.knownHostsFile)
+    }
+
+    /// The presented key must be one known_hosts records for the host. A host known under any key
+    /// type that presents a key not recorded is *changed* and refused, as OpenSSH refuses it;
+    /// only a host with no key recorded at all is new (trusted with `--accept-new`, and said so).
     private func verifyHostKey(_ s: OpaquePointer) throws(TransportError) {
         var length = 0
         var type: Int32 = 0
-        guard let key = libssh2_session_hostkey(s, &length, &type) else {
+        guard let raw = libssh2_session_hostkey(s, &length, &type) else {
             throw error(.handshake, "the server sent no host key")
         }
+        let key = Data(bytes: raw, count: length)
+        let typeName = KnownHosts.typeName(libssh2: type)
         let fingerprint = Self.fingerprint(s)
-        guard let kh = libssh2_knownhost_init(s) else { throw error(.handshake, "cannot read known hosts") }
-        defer { libssh2_knownhost_free(kh) }
-        let path = options.knownHostsOverride ?? connection.knownHostsFile.map { NSString(string: $0).expandingTildeInPath } ?? options.knownHostsFile
-        if FileManager.default.fileExists(atPath: path) {
-            _ = libssh2_knownhost_readfile(kh, path, 1 /* LIBSSH2_KNOWNHOST_FILE_OPENSSH */)
+        let file = knownHosts
+        let known = file.entries(host: connection.address, port: connection.port)
+        if known.contains(where: { $0.type == typeName && $0.key == key }) { return }
+        let recorded = known.map { "\($0.type) (line \($0.line))" }.joined(separator: ", ")
+        if !known.isEmpty {
+            throw error(.hostKeyChanged, "HOST KEY CHANGED — refusing to connect: the host presented \(Self.keyTypeName(type)) \(fingerprint), but \(file.path) records \(recorded) for \(KnownHosts.name(host: connection.address, port: connection.port))",
+                        hint: "someone may be intercepting the connection, or the host was rebuilt. Verify the new key out of band, then remove the old lines for \(connection.address) from \(file.path)")
         }
-        let keyBits = Self.knownHostKeyBits(type)
-        let mask: Int32 = 1 /* TYPE_PLAIN */ | (1 << 16) /* KEYENC_RAW */ | keyBits
-        var found: UnsafeMutablePointer<libssh2_knownhost>?
-        let check = libssh2_knownhost_checkp(kh, connection.address, Int32(connection.port), key, length, mask, &found)
-        switch check {
-        case 0: // MATCH
-            return
-        case 1: // MISMATCH
-            throw error(.hostKeyChanged, "HOST KEY CHANGED — refusing to connect (server key \(Self.keyTypeName(type)) \(fingerprint))",
-                        hint: "someone may be intercepting the connection, or the host was rebuilt. Verify the new key out of band, then remove the old line for \(connection.address) from \(path)")
-        default:
-            guard options.acceptNew else {
-                throw error(.hostKeyUnknown, "host key not known (\(Self.keyTypeName(type)) \(fingerprint))",
-                            hint: "verify the fingerprint, then rerun with --accept-new to record it in \(path), or add the key with ssh-keyscan")
-            }
-            let name = connection.port == 22 ? connection.address : "[\(connection.address)]:\(connection.port)"
-            let comment = "added by firedrill"
-            _ = libssh2_knownhost_addc(kh, name, nil, key, length, comment, comment.utf8.count, 1 | (1 << 16) | keyBits, nil)
-            try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            if libssh2_knownhost_writefile(kh, path, 1) != 0 {
-                throw error(.hostKeyUnknown, "could not record the host key in \(path)", hint: "check that the file is writable")
-            }
+        guard options.acceptNew else {
+            throw error(.hostKeyUnknown, "host key not known (\(Self.keyTypeName(type)) \(fingerprint))",
+                        hint: "verify the fingerprint, then rerun with --accept-new to record it in \(file.path), or add the key with ssh-keyscan")
         }
-    }
-
-    static func knownHostKeyBits(_ hostKeyType: Int32) -> Int32 {
-        switch hostKeyType {
-        case 1: return 2 << 18   // ssh-rsa
-        case 2: return 3 << 18   // ssh-dss
-        case 3: return 4 << 18   // ecdsa 256
-        case 4: return 5 << 18
-        case 5: return 6 << 18
-        case 6: return 7 << 18   // ed25519
-        default: return 15 << 18
+        if let problem = file.append(host: connection.address, port: connection.port, type: typeName, key: key) {
+            throw error(.hostKeyUnknown, "could not record the host key: \(problem)", hint: "check that the file is writable")
         }
+        trustedKey = "trusted new host key \(Self.keyTypeName(type)) \(fingerprint) (recorded in \(file.path))"
     }
 
     static func keyTypeName(_ t: Int32) -> String {
@@ -243,7 +234,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
             }
         }
         if options.useAgent, let socket = options.agentSocket {
-            if try authenticateWithAgent(s, socket: socket) { return }
+            if try authenticateWithAgent(s, socket: socket, deadline: deadline) { return }
             tried.append("agent (\(socket))")
         }
         var hint = "check the user (ansible_user=\(user)), that the public key is in the host's authorized_keys, or set ansible_ssh_private_key_file"
@@ -253,10 +244,10 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         throw error(.authentication, "authentication failed for user '\(user)' (tried: \(tried.isEmpty ? "no key found" : tried.joined(separator: ", ")))", hint: hint)
     }
 
-    private func authenticateWithAgent(_ s: OpaquePointer, socket: String) throws(TransportError) -> Bool {
-        // The agent speaks over a local UNIX socket; libssh2's agent calls block briefly, on this thread.
-        libssh2_session_set_blocking(s, 1)
-        defer { libssh2_session_set_blocking(s, 0) }
+    private func authenticateWithAgent(_ s: OpaquePointer, socket: String, deadline: ContinuousClock.Instant) throws(TransportError) -> Bool {
+        // The session stays non-blocking: the server's side of each attempt is pumped with the
+        // connection's deadline, so a server that stalls during userauth cannot hang the run.
+        // (The agent itself is a local socket that libssh2 talks to synchronously.)
         guard let agent = libssh2_agent_init(s) else { return false }
         defer { libssh2_agent_disconnect(agent); libssh2_agent_free(agent) }
         libssh2_agent_set_identity_path(agent, socket)
@@ -264,7 +255,10 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         var prev: UnsafeMutablePointer<libssh2_agent_publickey>?
         var identity: UnsafeMutablePointer<libssh2_agent_publickey>?
         while libssh2_agent_get_identity(agent, &identity, prev) == 0 {
-            if libssh2_agent_userauth(agent, user, identity) == 0 { return true }
+            let rc = try pump("authentication with the agent's key", deadline: deadline) {
+                libssh2_agent_userauth(agent, self.user, identity)
+            }
+            if rc == 0 { return true }
             prev = identity
         }
         return false
@@ -282,31 +276,44 @@ public final class SSHConnection: Transport, @unchecked Sendable {
 
     // MARK: - Commands (worker thread)
 
-    private func runOnWorker(_ command: String, timeout: Duration, cancelled: CancellationFlag, allowReconnect: Bool) throws(TransportError) -> CommandResult {
+    private func runOnWorker(_ command: String, timeout: Duration, cancelled: CancellationFlag,
+                             started: (@Sendable (RemoteProcess) -> Void)?, allowReconnect: Bool) throws(TransportError) -> CommandResult {
+        if cancelled.isSet { throw error(.cancelled, "cancelled before the command was sent") }
         if session == nil { try connectOnWorker() }
-        do {
-            return try execute(RemoteCommand.wrap(command, timeout: timeout, grace: options.killGrace), timeout: timeout,
-                               cancelled: cancelled, reportsPGID: true)
+        let tag = RemoteCommand.newTag()
+        let budget = CommandBudget(timeout: timeout, grace: options.killGrace)
+        do throws(TransportError) {
+            return try execute(RemoteCommand.wrap(command, timeout: timeout, grace: options.killGrace, tag: tag),
+                               openWithin: options.connectTimeout, endWithin: budget.waitForEnd, cancelled: cancelled,
+                               tag: tag, started: started)
         } catch let e where e.kind == .disconnected && allowReconnect {
-            // The connection dropped between commands (the command never started): reconnect once.
+            // The connection was found closed before the exec request went out: the command never
+            // started, so it may be sent once on a new connection. Any later error never re-sends.
             disconnectOnWorker()
             try connectOnWorker()
-            return try runOnWorker(command, timeout: timeout, cancelled: cancelled, allowReconnect: false)
+            return try runOnWorker(command, timeout: timeout, cancelled: cancelled, started: started, allowReconnect: false)
         }
     }
 
     /// Opens a channel, runs `command`, reads both streams to EOF, and collects the exit status.
-    private func execute(_ command: String, timeout: Duration, cancelled: CancellationFlag, reportsPGID: Bool = false) throws(TransportError) -> CommandResult {
+    ///
+    /// Errors before the exec request is sent mean the command did not start (`.disconnected`,
+    /// `.channel`, `.timeout`); from then on a broken or silent connection is `.connectionLost` or
+    /// `.unresponsive` (outcome unknown), and the session is dropped. Every wait has a deadline:
+    /// opening within `openWithin`, the end of the command within `endWithin` of its start, then
+    /// a kill within `CommandBudget.kill` and closing within `CommandBudget.close`.
+    private func execute(_ command: String, openWithin: Duration, endWithin: Duration, cancelled: CancellationFlag,
+                         tag: String? = nil, started: (@Sendable (RemoteProcess) -> Void)? = nil) throws(TransportError) -> CommandResult {
         guard let s = session else { throw error(.disconnected, "not connected") }
         let start = ContinuousClock.now
-        let openDeadline = start + options.connectTimeout
+        let openDeadline = start + openWithin
         var channel: OpaquePointer?
         while channel == nil {
             channel = libssh2_channel_open_ex(s, "session", 7, 2 * 1024 * 1024, 32768, nil, 0)
             if channel == nil {
                 let rc = libssh2_session_last_errno(s)
                 guard rc == LIBSSH2_ERROR_EAGAIN else {
-                    if rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == -7 /* SOCKET_SEND */ || rc == -43 /* SOCKET_RECV */ {
+                    if rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_SOCKET_SEND || rc == LIBSSH2_ERROR_SOCKET_RECV {
                         throw error(.disconnected, "the connection was closed")
                     }
                     throw error(.channel, "could not open a channel: \(lastError(s))", hint: "the server may limit sessions (MaxSessions)")
@@ -317,14 +324,31 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         guard let ch = channel else { throw error(.channel, "could not open a channel") }
         var freed = false
         defer { if !freed { _ = libssh2_channel_free(ch) } }
-        try retry("starting the command", kind: .channel, deadline: openDeadline) {
-            libssh2_channel_process_startup(ch, "exec", 4, command, UInt32(command.utf8.count))
+        /// The session cannot be trusted any more: drop it (freeing it frees the channel too).
+        func abandonSession() { freed = true; disconnectOnWorker() }
+
+        // From the first exec request on, the command may be running on the host.
+        let startup: Int32
+        do throws(TransportError) {
+            startup = try pump("starting the command", deadline: openDeadline) {
+                libssh2_channel_process_startup(ch, "exec", 4, command, UInt32(command.utf8.count))
+            }
+        } catch {
+            abandonSession()
+            throw self.error(.unresponsive, "no answer from the host while the command was being started: outcome unknown (it may be running)")
+        }
+        if startup == LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED {
+            throw error(.channel, "the host refused to start the command: \(lastError(s))")
+        } else if startup != 0 {
+            let why = lastError(s)
+            abandonSession()
+            throw error(.connectionLost, "connection lost while the command was being started — outcome unknown (\(why))")
         }
         var stdout = CapturedOutput(), stderr = CapturedOutput()
         var stderrHead: [UInt8] = []
-        var headDone = !reportsPGID
+        var headDone = tag == nil
         var pgid: Int32?
-        let localDeadline = start + timeout + options.killGrace + .seconds(2)
+        let endDeadline = start + endWithin
         var timedOut = false
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 32768, alignment: 1)
         defer { buffer.deallocate() }
@@ -342,8 +366,9 @@ public final class SSHConnection: Transport, @unchecked Sendable {
                             stderrHead.append(contentsOf: chunk)
                             if let nl = stderrHead.firstIndex(of: 10) {
                                 let line = String(decoding: stderrHead[..<nl], as: UTF8.self)
-                                if line.hasPrefix(RemoteCommand.pgidMarker) {
-                                    pgid = Int32(line.dropFirst(RemoteCommand.pgidMarker.count))
+                                if line.hasPrefix(RemoteCommand.pgidMarker), let id = Int32(line.dropFirst(RemoteCommand.pgidMarker.count)) {
+                                    pgid = id
+                                    if let tag { started?(RemoteProcess(pgid: id, tag: tag)) }
                                     stderr.append(Array(stderrHead[(nl + 1)...]))
                                 } else {
                                     stderr.append(stderrHead)
@@ -356,28 +381,45 @@ public final class SSHConnection: Transport, @unchecked Sendable {
                     } else if n == Int(LIBSSH2_ERROR_EAGAIN) || n == 0 {
                         break
                     } else {
-                        throw error(.disconnected, "the connection broke while reading output: \(lastError(s))")
+                        let why = lastError(s)
+                        abandonSession()
+                        throw error(.connectionLost, "connection lost while the command ran — outcome unknown (\(why))",
+                                    hint: "the command was not sent again; check the host")
                     }
                 }
             }
             if libssh2_channel_eof(ch) == 1 { break }
-            if cancelled.isSet || ContinuousClock.now >= localDeadline {
-                timedOut = !cancelled.isSet
-                if let pgid { killRemote(pgid) }
-                if !timedOut {
+            if cancelled.isSet {
+                let kill = pgid.map(killRemote) ?? .notKilled("its process group was not known yet")
+                switch kill {
+                case .killed:
                     _ = libssh2_channel_free(ch); freed = true
                     throw error(.cancelled, "command cancelled; its process group was killed on the host")
+                case let .notKilled(why):
+                    abandonSession()
+                    throw error(.cancelled, "command cancelled, but it could not be killed on the host (\(why)): it may still be running")
+                }
+            }
+            if ContinuousClock.now >= endDeadline {
+                // The host's own `timeout` should have ended the command by now; either something
+                // keeps its output open, or the host stopped answering.
+                switch pgid.map(killRemote) ?? .notKilled("its process group was never reported") {
+                case .killed:
+                    timedOut = true
+                case let .notKilled(why):
+                    abandonSession()
+                    throw error(.unresponsive, "the host stopped answering: the command did not end within its timeout (\(DurationText.format(endWithin)) with grace) and could not be killed (\(why)) — outcome unknown, it may still be running")
                 }
                 break
             }
             if !progressed {
-                try waitSocket(s, deadline: min(localDeadline, ContinuousClock.now + .milliseconds(100)), what: nil)
+                try waitSocket(s, deadline: min(endDeadline, ContinuousClock.now + .milliseconds(100)), what: nil)
             }
         }
         stdout.finish(); stderr.finish()
         if !headDone && !stderrHead.isEmpty { stderr.append(stderrHead) }
         // Close politely (bounded), then read exit signal before exit status.
-        let closeDeadline = ContinuousClock.now + .seconds(5)
+        let closeDeadline = ContinuousClock.now + CommandBudget.close
         _ = try? retry("closing the channel", kind: .channel, deadline: closeDeadline) { libssh2_channel_close(ch) }
         _ = try? retry("closing the channel", kind: .channel, deadline: closeDeadline) { libssh2_channel_wait_closed(ch) }
         var sig: UnsafeMutablePointer<CChar>?
@@ -392,15 +434,24 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         }
         let elapsed = ContinuousClock.now - start
         // `timeout` exits 124 (TERM worked) or 137 (needed KILL) when the time ran out.
-        if timedOut || (reportsPGID && (outcome == .exited(124) || outcome == .exited(137)) && elapsed >= timeout) {
+        if timedOut || (tag != nil && (outcome == .exited(124) || outcome == .exited(137)) && elapsed >= endWithin - options.killGrace - CommandBudget.slack) {
             outcome = .timedOut
         }
         return CommandResult(outcome: outcome, stdout: stdout, stderr: stderr, duration: elapsed)
     }
 
-    /// Kills a command's process group from a second channel.
-    private func killRemote(_ pgid: Int32) {
-        _ = try? execute(RemoteCommand.kill(pgid: pgid), timeout: .seconds(5), cancelled: CancellationFlag())
+    enum KillResult { case killed, notKilled(String) }
+
+    /// Kills a command's process group from a second channel, within `CommandBudget.kill` in all.
+    private func killRemote(_ pgid: Int32) -> KillResult {
+        do throws(TransportError) {
+            let within = CommandBudget.kill - CommandBudget.close
+            let r = try execute(RemoteCommand.kill(pgid: pgid), openWithin: within, endWithin: within,
+                                cancelled: CancellationFlag())
+            return r.succeeded ? .killed : .notKilled("the kill command ended with \(r.outcome)")
+        } catch {
+            return .notKilled(error.message)
+        }
     }
 
     // MARK: - Non-blocking helpers

@@ -46,28 +46,34 @@ public struct SSHOptions: Sendable {
 ///
 /// GNU `timeout` (coreutils) puts itself in its own process group and, when the time is up,
 /// signals the whole group; the `echo $$` before `exec` tells us that group's id so a
-/// cancelled command can be killed (`kill -KILL -PGID`) from a second channel.
+/// cancelled command can be killed (`kill -KILL -PGID`) from a second channel. `FIREDRILL_CMD`
+/// in the group leader's environment proves, later, that a group with that id is still ours.
 enum RemoteCommand {
     static let pgidMarker = "FIREDRILL-PGID="
 
-    static func wrap(_ command: String, timeout: Duration, grace: Duration) -> String {
+    static func wrap(_ command: String, timeout: Duration, grace: Duration, tag: String) -> String {
         let secs = max(1, Int((DurationText.seconds(timeout)).rounded(.up)))
         let kill = max(1, Int(DurationText.seconds(grace).rounded(.up)))
-        return "echo \(pgidMarker)$$ >&2; exec timeout -k \(kill) \(secs) sh -c \(ShellQuoting.quote(command))"
+        return "echo \(pgidMarker)$$ >&2; FIREDRILL_CMD=\(tag); export FIREDRILL_CMD; exec timeout -k \(kill) \(secs) sh -c \(ShellQuoting.quote(command))"
+    }
+
+    /// A fresh tag for one command (letters and digits only: it is written into shell text).
+    static func newTag() -> String {
+        String(UInt64.random(in: 0...UInt64.max), radix: 36) + String(UInt32.random(in: 0...UInt32.max), radix: 36)
     }
 
     static func kill(pgid: Int32) -> String {
         "kill -TERM -\(pgid) 2>/dev/null; sleep 0.2; kill -KILL -\(pgid) 2>/dev/null; true"
     }
 
-    /// Splits the marker line off stderr.
-    static func extractPGID(_ stderr: inout CapturedOutput) -> Int32? {
-        let bytes = stderr.bytes
-        guard bytes.starts(with: Array(pgidMarker.utf8)), let nl = bytes.firstIndex(of: 10) else { return nil }
-        let digits = String(decoding: bytes[pgidMarker.utf8.count..<nl], as: UTF8.self)
-        var rest = CapturedOutput(limit: stderr.limit)
-        rest.append(Array(bytes[(nl + 1)...]))
-        stderr = rest
-        return Int32(digits)
+    /// Stops a group left running by a runner that died or lost its connection, if the group with
+    /// that id is still the one we started; prints `killed`, `gone` or `not ours`.
+    public static func stopLeftover(_ p: RemoteProcess) -> String {
+        let pgid = p.pgid
+        return """
+        if [ -r /proc/\(pgid)/environ ] && tr '\\0' '\\n' < /proc/\(pgid)/environ | grep -qx 'FIREDRILL_CMD=\(p.tag)'; then \
+        kill -TERM -\(pgid) 2>/dev/null; sleep 0.5; kill -KILL -\(pgid) 2>/dev/null; echo killed; \
+        elif kill -0 -\(pgid) 2>/dev/null; then echo 'not ours'; else echo gone; fi
+        """
     }
 }

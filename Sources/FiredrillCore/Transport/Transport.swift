@@ -1,9 +1,51 @@
 /// Runs commands on one host: over SSH, or locally for `ansible_connection=local`.
 public protocol Transport: Sendable {
     /// Runs `command` with a deadline. On timeout or task cancellation the command's whole
-    /// process group is killed on the host before this returns.
-    func run(_ command: String, timeout: Duration) async throws(TransportError) -> CommandResult
+    /// process group is killed on the host before this returns (or the error says it could not be).
+    /// `started` is called once the host reports the command's process group (on a transport's
+    /// own thread): that is what a later run kills if this runner dies (`--resume`).
+    ///
+    /// The command is sent at most once: an error of a kind where `mayHaveRun` is true means it
+    /// may have started, and its outcome is unknown.
+    func run(_ command: String, timeout: Duration, started: (@Sendable (RemoteProcess) -> Void)?) async throws(TransportError) -> CommandResult
     func close() async
+}
+
+extension Transport {
+    public func run(_ command: String, timeout: Duration) async throws(TransportError) -> CommandResult {
+        try await run(command, timeout: timeout, started: nil)
+    }
+}
+
+/// A command's process group on its host, and the tag in its environment that proves a group
+/// with that id is still ours (ids are reused).
+public struct RemoteProcess: Sendable, Equatable, Codable {
+    public var pgid: Int32
+    public var tag: String
+
+    public init(pgid: Int32, tag: String) { self.pgid = pgid; self.tag = tag }
+}
+
+/// How long the controller waits on a command, beyond the command's own timeout; every part has
+/// a deadline, so a host that stops answering costs at most `worstCase` (docs/journal.md).
+public struct CommandBudget: Sendable, Equatable {
+    /// The command's `timeout`, enforced on the host by GNU `timeout`.
+    public var timeout: Duration
+    /// After `timeout`, how long the host gives the command to end before SIGKILL.
+    public var grace: Duration
+    /// Margin for the end of the command to reach the controller.
+    public static let slack: Duration = .seconds(1)
+    /// Delivering a kill from a second channel: opening it, running `kill`, closing it.
+    public static let kill: Duration = .seconds(3)
+    /// Closing the channel politely.
+    public static let close: Duration = .seconds(1)
+
+    public init(timeout: Duration, grace: Duration) { self.timeout = timeout; self.grace = grace }
+
+    /// Until when the controller waits for the command to end on its own (counted from its start).
+    public var waitForEnd: Duration { timeout + grace + Self.slack }
+    /// The longest `run` takes, also when the host stops answering mid-command.
+    public var worstCase: Duration { waitForEnd + Self.kill + Self.close }
 }
 
 public struct CommandResult: Sendable, Equatable, Codable {
@@ -68,6 +110,21 @@ public struct TransportError: Error, Sendable, Equatable, CustomStringConvertibl
     public enum Kind: String, Sendable, Equatable, Codable {
         case connectionRefused, nameResolution, connectTimeout, handshake, hostKeyUnknown, hostKeyChanged
         case authentication, channel, disconnected, timeout, cancelled, local
+        /// The connection broke after the command was sent: it may have run (outcome unknown).
+        case connectionLost
+        /// The host stopped answering after the command was sent and no kill could be delivered.
+        case unresponsive
+    }
+
+    /// Whether the command may have started on the host: its outcome is unknown, and it must not
+    /// be sent again.
+    public var mayHaveRun: Bool {
+        switch kind {
+        case .connectionLost, .unresponsive, .cancelled: return true
+        case .connectionRefused, .nameResolution, .connectTimeout, .handshake, .hostKeyUnknown, .hostKeyChanged,
+             .authentication, .channel, .disconnected, .timeout, .local:
+            return false
+        }
     }
 
     public var kind: Kind
