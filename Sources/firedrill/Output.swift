@@ -48,6 +48,10 @@ func selectHosts(inventory paths: [String], pattern: String, limit: String?, noC
     Terminal.report(loaded.diagnostics, sources: loaded.sources, noColor: noColor)
     if loaded.diagnostics.hasErrors { Terminal.exit(ExitStatus.invalidInput) }
     let inventory = loaded.inventory
+    if let limit, let problem = InventoryPattern(inventory).limitProblem(limit) {
+        Terminal.report([problem], sources: [:], noColor: noColor)
+        Terminal.exit(ExitStatus.invalidInput)
+    }
     do {
         let selection = try InventoryPattern(inventory).select(pattern, limit: limit)
         let unmatched = selection.unmatched.map { word in

@@ -16,11 +16,20 @@ struct ConnectOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Deadline for connect + key exchange + authentication.", valueName: "DURATION"))
     var connectTimeout = "10s"
 
+    @Option(help: ArgumentHelp("After a command's timeout, how long the host gives it to end before SIGKILL.", valueName: "DURATION"))
+    var killGrace = "5s"
+
     func sshOptions() throws -> SSHOptions {
-        guard let timeout = DurationText.parse(connectTimeout) else {
-            throw ValidationError("--connect-timeout '\(connectTimeout)' is not a duration (e.g. 10s)")
+        guard let timeout = DurationText.parse(connectTimeout), timeout > .zero else {
+            throw ValidationError("--connect-timeout '\(connectTimeout)' must be a duration above zero (e.g. 10s)")
         }
-        var o = SSHOptions(acceptNew: acceptNew, connectTimeout: timeout)
+        guard let grace = DurationText.parse(killGrace), grace > .zero else {
+            throw ValidationError("--kill-grace '\(killGrace)' must be a duration above zero (e.g. 5s)")
+        }
+        if let knownHosts, !FileManager.default.fileExists(atPath: knownHosts), !acceptNew {
+            throw ValidationError("--known-hosts '\(knownHosts)' does not exist (to create it while trusting new hosts, add --accept-new)")
+        }
+        var o = SSHOptions(acceptNew: acceptNew, connectTimeout: timeout, killGrace: grace)
         o.knownHostsOverride = knownHosts
         return o
     }

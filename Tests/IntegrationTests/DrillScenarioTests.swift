@@ -273,17 +273,21 @@ import Testing
 }
 
 extension TestLab {
-    /// Runs a command on a lab host with the CLI-independent SSH transport, synchronously for simple assertions.
+    /// Runs a command on a lab host with OpenSSH's own client, synchronously for simple assertions.
+    /// (Not through a Task: a test blocking a cooperative thread on one would starve the pool.)
     func runSync(_ host: String, _ command: String) throws -> String {
-        let box = ResultBox()
-        let sem = DispatchSemaphore(value: 0)
-        Task {
-            box.value = try? await run(host, command).stdout.text
-            sem.signal()
-        }
-        sem.wait()
-        return box.value ?? "<no answer>"
+        let port = try #require(lab.state()?.hosts.first { $0.name == host }?.port)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/ssh")
+        p.arguments = ["-q", "-i", lab.keyPath, "-o", "UserKnownHostsFile=\(lab.knownHostsPath)", "-o", "BatchMode=yes",
+                       "-p", String(port), "\(state.user)@127.0.0.1", command]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
     }
 }
-
-final class ResultBox: @unchecked Sendable { var value: String? }

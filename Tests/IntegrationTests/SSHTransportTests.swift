@@ -311,6 +311,7 @@ final class SharedLab: @unchecked Sendable {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let port = try Lab.freePort()
         try "[dead]\nghost ansible_host=127.0.0.1 ansible_port=\(port)\n".write(toFile: "\(dir)/inv.ini", atomically: true, encoding: .utf8)
+        try "".write(toFile: "\(dir)/kh", atomically: true, encoding: .utf8)
         let r = try Firedrill.run(["ping", "all", "-i", "\(dir)/inv.ini", "--known-hosts", "\(dir)/kh"])
         #expect(r.status == 3)
         #expect(r.stdout.contains("ghost (127.0.0.1:\(port)): connection refused"))

@@ -43,6 +43,45 @@ public struct InventoryPattern: Sendable {
         return Selection(hosts: hosts.filter { seen.insert($0).inserted }, unmatched: unmatched)
     }
 
+    /// A `--limit` that is empty, malformed, or selects no host is an error: a drill scoped by a
+    /// limit that means nothing must not quietly run on every host, or on none. Stricter than
+    /// Ansible, which takes `db[` as `db` and `''` as "no limit".
+    public func limitProblem(_ limit: String) -> Diagnostic? {
+        let hint = "give a pattern in Ansible syntax, e.g. --limit db1 or --limit 'db:!db2'; firedrill inventory -i INVENTORY PATTERN shows what one selects"
+        if let problem = Self.syntaxProblem(limit) {
+            return .error("--limit '\(limit)' \(problem)", hint: hint)
+        }
+        do {
+            var ignored: [String] = []
+            let hosts = try evaluate(Self.orderPatterns(Self.split(limit)), unmatched: &ignored)
+            if hosts.isEmpty {
+                return .error("--limit '\(limit)' selects no host in the inventory",
+                              hint: Suggestions.hint(for: ignored.first ?? limit, among: inventory.userGroups + inventory.hostOrder,
+                                                     noun: "group or host", listLabel: "groups and hosts"))
+            }
+        } catch {
+            var d = error.diagnostic()
+            d.message = "--limit: " + d.message
+            return d
+        }
+        return nil
+    }
+
+    /// What is wrong with how a pattern is written (not what it selects), or nil.
+    public static func syntaxProblem(_ pattern: String) -> String? {
+        if pattern.trimmingCharacters(in: .whitespaces).isEmpty { return "is empty" }
+        var depth = 0
+        for c in pattern {
+            if c == "[" { depth += 1 } else if c == "]" { depth -= 1 }
+            if depth < 0 || depth > 1 { return "has unbalanced brackets" }
+        }
+        if depth != 0 { return "has an unclosed '['" }
+        let terms = split(pattern)
+        if terms.isEmpty { return "names no group or host" }
+        if let bare = terms.first(where: { $0 == "!" || $0 == "&" }) { return "has '\(bare)' with no group or host after it" }
+        return nil
+    }
+
     /// split_host_pattern: commas first; otherwise a single host address (which may hold
     /// ':' in a port or a range); otherwise ':'-separated, keeping bracketed parts whole.
     public static func split(_ pattern: String) -> [String] {

@@ -70,8 +70,9 @@ public final class RunLock: @unchecked Sendable {
     public static func acquire(_ keys: [Key], store: RunStore, holder: Holder) -> Result<RunLock, Refusal> {
         var fds: [Int32] = [], notes: [String] = []
         func giveBack() { for fd in fds { _ = ftruncate(fd, 0); close(fd) } }
-        // One order for every runner, so two runners cannot each hold what the other waits for.
-        for key in Set(keys).sorted(by: { path(of: $0, store: store) < path(of: $1, store: store) }) {
+        // One order for every runner (run, service, hosts; then by file), so two runners cannot
+        // each hold what the other waits for; a refusal names the run or service before a host.
+        for key in Set(keys).sorted(by: { (rank($0), path(of: $0, store: store)) < (rank($1), path(of: $1, store: store)) }) {
             let file = path(of: key, store: store)
             if let problem = RunStore.folderProblem((file as NSString).deletingLastPathComponent) {
                 giveBack()
@@ -104,6 +105,14 @@ public final class RunLock: @unchecked Sendable {
     public func release() {
         for fd in fds { _ = ftruncate(fd, 0); close(fd) }
         fds = []
+    }
+
+    static func rank(_ key: Key) -> Int {
+        switch key {
+        case .run: return 0
+        case .service: return 1
+        case .host: return 2
+        }
     }
 
     static func path(of key: Key, store: RunStore) -> String {

@@ -31,6 +31,10 @@ public struct Planner {
     /// The plan, and every problem found building it. The plan is nil only when nothing sensible can be shown.
     public func plan() -> (Plan?, [Diagnostic]) {
         var state = State()
+        // A limit that means nothing would make every step's selection meaningless: say only that.
+        if let limit, let inventory, let problem = InventoryPattern(inventory).limitProblem(limit) {
+            return (nil, [problem])
+        }
         let steady = playbook.steadyState.flatMap { expand(checkNamed: $0, stepHosts: nil, &state) }
         var data: PlannedDataCheck?
         if let dc = playbook.dataCheck {
@@ -40,6 +44,11 @@ public struct Planner {
         }
         let steps = playbook.steps.enumerated().map { planStep($1, number: $0 + 1, phase: .failover, idPrefix: "failover", &state) }
         let restore = playbook.restore.enumerated().map { planStep($1, number: $0 + 1, phase: .restore, idPrefix: "restore", &state) }
+        let commandSteps = steps.filter { $0.kind == .command }
+        if let limit, !commandSteps.isEmpty, commandSteps.allSatisfy(\.hosts.isEmpty), !state.diagnostics.hasErrors {
+            state.diagnostics.append(.error("--limit '\(limit)' leaves no host for any failover step: the drill would change nothing",
+                                            hint: "limit to hosts the steps run on, or leave --limit out"))
+        }
 
         var hostNames: [String] = []
         var seen = Set<String>()
@@ -149,7 +158,17 @@ public struct Planner {
     }
 
     func commands(_ on: Located<String>, _ run: Template, step: String, _ state: inout State) -> [PlannedCommand] {
-        hosts(on, &state, purpose: step).map { PlannedCommand(host: $0, command: render(run, host: $0, step: step, mode: .shell, &state)) }
+        hosts(on, &state, purpose: step).map { host in
+            let command = render(run, host: host, step: step, mode: .shell, &state)
+            // `sh -c ''` exits 0: an empty command would "pass" having done nothing.
+            let shown = command.description.trimmingCharacters(in: .whitespacesAndNewlines)
+            if command.secretNames.isEmpty, shown.isEmpty || shown == "''" {
+                state.diagnostics.append(.error("'run:' renders to an empty command on \(host): the step would do nothing", at: run.location,
+                                                length: max(1, run.source.count),
+                                                hint: "check the variables it uses; a variable that is empty on this host?"))
+            }
+            return PlannedCommand(host: host, command: command)
+        }
     }
 
     // MARK: - Steps

@@ -1,3 +1,4 @@
+import CLibSSH2
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -51,6 +52,9 @@ public final class LocalTransport: Transport, @unchecked Sendable {
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
         for fd in outPipe + errPipe { posix_spawn_file_actions_addclose(&actions, fd) }
+        // The command inherits nothing else of ours: a descriptor held open by a long command would
+        // keep, say, a parent's "child ended" socket (Foundation's Process) from ever closing.
+        _ = firedrill_spawn_closefrom(&actions, 3)
         let secs = String(max(1, Int(DurationText.seconds(timeout).rounded(.up))))
         let grace = String(max(1, Int(DurationText.seconds(killGrace).rounded(.up))))
         let args = ["timeout", "-k", grace, secs, "/bin/sh", "-c", command]

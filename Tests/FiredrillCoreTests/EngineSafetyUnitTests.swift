@@ -1,0 +1,134 @@
+import Foundation
+import Testing
+@testable import FiredrillCore
+
+/// The pure parts of the drill path's safety: wait budgets, masking at a cut edge, known_hosts
+/// matching, failure grouping, what a resume reads from a journal, and the locks.
+@Suite struct EngineSafetyUnitTests {
+    @Test func everyWaitOnACommandIsBounded() {
+        let b = CommandBudget(timeout: .seconds(10), grace: .seconds(5))
+        #expect(b.waitForEnd == .seconds(16))
+        #expect(b.worstCase == .seconds(20), "timeout + grace + 1 s slack + 3 s to kill + 1 s to close")
+        #expect(CommandBudget(timeout: .seconds(2), grace: .seconds(1)).worstCase == .seconds(8))
+    }
+
+    @Test(arguments: [
+        // (output, cut before, cut after, expected)
+        ("abc123-secret-value and more", false, false, "abc123-\(Secret.mask) and more"),
+        ("value tail", true, false, "\(Secret.mask) tail"),          // "value" ends the secret: a cut left it
+        ("t-value tail", true, false, "\(Secret.mask) tail"),
+        ("head sec", false, true, "head \(Secret.mask)"),             // "sec" starts the secret
+        ("plain output", true, true, "plain output"),
+    ])
+    func secretsAreMaskedAtACutEdge(_ text: String, _ before: Bool, _ after: Bool, _ expected: String) {
+        let mask = SecretMasker(["s": Secret("secret-value")])
+        #expect(mask(text, cutBefore: before, cutAfter: after) == expected)
+    }
+
+    @Test func capturedTailThatStartsInsideASecretIsMasked() {
+        var out = CapturedOutput(limit: 8)
+        out.append(Array("hunter22-secret!!rest".utf8))
+        out.finish()
+        #expect(out.droppedBytes > 0)
+        let masked = SecretMasker(["p": Secret("hunter22-secret!!")]).output(out)
+        #expect(!masked.contains("!!") && !masked.contains("et!"), "\(masked)")
+        #expect(masked.hasSuffix("rest"))
+    }
+
+    @Test(arguments: [
+        ("[10.0.0.5]:2222", "[10.0.0.5]:2222", true),      // brackets are literal, not a glob class
+        ("10.0.0.5", "[10.0.0.5]:2222", false),
+        ("db*.example.org", "db7.example.org", true),
+        ("db?.example.org,!db9.example.org", "db9.example.org", false),
+        ("web,db1", "db1", true),
+    ])
+    func knownHostsNamesMatchAsOpenSSHDoes(_ field: String, _ name: String, _ matches: Bool) {
+        #expect(KnownHosts.matches(field, name: name) == matches)
+    }
+
+    @Test func keyTypesKnownForAHostAreOfferedFirst() {
+        let known = [KnownHosts.Entry(type: "ecdsa-sha2-nistp256", key: Data(), line: 1)]
+        #expect(KnownHosts.algorithmPreference(known: known).hasPrefix("ecdsa-sha2-nistp256,ssh-ed25519,"))
+        #expect(KnownHosts.algorithmPreference(known: []).hasPrefix("ssh-ed25519,"))
+    }
+
+    @Test func repeatedFailuresAreGroupedByStepAndReason() {
+        let hosts = ["db1", "db2", "db3", "db4", "db5", "db6"]
+        let failures = hosts.map { Failure(step: "restore.1 Rejoin", host: $0, reason: "exit 3: cannot rejoin") }
+            + [Failure(step: "restore.1 Rejoin", host: "db7", reason: "timed out (killed on the host)")]
+        #expect(Failure.grouped(failures) == [
+            "restore.1 Rejoin failed on 6 hosts (db1, db2, db3, …): exit 3: cannot rejoin",
+            "restore.1 Rejoin on db7: timed out (killed on the host)",
+        ])
+    }
+
+    func event(_ kind: JournalEvent.Kind, _ fill: (inout JournalEvent) -> Void = { _ in }) -> JournalEvent {
+        var e = JournalEvent(kind)
+        fill(&e)
+        return e
+    }
+
+    @Test func aResumeReadsWhatWasTouchedRestoredAndLeftRunning() {
+        let facts = RunFacts(playbook: "/p.yml", playbookSHA256: "x", inventory: [], inventorySHA256: "y", limit: nil, extraVars: [],
+                             operator: "o", controller: "c", version: "v", service: "s", criticality: "high",
+                             rtoObjectiveSeconds: nil, rpoObjectiveSeconds: nil)
+        let events = [
+            event(.runStarted) { $0.data = facts.data },
+            event(.commandStarted) { $0.phase = .failover; $0.step = "failover.1"; $0.host = "db1" },
+            event(.commandRunning) { $0.phase = .failover; $0.step = "failover.1"; $0.host = "db1"; $0.pgid = 42; $0.processTag = "t1" },
+            event(.commandRunning) { $0.phase = .failover; $0.step = "failover.1"; $0.host = "db2"; $0.pgid = 43; $0.processTag = "t2" },
+            event(.commandFinished) { $0.phase = .failover; $0.step = "failover.1"; $0.host = "db2" },
+            event(.stepFinished) { $0.phase = .restore; $0.step = "restore.2"; $0.result = "passed" },
+            event(.stepFinished) { $0.phase = .restore; $0.step = "restore.1"; $0.result = "failed" },
+        ]
+        let point = ResumePoint(runID: "r", events: events, facts: facts, tornBytes: nil)
+        #expect(point.touched)
+        #expect(point.restoredBefore == [1])
+        #expect(point.leftovers == [.init(host: "db1", step: "failover.1", process: RemoteProcess(pgid: 42, tag: "t1"))])
+        #expect(RunFacts(data: facts.data) == facts)
+        let untouched = ResumePoint(runID: "r", events: [events[0], event(.commandStarted) { $0.phase = .restore; $0.step = "restore.1" }],
+                                    facts: facts, tornBytes: nil)
+        #expect(!untouched.touched, "restore commands alone do not make restore necessary")
+    }
+
+    @Test func locksRefuseASecondHolderAndNameTheFirst() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("fd-locks-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = RunStore(root: root)
+        let first = RunLock.Holder(run: "run-a", user: "alice", controller: "ctl")
+        let a = try RunLock.acquire([.service("ehr-db"), .host("10.0.0.11:22")], store: store, holder: first).get()
+        #expect(a.takenOver.isEmpty)
+        let second = RunLock.Holder(run: "run-b", user: "bob", controller: "ctl")
+        switch RunLock.acquire([.service("pharmacy"), .host("10.0.0.11:22")], store: store, holder: second) {
+        case .success: Issue.record("two drills hold host 10.0.0.11:22")
+        case let .failure(refusal):
+            #expect(refusal.key == .host("10.0.0.11:22") && refusal.holder == first)
+            #expect(refusal.description.contains("being drilled by run run-a (PID \(getpid())"))
+        }
+        // Nothing of a refused attempt stays held.
+        #expect((try? RunLock.acquire([.service("pharmacy")], store: store, holder: second).get()) != nil)
+        a.release()
+        let b = try RunLock.acquire([.service("ehr-db")], store: store, holder: second).get()
+        #expect(b.takenOver.isEmpty, "a released lock is not stale")
+    }
+
+    @Test func aLockFileNamingAHolderThatIsGoneIsTakenOverWithANote() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("fd-locks-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = RunStore(root: root)
+        let dead = RunLock.Holder(run: "run-dead", pid: 999_999, user: "alice", controller: "ctl")
+        let path = RunLock.path(of: .service("ehr-db"), store: store)
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try JSONEncoder().encode(dead).write(to: URL(fileURLWithPath: path))
+        let lock = try RunLock.acquire([.service("ehr-db")], store: store, holder: RunLock.Holder(run: "run-new", user: "bob", controller: "ctl")).get()
+        #expect(lock.takenOver == ["took over the lock on service ehr-db left by run run-dead (PID 999999 on ctl, started \(dead.started) by alice), which is no longer running"])
+    }
+
+    @Test func aRunsFolderThatIsAFileIsSaidInWords() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("fd-f-\(UUID().uuidString.prefix(8))").path
+        try "x".write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        #expect(RunStore.folderProblem(file) == "cannot use \(file): \(file) is a file, not a folder")
+        #expect(RunStore.folderProblem(file + "/runs") == "cannot use \(file)/runs: \(file) is a file, not a folder")
+    }
+}
