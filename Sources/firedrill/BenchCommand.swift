@@ -24,11 +24,18 @@ struct PlanBench: ParsableCommand {
         """
     )
 
-    @Option(help: "Hosts in the generated inventory.") var hosts = 1000
-    @Option(help: "Groups in the generated inventory.") var groups = 20
-    @Option(help: "Steps in the generated playbook.") var steps = 200
-    @Option(help: "Typical playbooks to validate in the second measurement.") var playbooks = 100
-    @Option(name: .customLong("repeat"), help: "Repetitions (the median is reported).") var repetitions = 5
+    // `.unconditional`: a negative number is taken as the value (and refused by validate), not as an unknown flag.
+    @Option(parsing: .unconditional, help: "Hosts in the generated inventory.") var hosts = 1000
+    @Option(parsing: .unconditional, help: "Groups in the generated inventory.") var groups = 20
+    @Option(parsing: .unconditional, help: "Steps in the generated playbook.") var steps = 200
+    @Option(parsing: .unconditional, help: "Typical playbooks to validate in the second measurement.") var playbooks = 100
+    @Option(name: .customLong("repeat"), parsing: .unconditional, help: "Repetitions (the median is reported).") var repetitions = 5
+
+    func validate() throws {
+        for (name, value) in [("--hosts", hosts), ("--groups", groups), ("--steps", steps), ("--playbooks", playbooks), ("--repeat", repetitions)] where value < 1 {
+            throw ValidationError("\(name) must be at least 1 (got \(value))")
+        }
+    }
 
     func run() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("firedrill-bench-\(getpid())").path

@@ -27,7 +27,7 @@ struct LabOptions: ParsableArguments {
 struct LabUp: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "up", abstract: "Start the lab's hosts (idempotent).")
     @OptionGroup var options: LabOptions
-    @Option(help: "Number of hosts (the first six are db1 db2 app1 app2 dns1 dns2).") var hosts = 6
+    @Option(parsing: .unconditional, help: "Number of hosts (the first six are db1 db2 app1 app2 dns1 dns2).") var hosts = 6
 
     func validate() throws {
         if hosts < 1 || hosts > 500 { throw ValidationError("--hosts must be between 1 and 500") }

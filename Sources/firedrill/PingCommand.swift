@@ -10,7 +10,7 @@ struct ConnectOptions: ParsableArguments {
     @Flag(help: "Trust and record the key of a host not yet in known_hosts (a changed key is always refused).")
     var acceptNew = false
 
-    @Option(help: "Hosts contacted in parallel.")
+    @Option(parsing: .unconditional, help: "Hosts contacted in parallel.")
     var forks = 10
 
     @Option(help: ArgumentHelp("Deadline for connect + key exchange + authentication.", valueName: "DURATION"))
@@ -57,7 +57,7 @@ struct PingCommand: AsyncParsableCommand {
 
     func validate() throws {
         if inventory.isEmpty { throw ValidationError("give an inventory with -i, e.g. -i .firedrill-lab/inventory.yml") }
-        if connect.forks < 1 { throw ValidationError("--forks must be at least 1") }
+        if connect.forks < 1 { throw ValidationError("--forks must be at least 1 (got \(connect.forks))") }
         _ = try connect.sshOptions()
     }
 

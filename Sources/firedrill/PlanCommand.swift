@@ -34,7 +34,7 @@ struct PlanCommand: AsyncParsableCommand {
     @OptionGroup var connect: ConnectOptions
 
     func validate() throws {
-        if connect.forks < 1 { throw ValidationError("--forks must be at least 1") }
+        if connect.forks < 1 { throw ValidationError("--forks must be at least 1 (got \(connect.forks))") }
         _ = try connect.sshOptions()
     }
 
@@ -50,7 +50,7 @@ struct PlanCommand: AsyncParsableCommand {
         let style = TerminalStyle.detect(noColorFlag: options.noColor)
         switch format {
         case .text:
-            Terminal.out(PlanTextRenderer(style: style).render(plan))
+            Terminal.out(PlanTextRenderer(style: style, preflightFollows: report != nil).render(plan))
             if let report { Terminal.out("\n" + PreflightRenderer(style: style).render(report)) }
         case .markdown:
             Terminal.out(PlanMarkdownRenderer().render(plan))

@@ -62,7 +62,7 @@ struct RunCommand: AsyncParsableCommand {
     var resume: String?
 
     func validate() throws {
-        if connect.forks < 1 { throw ValidationError("--forks must be at least 1") }
+        if connect.forks < 1 { throw ValidationError("--forks must be at least 1 (got \(connect.forks))") }
         _ = try connect.sshOptions()
         if resume == nil && playbook == nil { throw ValidationError("give a playbook, or --resume RUN_ID") }
         if resume != nil && playbook != nil { throw ValidationError("--resume continues the run's own playbook: leave PLAYBOOK out") }

@@ -91,6 +91,43 @@ import Testing
         #expect(!r.stderr.isEmpty)
     }
 
+    /// Each bad input gets one clear line that says what and where, and exit 2.
+    @Test func badInputIsSaidInWords() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-bad-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createSymbolicLink(atPath: "\(dir)/loop1", withDestinationPath: "\(dir)/loop2")
+        try FileManager.default.createSymbolicLink(atPath: "\(dir)/loop2", withDestinationPath: "\(dir)/loop1")
+        try ("name: deep\nservice: s\nvars: { a: " + String(repeating: "[", count: 3000) + String(repeating: "]", count: 3000) + " }\n")
+            .write(toFile: "\(dir)/deep.yml", atomically: true, encoding: .utf8)
+        var bomb = "name: bomb\nservice: s\nvars:\n  a: &a [x,x,x,x,x,x,x,x,x,x]\n"
+        for (n, prev) in zip(["b", "c", "d", "e", "f", "g"], ["a", "b", "c", "d", "e", "f"]) {
+            bomb += "  \(n): &\(n) [" + Array(repeating: "*\(prev)", count: 10).joined(separator: ",") + "]\n"
+        }
+        try bomb.write(toFile: "\(dir)/bomb.yml", atomically: true, encoding: .utf8)
+        let cases: [([String], String)] = [
+            (["validate", "\(dir)/missing.yml"], "cannot read playbook '\(dir)/missing.yml': no such file"),
+            (["validate", dir], "it is a folder, not a file"),
+            (["validate", "\(dir)/loop1"], "it is a symbolic link loop"),
+            (["validate", Firedrill.binary], "it is not a text file (it looks binary)"),
+            (["validate", "\(dir)/deep.yml"], "deep.yml:3:13: error: nesting is too deep"),
+            (["validate", "\(dir)/bomb.yml"], "the document expands to too many nodes"),
+            (["run", "Playbooks/dns-failover.yml", "--forks", "-1"], "--forks must be at least 1 (got -1)"),
+            (["bench", "plan", "--hosts", "-5"], "--hosts must be at least 1 (got -5)"),
+            (["ping", "all", "-i", "Inventory/hospital.yml", "--connect-timeout", "0s"], "--connect-timeout '0s' must be a duration above zero"),
+            (["ping", "all", "-i", "Inventory/hospital.yml", "--known-hosts", "\(dir)/none"], "--known-hosts '\(dir)/none' does not exist"),
+        ]
+        for (args, expected) in cases {
+            let r = try Firedrill.run(args)
+            #expect(r.status == 2, "\(args): \(r.stderr)")
+            #expect(r.stderr.contains(expected), "\(args): \(r.stderr)")
+            #expect(r.stderr.utf8.count < 800, "\(args): one clear message, not a dump (\(r.stderr.utf8.count) bytes)")
+            for leak in ["NSCocoaErrorDomain", "yaml_set_max_nest_level", "has no 'steps'", "Missing value", "Swift.", "Optional("] {
+                #expect(!r.stderr.contains(leak), "\(args): \(r.stderr)")
+            }
+        }
+    }
+
     @Test func inventoryListAndGraph() throws {
         let list = try Firedrill.run(["inventory", "-i", "Inventory/hospital.ini", "db:!db_standby"])
         #expect(list.status == 0)

@@ -19,10 +19,18 @@ public struct DiagnosticRenderer: Sendable {
         }
         out += "\(label) \(diagnostic.message)\n"
         if let loc = diagnostic.location, let line = sourceLine(loc) {
-            let shown = line.replacingOccurrences(of: "\t", with: " ")
+            // A very long line is shown around the column only (a minified or machine-made file).
+            var column = loc.column
+            var shown = String(line.replacingOccurrences(of: "\t", with: " ").unicodeScalars.map { $0.value < 32 ? " " : Character($0) })
+            if shown.count > 120 {
+                let start = max(0, column - 60)
+                let chars = Array(shown)
+                shown = (start > 0 ? "…" : "") + String(chars[start..<min(chars.count, start + 120)]) + (start + 120 < chars.count ? "…" : "")
+                column = column - start + (start > 0 ? 1 : 0)
+            }
             out += "    \(shown)\n"
-            let pad = String(repeating: " ", count: max(0, loc.column - 1))
-            let available = max(1, shown.unicodeScalars.count - (loc.column - 1))
+            let pad = String(repeating: " ", count: max(0, column - 1))
+            let available = max(1, shown.unicodeScalars.count - (column - 1))
             let width = min(diagnostic.length, available)
             out += "    \(pad)" + paint("^" + String(repeating: "~", count: max(0, width - 1)), .green) + "\n"
         }

@@ -59,11 +59,14 @@ public struct InventoryLoader {
     }
 
     func loadFile(_ path: String, into inventory: inout Inventory, _ diagnostics: inout [Diagnostic], _ sources: inout [String: String]) {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            diagnostics.append(.error("cannot read inventory file '\(path)'", hint: "check its permissions"))
+        let text: String
+        switch TextFile.read(path) {
+        case let .success(t): text = t
+        case let .failure(unreadable):
+            let why = unreadable.why
+            diagnostics.append(.error("cannot read inventory file '\(path)': \(why)", hint: "give an Ansible inventory (INI or YAML file, or a folder of them)"))
             return
         }
-        let text = String(decoding: data, as: UTF8.self)
         sources[path] = text
         parse(text, file: path, into: &inventory, &diagnostics, &sources)
     }

@@ -20,8 +20,14 @@ public struct PlaybookLoader {
 
     public func load(file: String) -> Result {
         var sources: [String: String] = [:]
-        guard let text = readText(file, into: &sources) else {
-            return Result(playbook: nil, diagnostics: [.error("cannot read playbook '\(file)'", hint: "check the path; run from the folder that holds it or give the full path")], sources: sources)
+        let text: String
+        switch readText(file, into: &sources) {
+        case let .success(t): text = t
+        case let .failure(unreadable):
+            let why = unreadable.why
+            return Result(playbook: nil, diagnostics: [.error("cannot read playbook '\(file)': \(why)",
+                                                               hint: "give the path of the playbook's .yml file; run from the folder that holds it or give the full path")],
+                          sources: sources)
         }
         return load(text: text, file: file, sources: sources)
     }
@@ -390,8 +396,12 @@ public struct PlaybookLoader {
     }
 
     func loadIncludedChecks(_ path: String, from item: Located<String>, reader: inout NodeReader, sources: inout [String: String]) -> [Check] {
-        guard let text = readText(path, into: &sources) else {
-            reader.diagnostics.append(.error("cannot read included file '\(item.value)'", at: item.location, length: item.width,
+        let text: String
+        switch readText(path, into: &sources) {
+        case let .success(t): text = t
+        case let .failure(unreadable):
+            let why = unreadable.why
+            reader.diagnostics.append(.error("cannot read included file '\(item.value)': \(why)", at: item.location, length: item.width,
                                              hint: "paths are relative to the playbook's folder (looked for \(path))"))
             return []
         }
@@ -407,11 +417,10 @@ public struct PlaybookLoader {
         return readChecks(c, file: path, &reader)
     }
 
-    func readText(_ path: String, into sources: inout [String: String]) -> String? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        let text = String(decoding: data, as: UTF8.self)
-        sources[path] = text
-        return text
+    func readText(_ path: String, into sources: inout [String: String]) -> Swift.Result<String, TextFile.Unreadable> {
+        let r = TextFile.read(path)
+        if case let .success(text) = r { sources[path] = text }
+        return r
     }
 }
 

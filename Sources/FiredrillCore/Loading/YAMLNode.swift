@@ -76,6 +76,9 @@ public enum YAMLReader {
             guard let root = try Yams.compose(yaml: text) else { return (nil, []) }
             var anchors = 0
             let node = convert(root, file: file, diagnostics: &diagnostics, depth: 0, budget: &anchors)
+            // A document cut short (too many nodes, too deep) is not worth checking further: every
+            // other error would be about the parts that were cut.
+            if diagnostics.hasErrors { return (nil, diagnostics) }
             return (node, diagnostics)
         } catch let error as YamlError {
             return (nil, [diagnostic(for: error, file: file, text: text)])
@@ -108,6 +111,9 @@ public enum YAMLReader {
         func loc(_ m: Mark) -> SourceLocation { SourceLocation(file: file, line: m.line, column: max(1, m.column)) }
         switch error {
         case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
+            if problem.contains("Maximum nesting level") {
+                return .error("nesting is too deep", at: loc(mark), hint: "a playbook or inventory needs only a few levels of lists and mappings")
+            }
             var message = "invalid YAML: \(problem)"
             if let context { message += " (\(context.text) at line \(context.mark.line))" }
             return .error(message, at: loc(mark), hint: yamlHint(problem))

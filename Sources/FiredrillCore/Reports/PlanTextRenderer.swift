@@ -3,9 +3,13 @@ public struct PlanTextRenderer: Sendable {
     public var style: TerminalStyle
     public var width: Int
 
-    public init(style: TerminalStyle = TerminalStyle(enabled: false), width: Int = 80) {
+    /// Whether a preflight (which connects to the hosts) follows the plan.
+    public var preflightFollows: Bool
+
+    public init(style: TerminalStyle = TerminalStyle(enabled: false), width: Int = 80, preflightFollows: Bool = false) {
         self.style = style
         self.width = width
+        self.preflightFollows = preflightFollows
     }
 
     public func render(_ plan: Plan) -> String {
@@ -75,7 +79,8 @@ public struct PlanTextRenderer: Sendable {
         summaryLines[0] = style.bold("Summary:") + summaryLines[0].dropFirst("Summary:".count)
         out += summaryLines
         out.append("  worst case \(sm.estimatedWorstCase.duration.text) (sum of timeouts and verify deadlines\(sm.manualSteps > 0 ? ", plus operator time" : ""))")
-        out.append(style.dim("Nothing was executed; no connection was made."))
+        out.append(style.dim(preflightFollows ? "Nothing from the steps is executed; the preflight below connects to the hosts and runs the steady-state checks (read-only)."
+                                              : "Nothing was executed; no connection was made."))
         return out.joined(separator: "\n") + "\n"
     }
 
