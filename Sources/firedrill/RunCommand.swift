@@ -24,7 +24,8 @@ struct RunCommand: AsyncParsableCommand {
         runs (exit 3). Each step runs on its hosts in parallel (--forks), then its verify: \
         checks are polled until every `up` check passes and every `down` check fails, or \
         `within` runs out. On the first failed step its on_failure hooks run, then restore. \
-        Restore always runs, also after Ctrl-C (a second Ctrl-C asks before abandoning it). \
+        Restore runs after a failure and after Ctrl-C; Ctrl-C during restore keeps \
+        restoring, and a further one asks before abandoning it. \
         Every event is journaled (fsync'd, hash-chained) before the drill acts on it: \
         <run-id>/journal.jsonl under --runs-dir.
 
