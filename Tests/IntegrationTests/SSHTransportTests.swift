@@ -230,32 +230,12 @@ final class SharedLab: @unchecked Sendable {
     @Test func sshAgentAuthenticates() async throws {
         _ = try ssh()
         let key = try authorizedKey()
-        let socket = (key as NSString).deletingLastPathComponent + "/agent.sock"
-        // A real ssh-agent of our own, on its own socket; stopped by its PID.
-        let agent = Process()
-        agent.executableURL = URL(fileURLWithPath: "/usr/bin/ssh-agent")
-        agent.arguments = ["-D", "-a", socket]
-        agent.standardOutput = FileHandle.nullDevice
-        agent.standardError = FileHandle.nullDevice
-        try agent.run()
-        defer { kill(agent.processIdentifier, SIGKILL); agent.waitUntilExit() }
-        var added = false
-        for _ in 0..<500 where !added {
-            let add = Process()
-            add.executableURL = URL(fileURLWithPath: "/usr/bin/ssh-add")
-            add.arguments = ["-q", key]
-            add.environment = ["SSH_AUTH_SOCK": socket]
-            add.standardOutput = FileHandle.nullDevice
-            add.standardError = FileHandle.nullDevice
-            try add.run()
-            add.waitUntilExit()
-            added = add.terminationStatus == 0   // fails until the agent listens
-        }
-        #expect(added)
+        let agent = try Agent(in: (key as NSString).deletingLastPathComponent, key: key)
+        defer { agent.stop() }
         var options = shared.options
         options.identityFiles = []
         options.useAgent = true
-        options.agentSocket = socket
+        options.agentSocket = agent.socket
         var conn = shared.connection("db2")
         conn.privateKeyFile = nil
         let c = SSHConnection(conn, options: options)
