@@ -11,7 +11,9 @@ struct Firedrill: AsyncParsableCommand {
         Write a playbook of failover and restore steps against an Ansible inventory, \
         check it (validate), preview it (plan), and run it against the hosts.
 
-        Exit codes: 0 success, 1 drill failed, 2 invalid input, 3 preconditions not met, 130 interrupted.
+        Exit codes: 0 success, 1 drill failed, 2 invalid input, 3 preconditions not met \
+        (or another drill holds the service or a host), 4 the journal could not be written, \
+        130 interrupted.
         """,
         version: FiredrillVersion.current,
         subcommands: [ValidateCommand.self, PlanCommand.self, RunCommand.self, RunsCommand.self, VerifyJournalCommand.self,
@@ -26,7 +28,12 @@ struct Firedrill: AsyncParsableCommand {
         sigemptyset(&interrupts)
         sigaddset(&interrupts, SIGINT)
         sigaddset(&interrupts, SIGTERM)
+        sigaddset(&interrupts, SIGHUP)
         sigprocmask(SIG_UNBLOCK, &interrupts, nil)
+        // A closed stdout must not kill a runner mid-failover: writes fail instead (Terminal).
+        signal(SIGPIPE, SIG_IGN)
+        // A file-size limit makes writes fail with EFBIG (the journal handles it), not kill us.
+        signal(SIGXFSZ, SIG_IGN)
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
@@ -37,7 +44,7 @@ struct Firedrill: AsyncParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Terminal.err(fullMessage(for: error) + "\n")
                 Foundation.exit(ExitStatus.invalidInput)
             }
             exit(withError: error)

@@ -12,12 +12,21 @@ enum ExitStatus {
 }
 
 enum Terminal {
-    static func out(_ s: String) {
-        FileHandle.standardOutput.write(Data(s.utf8))
-    }
+    /// Output never stops a drill: a closed pipe, a full disk or a vanished terminal loses the
+    /// text (the journal has it), it does not crash the runner mid-failover. (FileHandle.write
+    /// traps on EPIPE/ENOSPC; SIGPIPE is ignored in `main`.)
+    static func out(_ s: String) { write(STDOUT_FILENO, s) }
 
-    static func err(_ s: String) {
-        FileHandle.standardError.write(Data(s.utf8))
+    static func err(_ s: String) { write(STDERR_FILENO, s) }
+
+    private static func write(_ fd: Int32, _ s: String) {
+        var bytes = Array(s.utf8)[...]
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+            if n > 0 { bytes = bytes.dropFirst(n); continue }
+            if n < 0 && errno == EINTR { continue }
+            return
+        }
     }
 
     /// Prints diagnostics like a compiler, on stderr, with colour only on a TTY.

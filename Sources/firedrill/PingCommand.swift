@@ -26,8 +26,13 @@ struct ConnectOptions: ParsableArguments {
         guard let grace = DurationText.parse(killGrace), grace > .zero else {
             throw ValidationError("--kill-grace '\(killGrace)' must be a duration above zero (e.g. 5s)")
         }
-        if let knownHosts, !FileManager.default.fileExists(atPath: knownHosts), !acceptNew {
-            throw ValidationError("--known-hosts '\(knownHosts)' does not exist (to create it while trusting new hosts, add --accept-new)")
+        if let knownHosts {
+            var isDir: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: knownHosts, isDirectory: &isDir)
+            if isDir.boolValue { throw ValidationError("--known-hosts '\(knownHosts)' is a folder: give the known_hosts file") }
+            if !exists && !acceptNew {
+                throw ValidationError("--known-hosts '\(knownHosts)' does not exist (to create it while trusting new hosts, add --accept-new)")
+            }
         }
         var o = SSHOptions(acceptNew: acceptNew, connectTimeout: timeout, killGrace: grace)
         o.knownHostsOverride = knownHosts

@@ -18,7 +18,7 @@ actor ProgressPrinter: DrillObserver {
 
     func record(_ e: JournalEvent) async {
         if json {
-            if let data = try? JSONEncoder().encode(e) { Terminal.out(String(decoding: data, as: UTF8.self) + "\n") }
+            if let data = try? Journal.encoder.encode(e) { Terminal.out(String(decoding: data, as: UTF8.self) + "\n") }
             return
         }
         guard let line = text(e) else { return }
@@ -122,11 +122,9 @@ actor ProgressPrinter: DrillObserver {
         }
     }
 
+    nonisolated var canConfirm: Bool { isatty(STDIN_FILENO) == 1 }
+
     func confirmAbandonRestore() async -> Bool {
-        guard isatty(STDIN_FILENO) == 1 else {
-            Terminal.err("\nrestore continues (no terminal to confirm abandoning it)\n")
-            return false
-        }
         clearStatus()
         Terminal.err(style.red("\nAbandon restore? Hosts may stay failed over. [y/N] "))
         let answer = await readLineOffThePool()?.lowercased() ?? ""
@@ -140,7 +138,8 @@ actor ProgressPrinter: DrillObserver {
         case .passed: result = style.green("PASSED")
         case .failed: result = style.red("FAILED")
         case .interrupted: result = style.yellow("INTERRUPTED")
-        case .preconditions: result = style.red("NOT STARTED (preconditions not met)")
+        case .preconditions: result = o.resumed ? style.red("NOT RESUMED (hosts unreachable): restore has not run; resume again once they answer")
+                                                : style.red("NOT STARTED (preconditions not met)")
         case .incomplete: result = style.red("RECORD INCOMPLETE")
         }
         func measure(_ d: Duration?, _ objective: Duration?, missing: String) -> String {

@@ -74,7 +74,9 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let store = RunStore(root: runsDir)
-        if let problem = RunStore.folderProblem(store.root) {
+        // A new run creates the runs folder; a resume only reads one that exists.
+        if let problem = RunStore.folderProblem(store.root, create: resume == nil) {
+            if let resume { fail("no run '\(resume)': \(problem)", hint: "pass the --runs-dir the run was started with") }
             fail("cannot keep runs: \(problem)", hint: "pass --runs-dir DIR (or set FIREDRILL_RUNS) to a folder you can write")
         }
         let interactive = isatty(STDIN_FILENO) == 1
@@ -120,13 +122,19 @@ struct RunCommand: AsyncParsableCommand {
                 throw ExitCode(ExitStatus.preconditions)
             }
         }
+        // A new run's folder is made here; if the disk cannot take even its plan, nothing starts.
+        if point == nil {
+            let problem = (try? JSONOutput.encode(plan)).flatMap { RunStore.write($0, to: store.directory(runID) + "/plan.json") }
+            if let problem {
+                try? FileManager.default.removeItem(atPath: store.directory(runID))
+                fail("cannot start the run: \(problem)", hint: "free space in \(store.root) or pass --runs-dir DIR; nothing has run")
+            }
+        }
         let journal: Journal
         do {
             journal = try Journal(path: store.journalPath(runID), dropTornTail: point != nil)
-            if point == nil {
-                try JSONOutput.encode(plan).write(toFile: store.directory(runID) + "/plan.json", atomically: true, encoding: .utf8)
-            }
         } catch {
+            if point == nil { try? FileManager.default.removeItem(atPath: store.directory(runID)) }
             fail("cannot write the journal: \(error)", hint: "free space in \(store.root) or pass --runs-dir DIR; nothing has run")
         }
         let live = output == .auto && isatty(STDOUT_FILENO) == 1 && format == .text
@@ -147,15 +155,16 @@ struct RunCommand: AsyncParsableCommand {
 
     /// Takes `keys`, or refuses (exit 3) naming the drill that holds one.
     func lock(_ keys: [RunLock.Key], store: RunStore, run: String) -> RunLock {
-        let holder = RunLock.Holder(run: run, user: ProcessInfo.processInfo.environment["USER"] ?? NSUserName(),
+        let holder = RunLock.Holder(run: run, runs: store.root, user: ProcessInfo.processInfo.environment["USER"] ?? NSUserName(),
                                     controller: ProcessInfo.processInfo.hostName)
-        switch RunLock.acquire(keys, store: store, holder: holder) {
+        switch RunLock.acquire(keys, holder: holder) {
         case let .success(l):
             for note in l.takenOver { Terminal.err("note: \(note)\n") }
             return l
         case let .failure(refusal):
             Terminal.err("error: \(refusal.description)\nhint: \(refusal.hint)\n")
-            Terminal.exit(refusal.problem == nil ? ExitStatus.preconditions : ExitStatus.invalidInput)
+            if case .unusable = refusal.why { Terminal.exit(ExitStatus.invalidInput) }
+            Terminal.exit(ExitStatus.preconditions)
         }
     }
 
@@ -177,13 +186,14 @@ struct RunCommand: AsyncParsableCommand {
     }
 }
 
-/// SIGINT and SIGTERM, delivered on a dispatch queue as events instead of ending the process.
+/// SIGINT, SIGTERM and SIGHUP (the operator's terminal or SSH session closing), delivered on a
+/// dispatch queue as events instead of ending the process.
 final class SignalWatcher: @unchecked Sendable {
     /// Only set in init and cancelled in deinit.
     private let sources: [any DispatchSourceSignal]
 
     init(_ handler: @escaping @Sendable () -> Void) {
-        sources = [SIGINT, SIGTERM].map { sig in
+        sources = [SIGINT, SIGTERM, SIGHUP].map { sig in
             signal(sig, SIG_IGN)
             let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             s.setEventHandler { handler() }

@@ -21,9 +21,10 @@ struct RunsCommand: ParsableCommand {
         }
         if runs.isEmpty { Terminal.out("no runs in \(store.root)\n"); return }
         let w = runs.map(\.id.count).max() ?? 0
-        for r in runs {
-            let status = r.intact ? r.status : r.status + " (JOURNAL DAMAGED)"
-            Terminal.out("\(r.id.padding(toLength: w + 2, withPad: " ", startingAt: 0))\(status.padding(toLength: 15, withPad: " ", startingAt: 0))\(r.playbook ?? "")\n")
+        let statuses = runs.map { $0.intact ? $0.status : $0.status + " (JOURNAL DAMAGED)" }
+        let sw = max(15, (statuses.map(\.count).max() ?? 0) + 2)
+        for (r, status) in zip(runs, statuses) {
+            Terminal.out("\(r.id.padding(toLength: w + 2, withPad: " ", startingAt: 0))\(status.padding(toLength: sw, withPad: " ", startingAt: 0))\(r.playbook ?? "")\n")
         }
     }
 }

@@ -94,33 +94,42 @@ import Testing
     @Test func locksRefuseASecondHolderAndNameTheFirst() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("fd-locks-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let store = RunStore(root: root)
-        let first = RunLock.Holder(run: "run-a", user: "alice", controller: "ctl")
-        let a = try RunLock.acquire([.service("ehr-db"), .host("10.0.0.11:22")], store: store, holder: first).get()
+        let first = RunLock.Holder(run: "run-a", runs: root, user: "alice", controller: "ctl")
+        let a = try RunLock.acquire([.service("ehr-db"), .host("10.0.0.11:22")], in: root, holder: first).get()
         #expect(a.takenOver.isEmpty)
-        let second = RunLock.Holder(run: "run-b", user: "bob", controller: "ctl")
-        switch RunLock.acquire([.service("pharmacy"), .host("10.0.0.11:22")], store: store, holder: second) {
+        let second = RunLock.Holder(run: "run-b", runs: root, user: "bob", controller: "ctl")
+        switch RunLock.acquire([.service("pharmacy"), .host("10.0.0.11:22")], in: root, holder: second) {
         case .success: Issue.record("two drills hold host 10.0.0.11:22")
         case let .failure(refusal):
             #expect(refusal.key == .host("10.0.0.11:22") && refusal.holder == first)
             #expect(refusal.description.contains("being drilled by run run-a (PID \(getpid())"))
         }
         // Nothing of a refused attempt stays held.
-        #expect((try? RunLock.acquire([.service("pharmacy")], store: store, holder: second).get()) != nil)
+        #expect((try? RunLock.acquire([.service("pharmacy")], in: root, holder: second).get()) != nil)
         a.release()
-        let b = try RunLock.acquire([.service("ehr-db")], store: store, holder: second).get()
+        let b = try RunLock.acquire([.service("ehr-db")], in: root, holder: second).get()
         #expect(b.takenOver.isEmpty, "a released lock is not stale")
     }
 
-    @Test func aLockFileNamingAHolderThatIsGoneIsTakenOverWithANote() throws {
+    @Test func aLockFileNamingAHolderThatIsGoneIsTakenOverOnlyIfItsRunEnded() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("fd-locks-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let store = RunStore(root: root)
-        let dead = RunLock.Holder(run: "run-dead", pid: 999_999, user: "alice", controller: "ctl")
-        let path = RunLock.path(of: .service("ehr-db"), store: store)
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let dead = RunLock.Holder(run: "run-dead", runs: root, pid: 999_999, user: "alice", controller: "ctl")
+        let path = RunLock.path(of: .service("ehr-db"), in: root)
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         try JSONEncoder().encode(dead).write(to: URL(fileURLWithPath: path))
-        let lock = try RunLock.acquire([.service("ehr-db")], store: store, holder: RunLock.Holder(run: "run-new", user: "bob", controller: "ctl")).get()
+        let next = RunLock.Holder(run: "run-new", runs: root, user: "bob", controller: "ctl")
+        // Its run never ended: no new drill of the service until it is resumed.
+        try FileManager.default.createDirectory(atPath: RunStore(root: root).directory("run-dead"), withIntermediateDirectories: true)
+        let journal = try Journal(path: RunStore(root: root).journalPath("run-dead"))
+        _ = try await journal.append(JournalEvent(.runStarted), run: "run-dead")
+        switch RunLock.acquire([.service("ehr-db")], in: root, holder: next) {
+        case .success: Issue.record("a new drill started over an unfinished one")
+        case let .failure(refusal):
+            #expect(refusal.description.contains("stopped before the run ended") && refusal.hint.contains("firedrill run --resume run-dead"))
+        }
+        _ = try await journal.append(JournalEvent(.runEnded), run: "run-dead")
+        let lock = try RunLock.acquire([.service("ehr-db")], in: root, holder: next).get()
         #expect(lock.takenOver == ["took over the lock on service ehr-db left by run run-dead (PID 999999 on ctl, started \(dead.started) by alice), which is no longer running"])
     }
 

@@ -46,11 +46,18 @@ enum Firedrill {
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = args
         p.currentDirectoryURL = URL(fileURLWithPath: cwd)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-run-\(UUID().uuidString)").path
         var env = ProcessInfo.processInfo.environment
         env["NO_COLOR"] = "1"
+        // Locks are machine-wide by default; tests drilling the same service on labs of their own
+        // lock within their runs folder (or alone), so they exclude only each other's drills.
+        if let i = args.firstIndex(of: "--runs-dir"), i + 1 < args.count {
+            env["FIREDRILL_LOCK_DIR"] = args[i + 1] + "/.locks"
+        } else {
+            env["FIREDRILL_LOCK_DIR"] = dir + "/locks"
+        }
         for (k, v) in environment { env[k] = v }
         p.environment = env
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-run-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: dir + "/out", contents: nil)
         _ = FileManager.default.createFile(atPath: dir + "/err", contents: nil)

@@ -218,7 +218,7 @@ import Testing
         #expect(try Firedrill.run(["verify-journal", id ?? "", "--runs-dir", runs]).status == 0)
     }
 
-    @Test func aStaleLockLeftByAKilledRunnerIsTakenOverAndSaidSo() throws {
+    @Test func aKilledRunnersUnfinishedRunBlocksNewDrillsUntilResumed() throws {
         let lab = try TestLab.start(hosts: 2)
         defer { lab.stop() }
         let runs = Scenario.runsDir(in: lab)
@@ -229,6 +229,9 @@ import Testing
         _ = runner.wait()
         let (id, _) = Scenario.journal(runs)
         try FileManager.default.removeItem(atPath: "\(lab.dir)/hosts/db1/state/delay-systemctl")
+        // A new drill of the service is refused while the dead run is unfinished.
+        let fresh = try Firedrill.run(["run", "Playbooks/ehr-db-failover.yml", "-i", lab.inventory, "--yes", "--manual=pass", "--runs-dir", runs])
+        #expect(fresh.status == 3 && fresh.stderr.contains("stopped before the run ended") && fresh.stderr.contains("--resume \(id ?? "")"), "\(fresh.stderr)")
         let resumed = try Firedrill.run(["run", "--resume", id ?? "", "--yes", "--manual=pass", "--output", "plain", "--runs-dir", runs])
         #expect(resumed.status == 1)
         #expect(resumed.stderr.contains("took over the lock on run \(id ?? "")") && resumed.stderr.contains("no longer running"), "\(resumed.stderr)")

@@ -109,6 +109,32 @@ import Testing
         }
     }
 
+    /// An agent socket that accepts connections and never answers (a hung agent, or one waiting
+    /// for an `ssh-add -c` confirmation nobody sees): the connect deadline must hold.
+    @Test(.timeLimit(.minutes(1))) func aStalledAgentCannotHangTheConnection() async throws {
+        try #require(shared.state != nil)
+        let path = "\(shared.lab.directory)/stall-\(UUID().uuidString.prefix(6)).sock"
+        let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener); unlink(path) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        #expect(bound == 0 && listen(listener, 8) == 0)
+        var o = shared.options
+        o.identityFiles = []
+        o.useAgent = true
+        o.agentSocket = path
+        o.connectTimeout = .seconds(2)
+        var conn = shared.connection("db1")
+        conn.privateKeyFile = nil
+        let c = SSHConnection(conn, options: o)
+        await #expect { try await c.connect() } throws: { error in
+            guard let e = error as? TransportError else { return false }
+            return e.kind == .authentication && e.message.contains("the SSH agent did not answer in time")
+        }
+    }
+
     func authorizedAgentKey(_ dir: String) throws -> String {
         try Lab.runTool("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", "\(dir)/key"])
         return "\(dir)/key"

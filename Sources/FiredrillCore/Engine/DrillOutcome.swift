@@ -20,6 +20,8 @@ public protocol DrillObserver: Sendable {
     func record(_ event: JournalEvent) async
     /// A manual step in `ask` mode: show the instruction, return the operator's answer.
     func manual(_ step: PlannedStep) async -> ManualDecision
+    /// Whether the operator can be asked (a terminal): without one, abandoning restore is refused.
+    var canConfirm: Bool { get }
     /// A further interrupt while restore runs: abandon restore? (false keeps restoring).
     func confirmAbandonRestore() async -> Bool
 }
@@ -40,6 +42,8 @@ public struct RunOptions: Sendable {
 public struct DrillOutcome: Sendable {
     public typealias Result = DrillStateMachine.Result
     public var result: Result
+    /// A `--resume` of a run whose runner died.
+    public var resumed: Bool
     public var runID: String
     public var journalPath: String
     public var rto: Duration?

@@ -105,6 +105,11 @@ public actor DrillRunner {
         case let .keepRestoring(message):
             await log(.interrupted) { $0.result = "restore_continues"; $0.detail = message }
         case .confirmAbandon:
+            guard observer.canConfirm else {
+                _ = machine.abandonAnswered(false)
+                await log(.interrupted) { $0.result = "restore_continues"; $0.detail = "abandoning restore needs a confirmation on a terminal: restore continues" }
+                return
+            }
             await log(.interrupted) { $0.result = "asking"; $0.detail = "asking the operator whether to abandon restore" }
             let observer = self.observer
             Task {
@@ -141,12 +146,13 @@ public actor DrillRunner {
                 return written
             } catch {
                 journalProblem = "\(error)"
+                var failed = JournalEvent(.journalFailed)
+                failed.detail = "the journal cannot be written (\(error)): from here on events go to stderr and the fallback file"
+                writeFallback(&failed)
+                failed.detail = "the journal cannot be written (\(error)): from here on events go to stderr and \(fallback.path ?? "(no fallback file could be written either)")"
+                await observer.record(failed)
                 writeFallback(&e)
                 await observer.record(e)
-                var failed = JournalEvent(.journalFailed)
-                failed.detail = "the journal cannot be written (\(error)): from here on events go to stderr and \(fallback.path ?? "no fallback file either")"
-                writeFallback(&failed)
-                await observer.record(failed)
                 await respond(machine.journalFailed())
                 return e
             }
@@ -190,6 +196,11 @@ public actor DrillRunner {
             await startRestore(reason)
             return machine.restoreStarted()
         case let .finishRestore(status):
+            // Restore commands whose connection broke while they ran: stopped before the final check.
+            if !orphans.isEmpty {
+                await stopLeftovers(orphans, phase: .restore, why: "its connection broke while it ran")
+                orphans = []
+            }
             await log(.restoreFinished) { e in
                 e.phase = .restore
                 e.result = status.rawValue
@@ -215,6 +226,8 @@ public actor DrillRunner {
             await logCheck(check, o, phase: .steadyState, step: nil, attempt: 1)
             if !o.passed { problems.append("steady state \(check.label): \(o.detail)") }
         }
+        // Cut short by an interrupt: the checks did not fail, they were stopped.
+        if Task.isCancelled { return false }
         if !problems.isEmpty {
             failures += problems.map { Failure(step: "preflight", host: nil, reason: $0) }
             await log(.preconditionsFailed) { $0.detail = problems.joined(separator: "; ") }
@@ -318,6 +331,7 @@ public actor DrillRunner {
         if result == .skipped {
             detail = "selects no host" + (plan.limit.map { " within --limit \($0)" } ?? "") + ": nothing ran"
             skipped.append("\(step.id) \(step.name): \(detail)")
+            failures.append(Failure(step: "\(step.id) \(step.name)", host: nil, reason: "not drilled: \(detail) (a drill with skipped steps does not pass)"))
         }
         await log(.stepFinished) { e in
             e.phase = Self.phase(ref); e.step = step.id; e.name = step.name
@@ -367,10 +381,19 @@ public actor DrillRunner {
             return await notSent("the command is empty after rendering: nothing to run (check the variables in 'run:')")
         }
         guard machine.mayStartCommand(ref) else { return false }
-        await log(.commandStarted) { e in e.phase = phase; e.step = step.id; e.host = host; e.command = rendered.description }
-        // The rule is journal first: a failover command whose start could not be recorded is not sent.
-        if journalProblem != nil, ref.isFailover {
+        let recorded = await log(.commandStarted) { e in e.phase = phase; e.step = step.id; e.host = host; e.command = rendered.description }
+        // The rule is journal first: a failover command whose start could not be recorded is not
+        // sent (and so touches nothing); restore commands go out regardless, their record in the fallback.
+        if recorded.seq == 0, ref.isFailover {
             return await notSent("not sent: the journal cannot be written")
+        }
+        // An interrupt may have come while the start was journaled.
+        guard machine.sending(ref) else {
+            await log(.commandFinished) { e in
+                e.phase = phase; e.step = step.id; e.host = host; e.passed = false; e.result = "not_sent"
+                e.detail = "not sent: the drill was stopping"
+            }
+            return false
         }
         let connection = runtime.definition.inventory.connection(of: host)
         let transport = await runtime.pool.transport(for: connection)
@@ -670,7 +693,7 @@ public actor DrillRunner {
             do { try await journal.seal() } catch { incomplete = "the journal could not be sealed: \(error)" }
         }
         return DrillOutcome(result: incomplete != nil && ending.result != .incomplete ? .incomplete : ending.result,
-                            runID: runID, journalPath: journal.path, rto: rto, rtoObjective: plan.objectives.rto?.duration,
+                            resumed: resumePoint != nil, runID: runID, journalPath: journal.path, rto: rto, rtoObjective: plan.objectives.rto?.duration,
                             rpo: rpo, rpoObjective: plan.objectives.rpo?.duration, failures: grouped, skipped: skipped,
                             restore: restore, finalState: finalState, recordIncomplete: incomplete, notes: notes)
     }

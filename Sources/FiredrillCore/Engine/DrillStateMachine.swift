@@ -4,8 +4,9 @@
 /// Pure: no I/O, no clock, no tasks. `DrillRunner` performs the actions it returns and feeds the
 /// results back as events. The rules (docs/journal.md, "Interrupts, restore and resume"):
 ///
-/// - **Touched** is state, set by `mayStartCommand` when a failover (or on_failure) command is
-///   about to be sent. Restore runs when, and only when, the failover touched a host.
+/// - **Touched** is state, set by `sending` once a failover (or on_failure) command's start is
+///   journaled and it is about to go out. Restore runs when, and only when, the failover touched
+///   a host.
 /// - Interrupted before anything was touched: stop, run no restore, end `interrupted`.
 /// - Interrupted during the failover: cancel the running step, restore what was touched.
 /// - Interrupted during restore: keep restoring; a further interrupt asks to abandon it.
@@ -147,6 +148,10 @@ public struct DrillStateMachine: Sendable, Equatable {
     public private(set) var stopping = false
     public private(set) var recordIncomplete = false
     public private(set) var restoreAbandoned = false
+    /// An interrupt cut the final steady-state check short.
+    private var finalCheckCut = false
+    /// A step ran on no host (outside `--limit`): the drill is incomplete and cannot pass.
+    public private(set) var skippedSteps = 0
     public let shape: Shape
     let resuming: Bool
     /// Restore steps that passed before a resume: not repeated.
@@ -206,9 +211,15 @@ public struct DrillStateMachine: Sendable, Equatable {
         return .runBatch(ref, batch: 0)
     }
 
-    /// Asked before each command is sent. After an interrupt no failover command starts; a
-    /// failover command that may start marks the drill as having touched a host.
-    public mutating func mayStartCommand(_ ref: StepRef) -> Bool {
+    /// Asked before a command's start is journaled: after an interrupt no failover command starts.
+    public func mayStartCommand(_ ref: StepRef) -> Bool {
+        !stepStopped(ref)
+    }
+
+    /// Asked once the command's start is journaled, right before it is sent: still allowed (an
+    /// interrupt may have come while journaling), and from then on the failover has touched a host.
+    /// A command whose start could not be journaled is never sent, so it touches nothing.
+    public mutating func sending(_ ref: StepRef) -> Bool {
         if stepStopped(ref) { return false }
         if ref.isFailover { touched = true }
         return true
@@ -241,6 +252,7 @@ public struct DrillStateMachine: Sendable, Equatable {
 
     /// After `step_finished` is journaled: the next step, the hooks, restore or the end.
     public mutating func stepFinished(_ ref: StepRef, _ result: StepResult) -> Action {
+        if result == .skipped { skippedSteps += 1 }
         switch ref {
         case let .failover(i):
             switch result {
@@ -277,16 +289,17 @@ public struct DrillStateMachine: Sendable, Equatable {
     /// After `restore_started` is journaled.
     public mutating func restoreStarted() -> Action { nextRestore(after: -1) }
 
-    /// After `restore_finished` is journaled.
+    /// After `restore_finished` is journaled. The steady state is checked again (as evidence)
+    /// after any restore but an abandoned one, also after an interrupt.
     public mutating func restoreFinished() -> Action {
-        if restoreStatus == .abandoned || stopping { return finish() }
+        if restoreStatus == .abandoned { return finish() }
         phase = .finalCheck
         return .checkFinalState
     }
 
     public mutating func finalStateChecked(holds: Bool) -> Action {
         // A check cut short by an interrupt says nothing about the hosts.
-        if stopping { return finish() }
+        if finalCheckCut { return finish() }
         if !holds { failed = true }
         return finish(steadyStateHolds: holds)
     }
@@ -304,7 +317,8 @@ public struct DrillStateMachine: Sendable, Equatable {
             }
             return .confirmAbandon
         case .finalCheck:
-            stopping = true
+            if finalCheckCut { return .ignore("already stopping") }
+            finalCheckCut = true
             return .stop("stopping the final steady-state check; restore has finished")
         case .preflight, .dataMarker, .failover, .onFailure, .markerRead:
             if stopping { return .ignore(touched ? "already stopping; restore will run" : "already stopping") }
@@ -347,7 +361,8 @@ public struct DrillStateMachine: Sendable, Equatable {
     /// ends at once (a verify does not poll on after an interrupt that came between two actions).
     public func cutsShort(_ action: Action) -> Bool {
         switch action {
-        case .preflight, .writeMarker, .readMarker, .checkFinalState: return stopping
+        case .preflight, .writeMarker, .readMarker: return stopping
+        case .checkFinalState: return finalCheckCut
         case let .runBatch(ref, _), let .askOperator(ref), let .verify(ref): return stepStopped(ref)
         case .startStep, .finishStep, .startRestore, .finishRestore, .finish: return false
         }
@@ -409,7 +424,7 @@ public struct DrillStateMachine: Sendable, Equatable {
         else if preconditionsFailed { result = .preconditions }
         // A runner that died before touching anything was, in effect, interrupted.
         else if resuming && !touched { result = .interrupted }
-        else if failed || resuming || restore == .failed || restore == .notRun { result = .failed }
+        else if failed || resuming || restore == .failed || restore == .notRun || skippedSteps > 0 { result = .failed }
         else { result = .passed }
         return .finish(Ending(result: result, touched: touched, restore: restore, steadyStateHolds: steadyStateHolds,
                               endsRun: endsRun, recordIncomplete: recordIncomplete))

@@ -36,9 +36,16 @@ public struct ResumePoint: Sendable {
         return .success(ResumePoint(runID: id, events: contents.events, facts: facts, tornBytes: contents.tornTail))
     }
 
-    /// A failover or on_failure command was sent: restore is needed.
+    /// A failover or on_failure command was sent (its start journaled, and not later recorded as
+    /// not sent): restore is needed.
     public var touched: Bool {
-        events.contains { $0.event == .commandStarted && ($0.phase == .failover || $0.phase == .onFailure) }
+        var started = Set<String>()
+        for e in events where e.phase == .failover || e.phase == .onFailure {
+            let key = (e.step ?? "") + "\u{0}" + (e.host ?? "")
+            if e.event == .commandStarted { started.insert(key) }
+            if e.event == .commandFinished, e.result == "not_sent" { started.remove(key) }
+        }
+        return !started.isEmpty
     }
 
     /// Indexes of the restore steps that passed (not repeated).

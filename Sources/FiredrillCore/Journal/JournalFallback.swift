@@ -10,7 +10,6 @@ import Glibc
 final class JournalFallback: @unchecked Sendable {
     private let lock = NSLock()
     private var fd: Int32 = -1
-    private var opened = false
     /// The fallback file in use, if one could be opened.
     private(set) var path: String?
     private let candidates: [String]
@@ -22,30 +21,39 @@ final class JournalFallback: @unchecked Sendable {
 
     func write(_ event: JournalEvent) {
         let line = (try? Journal.encoder.encode(event)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        let bytes = Array((line + "\n").utf8)
         lock.withLock {
-            FileHandle.standardError.write(Data("journal-fallback: \(line)\n".utf8))
-            if !opened {
-                opened = true
-                while next < candidates.count, fd < 0 {
+            // Raw write(2): FileHandle traps when stderr is a closed pipe, and nothing here may stop restore.
+            let err = Array("journal-fallback: \(line)\n".utf8)
+            _ = err.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            while true {
+                if fd < 0 {
+                    guard next < candidates.count else { return }
                     let c = candidates[next]
                     next += 1
-                    let f = open(c, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-                    if f >= 0 { fd = f; path = c }
+                    fd = open(c, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+                    if fd < 0 { continue }
+                    path = c
+                    wrote = false
                 }
-            }
-            guard fd >= 0 else { return }
-            let bytes = Array((line + "\n").utf8)
-            if bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) != bytes.count {
-                // That file is full too: try the next place for the rest.
-                close(fd); fd = -1; opened = false; path = nil
-            } else {
-                _ = fsync(fd)
+                if bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == bytes.count {
+                    wrote = true
+                    _ = fsync(fd)
+                    return
+                }
+                // That place is full too: the next one takes this event and the rest. A file the
+                // disk would not let us write anything into is not left behind empty.
+                close(fd)
+                fd = -1
+                if !wrote, let p = path { unlink(p) }
+                path = nil
             }
         }
     }
 
     /// The next candidate to try.
     private var next = 0
+    private var wrote = false
 
     deinit { if fd >= 0 { close(fd) } }
 }

@@ -6,14 +6,17 @@ import Glibc
 /// Exclusive locks that keep two drills off the same service, the same hosts, or the same run,
 /// held for the whole drill (docs/journal.md, "Locks").
 ///
-/// Each lock is a file under the runs folder, locked with `flock(2)`: the kernel releases it when
-/// the holder exits, however it exits, so a lock can never outlive its runner. The file names its
-/// holder (run, PID, start time, operator); a file that still names a holder when we get the lock
-/// was left by a runner that died, and taking it over is said out loud.
+/// Each lock is a file in one folder for the whole machine (`$FIREDRILL_LOCK_DIR`, else
+/// `/run/lock/firedrill`), locked with `flock(2)`: the kernel releases it when the holder exits,
+/// however it exits, so a lock can never outlive its runner. The file names its holder (run,
+/// runs folder, PID, start time, operator). A file that still names a holder when we get the
+/// lock was left by a runner that died: if that run never finished, a new drill of the same
+/// service or hosts is refused until it is resumed; otherwise it is taken over, said out loud.
 public final class RunLock: @unchecked Sendable {
     public enum Key: Sendable, Hashable, CustomStringConvertible {
         case service(String)
-        /// A host by where it is reached (`address:port`), so two inventories naming one machine differently still collide.
+        /// A host by where it is reached (`address:port`, the address resolved), so two
+        /// inventories naming one machine differently still collide.
         case host(String)
         case run(String)
 
@@ -28,83 +31,134 @@ public final class RunLock: @unchecked Sendable {
 
     public struct Holder: Sendable, Codable, Equatable {
         public var run: String
+        /// The runs folder that holds the run's journal.
+        public var runs: String
         public var pid: Int32
         public var started: String
         public var user: String
         public var controller: String
 
-        public init(run: String, pid: Int32 = getpid(), started: Date = Date(), user: String, controller: String) {
-            self.run = run; self.pid = pid; self.started = Journal.timestamp(started); self.user = user; self.controller = controller
+        public init(run: String, runs: String, pid: Int32 = getpid(), started: Date = Date(), user: String, controller: String) {
+            self.run = run; self.runs = runs; self.pid = pid; self.started = Journal.timestamp(started); self.user = user
+            self.controller = controller
         }
 
         var text: String { "run \(run) (PID \(pid) on \(controller), started \(started) by \(user))" }
     }
 
     public struct Refusal: Error, Sendable, CustomStringConvertible {
+        public enum Why: Sendable { case held, unfinished, unusable(String) }
         public var key: Key
         public var holder: Holder?
-        public var problem: String?
+        public var why: Why
+        /// The lock file.
+        public var file: String = ""
 
         public var description: String {
-            if let problem { return "cannot lock \(key): \(problem)" }
-            guard let holder else { return "\(key) is locked by another drill" }
-            if case .run = key { return "\(key) is still being run: \(holder.text)" }
-            return "\(key) is being drilled by \(holder.text)"
+            switch why {
+            case let .unusable(problem): return "cannot lock \(key): \(problem)"
+            case .held:
+                guard let h = holder else { return "\(key) is locked by another drill" }
+                if case .run = key { return "\(key) is still being run by PID \(h.pid) on \(h.controller) (started \(h.started) by \(h.user))" }
+                return "\(key) is being drilled by \(h.text)"
+            case .unfinished:
+                guard let h = holder else { return "\(key) has an unfinished drill" }
+                return "\(key) was being drilled by run \(h.run), whose runner (PID \(h.pid) on \(h.controller)) stopped before the run ended: hosts may still be failed over or a command of it still running"
+            }
         }
 
         public var hint: String {
-            guard let holder else { return "check the runs folder's .locks" }
-            return "wait for that drill to end (firedrill runs), or stop it where it runs (Ctrl-C, or kill -INT \(holder.pid))"
+            switch why {
+            case .unusable: return "set FIREDRILL_LOCK_DIR to a folder every operator can write"
+            case .held:
+                guard let h = holder else { return "wait for that drill to end" }
+                return "wait for that drill to end (firedrill runs --runs-dir \(h.runs)), or stop it where it runs (Ctrl-C, or kill -INT \(h.pid))"
+            case .unfinished:
+                guard let h = holder else { return "resume the unfinished run first" }
+                return "finish it first: firedrill run --resume \(h.run) --runs-dir \(h.runs) (if it cannot be resumed and you restored by hand, remove \(file))"
+            }
         }
     }
 
     private var fds: [Int32]
-    /// Locks taken over from runners that died, in words.
+    /// Locks taken over from runners that died (their runs had ended), in words.
     public let takenOver: [String]
 
     private init(fds: [Int32], takenOver: [String]) { self.fds = fds; self.takenOver = takenOver }
 
     deinit { release() }
 
-    /// Takes every lock or none.
-    public static func acquire(_ keys: [Key], store: RunStore, holder: Holder) -> Result<RunLock, Refusal> {
-        var fds: [Int32] = [], notes: [String] = []
-        func giveBack() { for fd in fds { _ = ftruncate(fd, 0); close(fd) } }
+    /// The folder of lock files: one for the machine, so operators with their own runs folders
+    /// (the default is per user) still exclude each other.
+    public static func directory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let d = environment["FIREDRILL_LOCK_DIR"], !d.isEmpty { return d }
+        return FileManager.default.fileExists(atPath: "/run/lock") ? "/run/lock/firedrill" : "/tmp/firedrill-locks"
+    }
+
+    /// Takes every lock or none, and writes our name in them only once all are ours.
+    public static func acquire(_ keys: [Key], in directory: String = RunLock.directory(), holder: Holder) -> Result<RunLock, Refusal> {
+        var held: [(Key, Int32, Holder?)] = []
+        func giveBack() { for (_, fd, _) in held { close(fd) } }
+        if let problem = prepare(directory) {
+            return .failure(Refusal(key: keys.first ?? .run(holder.run), why: .unusable(problem)))
+        }
         // One order for every runner (run, service, hosts; then by file), so two runners cannot
         // each hold what the other waits for; a refusal names the run or service before a host.
-        for key in Set(keys).sorted(by: { (rank($0), path(of: $0, store: store)) < (rank($1), path(of: $1, store: store)) }) {
-            let file = path(of: key, store: store)
-            if let problem = RunStore.folderProblem((file as NSString).deletingLastPathComponent) {
-                giveBack()
-                return .failure(Refusal(key: key, problem: problem))
-            }
-            let fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        for key in Set(keys).sorted(by: { (rank($0), path(of: $0, in: directory)) < (rank($1), path(of: $1, in: directory)) }) {
+            let file = path(of: key, in: directory)
+            let fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
             guard fd >= 0 else {
                 giveBack()
-                return .failure(Refusal(key: key, problem: "cannot open \(file): \(String(cString: strerror(errno)))"))
+                return .failure(Refusal(key: key, why: .unusable("cannot open \(file): \(String(cString: strerror(errno)))")))
             }
+            _ = fchmod(fd, 0o666)   // other operators' runners must be able to lock it too
             if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-                let previous = readHolder(fd)
+                let other = readHolder(fd)
                 close(fd)
                 giveBack()
-                return .failure(Refusal(key: key, holder: previous))
+                return .failure(Refusal(key: key, holder: other, why: .held, file: file))
             }
-            if let stale = readHolder(fd), stale.run != holder.run || stale.pid != holder.pid {
+            let stale = readHolder(fd)
+            // A service or host whose last drill died mid-way is not drilled again until that run is resumed.
+            if let stale, stale.run != holder.run, key.isScope, unfinished(stale) {
+                close(fd)
+                giveBack()
+                return .failure(Refusal(key: key, holder: stale, why: .unfinished, file: file))
+            }
+            held.append((key, fd, stale))
+        }
+        var notes: [String] = []
+        var data = (try? JSONEncoder().encode(holder)) ?? Data()
+        data.append(0x0a)
+        for (key, fd, stale) in held {
+            if let stale, stale.run != holder.run || stale.pid != holder.pid {
                 notes.append("took over the lock on \(key) left by \(stale.text), which is no longer running")
             }
-            var data = (try? JSONEncoder().encode(holder)) ?? Data()
-            data.append(0x0a)
             _ = ftruncate(fd, 0)
             _ = data.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-            fds.append(fd)
         }
-        return .success(RunLock(fds: fds, takenOver: notes))
+        return .success(RunLock(fds: held.map(\.1), takenOver: notes))
     }
 
     /// Lets go of every lock (also done when the process ends, by the kernel).
     public func release() {
         for fd in fds { _ = ftruncate(fd, 0); close(fd) }
         fds = []
+    }
+
+    static func prepare(_ directory: String) -> String? {
+        if let problem = RunStore.folderProblem(directory) { return problem }
+        // Sticky and writable by all, like /tmp: every operator's runner can create lock files.
+        var st = stat()
+        if stat(directory, &st) == 0, st.st_uid == getuid(), st.st_mode & 0o7777 != 0o1777 { _ = chmod(directory, 0o1777) }
+        return nil
+    }
+
+    /// Whether the run a dead holder was running never wrote `run_ended`.
+    static func unfinished(_ h: Holder) -> Bool {
+        let journal = RunStore(root: h.runs).journalPath(h.run)
+        guard FileManager.default.fileExists(atPath: journal), let c = try? JournalReader.read(path: journal) else { return false }
+        return !c.events.isEmpty && !c.events.contains { $0.event == .runEnded }
     }
 
     static func rank(_ key: Key) -> Int {
@@ -115,11 +169,11 @@ public final class RunLock: @unchecked Sendable {
         }
     }
 
-    static func path(of key: Key, store: RunStore) -> String {
+    static func path(of key: Key, in directory: String) -> String {
         switch key {
-        case let .service(s): return "\(store.root)/.locks/service-\(slug(s)).lock"
-        case let .host(h): return "\(store.root)/.locks/host-\(slug(h)).lock"
-        case let .run(r): return "\(store.directory(r))/run.lock"
+        case let .service(s): return "\(directory)/service-\(slug(s)).lock"
+        case let .host(h): return "\(directory)/host-\(slug(h)).lock"
+        case let .run(r): return "\(directory)/run-\(slug(r)).lock"
         }
     }
 
@@ -127,7 +181,7 @@ public final class RunLock: @unchecked Sendable {
     static func slug(_ s: String) -> String {
         var out = ""
         for u in s.unicodeScalars {
-            if (u.isASCII && (CharacterSet.alphanumerics.contains(u))) || u == "-" || u == "." { out.unicodeScalars.append(u) }
+            if (u.isASCII && CharacterSet.alphanumerics.contains(u)) || u == "-" || u == "." { out.unicodeScalars.append(u) }
             else { out += "_\(String(u.value, radix: 16))_" }
         }
         return out
@@ -142,8 +196,35 @@ public final class RunLock: @unchecked Sendable {
 }
 
 extension RunLock.Key {
-    /// The locks a drill of `plan` holds: its service and every host it reaches.
+    var isScope: Bool { if case .run = self { return false } else { return true } }
+
+    /// The locks a drill of `plan` holds: its run, its service and every host it reaches (by
+    /// every address the host's name resolves to, so `localhost` and `127.0.0.1` collide).
     public static func drill(_ plan: Plan, run: String) -> [RunLock.Key] {
-        [.run(run), .service(plan.playbook.service)] + plan.hosts.map { .host($0.kind == .local ? "local:\($0.name)" : $0.endpoint) }
+        [.run(run), .service(plan.playbook.service)] + plan.hosts.flatMap { c -> [RunLock.Key] in
+            if c.kind == .local { return [.host("local:\(c.name)")] }
+            let addresses = resolve(c.address)
+            return (addresses.isEmpty ? [c.address] : addresses).map { .host($0.contains(":") ? "[\($0)]:\(c.port)" : "\($0):\(c.port)") }
+        }
+    }
+
+    /// Numeric addresses of a host name (the name itself when it does not resolve).
+    static func resolve(_ name: String) -> [String] {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var res: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(name, nil, &hints, &res) == 0, let first = res else { return [] }
+        defer { freeaddrinfo(res) }
+        var out: [String] = []
+        var ai: UnsafeMutablePointer<addrinfo>? = first
+        while let a = ai {
+            var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+            if getnameinfo(a.pointee.ai_addr, a.pointee.ai_addrlen, &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST) == 0 {
+                let s = String(cString: host)
+                if !out.contains(s) { out.append(s) }
+            }
+            ai = a.pointee.ai_next
+        }
+        return out.sorted()
     }
 }

@@ -22,7 +22,7 @@ public struct RunStore: Sendable {
 
     /// Creates `folder` (and its parents) if needed and checks that files can be made in it;
     /// nil when it can hold a run, else what is wrong, in words.
-    public static func folderProblem(_ folder: String) -> String? {
+    public static func folderProblem(_ folder: String, create: Bool = true) -> String? {
         var path = folder.hasPrefix("/") ? "" : "."
         for part in folder.split(separator: "/") {
             path += "/" + part
@@ -34,6 +34,7 @@ public struct RunStore: Sendable {
             let e = errno
             if e == ELOOP { return "cannot use \(folder): \(path) is a symbolic link loop" }
             if e != ENOENT { return "cannot use \(folder): \(path): \(String(cString: strerror(e)))" }
+            if !create { return "\(folder) does not exist" }
             if mkdir(path, 0o755) != 0 && errno != EEXIST {
                 return "cannot create \(path): \(String(cString: strerror(errno)))"
             }
@@ -41,6 +42,23 @@ public struct RunStore: Sendable {
         if access(folder, W_OK | X_OK) != 0 {
             return "cannot write in \(folder): \(String(cString: strerror(errno)))"
         }
+        return nil
+    }
+
+    /// Writes a file of a run (creating its folder), durably; nil on success, else why not, in words.
+    public static func write(_ text: String, to path: String) -> String? {
+        if let problem = folderProblem((path as NSString).deletingLastPathComponent) { return problem }
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return "cannot create \(path): \(String(cString: strerror(errno)))" }
+        defer { close(fd) }
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return "cannot write \(path): \(String(cString: strerror(errno)))" }
+            bytes = bytes.dropFirst(n)
+        }
+        guard fsync(fd) == 0 else { return "cannot write \(path): \(String(cString: strerror(errno)))" }
         return nil
     }
 
@@ -53,7 +71,7 @@ public struct RunStore: Sendable {
         f.timeZone = TimeZone(identifier: "UTC")
         f.dateFormat = "yyyyMMdd-HHmmss"
         let slug = service.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }
-        return "\(f.string(from: date))-\(String(slug).prefix(40))-\(String(UInt16.random(in: 0...UInt16.max), radix: 16))"
+        return "\(f.string(from: date))-\(String(slug).prefix(40))-\(String(format: "%04x", UInt16.random(in: 0...UInt16.max)))"
     }
 
     public struct RunSummary: Sendable, Encodable {

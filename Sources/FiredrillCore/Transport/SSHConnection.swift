@@ -234,8 +234,10 @@ public final class SSHConnection: Transport, @unchecked Sendable {
             }
         }
         if options.useAgent, let socket = options.agentSocket {
-            if try authenticateWithAgent(s, socket: socket, deadline: deadline) { return }
-            tried.append("agent (\(socket))")
+            switch try authenticateWithAgent(s, socket: socket, deadline: deadline) {
+            case .success: return
+            case let .failure(why): tried.append("agent \(socket): \(why.message)")
+            }
         }
         var hint = "check the user (ansible_user=\(user)), that the public key is in the host's authorized_keys, or set ansible_ssh_private_key_file"
         if rsaRefused {
@@ -244,24 +246,34 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         throw error(.authentication, "authentication failed for user '\(user)' (tried: \(tried.isEmpty ? "no key found" : tried.joined(separator: ", ")))", hint: hint)
     }
 
-    private func authenticateWithAgent(_ s: OpaquePointer, socket: String, deadline: ContinuousClock.Instant) throws(TransportError) -> Bool {
-        // The session stays non-blocking: the server's side of each attempt is pumped with the
-        // connection's deadline, so a server that stalls during userauth cannot hang the run.
-        // (The agent itself is a local socket that libssh2 talks to synchronously.)
-        guard let agent = libssh2_agent_init(s) else { return false }
-        defer { libssh2_agent_disconnect(agent); libssh2_agent_free(agent) }
-        libssh2_agent_set_identity_path(agent, socket)
-        guard libssh2_agent_connect(agent) == 0, libssh2_agent_list_identities(agent) == 0 else { return false }
-        var prev: UnsafeMutablePointer<libssh2_agent_publickey>?
-        var identity: UnsafeMutablePointer<libssh2_agent_publickey>?
-        while libssh2_agent_get_identity(agent, &identity, prev) == 0 {
-            let rc = try pump("authentication with the agent's key", deadline: deadline) {
-                libssh2_agent_userauth(agent, self.user, identity)
-            }
-            if rc == 0 { return true }
-            prev = identity
+    /// Tries each of the agent's keys. The agent is spoken to by our own client (SSHAgentClient),
+    /// bounded by the connection's deadline like the server's side of each attempt: neither a
+    /// stalled agent nor a server that stalls during userauth can hang the run.
+    private func authenticateWithAgent(_ s: OpaquePointer, socket: String, deadline: ContinuousClock.Instant) throws(TransportError) -> Result<Void, SSHAgentClient.Failure> {
+        let agent: SSHAgentClient
+        let identities: [SSHAgentClient.Identity]
+        do throws(SSHAgentClient.Failure) {
+            agent = try SSHAgentClient.connect(socket, deadline: deadline)
+            identities = try agent.identities(deadline: deadline)
+        } catch {
+            return .failure(error)
         }
-        return false
+        defer { agent.close() }
+        if identities.isEmpty { return .failure(.init(message: "the agent holds no keys")) }
+        for identity in identities {
+            let context = AgentSignContext(agent: agent, blob: identity.blob, deadline: deadline)
+            var abstract: UnsafeMutableRawPointer? = Unmanaged.passUnretained(context).toOpaque()
+            let rc = try withExtendedLifetime(context) { () throws(TransportError) -> Int32 in
+                try pump("authentication with the agent's key", deadline: deadline) {
+                    identity.blob.withUnsafeBufferPointer { blob in
+                        libssh2_userauth_publickey(s, self.user, blob.baseAddress, blob.count, agentSignCallback, &abstract)
+                    }
+                }
+            }
+            if rc == 0 { return .success(()) }
+            if let failure = context.failure { return .failure(.init(message: failure)) }
+        }
+        return .failure(.init(message: "the server accepted none of its \(identities.count) key\(identities.count == 1 ? "" : "s")"))
     }
 
     private func disconnectOnWorker() {
@@ -286,9 +298,10 @@ public final class SSHConnection: Transport, @unchecked Sendable {
             return try execute(RemoteCommand.wrap(command, timeout: timeout, grace: options.killGrace, tag: tag),
                                openWithin: options.connectTimeout, endWithin: budget.waitForEnd, cancelled: cancelled,
                                tag: tag, started: started)
-        } catch let e where e.kind == .disconnected && allowReconnect {
-            // The connection was found closed before the exec request went out: the command never
-            // started, so it may be sent once on a new connection. Any later error never re-sends.
+        } catch let e where (e.kind == .disconnected || e.kind == .timeout) && allowReconnect {
+            // The connection was found closed (or silent: no channel within the deadline) before
+            // the exec request went out: the command never started, so it may be sent once on a
+            // new connection. Any later error never re-sends.
             disconnectOnWorker()
             try connectOnWorker()
             return try runOnWorker(command, timeout: timeout, cancelled: cancelled, started: started, allowReconnect: false)
