@@ -13,19 +13,25 @@ struct ConnectOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Hosts contacted in parallel.")
     var forks = 10
 
-    @Option(help: ArgumentHelp("Deadline for connect + key exchange + authentication.", valueName: "DURATION"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Deadline for connect + key exchange + authentication.", valueName: "DURATION"))
     var connectTimeout = "10s"
 
-    @Option(help: ArgumentHelp("After a command's timeout, how long the host gives it to end before SIGKILL.", valueName: "DURATION"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("After a command's timeout, how long the host gives it to end before SIGKILL.", valueName: "DURATION"))
     var killGrace = "5s"
 
+    /// A positive duration, or a message that says which flag is wrong and why.
+    static func duration(_ flag: String, _ text: String, example: String) throws -> Duration {
+        guard let d = DurationText.parse(text) else {
+            if text.trimmingCharacters(in: .whitespaces).hasPrefix("-") { throw ValidationError("\(flag) '\(text)' must be above zero (e.g. \(example))") }
+            throw ValidationError("\(flag) '\(text)' is not a duration (or is too long): write a number and a unit, e.g. \(example), 500ms, 2m")
+        }
+        guard d > .zero else { throw ValidationError("\(flag) '\(text)' must be above zero (e.g. \(example))") }
+        return d
+    }
+
     func sshOptions() throws -> SSHOptions {
-        guard let timeout = DurationText.parse(connectTimeout), timeout > .zero else {
-            throw ValidationError("--connect-timeout '\(connectTimeout)' must be a duration above zero (e.g. 10s)")
-        }
-        guard let grace = DurationText.parse(killGrace), grace > .zero else {
-            throw ValidationError("--kill-grace '\(killGrace)' must be a duration above zero (e.g. 5s)")
-        }
+        let timeout = try Self.duration("--connect-timeout", connectTimeout, example: "10s")
+        let grace = try Self.duration("--kill-grace", killGrace, example: "5s")
         if let knownHosts {
             var isDir: ObjCBool = false
             let exists = FileManager.default.fileExists(atPath: knownHosts, isDirectory: &isDir)

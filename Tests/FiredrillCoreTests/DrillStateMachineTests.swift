@@ -73,7 +73,8 @@ import Testing
                 let hosts = machine.step(ref).batches[batch]
                 var failed = 0
                 for h in 0..<hosts {
-                    if machine.mayStartCommand(ref) {
+                    // As the runner does: ask, journal the start, ask again and send.
+                    if machine.mayStartCommand(ref), machine.sending(ref) {
                         let id = machine.step(ref).id
                         sent.append(id)
                         if stoppedAt != nil && ref.isFailover { sentAfterStop.append(id) }
@@ -192,7 +193,7 @@ import Testing
         let end = s.run()
         #expect(s.actions.contains(.finishStep(.failover(1), .skipped)))
         #expect(!s.actions.contains { if case .runBatch(.failover(1), _) = $0 { return true } else { return false } })
-        #expect(end.result == .passed)
+        #expect(end.result == .failed && s.machine.skippedSteps == 1, "a drill with a skipped step does not pass")
     }
 
     // MARK: - Interrupts
@@ -307,6 +308,35 @@ import Testing
     @Test func journalFailingDuringRestoreKeepsRestoring() {
         let (s, end) = sim { $0.inject[self.at(.runBatch(.restore(0), batch: 0))] = [.journalFailure] }
         #expect(end.result == .incomplete && end.restore == .completed && s.steps.contains(.restore(1)))
+    }
+
+    @Test func aCommandWhoseStartCouldNotBeJournaledTouchesNothing() {
+        let shape = M.Shape(failover: [.init(id: "failover.1", batches: [1])], restore: [.init(id: "restore.1", batches: [1])], dataCheck: false)
+        var m = M(shape: shape)
+        _ = m.start()
+        let afterPreflight = m.preflightFinished(ok: true)
+        #expect(afterPreflight == .startStep(.failover(0)))
+        let afterStart = m.stepStarted(.failover(0))
+        #expect(afterStart == .runBatch(.failover(0), batch: 0))
+        #expect(m.mayStartCommand(.failover(0)), "the start may be journaled")
+        #expect(!m.touched, "asking is not sending")
+        _ = m.journalFailed()   // the command_started write failed: the runner does not send it
+        let sent = m.sending(.failover(0))
+        #expect(!sent)
+        let afterBatch = m.batchFinished(.failover(0), batch: 0, failed: 1)
+        #expect(afterBatch == .finishStep(.failover(0), .interrupted))
+        guard case let .finish(end) = m.stepFinished(.failover(0), .interrupted) else { Issue.record("must end"); return }
+        #expect(!end.touched && end.restore == .notNeeded && end.result == .incomplete)
+    }
+
+    @Test func anInterruptWhileACommandsStartIsJournaledStopsItBeforeItIsSent() {
+        let shape = M.Shape(failover: [.init(id: "failover.1", batches: [1])], restore: [.init(id: "restore.1", batches: [1])], dataCheck: false)
+        var m = M(shape: shape)
+        _ = m.start(); _ = m.preflightFinished(ok: true); _ = m.stepStarted(.failover(0))
+        #expect(m.mayStartCommand(.failover(0)))
+        _ = m.interrupted()
+        let sent = m.sending(.failover(0))
+        #expect(!sent && !m.touched)
     }
 
     // MARK: - Resume

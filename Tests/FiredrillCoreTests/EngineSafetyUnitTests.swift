@@ -35,6 +35,23 @@ import Testing
         #expect(masked.hasSuffix("rest"))
     }
 
+    @Test func secretsAreFoundByTheirBytesAndTheirShellForms() {
+        let mask = SecretMasker(["u": Secret("pässwörd-ünïcødé"), "q": Secret("S3cr3t-Val'ue-15")])
+        // A combining accent after the value makes a different last character, not different bytes.
+        #expect(mask("S3cr3t-Val'ue-15\u{301} ok") == "\(Secret.mask)\u{301} ok")
+        // `set -x` shows a value as the shell quoted it.
+        #expect(mask("+ : 'S3cr3t-Val'\\''ue-15'") == "+ : \(Secret.mask)")
+        // A tail cut inside a two-byte character of the value.
+        let value = Array("pässwörd-ünïcødé".utf8)
+        for cut in 1..<value.count {
+            var out = CapturedOutput(limit: value.count - cut + 4)
+            out.append(value + Array("tail".utf8))
+            out.finish()
+            let shown = mask.output(out)
+            #expect(shown == Secret.mask + "tail", "cut at byte \(cut): \(shown)")
+        }
+    }
+
     @Test(arguments: [
         ("[10.0.0.5]:2222", "[10.0.0.5]:2222", true),      // brackets are literal, not a glob class
         ("10.0.0.5", "[10.0.0.5]:2222", false),
@@ -131,6 +148,13 @@ import Testing
         _ = try await journal.append(JournalEvent(.runEnded), run: "run-dead")
         let lock = try RunLock.acquire([.service("ehr-db")], in: root, holder: next).get()
         #expect(lock.takenOver == ["took over the lock on service ehr-db left by run run-dead (PID 999999 on ctl, started \(dead.started) by alice), which is no longer running"])
+    }
+
+    @Test func oneMachineUnderTwoNamesTakesTheSameHostLock() {
+        #expect(RunLock.Key.resolve("localhost").contains("127.0.0.1"))
+        #expect(RunLock.Key.resolve("127.0.0.1") == ["127.0.0.1"])
+        func keys(_ address: String) -> Set<RunLock.Key> { Set(RunLock.Key.hosts([HostConnection(name: "x", address: address, port: 2222)])) }
+        #expect(!keys("localhost").isDisjoint(with: keys("127.0.0.1")))
     }
 
     @Test func aRunsFolderThatIsAFileIsSaidInWords() throws {

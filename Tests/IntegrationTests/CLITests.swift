@@ -114,7 +114,9 @@ import Testing
             (["validate", "\(dir)/bomb.yml"], "the document expands to too many nodes"),
             (["run", "Playbooks/dns-failover.yml", "--forks", "-1"], "--forks must be at least 1 (got -1)"),
             (["bench", "plan", "--hosts", "-5"], "--hosts must be at least 1 (got -5)"),
-            (["ping", "all", "-i", "Inventory/hospital.yml", "--connect-timeout", "0s"], "--connect-timeout '0s' must be a duration above zero"),
+            (["ping", "all", "-i", "Inventory/hospital.yml", "--connect-timeout", "0s"], "--connect-timeout '0s' must be above zero"),
+            (["ping", "all", "-i", "Inventory/hospital.yml", "--connect-timeout", "-5s"], "--connect-timeout '-5s' must be above zero"),
+            (["ping", "all", "-i", "Inventory/hospital.yml", "--kill-grace", "10x"], "--kill-grace '10x' is not a duration"),
             (["ping", "all", "-i", "Inventory/hospital.yml", "--known-hosts", "\(dir)/none"], "--known-hosts '\(dir)/none' does not exist"),
         ]
         for (args, expected) in cases {
@@ -122,7 +124,7 @@ import Testing
             #expect(r.status == 2, "\(args): \(r.stderr)")
             #expect(r.stderr.contains(expected), "\(args): \(r.stderr)")
             #expect(r.stderr.utf8.count < 800, "\(args): one clear message, not a dump (\(r.stderr.utf8.count) bytes)")
-            for leak in ["NSCocoaErrorDomain", "yaml_set_max_nest_level", "has no 'steps'", "Missing value", "Swift.", "Optional("] {
+            for leak in ["NSCocoaErrorDomain", "yaml_set_max_nest_level", "has no 'steps'", "duplicate key", "Missing value", "Swift.", "Optional("] {
                 #expect(!r.stderr.contains(leak), "\(args): \(r.stderr)")
             }
         }

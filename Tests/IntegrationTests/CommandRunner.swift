@@ -41,7 +41,10 @@ enum Firedrill {
     }
 
     /// Output goes to files, so a child that writes a lot can never block on a full pipe.
-    static func start(_ args: [String], environment: [String: String] = [:], cwd: String = repoRoot, stdin: String? = nil) throws -> Running {
+    /// With `closedStdout`, stdout is a pipe whose reading end is closed at once (a terminal or a
+    /// `| head` gone): every write the runner makes there fails.
+    static func start(_ args: [String], environment: [String: String] = [:], cwd: String = repoRoot, stdin: String? = nil,
+                      closedStdout: Bool = false) throws -> Running {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = args
@@ -61,7 +64,8 @@ enum Firedrill {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: dir + "/out", contents: nil)
         _ = FileManager.default.createFile(atPath: dir + "/err", contents: nil)
-        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/out"))
+        let closed = Pipe()
+        p.standardOutput = closedStdout ? closed : try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/out"))
         p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/err"))
         if let stdin {
             _ = FileManager.default.createFile(atPath: dir + "/in", contents: Data(stdin.utf8))
@@ -70,6 +74,10 @@ enum Firedrill {
             p.standardInput = FileHandle.nullDevice
         }
         try p.run()
+        if closedStdout {
+            try closed.fileHandleForReading.close()
+            try closed.fileHandleForWriting.close()
+        }
         return Running(process: p, out: dir + "/out", err: dir + "/err")
     }
 }

@@ -192,6 +192,7 @@ import Testing
         #expect(events.contains { $0.event == .interrupted })
         #expect(events.contains { $0.event == .stepFinished && $0.step == "failover.1" && $0.result == "interrupted" })
         #expect(events.contains { $0.event == .restoreFinished && $0.result == "completed" })
+        #expect(events.contains { $0.event == .checkResult && $0.phase == .final })
         #expect(events.last?.result == "interrupted")
         // The hung command was killed on the host, not only abandoned.
         let left = try Firedrill.run(["ping", "db1", "-i", lab.inventory])

@@ -53,6 +53,7 @@ import Testing
         let ended = try #require(events.last)
         #expect(ended.event == .runEnded && ended.result == "interrupted" && ended.data?["touched"] == "false")
         #expect(events.contains { $0.event == .interrupted && ($0.detail ?? "").contains("nothing was changed") })
+        #expect(!events.contains { $0.event == .preconditionsFailed }, "the checks were stopped, they did not fail")
         #expect(r.stdout.contains("nothing was changed on any host"), "\(r.stdout)")
         #expect(role(lab, "db1") == "primary" && role(lab, "db2") == "standby")
     }
@@ -75,6 +76,35 @@ import Testing
         #expect(events.last?.event == .runEnded && events.last?.result == "interrupted")
         #expect(!r.stdout.contains("stopping the failover"))
         #expect(role(lab, "db1") == "primary" && role(lab, "db2") == "standby", "restore finished")
+    }
+
+    @Test func theTerminalClosingStopsTheFailoverAndRestores() throws {
+        let lab = try TestLab.start(hosts: 2)
+        defer { lab.stop() }
+        let runs = Scenario.runsDir(in: lab)
+        try lab.knob("db1", "delay-systemctl", "30")
+        let runner = try start("Playbooks/ehr-db-failover.yml", lab, runs: runs)
+        #expect(Scenario.waitForEvent(in: runs, while: runner) { $0.event == .commandRunning && $0.step == "failover.1" })
+        kill(runner.process.processIdentifier, SIGHUP)
+        let r = runner.wait()
+        #expect(r.status == 130, "\(r.stdout)\(r.stderr)")
+        let (_, events) = Scenario.journal(runs)
+        #expect(events.contains { $0.event == .restoreFinished && $0.result == "completed" })
+        #expect(events.contains { $0.event == .checkResult && $0.phase == .final }, "the steady state is checked again after an interrupted drill's restore")
+        #expect(role(lab, "db1") == "primary")
+    }
+
+    @Test func aClosedStdoutNeverStopsADrill() throws {
+        let lab = try TestLab.start(hosts: 2)
+        defer { lab.stop() }
+        let runs = Scenario.runsDir(in: lab)
+        let runner = try Firedrill.start(["run", "Playbooks/ehr-db-failover.yml", "-i", lab.inventory, "--yes", "--manual=pass", "--output", "plain",
+                                          "--runs-dir", runs], closedStdout: true)
+        let r = runner.wait()
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!r.stderr.contains("Fatal error") && !r.stderr.contains("crashed"), "\(r.stderr)")
+        let (_, events) = Scenario.journal(runs)
+        #expect(events.last?.event == .runEnded && events.last?.result == "passed")
     }
 
     // MARK: - A command is sent at most once
@@ -151,6 +181,49 @@ import Testing
         #expect((finished.detail ?? "").contains("stopped answering") && (finished.detail ?? "").contains("could not be killed"))
         #expect(!r.stdout.contains("killed on the host"), "no kill could be delivered: \(r.stdout)")
         #expect(events.contains { $0.event == .restoreFinished }, "restore was attempted")
+        #expect(!events.contains { $0.event == .leftoverStopped && $0.result == "not_ours" },
+                "our own ended command (a zombie under a stopped sshd) is not someone else's")
+    }
+
+    @Test func aConnectionFrozenBetweenStepsIsReplacedForRestore() throws {
+        let lab = try TestLab.start(hosts: 2)
+        defer { lab.stop() }
+        let runs = Scenario.runsDir(in: lab)
+        try lab.knob("db2", "delay-pg_ctlcluster", "3")
+        let runner = try start("Playbooks/ehr-db-failover.yml", lab, runs: runs, extra: ["--connect-timeout", "2s"])
+        #expect(Scenario.waitForEvent(in: runs, while: runner) { $0.event == .commandRunning && $0.step == "failover.2" })
+        let frozen = sessionProcesses(lab, "db1")
+        for p in frozen { kill(p, SIGSTOP) }
+        defer { for p in frozen { kill(p, SIGKILL); kill(p, SIGCONT) } }
+        let r = runner.wait()
+        #expect(r.status == 0 || r.status == 1, "\(r.stdout)\(r.stderr)")
+        let (_, events) = Scenario.journal(runs)
+        #expect(events.contains { $0.event == .restoreFinished && $0.result == "completed" }, "\(r.stdout)")
+        #expect(role(lab, "db1") == "primary" && role(lab, "db2") == "standby", "restore reached db1 on a new connection")
+    }
+
+    @Test func aRestoreCommandWhoseConnectionDropsIsStoppedBeforeTheRunEnds() throws {
+        let lab = try TestLab.start(hosts: 2)
+        defer { lab.stop() }
+        let runs = Scenario.runsDir(in: lab)
+        let pb = try playbook(lab, """
+        name: Restore drop
+        service: restore-drop-\(UUID().uuidString.prefix(6))
+        steps:
+          - { name: Touch, on: db1, run: "true" }
+        restore:
+          - { name: Slow restore, on: db1, run: "sleep 20", timeout: 40s }
+        """)
+        let runner = try start(pb, lab, runs: runs)
+        #expect(Scenario.waitForEvent(in: runs, while: runner) { $0.event == .commandRunning && $0.step == "restore.1" })
+        for p in sessionProcesses(lab, "db1") { kill(p, SIGKILL) }
+        let r = runner.wait()
+        #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
+        let (_, events) = Scenario.journal(runs)
+        let stopped = try #require(events.first { $0.event == .leftoverStopped && $0.step == "restore.1" }, "\(r.stdout)")
+        #expect(stopped.result == "killed")
+        #expect(events.firstIndex(of: stopped)! < events.firstIndex { $0.event == .restoreFinished }!)
+        #expect(r.stdout.contains("was still running"), "\(r.stdout)")
     }
 
     // MARK: - One drill at a time
@@ -260,6 +333,9 @@ import Testing
         let skipped = try #require(events.first { $0.event == .stepFinished && $0.step == "failover.2" }, "\(r.stdout)\(r.stderr)")
         #expect(skipped.result == "skipped" && (skipped.detail ?? "").contains("within --limit db1"))
         #expect(r.stdout.contains("skipped failover.2"), "\(r.stdout)")
+        #expect(r.status == 1, "a drill with skipped steps does not pass: \(r.stdout)")
+        #expect(!events.contains { $0.event == .rpo || $0.event == .markerWritten || $0.event == .markerRead },
+                "the data check's hosts are outside the limit: RPO is not measured, neither found nor lost")
     }
 
     @Test func anEmptyCommandIsAnErrorNotAPass() throws {

@@ -44,6 +44,17 @@ import Testing
         #expect(try String(contentsOfFile: path, encoding: .utf8) == original, "--accept-new never adds a key for a host known by another")
     }
 
+    @Test func aRevokedHostKeyIsRefusedEvenWhenAlsoListedAsKnown() async throws {
+        try #require(shared.state != nil)
+        let line = try labLine("db1")
+        let path = try knownHosts("@revoked \(line)\n\(line)\n")
+        let c = SSHConnection(shared.connection("db1"), options: options(knownHosts: path, acceptNew: true))
+        await #expect { try await c.connect() } throws: { error in
+            guard let e = error as? TransportError else { return false }
+            return e.kind == .hostKeyChanged && e.message.contains("REVOKED HOST KEY") && e.message.contains("line 1")
+        }
+    }
+
     @Test func hashedKnownHostsAreMatched() async throws {
         try #require(shared.state != nil)
         let path = try knownHosts(try labLine("db2") + "\n")

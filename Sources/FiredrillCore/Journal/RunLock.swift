@@ -201,7 +201,12 @@ extension RunLock.Key {
     /// The locks a drill of `plan` holds: its run, its service and every host it reaches (by
     /// every address the host's name resolves to, so `localhost` and `127.0.0.1` collide).
     public static func drill(_ plan: Plan, run: String) -> [RunLock.Key] {
-        [.run(run), .service(plan.playbook.service)] + plan.hosts.flatMap { c -> [RunLock.Key] in
+        [.run(run), .service(plan.playbook.service)] + hosts(plan.hosts)
+    }
+
+    /// Host locks: one per address each host resolves to.
+    static func hosts(_ connections: [HostConnection]) -> [RunLock.Key] {
+        connections.flatMap { c -> [RunLock.Key] in
             if c.kind == .local { return [.host("local:\(c.name)")] }
             let addresses = resolve(c.address)
             return (addresses.isEmpty ? [c.address] : addresses).map { .host($0.contains(":") ? "[\($0)]:\(c.port)" : "\($0):\(c.port)") }

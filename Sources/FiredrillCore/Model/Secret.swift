@@ -72,46 +72,83 @@ extension SecretDeclaration {
 }
 
 /// Replaces secret values wherever they could surface: command output, check evidence, errors.
+///
+/// Works on UTF-8 bytes, not characters: a combining mark written after a value, or a cut
+/// through a multi-byte character, must not hide the value from the match. Besides each value it
+/// masks the forms a shell shows it in (`'it'\''s'` as `set -x` prints a quoted value).
 public struct SecretMasker: Sendable {
     /// Shorter secrets are refused when resolved (`SecretDeclaration.resolve`).
     public static let minimumLength = 3
-    let values: [String]
+    static let maskBytes = Array(Secret.mask.utf8)
+    /// Byte forms to mask, longest first (so a form containing another is masked whole).
+    let forms: [[UInt8]]
+
     public init(_ secrets: [String: Secret]) {
-        // Longest first, so a secret containing another is masked whole; one-character values would mask everything.
-        values = secrets.values.map { $0.reveal() }.filter { $0.count >= Self.minimumLength }.sorted { $0.count > $1.count }
-    }
-    public func callAsFunction(_ text: String) -> String {
-        values.reduce(text) { $0.replacingOccurrences(of: $1, with: Secret.mask) }
+        var forms = Set<[UInt8]>()
+        for secret in secrets.values {
+            let value = secret.reveal()
+            guard value.count >= Self.minimumLength else { continue }
+            forms.insert(Array(value.utf8))
+            // As we quote it in commands (shlex style), and as bash's `set -x` shows a quoted value.
+            for quoted in [ShellQuoting.quote(value), "'" + value.replacingOccurrences(of: "'", with: "'\\''") + "'"] where quoted != value {
+                forms.insert(Array(quoted.utf8))
+                if quoted.hasPrefix("'"), quoted.hasSuffix("'"), quoted.count > 2 { forms.insert(Array(quoted.dropFirst().dropLast().utf8)) }
+            }
+        }
+        self.forms = forms.sorted { $0.count != $1.count ? $0.count > $1.count : $0.lexicographicallyPrecedes($1) }
     }
 
-    /// Masks `text`, which was cut out of a longer text: before its first character when
-    /// `cutBefore`, after its last when `cutAfter`. A secret split by the cut leaves part of its
-    /// value at the edge; any end of a value found there is masked too (a few characters of
-    /// ordinary output may be masked with it: the safe side).
+    public func callAsFunction(_ text: String) -> String {
+        guard !forms.isEmpty else { return text }
+        return String(decoding: mask(Array(text.utf8), cutBefore: false, cutAfter: false), as: UTF8.self)
+    }
+
+    /// Masks `text`, which was cut out of a longer text: before its first byte when `cutBefore`,
+    /// after its last when `cutAfter`. A secret split by the cut leaves part of its value at the
+    /// edge; any end of a value found there is masked too (a few bytes of ordinary output may be
+    /// masked with it: the safe side).
     public func callAsFunction(_ text: String, cutBefore: Bool, cutAfter: Bool = false) -> String {
-        var out = Array(self(text))
-        guard !values.isEmpty else { return String(out) }
-        let mask = Array(Secret.mask)
-        if cutBefore {
-            // The longest proper suffix of a value that the text starts with.
-            let n = values.map { v -> Int in
-                let chars = Array(v)
-                return (1..<chars.count).reversed().first { k in out.count >= k && Array(chars.suffix(k)) == Array(out.prefix(k)) } ?? 0
-            }.max() ?? 0
-            if n > 0 { out = mask + out.dropFirst(n) }
-        }
-        if cutAfter {
-            let n = values.map { v -> Int in
-                let chars = Array(v)
-                return (1..<chars.count).reversed().first { k in out.count >= k && Array(chars.prefix(k)) == Array(out.suffix(k)) } ?? 0
-            }.max() ?? 0
-            if n > 0 { out = out.dropLast(n) + mask }
-        }
-        return String(out)
+        String(decoding: mask(Array(text.utf8), cutBefore: cutBefore, cutAfter: cutAfter), as: UTF8.self)
     }
 
     /// Captured command output, masked; its tail was cut from the front when bytes were dropped.
     public func output(_ captured: CapturedOutput) -> String {
-        self(captured.text, cutBefore: captured.droppedBytes > 0)
+        String(decoding: mask(captured.bytes, cutBefore: captured.droppedBytes > 0, cutAfter: false), as: UTF8.self)
+    }
+
+    func mask(_ input: [UInt8], cutBefore: Bool, cutAfter: Bool) -> [UInt8] {
+        guard !forms.isEmpty else { return input }
+        var bytes = input
+        // Edges first, on the bytes as cut: a value's end at the start, a value's start at the end.
+        var head = 0, tail = 0
+        if cutBefore {
+            head = forms.map { f in (1..<f.count).reversed().first { k in bytes.count >= k && bytes[..<k].elementsEqual(f.suffix(k)) } ?? 0 }.max() ?? 0
+        }
+        if cutAfter {
+            tail = forms.map { f in (1..<f.count).reversed().first { k in bytes.count >= k && bytes.suffix(k).elementsEqual(f.prefix(k)) } ?? 0 }.max() ?? 0
+        }
+        if head + tail > bytes.count { return Self.maskBytes }
+        var out: [UInt8] = head > 0 ? Self.maskBytes : []
+        let body = Array(bytes[head..<(bytes.count - tail)])
+        out += replaceAll(body)
+        if tail > 0 { out += Self.maskBytes }
+        bytes = out
+        return bytes
+    }
+
+    private func replaceAll(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        scan: while i < bytes.count {
+            for f in forms where f.count <= bytes.count - i && bytes[i] == f[0] && bytes[i..<(i + f.count)].elementsEqual(f) {
+                out += Self.maskBytes
+                i += f.count
+                continue scan
+            }
+            out.append(bytes[i])
+            i += 1
+        }
+        return out
     }
 }

@@ -41,6 +41,14 @@ public struct Planner {
             data = PlannedDataCheck(write: commands(dc.write.on, dc.write.run, step: "data_check", &state),
                                     read: commands(dc.read.on, dc.read.run, step: "data_check", &state),
                                     timeout: Seconds(dc.timeout))
+            // Outside --limit the marker can be neither written nor read: RPO is not measured (rather
+            // than measured against nothing, which would read as "found" or as "data lost").
+            if let limit, let d = data, d.write.isEmpty || d.read.isEmpty {
+                state.diagnostics.append(.warning("the data check's hosts are outside --limit \(limit): RPO will not be measured",
+                                                  at: (d.write.isEmpty ? dc.write.on : dc.read.on).location,
+                                                  length: (d.write.isEmpty ? dc.write.on : dc.read.on).width))
+                data = nil
+            }
         }
         let steps = playbook.steps.enumerated().map { planStep($1, number: $0 + 1, phase: .failover, idPrefix: "failover", &state) }
         let restore = playbook.restore.enumerated().map { planStep($1, number: $0 + 1, phase: .restore, idPrefix: "restore", &state) }

@@ -24,15 +24,23 @@ struct KnownHosts {
         port == 22 ? host : "[\(host)]:\(port)"
     }
 
-    /// Entries for the host, in file order (`@cert-authority` and `@revoked` lines are not host keys).
-    func entries(host: String, port: Int) -> [Entry] {
+    /// Entries for the host, in file order (`@cert-authority` lines are not host keys; `@revoked`
+    /// lines are only read with `revoked: true`).
+    func entries(host: String, port: Int, revoked: Bool = false) -> [Entry] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
         let name = Self.name(host: host, port: port)
         var out: [Entry] = []
         for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let fields = raw.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            guard fields.count >= 3, !fields[0].hasPrefix("#"), !fields[0].hasPrefix("@"),
-                  Self.matches(String(fields[0]), name: name), let key = Data(base64Encoded: String(fields[2])) else { continue }
+            var fields = raw.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard let first = fields.first, !first.hasPrefix("#") else { continue }
+            if first.hasPrefix("@") {
+                guard revoked, first == "@revoked" else { continue }
+                fields.removeFirst()
+            } else if revoked {
+                continue
+            }
+            guard fields.count >= 3, Self.matches(String(fields[0]), name: name),
+                  let key = Data(base64Encoded: String(fields[2])) else { continue }
             out.append(Entry(type: String(fields[1]), key: key, line: i + 1))
         }
         return out

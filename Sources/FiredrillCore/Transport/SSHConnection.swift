@@ -179,6 +179,11 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         let typeName = KnownHosts.typeName(libssh2: type)
         let fingerprint = Self.fingerprint(s)
         let file = knownHosts
+        // A key marked @revoked is refused whatever else the file says, as OpenSSH refuses it.
+        if let revoked = file.entries(host: connection.address, port: connection.port, revoked: true).first(where: { $0.key == key }) {
+            throw error(.hostKeyChanged, "REVOKED HOST KEY — refusing to connect: \(Self.keyTypeName(type)) \(fingerprint) is marked @revoked in \(file.path) (line \(revoked.line))",
+                        hint: "this key must not be trusted; find out why the host presents it")
+        }
         let known = file.entries(host: connection.address, port: connection.port)
         if known.contains(where: { $0.type == typeName && $0.key == key }) { return }
         let recorded = known.map { "\($0.type) (line \($0.line))" }.joined(separator: ", ")

@@ -66,14 +66,22 @@ enum RemoteCommand {
         "kill -TERM -\(pgid) 2>/dev/null; sleep 0.2; kill -KILL -\(pgid) 2>/dev/null; true"
     }
 
-    /// Stops a group left running by a runner that died or lost its connection, if the group with
-    /// that id is still the one we started; prints `killed`, `gone` or `not ours`.
+    /// Stops a group left running by a runner that died or lost its connection, if a live member
+    /// of the group with that id still carries the command's tag; prints `killed`, `gone` or
+    /// `not ours`. Reads /proc only (no ps on minimal hosts); a zombie group leader whose parent
+    /// is gone or stopped does not count as running.
     public static func stopLeftover(_ p: RemoteProcess) -> String {
-        let pgid = p.pgid
-        return """
-        if [ -r /proc/\(pgid)/environ ] && tr '\\0' '\\n' < /proc/\(pgid)/environ | grep -qx 'FIREDRILL_CMD=\(p.tag)'; then \
-        kill -TERM -\(pgid) 2>/dev/null; sleep 0.5; kill -KILL -\(pgid) 2>/dev/null; echo killed; \
-        elif kill -0 -\(pgid) 2>/dev/null; then echo 'not ours'; else echo gone; fi
+        """
+        p=\(p.pgid); t=\(p.tag); ours=; alive=; \
+        for d in /proc/[0-9]*; do \
+        read -r line 2>/dev/null < "$d/stat" || continue; \
+        set -- ${line##*) }; \
+        { [ "$3" = "$p" ] && [ "$1" != Z ]; } || continue; \
+        alive=1; \
+        if tr '\\0' '\\n' 2>/dev/null < "$d/environ" | grep -qx "FIREDRILL_CMD=$t"; then ours=1; fi; \
+        done; \
+        if [ -n "$ours" ]; then kill -TERM -$p 2>/dev/null; sleep 0.5; kill -KILL -$p 2>/dev/null; echo killed; \
+        elif [ -n "$alive" ]; then echo 'not ours'; else echo gone; fi
         """
     }
 }
