@@ -44,8 +44,9 @@ enum Terminal {
         }
     }
 
-    /// Ends the process with `status` (for errors already reported).
+    /// Ends the process with `status` (for errors already reported), locks released first.
     static func exit(_ status: Int32) -> Never {
+        RunLock.releaseAll()
         Foundation.exit(status)
     }
 }

@@ -119,7 +119,7 @@ struct RunCommand: AsyncParsableCommand {
             Terminal.err(confirmationText(definition.preview, resuming: point != nil))
             guard let answer = await readLineOffThePool(), ["y", "yes"].contains(answer.lowercased()) else {
                 Terminal.err("not started\n")
-                throw ExitCode(ExitStatus.preconditions)
+                Terminal.exit(ExitStatus.preconditions)
             }
         }
         // A new run's folder is made here; if the disk cannot take even its plan, nothing starts.
@@ -150,6 +150,7 @@ struct RunCommand: AsyncParsableCommand {
         await runtime.pool.closeAll()
         if format == .text { Terminal.out(await observer.summary(outcome)) }
         withExtendedLifetime(locks) {}
+        RunLock.releaseAll()
         throw ExitCode(outcome.exitCode)
     }
 

@@ -84,9 +84,22 @@ public final class RunLock: @unchecked Sendable {
     /// Locks taken over from runners that died (their runs had ended), in words.
     public let takenOver: [String]
 
+    private let mutex = NSLock()
+
     private init(fds: [Int32], takenOver: [String]) { self.fds = fds; self.takenOver = takenOver }
 
     deinit { release() }
+
+    /// Locks held by this process, so an exit on any path can clear them first (a lock file left
+    /// naming a holder that ended normally would later read as a runner that died).
+    nonisolated(unsafe) private static var live: [RunLock] = []
+    private static let liveMutex = NSLock()
+
+    /// Releases every lock this process holds; call before exiting.
+    public static func releaseAll() {
+        let all = liveMutex.withLock { () -> [RunLock] in defer { live = [] }; return live }
+        for l in all { l.release() }
+    }
 
     /// The folder of lock files: one for the machine, so operators with their own runs folders
     /// (the default is per user) still exclude each other.
@@ -137,13 +150,17 @@ public final class RunLock: @unchecked Sendable {
             _ = ftruncate(fd, 0)
             _ = data.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
         }
-        return .success(RunLock(fds: held.map(\.1), takenOver: notes))
+        let lock = RunLock(fds: held.map(\.1), takenOver: notes)
+        liveMutex.withLock { live.append(lock) }
+        return .success(lock)
     }
 
     /// Lets go of every lock (also done when the process ends, by the kernel).
     public func release() {
-        for fd in fds { _ = ftruncate(fd, 0); close(fd) }
-        fds = []
+        mutex.withLock {
+            for fd in fds { _ = ftruncate(fd, 0); close(fd) }
+            fds = []
+        }
     }
 
     static func prepare(_ directory: String) -> String? {
