@@ -45,17 +45,25 @@ actor ProgressPrinter: DrillObserver {
         case .resumed: return style.yellow("↻ resumed: \(e.detail ?? "")")
         case .hostReady:
             let line = "  \(ok) \(e.host ?? "") reachable" + (e.latencyMS.map { String(format: " (%.0f ms)", $0) } ?? "")
-            return e.result == "trusted_new_key" ? line + "\n    " + style.yellow(e.detail ?? "") : line
+            return e.result == .trustedNewKey ? line + "\n    " + style.yellow(e.detail ?? "") : line
         case .hostUnreachable: return "  \(bad) \(e.host ?? ""): \(e.detail ?? "")"
         case .checkResult:
             let label = (e.check ?? "") + (e.host.map { "@\($0)" } ?? "")
-            let good = e.result == nil ? e.passed == true : e.passed == false
+            let good = e.met == true
             if live && e.step != nil {
                 status("verify attempt \(e.attempt ?? 1): \(label) \(good ? "✓" : "…")")
                 return nil
             }
             let phase = e.step == nil ? (e.phase?.rawValue ?? "") : "verify #\(e.attempt ?? 1)"
-            return "    \(good ? ok : bad) \(phase) \(label): \(e.result.map { "\($0) — " } ?? "")\(e.detail ?? "")"
+            let seen: String
+            switch (e.outcome, e.expect) {
+            case (.error?, _): seen = "could not check — "
+            case (.failed?, .down?): seen = "down as expected — "
+            case (.passed?, .down?): seen = "still up — "
+            case (.skipped?, _): seen = "skipped — "
+            default: seen = ""
+            }
+            return "    \(good ? ok : bad) \(phase) \(label): \(seen)\(e.detail ?? "")"
         case .preconditionsFailed: return style.red("✗ preconditions not met: \(e.detail ?? "")")
         case .markerWritten: return "  \(e.passed == true ? ok : bad) data marker: \(e.detail ?? "")"
         case .markerRead:
@@ -75,17 +83,20 @@ actor ProgressPrinter: DrillObserver {
             let err = e.passed == true ? "" : (e.stderr?.trimmingCharacters(in: .whitespacesAndNewlines)).map { $0.isEmpty ? "" : ": \($0.suffix(200))" } ?? ""
             return "  \(e.passed == true ? ok : bad) \(e.host ?? "") \(what)\(ms)\(err)"
         case .verifyStarted: return style.dim("  verify: \(e.detail ?? "")")
+        case .verifyFlapped:
+            if live { status("flapped: \(e.detail ?? "")"); return nil }
+            return style.yellow("  ~ flapped, the hold window starts again: \(e.detail ?? "")")
         case .verifyFinished:
             let ms = e.durationMS.map { DurationText.format(.milliseconds(Int64($0))) } ?? ""
-            return e.passed == true ? "  \(ok) verified after \(e.attempt ?? 1) attempt(s), \(ms)" : "  \(bad) verify failed: \(e.detail ?? "")"
+            return e.passed == true ? "  \(ok) verified (\(e.detail ?? "held")) after \(e.attempt ?? 1) attempt(s), \(ms)" : "  \(bad) verify failed: \(e.detail ?? "")"
         case .manualPrompt: return style.yellow("  ✋ manual: \(e.detail ?? "")")
-        case .manualResult: return "  \(e.result == "failed" ? bad : ok) \(e.result ?? ""): \(e.detail ?? "")"
+        case .manualResult: return "  \(e.result == .failed ? bad : ok) \(e.result?.rawValue ?? ""): \(e.detail ?? "")"
         case .stepFinished:
             let d = e.durationMS.map { " in \(DurationText.format(.milliseconds(Int64($0))))" } ?? ""
             switch e.result {
-            case "passed": return "  \(ok) \(e.step ?? "") passed\(d)"
-            case "interrupted": return style.yellow("  ■ \(e.step ?? "") interrupted")
-            case "skipped": return style.yellow("  – \(e.step ?? "") skipped: \(e.detail ?? "")")
+            case .passed?: return "  \(ok) \(e.step ?? "") passed\(d)"
+            case .interrupted?: return style.yellow("  ■ \(e.step ?? "") interrupted")
+            case .skipped?: return style.yellow("  – \(e.step ?? "") skipped: \(e.detail ?? "")")
             default: return "  \(bad) \(e.step ?? "") failed\(d)"
             }
         case .rto:
@@ -131,34 +142,10 @@ actor ProgressPrinter: DrillObserver {
         return answer == "y" || answer == "yes"
     }
 
+    /// Drawn from the run's record alone (`firedrill runs RUN` prints the same from the journal).
     func summary(_ o: DrillOutcome) -> String {
         clearStatus()
-        let result: String
-        switch o.result {
-        case .passed: result = style.green("PASSED")
-        case .failed: result = style.red("FAILED")
-        case .interrupted: result = style.yellow("INTERRUPTED")
-        case .preconditions: result = o.resumed ? style.red("NOT RESUMED (hosts unreachable): restore has not run; resume again once they answer")
-                                                : style.red("NOT STARTED (preconditions not met)")
-        case .incomplete: result = style.red("RECORD INCOMPLETE")
-        }
-        func measure(_ d: Duration?, _ objective: Duration?, missing: String) -> String {
-            guard let d else { return missing }
-            let text = DurationText.seconds(d) < 60 ? String(format: "%.2fs", DurationText.seconds(d)) : DurationText.format(d)
-            guard let objective else { return text }
-            return text + " (objective \(DurationText.format(objective)): " + (d <= objective ? style.green("met") : style.red("EXCEEDED")) + ")"
-        }
-        var out = "\n" + style.bold("Drill \(result)") + "\n"
-        out += "  RTO      \(measure(o.rto, o.rtoObjective, missing: "not measured"))\n"
-        out += "  RPO      \(measure(o.rpo, o.rpoObjective, missing: o.rpoObjective == nil ? "no data check" : "not measured"))\n"
-        out += "  restore  \(o.restore)\n"
-        out += "  hosts    \(o.finalState)\n"
-        for f in o.failures { out += "  " + style.red("✗") + " \(f)\n" }
-        for s in o.skipped { out += "  " + style.yellow("–") + " skipped \(s)\n" }
-        for n in o.notes { out += "  " + style.yellow("!") + " \(n)\n" }
-        out += "  journal  \(o.journalPath)\n"
-        if let incomplete = o.recordIncomplete { out += "  " + style.red("journal INCOMPLETE: \(incomplete)") + "\n" }
-        return out
+        return RunSummaryRenderer(style: style).render(o.record, journalPath: o.journalPath, result: o.result, incomplete: o.recordIncomplete)
     }
 }
 

@@ -67,8 +67,8 @@ struct RunCommand: AsyncParsableCommand {
         _ = try connect.sshOptions()
         if resume == nil && playbook == nil { throw ValidationError("give a playbook, or --resume RUN_ID") }
         if resume != nil && playbook != nil { throw ValidationError("--resume continues the run's own playbook: leave PLAYBOOK out") }
-        if resume != nil && (!options.inventory.isEmpty || options.limit != nil || !options.extraVars.isEmpty) {
-            throw ValidationError("--resume uses the run's own inventory, --limit and -e: leave them out")
+        if resume != nil && (!options.inventory.isEmpty || options.limit != nil) {
+            throw ValidationError("--resume uses the run's own inventory and --limit: leave them out (give the run's -e again)")
         }
     }
 
@@ -95,7 +95,13 @@ struct RunCommand: AsyncParsableCommand {
             runID = id
             drillOptions.inventory = point?.facts.inventory ?? []
             drillOptions.limit = point?.facts.limit
-            drillOptions.extraVars = point?.facts.extraVars ?? []
+            // -e values are not journaled (they could be anything): the same names must be given again.
+            let recorded = Set(point?.facts.extraVarNames ?? [])
+            let given = Set(drillOptions.parsedExtraVars().keys)
+            if recorded != given {
+                fail("run \(id) was started with -e \(recorded.isEmpty ? "none" : recorded.sorted().joined(separator: ", ")); this resume gives \(given.isEmpty ? "none" : given.sorted().joined(separator: ", "))",
+                     hint: "give the same -e variables as when the run started (their values are not recorded)")
+            }
         }
         let playbookPath = point?.facts.playbook ?? playbook ?? ""
         let (definition, _) = drillOptions.load(playbookPath)
@@ -144,7 +150,7 @@ struct RunCommand: AsyncParsableCommand {
                                  options: RunOptions(forks: connect.forks, manual: manual), resuming: point)
         let signals = SignalWatcher { Task { await runner.interrupt() } }
         if format == .text { Terminal.out("run \(runID)\njournal \(journal.path)\n") }
-        let facts = point == nil ? RunFacts.collect(definition: definition, plan: plan, extraVars: drillOptions.extraVars, version: version) : nil
+        let facts = point == nil ? RunFacts.collect(definition: definition, plan: plan, version: version) : nil
         let outcome = await runner.run(facts: facts, notes: locks.flatMap(\.takenOver))
         withExtendedLifetime(signals) {}
         await runtime.pool.closeAll()

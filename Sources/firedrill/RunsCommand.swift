@@ -5,15 +5,37 @@ import Foundation
 struct RunsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs",
-        abstract: "List drill runs, newest first, with their result.",
-        discussion: "A run marked 'unfinished' lost its runner mid-drill: `firedrill run --resume RUN_ID` runs its restore."
+        abstract: "List drill runs, newest first, with their result; with RUN, that run's summary.",
+        discussion: """
+        A run marked 'unfinished' lost its runner mid-drill: `firedrill run --resume RUN_ID` runs its restore.
+
+        With RUN (an ID, a unique prefix, or 'latest'), prints the run's summary rebuilt from its \
+        journal alone — the same summary the drill printed as it ended.
+
+        Examples:
+          firedrill runs
+          firedrill runs latest
+        """
     )
+    @Argument(help: ArgumentHelp("Show this run's summary (ID, prefix or 'latest').", valueName: "RUN")) var runRef: String?
     @Option(help: ArgumentHelp("Where runs are kept (default $FIREDRILL_RUNS or ~/.local/share/firedrill/runs).", valueName: "DIR"))
     var runsDir: String?
     @Option(help: "text or json.") var format: OutputFormat = .text
+    @Flag(name: .long, help: "Never colour the output (also: NO_COLOR=1).") var noColor = false
 
     func run() throws {
         let store = RunStore(root: runsDir)
+        if let runRef {
+            guard let id = store.resolve(runRef) else {
+                Terminal.err("error: no run '\(runRef)' in \(store.root)\nhint: firedrill runs --runs-dir DIR lists them\n")
+                throw ExitCode(ExitStatus.invalidInput)
+            }
+            let contents = try JournalReader.read(path: store.journalPath(id))
+            if let problem = contents.problem { Terminal.err("warning: the journal of \(id) is damaged: \(problem)\n") }
+            let record = DrillRecord.fold(contents.events)
+            Terminal.out(RunSummaryRenderer(style: TerminalStyle.detect(noColorFlag: noColor)).render(record, journalPath: store.journalPath(id)))
+            return
+        }
         let runs = store.list()
         if format == .json {
             Terminal.out(try JSONOutput.encode(runs) + "\n")
@@ -54,6 +76,6 @@ struct VerifyJournalCommand: ParsableCommand {
         }
         let ended = c.events.last { $0.event == .runEnded }
         Terminal.out("\(path): intact, \(c.events.count) events, chain head \(c.lastHash.prefix(16))…"
-                     + (ended == nil ? ", run unfinished (no run_ended)" : ", run \(ended?.result ?? "")") + "\n")
+                     + (ended == nil ? ", run unfinished (no run_ended)" : ", run \(ended?.result?.rawValue ?? "")") + "\n")
     }
 }

@@ -85,24 +85,24 @@ import Testing
         return e
     }
 
-    @Test func aResumeReadsWhatWasTouchedRestoredAndLeftRunning() {
-        let facts = RunFacts(playbook: "/p.yml", playbookSHA256: "x", inventory: [], inventorySHA256: "y", limit: nil, extraVars: [],
-                             operator: "o", controller: "c", version: "v", service: "s", criticality: "high",
-                             rtoObjectiveSeconds: nil, rpoObjectiveSeconds: nil)
+    @Test func aResumeReadsWhatWasTouchedRestoredAndLeftRunning() throws {
+        let facts = RunFacts(service: "s", criticality: "high", owner: nil, scenario: nil, exercise: nil, rtoObjectiveSeconds: nil,
+                             rpoObjectiveSeconds: nil, playbook: "/p.yml", playbookSHA256: "x", inventory: [], inventorySHA256: "y",
+                             limit: nil, extraVarNames: ["vip"], operator: "o", controller: "c", version: "v")
         let events = [
-            event(.runStarted) { $0.data = facts.data },
+            event(.runStarted) { $0.facts = facts },
             event(.commandStarted) { $0.phase = .failover; $0.step = "failover.1"; $0.host = "db1" },
             event(.commandRunning) { $0.phase = .failover; $0.step = "failover.1"; $0.host = "db1"; $0.pgid = 42; $0.processTag = "t1" },
             event(.commandRunning) { $0.phase = .failover; $0.step = "failover.1"; $0.host = "db2"; $0.pgid = 43; $0.processTag = "t2" },
             event(.commandFinished) { $0.phase = .failover; $0.step = "failover.1"; $0.host = "db2" },
-            event(.stepFinished) { $0.phase = .restore; $0.step = "restore.2"; $0.result = "passed" },
-            event(.stepFinished) { $0.phase = .restore; $0.step = "restore.1"; $0.result = "failed" },
+            event(.stepFinished) { $0.phase = .restore; $0.step = "restore.2"; $0.result = .passed },
+            event(.stepFinished) { $0.phase = .restore; $0.step = "restore.1"; $0.result = .failed },
         ]
         let point = ResumePoint(runID: "r", events: events, facts: facts, tornBytes: nil)
         #expect(point.touched)
         #expect(point.restoredBefore == [1])
         #expect(point.leftovers == [.init(host: "db1", step: "failover.1", process: RemoteProcess(pgid: 42, tag: "t1"))])
-        #expect(RunFacts(data: facts.data) == facts)
+        #expect(try JSONDecoder().decode(RunFacts.self, from: JSONEncoder().encode(facts)) == facts)
         let untouched = ResumePoint(runID: "r", events: [events[0], event(.commandStarted) { $0.phase = .restore; $0.step = "restore.1" }],
                                     facts: facts, tornBytes: nil)
         #expect(!untouched.touched, "restore commands alone do not make restore necessary")

@@ -8,18 +8,56 @@ import NIOTLS
 
 /// The result of one evaluation of one check: the evidence a journal and an auditor need.
 public struct CheckOutcome: Sendable, Equatable, Codable {
-    public var passed: Bool
-    /// What was seen: `HTTP 200 in 4 ms, body contains "ok"`, `connection refused`, …
+    /// What one probe found.
+    public enum Status: String, Sendable, Equatable, Codable {
+        /// The expectation held (HTTP 200 with "ok", the port accepted, the command exited 0…).
+        case passed
+        /// A real answer that is not the expected one: the service is not answering (refused,
+        /// timed out, an HTTP error status, a command that ran and exited non-zero, no such record).
+        /// Only this satisfies a `down` expectation.
+        case failed
+        /// The probe could not be made at all (the name does not resolve, the `on:` host is
+        /// unreachable, the check's tool is missing on the host): says nothing about the service.
+        case error
+        /// Not evaluated.
+        case skipped
+    }
+
+    public var status: Status
+    /// What was seen: `HTTP 200 in 4 ms, body contains "ok"`, `connection refused`, … or why the
+    /// probe could not be made.
     public var detail: String
     public var latencyMS: Double
 
-    public init(passed: Bool, detail: String, latency: Duration) {
-        self.passed = passed
+    public var passed: Bool { status == .passed }
+
+    public init(_ status: Status, detail: String, latency: Duration) {
+        self.status = status
         self.detail = detail
         self.latencyMS = (DurationText.seconds(latency) * 1000 * 10).rounded() / 10
     }
 
-    enum CodingKeys: String, CodingKey { case passed, detail, latencyMS = "latency_ms" }
+    /// passed, or failed (a real answer).
+    public init(passed: Bool, detail: String, latency: Duration) {
+        self.init(passed ? .passed : .failed, detail: detail, latency: latency)
+    }
+
+    enum CodingKeys: String, CodingKey { case status, passed, detail, latencyMS = "latency_ms" }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        status = try c.decode(Status.self, forKey: .status)
+        detail = try c.decode(String.self, forKey: .detail)
+        latencyMS = try c.decode(Double.self, forKey: .latencyMS)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(status, forKey: .status)
+        try c.encode(passed, forKey: .passed)
+        try c.encode(detail, forKey: .detail)
+        try c.encode(latencyMS, forKey: .latencyMS)
+    }
 }
 
 /// Evaluates planned checks: from the controller (HTTP via async-http-client, TCP/TLS via
@@ -51,7 +89,7 @@ public struct CheckRunner: Sendable {
         do {
             let target = try check.target.reveal(secrets)
             if let from = check.from {
-                guard let t = await transport(from) else { return CheckOutcome(passed: false, detail: "no connection to \(from)", latency: .zero) }
+                guard let t = await transport(from) else { return CheckOutcome(.error, detail: "no connection to \(from)", latency: .zero) }
                 return try await evaluateRemotely(check, target: target, on: t)
             }
             switch check.definition.kind {
@@ -61,10 +99,10 @@ public struct CheckRunner: Sendable {
             case let .tls(t): return try await tls(t, target: target, timeout: check.timeout.duration)
             case .command, .fileAge:
                 // The loader requires on: for these (on: localhost runs them here, through the pool).
-                return CheckOutcome(passed: false, detail: "\(check.type) checks run on a host: add on:", latency: .zero)
+                return CheckOutcome(.error, detail: "\(check.type) checks run on a host: add on:", latency: .zero)
             }
         } catch {
-            return CheckOutcome(passed: false, detail: Self.describe(error), latency: .now - started)
+            return CheckOutcome(Self.status(of: error), detail: Self.describe(error), latency: .now - started)
         }
     }
 
@@ -185,6 +223,10 @@ public struct CheckRunner: Sendable {
     func command(_ c: CommandCheck, _ run: String, on t: any Transport, timeout: Duration) async throws -> CheckOutcome {
         let r = try await t.run(run, timeout: timeout)
         let output = (r.stdout.text + r.stderr.text).trimmingCharacters(in: .whitespacesAndNewlines)
+        // The shell's own "not found" / "cannot execute": the check could not run, which says nothing of the service.
+        if c.expectExit != 127 && c.expectExit != 126, r.outcome == .exited(127) || r.outcome == .exited(126) {
+            return CheckOutcome(.error, detail: "could not run the check's command (\(r.outcome)): \(output.suffix(160))", latency: r.duration)
+        }
         var problems: [String] = []
         if r.outcome != .exited(Int32(c.expectExit)) { problems.append("expected exit \(c.expectExit)") }
         if let needle = c.outputContains, !output.contains(needle) { problems.append("output does not contain \"\(needle)\"") }
@@ -198,7 +240,9 @@ public struct CheckRunner: Sendable {
         let lines = r.stdout.text.split(separator: "\n").compactMap { Int($0) }
         guard r.succeeded, lines.count == 2 else {
             let why = r.stderr.text.trimmingCharacters(in: .whitespacesAndNewlines)
-            return CheckOutcome(passed: false, detail: "\(path): \(why.isEmpty ? "cannot read its age" : why)", latency: r.duration)
+            // A missing file is an answer (the export did not happen); a missing `stat` is not.
+            let status: CheckOutcome.Status = r.outcome == .exited(127) || r.outcome == .exited(126) ? .error : .failed
+            return CheckOutcome(status, detail: "\(path): \(why.isEmpty ? "cannot read its age" : why)", latency: r.duration)
         }
         let age = Duration.seconds(max(0, lines[1] - lines[0]))
         let passed = age <= f.maxAge
@@ -221,16 +265,23 @@ public struct CheckRunner: Sendable {
             args.append(target)
             let r = try await t.run(args.map(ShellQuoting.quote).joined(separator: " "), timeout: timeout + .seconds(2))
             guard r.succeeded else {
-                return CheckOutcome(passed: false, detail: "curl: \(r.stderr.text.trimmingCharacters(in: .whitespacesAndNewlines))", latency: r.duration)
+                // curl's exit codes: 7 refused, 28 timed out, 52/56 nothing or a broken answer, 35/51/60 TLS
+                // — the service is not answering as it should; 6 (name), 127 (no curl) and others: no probe was made.
+                let notAnswering: [CommandResult.Outcome] = [.exited(7), .exited(28), .exited(52), .exited(56), .exited(35), .exited(51), .exited(60), .timedOut]
+                let why = r.stderr.text.trimmingCharacters(in: .whitespacesAndNewlines)
+                return CheckOutcome(notAnswering.contains(r.outcome) ? .failed : .error,
+                                    detail: "curl (\(r.outcome)): \(why.isEmpty ? "no output" : why)", latency: r.duration)
             }
             let (status, headers, body) = Self.parseHTTPResponse(r.stdout.text)
             return Self.judgeHTTP(h, status: status, headers: headers, body: body, latency: r.duration)
         case .tcp:
             let (host, port) = try Self.hostPort(target)
-            let r = try await t.run("exec 3<>/dev/tcp/\(host)/\(port)", timeout: timeout)
-            return CheckOutcome(passed: r.succeeded, detail: r.succeeded ? "connected to \(target) from \(check.from ?? "")"
-                                : "cannot connect to \(target) from \(check.from ?? ""): \(r.stderr.text.trimmingCharacters(in: .whitespacesAndNewlines))",
-                                latency: r.duration)
+            // /dev/tcp is bash's: under dash (Debian's sh) it is just a missing path.
+            let r = try await t.run("exec bash -c " + ShellQuoting.quote("exec 3<>/dev/tcp/\(host)/\(port)"), timeout: timeout)
+            let why = r.stderr.text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if r.succeeded { return CheckOutcome(.passed, detail: "connected to \(target) from \(check.from ?? "")", latency: r.duration) }
+            let couldNotProbe = r.outcome == .exited(127) || r.outcome == .exited(126) || why.contains("not known") || why.contains("resolve")
+            return CheckOutcome(couldNotProbe ? .error : .failed, detail: "cannot connect to \(target) from \(check.from ?? ""): \(why)", latency: r.duration)
         case let .dns(d):
             let server = try check.server.map { try $0.reveal(secrets) }
             var cmd = "getent ahosts \(ShellQuoting.quote(target)) | awk '{print $1}' | sort -u"
@@ -239,6 +290,9 @@ public struct CheckRunner: Sendable {
                 cmd = "dig +short -p \(port) @\(ShellQuoting.quote(host)) \(ShellQuoting.quote(target)) \(d.recordType)"
             }
             let r = try await t.run(cmd, timeout: timeout)
+            if r.outcome == .exited(127) || r.outcome == .exited(126) || r.stderr.text.contains("not found") {
+                return CheckOutcome(.error, detail: "could not resolve from \(check.from ?? ""): \(r.stderr.text.trimmingCharacters(in: .whitespacesAndNewlines))", latency: r.duration)
+            }
             let values = r.stdout.text.split(whereSeparator: \.isWhitespace).map(String.init)
             let expected = try check.expectValues.map { try $0.reveal(secrets) }
             let missing = expected.filter { !values.contains($0) }
@@ -246,7 +300,7 @@ public struct CheckRunner: Sendable {
                 + (missing.isEmpty ? "" : " — expected \(missing.joined(separator: ", "))")
             return CheckOutcome(passed: missing.isEmpty && !values.isEmpty, detail: detail, latency: r.duration)
         case .tls:
-            return CheckOutcome(passed: false, detail: "tls checks run from the controller: remove on: from this check", latency: .zero)
+            return CheckOutcome(.error, detail: "tls checks run from the controller: remove on: from this check", latency: .zero)
         }
     }
 
@@ -292,6 +346,31 @@ public struct CheckRunner: Sendable {
         return ms < 10 ? String(format: "%.1f ms", ms) : "\(Int(ms.rounded())) ms"
     }
 
+    /// Whether an error means the service did not answer (`failed`: refused, timed out, closed,
+    /// a TLS handshake that failed) or that no probe could be made (`error`).
+    static func status(of error: any Error) -> CheckOutcome.Status {
+        switch error {
+        case let e as CheckFailure: return e.status
+        case is TransportError, is Diagnostic: return .error
+        case let e as HTTPClientError:
+            switch e {
+            case .deadlineExceeded, .readTimeout, .connectTimeout, .remoteConnectionClosed: return .failed
+            default: return .error
+            }
+        case let e as NIOConnectionError:
+            // No address at all: the name did not resolve; no probe was made.
+            guard let first = e.connectionErrors.first else { return .error }
+            return status(of: first.error)
+        case let e as IOError:
+            return [ECONNREFUSED, ETIMEDOUT, ECONNRESET, EHOSTUNREACH, ENETUNREACH, EPIPE].contains(e.errnoCode) ? .failed : .error
+        case let e as ChannelError:
+            if case .connectTimeout = e { return .failed }
+            return .error
+        case is NIOSSLError, is BoringSSLError: return .failed
+        default: return .error
+        }
+    }
+
     /// Errors of the libraries underneath, in words (never a type name).
     static func describe(_ error: any Error) -> String {
         switch error {
@@ -319,7 +398,9 @@ public struct CheckRunner: Sendable {
 
 struct CheckFailure: Error, CustomStringConvertible {
     var message: String
-    init(_ message: String) { self.message = message }
+    /// `failed` when this is an answer (a DNS server that does not answer, NXDOMAIN), `error` when no probe could be made.
+    var status: CheckOutcome.Status
+    init(_ message: String, status: CheckOutcome.Status = .error) { self.message = message; self.status = status }
     var description: String { message }
 }
 

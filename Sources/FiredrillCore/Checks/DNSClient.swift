@@ -30,12 +30,12 @@ enum DNSClient {
             while true {
                 let left = Int32(max(0, SSHConnection.milliseconds(until: deadline)))
                 var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                guard left > 0, poll(&pfd, 1, left) > 0 else { throw CheckFailure("no answer from DNS server \(server):\(port) within \(DurationText.format(timeout))") }
+                guard left > 0, poll(&pfd, 1, left) > 0 else { throw CheckFailure("no answer from DNS server \(server):\(port) within \(DurationText.format(timeout))", status: .failed) }
                 let n = recv(fd, &buffer, buffer.count, 0)
-                if n < 0 { throw CheckFailure("DNS server \(server):\(port): \(String(cString: strerror(errno)))") }
+                if n < 0 { throw CheckFailure("DNS server \(server):\(port): \(String(cString: strerror(errno)))", status: errno == ECONNREFUSED ? .failed : .error) }
                 guard let answer = DNSMessage.parseResponse(Array(buffer[..<n]), id: id) else { continue }
                 guard answer.rcode == 0 else {
-                    throw CheckFailure("\(name): \(DNSMessage.rcodeNames[answer.rcode] ?? "error \(answer.rcode)") from \(server):\(port)")
+                    throw CheckFailure("\(name): \(DNSMessage.rcodeNames[answer.rcode] ?? "error \(answer.rcode)") from \(server):\(port)", status: .failed)
                 }
                 return answer.values
             }
@@ -56,7 +56,8 @@ enum DNSClient {
             hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
             var list: UnsafeMutablePointer<addrinfo>?
             let rc = getaddrinfo(name, nil, &hints, &list)
-            guard rc == 0 else { throw CheckFailure("\(name): \(String(cString: gai_strerror(rc)))") }
+            // For a DNS check the resolver's "no such name" or "try again" is the answer being probed.
+            guard rc == 0 else { throw CheckFailure("\(name): \(String(cString: gai_strerror(rc)))", status: rc == EAI_NONAME || rc == EAI_AGAIN ? .failed : .error) }
             defer { freeaddrinfo(list) }
             var out: [String] = []
             var p = list

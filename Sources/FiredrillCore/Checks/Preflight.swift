@@ -63,7 +63,7 @@ public enum Preflight {
             for (i, check) in planned.enumerated() {
                 group.addTask {
                     if let from = check.from, let reachable, !reachable.contains(from) {
-                        return (i, CheckOutcome(passed: false, detail: "not evaluated: \(from) is unreachable", latency: .zero))
+                        return (i, CheckOutcome(.error, detail: "not evaluated: \(from) is unreachable", latency: .zero))
                     }
                     return (i, await runner.evaluate(check))
                 }

@@ -38,29 +38,16 @@ public struct RunOptions: Sendable {
     }
 }
 
-/// How a run ended, for the summary and the exit status.
+/// How a run ended: its result (the exit status) and its record, which the summary is drawn from.
 public struct DrillOutcome: Sendable {
     public typealias Result = DrillStateMachine.Result
     public var result: Result
-    /// A `--resume` of a run whose runner died.
-    public var resumed: Bool
     public var runID: String
     public var journalPath: String
-    public var rto: Duration?
-    public var rtoObjective: Duration?
-    public var rpo: Duration?
-    public var rpoObjective: Duration?
-    /// Why the drill failed, grouped: one line per step and reason, naming its hosts.
-    public var failures: [String]
-    /// Steps that ran on no host (they selected none within `--limit`).
-    public var skipped: [String]
-    public var restore: String
-    /// The state the hosts were left in, in words.
-    public var finalState: String
+    /// The run as its journal tells it (with the events that went to the fallback, if any).
+    public var record: DrillRecord
     /// Set when the journal could not be written: why, and where the rest of the evidence went.
     public var recordIncomplete: String?
-    /// Locks taken over from runners that died, and leftover commands stopped, in words.
-    public var notes: [String]
 
     public var exitCode: Int32 { Self.exitCode(result) }
 
@@ -73,35 +60,6 @@ public struct DrillOutcome: Sendable {
         case .preconditions: return 3
         case .incomplete: return 4
         case .interrupted: return 130
-        }
-    }
-}
-
-/// One thing that went wrong: a step on a host (or its verify), with the evidence.
-struct Failure: Sendable, Equatable {
-    var step: String
-    var host: String?
-    var reason: String
-
-    /// Failures with the same step and reason become one line naming their hosts:
-    /// `restore.1 Rejoin failed on 6 hosts (db1, db2, db3, …): exit 3: cannot rejoin`.
-    static func grouped(_ failures: [Failure]) -> [String] {
-        var order: [String] = []
-        var groups: [String: (step: String, reason: String, hosts: [String])] = [:]
-        for f in failures {
-            let key = f.step + "\u{0}" + f.reason
-            if groups[key] == nil { order.append(key); groups[key] = (f.step, f.reason, []) }
-            if let h = f.host { groups[key]?.hosts.append(h) }
-        }
-        return order.compactMap { key in
-            guard let g = groups[key] else { return nil }
-            switch g.hosts.count {
-            case 0: return "\(g.step): \(g.reason)"
-            case 1: return "\(g.step) on \(g.hosts[0]): \(g.reason)"
-            default:
-                let names = g.hosts.count > 3 ? g.hosts.prefix(3).joined(separator: ", ") + ", …" : g.hosts.joined(separator: ", ")
-                return "\(g.step) failed on \(g.hosts.count) hosts (\(names)): \(g.reason)"
-            }
         }
     }
 }

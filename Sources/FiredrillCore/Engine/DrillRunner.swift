@@ -20,23 +20,24 @@ public actor DrillRunner {
     let resumePoint: ResumePoint?
     let fallback: JournalFallback
     let clock = ContinuousClock()
+    /// Offsets in the journal count from here (this runner's start, on the monotonic clock).
+    let started: ContinuousClock.Instant
 
     private var machine: Machine
     private var current: Task<Machine.Action, Never>?
     private var journalProblem: String?
-    private var failures: [Failure] = []
-    private var skipped: [String] = []
+    /// Every event of this runner, as journaled (or, once the journal failed, as sent to the fallback).
+    private var events: [JournalEvent] = []
     private var notes: [String] = []
     private var stepStarts: [StepRef: ContinuousClock.Instant] = [:]
-    private var stepFailures: [StepRef: [Failure]] = [:]
     /// Commands whose connection broke while they ran: stopped (if still ours) before restore.
     private var orphans: [ResumePoint.Leftover] = []
     // Measurements.
     private var disruptionAt: ContinuousClock.Instant?
-    private var disruptionDate: Date?
     private var rto: Duration?
     private var rpo: Duration?
-    private var markerWrittenAt: Date?
+    /// When the data marker's write began (the newest data known to exist on the primary).
+    private var markerWrittenAt: ContinuousClock.Instant?
 
     public init(runtime: DrillRuntime, plan: Plan, journal: Journal, observer: any DrillObserver, options: RunOptions,
                 resuming: ResumePoint? = nil) {
@@ -48,6 +49,7 @@ public actor DrillRunner {
         self.resumePoint = resuming
         self.mask = SecretMasker(runtime.secrets)
         self.fallback = JournalFallback(journalPath: journal.path, runID: plan.runID)
+        self.started = clock.now
         let shape = Machine.Shape(plan)
         if let r = resuming {
             machine = Machine(resuming: shape, touched: r.touched, restoredBefore: r.restoredBefore)
@@ -74,10 +76,13 @@ public actor DrillRunner {
                 if !notes.isEmpty { e.data?["notes"] = notes.joined(separator: "\n") }
             }
         } else {
+            let plan = try? JSONValue.from(self.plan)   // secrets print masked in every encoded form
             await log(.runStarted) { e in
+                e.format = JournalEvent.format
                 e.name = self.plan.playbook.name
-                e.data = facts?.data
-                if !notes.isEmpty { e.data?["notes"] = notes.joined(separator: "\n") }
+                e.facts = facts
+                e.plan = plan
+                if !notes.isEmpty { e.data = ["notes": notes.joined(separator: "\n")] }
             }
         }
         var action = machine.start()
@@ -100,24 +105,24 @@ public actor DrillRunner {
     private func respond(_ response: Machine.Response) async {
         switch response {
         case let .stop(message):
-            await log(.interrupted) { $0.result = "stopping"; $0.detail = message }
+            await log(.interrupted) { $0.result = .stopping; $0.detail = message }
             current?.cancel()
         case let .keepRestoring(message):
-            await log(.interrupted) { $0.result = "restore_continues"; $0.detail = message }
+            await log(.interrupted) { $0.result = .restoreContinues; $0.detail = message }
         case .confirmAbandon:
             guard observer.canConfirm else {
                 _ = machine.abandonAnswered(false)
-                await log(.interrupted) { $0.result = "restore_continues"; $0.detail = "abandoning restore needs a confirmation on a terminal: restore continues" }
+                await log(.interrupted) { $0.result = .restoreContinues; $0.detail = "abandoning restore needs a confirmation on a terminal: restore continues" }
                 return
             }
-            await log(.interrupted) { $0.result = "asking"; $0.detail = "asking the operator whether to abandon restore" }
+            await log(.interrupted) { $0.result = .asking; $0.detail = "asking the operator whether to abandon restore" }
             let observer = self.observer
             Task {
                 let yes = await observer.confirmAbandonRestore()
                 await self.abandonAnswered(yes)
             }
         case let .ignore(message):
-            if !message.isEmpty { await log(.interrupted) { $0.result = "ignored"; $0.detail = message } }
+            if !message.isEmpty { await log(.interrupted) { $0.result = .ignored; $0.detail = message } }
         }
     }
 
@@ -132,8 +137,9 @@ public actor DrillRunner {
     /// Journals an event (secrets masked) and shows it. If the journal cannot take it, the event
     /// goes to the fallback and the machine learns the record is broken.
     @discardableResult
-    func log(_ kind: JournalEvent.Kind, _ fill: (inout JournalEvent) -> Void = { _ in }) async -> JournalEvent {
+    func log(_ kind: JournalEvent.Kind, at instant: ContinuousClock.Instant? = nil, _ fill: (inout JournalEvent) -> Void = { _ in }) async -> JournalEvent {
         var e = JournalEvent(kind)
+        e.offsetMS = offset(instant ?? clock.now)
         fill(&e)
         e.detail = e.detail.map(mask.callAsFunction)
         e.stdout = e.stdout.map(mask.callAsFunction)
@@ -142,6 +148,7 @@ public actor DrillRunner {
         if journalProblem == nil {
             do {
                 let written = try await journal.append(e, run: runID)
+                events.append(written)
                 await observer.record(written)
                 return written
             } catch {
@@ -162,10 +169,16 @@ public actor DrillRunner {
         return e
     }
 
+    /// Milliseconds since this runner started, to a tenth.
+    func offset(_ t: ContinuousClock.Instant) -> Double {
+        (DurationText.seconds(t - started) * 10_000).rounded() / 10
+    }
+
     private func writeFallback(_ e: inout JournalEvent) {
         e.run = runID
         if e.time.isEmpty { e.time = Journal.timestamp(Date()) }
         fallback.write(e)
+        events.append(e)
     }
 
     // MARK: - Actions
@@ -203,8 +216,8 @@ public actor DrillRunner {
             }
             await log(.restoreFinished) { e in
                 e.phase = .restore
-                e.result = status.rawValue
-                e.detail = Self.restoreText(status, failures: self.failures)
+                e.result = JournalEvent.Result(rawValue: status.rawValue)
+                e.detail = Self.restoreText(status, record: DrillRecord.fold(self.events))
             }
             return machine.restoreFinished()
         case .checkFinalState:
@@ -229,7 +242,6 @@ public actor DrillRunner {
         // Cut short by an interrupt: the checks did not fail, they were stopped.
         if Task.isCancelled { return false }
         if !problems.isEmpty {
-            failures += problems.map { Failure(step: "preflight", host: nil, reason: $0) }
             await log(.preconditionsFailed) { $0.detail = problems.joined(separator: "; ") }
         }
         return problems.isEmpty
@@ -250,17 +262,16 @@ public actor DrillRunner {
             case let .success(ready):
                 await log(.hostReady) { e in
                     e.phase = phase; e.host = c.name; e.latencyMS = DurationText.seconds(ready.latency) * 1000; e.detail = c.endpoint
-                    if let key = ready.trustedNewKey { e.result = "trusted_new_key"; e.detail = "\(c.endpoint): \(key)" }
+                    if let key = ready.trustedNewKey { e.result = .trustedNewKey; e.detail = "\(c.endpoint): \(key)" }
                 }
             case let .failure(err):
                 problems.append("\(c.name): \(err.message)")
                 await log(.hostUnreachable) { e in
-                    e.phase = phase; e.host = c.name; e.detail = err.description + (err.hint.map { " (hint: \($0))" } ?? ""); e.result = err.kind.rawValue
+                    e.phase = phase; e.host = c.name; e.detail = err.description + (err.hint.map { " (hint: \($0))" } ?? ""); e.result = JournalEvent.Result(err.kind)
                 }
             }
         }
         if !problems.isEmpty {
-            failures += problems.map { Failure(step: phase == .resume ? "resume" : "preflight", host: nil, reason: $0) }
             await log(.preconditionsFailed) { e in
                 e.phase = phase
                 e.detail = problems.joined(separator: "; ")
@@ -274,20 +285,20 @@ public actor DrillRunner {
     private func stopLeftovers(_ leftovers: [ResumePoint.Leftover], phase: JournalEvent.Phase, why: String) async {
         for l in leftovers {
             let transport = await runtime.pool.transport(for: runtime.definition.inventory.connection(of: l.host))
-            let verdict: String
+            let verdict: JournalEvent.Result
             let detail: String
             do {
                 let r = try await transport.run(RemoteCommand.stopLeftover(l.process), timeout: .seconds(10))
                 let said = r.stdout.text.trimmingCharacters(in: .whitespacesAndNewlines)
                 switch said {
-                case "killed": verdict = "killed"; detail = "\(l.step) on \(l.host) (process group \(l.process.pgid)) was still running, \(why): killed"
-                case "gone": verdict = "already_ended"; detail = "\(l.step) on \(l.host) (process group \(l.process.pgid)) had already ended"
-                default: verdict = "not_ours"; detail = "\(l.step) on \(l.host): process group \(l.process.pgid) now belongs to something else: left alone"
+                case "killed": verdict = .killed; detail = "\(l.step) on \(l.host) (process group \(l.process.pgid)) was still running, \(why): killed"
+                case "gone": verdict = .alreadyEnded; detail = "\(l.step) on \(l.host) (process group \(l.process.pgid)) had already ended"
+                default: verdict = .notOurs; detail = "\(l.step) on \(l.host): process group \(l.process.pgid) now belongs to something else: left alone"
                 }
             } catch {
-                verdict = "unknown"; detail = "\(l.step) on \(l.host): could not check process group \(l.process.pgid): \(error.message)"
+                verdict = .unknown; detail = "\(l.step) on \(l.host): could not check process group \(l.process.pgid): \(error.message)"
             }
-            if verdict == "killed" || verdict == "unknown" { notes.append(detail) }
+            if verdict == .killed || verdict == .unknown { notes.append(detail) }
             await log(.leftoverStopped) { e in
                 e.phase = phase; e.step = l.step; e.host = l.host; e.pgid = Int(l.process.pgid); e.processTag = l.process.tag
                 e.result = verdict; e.detail = detail
@@ -317,36 +328,29 @@ public actor DrillRunner {
         let step = plannedStep(ref)
         let now = clock.now
         stepStarts[ref] = now
-        if step.disruptive, case .failover = ref, disruptionAt == nil { disruptionAt = now; disruptionDate = Date() }
-        await log(.stepStarted) { e in
+        if step.disruptive, case .failover = ref, disruptionAt == nil { disruptionAt = now }
+        // The step's start is the instant RTO counts from: the event carries exactly that offset.
+        await log(.stepStarted, at: now) { e in
             e.phase = Self.phase(ref); e.step = step.id; e.name = step.name
             e.detail = step.kind == .manual ? "manual" : step.hosts.isEmpty ? "on no host" : "on \(step.hosts.joined(separator: ", "))"
+            e.spec = StepSpec(step)
         }
     }
 
     private func stepFinished(_ ref: StepRef, _ result: Machine.StepResult) async {
         let step = plannedStep(ref)
         let started = stepStarts[ref] ?? clock.now
-        var detail = (stepFailures[ref] ?? []).map { f in f.host.map { "\($0): \(f.reason)" } ?? f.reason }.joined(separator: "; ")
+        // What went wrong in this step, as the journal tells it (the one interpreter: DrillRecord).
+        var detail = DrillRecord.fold(events.filter { $0.step == step.id }).failures.joined(separator: "; ")
         if result == .skipped {
             detail = "selects no host" + (plan.limit.map { " within --limit \($0)" } ?? "") + ": nothing ran"
-            skipped.append("\(step.id) \(step.name): \(detail)")
-            failures.append(Failure(step: "\(step.id) \(step.name)", host: nil, reason: "not drilled: \(detail) (a drill with skipped steps does not pass)"))
         }
         await log(.stepFinished) { e in
             e.phase = Self.phase(ref); e.step = step.id; e.name = step.name
-            e.result = result.rawValue
+            e.result = JournalEvent.Result(rawValue: result.rawValue)
             e.durationMS = DurationText.seconds(self.clock.now - started) * 1000
             e.detail = detail.isEmpty ? nil : detail
         }
-        if result == .failed, stepFailures[ref]?.isEmpty ?? true {
-            record(Failure(step: "\(step.id) \(step.name)", host: nil, reason: "failed"), ref)
-        }
-    }
-
-    private func record(_ f: Failure, _ ref: StepRef) {
-        failures.append(f)
-        stepFailures[ref, default: []].append(f)
     }
 
     private func runBatch(_ ref: StepRef, _ batch: Int) async -> Int {
@@ -362,11 +366,9 @@ public actor DrillRunner {
     /// One host's command; true when it succeeded.
     private func command(_ ref: StepRef, _ step: PlannedStep, host: String) async -> Bool {
         let phase = Self.phase(ref)
-        let label = "\(step.id) \(step.name)"
         func notSent(_ why: String) async -> Bool {
-            record(Failure(step: label, host: host, reason: why), ref)
             await log(.commandFinished) { e in
-                e.phase = phase; e.step = step.id; e.host = host; e.passed = false; e.result = "not_sent"; e.detail = why
+                e.phase = phase; e.step = step.id; e.host = host; e.passed = false; e.result = .notSent; e.detail = why
             }
             return false
         }
@@ -390,7 +392,7 @@ public actor DrillRunner {
         // An interrupt may have come while the start was journaled.
         guard machine.sending(ref) else {
             await log(.commandFinished) { e in
-                e.phase = phase; e.step = step.id; e.host = host; e.passed = false; e.result = "not_sent"
+                e.phase = phase; e.step = step.id; e.host = host; e.passed = false; e.result = .notSent
                 e.detail = "not sent: the drill was stopping"
             }
             return false
@@ -408,10 +410,9 @@ public actor DrillRunner {
             let unknown = error.mayHaveRun && error.kind != .cancelled
             let why = unknown ? "\(error.message) (outcome unknown: not sent again)" : error.kind == .cancelled ? error.message : "not sent: \(error.message)"
             if unknown, let p = running.process { orphans.append(.init(host: host, step: step.id, process: p)) }
-            if error.kind != .cancelled { record(Failure(step: label, host: host, reason: mask(why)), ref) }
             await log(.commandFinished) { e in
                 e.phase = phase; e.step = step.id; e.host = host; e.passed = false
-                e.result = error.kind == .cancelled ? "interrupted" : unknown ? "unknown" : error.kind.rawValue
+                e.result = error.kind == .cancelled ? .interrupted : unknown ? .unknown : JournalEvent.Result(error.kind)
                 e.detail = why
             }
             return false
@@ -433,7 +434,6 @@ public actor DrillRunner {
             e.outputCutBytes = cut > 0 ? cut : nil
         }
         if r.succeeded { return true }
-        record(Failure(step: label, host: host, reason: Self.failure(r.outcome, stderr: stderr)), ref)
         return false
     }
 
@@ -464,87 +464,125 @@ public actor DrillRunner {
         await log(.manualResult) { e in
             e.phase = phase; e.step = step.id
             switch decision {
-            case .confirmed: e.result = "confirmed"; e.detail = mode == .pass ? "recorded as confirmed by --manual=pass (not asked)" : "confirmed by the operator"
-            case .skipped: e.result = "skipped"; e.detail = mode == .skip ? "skipped by --manual=skip" : "skipped by the operator"
-            case let .failed(why): e.result = "failed"; e.detail = why
+            case .confirmed: e.result = .confirmed; e.detail = mode == .pass ? "recorded as confirmed by --manual=pass (not asked)" : "confirmed by the operator"
+            case .skipped: e.result = .skipped; e.detail = mode == .skip ? "skipped by --manual=skip" : "skipped by the operator"
+            case let .failed(why): e.result = .failed; e.detail = why
             }
         }
         switch decision {
         case .confirmed: return .confirmed
         case .skipped: return .skipped
-        case let .failed(why):
-            record(Failure(step: "\(step.id) \(step.name)", host: nil, reason: "operator reported failure: \(why)"), ref)
-            return .failed
+        case .failed: return .failed
         }
     }
 
     // MARK: Verify
 
-    /// Polls the checks until every `up` passes and every `down` fails, or `within` runs out.
+    /// Samples the checks until every `up` check passes and every `down` check fails in
+    /// consecutive samples across the hold window (`HoldWindow`), or `within` runs out. A check
+    /// that could not be made (`error`) satisfies neither. Each flap inside the window is journaled.
     private func verify(_ ref: StepRef) async -> Bool {
         let step = plannedStep(ref)
         guard let v = step.verify else { return true }
         let phase = Self.phase(ref)
-        let checks = v.up.map { ($0, false) } + v.down.map { ($0, true) }
+        let checks = v.up.map { ($0, JournalEvent.Expect.up) } + v.down.map { ($0, JournalEvent.Expect.down) }
         await log(.verifyStarted) { e in
             e.phase = phase; e.step = step.id
-            e.detail = "up: \(v.up.map(\.label).joined(separator: ", ")); down: \(v.down.map(\.label).joined(separator: ", ")); within \(v.within.duration.formatted)"
+            e.detail = "up: \(v.up.map(\.label).joined(separator: ", ")); down: \(v.down.map(\.label).joined(separator: ", ")); "
+                + "hold \(v.hold.duration.formatted) within \(v.within.duration.formatted)"
         }
-        let started = clock.now
-        var lastBad: [String] = [], at = started, atDate = Date()
-        let (held, attempts) = await poll(until: started + v.within.duration) { attempt in
-            let outcomes = await Preflight.evaluate(checks.map(\.0), with: self.runtime.checks)
-            at = self.clock.now
-            atDate = Date()
+        let start = clock.now
+        var window = HoldWindow(hold: v.hold.duration, within: v.within.duration)
+        var pause = options.pollInterval, attempt = 0, lastBad: [String] = [], heldSince: Duration?, flaps = 0
+        while !Task.isCancelled {
+            attempt += 1
+            let outcomes = await Preflight.evaluate(checks.map(\.0), with: runtime.checks)
+            let t = clock.now - start
             lastBad = []
-            for ((check, down), o) in zip(checks, outcomes) {
-                await self.logCheck(check, o, phase: phase, step: step.id, attempt: attempt, expectDown: down)
-                if o.passed == down { lastBad.append(down ? "\(check.label) still answers: \(o.detail)" : "\(check.label): \(o.detail)") }
+            for ((check, expect), o) in zip(checks, outcomes) {
+                let met = Self.meets(o, expect)
+                await logCheck(check, o, phase: phase, step: step.id, attempt: attempt, expect: expect)
+                if !met {
+                    switch o.status {
+                    case .error, .skipped: lastBad.append("\(check.label): could not check: \(o.detail)")
+                    case .passed: lastBad.append("\(check.label) still answers: \(o.detail)")
+                    case .failed: lastBad.append("\(check.label): \(o.detail)")
+                    }
+                }
             }
-            return lastBad.isEmpty
+            switch window.sample(at: t, passing: lastBad.isEmpty) {
+            case let .held(since): heldSince = since
+            case let .flapped(since):
+                flaps += 1
+                await log(.verifyFlapped) { e in
+                    e.phase = phase; e.step = step.id; e.attempt = attempt
+                    e.fromOffsetMS = self.offset(start + since); e.toOffsetMS = self.offset(start + t)
+                    e.detail = "held for \(DurationText.format(t - since)) of \(v.hold.duration.formatted), then: " + lastBad.joined(separator: "; ")
+                }
+            case .holding, .failing: break
+            }
+            if heldSince != nil { break }
+            guard let next = window.next(after: t, pause: pause) else { break }
+            do { try await clock.sleep(until: start + next) } catch { break }
+            pause = min(pause * 3 / 2, options.maxPollInterval)
         }
-        if Task.isCancelled && !held { return false }
+        if Task.isCancelled && heldSince == nil { return false }
+        let held = heldSince != nil
         await log(.verifyFinished) { e in
-            e.phase = phase; e.step = step.id; e.passed = held; e.attempt = attempts
-            e.durationMS = DurationText.seconds((held ? at : self.clock.now) - started) * 1000
-            e.detail = held ? nil : "not true within \(v.within.duration.formatted): " + lastBad.joined(separator: "; ")
+            e.phase = phase; e.step = step.id; e.passed = held; e.attempt = attempt
+            e.durationMS = DurationText.seconds(self.clock.now - start) * 1000
+            if let heldSince { e.fromOffsetMS = self.offset(start + heldSince) }
+            e.detail = held ? "held for \(v.hold.duration.formatted)"
+                : "did not hold for \(v.hold.duration.formatted) within \(v.within.duration.formatted): "
+                    + (lastBad.isEmpty ? "it was still holding when the window ended, after \(flaps) flap\(flaps == 1 ? "" : "s")" : lastBad.joined(separator: "; "))
         }
-        guard held else {
-            for bad in lastBad { record(Failure(step: "\(step.id) \(step.name)", host: nil, reason: "verify failed after \(attempts) attempts: \(bad)"), ref) }
+        guard let heldSince else {
             return false
         }
         if phase == .failover, !v.up.isEmpty, rto == nil, let d = disruptionAt {
-            let value = at - d
+            // RTO: from the start of the first disruptive step to the first sample of the run that held.
+            let recovered = start + heldSince
+            let value = recovered - d
             rto = value
             await log(.rto) { e in
                 e.step = step.id
                 e.seconds = DurationText.seconds(value)
+                e.fromOffsetMS = self.offset(d); e.toOffsetMS = self.offset(recovered)
                 e.objectiveSeconds = self.plan.objectives.rto.map { DurationText.seconds($0.duration) }
                 e.withinObjective = self.plan.objectives.rto.map { value <= $0.duration }
-                e.detail = "from the start of the first disruptive step to \(Journal.timestamp(atDate)), when \(v.up.map(\.label).joined(separator: ", ")) answered again"
+                e.detail = "from the start of the first disruptive step until \(v.up.map(\.label).joined(separator: ", ")) answered again and held for \(v.hold.duration.formatted)"
             }
         }
         return true
     }
 
-    func logCheck(_ check: PlannedCheck, _ o: CheckOutcome, phase: JournalEvent.Phase, step: String?, attempt: Int, expectDown: Bool = false) async {
+    /// `up`: passed. `down`: failed — a real "not answering"; a check that could not be made is neither.
+    static func meets(_ o: CheckOutcome, _ expect: JournalEvent.Expect) -> Bool {
+        switch expect {
+        case .up: return o.status == .passed
+        case .down: return o.status == .failed
+        }
+    }
+
+    func logCheck(_ check: PlannedCheck, _ o: CheckOutcome, phase: JournalEvent.Phase, step: String?, attempt: Int, expect: JournalEvent.Expect = .up) async {
         await log(.checkResult) { e in
             e.phase = phase; e.step = step; e.check = check.name; e.host = check.host; e.from = check.from
-            e.attempt = attempt; e.passed = o.passed; e.detail = o.detail; e.latencyMS = o.latencyMS
-            if expectDown { e.result = o.passed ? "still up" : "down as expected" }
+            e.attempt = attempt; e.detail = o.detail; e.latencyMS = o.latencyMS
+            e.outcome = o.status; e.expect = expect; e.met = Self.meets(o, expect)
         }
     }
 
     /// Calls `attempt` (1, 2, …) until it returns true, pausing between attempts (growing by half,
-    /// up to `maxPollInterval`) while another attempt can start before `deadline` and the task is
-    /// not cancelled. Returns whether it held and how many attempts were made.
+    /// up to `maxPollInterval`); the last attempt is made at `deadline`. Stops when the task is
+    /// cancelled. Returns whether it held and how many attempts were made.
     func poll(until deadline: ContinuousClock.Instant, _ attempt: (Int) async -> Bool) async -> (held: Bool, attempts: Int) {
         var pause = options.pollInterval, n = 0
         while true {
             n += 1
             if await attempt(n) { return (true, n) }
-            if Task.isCancelled || clock.now + pause > deadline { return (false, n) }
-            do { try await clock.sleep(for: pause) } catch { return (false, n) }
+            let now = clock.now
+            if Task.isCancelled || now >= deadline { return (false, n) }
+            do { try await clock.sleep(until: min(now + pause, deadline)) } catch { return (false, n) }
             pause = min(pause * 3 / 2, options.maxPollInterval)
         }
     }
@@ -553,10 +591,9 @@ public actor DrillRunner {
 
     private func writeMarker() async -> Bool {
         guard let dc = plan.dataCheck else { return true }
-        let written = Date()
+        let written = clock.now
         for cmd in dc.write {
             if let problem = await runDataCommand(cmd, timeout: dc.timeout.duration) {
-                failures.append(Failure(step: "data check", host: cmd.host, reason: "cannot write the marker: \(problem)"))
                 await log(.markerWritten) { e in e.phase = .dataCheck; e.host = cmd.host; e.passed = false; e.detail = problem }
                 return false
             }
@@ -564,7 +601,8 @@ public actor DrillRunner {
         markerWrittenAt = written
         await log(.markerWritten) { e in
             e.phase = .dataCheck; e.host = dc.write.map(\.host).joined(separator: ","); e.passed = true
-            e.detail = "marker \(self.runID) written at \(Journal.timestamp(written))"
+            e.fromOffsetMS = self.offset(written)
+            e.detail = "marker \(self.runID) written (the write began at offset \(Int(self.offset(written))) ms)"
         }
         return true
     }
@@ -584,13 +622,15 @@ public actor DrillRunner {
         if Task.isCancelled && missing != nil { return }
         let objective = plan.objectives.rpo?.duration
         if missing == nil, let w = markerWrittenAt {
-            // RPO: how old the newest data that survived was when the failure began.
-            let value = Duration.milliseconds(Int64(max(0, (disruptionDate ?? Date()).timeIntervalSince(w)) * 1000))
+            // RPO: how old the newest data that survived was when the failure began, on the monotonic clock.
+            let failure = disruptionAt ?? w
+            let value = max(.zero, failure - w)
             rpo = value
             await log(.rpo) { e in
                 e.seconds = DurationText.seconds(value); e.passed = true
+                e.fromOffsetMS = self.offset(w); e.toOffsetMS = self.offset(failure)
                 e.objectiveSeconds = objective.map(DurationText.seconds); e.withinObjective = objective.map { value <= $0 }
-                e.detail = "marker written \(Journal.timestamp(w)) found on the standby; failure began \(self.disruptionDate.map(Journal.timestamp) ?? "-")"
+                e.detail = "the marker written before the drill was found on the standby; it was \(DurationText.format(value)) old when the failure began"
             }
         } else {
             await log(.rpo) { e in
@@ -626,7 +666,7 @@ public actor DrillRunner {
         case .journalFailed: text = "the journal cannot be written: putting back what the failover changed"
         case .resumed: text = "resumed after the runner stopped: putting back what the failover changed"
         }
-        await log(.restoreStarted) { e in e.phase = .restore; e.result = reason.rawValue; e.detail = text }
+        await log(.restoreStarted) { e in e.phase = .restore; e.result = JournalEvent.Result(rawValue: reason.rawValue); e.detail = text }
     }
 
     private func finalCheck() async -> Bool {
@@ -636,19 +676,18 @@ public actor DrillRunner {
             await logCheck(check, o, phase: .final, step: nil, attempt: 1)
             if !o.passed {
                 holds = false
-                failures.append(Failure(step: "steady state after restore", host: nil, reason: "\(check.label): \(o.detail)"))
             }
         }
         return holds
     }
 
-    static func restoreText(_ status: Machine.RestoreStatus, failures: [Failure]) -> String {
+    static func restoreText(_ status: Machine.RestoreStatus, record: DrillRecord) -> String {
         switch status {
         case .notNeeded: return "not needed: no failover command was sent, nothing was changed on any host"
         case .completed: return "completed"
         case .failed:
-            let restoreFailures = failures.filter { $0.step.hasPrefix("restore.") }
-            return "failed: " + (restoreFailures.isEmpty ? "see the journal" : Failure.grouped(restoreFailures).joined(separator: "; "))
+            let restoreFailures = record.failures.filter { $0.hasPrefix("restore.") }
+            return "failed: " + (restoreFailures.isEmpty ? "see the journal" : restoreFailures.joined(separator: "; "))
         case .abandoned: return "abandoned by the operator"
         case .notRun: return "not run: the hosts could not be reached"
         }
@@ -671,13 +710,14 @@ public actor DrillRunner {
     }
 
     private func end(_ ending: Machine.Ending) async -> DrillOutcome {
-        let restore = Self.restoreText(ending.restore, failures: failures)
+        let before = DrillRecord.fold((resumePoint?.events ?? []) + events)
+        let restore = Self.restoreText(ending.restore, record: before)
         let finalState = Self.finalState(ending)
-        let grouped = Failure.grouped(failures).map(mask.callAsFunction)
+        let grouped = before.failures.map(mask.callAsFunction)
         if ending.endsRun {
             let rto = self.rto, rpo = self.rpo
             await log(.runEnded) { e in
-                e.result = ending.result.rawValue
+                e.result = JournalEvent.Result(rawValue: ending.result.rawValue)
                 e.detail = grouped.isEmpty ? nil : grouped.joined(separator: "; ")
                 var data = ["restore": restore, "final_state": finalState, "touched": ending.touched ? "true" : "false"]
                 if let rto { data["rto_seconds"] = String(format: "%.3f", DurationText.seconds(rto)) }
@@ -693,9 +733,8 @@ public actor DrillRunner {
             do { try await journal.seal() } catch { incomplete = "the journal could not be sealed: \(error)" }
         }
         return DrillOutcome(result: incomplete != nil && ending.result != .incomplete ? .incomplete : ending.result,
-                            resumed: resumePoint != nil, runID: runID, journalPath: journal.path, rto: rto, rtoObjective: plan.objectives.rto?.duration,
-                            rpo: rpo, rpoObjective: plan.objectives.rpo?.duration, failures: grouped, skipped: skipped,
-                            restore: restore, finalState: finalState, recordIncomplete: incomplete, notes: notes)
+                            runID: runID, journalPath: journal.path, record: DrillRecord.fold((resumePoint?.events ?? []) + events),
+                            recordIncomplete: incomplete)
     }
 }
 

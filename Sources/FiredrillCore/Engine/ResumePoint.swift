@@ -27,10 +27,11 @@ public struct ResumePoint: Sendable {
             return .failure(.error("the journal of \(id) is damaged: \(problem)", hint: "firedrill verify-journal \(id); restore by hand"))
         }
         if let ended = contents.events.last(where: { $0.event == .runEnded }) {
-            return .failure(.error("run \(id) already ended (\(ended.result ?? "")): nothing to resume",
+            return .failure(.error("run \(id) already ended (\(ended.result?.rawValue ?? "?")): nothing to resume",
                                    hint: "start a new run with firedrill run PLAYBOOK"))
         }
-        guard let data = contents.events.first(where: { $0.event == .runStarted })?.data, let facts = RunFacts(data: data) else {
+        let started = contents.events.first { $0.event == .runStarted }
+        guard let facts = started?.facts ?? started?.data.flatMap(RunFacts.init(legacy:)) else {
             return .failure(.error("run \(id) has no run_started event: nothing ran", hint: "start a new run with firedrill run PLAYBOOK"))
         }
         return .success(ResumePoint(runID: id, events: contents.events, facts: facts, tornBytes: contents.tornTail))
@@ -43,7 +44,7 @@ public struct ResumePoint: Sendable {
         for e in events where e.phase == .failover || e.phase == .onFailure {
             let key = (e.step ?? "") + "\u{0}" + (e.host ?? "")
             if e.event == .commandStarted { started.insert(key) }
-            if e.event == .commandFinished, e.result == "not_sent" { started.remove(key) }
+            if e.event == .commandFinished, e.result == .notSent { started.remove(key) }
         }
         return !started.isEmpty
     }
@@ -51,7 +52,7 @@ public struct ResumePoint: Sendable {
     /// Indexes of the restore steps that passed (not repeated).
     public var restoredBefore: Set<Int> {
         Set(events.compactMap { e -> Int? in
-            guard e.event == .stepFinished, e.result == DrillStateMachine.StepResult.passed.rawValue, e.phase == .restore,
+            guard e.event == .stepFinished, e.result == .passed, e.phase == .restore,
                   let id = e.step, id.hasPrefix("restore."), let n = Int(id.dropFirst("restore.".count)) else { return nil }
             return n - 1
         })
@@ -59,7 +60,7 @@ public struct ResumePoint: Sendable {
 
     /// Step ids that passed before the runner stopped.
     public var completedSteps: [String] {
-        events.filter { $0.event == .stepFinished && $0.result == DrillStateMachine.StepResult.passed.rawValue }.compactMap(\.step)
+        events.filter { $0.event == .stepFinished && $0.result == JournalEvent.Result.passed }.compactMap(\.step)
     }
 
     /// Commands with a known process group and no `command_finished` (nor a stop on an earlier resume).

@@ -1,34 +1,48 @@
 import Foundation
 
-/// What `run_started` records about a run's scope and who ran it: enough to resume it with the
-/// same playbook, inventory, `--limit` and `-e`, and for an auditor to tell what was drilled.
-/// Stored in the event's `data` (string values; see docs/journal.md).
-public struct RunFacts: Sendable, Equatable {
+/// What `run_started` records about a run: the service and its objectives, the scope (playbook
+/// and inventory with their SHA-256, `--limit`, the *names* of `-e` variables — never values),
+/// who ran it, where, with which version. Enough to resume the run with the same playbook,
+/// inventory and limit, and for an auditor to tell what was drilled without the playbook.
+public struct RunFacts: Sendable, Equatable, Codable {
+    public var service: String
+    public var criticality: String
+    public var owner: String?
+    public var scenario: String?
+    public var exercise: String?
+    public var rtoObjectiveSeconds: Double?
+    public var rpoObjectiveSeconds: Double?
     public var playbook: String
     public var playbookSHA256: String
     public var inventory: [String]
     public var inventorySHA256: String
     public var limit: String?
-    public var extraVars: [String]
+    /// Names of the `-e` variables given (values can be anything, so they are not recorded).
+    public var extraVarNames: [String]
     public var `operator`: String
     public var controller: String
     public var version: String
-    public var service: String
-    public var criticality: String
-    public var rtoObjectiveSeconds: Double?
-    public var rpoObjectiveSeconds: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case service, criticality, owner, scenario, exercise
+        case rtoObjectiveSeconds = "rto_objective_seconds", rpoObjectiveSeconds = "rpo_objective_seconds"
+        case playbook, playbookSHA256 = "playbook_sha256", inventory, inventorySHA256 = "inventory_sha256", limit
+        case extraVarNames = "extra_var_names", `operator`, controller, version
+    }
 
     /// The facts of a run about to start (absolute paths, content hashes, who and where).
-    public static func collect(definition: DrillDefinition, plan: Plan, extraVars: [String], version: String,
+    public static func collect(definition: DrillDefinition, plan: Plan, version: String,
                                environment: [String: String] = ProcessInfo.processInfo.environment) -> RunFacts {
-        RunFacts(playbook: absolute(definition.playbook.file), playbookSHA256: playbookHash(definition),
-                 inventory: definition.inventoryPaths.map(absolute), inventorySHA256: RunStore.sha256(files: definition.inventoryPaths),
-                 limit: definition.limit, extraVars: extraVars,
-                 operator: environment["USER"].flatMap { $0.isEmpty ? nil : $0 } ?? NSUserName(),
-                 controller: ProcessInfo.processInfo.hostName, version: version,
-                 service: plan.playbook.service, criticality: plan.playbook.criticality.rawValue,
-                 rtoObjectiveSeconds: plan.objectives.rto.map { DurationText.seconds($0.duration) },
-                 rpoObjectiveSeconds: plan.objectives.rpo.map { DurationText.seconds($0.duration) })
+        let pb = plan.playbook
+        return RunFacts(service: pb.service, criticality: pb.criticality.rawValue, owner: pb.owner, scenario: pb.scenario,
+                        exercise: pb.exercise?.rawValue,
+                        rtoObjectiveSeconds: plan.objectives.rto.map { DurationText.seconds($0.duration) },
+                        rpoObjectiveSeconds: plan.objectives.rpo.map { DurationText.seconds($0.duration) },
+                        playbook: absolute(definition.playbook.file), playbookSHA256: playbookHash(definition),
+                        inventory: definition.inventoryPaths.map(absolute), inventorySHA256: RunStore.sha256(files: definition.inventoryPaths),
+                        limit: definition.limit, extraVarNames: definition.extraVars.keys.sorted(),
+                        operator: environment["USER"].flatMap { $0.isEmpty ? nil : $0 } ?? NSUserName(),
+                        controller: ProcessInfo.processInfo.hostName, version: version)
     }
 
     /// The playbook with its includes, hashed by content (the same wherever it is checked out).
@@ -40,36 +54,27 @@ public struct RunFacts: Sendable, Equatable {
         path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 
-    public var data: [String: String] {
-        var d: [String: String] = [
-            "playbook": playbook, "playbook_sha256": playbookSHA256,
-            "inventory": inventory.joined(separator: "\n"), "inventory_sha256": inventorySHA256,
-            "limit": limit ?? "", "extra_vars": extraVars.joined(separator: "\n"),
-            "operator": `operator`, "controller": controller, "firedrill_version": version,
-            "service": service, "criticality": criticality,
-        ]
-        if let rtoObjectiveSeconds { d["rto_objective_seconds"] = String(rtoObjectiveSeconds) }
-        if let rpoObjectiveSeconds { d["rpo_objective_seconds"] = String(rpoObjectiveSeconds) }
-        return d.filter { !$0.value.isEmpty }
-    }
-
-    public init?(data: [String: String]) {
+    /// The facts journals before format 1 kept in `run_started`'s `data`.
+    public init?(legacy data: [String: String]) {
         guard let playbook = data["playbook"] else { return nil }
         func lines(_ k: String) -> [String] { (data[k] ?? "").split(separator: "\n").map(String.init) }
-        self.init(playbook: playbook, playbookSHA256: data["playbook_sha256"] ?? "", inventory: lines("inventory"),
-                  inventorySHA256: data["inventory_sha256"] ?? "", limit: data["limit"], extraVars: lines("extra_vars"),
-                  operator: data["operator"] ?? "", controller: data["controller"] ?? "", version: data["firedrill_version"] ?? "",
-                  service: data["service"] ?? "", criticality: data["criticality"] ?? "",
+        self.init(service: data["service"] ?? "", criticality: data["criticality"] ?? "", owner: nil, scenario: nil, exercise: nil,
                   rtoObjectiveSeconds: data["rto_objective_seconds"].flatMap(Double.init),
-                  rpoObjectiveSeconds: data["rpo_objective_seconds"].flatMap(Double.init))
+                  rpoObjectiveSeconds: data["rpo_objective_seconds"].flatMap(Double.init),
+                  playbook: playbook, playbookSHA256: data["playbook_sha256"] ?? "", inventory: lines("inventory"),
+                  inventorySHA256: data["inventory_sha256"] ?? "", limit: data["limit"].flatMap { $0.isEmpty ? nil : $0 },
+                  extraVarNames: lines("extra_vars").compactMap { $0.split(separator: "=").first.map(String.init) },
+                  operator: data["operator"] ?? "", controller: data["controller"] ?? "", version: data["firedrill_version"] ?? "")
     }
 
-    public init(playbook: String, playbookSHA256: String, inventory: [String], inventorySHA256: String, limit: String?,
-                extraVars: [String], operator: String, controller: String, version: String, service: String,
-                criticality: String, rtoObjectiveSeconds: Double?, rpoObjectiveSeconds: Double?) {
-        self.playbook = playbook; self.playbookSHA256 = playbookSHA256; self.inventory = inventory
-        self.inventorySHA256 = inventorySHA256; self.limit = limit; self.extraVars = extraVars
-        self.operator = `operator`; self.controller = controller; self.version = version; self.service = service
-        self.criticality = criticality; self.rtoObjectiveSeconds = rtoObjectiveSeconds; self.rpoObjectiveSeconds = rpoObjectiveSeconds
+    public init(service: String, criticality: String, owner: String?, scenario: String?, exercise: String?,
+                rtoObjectiveSeconds: Double?, rpoObjectiveSeconds: Double?, playbook: String, playbookSHA256: String,
+                inventory: [String], inventorySHA256: String, limit: String?, extraVarNames: [String],
+                operator: String, controller: String, version: String) {
+        self.service = service; self.criticality = criticality; self.owner = owner; self.scenario = scenario; self.exercise = exercise
+        self.rtoObjectiveSeconds = rtoObjectiveSeconds; self.rpoObjectiveSeconds = rpoObjectiveSeconds
+        self.playbook = playbook; self.playbookSHA256 = playbookSHA256; self.inventory = inventory; self.inventorySHA256 = inventorySHA256
+        self.limit = limit; self.extraVarNames = extraVarNames
+        self.operator = `operator`; self.controller = controller; self.version = version
     }
 }

@@ -97,7 +97,7 @@ public struct RunStore: Sendable {
             guard let c = try? JournalReader.read(path: journalPath(id)) else { return nil }
             let started = c.events.first { $0.event == .runStarted }
             let ended = c.events.last { $0.event == .runEnded }
-            return RunSummary(id: id, playbook: started?.name, started: started?.time, status: ended?.result ?? "unfinished",
+            return RunSummary(id: id, playbook: started?.name, started: started?.time, status: ended?.result?.rawValue ?? "unfinished",
                               events: c.events.count, intact: c.problem == nil)
         }
     }

@@ -17,6 +17,8 @@ import Glibc
 ///   nginx runs. A stopped service's port is closed: connections are refused.
 /// - **DNS** (UDP): A records from `DIR/dns/NAME-A` files (the lab `pdnsutil` writes them),
 ///   answered while a DNS host runs pdns; SERVFAIL otherwise.
+/// - **Flapping** (knob): `flap-<service>` in a host's state folder, holding a period in
+///   seconds, makes that service alternate up and down, for tests of verify's hold window.
 public struct LabServices: Sendable, Codable, Equatable {
     public var vipPort: Int
     public var dnsPort: Int
@@ -84,7 +86,15 @@ public final class LabServer {
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    func running(_ host: String, _ service: String) -> Bool { state(host, service) == "running" }
+    /// A knob `flap-<service>` (a period in seconds) makes the service flap: up for the first
+    /// half of every period, down for the second, whatever its state file says.
+    func running(_ host: String, _ service: String) -> Bool {
+        if let period = state(host, "flap-\(service)").flatMap(Double.init), period > 0 {
+            let ms = Int64(Date().timeIntervalSince1970 * 1000)
+            return (ms / Int64(period * 500)) % 2 == 0
+        }
+        return state(host, service) == "running"
+    }
 
     var hostNames: [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/hosts")) ?? []).sorted()

@@ -376,15 +376,24 @@ public struct PlaybookLoader {
         }
         let maxFail = m["max_fail_percentage"].flatMap { reader.int($0, "max_fail_percentage", range: 0...100) } ?? 0
         var verify: Verify?
-        if let v = m["verify"], let vm = reader.mapping(v, "verify", allowed: ["up", "down", "within"]) {
+        if let v = m["verify"], let vm = reader.mapping(v, "verify", allowed: ["up", "down", "within", "hold"]) {
             let up = vm["up"].map { reader.nameList($0, "up") } ?? []
             let down = vm["down"].map { reader.nameList($0, "down") } ?? []
             let within = vm["within"].flatMap { reader.duration($0, "within") } ?? Verify.defaultWithin
+            // A short window gets a shorter default hold (half of it), so it can still pass.
+            var hold = min(Verify.defaultHold, within / 2)
+            if let h = vm["hold"], let d = reader.duration(h, "hold") {
+                hold = d
+                if d >= within {
+                    reader.error("hold \(DurationText.format(d)) is not shorter than within \(DurationText.format(within)): the verify could never pass", at: h,
+                                 hint: "the checks must hold for 'hold' inside the 'within' window: raise within or lower hold")
+                }
+            }
             if up.isEmpty && down.isEmpty {
                 reader.error("verify of step '\(name.value)' has neither 'up' nor 'down'", at: v,
                              hint: "list the checks that must pass (up: [...]) or fail (down: [...]), or remove verify")
             }
-            verify = Verify(up: up, down: down, within: within, location: v.location)
+            verify = Verify(up: up, down: down, within: within, hold: hold, location: v.location)
         }
         let onFailure = m["on_failure"].map { readSteps($0, "on_failure of '\(name.value)'", &reader, disruptiveByDefault: false) } ?? []
         var disruptive = disruptiveByDefault

@@ -54,7 +54,13 @@ public struct Verify: Sendable, Equatable {
     public var down: [Located<String>]
     /// How long the checks are polled until they hold.
     public var within: Duration
+    /// How long the checks must hold — every sample in a row passing — before the verify passes.
+    public var hold: Duration
     public var location: SourceLocation
 
     public static let defaultWithin: Duration = .seconds(60)
+    /// At least 3 s of consecutive passing samples (taken at least 4 times per window): a service
+    /// flapping with a period of a few seconds cannot pass. (Half of `within` when that is shorter;
+    /// `hold: 0s` takes one passing sample.)
+    public static let defaultHold: Duration = .seconds(3)
 }

@@ -116,6 +116,8 @@ public struct PlannedStep: Sendable, Encodable {
 
 public struct PlannedVerify: Sendable, Encodable {
     public var within: Seconds
+    /// How long the checks must hold, every sample passing, before the verify passes.
+    public var hold: Seconds
     public var up: [PlannedCheck]
     public var down: [PlannedCheck]
 }

@@ -206,7 +206,7 @@ public struct Planner {
         if let v = step.verify {
             let up = v.up.flatMap { expand(checkNamed: $0, stepHosts: hostList, &state) }
             let down = v.down.flatMap { expand(checkNamed: $0, stepHosts: hostList, &state) }
-            verify = PlannedVerify(within: Seconds(v.within), up: up, down: down)
+            verify = PlannedVerify(within: Seconds(v.within), hold: Seconds(v.hold), up: up, down: down)
         }
         let onFailure = step.onFailure.enumerated().map {
             planStep($1, number: $0 + 1, phase: .onFailure, idPrefix: "\(id).on_failure", &state)

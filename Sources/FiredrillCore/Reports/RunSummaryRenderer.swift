@@ -1,0 +1,56 @@
+/// The end-of-run summary for a terminal, drawn only from a run's `DrillRecord`: the same text
+/// whether it is printed as the drill ends or rebuilt later from the journal alone.
+public struct RunSummaryRenderer: Sendable {
+    public var style: TerminalStyle
+    public init(style: TerminalStyle) { self.style = style }
+
+    /// `result` overrides the record's when the runner knows more (a journal that stopped taking
+    /// events); `incomplete` says where the rest of the evidence went.
+    public func render(_ record: DrillRecord, journalPath: String, result override: DrillStateMachine.Result? = nil,
+                       incomplete: String? = nil) -> String {
+        let result: String
+        switch override?.rawValue ?? record.ending?.result?.rawValue {
+        case "passed": result = style.green("PASSED")
+        case "failed": result = style.red("FAILED")
+        case "interrupted": result = style.yellow("INTERRUPTED")
+        case "preconditions":
+            result = record.resumes.isEmpty ? style.red("NOT STARTED (preconditions not met)")
+                : style.red("NOT RESUMED (hosts unreachable): restore has not run; resume again once they answer")
+        case "incomplete": result = style.red("RECORD INCOMPLETE")
+        default: result = style.yellow("UNFINISHED (no end recorded: resume it)")
+        }
+        var out = "\n" + style.bold("Drill \(result)") + "\n"
+        let rtoObjective = record.rto?.objectiveSeconds ?? record.facts?.rtoObjectiveSeconds
+        out += "  RTO      \(measure(record.rto?.seconds, rtoObjective, missing: "not measured"))\n"
+        let rpoObjective = record.rpo?.objectiveSeconds ?? record.facts?.rpoObjectiveSeconds
+        let rpo = record.rpo?.passed == true ? record.rpo?.seconds : nil
+        let rpoMissing = record.rpo?.passed == false ? style.red("marker not found: data written before the failure was lost")
+            : record.marker == nil ? "no data check" : "not measured"
+        out += "  RPO      \(measure(rpo, rpoObjective, missing: rpoMissing))\n"
+        if let restore = record.ending?.restore { out += "  restore  \(restore)\n" }
+        if let state = record.ending?.finalState { out += "  hosts    \(state)\n" }
+        for f in record.failures { out += "  " + style.red("✗") + " \(f)\n" }
+        for s in record.skippedSteps { out += "  " + style.yellow("–") + " skipped \(s.label): \(s.detail ?? "")\n" }
+        for n in notes(record) { out += "  " + style.yellow("!") + " \(n)\n" }
+        out += "  journal  \(journalPath)\n"
+        if let incomplete { out += "  " + style.red("journal INCOMPLETE: \(incomplete)") + "\n" }
+        return out
+    }
+
+    /// Locks taken over, left-over commands stopped (or not), restore abandoned.
+    func notes(_ record: DrillRecord) -> [String] {
+        var out = record.notes
+        out += record.leftovers.filter { $0.result == .killed || $0.result == .unknown }.map(\.detail)
+        if record.interrupts.contains(where: { $0.result == .restoreAbandoned }) { out.append("restore was abandoned by the operator") }
+        return out
+    }
+
+    func measure(_ seconds: Double?, _ objective: Double?, missing: String) -> String {
+        guard let seconds else { return missing }
+        let d = Duration.milliseconds(Int64((seconds * 1000).rounded()))
+        let text = seconds < 60 ? String(format: "%.2fs", seconds) : DurationText.format(d)
+        guard let objective else { return text }
+        let o = Duration.milliseconds(Int64((objective * 1000).rounded()))
+        return text + " (objective \(DurationText.format(o)): " + (seconds <= objective ? style.green("met") : style.red("EXCEEDED")) + ")"
+    }
+}
