@@ -45,7 +45,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FiredrillCoreTests",
-            dependencies: ["FiredrillCore"],
+            dependencies: ["FiredrillCore", .product(name: "NIOCore", package: "swift-nio")],
             exclude: ["Fixtures"]
         ),
         .testTarget(
