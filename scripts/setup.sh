@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages Firedrill needs on Debian 12 (idempotent).
 set -euo pipefail
-packages=(libssh2-1-dev pkg-config openssh-server openssh-client coreutils procps openssl)
+packages=(libssh2-1-dev pkg-config openssh-server openssh-client coreutils procps openssl bsdutils)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -29,6 +29,7 @@ struct Firedrill: AsyncParsableCommand {
         sigaddset(&interrupts, SIGINT)
         sigaddset(&interrupts, SIGTERM)
         sigaddset(&interrupts, SIGHUP)
+        sigaddset(&interrupts, SIGQUIT)
         sigprocmask(SIG_UNBLOCK, &interrupts, nil)
         // A closed stdout must not kill a runner mid-failover: writes fail instead (Terminal).
         signal(SIGPIPE, SIG_IGN)
@@ -41,12 +42,14 @@ struct Firedrill: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+            Terminal.flush()
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {
                 Terminal.err(fullMessage(for: error) + "\n")
-                Foundation.exit(ExitStatus.invalidInput)
+                Terminal.exit(ExitStatus.invalidInput)
             }
+            Terminal.flush()
             exit(withError: error)
         }
     }

@@ -12,23 +12,15 @@ enum ExitStatus {
 }
 
 enum Terminal {
-    /// Output never stops a drill: a closed pipe, a full disk or a vanished terminal loses the
-    /// text (the journal has it), it does not crash the runner mid-failover. (FileHandle.write
-    /// traps on EPIPE/ENOSPC; SIGPIPE is ignored in `main`.)
-    static func out(_ s: String) { write(STDOUT_FILENO, s) }
+    /// Output never stops a drill: it goes through a queue written by a thread of its own, so a
+    /// terminal paused with Ctrl-S, an unread pipe, a closed pipe or a full disk cannot hold up
+    /// (or crash) the runner mid-failover. The text is lost, not the drill; the journal has it.
+    static func out(_ s: String) { OutputQueue.shared.enqueue(STDOUT_FILENO, s) }
 
-    static func err(_ s: String) { write(STDERR_FILENO, s) }
+    static func err(_ s: String) { OutputQueue.shared.enqueue(STDERR_FILENO, s) }
 
-    private static func write(_ fd: Int32, _ s: String) {
-        var bytes = Array(s.utf8)[...]
-        while !bytes.isEmpty {
-            let n = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
-            if n > 0 { bytes = bytes.dropFirst(n); continue }
-            if n < 0 && errno == EINTR { continue }
-            return
-        }
-    }
-
+    /// Waits (at most `within`) for queued output to be written: before a prompt and before exit.
+    static func flush(within: Duration = .seconds(2)) { OutputQueue.shared.flush(within: within) }
     /// Prints diagnostics like a compiler, on stderr, with colour only on a TTY.
     static func report(_ diagnostics: [Diagnostic], sources: [String: String], noColor: Bool = false) {
         guard !diagnostics.isEmpty else { return }
@@ -47,6 +39,7 @@ enum Terminal {
     /// Ends the process with `status` (for errors already reported), locks released first.
     static func exit(_ status: Int32) -> Never {
         RunLock.releaseAll()
+        flush()
         Foundation.exit(status)
     }
 }
@@ -130,5 +123,75 @@ struct DrillOptions: ParsableArguments {
         }
         Terminal.report(loaded.diagnostics, sources: loaded.sources, noColor: noColor)
         return (definition, loaded.sources)
+    }
+}
+
+/// Text waiting to be written to stdout or stderr, and the thread that writes it (blocking is
+/// its problem, never the caller's). Bounded: if the reader stops for good, the oldest text
+/// is dropped and that is said.
+final class OutputQueue: @unchecked Sendable {
+    static let shared = OutputQueue()
+    static let limit = 8 << 20
+
+    private let condition = NSCondition()
+    private var items: [(fd: Int32, bytes: [UInt8])] = []
+    private var queued = 0
+    private var dropped = 0
+    private var writing = false
+
+    private init() {
+        let thread = Thread { [unowned self] in self.loop() }
+        thread.name = "output"
+        thread.start()
+    }
+
+    func enqueue(_ fd: Int32, _ text: String) {
+        condition.lock()
+        items.append((fd, Array(text.utf8)))
+        queued += items[items.count - 1].bytes.count
+        while queued > Self.limit, items.count > 1 {
+            let first = items.removeFirst()
+            queued -= first.bytes.count
+            dropped += first.bytes.count
+        }
+        condition.signal()
+        condition.unlock()
+    }
+
+    func flush(within: Duration) {
+        let deadline = Date().addingTimeInterval(DurationText.seconds(within))
+        condition.lock()
+        while (!items.isEmpty || writing) && Date() < deadline { _ = condition.wait(until: deadline) }
+        condition.unlock()
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while items.isEmpty { condition.wait() }
+            var item = items.removeFirst()
+            queued -= item.bytes.count
+            if dropped > 0 {
+                item.bytes = Array("[… \(dropped) bytes of output dropped: nothing was reading]\n".utf8) + item.bytes
+                dropped = 0
+            }
+            writing = true
+            condition.unlock()
+            Self.write(item.fd, item.bytes)
+            condition.lock()
+            writing = false
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    private static func write(_ fd: Int32, _ all: [UInt8]) {
+        var bytes = all[...]
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+            if n > 0 { bytes = bytes.dropFirst(n); continue }
+            if n < 0 && errno == EINTR { continue }
+            return
+        }
     }
 }

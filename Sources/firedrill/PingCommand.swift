@@ -26,6 +26,7 @@ struct ConnectOptions: ParsableArguments {
             throw ValidationError("\(flag) '\(text)' is not a duration (or is too long): write a number and a unit, e.g. \(example), 500ms, 2m")
         }
         guard d > .zero else { throw ValidationError("\(flag) '\(text)' must be above zero (e.g. \(example))") }
+        guard d <= .seconds(86_400) else { throw ValidationError("\(flag) '\(text)' is longer than a day: this is a deadline, e.g. \(example)") }
         return d
     }
 

@@ -121,15 +121,26 @@ actor ProgressPrinter: DrillObserver {
 
     func manual(_ step: PlannedStep) async -> ManualDecision {
         clearStatus()
-        Terminal.err(style.yellow("\n✋ \(step.name)\n   \(step.instruction ?? "")\n") + "   Done? [c]onfirmed / [f]ailed / [s]kip: ")
-        let answer = await readLineOffThePool()?.lowercased() ?? ""
-        switch answer.first {
-        case "c", "y": return .confirmed
-        case "s": return .skipped
-        default:
-            Terminal.err("   What went wrong (one line)? ")
-            let why = await readLineOffThePool() ?? ""
-            return .failed(why.isEmpty ? "reported failed by the operator" : why)
+        while true {
+            Terminal.err(style.yellow("\n✋ \(step.name)\n   \(step.instruction ?? "")\n") + "   Done? [c]onfirmed / [f]ailed / [s]kip: ")
+            switch await StdinReader.shared.next() {
+            case .cancelled: return .noAnswer("interrupted before the operator answered")
+            case .endOfInput: return .noAnswer("no answer: the terminal closed (end of input)")
+            case let .line(answer):
+                switch answer.lowercased().first {
+                case "c", "y": return .confirmed
+                case "s": return .skipped
+                case "f":
+                    Terminal.err("   What went wrong (one line)? ")
+                    switch await StdinReader.shared.next() {
+                    case .cancelled: return .noAnswer("interrupted before the operator answered")
+                    case .endOfInput: return .failed("reported failed by the operator (no reason given: the terminal closed)")
+                    case let .line(why): return .failed(why.isEmpty ? "reported failed by the operator" : why)
+                    }
+                default:
+                    Terminal.err("   Answer c, f or s.\n")
+                }
+            }
         }
     }
 
@@ -138,8 +149,8 @@ actor ProgressPrinter: DrillObserver {
     func confirmAbandonRestore() async -> Bool {
         clearStatus()
         Terminal.err(style.red("\nAbandon restore? Hosts may stay failed over. [y/N] "))
-        let answer = await readLineOffThePool()?.lowercased() ?? ""
-        return answer == "y" || answer == "yes"
+        if case let .line(answer) = await StdinReader.shared.next() { return ["y", "yes"].contains(answer.lowercased()) }
+        return false
     }
 
     /// Drawn from the run's record alone (`firedrill runs RUN` prints the same from the journal).
@@ -149,9 +160,61 @@ actor ProgressPrinter: DrillObserver {
     }
 }
 
-/// Reads a line from stdin on a thread of its own (it blocks), not on the cooperative pool.
-func readLineOffThePool() async -> String? {
-    await withCheckedContinuation { c in
-        Thread.detachNewThread { c.resume(returning: readLine()) }
+/// Lines from stdin, read by one thread of its own (reading blocks; never on the cooperative
+/// pool). A prompt waits for the next line typed after it asked; an interrupt cancels the wait
+/// (the task's cancellation), and the end of input is said as such, never taken for an answer.
+final class StdinReader: @unchecked Sendable {
+    enum Read: Sendable, Equatable { case line(String), endOfInput, cancelled }
+
+    static let shared = StdinReader()
+    private let lock = NSLock()
+    private var waiter: CheckedContinuation<Read, Never>?
+    private var ended = false
+    private var started = false
+
+    /// The next line typed from now on (anything typed before the prompt is not its answer).
+    func next() async -> Read {
+        Terminal.flush()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Read, Never>) in
+                lock.lock()
+                if ended { lock.unlock(); c.resume(returning: .endOfInput); return }
+                if Task.isCancelled { lock.unlock(); c.resume(returning: .cancelled); return }
+                waiter = c
+                if !started {
+                    started = true
+                    Thread.detachNewThread { self.loop() }
+                }
+                lock.unlock()
+            }
+        } onCancel: {
+            self.finish(.cancelled)
+        }
     }
+
+    private func finish(_ r: Read) {
+        lock.lock()
+        let w = waiter
+        waiter = nil
+        if r == .endOfInput { ended = true }
+        lock.unlock()
+        w?.resume(returning: r)
+    }
+
+    private func loop() {
+        while let line = readLine() {
+            lock.lock()
+            let w = waiter
+            waiter = nil
+            lock.unlock()
+            w?.resume(returning: .line(line))
+        }
+        finish(.endOfInput)
+    }
+}
+
+/// Reads one line for a prompt (see `StdinReader`); nil at the end of input or when cancelled.
+func readLineOffThePool() async -> String? {
+    if case let .line(l) = await StdinReader.shared.next() { return l }
+    return nil
 }

@@ -35,7 +35,8 @@ struct RunCommand: AsyncParsableCommand {
 
         Restore runs only when the failover touched a host: interrupted before the first \
         failover command was sent, nothing is changed and nothing is restored. One drill \
-        per service and per host at a time (locks under --runs-dir); a command is never \
+        per service and per host at a time (locks in /run/lock/firedrill, or \
+        $FIREDRILL_LOCK_DIR); a command is never \
         sent twice (a connection lost while it ran makes its outcome unknown, the step \
         fails and restore runs).
 
@@ -155,6 +156,11 @@ struct RunCommand: AsyncParsableCommand {
         withExtendedLifetime(signals) {}
         await runtime.pool.closeAll()
         if format == .text { Terminal.out(await observer.summary(outcome)) }
+        // A new run that could not record even its first event leaves no empty run behind
+        // (its events are in the fallback file the summary names).
+        if point == nil, (try? FileManager.default.attributesOfItem(atPath: journal.path)[.size] as? Int) == 0 {
+            try? FileManager.default.removeItem(atPath: store.directory(runID))
+        }
         withExtendedLifetime(locks) {}
         RunLock.releaseAll()
         throw ExitCode(outcome.exitCode)
@@ -193,14 +199,14 @@ struct RunCommand: AsyncParsableCommand {
     }
 }
 
-/// SIGINT, SIGTERM and SIGHUP (the operator's terminal or SSH session closing), delivered on a
-/// dispatch queue as events instead of ending the process.
+/// SIGINT, SIGTERM, SIGHUP (the operator's terminal or SSH session closing) and SIGQUIT
+/// (Ctrl-\), delivered on a dispatch queue as interrupts instead of ending the process.
 final class SignalWatcher: @unchecked Sendable {
     /// Only set in init and cancelled in deinit.
     private let sources: [any DispatchSourceSignal]
 
     init(_ handler: @escaping @Sendable () -> Void) {
-        sources = [SIGINT, SIGTERM, SIGHUP].map { sig in
+        sources = [SIGINT, SIGTERM, SIGHUP, SIGQUIT].map { sig in
             signal(sig, SIG_IGN)
             let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             s.setEventHandler { handler() }

@@ -41,6 +41,13 @@ import Testing
         #expect(mask("S3cr3t-Val'ue-15\u{301} ok") == "\(Secret.mask)\u{301} ok")
         // `set -x` shows a value as the shell quoted it.
         #expect(mask("+ : 'S3cr3t-Val'\\''ue-15'") == "+ : \(Secret.mask)")
+        // Bash's $'…' form of a value with special bytes (printf %q, ${v@Q}, set -x).
+        let bash = SecretMasker(["b": Secret("héllo€wörld"), "t": Secret("pass\tw0rd-xyz")])
+        #expect(bash(#"+ : $'h\303\251llo\342\202\254w\303\266rld'"#) == "+ : \(Secret.mask)")
+        #expect(bash(#"declare -- v=$'pass\tw0rd-xyz'"#) == "declare -- v=\(Secret.mask)")
+        // Each line of a multi-line secret (a key file) is secret on its own.
+        let key = SecretMasker(["k": Secret("line1-Mu1tiLine\nline2-S3condPart")])
+        #expect(key("first: line1-Mu1tiLine; last: line2-S3condPart") == "first: \(Secret.mask); last: \(Secret.mask)")
         // A tail cut inside a two-byte character of the value.
         let value = Array("pässwörd-ünïcødé".utf8)
         for cut in 1..<value.count {
@@ -102,6 +109,10 @@ import Testing
         #expect(point.touched)
         #expect(point.restoredBefore == [1])
         #expect(point.leftovers == [.init(host: "db1", step: "failover.1", process: RemoteProcess(pgid: 42, tag: "t1"))])
+        // A command whose process group was never reported is still found, by its tag.
+        let unreported = ResumePoint(runID: "r", events: [events[0], event(.commandStarted) { $0.phase = .failover; $0.step = "failover.1"; $0.host = "db1"; $0.processTag = "t9" }],
+                                     facts: facts, tornBytes: nil)
+        #expect(unreported.leftovers == [.init(host: "db1", step: "failover.1", process: RemoteProcess(pgid: 0, tag: "t9"))])
         #expect(try JSONDecoder().decode(RunFacts.self, from: JSONEncoder().encode(facts)) == facts)
         let untouched = ResumePoint(runID: "r", events: [events[0], event(.commandStarted) { $0.phase = .restore; $0.step = "restore.1" }],
                                     facts: facts, tornBytes: nil)
@@ -148,6 +159,40 @@ import Testing
         _ = try await journal.append(JournalEvent(.runEnded), run: "run-dead")
         let lock = try RunLock.acquire([.service("ehr-db")], in: root, holder: next).get()
         #expect(lock.takenOver == ["took over the lock on service ehr-db left by run run-dead (PID 999999 on ctl, started \(dead.started) by alice), which is no longer running"])
+    }
+
+    /// A lock folder others can write in must not be a way to make us write elsewhere, or to make
+    /// us trust a holder they wrote.
+    @Test func lockFilesAreNeverFollowedChmodedOrBelievedFromStrangers() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("fd-lockattack-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let dir = root + "/locks"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        chmod(dir, 0o1777)
+        let victim = root + "/victim.txt"
+        try "ROOT SECRET".write(toFile: victim, atomically: true, encoding: .utf8)
+        chmod(victim, 0o600)
+        try FileManager.default.createSymbolicLink(atPath: RunLock.path(of: .service("evil"), in: dir), withDestinationPath: victim)
+        let me = RunLock.Holder(run: "r1", runs: root, user: "u", controller: "c")
+        switch RunLock.acquire([.service("evil")], in: dir, holder: me) {
+        case .success: Issue.record("a symbolic link was taken as a lock file")
+        case let .failure(r): #expect(r.description.contains("symbolic link"))
+        }
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "ROOT SECRET")
+        #expect(((try FileManager.default.attributesOfItem(atPath: victim))[.posixPermissions] as? Int) == 0o600)
+        // A holder written by another user is not believed (it could point anywhere).
+        let forged = RunLock.path(of: .service("ehr-db"), in: dir)
+        try JSONEncoder().encode(RunLock.Holder(run: "dead", runs: "/tmp/evil", pid: 999_999, user: "x", controller: "c")).write(to: URL(fileURLWithPath: forged))
+        chown(forged, 65534, 65534)
+        let lock = try RunLock.acquire([.service("ehr-db")], in: dir, holder: me).get()
+        #expect(lock.takenOver.isEmpty, "a stranger's holder record is not read")
+        lock.release()
+        // A folder of another user, or writable by all without the sticky bit, is refused.
+        chmod(dir, 0o777)
+        #expect((try? RunLock.acquire([.service("x")], in: dir, holder: me).get()) == nil)
+        chmod(dir, 0o1777)
+        chown(dir, 65534, 65534)
+        #expect((try? RunLock.acquire([.service("x")], in: dir, holder: me).get()) == nil)
     }
 
     @Test func oneMachineUnderTwoNamesTakesTheSameHostLock() {

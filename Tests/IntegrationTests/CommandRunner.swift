@@ -41,10 +41,31 @@ enum Firedrill {
     }
 
     /// Output goes to files, so a child that writes a lot can never block on a full pipe.
+    /// Another program (a pty wrapper, say), run like `start` runs ours.
+    static func startProcess(_ path: String, _ args: [String], environment: [String: String] = [:], cwd: String = repoRoot) throws -> Running {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: cwd)
+        var env = ProcessInfo.processInfo.environment
+        env["NO_COLOR"] = "1"
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-run-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: dir + "/out", contents: nil)
+        _ = FileManager.default.createFile(atPath: dir + "/err", contents: nil)
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/out"))
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/err"))
+        p.standardInput = Pipe()   // kept open: the pty's input never ends on its own
+        try p.run()
+        return Running(process: p, out: dir + "/out", err: dir + "/err")
+    }
+
     /// With `closedStdout`, stdout is a pipe whose reading end is closed at once (a terminal or a
     /// `| head` gone): every write the runner makes there fails.
     static func start(_ args: [String], environment: [String: String] = [:], cwd: String = repoRoot, stdin: String? = nil,
-                      closedStdout: Bool = false) throws -> Running {
+                      closedStdout: Bool = false, stdout: FileHandle? = nil) throws -> Running {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = args
@@ -65,7 +86,7 @@ enum Firedrill {
         _ = FileManager.default.createFile(atPath: dir + "/out", contents: nil)
         _ = FileManager.default.createFile(atPath: dir + "/err", contents: nil)
         let closed = Pipe()
-        p.standardOutput = closedStdout ? closed : try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/out"))
+        p.standardOutput = closedStdout ? closed : try stdout ?? FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/out"))
         p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/err"))
         if let stdin {
             _ = FileManager.default.createFile(atPath: dir + "/in", contents: Data(stdin.utf8))

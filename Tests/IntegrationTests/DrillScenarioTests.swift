@@ -28,9 +28,12 @@ import Testing
         return (run.id, events)
     }
 
-    /// Waits for a condition — an event in the run's journal — while the runner is alive.
-    static func waitForEvent(in runs: String, while runner: Firedrill.Running, _ match: (JournalEvent) -> Bool) -> Bool {
-        while runner.process.isRunning {
+    /// Waits for a condition — an event in the run's journal — while the runner is alive, at most
+    /// `deadline` (a bound so a broken runner fails the test instead of hanging it; not a timing).
+    static func waitForEvent(in runs: String, while runner: Firedrill.Running, deadline: Duration = .seconds(180),
+                             _ match: (JournalEvent) -> Bool) -> Bool {
+        let end = ContinuousClock.now + deadline
+        while runner.process.isRunning && ContinuousClock.now < end {
             if journal(runs).1.contains(where: match) { return true }
             usleep(2_000)
         }
@@ -249,6 +252,8 @@ import Testing
         try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
         let edited = try Firedrill.run(["verify-journal", d.runID ?? "", "--runs-dir", d.runsDir])
         #expect(edited.status == 1)
+        let listed = try Firedrill.run(["runs", "--runs-dir", d.runsDir])
+        #expect(listed.stdout.contains("unknown (JOURNAL DAMAGED)"), "a journal damaged mid-way cannot say how the run ended: \(listed.stdout)")
         #expect(edited.stdout.contains("line \(i + 2)"), "the line after the edit no longer chains: \(edited.stdout)")
         // Cut the last two events (run_ended included): the seal says where the run ended.
         let kept = original.split(separator: "\n").dropLast(2).joined(separator: "\n") + "\n"

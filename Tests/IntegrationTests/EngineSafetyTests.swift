@@ -107,6 +107,54 @@ import Testing
         #expect(events.last?.event == .runEnded && events.last?.result?.rawValue == "passed")
     }
 
+    @Test func aStdoutNobodyReadsCannotHoldUpTheDrill() throws {
+        let lab = try TestLab.start(hosts: 2)
+        defer { lab.stop() }
+        let runs = Scenario.runsDir(in: lab)
+        let pb = try playbook(lab, """
+        name: Loud
+        service: loud-\(UUID().uuidString.prefix(6))
+        steps:
+          - { name: Print a lot, on: db1, run: "head -c 300000 /dev/zero | tr '\\\\0' x; sleep 30", timeout: 60s }
+        restore:
+          - { name: Back, on: db1, run: "true" }
+        """)
+        // A pipe whose reader never reads (a pager, a paused terminal): the JSON stream fills it.
+        let pipe = Pipe()
+        defer { try? pipe.fileHandleForReading.close() }
+        let runner = try Firedrill.start(["run", pb, "-i", lab.inventory, "--yes", "--format", "json", "--runs-dir", runs], stdout: pipe.fileHandleForWriting)
+        try pipe.fileHandleForWriting.close()
+        #expect(Scenario.waitForEvent(in: runs, while: runner) { $0.event == .commandRunning })
+        kill(runner.process.processIdentifier, SIGINT)
+        #expect(Scenario.waitForEvent(in: runs, while: runner, deadline: .seconds(60)) { $0.event == .restoreFinished },
+                "restore ran although nothing read the output")
+        try pipe.fileHandleForReading.close()
+        #expect(runner.wait().status == 130)
+    }
+
+    /// Ctrl-C while the operator is asked to confirm a manual step (on a terminal: `script` gives
+    /// the runner a pty) ends the wait at once; the interrupt is not an answer.
+    @Test func anInterruptAtAManualPromptStartsRestoreAtOnce() throws {
+        let lab = try TestLab.start(hosts: 2)
+        defer { lab.stop() }
+        let runs = Scenario.runsDir(in: lab)
+        let command = [Firedrill.binary, "run", "Playbooks/ehr-db-failover.yml", "-i", lab.inventory, "--yes", "--output", "plain",
+                       "--runs-dir", runs].map(ShellQuoting.quote).joined(separator: " ")
+        let script = try Firedrill.startProcess("/usr/bin/script", ["-qec", "exec " + command, "/dev/null"],
+                                                environment: ["FIREDRILL_LOCK_DIR": runs + "/.locks"])
+        #expect(Scenario.waitForEvent(in: runs, while: script) { $0.event == .manualPrompt })
+        let runner = try #require(Lab.children(of: script.process.processIdentifier).first)
+        kill(runner, SIGINT)
+        #expect(Scenario.waitForEvent(in: runs, while: script, deadline: .seconds(60)) { $0.event == .runEnded })
+        kill(script.process.processIdentifier, SIGKILL)
+        _ = script.wait()
+        let (_, events) = Scenario.journal(runs)
+        let answer = try #require(events.first { $0.event == .manualResult })
+        #expect(answer.result == .noAnswer && (answer.detail ?? "").contains("interrupted"), "\(answer)")
+        #expect(events.contains { $0.event == .restoreFinished && $0.result == .completed })
+        #expect(events.last?.result == .interrupted)
+    }
+
     // MARK: - A command is sent at most once
 
     /// The per-connection sshd processes serving a lab host (descendants of its listener).
@@ -291,6 +339,28 @@ import Testing
         #expect(try Firedrill.run(["verify-journal", id ?? "", "--runs-dir", runs]).status == 0)
     }
 
+    @Test func anUnfinishedRunBlocksNewDrillsWhereverTheyStartFrom() throws {
+        let lab = try TestLab.start(hosts: 2)
+        defer { lab.stop() }
+        let locks = lab.dir + "/locks"
+        try lab.knob("db1", "delay-systemctl", "30")
+        // A relative --runs-dir, from the lab's folder.
+        let runner = try Firedrill.start(["run", "\(Firedrill.repoRoot)/Playbooks/ehr-db-failover.yml", "-i", lab.inventory, "--yes", "--manual=pass",
+                                          "--output", "plain", "--runs-dir", "rel-runs"], environment: ["FIREDRILL_LOCK_DIR": locks], cwd: lab.dir)
+        #expect(Scenario.waitForEvent(in: lab.dir + "/rel-runs", while: runner) { $0.event == .commandRunning })
+        kill(runner.process.processIdentifier, SIGKILL)
+        _ = runner.wait()
+        // From elsewhere, with another runs folder: still refused.
+        let other = try Firedrill.run(["run", "Playbooks/ehr-db-failover.yml", "-i", lab.inventory, "--yes", "--manual=pass",
+                                       "--runs-dir", lab.dir + "/other-runs"], environment: ["FIREDRILL_LOCK_DIR": locks])
+        #expect(other.status == 3 && other.stderr.contains("stopped before the run ended") && other.stderr.contains("--runs-dir \(lab.dir)/rel-runs"),
+                "\(other.stderr)")
+        let (id, _) = Scenario.journal(lab.dir + "/rel-runs")
+        let resumed = try Firedrill.run(["run", "--resume", id ?? "", "--yes", "--manual=pass", "--runs-dir", lab.dir + "/rel-runs"],
+                                        environment: ["FIREDRILL_LOCK_DIR": locks])
+        #expect(resumed.status == 1, "\(resumed.stdout)\(resumed.stderr)")
+    }
+
     @Test func aKilledRunnersUnfinishedRunBlocksNewDrillsUntilResumed() throws {
         let lab = try TestLab.start(hosts: 2)
         defer { lab.stop() }
@@ -336,6 +406,7 @@ import Testing
         #expect(r.status == 1, "a drill with skipped steps does not pass: \(r.stdout)")
         #expect(!events.contains { $0.event == .rpo || $0.event == .markerWritten || $0.event == .markerRead },
                 "the data check's hosts are outside the limit: RPO is not measured, neither found nor lost")
+        #expect(!events.contains { $0.event == .rto }, "a failover step was skipped: no RTO")
     }
 
     @Test func anEmptyCommandIsAnErrorNotAPass() throws {

@@ -28,7 +28,7 @@ enum DNSClient {
             let deadline = ContinuousClock.now + timeout
             var buffer = [UInt8](repeating: 0, count: 1500)
             while true {
-                let left = Int32(max(0, SSHConnection.milliseconds(until: deadline)))
+                let left = Int32(clamping: max(0, SSHConnection.milliseconds(until: deadline)))
                 var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
                 guard left > 0, poll(&pfd, 1, left) > 0 else { throw CheckFailure("no answer from DNS server \(server):\(port) within \(DurationText.format(timeout))", status: .failed) }
                 let n = recv(fd, &buffer, buffer.count, 0)

@@ -12,6 +12,8 @@ public enum ManualDecision: Sendable, Equatable {
     case confirmed
     case failed(String)
     case skipped
+    /// Nobody answered: an interrupt, or the terminal closed. Never taken for a decision.
+    case noAnswer(String)
 }
 
 /// Where the runner reports progress and asks the operator. Events arrive after they are journaled

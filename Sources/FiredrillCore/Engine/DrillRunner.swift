@@ -26,6 +26,8 @@ public actor DrillRunner {
     private var machine: Machine
     private var current: Task<Machine.Action, Never>?
     private var journalProblem: String?
+    /// The operator is being asked whether to abandon restore.
+    private var asking = false
     /// Every event of this runner, as journaled (or, once the journal failed, as sent to the fallback).
     private var events: [JournalEvent] = []
     private var notes: [String] = []
@@ -34,6 +36,8 @@ public actor DrillRunner {
     private var orphans: [ResumePoint.Leftover] = []
     // Measurements.
     private var disruptionAt: ContinuousClock.Instant?
+    /// A failover step ran on no host (outside --limit): the service was not really failed over, so no RTO.
+    private var failoverSkipped = false
     private var rto: Duration?
     private var rpo: Duration?
     /// When the data marker's write began (the newest data known to exist on the primary).
@@ -110,12 +114,17 @@ public actor DrillRunner {
         case let .keepRestoring(message):
             await log(.interrupted) { $0.result = .restoreContinues; $0.detail = message }
         case .confirmAbandon:
+            if asking {
+                await log(.interrupted) { $0.result = .ignored; $0.detail = "already asking whether to abandon restore" }
+                return
+            }
             guard observer.canConfirm else {
                 _ = machine.abandonAnswered(false)
                 await log(.interrupted) { $0.result = .restoreContinues; $0.detail = "abandoning restore needs a confirmation on a terminal: restore continues" }
                 return
             }
             await log(.interrupted) { $0.result = .asking; $0.detail = "asking the operator whether to abandon restore" }
+            asking = true
             let observer = self.observer
             Task {
                 let yes = await observer.confirmAbandonRestore()
@@ -127,6 +136,8 @@ public actor DrillRunner {
     }
 
     private func abandonAnswered(_ yes: Bool) async {
+        guard asking else { return }
+        asking = false
         let response = machine.abandonAnswered(yes)
         if case .stop = response { notes.append("restore was abandoned by the operator") }
         await respond(response)
@@ -156,7 +167,7 @@ public actor DrillRunner {
                 var failed = JournalEvent(.journalFailed)
                 failed.detail = "the journal cannot be written (\(error)): from here on events go to stderr and the fallback file"
                 writeFallback(&failed)
-                failed.detail = "the journal cannot be written (\(error)): from here on events go to stderr and \(fallback.path ?? "(no fallback file could be written either)")"
+                failed.detail = "the journal cannot be written (\(error)): from here on events go to stderr" + (fallback.path.map { " and to \($0)" } ?? " (no fallback file could be written either)")
                 await observer.record(failed)
                 writeFallback(&e)
                 await observer.record(e)
@@ -235,6 +246,7 @@ public actor DrillRunner {
         guard await connectAll(phase: .steadyState) else { return false }
         var problems: [String] = []
         let outcomes = await Preflight.evaluate(plan.steadyState, with: runtime.checks)
+        if Task.isCancelled { return false }   // stopped, not failed: nothing to record of them
         for (check, o) in zip(plan.steadyState, outcomes) {
             await logCheck(check, o, phase: .steadyState, step: nil, attempt: 1)
             if !o.passed { problems.append("steady state \(check.label): \(o.detail)") }
@@ -265,13 +277,15 @@ public actor DrillRunner {
                     if let key = ready.trustedNewKey { e.result = .trustedNewKey; e.detail = "\(c.endpoint): \(key)" }
                 }
             case let .failure(err):
+                // Cut short by an interrupt: the host did not fail, the wait was stopped.
+                if err.kind == .cancelled || Task.isCancelled { problems.append("\(c.name): interrupted"); continue }
                 problems.append("\(c.name): \(err.message)")
                 await log(.hostUnreachable) { e in
                     e.phase = phase; e.host = c.name; e.detail = err.description + (err.hint.map { " (hint: \($0))" } ?? ""); e.result = JournalEvent.Result(err.kind)
                 }
             }
         }
-        if !problems.isEmpty {
+        if !problems.isEmpty && !Task.isCancelled {
             await log(.preconditionsFailed) { e in
                 e.phase = phase
                 e.detail = problems.joined(separator: "; ")
@@ -290,13 +304,14 @@ public actor DrillRunner {
             do {
                 let r = try await transport.run(RemoteCommand.stopLeftover(l.process), timeout: .seconds(10))
                 let said = r.stdout.text.trimmingCharacters(in: .whitespacesAndNewlines)
+                let which = l.process.pgid > 0 ? "process group \(l.process.pgid)" : "found by its tag; the host had not reported its process group"
                 switch said {
-                case "killed": verdict = .killed; detail = "\(l.step) on \(l.host) (process group \(l.process.pgid)) was still running, \(why): killed"
-                case "gone": verdict = .alreadyEnded; detail = "\(l.step) on \(l.host) (process group \(l.process.pgid)) had already ended"
-                default: verdict = .notOurs; detail = "\(l.step) on \(l.host): process group \(l.process.pgid) now belongs to something else: left alone"
+                case "killed": verdict = .killed; detail = "\(l.step) on \(l.host) (\(which)) was still running, \(why): killed"
+                case "gone": verdict = .alreadyEnded; detail = "\(l.step) on \(l.host) (\(which)) had already ended"
+                default: verdict = .unknown; detail = "\(l.step) on \(l.host): could not tell whether it still runs (\(said.isEmpty ? r.outcome.description : said))"
                 }
             } catch {
-                verdict = .unknown; detail = "\(l.step) on \(l.host): could not check process group \(l.process.pgid): \(error.message)"
+                verdict = .unknown; detail = "\(l.step) on \(l.host): could not check whether it still runs: \(error.message)"
             }
             if verdict == .killed || verdict == .unknown { notes.append(detail) }
             await log(.leftoverStopped) { e in
@@ -328,7 +343,7 @@ public actor DrillRunner {
         let step = plannedStep(ref)
         let now = clock.now
         stepStarts[ref] = now
-        if step.disruptive, case .failover = ref, disruptionAt == nil { disruptionAt = now }
+        if step.disruptive, !step.hosts.isEmpty || step.kind == .manual, case .failover = ref, disruptionAt == nil { disruptionAt = now }
         // The step's start is the instant RTO counts from: the event carries exactly that offset.
         await log(.stepStarted, at: now) { e in
             e.phase = Self.phase(ref); e.step = step.id; e.name = step.name
@@ -343,6 +358,7 @@ public actor DrillRunner {
         // What went wrong in this step, as the journal tells it (the one interpreter: DrillRecord).
         var detail = DrillRecord.fold(events.filter { $0.step == step.id }).failures.joined(separator: "; ")
         if result == .skipped {
+            if ref.isFailover { failoverSkipped = true }
             detail = "selects no host" + (plan.limit.map { " within --limit \($0)" } ?? "") + ": nothing ran"
         }
         await log(.stepFinished) { e in
@@ -383,7 +399,11 @@ public actor DrillRunner {
             return await notSent("the command is empty after rendering: nothing to run (check the variables in 'run:')")
         }
         guard machine.mayStartCommand(ref) else { return false }
-        let recorded = await log(.commandStarted) { e in e.phase = phase; e.step = step.id; e.host = host; e.command = rendered.description }
+        // The tag is journaled before the command goes out: a later run can find it by that alone.
+        let tag = RemoteProcess.newTag()
+        let recorded = await log(.commandStarted) { e in
+            e.phase = phase; e.step = step.id; e.host = host; e.command = rendered.description; e.processTag = tag
+        }
         // The rule is journal first: a failover command whose start could not be recorded is not
         // sent (and so touches nothing); restore commands go out regardless, their record in the fallback.
         if recorded.seq == 0, ref.isFailover {
@@ -402,14 +422,14 @@ public actor DrillRunner {
         let running = RunningEvent()
         let r: CommandResult
         do throws(TransportError) {
-            r = try await transport.run(text, timeout: step.timeout.duration) { process in
+            r = try await transport.run(text, timeout: step.timeout.duration, tag: tag) { process in
                 running.set(Task { await self.commandRunning(ref, step: step, host: host, process) }, process: process)
             }
         } catch {
             await running.wait()
             let unknown = error.mayHaveRun && error.kind != .cancelled
             let why = unknown ? "\(error.message) (outcome unknown: not sent again)" : error.kind == .cancelled ? error.message : "not sent: \(error.message)"
-            if unknown, let p = running.process { orphans.append(.init(host: host, step: step.id, process: p)) }
+            if unknown { orphans.append(.init(host: host, step: step.id, process: running.process ?? RemoteProcess(pgid: 0, tag: tag))) }
             await log(.commandFinished) { e in
                 e.phase = phase; e.step = step.id; e.host = host; e.passed = false
                 e.result = error.kind == .cancelled ? .interrupted : unknown ? .unknown : JournalEvent.Result(error.kind)
@@ -467,12 +487,13 @@ public actor DrillRunner {
             case .confirmed: e.result = .confirmed; e.detail = mode == .pass ? "recorded as confirmed by --manual=pass (not asked)" : "confirmed by the operator"
             case .skipped: e.result = .skipped; e.detail = mode == .skip ? "skipped by --manual=skip" : "skipped by the operator"
             case let .failed(why): e.result = .failed; e.detail = why
+            case let .noAnswer(why): e.result = .noAnswer; e.detail = why
             }
         }
         switch decision {
         case .confirmed: return .confirmed
         case .skipped: return .skipped
-        case .failed: return .failed
+        case .failed, .noAnswer: return .failed
         }
     }
 
@@ -539,7 +560,7 @@ public actor DrillRunner {
         guard let heldSince else {
             return false
         }
-        if phase == .failover, !v.up.isEmpty, rto == nil, let d = disruptionAt {
+        if phase == .failover, !v.up.isEmpty, rto == nil, !failoverSkipped, let d = disruptionAt {
             // RTO: from the start of the first disruptive step to the first sample of the run that held.
             let recovered = start + heldSince
             let value = recovered - d
@@ -671,6 +692,7 @@ public actor DrillRunner {
 
     private func finalCheck() async -> Bool {
         let outcomes = await Preflight.evaluate(plan.steadyState, with: runtime.checks)
+        if Task.isCancelled { return false }   // stopped by an interrupt: says nothing of the hosts
         var holds = true
         for (check, o) in zip(plan.steadyState, outcomes) {
             await logCheck(check, o, phase: .final, step: nil, attempt: 1)
@@ -710,6 +732,10 @@ public actor DrillRunner {
     }
 
     private func end(_ ending: Machine.Ending) async -> DrillOutcome {
+        if asking {
+            asking = false
+            await log(.interrupted) { $0.result = .ignored; $0.detail = "restore ended before the operator answered whether to abandon it" }
+        }
         let before = DrillRecord.fold((resumePoint?.events ?? []) + events)
         let restore = Self.restoreText(ending.restore, record: before)
         let finalState = Self.finalState(ending)

@@ -63,7 +63,8 @@ public struct ResumePoint: Sendable {
         events.filter { $0.event == .stepFinished && $0.result == JournalEvent.Result.passed }.compactMap(\.step)
     }
 
-    /// Commands with a known process group and no `command_finished` (nor a stop on an earlier resume).
+    /// Commands started (their tag journaled) with no `command_finished` (nor a stop on an earlier
+    /// resume). The process group is known if the host reported it before the runner died.
     public var leftovers: [Leftover] {
         var running: [String: Leftover] = [:]
         var order: [String] = []
@@ -71,6 +72,10 @@ public struct ResumePoint: Sendable {
             guard let host = e.host, let step = e.step else { continue }
             let key = step + "\u{0}" + host
             switch e.event {
+            case .commandStarted:
+                guard let tag = e.processTag else { continue }
+                if running[key] == nil { order.append(key) }
+                running[key] = Leftover(host: host, step: step, process: RemoteProcess(pgid: 0, tag: tag))
             case .commandRunning:
                 guard let pgid = e.pgid, let tag = e.processTag else { continue }
                 if running[key] == nil { order.append(key) }

@@ -48,7 +48,7 @@ public struct JournalEvent: Sendable, Codable, Equatable {
         // host_ready
         case trustedNewKey = "trusted_new_key"
         // manual_result
-        case confirmed
+        case confirmed, noAnswer = "no_answer"
         // interrupted
         case stopping, restoreContinues = "restore_continues", asking, restoreAbandoned = "restore_abandoned", ignored
         // leftover_stopped

@@ -58,7 +58,7 @@ public final class RunLock: @unchecked Sendable {
             switch why {
             case let .unusable(problem): return "cannot lock \(key): \(problem)"
             case .held:
-                guard let h = holder else { return "\(key) is locked by another drill" }
+                guard let h = holder else { return "\(key) is locked by another drill (its lock file does not say which: another user's, or being written)" }
                 if case .run = key { return "\(key) is still being run by PID \(h.pid) on \(h.controller) (started \(h.started) by \(h.user))" }
                 return "\(key) is being drilled by \(h.text)"
             case .unfinished:
@@ -81,12 +81,14 @@ public final class RunLock: @unchecked Sendable {
     }
 
     private var fds: [Int32]
+    /// Run lock files we created: removed on release (run IDs are never reused).
+    private var runFiles: [String]
     /// Locks taken over from runners that died (their runs had ended), in words.
     public let takenOver: [String]
 
     private let mutex = NSLock()
 
-    private init(fds: [Int32], takenOver: [String]) { self.fds = fds; self.takenOver = takenOver }
+    private init(fds: [Int32], runFiles: [String], takenOver: [String]) { self.fds = fds; self.runFiles = runFiles; self.takenOver = takenOver }
 
     deinit { release() }
 
@@ -110,8 +112,8 @@ public final class RunLock: @unchecked Sendable {
 
     /// Takes every lock or none, and writes our name in them only once all are ours.
     public static func acquire(_ keys: [Key], in directory: String = RunLock.directory(), holder: Holder) -> Result<RunLock, Refusal> {
-        var held: [(Key, Int32, Holder?)] = []
-        func giveBack() { for (_, fd, _) in held { close(fd) } }
+        var held: [(key: Key, fd: Int32, writable: Bool, stale: Holder?)] = []
+        func giveBack() { for h in held { close(h.fd) } }
         if let problem = prepare(directory) {
             return .failure(Refusal(key: keys.first ?? .run(holder.run), why: .unusable(problem)))
         }
@@ -119,12 +121,11 @@ public final class RunLock: @unchecked Sendable {
         // each hold what the other waits for; a refusal names the run or service before a host.
         for key in Set(keys).sorted(by: { (rank($0), path(of: $0, in: directory)) < (rank($1), path(of: $1, in: directory)) }) {
             let file = path(of: key, in: directory)
-            let fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
+            let (fd, writable, problem) = open(file)
             guard fd >= 0 else {
                 giveBack()
-                return .failure(Refusal(key: key, why: .unusable("cannot open \(file): \(String(cString: strerror(errno)))")))
+                return .failure(Refusal(key: key, why: .unusable(problem), file: file))
             }
-            _ = fchmod(fd, 0o666)   // other operators' runners must be able to lock it too
             if flock(fd, LOCK_EX | LOCK_NB) != 0 {
                 let other = readHolder(fd)
                 close(fd)
@@ -138,36 +139,79 @@ public final class RunLock: @unchecked Sendable {
                 giveBack()
                 return .failure(Refusal(key: key, holder: stale, why: .unfinished, file: file))
             }
-            held.append((key, fd, stale))
+            held.append((key, fd, writable, stale))
         }
         var notes: [String] = []
-        var data = (try? JSONEncoder().encode(holder)) ?? Data()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var data = (try? encoder.encode(holder)) ?? Data()
         data.append(0x0a)
-        for (key, fd, stale) in held {
-            if let stale, stale.run != holder.run || stale.pid != holder.pid {
-                notes.append("took over the lock on \(key) left by \(stale.text), which is no longer running")
+        for h in held {
+            if let stale = h.stale, stale.run != holder.run || stale.pid != holder.pid {
+                notes.append(stale.run == holder.run ? "took over the lock on \(h.key) left by this run's previous runner (PID \(stale.pid)), which is no longer running"
+                                                      : "took over the lock on \(h.key) left by \(stale.text), which is no longer running")
             }
-            _ = ftruncate(fd, 0)
-            _ = data.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+            // A lock file another operator created is locked all the same; only its creator writes our name in it.
+            guard h.writable else { continue }
+            _ = ftruncate(h.fd, 0)
+            _ = data.withUnsafeBytes { pwrite(h.fd, $0.baseAddress, $0.count, 0) }
         }
-        let lock = RunLock(fds: held.map(\.1), takenOver: notes)
+        let lock = RunLock(fds: held.map(\.fd), runFiles: held.filter { if case .run = $0.key { return $0.writable } else { return false } }.map { path(of: $0.key, in: directory) },
+                           takenOver: notes)
         liveMutex.withLock { live.append(lock) }
         return .success(lock)
+    }
+
+    /// Opens a lock file without following a symbolic link and without changing an existing
+    /// file's mode: created 0644 (only its creator writes the holder's name), opened read-only
+    /// when another operator created it (flock needs no write access).
+    static func open(_ file: String) -> (fd: Int32, writable: Bool, problem: String) {
+        var fd = Glibc.open(file, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        var writable = fd >= 0
+        if fd < 0 && errno == EEXIST {
+            fd = Glibc.open(file, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
+            writable = fd >= 0
+            if fd < 0 && errno == EACCES { fd = Glibc.open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+        }
+        guard fd >= 0 else {
+            let why = errno == ELOOP ? "it is a symbolic link (refused: a lock file must be a plain file)" : String(cString: strerror(errno))
+            return (-1, false, "cannot open \(file): \(why)")
+        }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_nlink == 1 else {
+            close(fd)
+            return (-1, false, "\(file) is not a plain file: refused")
+        }
+        return (fd, writable, "")
     }
 
     /// Lets go of every lock (also done when the process ends, by the kernel).
     public func release() {
         mutex.withLock {
+            for f in runFiles { unlink(f) }
             for fd in fds { _ = ftruncate(fd, 0); close(fd) }
             fds = []
+            runFiles = []
         }
     }
 
+    /// The lock folder must be ours or root's, a real folder, and — when others may write in it —
+    /// sticky (nobody can replace another's lock file). Created (one level only) sticky and
+    /// writable by all, like /tmp, so every operator's runner can lock.
     static func prepare(_ directory: String) -> String? {
-        if let problem = RunStore.folderProblem(directory) { return problem }
-        // Sticky and writable by all, like /tmp: every operator's runner can create lock files.
         var st = stat()
-        if stat(directory, &st) == 0, st.st_uid == getuid(), st.st_mode & 0o7777 != 0o1777 { _ = chmod(directory, 0o1777) }
+        if lstat(directory, &st) != 0 {
+            guard errno == ENOENT else { return "cannot use \(directory): \(String(cString: strerror(errno)))" }
+            let parent = (directory as NSString).deletingLastPathComponent
+            guard FileManager.default.fileExists(atPath: parent) else { return "\(parent) does not exist (FIREDRILL_LOCK_DIR names the lock folder itself; its parent must exist)" }
+            if mkdir(directory, 0o755) != 0 && errno != EEXIST { return "cannot create \(directory): \(String(cString: strerror(errno)))" }
+            _ = chmod(directory, 0o1777)
+            guard lstat(directory, &st) == 0 else { return "cannot use \(directory): \(String(cString: strerror(errno)))" }
+        }
+        if st.st_mode & S_IFMT == S_IFLNK { return "\(directory) is a symbolic link: refused as the lock folder" }
+        guard st.st_mode & S_IFMT == S_IFDIR else { return "\(directory) is not a folder" }
+        guard st.st_uid == 0 || st.st_uid == getuid() else { return "\(directory) belongs to another user (uid \(st.st_uid)): refused as the lock folder" }
+        if st.st_mode & 0o002 != 0 && st.st_mode & 0o1000 == 0 { return "\(directory) is writable by all but not sticky: refused as the lock folder" }
         return nil
     }
 
@@ -204,7 +248,11 @@ public final class RunLock: @unchecked Sendable {
         return out
     }
 
+    /// The holder a lock file names, trusted only if the file is root's or ours (anyone else could
+    /// have written a false one, to block drills or to suggest a resume of their own making).
     private static func readHolder(_ fd: Int32) -> Holder? {
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_uid == 0 || st.st_uid == getuid() else { return nil }
         var buffer = [UInt8](repeating: 0, count: 4096)
         let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
         guard n > 0 else { return nil }

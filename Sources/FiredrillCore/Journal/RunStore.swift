@@ -10,12 +10,16 @@ public struct RunStore: Sendable {
     public var root: String
 
     public init(root: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) {
-        if let root { self.root = (root as NSString).expandingTildeInPath }
-        else if let env = environment["FIREDRILL_RUNS"], !env.isEmpty { self.root = env }
+        var path: String
+        if let root { path = (root as NSString).expandingTildeInPath }
+        else if let env = environment["FIREDRILL_RUNS"], !env.isEmpty { path = (env as NSString).expandingTildeInPath }
         else {
             let base = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (FileManager.default.homeDirectoryForCurrentUser.path + "/.local/share")
-            self.root = base + "/firedrill/runs"
+            path = base + "/firedrill/runs"
         }
+        // Absolute, so a lock or a hint that names it means the same folder from any directory.
+        if !path.hasPrefix("/") { path = FileManager.default.currentDirectoryPath + "/" + path }
+        self.root = normalizePath(path)
     }
 
     public func directory(_ runID: String) -> String { "\(root)/\(runID)" }
@@ -78,7 +82,8 @@ public struct RunStore: Sendable {
         public var id: String
         public var playbook: String?
         public var started: String?
-        /// `passed`, `failed`, `interrupted`, `preconditions`, or `unfinished` (no run_ended: resume it).
+        /// `passed`, `failed`, `interrupted`, `preconditions`, `incomplete`, `unfinished` (no run_ended:
+        /// resume it), or `unknown` (the journal is damaged before it says).
         public var status: String
         public var events: Int
         public var intact: Bool
@@ -97,7 +102,9 @@ public struct RunStore: Sendable {
             guard let c = try? JournalReader.read(path: journalPath(id)) else { return nil }
             let started = c.events.first { $0.event == .runStarted }
             let ended = c.events.last { $0.event == .runEnded }
-            return RunSummary(id: id, playbook: started?.name, started: started?.time, status: ended?.result?.rawValue ?? "unfinished",
+            // A journal damaged before its end cannot say how the run ended: it says so, not "unfinished".
+            let status = ended?.result?.rawValue ?? (c.problem != nil && c.tornTail == nil ? "unknown" : "unfinished")
+            return RunSummary(id: id, playbook: started?.name, started: started?.time, status: status,
                               events: c.events.count, intact: c.problem == nil)
         }
     }

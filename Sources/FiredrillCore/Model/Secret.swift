@@ -89,13 +89,38 @@ public struct SecretMasker: Sendable {
             let value = secret.reveal()
             guard value.count >= Self.minimumLength else { continue }
             forms.insert(Array(value.utf8))
-            // As we quote it in commands (shlex style), and as bash's `set -x` shows a quoted value.
-            for quoted in [ShellQuoting.quote(value), "'" + value.replacingOccurrences(of: "'", with: "'\\''") + "'"] where quoted != value {
+            // As we quote it in commands (shlex style), as bash's `set -x` shows a quoted value, and
+            // as bash writes values with special bytes (`$'…'`: `printf %q`, `${v@Q}`, `set -x`).
+            for quoted in [ShellQuoting.quote(value), "'" + value.replacingOccurrences(of: "'", with: "'\\''") + "'", Self.ansiC(value)]
+                where quoted != value {
                 forms.insert(Array(quoted.utf8))
                 if quoted.hasPrefix("'"), quoted.hasSuffix("'"), quoted.count > 2 { forms.insert(Array(quoted.dropFirst().dropLast().utf8)) }
+                if quoted.hasPrefix("$'"), quoted.count > 3 { forms.insert(Array(quoted.dropFirst(2).dropLast().utf8)) }
+            }
+            // A multi-line value (a key, a certificate): each line is secret material on its own.
+            for line in value.split(whereSeparator: \.isNewline) where line.count >= Self.minimumLength && line.count < value.count {
+                forms.insert(Array(line.utf8))
             }
         }
         self.forms = forms.sorted { $0.count != $1.count ? $0.count > $1.count : $0.lexicographicallyPrecedes($1) }
+    }
+
+    /// Bash's ANSI-C quoting of a value: `$'h\303\251llo\tx'`.
+    static func ansiC(_ value: String) -> String {
+        var out = "$'"
+        for b in value.utf8 {
+            switch b {
+            case 0x09: out += "\\t"
+            case 0x0a: out += "\\n"
+            case 0x0d: out += "\\r"
+            case 0x1b: out += "\\E"
+            case 0x27: out += "\\'"
+            case 0x5c: out += "\\\\"
+            case 0x20...0x7e: out.unicodeScalars.append(Unicode.Scalar(b))
+            default: out += "\\" + String(b, radix: 8).leftPadded(to: 3)
+            }
+        }
+        return out + "'"
     }
 
     public func callAsFunction(_ text: String) -> String {
@@ -151,4 +176,8 @@ public struct SecretMasker: Sendable {
         }
         return out
     }
+}
+
+extension String {
+    func leftPadded(to n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
 }

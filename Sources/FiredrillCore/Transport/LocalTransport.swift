@@ -21,13 +21,13 @@ public final class LocalTransport: Transport, @unchecked Sendable {
 
     public func close() async {}
 
-    public func run(_ command: String, timeout: Duration, started: (@Sendable (RemoteProcess) -> Void)?) async throws(TransportError) -> CommandResult {
+    public func run(_ command: String, timeout: Duration, tag: String, started: (@Sendable (RemoteProcess) -> Void)?) async throws(TransportError) -> CommandResult {
         let flag = CancellationFlag()
         let result: Result<CommandResult, TransportError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 worker.submit {
                     continuation.resume(returning: Result { () throws(TransportError) in
-                        try self.runOnWorker(command, timeout: timeout, cancelled: flag, started: started)
+                        try self.runOnWorker(command, timeout: timeout, tag: tag, cancelled: flag, started: started)
                     })
                 }
             }
@@ -39,7 +39,7 @@ public final class LocalTransport: Transport, @unchecked Sendable {
         TransportError(kind, host: name, endpoint: "local", message)
     }
 
-    private func runOnWorker(_ command: String, timeout: Duration, cancelled: CancellationFlag,
+    private func runOnWorker(_ command: String, timeout: Duration, tag: String, cancelled: CancellationFlag,
                              started: (@Sendable (RemoteProcess) -> Void)?) throws(TransportError) -> CommandResult {
         if cancelled.isSet { throw fail("cancelled before the command was started", kind: .cancelled) }
         let start = ContinuousClock.now
@@ -61,7 +61,6 @@ public final class LocalTransport: Transport, @unchecked Sendable {
         var cargs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
         defer { for p in cargs { free(p) } }
         // The tag in the group leader's environment lets a later run prove the group is ours (RemoteCommand.stopLeftover).
-        let tag = RemoteCommand.newTag()
         var env: [UnsafeMutablePointer<CChar>?] = ProcessInfo.processInfo.environment
             .filter { $0.key != "FIREDRILL_CMD" }.map { strdup("\($0.key)=\($0.value)") } + [strdup("FIREDRILL_CMD=\(tag)"), nil]
         defer { for p in env { free(p) } }

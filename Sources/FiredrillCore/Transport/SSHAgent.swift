@@ -103,7 +103,7 @@ struct SSHAgentClient {
     private func wait(_ events: Int32, deadline: ContinuousClock.Instant, what: String) throws(Failure) {
         let ms = DurationText.milliseconds(deadline - ContinuousClock.now)
         var pfd = pollfd(fd: fd, events: Int16(events), revents: 0)
-        if ms <= 0 || poll(&pfd, 1, Int32(min(ms, 1000))) == 0 && ContinuousClock.now >= deadline {
+        if ms <= 0 || poll(&pfd, 1, Int32(clamping: min(ms, 1000))) == 0 && ContinuousClock.now >= deadline {
             throw Failure(message: "the SSH agent did not answer in time (\(what))")
         }
     }

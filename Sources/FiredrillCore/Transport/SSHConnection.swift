@@ -18,6 +18,8 @@ public final class SSHConnection: Transport, @unchecked Sendable {
     private var connectCount = 0
     /// The host key trusted on first use by the last connect, described (set on `worker`).
     private var trustedKey: String?
+    /// Set while `connect()` runs: its task's cancellation, seen by every wait (on `worker`).
+    private var connectCancel: CancellationFlag?
 
     private static let initOnce: Int32 = libssh2_init(0)
 
@@ -50,20 +52,33 @@ public final class SSHConnection: Transport, @unchecked Sendable {
     /// Returns the host key trusted on first use (`--accept-new`), with its fingerprint, if one was.
     @discardableResult
     public func connect() async throws(TransportError) -> String? {
-        try await worker.perform { () throws(TransportError) -> String? in
-            try self.connectOnWorker()
-            defer { self.trustedKey = nil }
-            return self.trustedKey
+        // An interrupt ends a connect at its next wait (a stalled server would otherwise keep a
+        // Ctrl-C waiting for the whole connect deadline).
+        let flag = CancellationFlag()
+        let result: Result<String?, TransportError> = await withTaskCancellationHandler {
+            await worker.perform { () -> Result<String?, TransportError> in
+                self.connectCancel = flag
+                defer { self.connectCancel = nil; self.trustedKey = nil }
+                do throws(TransportError) {
+                    try self.connectOnWorker()
+                    return .success(self.trustedKey)
+                } catch {
+                    return .failure(error)
+                }
+            }
+        } onCancel: {
+            flag.set()
         }
+        return try result.get()
     }
 
-    public func run(_ command: String, timeout: Duration, started: (@Sendable (RemoteProcess) -> Void)?) async throws(TransportError) -> CommandResult {
+    public func run(_ command: String, timeout: Duration, tag: String, started: (@Sendable (RemoteProcess) -> Void)?) async throws(TransportError) -> CommandResult {
         let flag = CancellationFlag()
         let result: Result<CommandResult, TransportError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 worker.submit {
                     continuation.resume(returning: Result { () throws(TransportError) in
-                        try self.runOnWorker(command, timeout: timeout, cancelled: flag, started: started, allowReconnect: true)
+                        try self.runOnWorker(command, timeout: timeout, tag: tag, cancelled: flag, started: started, allowReconnect: true)
                     })
                 }
             }
@@ -139,8 +154,14 @@ public final class SSHConnection: Transport, @unchecked Sendable {
                 continue
             }
             var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-            let ms = Self.milliseconds(until: deadline)
-            if ms <= 0 || poll(&pfd, 1, Int32(ms)) <= 0 {
+            var ready = false
+            while !ready {
+                let ms = Self.milliseconds(until: deadline)
+                if connectCancel?.isSet == true { Glibc.close(fd); throw error(.cancelled, "connecting was interrupted") }
+                if ms <= 0 { break }
+                ready = poll(&pfd, 1, Int32(clamping: min(ms, 200))) > 0
+            }
+            if !ready {
                 Glibc.close(fd)
                 throw error(.connectTimeout, "no answer within \(options.connectTimeout.text) (TCP connect)",
                             hint: "is the host up and port \(connection.port) open? check ansible_host/ansible_port")
@@ -293,11 +314,10 @@ public final class SSHConnection: Transport, @unchecked Sendable {
 
     // MARK: - Commands (worker thread)
 
-    private func runOnWorker(_ command: String, timeout: Duration, cancelled: CancellationFlag,
+    private func runOnWorker(_ command: String, timeout: Duration, tag: String, cancelled: CancellationFlag,
                              started: (@Sendable (RemoteProcess) -> Void)?, allowReconnect: Bool) throws(TransportError) -> CommandResult {
         if cancelled.isSet { throw error(.cancelled, "cancelled before the command was sent") }
         if session == nil { try connectOnWorker() }
-        let tag = RemoteCommand.newTag()
         let budget = CommandBudget(timeout: timeout, grace: options.killGrace)
         do throws(TransportError) {
             return try execute(RemoteCommand.wrap(command, timeout: timeout, grace: options.killGrace, tag: tag),
@@ -309,7 +329,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
             // new connection. Any later error never re-sends.
             disconnectOnWorker()
             try connectOnWorker()
-            return try runOnWorker(command, timeout: timeout, cancelled: cancelled, started: started, allowReconnect: false)
+            return try runOnWorker(command, timeout: timeout, tag: tag, cancelled: cancelled, started: started, allowReconnect: false)
         }
     }
 
@@ -493,9 +513,10 @@ public final class SSHConnection: Transport, @unchecked Sendable {
     }
 
     private func waitSocket(_ s: OpaquePointer, deadline: ContinuousClock.Instant, what: String?) throws(TransportError) {
+        if connectCancel?.isSet == true { throw error(.cancelled, "connecting was interrupted") }
         let ms = Self.milliseconds(until: deadline)
         if ms <= 0 {
-            if let what { throw error(.timeout, "no answer from the host while \(what)") }
+            if let what { throw error(.timeout, "no answer from the host during \(what)") }
             return
         }
         let dirs = libssh2_session_block_directions(s)
@@ -504,7 +525,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         if dirs & 2 != 0 { events |= Int16(POLLOUT) }
         if events == 0 { events = Int16(POLLIN) }
         var pfd = pollfd(fd: socketFD, events: events, revents: 0)
-        _ = poll(&pfd, 1, Int32(min(ms, 1000)))
+        _ = poll(&pfd, 1, Int32(clamping: min(ms, 1000)))
     }
 
     private func lastError(_ s: OpaquePointer) -> String {

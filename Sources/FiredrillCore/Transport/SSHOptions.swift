@@ -57,31 +57,27 @@ enum RemoteCommand {
         return "echo \(pgidMarker)$$ >&2; FIREDRILL_CMD=\(tag); export FIREDRILL_CMD; exec timeout -k \(kill) \(secs) sh -c \(ShellQuoting.quote(command))"
     }
 
-    /// A fresh tag for one command (letters and digits only: it is written into shell text).
-    static func newTag() -> String {
-        String(UInt64.random(in: 0...UInt64.max), radix: 36) + String(UInt32.random(in: 0...UInt32.max), radix: 36)
-    }
 
     static func kill(pgid: Int32) -> String {
         "kill -TERM -\(pgid) 2>/dev/null; sleep 0.2; kill -KILL -\(pgid) 2>/dev/null; true"
     }
 
-    /// Stops a group left running by a runner that died or lost its connection, if a live member
-    /// of the group with that id still carries the command's tag; prints `killed`, `gone` or
-    /// `not ours`. Reads /proc only (no ps on minimal hosts); a zombie group leader whose parent
-    /// is gone or stopped does not count as running.
+    /// Stops what a runner that died (or lost its connection) left running: every live process
+    /// that carries the command's tag in its environment, with its whole process group. Prints
+    /// `killed`, or `gone` when nothing carries the tag any more (a process group id that now
+    /// belongs to something else is never touched: only tagged processes are looked for). Reads
+    /// /proc only (no ps on minimal hosts); zombies do not count as running.
     public static func stopLeftover(_ p: RemoteProcess) -> String {
         """
-        p=\(p.pgid); t=\(p.tag); ours=; alive=; \
+        t=\(p.tag); groups=; \
         for d in /proc/[0-9]*; do \
         read -r line 2>/dev/null < "$d/stat" || continue; \
         set -- ${line##*) }; \
-        { [ "$3" = "$p" ] && [ "$1" != Z ]; } || continue; \
-        alive=1; \
-        if tr '\\0' '\\n' 2>/dev/null < "$d/environ" | grep -qx "FIREDRILL_CMD=$t"; then ours=1; fi; \
+        [ "$1" != Z ] || continue; \
+        if tr '\\0' '\\n' 2>/dev/null < "$d/environ" | grep -qx "FIREDRILL_CMD=$t"; then groups="$groups $3"; fi; \
         done; \
-        if [ -n "$ours" ]; then kill -TERM -$p 2>/dev/null; sleep 0.5; kill -KILL -$p 2>/dev/null; echo killed; \
-        elif [ -n "$alive" ]; then echo 'not ours'; else echo gone; fi
+        if [ -n "$groups" ]; then for g in $groups; do kill -TERM -$g 2>/dev/null; done; sleep 0.5; \
+        for g in $groups; do kill -KILL -$g 2>/dev/null; done; echo killed; else echo gone; fi
         """
     }
 }

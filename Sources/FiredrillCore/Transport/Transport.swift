@@ -2,28 +2,36 @@
 public protocol Transport: Sendable {
     /// Runs `command` with a deadline. On timeout or task cancellation the command's whole
     /// process group is killed on the host before this returns (or the error says it could not be).
-    /// `started` is called once the host reports the command's process group (on a transport's
-    /// own thread): that is what a later run kills if this runner dies (`--resume`).
+    /// `tag` goes into the command's environment (`FIREDRILL_CMD`): the caller journals it before
+    /// sending, so a later run can find and stop the command even if this runner dies before the
+    /// host reports anything. `started` is called once the host reports the command's process
+    /// group (on a transport's own thread).
     ///
     /// The command is sent at most once: an error of a kind where `mayHaveRun` is true means it
     /// may have started, and its outcome is unknown.
-    func run(_ command: String, timeout: Duration, started: (@Sendable (RemoteProcess) -> Void)?) async throws(TransportError) -> CommandResult
+    func run(_ command: String, timeout: Duration, tag: String, started: (@Sendable (RemoteProcess) -> Void)?) async throws(TransportError) -> CommandResult
     func close() async
 }
 
 extension Transport {
     public func run(_ command: String, timeout: Duration) async throws(TransportError) -> CommandResult {
-        try await run(command, timeout: timeout, started: nil)
+        try await run(command, timeout: timeout, tag: RemoteProcess.newTag(), started: nil)
     }
 }
 
 /// A command's process group on its host, and the tag in its environment that proves a group
 /// with that id is still ours (ids are reused).
 public struct RemoteProcess: Sendable, Equatable, Codable {
+    /// 0 when the host never reported it (the runner died first): found by its tag then.
     public var pgid: Int32
     public var tag: String
 
     public init(pgid: Int32, tag: String) { self.pgid = pgid; self.tag = tag }
+
+    /// A fresh tag for one command (letters and digits only: it is written into shell text).
+    public static func newTag() -> String {
+        String(UInt64.random(in: 0...UInt64.max), radix: 36) + String(UInt32.random(in: 0...UInt32.max), radix: 36)
+    }
 }
 
 /// How long the controller waits on a command, beyond the command's own timeout; every part has
