@@ -483,6 +483,8 @@ public actor DrillRunner {
         let mode = options.manual
         await log(.manualResult) { e in
             e.phase = phase; e.step = step.id
+            // Who answered: a person at the terminal, or a flag given in advance (the score caps the latter).
+            e.answeredBy = mode == .ask ? "operator" : "--manual=\(mode.rawValue)"
             switch decision {
             case .confirmed: e.result = .confirmed; e.detail = mode == .pass ? "recorded as confirmed by --manual=pass (not asked)" : "confirmed by the operator"
             case .skipped: e.result = .skipped; e.detail = mode == .skip ? "skipped by --manual=skip" : "skipped by the operator"

@@ -11,6 +11,8 @@ public struct DrillRecord: Sendable, Equatable {
     public var format: String?
     public var name: String?
     public var facts: RunFacts?
+    /// The plan the run ran (format 1: inside `run_started`).
+    public var plan: JSONValue?
     public var startedAt: String?
     public var resumes: [Resume] = []
     public var hosts: [HostRecord] = []
@@ -131,6 +133,8 @@ public struct DrillRecord: Sendable, Equatable {
         public var verify: VerifyRecord?
         public var manualResult: JournalEvent.Result?
         public var manualDetail: String?
+        /// `operator`, or the `--manual=` flag that answered (format 0: read from the detail).
+        public var manualAnsweredBy: String?
 
         public var label: String { "\(id) \(name)" }
     }
@@ -174,6 +178,7 @@ public struct DrillRecord: Sendable, Equatable {
             format = e.format
             name = e.name
             facts = e.facts ?? e.data.flatMap(RunFacts.init(legacy:))
+            plan = e.plan
             startedAt = e.time
             notes += (e.data?["notes"] ?? "").split(separator: "\n").map(String.init)
         case .resumed:
@@ -256,6 +261,7 @@ public struct DrillRecord: Sendable, Equatable {
             guard let id = e.step, let i = stepIndex(id) else { return }
             steps[i].manualResult = e.result
             steps[i].manualDetail = e.detail
+            steps[i].manualAnsweredBy = e.answeredBy ?? ((e.detail ?? "").contains("--manual=") ? "--manual" : "operator")
         case .rto:
             rto = Self.measurement(e)
         case .rpo:

@@ -92,6 +92,8 @@ public struct JournalEvent: Sendable, Codable, Equatable {
     public var outcome: CheckOutcome.Status?
     public var expect: Expect?
     public var met: Bool?
+    /// `manual_result`: `operator` (asked on the terminal) or the flag that answered (`--manual=pass`).
+    public var answeredBy: String?
     public var exit: Int?
     public var signal: String?
     /// `command_running`: the command's process group on its host, and the tag proving it is ours.
@@ -125,7 +127,7 @@ public struct JournalEvent: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case seq, time, offsetMS = "offset_ms", event, run, format, phase, step, name, host, check, from, command, attempt, passed
-        case outcome, expect, met, exit, signal, pgid
+        case outcome, expect, met, exit, signal, pgid, answeredBy = "answered_by"
         case processTag = "process_tag"
         case timedOut = "timed_out", durationMS = "duration_ms", latencyMS = "latency_ms", stdout, stderr
         case outputCutBytes = "output_cut_bytes", detail, result, seconds

@@ -27,6 +27,15 @@ public struct RunSummaryRenderer: Sendable {
         let rpoMissing = record.rpo?.passed == false ? style.red("marker not found: data written before the failure was lost")
             : record.marker == nil ? "no data check" : "not measured"
         out += "  RPO      \(measure(rpo, rpoObjective, missing: rpoMissing))\n"
+        // A run that ended has a score; the top deductions say why points were lost.
+        if record.isFinished {
+            let score = Score(record)
+            let scorer = ScoreRenderer(style: style)
+            out += "  score    \(scorer.headline(score))" + style.dim("  (\(score.rules); firedrill score \(record.runID ?? "RUN") explains it)") + "\n"
+            for d in score.deductions.sorted(by: { $0.points > $1.points }).prefix(3) {
+                out += "           " + style.red("−\(ScoreRenderer.num(d.points))") + " \(scorer.line(d))\n"
+            }
+        }
         if let restore = record.ending?.restore { out += "  restore  \(restore)\n" }
         if let state = record.ending?.finalState { out += "  hosts    \(state)\n" }
         for f in record.failures { out += "  " + style.red("✗") + " \(f)\n" }
