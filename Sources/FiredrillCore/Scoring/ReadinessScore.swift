@@ -247,13 +247,14 @@ struct ScoreCalculator {
             return Part(earned: 0, losses: [(id.weight, .init(points: 0, component: id.rawValue, reason: missing, step: step))])
         }
         let text = "\(name) \(Self.duration(measured))"
-        if measured <= objective { return Part(earned: id.weight, note: "\(text) ≤ objective \(Self.duration(objective))") }
+        let goal = DurationText.format(.milliseconds(Int64((objective * 1000).rounded())))
+        if measured <= objective { return Part(earned: id.weight, note: "\(text) ≤ objective \(goal)") }
         let fraction = max(0, 1 - (measured - objective) / objective)
         let earned = id.weight * fraction
         let where_ = [step.map { s in record.steps.first { $0.id == s }?.label ?? s }, check.map { "verify \($0)" }].compactMap { $0 }.joined(separator: ", ")
         return Part(earned: earned, losses: [(id.weight - earned, .init(points: 0, component: id.rawValue,
-                    reason: "\(text) > objective \(Self.duration(objective))" + (where_.isEmpty ? "" : " (\(where_))"), step: step, check: check))],
-                    note: "\(text), objective \(Self.duration(objective))")
+                    reason: "\(text) > objective \(goal)" + (where_.isEmpty ? "" : " (\(where_))"), step: step, check: check))],
+                    note: "\(text), objective \(goal)")
     }
 
     /// 20 when restore completed and the steady state held again afterwards.
