@@ -62,6 +62,7 @@ struct RunCommand: AsyncParsableCommand {
     var runsDir: String?
     @Option(help: ArgumentHelp("Continue a run whose runner was killed: re-check hosts, then run restore.", valueName: "RUN_ID"))
     var resume: String?
+    @OptionGroup var history: HistoryOptions
 
     func validate() throws {
         if connect.forks < 1 { throw ValidationError("--forks must be at least 1 (got \(connect.forks))") }
@@ -156,6 +157,7 @@ struct RunCommand: AsyncParsableCommand {
         withExtendedLifetime(signals) {}
         await runtime.pool.closeAll()
         if format == .text { Terminal.out(await observer.summary(outcome)) }
+        if outcome.record.isFinished && outcome.recordIncomplete == nil { await recordHistory(journal.path) }
         // A new run that could not record even its first event leaves no empty run behind
         // (its events are in the fallback file the summary names).
         if point == nil, (try? FileManager.default.attributesOfItem(atPath: journal.path)[.size] as? Int) == 0 {
@@ -164,6 +166,17 @@ struct RunCommand: AsyncParsableCommand {
         withExtendedLifetime(locks) {}
         RunLock.releaseAll()
         throw ExitCode(outcome.exitCode)
+    }
+
+    /// Indexes the ended run in the history database. The journal is already safe: a database
+    /// that is locked, corrupt or read-only costs the history entry, never the drill's result.
+    func recordHistory(_ journal: String) async {
+        do throws(History.Failure) {
+            let db = try await History.open(path: History.defaultPath(history.db))
+            _ = try await db.ingest(journal: journal)
+        } catch {
+            Terminal.err("warning: history was not updated: \(error.message)\nhint: the journal is safe; add it later with firedrill import \(journal)\n")
+        }
     }
 
     /// Takes `keys`, or refuses (exit 3) naming the drill that holds one.

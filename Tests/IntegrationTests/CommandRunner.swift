@@ -75,10 +75,13 @@ enum Firedrill {
         env["NO_COLOR"] = "1"
         // Locks are machine-wide by default; tests drilling the same service on labs of their own
         // lock within their runs folder (or alone), so they exclude only each other's drills.
+        // The same for the history database: one per runs folder, or per invocation.
         if let i = args.firstIndex(of: "--runs-dir"), i + 1 < args.count {
             env["FIREDRILL_LOCK_DIR"] = args[i + 1] + "/.locks"
+            env["FIREDRILL_DB"] = args[i + 1] + "/history.sqlite"
         } else {
             env["FIREDRILL_LOCK_DIR"] = dir + "/locks"
+            env["FIREDRILL_DB"] = dir + "/history.sqlite"
         }
         for (k, v) in environment { env[k] = v }
         p.environment = env

@@ -14,6 +14,7 @@ public struct DrillRecord: Sendable, Equatable {
     /// The plan the run ran (format 1: inside `run_started`).
     public var plan: JSONValue?
     public var startedAt: String?
+    public var endedAt: String?
     public var resumes: [Resume] = []
     public var hosts: [HostRecord] = []
     /// The steady state before the drill, and after restore.
@@ -277,6 +278,7 @@ public struct DrillRecord: Sendable, Equatable {
         case .journalFailed:
             journalFailed = e.detail
         case .runEnded:
+            endedAt = e.time
             ending = Ending(result: e.result, restore: e.data?["restore"], finalState: e.data?["final_state"],
                             touched: e.data?["touched"].map { $0 == "true" }, detail: e.detail)
         }

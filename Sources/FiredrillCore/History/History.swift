@@ -1,0 +1,315 @@
+import Crypto
+import Foundation
+import GRDB
+
+/// The drill history: an index of ended runs in a SQLite file (GRDB), rebuilt from journals at
+/// will — the journals stay the source of truth. Annotations (the operator's verdict, notes and
+/// action items) live only here, each one hash-chained per run.
+///
+/// SQLite is blocking C: every access goes through GRDB's async API, which runs it on the
+/// pool's own dispatch queues, never on Swift's cooperative threads. WAL mode and a busy
+/// timeout let two runners that finish together both write.
+public final class History: Sendable {
+    public let path: String
+    let pool: DatabasePool
+
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public var message: String
+        public var description: String { message }
+    }
+
+    /// `--db PATH`, else `$FIREDRILL_DB`, else `~/.local/share/firedrill/history.sqlite`.
+    public static func defaultPath(_ explicit: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let explicit { return (explicit as NSString).expandingTildeInPath }
+        if let env = environment["FIREDRILL_DB"], !env.isEmpty { return (env as NSString).expandingTildeInPath }
+        let base = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (FileManager.default.homeDirectoryForCurrentUser.path + "/.local/share")
+        return base + "/firedrill/history.sqlite"
+    }
+
+    /// Opens (creating and migrating) the database off the cooperative pool: opening and
+    /// migrating are blocking SQLite calls.
+    public static func open(path: String) async throws(Failure) -> History {
+        let result: Result<History, Failure> = await withCheckedContinuation { c in
+            DispatchQueue.global().async {
+                c.resume(returning: Result { () throws(Failure) in try History(path: path) })
+            }
+        }
+        return try result.get()
+    }
+
+    /// Opens (creating and migrating) the database, blocking the calling thread (see `open`).
+    public init(path: String) throws(Failure) {
+        self.path = path
+        if let problem = RunStore.folderProblem((path as NSString).deletingLastPathComponent) { throw Failure(message: problem) }
+        var config = Configuration()
+        config.busyMode = .timeout(15)
+        config.foreignKeysEnabled = true
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            // Two runners opening a new file together both see it unmigrated; the second one's
+            // migration then fails on what the first created. Checking again finds it done.
+            var attempt = 0
+            while true {
+                do { try History.migrator.migrate(pool); break } catch {
+                    attempt += 1
+                    if attempt >= 5 { throw error }
+                    usleep(UInt32(20_000 * attempt))
+                }
+            }
+        } catch {
+            throw Failure(message: "cannot open the history database \(path): \(History.describe(error))")
+        }
+    }
+
+    /// Named, ordered migrations (GRDB `DatabaseMigrator`). A later schema adds a migration; old ones never change.
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1: runs, steps, checks, deductions, annotations, action items") { db in
+            try db.create(table: "run") { t in
+                t.primaryKey("id", .text)
+                t.column("service", .text).notNull().indexed()
+                t.column("name", .text)
+                t.column("criticality", .text)
+                t.column("playbook", .text)
+                t.column("playbook_sha256", .text)
+                t.column("inventory_sha256", .text)
+                t.column("limit_pattern", .text)
+                t.column("result", .text).notNull()
+                t.column("started", .text).notNull().indexed()
+                t.column("ended", .text)
+                t.column("operator", .text)
+                t.column("controller", .text)
+                t.column("version", .text)
+                t.column("journal_path", .text).notNull()
+                t.column("head_hash", .text).notNull()
+                t.column("events", .integer).notNull()
+                t.column("resumed", .boolean).notNull()
+                t.column("rto_seconds", .double)
+                t.column("rto_objective_seconds", .double)
+                t.column("rpo_seconds", .double)
+                t.column("rpo_objective_seconds", .double)
+                t.column("rpo_found", .boolean)
+                t.column("score", .double).notNull()
+                t.column("grade", .text).notNull()
+                t.column("score_rules", .text).notNull()
+                t.column("imported", .text).notNull()
+            }
+            try db.create(table: "step") { t in
+                t.column("run_id", .text).notNull().references("run", onDelete: .cascade)
+                t.column("step_id", .text).notNull()
+                t.column("name", .text).notNull()
+                t.column("phase", .text)
+                t.column("result", .text)
+                t.column("duration_ms", .double)
+                t.column("hosts", .integer).notNull()
+                t.column("failed_hosts", .integer).notNull()
+                t.primaryKey(["run_id", "step_id"])
+            }
+            try db.create(table: "check_result") { t in
+                t.column("run_id", .text).notNull().references("run", onDelete: .cascade).indexed()
+                t.column("phase", .text).notNull()
+                t.column("step_id", .text)
+                t.column("check_name", .text).notNull()
+                t.column("host", .text)
+                t.column("expect", .text).notNull()
+                t.column("samples", .integer).notNull()
+                t.column("met", .integer).notNull()
+                t.column("last_outcome", .text).notNull()
+                t.column("last_detail", .text)
+            }
+            try db.create(table: "deduction") { t in
+                t.column("run_id", .text).notNull().references("run", onDelete: .cascade).indexed()
+                t.column("position", .integer).notNull()
+                t.column("points", .double).notNull()
+                t.column("component", .text).notNull()
+                t.column("reason", .text).notNull()
+                t.column("step_id", .text)
+                t.column("host", .text)
+                t.column("check_name", .text)
+                t.column("evidence", .text)
+            }
+            // Annotations and action items are not derived from the journal: a rebuild keeps them.
+            try db.create(table: "annotation") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("run_id", .text).notNull().indexed()
+                t.column("journal_head", .text).notNull()
+                t.column("verdict", .text).notNull()
+                t.column("note", .text).notNull()
+                t.column("by", .text).notNull()
+                t.column("created", .text).notNull()
+                t.column("prev_hash", .text).notNull()
+                t.column("hash", .text).notNull()
+            }
+            try db.create(table: "action_item") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("annotation_id", .integer).notNull().references("annotation")
+                t.column("run_id", .text).notNull().indexed()
+                t.column("owner", .text).notNull()
+                t.column("item", .text).notNull()
+                t.column("due", .text).notNull()
+                t.column("status", .text).notNull()
+                t.column("done_at", .text)
+                t.column("done_by", .text)
+            }
+        }
+        return m
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let e = error as? DatabaseError {
+            switch e.resultCode {
+            case .SQLITE_BUSY, .SQLITE_LOCKED: return "the database is locked by another process (timed out waiting)"
+            case .SQLITE_CORRUPT, .SQLITE_NOTADB: return "the file is not a healthy SQLite database (corrupt?)"
+            case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM: return "it cannot be written (read-only disk or permissions)"
+            case .SQLITE_FULL: return "the disk is full"
+            default: return e.message ?? "SQLite error \(e.resultCode.rawValue)"
+            }
+        }
+        return String(describing: error)
+    }
+}
+
+// MARK: - Ingest
+
+extension History {
+    public enum Ingested: String, Sendable, Equatable { case added, unchanged, replaced }
+
+    /// Indexes one ended run from its journal (verified first). Idempotent: the same run with
+    /// the same journal head is left as it is; a journal that grew since (a later resume, say)
+    /// replaces its rows. Annotations are kept.
+    public func ingest(journal path: String) async throws(Failure) -> (run: String, result: Ingested) {
+        let contents: JournalReader.Contents
+        do { contents = try JournalReader.read(path: path) } catch { throw Failure(message: "cannot read \(path): \(error)") }
+        if let problem = contents.problem { throw Failure(message: "\(path) is damaged (\(problem)): not imported") }
+        let record = DrillRecord.fold(contents.events)
+        guard let id = record.runID, !contents.events.isEmpty else { throw Failure(message: "\(path) holds no run") }
+        guard record.isFinished else { throw Failure(message: "run \(id) has not ended (no run_ended): resume it, then import") }
+        let row = RunRow(record, journal: path, head: contents.lastHash, events: contents.events.count)
+        let score = Score(record)
+        do {
+            return try await pool.write { db -> (run: String, result: Ingested) in
+                let existing = try String.fetchOne(db, sql: "SELECT head_hash FROM run WHERE id = ?", arguments: [id])
+                if existing == row.headHash { return (id, .unchanged) }
+                if existing != nil { try db.execute(sql: "DELETE FROM run WHERE id = ?", arguments: [id]) }
+                try row.insert(db, score: score)
+                try Self.insertDetails(db, id: id, record: record, score: score)
+                return (id, existing == nil ? .added : .replaced)
+            }
+        } catch {
+            throw Failure(message: "cannot record run \(id) in \(self.path): \(History.describe(error))")
+        }
+    }
+
+    static func insertDetails(_ db: Database, id: String, record: DrillRecord, score: Score) throws {
+        for s in record.steps {
+            try db.execute(sql: """
+                INSERT INTO step (run_id, step_id, name, phase, result, duration_ms, hosts, failed_hosts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [id, s.id, s.name, s.phase?.rawValue, s.result?.rawValue, s.durationMS, s.commands.count,
+                                 s.commands.filter { $0.finished && $0.passed != true }.count])
+        }
+        // One row per check (per step and host): how many samples, how many met, the last one.
+        var groups: [String: [DrillRecord.CheckSample]] = [:], order: [String] = []
+        func add(_ phase: String, _ step: String?, _ samples: [DrillRecord.CheckSample]) {
+            for c in samples {
+                let key = [phase, step ?? "", c.check, c.host ?? "", c.expect.rawValue].joined(separator: "\u{0}")
+                if groups[key] == nil { order.append(key) }
+                groups[key, default: []].append(c)
+            }
+        }
+        add("steady_state", nil, record.steadyState)
+        for s in record.steps { add(s.phase?.rawValue ?? "", s.id, s.verify?.samples ?? []) }
+        add("final", nil, record.finalState)
+        for key in order {
+            guard let samples = groups[key], let last = samples.last else { continue }
+            let parts = key.split(separator: "\u{0}", omittingEmptySubsequences: false).map(String.init)
+            try db.execute(sql: """
+                INSERT INTO check_result (run_id, phase, step_id, check_name, host, expect, samples, met, last_outcome, last_detail)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [id, parts[0], parts[1].isEmpty ? nil : parts[1], last.check, last.host, last.expect.rawValue,
+                                 samples.count, samples.filter(\.met).count, last.outcome.rawValue, last.detail])
+        }
+        for (i, d) in score.deductions.enumerated() {
+            try db.execute(sql: """
+                INSERT INTO deduction (run_id, position, points, component, reason, step_id, host, check_name, evidence)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [id, i, d.points, d.component, d.reason, d.step, d.host, d.check, d.evidence])
+        }
+    }
+
+    /// Indexes every ended run under a runs folder; what could not be imported is listed, not fatal.
+    public func ingest(runsFolder: String) async -> (added: Int, unchanged: Int, replaced: Int, refused: [String]) {
+        let store = RunStore(root: runsFolder)
+        var added = 0, unchanged = 0, replaced = 0, refused: [String] = []
+        for id in store.ids().reversed() {
+            do throws(Failure) {
+                switch try await ingest(journal: store.journalPath(id)).result {
+                case .added: added += 1
+                case .unchanged: unchanged += 1
+                case .replaced: replaced += 1
+                }
+            } catch {
+                refused.append(error.message)
+            }
+        }
+        return (added, unchanged, replaced, refused)
+    }
+
+    /// Forgets every run and indexes the runs folders again (annotations stay).
+    public func rebuild(from folders: [String]) async throws(Failure) -> (added: Int, refused: [String]) {
+        do { try await pool.write { db in try db.execute(sql: "DELETE FROM run") } } catch {
+            throw Failure(message: "cannot rebuild \(path): \(History.describe(error))")
+        }
+        var added = 0, refused: [String] = []
+        for f in folders {
+            let r = await ingest(runsFolder: f)
+            added += r.added + r.replaced + r.unchanged
+            refused += r.refused
+        }
+        return (added, refused)
+    }
+}
+
+/// One `run` row.
+struct RunRow {
+    var id: String, service: String, name: String?, criticality: String?, playbook: String?, playbookSHA256: String?, inventorySHA256: String?
+    var limit: String?, result: String, started: String, ended: String?, operatorName: String?, controller: String?, version: String?
+    var journal: String, headHash: String, events: Int, resumed: Bool
+    var rto: Double?, rtoObjective: Double?, rpo: Double?, rpoObjective: Double?, rpoFound: Bool?
+
+    init(_ r: DrillRecord, journal: String, head: String, events: Int) {
+        id = r.runID ?? ""
+        service = r.facts?.service ?? r.name ?? "unknown"
+        name = r.name
+        criticality = r.facts?.criticality
+        playbook = r.facts?.playbook
+        playbookSHA256 = r.facts?.playbookSHA256
+        inventorySHA256 = r.facts?.inventorySHA256
+        limit = r.facts?.limit
+        result = r.ending?.result?.rawValue ?? "unfinished"
+        started = r.startedAt ?? ""
+        ended = r.endedAt
+        operatorName = r.facts?.operator
+        controller = r.facts?.controller
+        version = r.facts?.version
+        self.journal = journal
+        headHash = head
+        self.events = events
+        resumed = !r.resumes.isEmpty
+        rto = r.rto?.seconds
+        rtoObjective = r.facts?.rtoObjectiveSeconds
+        rpo = r.rpo?.passed == true ? r.rpo?.seconds : nil
+        rpoObjective = r.facts?.rpoObjectiveSeconds
+        rpoFound = r.rpo?.passed
+    }
+
+    func insert(_ db: Database, score: Score) throws {
+        try db.execute(sql: """
+            INSERT INTO run (id, service, name, criticality, playbook, playbook_sha256, inventory_sha256, limit_pattern, result, started, ended,
+                             operator, controller, version, journal_path, head_hash, events, resumed, rto_seconds, rto_objective_seconds,
+                             rpo_seconds, rpo_objective_seconds, rpo_found, score, grade, score_rules, imported)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [id, service, name, criticality, playbook, playbookSHA256, inventorySHA256, limit, result, started, ended,
+                             operatorName, controller, version, journal, headHash, events, resumed, rto, rtoObjective,
+                             rpo, rpoObjective, rpoFound, score.points, score.grade.rawValue, score.rules, Journal.timestamp(Date())])
+    }
+}

@@ -1,0 +1,245 @@
+import Crypto
+import Foundation
+import GRDB
+
+/// What `firedrill history` shows of one run, with the trend against the service's previous run.
+public struct HistoryEntry: Sendable, Equatable, Codable {
+    public enum Trend: String, Sendable, Codable { case up, down, same, first }
+
+    public var id: String
+    public var service: String
+    public var result: String
+    public var started: String
+    public var score: Double
+    public var grade: String
+    public var rtoSeconds: Double?
+    public var rtoObjectiveSeconds: Double?
+    public var rpoSeconds: Double?
+    public var rpoObjectiveSeconds: Double?
+    public var rpoFound: Bool?
+    /// Against the same service's previous run.
+    public var trend: Trend
+    public var previousScore: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case id, service, result, started, score, grade, trend
+        case rtoSeconds = "rto_seconds", rtoObjectiveSeconds = "rto_objective_seconds"
+        case rpoSeconds = "rpo_seconds", rpoObjectiveSeconds = "rpo_objective_seconds", rpoFound = "rpo_found"
+        case previousScore = "previous_score"
+    }
+}
+
+extension History {
+    /// Runs, newest first, optionally of one service, since a date (ISO 8601 prefix), at most `limit`.
+    public func entries(service: String? = nil, since: String? = nil, limit: Int? = nil) async throws(Failure) -> [HistoryEntry] {
+        var sql = """
+            SELECT r.id, r.service, r.result, r.started, r.score, r.grade, r.rto_seconds, r.rto_objective_seconds, r.rpo_seconds,
+                   r.rpo_objective_seconds, r.rpo_found,
+                   (SELECT p.score FROM run p WHERE p.service = r.service AND (p.started < r.started OR (p.started = r.started AND p.id < r.id))
+                    ORDER BY p.started DESC, p.id DESC LIMIT 1) AS previous
+            FROM run r WHERE 1 = 1
+            """
+        var args: [(any DatabaseValueConvertible)?] = []
+        if let service { sql += " AND r.service = ?"; args.append(service) }
+        if let since { sql += " AND r.started >= ?"; args.append(since) }
+        sql += " ORDER BY r.started DESC, r.id DESC"
+        if let limit { sql += " LIMIT ?"; args.append(limit) }
+        let query = sql, arguments = StatementArguments(args)
+        do {
+            return try await pool.read { db in
+                try Row.fetchAll(db, sql: query, arguments: arguments).map { row in
+                    let score: Double = row["score"]
+                    let previous: Double? = row["previous"]
+                    let trend: HistoryEntry.Trend = previous.map { $0 < score - 0.05 ? .up : $0 > score + 0.05 ? .down : .same } ?? .first
+                    return HistoryEntry(id: row["id"], service: row["service"], result: row["result"], started: row["started"], score: score,
+                                        grade: row["grade"], rtoSeconds: row["rto_seconds"], rtoObjectiveSeconds: row["rto_objective_seconds"],
+                                        rpoSeconds: row["rpo_seconds"], rpoObjectiveSeconds: row["rpo_objective_seconds"], rpoFound: row["rpo_found"],
+                                        trend: trend, previousScore: previous)
+                }
+            }
+        } catch {
+            throw Failure(message: "cannot read \(path): \(History.describe(error))")
+        }
+    }
+
+    /// The journal head a run was indexed with (nil: not in the history).
+    public func head(of run: String) async throws(Failure) -> String? {
+        do { return try await pool.read { db in try String.fetchOne(db, sql: "SELECT head_hash FROM run WHERE id = ?", arguments: [run]) } } catch {
+            throw Failure(message: "cannot read \(path): \(History.describe(error))")
+        }
+    }
+}
+
+// MARK: - Annotations and action items
+
+/// The operator's after-action record of one run: verdict, notes, action items. Never written
+/// into the journal; each annotation names the journal head it refers to and chains to the
+/// previous annotation of the run (SHA-256), so a changed or removed annotation is detected.
+public struct Annotation: Sendable, Equatable, Codable {
+    public enum Verdict: String, Sendable, Codable, CaseIterable { case pass, fail, partial }
+
+    public struct Action: Sendable, Equatable, Codable {
+        public var owner: String
+        public var item: String
+        /// YYYY-MM-DD.
+        public var due: String
+
+        /// `OWNER: ITEM, due YYYY-MM-DD`; nil with the reason when it is not that.
+        public static func parse(_ text: String, today: String) -> Result<Action, Diagnostic> {
+            let hint = "write it as \"OWNER: ITEM, due YYYY-MM-DD\", e.g. --action \"dba-team: automate the rejoin, due 2027-01-15\""
+            guard let colon = text.firstIndex(of: ":"), let dueRange = text.range(of: ", due ", options: .backwards) else {
+                return .failure(.error("--action '\(text)' is not 'OWNER: ITEM, due YYYY-MM-DD'", hint: hint))
+            }
+            let owner = text[..<colon].trimmingCharacters(in: .whitespaces)
+            let item = text[text.index(after: colon)..<dueRange.lowerBound].trimmingCharacters(in: .whitespaces)
+            let due = text[dueRange.upperBound...].trimmingCharacters(in: .whitespaces)
+            guard !owner.isEmpty, !item.isEmpty else { return .failure(.error("--action '\(text)' needs an owner and an item", hint: hint)) }
+            guard Action.isDate(due) else { return .failure(.error("--action '\(text)': '\(due)' is not a date (YYYY-MM-DD)", hint: hint)) }
+            guard due >= today else { return .failure(.error("--action '\(text)': due \(due) is in the past (today is \(today))", hint: "give a date from today on")) }
+            return .success(Action(owner: owner, item: item, due: due))
+        }
+
+        public static func isDate(_ s: String) -> Bool {
+            let parts = s.split(separator: "-")
+            guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+                  let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]), (1...12).contains(m), y > 1970 else { return false }
+            let days = [31, (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+            return (1...days[m - 1]).contains(d)
+        }
+    }
+
+    public var id: Int64?
+    public var run: String
+    public var journalHead: String
+    public var verdict: Verdict
+    public var note: String
+    public var by: String
+    public var created: String
+    public var actions: [Action]
+    public var prevHash: String
+    public var hash: String
+
+    /// SHA-256 over the previous annotation's hash and this one's fields.
+    static func digest(prev: String, run: String, journalHead: String, verdict: Verdict, note: String, by: String, created: String,
+                       actions: [Action]) -> String {
+        var h = SHA256()
+        for field in [prev, run, journalHead, verdict.rawValue, note, by, created] + actions.flatMap({ [$0.owner, $0.item, $0.due] }) {
+            h.update(data: Data(field.utf8))
+            h.update(data: Data([0]))
+        }
+        return h.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// An action item as `firedrill actions` lists it.
+public struct ActionItem: Sendable, Equatable, Codable {
+    public var id: Int64
+    public var run: String
+    public var service: String?
+    public var owner: String
+    public var item: String
+    public var due: String
+    public var status: String
+    public var doneAt: String?
+    public var doneBy: String?
+
+    enum CodingKeys: String, CodingKey { case id, run, service, owner, item, due, status, doneAt = "done_at", doneBy = "done_by" }
+}
+
+extension History {
+    /// Records an annotation of an indexed run, chained to the run's previous one.
+    public func annotate(run: String, verdict: Annotation.Verdict, note: String, actions: [Annotation.Action], by: String,
+                         at date: Date = Date()) async throws(Failure) -> Annotation {
+        do {
+            return try await pool.write { db -> Annotation in
+                guard let head = try String.fetchOne(db, sql: "SELECT head_hash FROM run WHERE id = ?", arguments: [run]) else {
+                    throw Failure(message: "run \(run) is not in the history")
+                }
+                let prev = try String.fetchOne(db, sql: "SELECT hash FROM annotation WHERE run_id = ? ORDER BY id DESC LIMIT 1", arguments: [run])
+                    ?? Journal.genesis
+                let created = Journal.timestamp(date)
+                let hash = Annotation.digest(prev: prev, run: run, journalHead: head, verdict: verdict, note: note, by: by, created: created, actions: actions)
+                try db.execute(sql: "INSERT INTO annotation (run_id, journal_head, verdict, note, by, created, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                               arguments: [run, head, verdict.rawValue, note, by, created, prev, hash])
+                let id = db.lastInsertedRowID
+                for a in actions {
+                    try db.execute(sql: "INSERT INTO action_item (annotation_id, run_id, owner, item, due, status) VALUES (?, ?, ?, ?, ?, 'open')",
+                                   arguments: [id, run, a.owner, a.item, a.due])
+                }
+                return Annotation(id: id, run: run, journalHead: head, verdict: verdict, note: note, by: by, created: created, actions: actions,
+                                  prevHash: prev, hash: hash)
+            }
+        } catch let f as Failure {
+            throw f
+        } catch {
+            throw Failure(message: "cannot annotate run \(run) in \(path): \(History.describe(error))")
+        }
+    }
+
+    /// A run's annotations, oldest first, and the first one whose chain does not hold (nil: intact).
+    public func annotations(of run: String) async throws(Failure) -> (annotations: [Annotation], broken: String?) {
+        do {
+            return try await pool.read { db in
+                var out: [Annotation] = []
+                var expectedPrev = Journal.genesis
+                var broken: String?
+                for row in try Row.fetchAll(db, sql: "SELECT * FROM annotation WHERE run_id = ? ORDER BY id", arguments: [run]) {
+                    let id: Int64 = row["id"]
+                    let actions = try Row.fetchAll(db, sql: "SELECT owner, item, due FROM action_item WHERE annotation_id = ? ORDER BY id", arguments: [id])
+                        .map { Annotation.Action(owner: $0["owner"], item: $0["item"], due: $0["due"]) }
+                    let a = Annotation(id: id, run: row["run_id"], journalHead: row["journal_head"], verdict: Annotation.Verdict(rawValue: row["verdict"]) ?? .fail,
+                                       note: row["note"], by: row["by"], created: row["created"], actions: actions, prevHash: row["prev_hash"], hash: row["hash"])
+                    let recomputed = Annotation.digest(prev: a.prevHash, run: a.run, journalHead: a.journalHead, verdict: a.verdict, note: a.note, by: a.by,
+                                                       created: a.created, actions: a.actions)
+                    if broken == nil, a.prevHash != expectedPrev || recomputed != a.hash {
+                        broken = "annotation \(id) of run \(run) was changed, or one before it removed: its hash does not match"
+                    }
+                    expectedPrev = a.hash
+                    out.append(a)
+                }
+                return (out, broken)
+            }
+        } catch {
+            throw Failure(message: "cannot read \(path): \(History.describe(error))")
+        }
+    }
+
+    public func actions(openOnly: Bool, service: String?) async throws(Failure) -> [ActionItem] {
+        var sql = "SELECT a.*, r.service FROM action_item a LEFT JOIN run r ON r.id = a.run_id WHERE 1 = 1"
+        var args: [(any DatabaseValueConvertible)?] = []
+        if openOnly { sql += " AND a.status = 'open'" }
+        if let service { sql += " AND r.service = ?"; args.append(service) }
+        sql += " ORDER BY a.due, a.id"
+        let query = sql, arguments = StatementArguments(args)
+        do {
+            return try await pool.read { db in
+                try Row.fetchAll(db, sql: query, arguments: arguments).map {
+                    ActionItem(id: $0["id"], run: $0["run_id"], service: $0["service"], owner: $0["owner"], item: $0["item"], due: $0["due"],
+                               status: $0["status"], doneAt: $0["done_at"], doneBy: $0["done_by"])
+                }
+            }
+        } catch {
+            throw Failure(message: "cannot read \(path): \(History.describe(error))")
+        }
+    }
+
+    /// Marks an action item done (recorded with who and when; never deleted).
+    public func completeAction(_ id: Int64, by: String, at date: Date = Date()) async throws(Failure) -> ActionItem {
+        do {
+            return try await pool.write { db -> ActionItem in
+                guard let row = try Row.fetchOne(db, sql: "SELECT a.*, r.service FROM action_item a LEFT JOIN run r ON r.id = a.run_id WHERE a.id = ?", arguments: [id]) else {
+                    throw Failure(message: "no action item \(id)")
+                }
+                if row["status"] as String == "done" { throw Failure(message: "action item \(id) is already done (\(row["done_at"] as String? ?? ""))") }
+                let at = Journal.timestamp(date)
+                try db.execute(sql: "UPDATE action_item SET status = 'done', done_at = ?, done_by = ? WHERE id = ?", arguments: [at, by, id])
+                return ActionItem(id: id, run: row["run_id"], service: row["service"], owner: row["owner"], item: row["item"], due: row["due"],
+                                  status: "done", doneAt: at, doneBy: by)
+            }
+        } catch let f as Failure {
+            throw f
+        } catch {
+            throw Failure(message: "cannot update \(path): \(History.describe(error))")
+        }
+    }
+}
