@@ -6,7 +6,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Firedrill on generated workloads (for the project's benchmark notes).",
-        subcommands: [PlanBench.self]
+        subcommands: [PlanBench.self, ScoreBench.self, ImportBench.self, HistoryBench.self]
     )
 }
 
@@ -71,4 +71,112 @@ struct PlanBench: ParsableCommand {
         Terminal.out(String(format: "validate: %d typical playbooks: median %.3f s\n", playbooks, median(validateTimes)))
         Terminal.out("peak RSS: \(ProcessStats.peakRSSMegabytes()) MB\n")
     }
+}
+
+/// Generated journals in a temporary folder (not timed), removed afterwards.
+enum BenchJournals {
+    static func folder(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("firedrill-bench-\(name)-\(getpid())").path
+    }
+
+    static func report(_ what: String, _ times: [Double]) {
+        let s = times.sorted()
+        Terminal.out(String(format: "%@: median %.3f s (min %.3f, max %.3f)\n", what, s[s.count / 2], s.first ?? 0, s.last ?? 0))
+        Terminal.out("peak RSS: \(ProcessStats.peakRSSMegabytes()) MB\n")
+    }
+}
+
+struct ScoreBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "score", abstract: "Time reading, verifying, folding and scoring one large journal.")
+    @Option(parsing: .unconditional, help: "Events in the journal (about).") var events = 100_000
+    @Option(name: .customLong("repeat"), parsing: .unconditional, help: "Repetitions (the median is reported).") var repetitions = 5
+
+    func validate() throws {
+        if events < 100 { throw ValidationError("--events must be at least 100 (got \(events))") }
+        if repetitions < 1 { throw ValidationError("--repeat must be at least 1 (got \(repetitions))") }
+    }
+
+    func run() async throws {
+        let dir = BenchJournals.folder("score")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // 50 hosts, 10 steps; verify samples fill the rest.
+        let perStep = events / 10
+        let path = try await SyntheticJournal.write(runs: dir, id: "bench", steps: 10, hosts: 50, samples: max(1, perStep - 103))
+        var times: [Double] = [], phases: [(Double, Double, Double)] = []
+        var count = 0, points = 0.0
+        for _ in 0..<repetitions {
+            let start = ContinuousClock.now
+            let contents = try JournalReader.read(path: path)
+            let read = ContinuousClock.now
+            let record = DrillRecord.fold(contents.events)
+            let folded = ContinuousClock.now
+            let score = Score(record)
+            let end = ContinuousClock.now
+            times.append(DurationText.seconds(end - start))
+            phases.append((DurationText.seconds(read - start), DurationText.seconds(folded - read), DurationText.seconds(end - folded)))
+            count = contents.events.count
+            points = score.points
+        }
+        BenchJournals.report("score of a \(count)-event journal (\(ScoreRenderer.num(points)) points)", times)
+        if let p = phases.sorted(by: { $0.0 + $0.1 + $0.2 < $1.0 + $1.1 + $1.2 })[safe: phases.count / 2] {
+            Terminal.out(String(format: "  of which: read and verify %.3f s, fold %.3f s, score %.3f s\n", p.0, p.1, p.2))
+        }
+    }
+}
+
+struct ImportBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "import", abstract: "Time importing many journals into a new history database.")
+    @Option(parsing: .unconditional, help: "Journals to import.") var journals = 1_000
+
+    func validate() throws { if journals < 1 { throw ValidationError("--journals must be at least 1 (got \(journals))") } }
+
+    func run() async throws {
+        let dir = BenchJournals.folder("import")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for i in 0..<journals {
+            _ = try await SyntheticJournal.write(runs: dir + "/runs", id: String(format: "2026%08d-run", i), service: "svc-\(i % 20)",
+                                                 rto: Double(30 + i % 400), started: Journal.timestamp(Date(timeIntervalSince1970: 1_790_000_000 + Double(i) * 3600)),
+                                                 steps: 3, hosts: 2, samples: 3)
+        }
+        let start = ContinuousClock.now
+        let db = try await History.open(path: dir + "/h.sqlite")
+        let r = await db.ingest(runsFolder: dir + "/runs")
+        let t = DurationText.seconds(ContinuousClock.now - start)
+        guard r.added == journals else {
+            Terminal.err("only \(r.added) of \(journals) imported: \(r.refused.prefix(3).joined(separator: "; "))\n")
+            throw ExitCode(ExitStatus.failed)
+        }
+        BenchJournals.report("import of \(journals) journals", [t])
+    }
+}
+
+struct HistoryBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "history", abstract: "Time listing the history of many runs, with trends.")
+    @Option(parsing: .unconditional, help: "Runs in the database.") var runs = 10_000
+    @Option(name: .customLong("repeat"), parsing: .unconditional, help: "Repetitions (the median is reported).") var repetitions = 5
+
+    func validate() throws { if runs < 1 || repetitions < 1 { throw ValidationError("--runs and --repeat must be at least 1") } }
+
+    func run() async throws {
+        let dir = BenchJournals.folder("history")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for i in 0..<runs {
+            _ = try await SyntheticJournal.write(runs: dir + "/runs", id: String(format: "2026%08d-run", i), service: "svc-\(i % 40)",
+                                                 rto: Double(30 + i % 400), started: Journal.timestamp(Date(timeIntervalSince1970: 1_790_000_000 + Double(i) * 600)))
+        }
+        let db = try await History.open(path: dir + "/h.sqlite")
+        _ = await db.ingest(runsFolder: dir + "/runs")
+        var times: [Double] = []
+        var listed = 0
+        for _ in 0..<repetitions {
+            let start = ContinuousClock.now
+            listed = try await db.entries().count
+            times.append(DurationText.seconds(ContinuousClock.now - start))
+        }
+        BenchJournals.report("history of \(listed) runs (every run, with its trend)", times)
+    }
+}
+
+extension Array {
+    subscript(safe i: Int) -> Element? { indices.contains(i) ? self[i] : nil }
 }

@@ -20,9 +20,29 @@ import Testing
         _ = try History(path: path)
         let again = try History(path: path)
         let applied = try again.pool.read { db in try History.migrator.appliedIdentifiers(db) }
-        #expect(applied == ["v1: runs, steps, checks, deductions, annotations, action items"])
+        #expect(applied == ["v1: runs, steps, checks, deductions, annotations, action items", "v2: index runs by service and start, for trends"])
         let tables = try again.pool.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name") }
         for t in ["action_item", "annotation", "check_result", "deduction", "run", "step"] { #expect(tables.contains(t)) }
+    }
+
+    @Test func aDatabaseOfTheFirstVersionIsMigratedWithItsRunsKept() async throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = dir + "/v1.sqlite"
+        do {
+            let v1 = try DatabasePool(path: path)
+            try History.migrator.migrate(v1, upTo: "v1: runs, steps, checks, deductions, annotations, action items")
+            let journal = try await Self.writeJournal(runs: dir + "/runs", id: "old")
+            // A v1 database with a run in it (written as v1 would: the v1 tables are unchanged).
+            let record = DrillRecord.fold(try JournalReader.read(path: journal).events)
+            try await v1.write { db in try RunRow(record, journal: journal, head: "h", events: 1).insert(db, score: Score(record)) }
+        }
+        let db = try History(path: path)
+        let applied = try await db.pool.read { d in try History.migrator.appliedIdentifiers(d) }
+        #expect(applied.count == 2)
+        #expect(try await db.entries().map(\.id) == ["old"])
+        let indexes = try await db.pool.read { d in try String.fetchAll(d, sql: "SELECT name FROM sqlite_master WHERE type = 'index'") }
+        #expect(indexes.contains("run_by_service_started"))
     }
 
     @Test func importIsIdempotentAndRefusesDamagedOrUnfinishedJournals() async throws {

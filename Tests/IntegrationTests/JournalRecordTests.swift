@@ -62,6 +62,12 @@ import Testing
         #expect(shown.status == 0)
         let printed = try #require(r.stdout.range(of: "\nDrill ").map { String(r.stdout[$0.lowerBound...]) })
         #expect(shown.stdout == printed)
+        // The fast line reader and Codable agree on every line of a real journal.
+        let raw = try String(contentsOfFile: RunStore(root: runs).journalPath(id ?? ""), encoding: .utf8).split(separator: "\n")
+        for line in raw {
+            let bytes = ArraySlice(Array(line.utf8))
+            #expect(JournalLineDecoder.decode(bytes) == (try JSONDecoder().decode(JournalEvent.self, from: Data(bytes))), "\(line.prefix(80))")
+        }
         // Any prefix of the journal folds, and says the run is unfinished.
         for k in 0..<events.count {
             #expect(!DrillRecord.fold(Array(events.prefix(k))).isFinished, "prefix \(k)")

@@ -152,6 +152,9 @@ public final class History: Sendable {
                 t.column("done_by", .text)
             }
         }
+        m.registerMigration("v2: index runs by service and start, for trends") { db in
+            try db.create(index: "run_by_service_started", on: "run", columns: ["service", "started"])
+        }
         return m
     }
 

@@ -32,12 +32,13 @@ public struct HistoryEntry: Sendable, Equatable, Codable {
 extension History {
     /// Runs, newest first, optionally of one service, since a date (ISO 8601 prefix), at most `limit`.
     public func entries(service: String? = nil, since: String? = nil, limit: Int? = nil) async throws(Failure) -> [HistoryEntry] {
+        // The previous run of the same service by a window over every run, filtered after, so a
+        // run's trend does not depend on the filter.
         var sql = """
-            SELECT r.id, r.service, r.result, r.started, r.score, r.grade, r.rto_seconds, r.rto_objective_seconds, r.rpo_seconds,
-                   r.rpo_objective_seconds, r.rpo_found,
-                   (SELECT p.score FROM run p WHERE p.service = r.service AND (p.started < r.started OR (p.started = r.started AND p.id < r.id))
-                    ORDER BY p.started DESC, p.id DESC LIMIT 1) AS previous
-            FROM run r WHERE 1 = 1
+            SELECT * FROM (
+              SELECT id, service, result, started, score, grade, rto_seconds, rto_objective_seconds, rpo_seconds,
+                     rpo_objective_seconds, rpo_found, LAG(score) OVER (PARTITION BY service ORDER BY started, id) AS previous
+              FROM run) r WHERE 1 = 1
             """
         var args: [(any DatabaseValueConvertible)?] = []
         if let service { sql += " AND r.service = ?"; args.append(service) }
@@ -127,7 +128,7 @@ public struct Annotation: Sendable, Equatable, Codable {
             h.update(data: Data(field.utf8))
             h.update(data: Data([0]))
         }
-        return h.finalize().map { String(format: "%02x", $0) }.joined()
+        return Hex.string(h.finalize())
     }
 }
 

@@ -121,7 +121,7 @@ public actor Journal {
     }()
 
     static func sha256<D: DataProtocol>(_ bytes: D) -> String {
-        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        Hex.string(SHA256.hash(data: bytes))
     }
 
     /// ISO 8601 UTC with milliseconds; one format for every event (a value type, safe to share).
@@ -178,21 +178,64 @@ public enum JournalReader {
             }
             return c
         }
-        let decoder = JSONDecoder()
-        for line in bytes.split(separator: 0x0a, omittingEmptySubsequences: false).dropLast() {
-            lineNumber += 1
-            guard let e = try? decoder.decode(JournalEvent.self, from: Data(line)) else {
-                return Contents(events: events, lastHash: hash, problem: "line \(lineNumber) is not a journal event")
+        // Decoding and hashing each line are independent: done on every core, then the chain is
+        // checked in order (a 100,000-event journal is read for every score, report and import).
+        let lines = Array(bytes.split(separator: 0x0a, omittingEmptySubsequences: false).dropLast())
+        var decoded = [JournalEvent?](repeating: nil, count: lines.count)
+        var hashes = [String](repeating: "", count: lines.count)
+        let workers = lines.count < 2_000 ? 1 : max(1, min(8, ProcessInfo.processInfo.activeProcessorCount))
+        decoded.withUnsafeMutableBufferPointer { events in
+            hashes.withUnsafeMutableBufferPointer { digests in
+                let out = LineResults(events: events, digests: digests)
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    let decoder = JSONDecoder()
+                    var j = w * lines.count / workers
+                    let end = (w + 1) * lines.count / workers
+                    while j < end {
+                        out.events[j] = JournalLineDecoder.decode(lines[j]) ?? (try? decoder.decode(JournalEvent.self, from: Data(lines[j])))
+                        out.digests[j] = Journal.sha256(lines[j])
+                        j += 1
+                    }
+                }
             }
-            guard e.prev == hash else {
-                return Contents(events: events, lastHash: hash, problem: "line \(lineNumber) does not follow line \(lineNumber - 1): the chain is broken (edited, removed or reordered lines)")
-            }
-            guard e.seq == lineNumber else {
-                return Contents(events: events, lastHash: hash, problem: "line \(lineNumber) has sequence number \(e.seq)")
-            }
-            events.append(e)
-            hash = Journal.sha256(line)
         }
+        var problem: String?
+        var checked = 0
+        for index in decoded.indices {
+            lineNumber = index + 1
+            guard let e = decoded[index] else { problem = "line \(lineNumber) is not a journal event"; break }
+            guard e.prev == hash else {
+                problem = "line \(lineNumber) does not follow line \(lineNumber - 1): the chain is broken (edited, removed or reordered lines)"
+                break
+            }
+            guard e.seq == lineNumber else { problem = "line \(lineNumber) has sequence number \(e.seq)"; break }
+            hash = hashes[index]
+            checked = index + 1
+        }
+        if let problem { return Contents(events: decoded[..<checked].map { $0! }, lastHash: hash, problem: problem) }
+        events = decoded.map { $0! }   // every one checked above
         return Contents(events: events, lastHash: hash, problem: nil, completeBytes: bytes.count)
+    }
+}
+
+/// Where the workers of `verify` put each line's event and digest (each writes its own indexes).
+private struct LineResults: @unchecked Sendable {
+    let events: UnsafeMutableBufferPointer<JournalEvent?>
+    let digests: UnsafeMutableBufferPointer<String>
+}
+
+/// Lower-case hex of bytes, by table: `String(format: "%02x")` per byte cost ~30 µs a journal
+/// line (a 100,000-event journal took 5 s to verify).
+enum Hex {
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    static func string<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
+        var out = [UInt8]()
+        out.reserveCapacity(64)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -125,7 +125,7 @@ public struct JournalEvent: Sendable, Codable, Equatable {
 
     public init(_ event: Kind) { self.event = event }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case seq, time, offsetMS = "offset_ms", event, run, format, phase, step, name, host, check, from, command, attempt, passed
         case outcome, expect, met, exit, signal, pgid, answeredBy = "answered_by"
         case processTag = "process_tag"

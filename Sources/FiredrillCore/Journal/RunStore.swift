@@ -120,7 +120,7 @@ public struct RunStore: Sendable {
 
     public static func sha256(file: String) -> String? {
         guard let data = FileManager.default.contents(atPath: file) else { return nil }
-        return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        return Hex.string(SHA256.hash(data: data))
     }
 
     /// One hash over files and folders (a folder's files in name order): the inventory, or a playbook with its includes.
@@ -137,6 +137,6 @@ public struct RunStore: Sendable {
                 if let data = FileManager.default.contents(atPath: f.path) { hasher.update(data: Data(f.name.utf8)); hasher.update(data: data) }
             }
         }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return Hex.string(hasher.finalize())
     }
 }

@@ -36,7 +36,7 @@ public struct ScoreRenderer: Sendable {
         "\(d.component): \(d.reason)" + (d.evidence.map { " — \($0.prefix(160))" } ?? "")
     }
 
-    static func num(_ x: Double) -> String {
+    public static func num(_ x: Double) -> String {
         x == x.rounded() ? String(Int(x)) : String(format: "%.1f", x)
     }
 }
