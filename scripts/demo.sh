@@ -14,6 +14,9 @@ $fd lab up
 $fd plan Playbooks/ehr-db-failover.yml -i .firedrill-lab/inventory.yml --preflight | sed -n '/^Preflight/,$p'
 # The drill itself: failover, verification after every step, RTO/RPO, restore. The pharmacy's
 # manual confirmation is recorded as given (--manual=pass); on a terminal, leave it out to be asked.
-$fd run Playbooks/ehr-db-failover.yml -i .firedrill-lab/inventory.yml --yes --manual=pass --runs-dir runs
+$fd run Playbooks/ehr-db-failover.yml -i .firedrill-lab/inventory.yml --yes --manual=pass --runs-dir runs --db runs/history.sqlite
 $fd runs --runs-dir runs | head -5
 $fd verify-journal latest --runs-dir runs
+# The readiness score again, from the journal alone, and the history the run recorded itself in.
+$fd score latest --runs-dir runs
+$fd history --db runs/history.sqlite --limit 5
