@@ -155,6 +155,18 @@ public final class History: Sendable {
         m.registerMigration("v2: index runs by service and start, for trends") { db in
             try db.create(index: "run_by_service_started", on: "run", columns: ["service", "started"])
         }
+        m.registerMigration("v3: score components per run, for the scorecard") { db in
+            // Runs indexed before have none: the scorecard reads their journal; `history --rebuild` fills them.
+            try db.create(table: "score_component") { t in
+                t.column("run_id", .text).notNull().references("run", onDelete: .cascade).indexed()
+                t.column("position", .integer).notNull()
+                t.column("component", .text).notNull()
+                t.column("applicable", .boolean).notNull()
+                t.column("possible", .double).notNull()
+                t.column("earned", .double).notNull()
+                t.column("note", .text)
+            }
+        }
         return m
     }
 
@@ -230,6 +242,10 @@ extension History {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [id, parts[0], parts[1].isEmpty ? nil : parts[1], last.check, last.host, last.expect.rawValue,
                                  samples.count, samples.filter(\.met).count, last.outcome.rawValue, last.detail])
+        }
+        for (i, c) in score.components.enumerated() {
+            try db.execute(sql: "INSERT INTO score_component (run_id, position, component, applicable, possible, earned, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [id, i, c.id.rawValue, c.applicable, c.possible, c.earned, c.note])
         }
         for (i, d) in score.deductions.enumerated() {
             try db.execute(sql: """

@@ -120,6 +120,10 @@ public struct Annotation: Sendable, Equatable, Codable {
     public var prevHash: String
     public var hash: String
 
+    enum CodingKeys: String, CodingKey {
+        case id, run, journalHead = "journal_head", verdict, note, by, created, actions, prevHash = "prev_hash", hash
+    }
+
     /// SHA-256 over the previous annotation's hash and this one's fields.
     static func digest(prev: String, run: String, journalHead: String, verdict: Verdict, note: String, by: String, created: String,
                        actions: [Action]) -> String {
@@ -243,4 +247,92 @@ extension History {
             throw Failure(message: "cannot update \(path): \(History.describe(error))")
         }
     }
+}
+
+// MARK: - What reports and the scorecard read
+
+extension History {
+    /// What a report of `run` adds from the history: its annotations, the service's drills.
+    public func reportHistory(run: String, service: String) async -> ReportHistory {
+        do throws(Failure) {
+            let indexed = try await head(of: run) != nil
+            let (annotations, problem) = try await annotations(of: run)
+            let runs = try await entries(service: service, limit: 200).reversed()
+            return ReportHistory(inHistory: indexed, annotations: annotations, annotationProblem: problem, runs: Array(runs),
+                                 note: indexed ? nil : "run \(run) is not in the history \(path): firedrill import its journal")
+        } catch {
+            return ReportHistory(note: error.message)
+        }
+    }
+
+    /// The latest run of each service, with its score components and open action items.
+    public func latestRuns() async throws(Failure) -> [LatestRun] {
+        do {
+            return try await pool.read { db in
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT * FROM (
+                      SELECT r.*, ROW_NUMBER() OVER (PARTITION BY service ORDER BY started DESC, id DESC) AS n FROM run r) WHERE n = 1
+                    """)
+                let lastPassed = try Row.fetchAll(db, sql: """
+                    SELECT * FROM (
+                      SELECT service, id, playbook_sha256, inventory_sha256,
+                             ROW_NUMBER() OVER (PARTITION BY service ORDER BY started DESC, id DESC) AS n FROM run WHERE result = 'passed') WHERE n = 1
+                    """)
+                var passed: [String: (String, String?, String?)] = [:]
+                for p in lastPassed { passed[p["service"]] = (p["id"], p["playbook_sha256"], p["inventory_sha256"]) }
+                var open: [String: Int] = [:]
+                for row in try Row.fetchAll(db, sql: """
+                    SELECT r.service AS service, COUNT(*) AS n FROM action_item a JOIN run r ON r.id = a.run_id WHERE a.status = 'open' GROUP BY r.service
+                    """) { open[row["service"]] = row["n"] }
+                var components: [String: [Score.Component]] = [:]
+                let ids = rows.map { $0["id"] as String }
+                if !ids.isEmpty {
+                    let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
+                    for c in try Row.fetchAll(db, sql: "SELECT * FROM score_component WHERE run_id IN (\(marks)) ORDER BY run_id, position",
+                                              arguments: StatementArguments(ids)) {
+                        guard let id = Score.ComponentID(rawValue: c["component"]) else { continue }
+                        components[c["run_id"], default: []].append(Score.Component(id: id, weight: id.weight, applicable: c["applicable"], possible: c["possible"],
+                                                                                      earned: c["earned"], note: c["note"]))
+                    }
+                }
+                return rows.map { row in
+                    let service: String = row["service"], id: String = row["id"]
+                    let p = passed[service]
+                    return LatestRun(service: service, id: id, result: row["result"], started: row["started"], score: row["score"], grade: row["grade"],
+                                     rules: row["score_rules"], playbookSHA256: row["playbook_sha256"], inventorySHA256: row["inventory_sha256"],
+                                     journal: row["journal_path"], rtoSeconds: row["rto_seconds"], rtoObjectiveSeconds: row["rto_objective_seconds"],
+                                     rpoSeconds: row["rpo_seconds"], rpoObjectiveSeconds: row["rpo_objective_seconds"], rpoFound: row["rpo_found"],
+                                     components: components[id], openActions: open[service] ?? 0, lastPassedRun: p?.0,
+                                     lastPassedPlaybookSHA256: p?.1, lastPassedInventorySHA256: p?.2)
+                }
+            }
+        } catch {
+            throw Failure(message: "cannot read \(path): \(History.describe(error))")
+        }
+    }
+}
+
+/// A service's latest run as the scorecard reads it.
+public struct LatestRun: Sendable, Equatable {
+    public var service: String
+    public var id: String
+    public var result: String
+    public var started: String
+    public var score: Double
+    public var grade: String
+    public var rules: String
+    public var playbookSHA256: String?
+    public var inventorySHA256: String?
+    public var journal: String
+    public var rtoSeconds: Double?
+    public var rtoObjectiveSeconds: Double?
+    public var rpoSeconds: Double?
+    public var rpoObjectiveSeconds: Double?
+    public var rpoFound: Bool?
+    /// nil for runs indexed before the history kept components (`history --rebuild` fills them).
+    public var components: [Score.Component]?
+    public var openActions: Int
+    public var lastPassedRun: String?
+    public var lastPassedPlaybookSHA256: String?
+    public var lastPassedInventorySHA256: String?
 }

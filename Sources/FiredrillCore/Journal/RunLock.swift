@@ -290,7 +290,7 @@ extension RunLock.Key {
         while let a = ai {
             var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
             if getnameinfo(a.pointee.ai_addr, a.pointee.ai_addrlen, &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST) == 0 {
-                let s = String(cString: host)
+                let s = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 if !out.contains(s) { out.append(s) }
             }
             ai = a.pointee.ai_next

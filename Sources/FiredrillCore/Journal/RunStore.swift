@@ -66,6 +66,29 @@ public struct RunStore: Sendable {
         return nil
     }
 
+    /// Replaces `path` with `text` whole or not at all (a temporary file beside it, synced, then
+    /// renamed over it), readable by others as reports are meant to be; nil on success, else why not.
+    public static func replace(_ path: String, with text: String) -> String? {
+        let folder = (path as NSString).deletingLastPathComponent
+        if let problem = folderProblem(folder.isEmpty ? "." : folder) { return problem }
+        let temp = (folder.isEmpty ? "." : folder) + "/." + (path as NSString).lastPathComponent + ".tmp-\(getpid())"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard fd >= 0 else { return "cannot create \(temp): \(String(cString: strerror(errno)))" }
+        var bytes = Array(text.utf8)[...]
+        var failure: String?
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { failure = String(cString: strerror(errno)); break }
+            bytes = bytes.dropFirst(n)
+        }
+        if failure == nil, fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
+        close(fd)
+        if failure == nil, rename(temp, path) != 0 { failure = String(cString: strerror(errno)) }
+        if let failure { unlink(temp); return "cannot write \(path): \(failure)" }
+        return nil
+    }
+
     public func journalPath(_ runID: String) -> String { "\(directory(runID))/journal.jsonl" }
 
     /// `20261124-193012-ehr-db-3f9a`: sortable by time, says which service, unique.

@@ -13,6 +13,8 @@ public struct Plan: Sendable, Encodable {
     public var objectives: ObjectivesInfo
     public var secrets: [SecretInfo]
     public var hosts: [HostConnection]
+    /// The inventory groups each planned host belongs to (directly or through a parent), `all` left out.
+    public var hostGroups: [String: [String]] = [:]
     public var steadyState: [PlannedCheck]
     public var dataCheck: PlannedDataCheck?
     public var steps: [PlannedStep]
@@ -20,7 +22,7 @@ public struct Plan: Sendable, Encodable {
     public var summary: Summary
 
     enum CodingKeys: String, CodingKey {
-        case format, runID = "run_id", playbook, inventory, limit, objectives, secrets, hosts
+        case format, runID = "run_id", playbook, inventory, limit, objectives, secrets, hosts, hostGroups = "host_groups"
         case steadyState = "steady_state", dataCheck = "data_check", steps, restore, summary
     }
 

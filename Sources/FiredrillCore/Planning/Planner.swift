@@ -99,7 +99,11 @@ public struct Planner {
             summary: .init(hosts: connections.count, steps: steps.count, restoreSteps: restore.count, commands: commandCount,
                            checks: checkCount, manualSteps: everyStep.filter { $0.kind == .manual }.count,
                            estimatedWorstCase: Seconds(worst)))
-        return (plan, state.diagnostics.uniqued())
+        var planned = plan
+        for c in connections {
+            planned.hostGroups[c.name] = (inventory?.hosts[c.name]?.groups ?? []).filter { $0 != "all" && $0 != "ungrouped" }
+        }
+        return (planned, state.diagnostics.uniqued())
     }
 
     struct State {

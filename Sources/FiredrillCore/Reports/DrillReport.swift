@@ -1,0 +1,572 @@
+import Foundation
+
+/// The after-action report of one drill (format `firedrill.report/1`, docs/report-format.md):
+/// every fact any report format shows, built once from the run's journal (its `DrillRecord`, the
+/// chain re-verified now) and the history database (annotations, the previous drill, the trend).
+/// Renderers only lay this out; none of them reads a journal or derives a fact of its own.
+///
+/// Secrets: the journal is already masked, and nothing here comes from anywhere else.
+public struct DrillReport: Sendable, Codable, Equatable {
+    public static let format = "firedrill.report/1"
+
+    public var format = DrillReport.format
+    public var overview: Overview
+    public var scope: Scope
+    public var objectives: [Objective]
+    /// The steady state checked before the drill.
+    public var steadyState: [Check]
+    public var timeline: [Step]
+    public var restore: Restore
+    /// The steady state checked again after restore.
+    public var finalState: [Check]
+    public var score: Score
+    /// What went wrong, one line per step and reason (hosts grouped).
+    public var findings: [String]
+    /// Locks taken over, commands left running that were stopped, interrupts.
+    public var notes: [String]
+    public var afterAction: AfterAction
+    public var previous: Comparison?
+    /// This service's drills, oldest first, up to this one (from the history).
+    public var trend: [TrendPoint]
+    public var evidence: Evidence
+    public var requirements: [Requirement]
+
+    enum CodingKeys: String, CodingKey {
+        case format, overview, scope, objectives, steadyState = "steady_state", timeline, restore, finalState = "final_state", score
+        case findings, notes, afterAction = "after_action", previous, trend, evidence, requirements
+    }
+
+    public struct Overview: Sendable, Codable, Equatable {
+        public var run: String
+        public var name: String
+        public var service: String
+        public var scenario: String?
+        public var exercise: String?
+        public var criticality: String
+        public var owner: String?
+        public var `operator`: String
+        public var controller: String
+        public var started: String?
+        public var ended: String?
+        /// `passed`, `failed`, `interrupted`, `preconditions`, `incomplete`, or `unfinished` (no end recorded).
+        public var result: String
+        /// The result in words, as the terminal says it.
+        public var resultText: String
+        public var resumed: Int
+        public var score: Double
+        public var grade: String
+
+        enum CodingKeys: String, CodingKey {
+            case run, name, service, scenario, exercise, criticality, owner, `operator`, controller, started, ended, result
+            case resultText = "result_text", resumed, score, grade
+        }
+    }
+
+    public struct Host: Sendable, Codable, Equatable {
+        public var name: String
+        /// `address:port` as planned.
+        public var address: String?
+        public var groups: [String]
+        /// `reachable`, `unreachable`, or `not checked` (the run stopped before).
+        public var status: String
+        public var detail: String?
+        public var trustedNewKey: Bool
+
+        enum CodingKeys: String, CodingKey { case name, address, groups, status, detail, trustedNewKey = "trusted_new_key" }
+    }
+
+    public struct Scope: Sendable, Codable, Equatable {
+        public var hosts: [Host]
+        public var unreachable: [String]
+        public var limit: String?
+        public var inventory: [String]
+        public var extraVarNames: [String]
+
+        enum CodingKeys: String, CodingKey { case hosts, unreachable, limit, inventory, extraVarNames = "extra_var_names" }
+    }
+
+    public struct Objective: Sendable, Codable, Equatable {
+        /// `RTO` or `RPO`.
+        public var name: String
+        public var objectiveSeconds: Double?
+        public var measuredSeconds: Double?
+        /// `met`, `exceeded`, `not measured`, `data lost`, `no objective`, `no data check`.
+        public var status: String
+        public var step: String?
+        /// Where it was measured, on the run's clock.
+        public var fromOffsetMS: Double?
+        public var toOffsetMS: Double?
+        public var detail: String?
+
+        enum CodingKeys: String, CodingKey {
+            case name, objectiveSeconds = "objective_seconds", measuredSeconds = "measured_seconds", status, step
+            case fromOffsetMS = "from_offset_ms", toOffsetMS = "to_offset_ms", detail
+        }
+    }
+
+    public struct Check: Sendable, Codable, Equatable {
+        public var check: String
+        public var host: String?
+        public var from: String?
+        public var attempt: Int
+        public var offsetMS: Double?
+        public var expect: String
+        /// `passed`, `failed`, `error`, `skipped`: what the probe found.
+        public var outcome: String
+        /// Whether that was what was expected.
+        public var met: Bool
+        public var detail: String
+
+        public var label: String { host.map { "\(check)@\($0)" } ?? check }
+
+        enum CodingKeys: String, CodingKey { case check, host, from, attempt, offsetMS = "offset_ms", expect, outcome, met, detail }
+    }
+
+    public struct HostResult: Sendable, Codable, Equatable {
+        public var host: String
+        /// `passed`, `failed`, `timed out`, `unknown`, `not sent`, `interrupted`, `running` (no end recorded), or a transport error.
+        public var outcome: String
+        public var passed: Bool
+        public var text: String
+        public var command: String?
+        public var exit: Int?
+        public var startedOffsetMS: Double?
+        public var durationMS: Double?
+        public var stdout: String?
+        public var stderr: String?
+
+        enum CodingKeys: String, CodingKey {
+            case host, outcome, passed, text, command, exit, startedOffsetMS = "started_offset_ms", durationMS = "duration_ms", stdout, stderr
+        }
+    }
+
+    public struct Verify: Sendable, Codable, Equatable {
+        public var withinSeconds: Double?
+        public var holdSeconds: Double?
+        public var passed: Bool?
+        public var attempts: Int?
+        public var detail: String?
+        public var flaps: [String]
+        public var samples: [Check]
+
+        enum CodingKeys: String, CodingKey {
+            case withinSeconds = "within_seconds", holdSeconds = "hold_seconds", passed, attempts, detail, flaps, samples
+        }
+    }
+
+    public struct Step: Sendable, Codable, Equatable {
+        public var id: String
+        public var name: String
+        /// `failover`, `restore`, `on_failure`.
+        public var phase: String
+        /// `command` or `manual`.
+        public var kind: String
+        public var pattern: String?
+        /// `passed`, `failed`, `skipped`, `interrupted`, `unfinished`, or `not run` (planned, never started).
+        public var result: String
+        public var detail: String?
+        public var startedOffsetMS: Double?
+        public var durationMS: Double?
+        public var hosts: [HostResult]
+        /// The hosts the plan gave the step.
+        public var plannedHosts: [String]
+        public var verify: Verify?
+        /// A manual step: what the operator was asked, the answer and who gave it.
+        public var instruction: String?
+        public var manualResult: String?
+        public var answeredBy: String?
+
+        enum CodingKeys: String, CodingKey {
+            case id, name, phase, kind, pattern, result, detail, startedOffsetMS = "started_offset_ms", durationMS = "duration_ms", hosts, plannedHosts = "planned_hosts", verify
+            case instruction, manualResult = "manual_result", answeredBy = "answered_by"
+        }
+    }
+
+    public struct Restore: Sendable, Codable, Equatable {
+        /// Whether the failover changed any host (then restore must run).
+        public var touched: Bool?
+        /// Why restore started: `completed` (after a finished failover), `step_failed`, `interrupted`, …
+        public var reason: String?
+        /// `completed`, `failed`, `abandoned`, `not_needed`, `not_run`, or nil when the run stopped before.
+        public var status: String?
+        public var summary: String
+        /// The state the hosts were left in, in words.
+        public var hostsLeft: String
+        public var steps: [String]
+        public var leftovers: [String]
+
+        enum CodingKeys: String, CodingKey { case touched, reason, status, summary, hostsLeft = "hosts_left", steps, leftovers }
+    }
+
+    public struct AfterAction: Sendable, Codable, Equatable {
+        /// Whether the run is in the history database (annotations live there).
+        public var inHistory: Bool
+        public var annotations: [Annotation]
+        /// nil when the annotation chain holds; else what was changed.
+        public var problem: String?
+        /// Why there is nothing, when there is nothing.
+        public var note: String?
+
+        enum CodingKeys: String, CodingKey { case inHistory = "in_history", annotations, problem, note }
+    }
+
+    public struct Comparison: Sendable, Codable, Equatable {
+        public var run: String
+        public var started: String
+        public var result: String
+        public var score: Double
+        public var grade: String
+        public var scoreDelta: Double
+        public var rtoSeconds: Double?
+        public var rtoDeltaSeconds: Double?
+        public var rpoSeconds: Double?
+        public var rpoDeltaSeconds: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case run, started, result, score, grade, scoreDelta = "score_delta", rtoSeconds = "rto_seconds", rtoDeltaSeconds = "rto_delta_seconds"
+            case rpoSeconds = "rpo_seconds", rpoDeltaSeconds = "rpo_delta_seconds"
+        }
+    }
+
+    public struct TrendPoint: Sendable, Codable, Equatable {
+        public var run: String
+        public var started: String
+        public var result: String
+        public var score: Double
+        public var rtoSeconds: Double?
+
+        enum CodingKeys: String, CodingKey { case run, started, result, score, rtoSeconds = "rto_seconds" }
+    }
+
+    public struct Evidence: Sendable, Codable, Equatable {
+        public var playbook: String?
+        public var playbookSHA256: String?
+        public var inventory: [String]
+        public var inventorySHA256: String?
+        /// The Firedrill version that ran the drill, and the one that wrote this report.
+        public var runVersion: String?
+        public var reportVersion: String
+        public var journal: String
+        public var events: Int
+        public var headHash: String
+        /// Re-verified when the report was made.
+        public var chainVerified: Bool
+        /// What is wrong with the journal (nil when intact).
+        public var problem: String?
+        public var sealed: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case playbook, playbookSHA256 = "playbook_sha256", inventory, inventorySHA256 = "inventory_sha256", runVersion = "run_version"
+            case reportVersion = "report_version", journal, events, headHash = "head_hash", chainVerified = "chain_verified", problem, sealed
+        }
+    }
+
+    public struct Requirement: Sendable, Codable, Equatable {
+        /// `HIPAA 164.308(a)(7)(ii)(B)`, …
+        public var id: String
+        public var title: String
+        /// `evidenced`, `partial`, or `missing`.
+        public var status: String
+        /// Which evidence in this report answers it.
+        public var evidence: String
+    }
+}
+
+/// What the history adds to a report: the operator's after-action record and earlier drills.
+public struct ReportHistory: Sendable {
+    public var inHistory: Bool
+    public var annotations: [Annotation]
+    public var annotationProblem: String?
+    /// This service's runs, oldest first (this run included when it is indexed).
+    public var runs: [HistoryEntry]
+    /// Why there is no history, when there is none.
+    public var note: String?
+
+    public init(inHistory: Bool = false, annotations: [Annotation] = [], annotationProblem: String? = nil, runs: [HistoryEntry] = [],
+                note: String? = nil) {
+        self.inHistory = inHistory; self.annotations = annotations; self.annotationProblem = annotationProblem; self.runs = runs; self.note = note
+    }
+}
+
+extension DrillReport {
+    /// The report of a journal's events as read now (`problem`: the first damage found, if any).
+    public init(record r: DrillRecord, journal: String, events: Int, headHash: String, problem: String?, sealed: Bool,
+                history: ReportHistory, reportVersion: String) {
+        let facts = r.facts
+        let score = Score(r)
+        let result = r.ending?.result?.rawValue ?? (r.journalFailed != nil ? "incomplete" : "unfinished")
+        overview = Overview(run: r.runID ?? "", name: r.name ?? facts?.service ?? "", service: facts?.service ?? r.name ?? "",
+                            scenario: facts?.scenario, exercise: facts?.exercise, criticality: facts?.criticality ?? "",
+                            owner: facts?.owner, operator: facts?.operator ?? "", controller: facts?.controller ?? "",
+                            started: r.startedAt, ended: r.endedAt, result: result, resultText: Self.resultText(r, result),
+                            resumed: r.resumes.count, score: score.points, grade: score.grade.rawValue)
+        scope = Self.scope(r)
+        objectives = Self.objectives(r)
+        steadyState = r.steadyState.map(Self.check)
+        timeline = Self.timeline(r)
+        restore = Self.restore(r)
+        finalState = r.finalState.map(Self.check)
+        self.score = score
+        findings = r.failures + r.skippedSteps.map { "skipped \($0.label): \($0.detail ?? "")" }
+        var notes = r.notes
+        notes += r.leftovers.map { "\($0.step) on \($0.host): \($0.detail)" }
+        notes += r.interrupts.map { "interrupt at \($0.time): \($0.detail)" }
+        if let failed = r.journalFailed { notes.append("the journal stopped taking events: \(failed)") }
+        if !r.resumes.isEmpty { notes.append("the runner died and the run was resumed \(r.resumes.count)× (offsets restart at each resume)") }
+        self.notes = notes
+        afterAction = AfterAction(inHistory: history.inHistory, annotations: history.annotations, problem: history.annotationProblem,
+                                  note: history.inHistory ? (history.annotations.isEmpty ? "no after-action review recorded yet: firedrill annotate \(r.runID ?? "RUN") --verdict …" : nil)
+                                      : (history.note ?? "the run is not in the history database: firedrill import \(journal)"))
+        let mine = history.runs.firstIndex { $0.id == r.runID }
+        let earlier = mine.map { Array(history.runs[..<$0]) } ?? history.runs.filter { $0.started < (r.startedAt ?? "") }
+        previous = earlier.last.map { p in
+            let rto = r.rto?.passed == false ? nil : r.rto?.seconds
+            let rpo = r.rpo?.passed == true ? r.rpo?.seconds : nil
+            return Comparison(run: p.id, started: p.started, result: p.result, score: p.score, grade: p.grade,
+                              scoreDelta: ScoreCalculator.round(score.points - p.score), rtoSeconds: p.rtoSeconds,
+                              rtoDeltaSeconds: Self.zip2(rto, p.rtoSeconds).map { Self.round2($0 - $1) }, rpoSeconds: p.rpoSeconds,
+                              rpoDeltaSeconds: Self.zip2(rpo, p.rpoSeconds).map { Self.round2($0 - $1) })
+        }
+        var points = history.runs.map { TrendPoint(run: $0.id, started: $0.started, result: $0.result, score: $0.score, rtoSeconds: $0.rtoSeconds) }
+        if mine == nil, let id = r.runID {
+            points = earlier.map { TrendPoint(run: $0.id, started: $0.started, result: $0.result, score: $0.score, rtoSeconds: $0.rtoSeconds) }
+            points.append(TrendPoint(run: id, started: r.startedAt ?? "", result: result, score: score.points, rtoSeconds: r.rto?.passed == false ? nil : r.rto?.seconds))
+        } else if let mine {
+            points = Array(points[...mine])
+        }
+        trend = Array(points.suffix(20))
+        evidence = Evidence(playbook: facts?.playbook, playbookSHA256: facts?.playbookSHA256, inventory: facts?.inventory ?? [],
+                            inventorySHA256: facts?.inventorySHA256, runVersion: facts?.version, reportVersion: reportVersion,
+                            journal: journal, events: events, headHash: headHash, chainVerified: problem == nil, problem: problem, sealed: sealed)
+        requirements = []
+        requirements = Self.requirements(self, r)
+    }
+
+    static func zip2(_ a: Double?, _ b: Double?) -> (Double, Double)? {
+        guard let a, let b else { return nil }
+        return (a, b)
+    }
+
+    static func round2(_ x: Double) -> Double { (x * 100).rounded() / 100 }
+
+    static func resultText(_ r: DrillRecord, _ result: String) -> String {
+        switch result {
+        case "passed": return "PASSED"
+        case "failed": return "FAILED"
+        case "interrupted": return "INTERRUPTED"
+        case "preconditions": return r.resumes.isEmpty ? "NOT STARTED (preconditions not met)" : "NOT RESUMED (hosts unreachable)"
+        case "incomplete": return "RECORD INCOMPLETE"
+        default: return "UNFINISHED (no end recorded)"
+        }
+    }
+
+    static func scope(_ r: DrillRecord) -> Scope {
+        // Planned hosts, with what preflight found of each; a host the journal names that the
+        // plan does not (an older journal) is listed too — no host is ever dropped.
+        var names: [String] = []
+        var address: [String: String] = [:]
+        var groups: [String: [String]] = [:]
+        if case let .array(hosts)? = r.plan?["hosts"] {
+            for h in hosts {
+                guard case let .string(name)? = h["name"] else { continue }
+                names.append(name)
+                if case let .string(a)? = h["address"] {
+                    let port: String = if case let .number(p)? = h["port"] { String(Int(p)) } else { "22" }
+                    address[name] = a.contains(":") ? "[\(a)]:\(port)" : "\(a):\(port)"
+                }
+                if case .string("local")? = h["kind"] { address[name] = "local" }
+            }
+        }
+        if case let .object(g)? = r.plan?["host_groups"] {
+            for (host, list) in g {
+                if case let .array(items) = list { groups[host] = items.compactMap { if case let .string(s) = $0 { s } else { nil } } }
+            }
+        }
+        for h in r.hosts where !names.contains(h.name) { names.append(h.name) }
+        let hosts = names.map { name -> Host in
+            let seen = r.hosts.first { $0.name == name }
+            let status = seen.map { $0.ready ? "reachable" : "unreachable" } ?? "not checked"
+            return Host(name: name, address: address[name] ?? seen?.endpoint, groups: groups[name] ?? [], status: status,
+                        detail: seen?.detail, trustedNewKey: seen?.trustedNewKey ?? false)
+        }
+        return Scope(hosts: hosts, unreachable: hosts.filter { $0.status == "unreachable" }.map(\.name), limit: r.facts?.limit,
+                     inventory: r.facts?.inventory ?? [], extraVarNames: r.facts?.extraVarNames ?? [])
+    }
+
+    static func objectives(_ r: DrillRecord) -> [Objective] {
+        let rtoObjective = r.facts?.rtoObjectiveSeconds ?? r.rto?.objectiveSeconds
+        let rtoMeasured = r.rto?.passed == false ? nil : r.rto?.seconds
+        let rtoStatus: String = rtoMeasured.map { m in rtoObjective.map { m <= $0 ? "met" : "exceeded" } ?? "measured" }
+            ?? (rtoObjective == nil ? "no objective" : "not measured")
+        let rpoObjective = r.facts?.rpoObjectiveSeconds ?? r.rpo?.objectiveSeconds
+        let rpoMeasured = r.rpo?.passed == true ? r.rpo?.seconds : nil
+        let rpoStatus: String
+        if r.rpo?.passed == false { rpoStatus = "data lost" }
+        else if let m = rpoMeasured { rpoStatus = rpoObjective.map { m <= $0 ? "met" : "exceeded" } ?? "measured" }
+        else if r.marker == nil && !(r.plan.map { ($0["data_check"] ?? .null) != .null } ?? false) { rpoStatus = "no data check" }
+        else { rpoStatus = rpoObjective == nil ? "no objective" : "not measured" }
+        return [
+            Objective(name: "RTO", objectiveSeconds: rtoObjective, measuredSeconds: rtoMeasured, status: rtoStatus, step: r.rto?.step,
+                      fromOffsetMS: r.rto?.fromOffsetMS, toOffsetMS: r.rto?.toOffsetMS, detail: r.rto?.detail),
+            Objective(name: "RPO", objectiveSeconds: rpoObjective, measuredSeconds: rpoMeasured, status: rpoStatus, step: r.rpo?.step,
+                      fromOffsetMS: r.rpo?.fromOffsetMS, toOffsetMS: r.rpo?.toOffsetMS, detail: r.rpo?.detail),
+        ]
+    }
+
+    static func check(_ c: DrillRecord.CheckSample) -> Check {
+        Check(check: c.check, host: c.host, from: c.from, attempt: c.attempt, offsetMS: c.offsetMS, expect: c.expect.rawValue,
+              outcome: c.outcome.rawValue, met: c.met, detail: c.detail)
+    }
+
+    /// The steps that started, in order, then the planned ones that never did (`not run`).
+    static func timeline(_ r: DrillRecord) -> [Step] {
+        var steps = r.steps.map(step)
+        for phase in ["steps", "restore"] {
+            guard case let .array(planned)? = r.plan?[phase] else { continue }
+            for p in planned {
+                guard case let .string(id)? = p["id"], !steps.contains(where: { $0.id == id }) else { continue }
+                func text(_ k: String) -> String? { if case let .string(v)? = p[k] { v } else { nil } }
+                let hosts: [String] = if case let .array(h)? = p["hosts"] { h.compactMap { if case let .string(s) = $0 { s } else { nil } } } else { [] }
+                let verify: Verify? = (p["verify"] ?? .null) == .null ? nil : Verify(withinSeconds: nil, holdSeconds: nil, passed: nil, attempts: nil, detail: nil, flaps: [], samples: [])
+                steps.append(Step(id: id, name: text("name") ?? "", phase: text("phase") ?? (phase == "steps" ? "failover" : "restore"),
+                                  kind: text("kind") ?? "command", pattern: text("pattern"), result: "not run",
+                                  detail: r.preconditions != nil ? "the drill did not start" : "not started: the run ended before it",
+                                  startedOffsetMS: nil, durationMS: nil, hosts: [], plannedHosts: hosts, verify: verify,
+                                  instruction: text("instruction"), manualResult: nil, answeredBy: nil))
+            }
+        }
+        return steps
+    }
+
+    static func step(_ s: DrillRecord.StepRecord) -> Step {
+        let hosts = s.commands.map { c -> HostResult in
+            let outcome: String
+            if !c.finished { outcome = "running" }
+            else if c.passed == true { outcome = "passed" }
+            else if c.timedOut { outcome = "timed out" }
+            else if c.exit != nil || c.signal != nil { outcome = "failed" }
+            else { outcome = (c.result?.rawValue ?? "failed").replacingOccurrences(of: "_", with: " ") }
+            let text = !c.finished ? "no end recorded" : c.result == .unknown ? (c.detail ?? "outcome unknown") : c.outcomeText
+            return HostResult(host: c.host, outcome: outcome, passed: c.passed == true, text: text, command: c.command, exit: c.exit,
+                              startedOffsetMS: c.startedOffsetMS, durationMS: c.durationMS, stdout: c.stdout, stderr: c.stderr)
+        }
+        let verify = (s.verify != nil || s.spec?.verify != nil) ? Verify(
+            withinSeconds: s.spec?.verify?.withinSeconds, holdSeconds: s.spec?.verify?.holdSeconds, passed: s.verify?.passed,
+            attempts: s.verify?.attempts, detail: s.verify?.detail, flaps: s.verify?.flaps ?? [], samples: (s.verify?.samples ?? []).map(check)) : nil
+        return Step(id: s.id, name: s.name, phase: s.phase?.rawValue ?? "failover", kind: s.spec?.kind ?? (s.manualResult != nil ? "manual" : "command"),
+                    pattern: s.spec?.pattern, result: s.result?.rawValue ?? "unfinished", detail: s.detail, startedOffsetMS: s.startedOffsetMS,
+                    durationMS: s.durationMS, hosts: hosts, plannedHosts: s.spec?.hosts ?? hosts.map(\.host), verify: verify, instruction: s.spec?.instruction,
+                    manualResult: s.manualResult?.rawValue, answeredBy: s.manualAnsweredBy)
+    }
+
+    static func restore(_ r: DrillRecord) -> Restore {
+        let status = r.restore?.status?.rawValue ?? (r.ending?.touched == false ? "not_needed" : nil)
+        let summary = r.ending?.restore ?? r.restore?.detail ?? (r.isFinished ? "restore did not run" : "the run stopped before restore was recorded")
+        let left = r.ending?.finalState ?? (r.isFinished ? "not recorded" : "unknown: the run has no end; resume it (firedrill run --resume)")
+        return Restore(touched: r.ending?.touched, reason: r.restore?.reason?.rawValue, status: status, summary: summary, hostsLeft: left,
+                       steps: r.steps.filter { $0.phase == .restore }.map { "\($0.label): \($0.result?.rawValue ?? "unfinished")" },
+                       leftovers: r.leftovers.map { "\($0.step) on \($0.host): \($0.result?.rawValue ?? "") \($0.detail)" })
+    }
+
+    /// Which evidence in this report answers which requirement, and how fully.
+    static func requirements(_ report: DrillReport, _ r: DrillRecord) -> [Requirement] {
+        let started = report.timeline.filter { $0.result != "not run" }
+        let ran = !started.isEmpty
+        let passed = report.overview.result == "passed"
+        let chain = report.evidence.chainVerified ? "journal chain verified (\(report.evidence.events) events)" : "journal DAMAGED"
+        let verifies = started.filter { $0.phase == "failover" && $0.verify != nil }
+        let held = verifies.filter { $0.verify?.passed == true }.count
+        let rto = report.objectives[0], rpo = report.objectives[1]
+        let reviewed = !report.afterAction.annotations.isEmpty
+        let actions = report.afterAction.annotations.reduce(0) { $0 + $1.actions.count }
+        let restored = report.restore.status == "completed"
+        var out: [Requirement] = []
+        out.append(Requirement(
+            id: "HIPAA 164.308(a)(7)(ii)(B)", title: "Disaster recovery plan: procedures to restore any loss of data",
+            status: !ran ? "missing" : restored && passed ? "evidenced" : "partial",
+            evidence: "playbook \(report.evidence.playbook ?? "?") (SHA-256 \(short(report.evidence.playbookSHA256))) defines failover and restore; "
+                + (ran ? "this drill ran \(started.filter { $0.phase == "failover" }.count) failover and \(started.filter { $0.phase == "restore" }.count) restore steps; restore: \(report.restore.status ?? "not run"); RPO \(rpo.status)" : "the drill did not run (\(report.overview.resultText))")))
+        out.append(Requirement(
+            id: "HIPAA 164.308(a)(7)(ii)(C)", title: "Emergency mode operation plan: critical processes continue during the emergency",
+            status: !ran || verifies.isEmpty ? "missing" : held == verifies.count ? "evidenced" : "partial",
+            evidence: verifies.isEmpty ? "no failover step verified the service" : "\(held) of \(verifies.count) failover steps showed the service answering (verify held); RTO \(rto.status)"))
+        out.append(Requirement(
+            id: "HIPAA 164.308(a)(7)(ii)(D)", title: "Testing and revision procedures",
+            status: !ran ? "partial" : reviewed && report.evidence.chainVerified ? "evidenced" : "partial",
+            evidence: "drill \(report.overview.run) on \(report.overview.started ?? "?"), \(chain); score \(ScoreRenderer.num(report.score.points)) (\(report.score.grade.rawValue)); "
+                + (reviewed ? "after-action review recorded (\(report.afterAction.annotations.count) annotation(s), \(actions) action item(s))" : "no after-action review recorded yet (firedrill annotate)")))
+        out.append(Requirement(
+            id: "HIPAA 164.308(a)(7)(ii)(E)", title: "Applications and data criticality analysis",
+            status: report.overview.criticality.isEmpty ? "missing" : rto.objectiveSeconds != nil ? "evidenced" : "partial",
+            evidence: "service \(report.overview.service) rated \(report.overview.criticality.isEmpty ? "?" : report.overview.criticality); objectives RTO \(rto.objectiveSeconds.map(ReportText.duration) ?? "not set"), RPO \(rpo.objectiveSeconds.map(ReportText.duration) ?? "not set")"))
+        out.append(Requirement(
+            id: "CMS 482.15(d)(2)", title: "Testing for emergency preparedness: exercises and their after-action analysis",
+            status: !ran ? "missing" : reviewed ? "evidenced" : "partial",
+            evidence: "\(report.overview.exercise.map { "\($0) exercise" } ?? "exercise (type not set in the playbook)") of scenario \"\(report.overview.scenario ?? "not set")\"; "
+                + (reviewed ? "analysis and action items recorded" : "after-action analysis still to record (firedrill annotate)")))
+        out.append(Requirement(
+            id: "NIST SP 800-53 CP-4 / SP 800-84", title: "Contingency plan testing: test, review the results, take corrective action",
+            status: !ran ? "missing" : reviewed && report.evidence.chainVerified ? "evidenced" : "partial",
+            evidence: "timeline of every step and verify attempt, \(report.score.deductions.count) deduction(s) with evidence, \(chain)"
+                + (report.previous.map { "; compared with the previous drill \($0.run)" } ?? "")
+                + (reviewed ? "; \(actions) corrective action item(s) with owners and due dates" : "")))
+        return out
+    }
+
+    static func short(_ hash: String?) -> String { hash.map { String($0.prefix(12)) } ?? "?" }
+}
+
+/// Small wording shared by the report renderers.
+enum ReportText {
+    static func duration(_ seconds: Double) -> String {
+        seconds < 60 ? (seconds == seconds.rounded() ? "\(Int(seconds))s" : String(format: "%.2fs", seconds)) : DurationText.format(.milliseconds(Int64((seconds * 1000).rounded())))
+    }
+
+    static func offset(_ ms: Double?) -> String {
+        guard let ms else { return "" }
+        return String(format: "+%.1fs", ms / 1000)
+    }
+
+    static func signed(_ x: Double, unit: String = "") -> String {
+        (x > 0 ? "+" : x < 0 ? "−" : "±") + ScoreRenderer.num(abs(x)) + unit
+    }
+}
+
+extension DrillReport {
+    public enum Format: String, Sendable, CaseIterable { case text, markdown, html, json, junit }
+
+    /// The report of the journal at `path`, with what the history at `database` adds (nil, or a
+    /// file that does not exist: no history). Reading a journal never fails the report: a damaged
+    /// one is reported as damaged, with what precedes the damage.
+    public static func load(journal path: String, database: String?, reportVersion: String) async throws -> DrillReport {
+        let contents = try JournalReader.read(path: path)
+        guard !contents.events.isEmpty || contents.problem != nil else {
+            throw Journal.Failure(message: "\(path) holds no run (empty or missing)")
+        }
+        let record = DrillRecord.fold(contents.events)
+        var history = ReportHistory(note: database.map { "no history database at \($0): firedrill import \(path) records the run" }
+            ?? "no history database given")
+        if let database, FileManager.default.fileExists(atPath: database) {
+            do throws(History.Failure) {
+                let db = try await History.open(path: database)
+                history = await db.reportHistory(run: record.runID ?? "", service: record.facts?.service ?? record.name ?? "")
+            } catch {
+                history = ReportHistory(note: "the history could not be read: \(error.message)")
+            }
+        }
+        let sealed = FileManager.default.fileExists(atPath: path + ".head")
+        return DrillReport(record: record, journal: path, events: contents.events.count, headHash: contents.lastHash, problem: contents.problem,
+                           sealed: sealed, history: history, reportVersion: reportVersion)
+    }
+
+    /// This report in `format` (`style` colours the text format).
+    public func rendered(_ format: Format, style: TerminalStyle = TerminalStyle(enabled: false)) throws -> String {
+        switch format {
+        case .text: return ReportTextRenderer(style: style).render(self)
+        case .markdown: return ReportMarkdownRenderer().render(self)
+        case .html: return ReportHTMLRenderer().render(self)
+        case .junit: return ReportJUnitRenderer().render(self)
+        case .json: return try JSONOutput.encode(self) + "\n"
+        }
+    }
+}

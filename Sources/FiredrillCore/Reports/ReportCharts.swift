@@ -1,0 +1,214 @@
+import Foundation
+
+/// The drill's timeline as inline SVG: x is time since the run started (the journal's
+/// offsets); one lane per step with a bar per host command (hatched when it failed), verify
+/// samples as ticks (a bar when met, a cross when not), the outage window from the failure to
+/// the end of the RTO shaded, and the restore phase in its own lane. Pass and fail differ by
+/// shape and pattern, not only colour. Steps on many hosts draw one bar for the hosts that
+/// passed and one per host that did not, so a 1,000-host drill stays small.
+struct TimelineSVG {
+    let report: DrillReport
+    let width = 1000.0
+    let labelWidth = 250.0
+    let laneHeight = 30.0
+    let top = 34.0
+    static let hostRowsMax = 12
+
+    var plotWidth: Double { width - labelWidth - 20 }
+
+    /// The last moment anything happened, in ms.
+    var span: Double {
+        var end = 1.0
+        for s in report.timeline {
+            if let a = s.startedOffsetMS { end = max(end, a + (s.durationMS ?? 0)) }
+            for h in s.hosts { if let a = h.startedOffsetMS { end = max(end, a + (h.durationMS ?? 0)) } }
+            for c in s.verify?.samples ?? [] { end = max(end, c.offsetMS ?? 0) }
+        }
+        for c in report.steadyState + report.finalState { end = max(end, c.offsetMS ?? 0) }
+        for o in report.objectives { end = max(end, o.toOffsetMS ?? 0) }
+        return end * 1.02
+    }
+
+    func x(_ ms: Double?) -> Double { labelWidth + (ms ?? 0) / span * plotWidth }
+
+    func render() -> String {
+        let steps = report.timeline
+        let restoreSteps = steps.filter { $0.phase == "restore" && $0.startedOffsetMS != nil }
+        let lanes = Double(steps.count + 1)
+        let height = top + lanes * laneHeight + 40
+        let rto = report.objectives.first { $0.name == "RTO" }
+        var s = "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(f(width)) \(f(height))\" width=\"\(f(width))\" height=\"\(f(height))\" role=\"img\" aria-labelledby=\"tl-title tl-desc\">"
+        s += "<title id=\"tl-title\">Timeline of drill \(e(report.overview.run))</title>"
+        s += "<desc id=\"tl-desc\">\(steps.count) steps over \(e(ReportText.duration(span / 1000 / 1.02))); "
+        s += (rto?.measuredSeconds).map { "outage window \(e(ReportText.duration($0))) shaded; " } ?? "no RTO measured; "
+        s += "bars are host commands (hatched when failed), ticks are verify samples (a cross when not met).</desc>"
+        s += """
+        <defs><pattern id="hatch-fail" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#f7d4da"/><line x1="0" y1="0" x2="0" y2="6" stroke="#a4001d" stroke-width="3"/></pattern>
+        <pattern id="hatch-outage" width="8" height="8" patternUnits="userSpaceOnUse" patternTransform="rotate(-45)"><line x1="0" y1="0" x2="0" y2="8" stroke="#a4001d" stroke-width="1" stroke-opacity="0.35"/></pattern></defs>
+        """
+        // Time axis.
+        let tick = Self.niceStep(span / 1000 / 8)
+        var t = 0.0
+        while t * 1000 <= span {
+            let xx = x(t * 1000)
+            s += "<line x1=\"\(f(xx))\" y1=\"\(f(top - 6))\" x2=\"\(f(xx))\" y2=\"\(f(height - 30))\" stroke=\"#e2e2e2\"/>"
+            s += "<text x=\"\(f(xx))\" y=\"\(f(top - 10))\" text-anchor=\"middle\">\(e(Self.label(t)))</text>"
+            t += tick
+        }
+        // The outage window: from the failure to the service answering again (the RTO).
+        if let rto, let from = rto.fromOffsetMS, let to = rto.toOffsetMS, to > from {
+            s += "<g class=\"outage\"><rect x=\"\(f(x(from)))\" y=\"\(f(top))\" width=\"\(f(max(1, x(to) - x(from))))\" height=\"\(f(lanes * laneHeight))\" fill=\"url(#hatch-outage)\" stroke=\"#a4001d\" stroke-dasharray=\"4 3\">"
+            s += "<title>Outage window: \(e(ReportText.duration(rto.measuredSeconds ?? (to - from) / 1000))) from the failure to the service answering again (RTO)</title></rect>"
+            s += "<text x=\"\(f(x(from) + 3))\" y=\"\(f(height - 16))\">outage (RTO \(e(ReportText.duration(rto.measuredSeconds ?? (to - from) / 1000))))</text></g>"
+        }
+        for (i, step) in steps.enumerated() {
+            let y = top + Double(i) * laneHeight
+            s += "<g class=\"lane\" data-step=\"\(e(step.id))\" data-phase=\"\(e(step.phase))\">"
+            if i % 2 == 0 { s += "<rect x=\"0\" y=\"\(f(y))\" width=\"\(f(width))\" height=\"\(f(laneHeight))\" fill=\"#f6f7f9\"/>" }
+            let name = "\(step.id) \(step.name)"
+            s += "<text x=\"4\" y=\"\(f(y + 19))\"><title>\(e(name)) — \(e(step.result))</title>\(e(name.count > 36 ? String(name.prefix(35)) + "…" : name))</text>"
+            if step.startedOffsetMS == nil {
+                s += "<text x=\"\(f(labelWidth + 4))\" y=\"\(f(y + 19))\" font-style=\"italic\">\(e(step.result)): \(e(step.detail ?? ""))</text></g>"
+                continue
+            }
+            s += bars(step, y: y)
+            for c in step.verify?.samples ?? [] { s += tickMark(c, y: y) }
+            if step.kind == "manual" {
+                let a = x(step.startedOffsetMS), b = x((step.startedOffsetMS ?? 0) + (step.durationMS ?? 0))
+                s += "<rect x=\"\(f(a))\" y=\"\(f(y + 8))\" width=\"\(f(max(2, b - a)))\" height=\"14\" fill=\"none\" stroke=\"#1a1a1a\" stroke-dasharray=\"3 2\"><title>manual: \(e(step.manualResult ?? "no answer"))</title></rect>"
+            }
+            s += "</g>"
+        }
+        // The restore phase, as one lane.
+        let y = top + Double(steps.count) * laneHeight
+        s += "<g class=\"restore-lane\"><text x=\"4\" y=\"\(f(y + 19))\" font-weight=\"bold\">restore: \(e(report.restore.status ?? "not run"))</text>"
+        if let first = restoreSteps.first?.startedOffsetMS {
+            let end = restoreSteps.map { ($0.startedOffsetMS ?? 0) + ($0.durationMS ?? 0) }.max() ?? first
+            let ok = report.restore.status == "completed"
+            s += "<rect x=\"\(f(x(first)))\" y=\"\(f(y + 8))\" width=\"\(f(max(2, x(end) - x(first))))\" height=\"14\" fill=\"\(ok ? "#1b5e20" : "url(#hatch-fail)")\" stroke=\"#1a1a1a\" stroke-width=\"0.5\">"
+            s += "<title>restore \(e(report.restore.status ?? "")): \(e(report.restore.summary))</title></rect>"
+        }
+        s += "</g>"
+        s += "<text x=\"\(f(labelWidth))\" y=\"\(f(height - 2))\">time since the run started →</text>"
+        s += "</svg><figcaption>Legend: solid bar = command passed on a host; hatched bar = failed; ▮ tick = verify sample met; ✕ = not met; "
+        s += "dashed box = manual step; hatched band = outage window (RTO). Hover a mark for its detail.</figcaption></figure>"
+        return s
+    }
+
+    func bars(_ step: DrillReport.Step, y: Double) -> String {
+        var s = ""
+        let hosts = step.hosts.filter { $0.startedOffsetMS != nil }
+        guard !hosts.isEmpty else { return "" }
+        func bar(_ a: Double, _ b: Double, _ row: Double, _ rowHeight: Double, ok: Bool, title: String) -> String {
+            "<rect class=\"\(ok ? "cmd-pass" : "cmd-fail")\" x=\"\(f(x(a)))\" y=\"\(f(row))\" width=\"\(f(max(2, x(b) - x(a))))\" height=\"\(f(rowHeight))\" fill=\"\(ok ? "#1b5e20" : "url(#hatch-fail)")\" stroke=\"#1a1a1a\" stroke-width=\"0.4\"><title>\(e(title))</title></rect>"
+        }
+        if hosts.count <= Self.hostRowsMax {
+            let rowHeight = max(2, 20 / Double(hosts.count))
+            for (j, h) in hosts.enumerated() {
+                let a = h.startedOffsetMS ?? 0
+                s += bar(a, a + (h.durationMS ?? 0), y + 5 + Double(j) * rowHeight, rowHeight - 0.5, ok: h.passed, title: "\(h.host): \(h.passed ? "passed" : h.text)")
+            }
+            return s
+        }
+        let ok = hosts.filter(\.passed), bad = hosts.filter { !$0.passed }
+        if !ok.isEmpty {
+            let a = ok.compactMap(\.startedOffsetMS).min() ?? 0
+            let b = ok.map { ($0.startedOffsetMS ?? 0) + ($0.durationMS ?? 0) }.max() ?? a
+            s += bar(a, b, y + 5, bad.isEmpty ? 20 : 10, ok: true, title: "\(ok.count) hosts passed")
+        }
+        for h in bad.prefix(Self.hostRowsMax) {
+            let a = h.startedOffsetMS ?? 0
+            s += bar(a, a + (h.durationMS ?? 0), y + 16, 9, ok: false, title: "\(h.host): \(h.text)")
+        }
+        if bad.count > Self.hostRowsMax {
+            s += "<text x=\"\(f(x(bad[Self.hostRowsMax].startedOffsetMS)))\" y=\"\(f(y + 28))\">+\(bad.count - Self.hostRowsMax) more failed</text>"
+        }
+        return s
+    }
+
+    func tickMark(_ c: DrillReport.Check, y: Double) -> String {
+        let xx = x(c.offsetMS)
+        let title = "<title>#\(c.attempt) \(e(c.label)) \(ReportText.offset(c.offsetMS)): \(e(c.outcome))\(c.met ? "" : " (not met)") — \(e(c.detail))</title>"
+        if c.met {
+            return "<rect class=\"tick-pass\" x=\"\(f(xx - 1))\" y=\"\(f(y + 2))\" width=\"2\" height=\"8\" fill=\"#1b5e20\">\(title)</rect>"
+        }
+        return "<path class=\"tick-fail\" d=\"M\(f(xx - 3)) \(f(y + 1)) l6 6 m0 -6 l-6 6\" stroke=\"#a4001d\" stroke-width=\"1.6\">\(title)</path>"
+    }
+
+    static func niceStep(_ raw: Double) -> Double {
+        for s in [0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200] where s >= raw { return s }
+        return 14400
+    }
+
+    static func label(_ t: Double) -> String {
+        if t == 0 { return "0" }
+        if t < 1 { return String(format: "%.1fs", t) }
+        if t < 60 { return "\(ScoreRenderer.num(t))s" }
+        return DurationText.format(.seconds(Int64(t)))
+    }
+
+    func f(_ v: Double) -> String { SVGNumber.format(v) }
+    func e(_ s: String) -> String { XMLText.escape(s, quotes: true) }
+}
+
+/// Scores and RTOs of a service's drills over time, as inline SVG (with a table for readers
+/// that cannot see it).
+struct TrendSVG {
+    let service: String
+    let points: [DrillReport.TrendPoint]
+    let rtoObjective: Double?
+
+    func render() -> String {
+        guard !points.isEmpty else { return "<p>No history of this service yet.</p>" }
+        let w = 1000.0, h = 220.0, left = 50.0, right = 60.0, top = 20.0, bottom = 40.0
+        let plotW = w - left - right, plotH = h - top - bottom
+        let n = Double(max(1, points.count - 1))
+        func x(_ i: Int) -> Double { points.count == 1 ? left + plotW / 2 : left + Double(i) / n * plotW }
+        func y(_ score: Double) -> Double { top + (1 - score / 100) * plotH }
+        let rtoMax = max(points.compactMap(\.rtoSeconds).max() ?? 0, rtoObjective ?? 0, 0.001) * 1.1
+        func yr(_ s: Double) -> Double { top + (1 - s / rtoMax) * plotH }
+        var s = "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(f(w)) \(f(h))\" width=\"\(f(w))\" height=\"\(f(h))\" role=\"img\" aria-labelledby=\"tr-title tr-desc\">"
+        s += "<title id=\"tr-title\">Score and RTO of \(e(service)) over its last \(points.count) drill(s)</title>"
+        s += "<desc id=\"tr-desc\">Line: score 0–100 (left axis). Bars: measured RTO (right axis)\(rtoObjective.map { ", dashed line: the RTO objective \(ReportText.duration($0))" } ?? "").</desc>"
+        for g in [0.0, 25, 50, 75, 100] {
+            s += "<line x1=\"\(f(left))\" y1=\"\(f(y(g)))\" x2=\"\(f(w - right))\" y2=\"\(f(y(g)))\" stroke=\"#e2e2e2\"/><text x=\"\(f(left - 6))\" y=\"\(f(y(g) + 4))\" text-anchor=\"end\">\(Int(g))</text>"
+        }
+        s += "<text x=\"\(f(w - right + 6))\" y=\"\(f(top + 4))\">\(e(ReportText.duration(rtoMax)))</text><text x=\"\(f(w - right + 6))\" y=\"\(f(top + plotH + 4))\">0s</text>"
+        let barW = max(3, min(24, plotW / Double(points.count) * 0.5))
+        for (i, p) in points.enumerated() {
+            if let r = p.rtoSeconds {
+                s += "<rect class=\"rto-bar\" x=\"\(f(x(i) - barW / 2))\" y=\"\(f(yr(r)))\" width=\"\(f(barW))\" height=\"\(f(top + plotH - yr(r)))\" fill=\"#b9c4d6\" stroke=\"#44546a\" stroke-width=\"0.5\"><title>\(e(p.run)): RTO \(e(ReportText.duration(r)))</title></rect>"
+            }
+        }
+        if let o = rtoObjective, o <= rtoMax {
+            s += "<line x1=\"\(f(left))\" y1=\"\(f(yr(o)))\" x2=\"\(f(w - right))\" y2=\"\(f(yr(o)))\" stroke=\"#44546a\" stroke-dasharray=\"6 4\"/><text x=\"\(f(w - right + 6))\" y=\"\(f(yr(o) + 4))\">RTO goal</text>"
+        }
+        s += "<polyline fill=\"none\" stroke=\"#1a1a1a\" stroke-width=\"2\" points=\"" + points.enumerated().map { "\(f(x($0.offset))),\(f(y($0.element.score)))" }.joined(separator: " ") + "\"/>"
+        for (i, p) in points.enumerated() {
+            let ok = p.result == "passed"
+            s += ok ? "<circle cx=\"\(f(x(i)))\" cy=\"\(f(y(p.score)))\" r=\"5\" fill=\"#1b5e20\">"
+                : "<rect x=\"\(f(x(i) - 5))\" y=\"\(f(y(p.score) - 5))\" width=\"10\" height=\"10\" fill=\"#a4001d\">"
+            s += "<title>\(e(p.run)) \(e(String(p.started.prefix(10)))): score \(ScoreRenderer.num(p.score)), \(e(p.result))</title>" + (ok ? "</circle>" : "</rect>")
+            if points.count <= 12 || i == points.count - 1 || i == 0 {
+                s += "<text x=\"\(f(x(i)))\" y=\"\(f(h - bottom + 16))\" text-anchor=\"middle\">\(e(String(p.started.prefix(10))))</text>"
+            }
+        }
+        s += "</svg><figcaption>● passed drill, ■ failed or incomplete drill; line = score, bars = RTO.</figcaption></figure>"
+        s += "<details><summary>The same as a table</summary><table><thead><tr><th scope=\"col\">Run</th><th scope=\"col\">Started</th><th scope=\"col\">Result</th><th scope=\"col\">Score</th><th scope=\"col\">RTO</th></tr></thead><tbody>"
+        for p in points.reversed() {
+            s += "<tr><td><code>\(e(p.run))</code></td><td>\(e(p.started))</td><td>\(e(p.result))</td><td>\(ScoreRenderer.num(p.score))</td><td>\(p.rtoSeconds.map(ReportText.duration) ?? "—")</td></tr>"
+        }
+        return s + "</tbody></table></details>"
+    }
+
+    func f(_ v: Double) -> String { SVGNumber.format(v) }
+    func e(_ s: String) -> String { XMLText.escape(s, quotes: true) }
+}
+
+enum SVGNumber {
+    /// One decimal at most: short files, no locale.
+    static func format(_ v: Double) -> String {
+        let r = (v * 10).rounded() / 10
+        return r == r.rounded() ? String(Int(r)) : String(format: "%.1f", r)
+    }
+}

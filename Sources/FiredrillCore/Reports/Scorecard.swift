@@ -1,0 +1,248 @@
+import Foundation
+
+/// Readiness across services (format `firedrill.scorecard/1`, docs/report-format.md): for each
+/// service of the given playbooks, its last drill from the history, the score per component,
+/// RTO/RPO against objectives, open action items and a status; and one readiness figure
+/// weighted by criticality, where a service never drilled counts 0.
+///
+/// Built from the playbooks as they are now (service, criticality, objectives, content hashes)
+/// and the history database; never runs anything.
+public struct Scorecard: Sendable, Codable, Equatable {
+    public static let format = "firedrill.scorecard/1"
+    /// Criticality weights of the overall figure.
+    public static let weights: [String: Double] = ["critical": 4, "high": 3, "medium": 2, "low": 1]
+
+    public var format = Scorecard.format
+    /// Weighted by criticality, 0–100.
+    public var readiness: Double
+    public var services: [Row]
+
+    public enum Status: String, Sendable, Codable, Equatable {
+        case ok, failed
+        case neverDrilled = "never drilled"
+        /// The playbook or inventory changed since the last passing drill: its evidence no longer proves the current plan.
+        case needsVerification = "needs verification"
+    }
+
+    public struct Measure: Sendable, Codable, Equatable {
+        public var measuredSeconds: Double?
+        public var objectiveSeconds: Double?
+        /// `met`, `exceeded`, `not measured`, `data lost`, `no objective`.
+        public var status: String
+
+        enum CodingKeys: String, CodingKey { case measuredSeconds = "measured_seconds", objectiveSeconds = "objective_seconds", status }
+    }
+
+    public struct Row: Sendable, Codable, Equatable {
+        public var service: String
+        public var name: String
+        public var playbook: String
+        public var criticality: String
+        public var weight: Double
+        public var status: Status
+        /// Why the status, in words.
+        public var reason: String
+        public var lastRun: String?
+        public var lastDrill: String?
+        public var lastResult: String?
+        public var score: Double?
+        public var grade: String?
+        /// The score the overall figure counts (0 when never drilled).
+        public var counted: Double
+        public var components: [Score.Component]
+        public var rto: Measure
+        public var rpo: Measure
+        public var openActions: Int
+        /// Filled by scheduling: when the next drill is due, and whether it is overdue.
+        public var nextDue: String?
+        public var overdue: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case service, name, playbook, criticality, weight, status, reason, lastRun = "last_run", lastDrill = "last_drill", lastResult = "last_result"
+            case score, grade, counted, components, rto, rpo, openActions = "open_actions", nextDue = "next_due", overdue
+        }
+    }
+
+    /// A service as its playbook says it now.
+    public struct Service: Sendable, Equatable {
+        public var service: String
+        public var name: String
+        public var playbook: String
+        public var criticality: String
+        public var rtoObjectiveSeconds: Double?
+        public var rpoObjectiveSeconds: Double?
+        public var playbookSHA256: String
+        public var inventorySHA256: String
+
+        public init(service: String, name: String, playbook: String, criticality: String, rtoObjectiveSeconds: Double?, rpoObjectiveSeconds: Double?,
+                    playbookSHA256: String, inventorySHA256: String) {
+            self.service = service; self.name = name; self.playbook = playbook; self.criticality = criticality
+            self.rtoObjectiveSeconds = rtoObjectiveSeconds; self.rpoObjectiveSeconds = rpoObjectiveSeconds
+            self.playbookSHA256 = playbookSHA256; self.inventorySHA256 = inventorySHA256
+        }
+    }
+
+    /// The scorecard of `services` given each one's latest run (pure). Rows are worst first.
+    public init(services: [Service], latest: [LatestRun]) {
+        var byService: [String: LatestRun] = [:]
+        for l in latest { byService[l.service] = l }
+        var rows: [Row] = []
+        var seen = Set<String>()
+        for s in services where seen.insert(s.service).inserted {
+            let weight = Self.weights[s.criticality] ?? 1
+            guard let last = byService[s.service] else {
+                rows.append(Row(service: s.service, name: s.name, playbook: s.playbook, criticality: s.criticality, weight: weight, status: .neverDrilled,
+                                reason: "no drill of \(s.service) in the history: it counts 0", counted: 0, components: [],
+                                rto: Measure(objectiveSeconds: s.rtoObjectiveSeconds, status: s.rtoObjectiveSeconds == nil ? "no objective" : "not measured"),
+                                rpo: Measure(objectiveSeconds: s.rpoObjectiveSeconds, status: s.rpoObjectiveSeconds == nil ? "no objective" : "not measured"),
+                                openActions: 0))
+                continue
+            }
+            let status: Status
+            let reason: String
+            if last.result != "passed" {
+                status = .failed
+                reason = "last drill \(last.result)" + (last.lastPassedRun.map { "; last passing drill \($0)" } ?? "; never passed")
+            } else if last.lastPassedPlaybookSHA256 != s.playbookSHA256 || last.lastPassedInventorySHA256 != s.inventorySHA256 {
+                status = .needsVerification
+                let what = [last.lastPassedPlaybookSHA256 != s.playbookSHA256 ? "the playbook" : nil, last.lastPassedInventorySHA256 != s.inventorySHA256 ? "the inventory" : nil]
+                    .compactMap { $0 }.joined(separator: " and ")
+                reason = "\(what) changed since the last passing drill \(last.id): drill it again"
+            } else {
+                status = .ok
+                reason = "last drill passed on the current playbook and inventory"
+            }
+            let rto = Self.measure(last.rtoSeconds, objective: s.rtoObjectiveSeconds ?? last.rtoObjectiveSeconds, found: true)
+            let rpo = Self.measure(last.rpoSeconds, objective: s.rpoObjectiveSeconds ?? last.rpoObjectiveSeconds, found: last.rpoFound != false)
+            rows.append(Row(service: s.service, name: s.name, playbook: s.playbook, criticality: s.criticality, weight: weight, status: status, reason: reason,
+                            lastRun: last.id, lastDrill: last.started, lastResult: last.result, score: last.score, grade: last.grade, counted: last.score,
+                            components: last.components ?? [], rto: rto, rpo: rpo, openActions: last.openActions))
+        }
+        rows.sort { ($0.counted, -$0.weight, $0.service) < ($1.counted, -$1.weight, $1.service) }
+        self.services = rows
+        let total = rows.reduce(0) { $0 + $1.weight }
+        readiness = total > 0 ? ScoreCalculator.round(rows.reduce(0) { $0 + $1.weight * $1.counted } / total) : 0
+    }
+
+    static func measure(_ measured: Double?, objective: Double?, found: Bool) -> Measure {
+        if !found { return Measure(measuredSeconds: nil, objectiveSeconds: objective, status: "data lost") }
+        guard let measured else { return Measure(measuredSeconds: nil, objectiveSeconds: objective, status: objective == nil ? "no objective" : "not measured") }
+        guard let objective else { return Measure(measuredSeconds: measured, objectiveSeconds: nil, status: "no objective") }
+        return Measure(measuredSeconds: measured, objectiveSeconds: objective, status: measured <= objective ? "met" : "exceeded")
+    }
+}
+
+// MARK: - Rendering
+
+extension Scorecard {
+    public enum Format: String, Sendable, CaseIterable { case text, markdown, html, json }
+
+    public func rendered(_ format: Format, style: TerminalStyle = TerminalStyle(enabled: false)) throws -> String {
+        switch format {
+        case .text: return text(style)
+        case .markdown: return markdown()
+        case .html: return html()
+        case .json: return try JSONOutput.encode(self) + "\n"
+        }
+    }
+
+    static func short(_ c: Score.ComponentID) -> String {
+        switch c {
+        case .failover: return "fail"
+        case .redundancy: return "red"
+        case .rto: return "rto"
+        case .rpo: return "rpo"
+        case .restore: return "rest"
+        }
+    }
+
+    static func points(_ row: Row) -> String {
+        guard !row.components.isEmpty else { return "" }
+        return row.components.map { "\(short($0.id)) " + ($0.applicable ? "\(ScoreRenderer.num($0.earned))/\(ScoreRenderer.num($0.possible))" : "n/a") }.joined(separator: " ")
+    }
+
+    static func measureText(_ m: Measure) -> String {
+        let v = m.measuredSeconds.map(ReportText.duration) ?? "—"
+        return m.objectiveSeconds.map { "\(v) / \(ReportText.duration($0))" } ?? v
+    }
+
+    func text(_ style: TerminalStyle) -> String {
+        var out = style.bold("Readiness \(ScoreRenderer.num(readiness))/100") + " over \(services.count) service(s), weighted by criticality (critical 4, high 3, medium 2, low 1; never drilled counts 0)\n\n"
+        out += style.bold("SERVICE              CRIT      STATUS              SCORE      LAST DRILL  RTO (meas/obj)     RPO (meas/obj)     ACTIONS  NEXT DUE") + "\n"
+        for r in services {
+            let status: String
+            switch r.status {
+            case .ok: status = style.green(TextLayout.pad(r.status.rawValue, 19))
+            case .failed: status = style.red(TextLayout.pad(r.status.rawValue, 19))
+            case .neverDrilled, .needsVerification: status = style.yellow(TextLayout.pad(r.status.rawValue, 19))
+            }
+            let score = r.score.map { "\(ScoreRenderer.num($0)) \(r.grade ?? "")" } ?? "0 (—)"
+            out += "\(TextLayout.pad(String(r.service.prefix(20)), 20)) \(TextLayout.pad(r.criticality, 9)) \(status) \(TextLayout.pad(score, 10)) "
+            out += "\(TextLayout.pad(String((r.lastDrill ?? "never").prefix(10)), 11)) \(TextLayout.pad(Self.measureText(r.rto), 18)) \(TextLayout.pad(Self.measureText(r.rpo), 18)) "
+            out += "\(TextLayout.pad(String(r.openActions), 8)) \(r.nextDue ?? "—")\(r.overdue == true ? style.red(" OVERDUE") : "")\n"
+            let pts = Self.points(r)
+            if !pts.isEmpty { out += style.dim("    points: \(pts)") + "\n" }
+            out += style.dim("    \(r.reason)") + "\n"
+        }
+        return out
+    }
+
+    func markdown() -> String {
+        let md = ReportMarkdownRenderer()
+        var out = "# Readiness scorecard\n\n**Readiness \(ScoreRenderer.num(readiness))/100** over \(services.count) service(s), weighted by criticality (critical 4, high 3, medium 2, low 1); a service never drilled counts 0.\n\n"
+        out += "| Service | Criticality | Status | Score | Points per component | Last drill | RTO (measured / objective) | RPO (measured / objective) | Open actions | Next due |\n"
+        out += "|---|---|---|---|---|---|---|---|---|---|\n"
+        for r in services {
+            out += "| \(md.cell(r.service)) | \(r.criticality) | \(r.status == .ok ? "ok" : "**\(r.status.rawValue)**")<br>\(md.cell(r.reason)) | \(r.score.map { "\(ScoreRenderer.num($0)) (\(r.grade ?? ""))" } ?? "0") | \(md.cell(Self.points(r))) | "
+            out += "\(r.lastDrill.map { "\(String($0.prefix(10))) \(r.lastResult ?? "")" } ?? "never") | \(Self.measureText(r.rto)) \(r.rto.status) | \(Self.measureText(r.rpo)) \(r.rpo.status) | \(r.openActions) | \(r.nextDue ?? "—")\(r.overdue == true ? " **overdue**" : "") |\n"
+        }
+        return out
+    }
+
+    func html() -> String {
+        func e(_ s: String) -> String { XMLText.escape(s, quotes: true) }
+        var h = HTML.head(title: "Readiness scorecard — \(ScoreRenderer.num(readiness))/100")
+        h += "<header class=\"top\"><div><p class=\"kicker\">Firedrill readiness scorecard</p><h1>Readiness across \(services.count) service(s)</h1>"
+        let counts = Dictionary(grouping: services, by: \.status).mapValues(\.count)
+        h += "<p>\([Status.ok, .failed, .needsVerification, .neverDrilled].compactMap { s in counts[s].map { "\($0) \(s.rawValue)" } }.joined(separator: " · "))</p></div>"
+        let grade = Score.Grade(points: readiness).rawValue
+        h += "<div class=\"grade grade-\(grade)\" role=\"img\" aria-label=\"Overall readiness \(ScoreRenderer.num(readiness)) of 100\"><span class=\"letter\">\(ScoreRenderer.num(readiness))</span><span class=\"points\">of 100</span></div></header>\n<main>\n"
+        h += "<section id=\"bars\" aria-labelledby=\"h-bars\"><h2 id=\"h-bars\">Services, worst first</h2>"
+        h += "<p>Weighted by criticality (critical 4, high 3, medium 2, low 1). A service never drilled counts 0.</p>"
+        let rowH = 28.0, labelW = 300.0, w = 1000.0, height = Double(services.count) * rowH + 30
+        h += "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(SVGNumber.format(w)) \(SVGNumber.format(height))\" width=\"\(SVGNumber.format(w))\" height=\"\(SVGNumber.format(height))\" role=\"img\" aria-labelledby=\"sc-title\">"
+        h += "<title id=\"sc-title\">Score of each service's last drill, worst first</title>"
+        h += "<defs><pattern id=\"hatch-fail\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#f7d4da\"/><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#a4001d\" stroke-width=\"3\"/></pattern>"
+        h += "<pattern id=\"dots\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\"><rect width=\"6\" height=\"6\" fill=\"#fdf0d5\"/><circle cx=\"3\" cy=\"3\" r=\"1.3\" fill=\"#7a4b00\"/></pattern></defs>"
+        for (i, r) in services.enumerated() {
+            let y = Double(i) * rowH + 4
+            let fill: String
+            switch r.status {
+            case .ok: fill = "#1b5e20"
+            case .failed: fill = "url(#hatch-fail)"
+            case .needsVerification, .neverDrilled: fill = "url(#dots)"
+            }
+            let barW = max(2, r.counted / 100 * (w - labelW - 160))
+            h += "<g class=\"service\" data-service=\"\(e(r.service))\"><text x=\"4\" y=\"\(SVGNumber.format(y + 17))\">\(e(r.service)) (\(e(r.criticality)))</text>"
+            h += "<rect x=\"\(SVGNumber.format(labelW))\" y=\"\(SVGNumber.format(y + 4))\" width=\"\(SVGNumber.format(barW))\" height=\"18\" fill=\"\(fill)\" stroke=\"#1a1a1a\" stroke-width=\"0.5\"><title>\(e(r.service)): \(ScoreRenderer.num(r.counted)), \(e(r.status.rawValue))</title></rect>"
+            h += "<text x=\"\(SVGNumber.format(labelW + barW + 6))\" y=\"\(SVGNumber.format(y + 17))\">\(ScoreRenderer.num(r.counted)) — \(e(r.status.rawValue))</text></g>"
+        }
+        h += "</svg><figcaption>Solid bar: ok · hatched: failed · dotted: needs verification or never drilled.</figcaption></figure></section>\n"
+        h += "<section id=\"table\" aria-labelledby=\"h-table\"><h2 id=\"h-table\">Details</h2><table><thead><tr>"
+        for c in ["Service", "Criticality", "Status", "Score", "Points per component", "Last drill", "RTO measured / objective", "RPO measured / objective", "Open actions", "Next due"] {
+            h += "<th scope=\"col\">\(c)</th>"
+        }
+        h += "</tr></thead><tbody>"
+        for r in services {
+            let cls = r.status == .ok ? "ok" : r.status == .failed ? "bad" : "warn"
+            h += "<tr><th scope=\"row\">\(e(r.service))<br><span class=\"sub\">\(e(r.name))</span></th><td>\(e(r.criticality))</td>"
+            h += "<td class=\"\(cls)\">\(HTML.mark(r.status == .ok ? true : r.status == .failed ? false : nil))\(e(r.status.rawValue))<br><span class=\"sub\">\(e(r.reason))</span></td>"
+            h += "<td>\(r.score.map { "\(ScoreRenderer.num($0)) (\(e(r.grade ?? "")))" } ?? "0")</td><td>\(e(Self.points(r)))</td>"
+            h += "<td>\(e(r.lastDrill.map { "\(String($0.prefix(10))) \(r.lastResult ?? "")" } ?? "never"))</td>"
+            h += "<td>\(e(Self.measureText(r.rto))) \(e(r.rto.status))</td><td>\(e(Self.measureText(r.rpo))) \(e(r.rpo.status))</td><td>\(r.openActions)</td>"
+            h += "<td>\(e(r.nextDue ?? "—"))\(r.overdue == true ? " <strong class=\"bad\">overdue</strong>" : "")</td></tr>"
+        }
+        h += "</tbody></table></section>\n</main>\n<footer><p>format \(Scorecard.format)</p></footer>\n</body>\n</html>\n"
+        return h
+    }
+}

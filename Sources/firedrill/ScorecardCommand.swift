@@ -1,0 +1,95 @@
+import ArgumentParser
+import FiredrillCore
+import Foundation
+
+extension Scorecard.Format: ExpressibleByArgument {}
+
+struct ScorecardCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scorecard",
+        abstract: "Readiness of every service: last drill, score per component, status.",
+        discussion: """
+        One row per service of the given playbooks (or every playbook in --dir): criticality, \\
+        last drill and its result, score and grade with the points earned per component, RTO \\
+        and RPO measured against the objectives, open action items, and a status — ok, \\
+        failed, never drilled, or needs verification when the playbook or the inventory \\
+        changed since the last passing drill (by SHA-256). The overall readiness is weighted \\
+        by criticality (critical 4, high 3, medium 2, low 1); a service never drilled \\
+        counts 0. Rows are worst first. Reads the playbooks and the history; runs nothing.
+
+        Examples:
+          firedrill scorecard --dir Playbooks
+          firedrill scorecard --dir Playbooks --format html -o scorecard.html
+          firedrill scorecard Playbooks/ehr-db-failover.yml -i lab/inventory.yml --format json
+        """
+    )
+    @Argument(help: ArgumentHelp("Playbooks to include.", valueName: "PLAYBOOK")) var playbooks: [String] = []
+    @Option(help: ArgumentHelp("Every playbook (*.yml, *.yaml) in this folder.", valueName: "DIR")) var dir: String?
+    @Option(name: [.customShort("i"), .long], help: ArgumentHelp("Inventory file or folder (repeatable); replaces the playbooks' 'inventory:' when hashing.", valueName: "INVENTORY"))
+    var inventory: [String] = []
+    @OptionGroup var history: HistoryOptions
+    @Option(help: "text, markdown, html or json.") var format: Scorecard.Format = .text
+    @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Write the scorecard to FILE instead of standard output.", valueName: "FILE"))
+    var output: String?
+    @Flag(name: .long, help: "Never colour the output (also: NO_COLOR=1).") var noColor = false
+
+    func validate() throws {
+        if playbooks.isEmpty && dir == nil { throw ValidationError("give playbooks or --dir DIR (e.g. firedrill scorecard --dir Playbooks)") }
+    }
+
+    func run() async throws {
+        var files = playbooks
+        if let dir {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+                Terminal.err("error: --dir \(dir) is not a folder\nhint: give the folder holding the playbooks, e.g. --dir Playbooks\n")
+                Terminal.exit(ExitStatus.invalidInput)
+            }
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".yml") || $0.hasSuffix(".yaml") }.sorted()
+            if names.isEmpty {
+                Terminal.err("error: no playbook (*.yml, *.yaml) in \(dir)\n")
+                Terminal.exit(ExitStatus.invalidInput)
+            }
+            files += names.map { "\(dir)/\($0)" }
+        }
+        var services: [Scorecard.Service] = []
+        var problems: [Diagnostic] = []
+        var sources: [String: String] = [:]
+        for file in files {
+            let loaded = PlaybookLoader().load(file: file)
+            sources.merge(loaded.sources) { a, _ in a }
+            guard let pb = loaded.playbook, !loaded.diagnostics.hasErrors else { problems += loaded.diagnostics.filter { $0.severity == .error }; continue }
+            var paths = inventory
+            if paths.isEmpty, let inv = pb.inventory { paths = [resolvePath(inv.value, relativeTo: pb.file)] }
+            services.append(Scorecard.Service(service: pb.service, name: pb.name.value, playbook: file, criticality: pb.criticality.rawValue,
+                                              rtoObjectiveSeconds: pb.objectives.rto.map { DurationText.seconds($0) },
+                                              rpoObjectiveSeconds: pb.objectives.rpo.map { DurationText.seconds($0) },
+                                              playbookSHA256: RunStore.sha256(files: [pb.file] + pb.includes), inventorySHA256: RunStore.sha256(files: paths)))
+        }
+        if !problems.isEmpty {
+            Terminal.report(problems, sources: sources, noColor: noColor)
+            Terminal.exit(ExitStatus.invalidInput)
+        }
+        let path = History.defaultPath(history.db)
+        var latest: [LatestRun] = []
+        if FileManager.default.fileExists(atPath: path) {
+            do throws(History.Failure) {
+                latest = try await History.open(path: path).latestRuns()
+            } catch {
+                Terminal.err("error: \(error.message)\n")
+                Terminal.exit(ExitStatus.failed)
+            }
+        } else {
+            Terminal.err("note: no history database at \(path): every service counts as never drilled (--db PATH, or firedrill import RUNS_DIR)\n")
+        }
+        // Runs indexed before the history kept score components: read from their journals.
+        for i in latest.indices where latest[i].components == nil {
+            if let c = try? JournalReader.read(path: latest[i].journal), c.problem == nil {
+                latest[i].components = Score(DrillRecord.fold(c.events)).components
+            }
+        }
+        let card = Scorecard(services: services, latest: latest)
+        let style = output == nil && format == .text ? TerminalStyle.detect(noColorFlag: noColor) : TerminalStyle(enabled: false)
+        writeOutput(try card.rendered(format, style: style), to: output)
+    }
+}
