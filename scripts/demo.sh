@@ -20,3 +20,11 @@ $fd verify-journal latest --runs-dir runs
 # The readiness score again, from the journal alone, and the history the run recorded itself in.
 $fd score latest --runs-dir runs
 $fd history --db runs/history.sqlite --limit 5
+# The after-action report of this drill (one self-contained HTML file) and the readiness
+# scorecard of every example playbook, from the journal and the history alone.
+$fd report latest --runs-dir runs --db runs/history.sqlite --format html -o runs/report.html
+$fd scorecard --dir Playbooks -i .firedrill-lab/inventory.yml --db runs/history.sqlite
+$fd scorecard --dir Playbooks -i .firedrill-lab/inventory.yml --db runs/history.sqlite --format html -o runs/scorecard.html
+echo
+echo "After-action report: $PWD/runs/report.html"
+echo "Readiness scorecard: $PWD/runs/scorecard.html"

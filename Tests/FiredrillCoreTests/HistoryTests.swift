@@ -20,9 +20,10 @@ import Testing
         _ = try History(path: path)
         let again = try History(path: path)
         let applied = try again.pool.read { db in try History.migrator.appliedIdentifiers(db) }
-        #expect(applied == ["v1: runs, steps, checks, deductions, annotations, action items", "v2: index runs by service and start, for trends"])
+        #expect(applied == ["v1: runs, steps, checks, deductions, annotations, action items", "v2: index runs by service and start, for trends",
+                           "v3: score components per run, for the scorecard"])
         let tables = try again.pool.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name") }
-        for t in ["action_item", "annotation", "check_result", "deduction", "run", "step"] { #expect(tables.contains(t)) }
+        for t in ["action_item", "annotation", "check_result", "deduction", "run", "score_component", "step"] { #expect(tables.contains(t)) }
     }
 
     @Test func aDatabaseOfTheFirstVersionIsMigratedWithItsRunsKept() async throws {
@@ -39,7 +40,7 @@ import Testing
         }
         let db = try History(path: path)
         let applied = try await db.pool.read { d in try History.migrator.appliedIdentifiers(d) }
-        #expect(applied.count == 2)
+        #expect(applied.count == 3)
         #expect(try await db.entries().map(\.id) == ["old"])
         let indexes = try await db.pool.read { d in try String.fetchAll(d, sql: "SELECT name FROM sqlite_master WHERE type = 'index'") }
         #expect(indexes.contains("run_by_service_started"))

@@ -158,7 +158,11 @@ extension Scorecard {
 
     static func points(_ row: Row) -> String {
         guard !row.components.isEmpty else { return "" }
-        return row.components.map { "\(short($0.id)) " + ($0.applicable ? "\(ScoreRenderer.num($0.earned))/\(ScoreRenderer.num($0.possible))" : "n/a") }.joined(separator: " ")
+        var parts = row.components.map { "\(short($0.id)) " + ($0.applicable ? "\(ScoreRenderer.num($0.earned))/\(ScoreRenderer.num($0.possible))" : "n/a") }
+        // An honesty cap takes points the components earned (docs/scoring.md).
+        let capped = ScoreCalculator.round(row.components.reduce(0) { $0 + $1.earned } - (row.score ?? 0))
+        if capped > 0 { parts.append("cap −\(ScoreRenderer.num(capped))") }
+        return parts.joined(separator: " ")
     }
 
     static func measureText(_ m: Measure) -> String {
