@@ -6,7 +6,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Firedrill on generated workloads (for the project's benchmark notes).",
-        subcommands: [PlanBench.self, ScoreBench.self, ImportBench.self, HistoryBench.self]
+        subcommands: [PlanBench.self, ScoreBench.self, ImportBench.self, HistoryBench.self, ReportBench.self, ScorecardBench.self]
     )
 }
 
@@ -179,4 +179,88 @@ struct HistoryBench: AsyncParsableCommand {
 
 extension Array {
     subscript(safe i: Int) -> Element? { indices.contains(i) ? self[i] : nil }
+}
+
+struct ReportBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "report", abstract: "Time the HTML report of a large drill (1,000 hosts × 20 steps).")
+    @Option(parsing: .unconditional, help: "Hosts.") var hosts = 1_000
+    @Option(parsing: .unconditional, help: "Failover steps.") var steps = 20
+    @Option(name: .customLong("repeat"), parsing: .unconditional, help: "Repetitions (the median is reported).") var repetitions = 5
+
+    func validate() throws {
+        if hosts < 1 || steps < 1 || repetitions < 1 { throw ValidationError("--hosts, --steps and --repeat must be at least 1") }
+    }
+
+    func run() async throws {
+        let dir = BenchJournals.folder("report")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Each step: a command on every host, then a verify checking every host three times.
+        let path = try await SyntheticJournal.write(runs: dir, id: "bench", steps: steps, hosts: hosts, samples: hosts * 3 - 4, checksPerAttempt: hosts)
+        var times: [Double] = []
+        var bytes = 0, events = 0
+        for _ in 0..<repetitions {
+            let start = ContinuousClock.now
+            let report = try await DrillReport.load(journal: path, database: nil, reportVersion: FiredrillVersion.current)
+            let html = try report.rendered(.html)
+            if let problem = RunStore.replace(dir + "/report.html", with: html) { throw ValidationError(problem) }
+            times.append(DurationText.seconds(ContinuousClock.now - start))
+            bytes = html.utf8.count
+            events = report.evidence.events
+        }
+        BenchJournals.report("report --format html of \(hosts) hosts × \(steps) steps (\(events) events, \(String(format: "%.2f", Double(bytes) / 1_000_000)) MB)", times)
+    }
+}
+
+struct ScorecardBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "scorecard", abstract: "Time the scorecard of many services over a large history.")
+    @Option(parsing: .unconditional, help: "Services (one playbook each).") var services = 200
+    @Option(parsing: .unconditional, help: "Runs in the history.") var runs = 10_000
+    @Option(name: .customLong("repeat"), parsing: .unconditional, help: "Repetitions (the median is reported).") var repetitions = 5
+
+    func validate() throws {
+        if services < 1 || runs < 1 || repetitions < 1 { throw ValidationError("--services, --runs and --repeat must be at least 1") }
+    }
+
+    func run() async throws {
+        let dir = BenchJournals.folder("scorecard")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let books = dir + "/playbooks"
+        try FileManager.default.createDirectory(atPath: books, withIntermediateDirectories: true)
+        try "all:\n  hosts:\n    db1: { ansible_host: 127.0.0.1 }\n".write(toFile: books + "/inventory.yml", atomically: true, encoding: .utf8)
+        let levels = ["critical", "high", "medium", "low"]
+        for i in 0..<services {
+            try """
+            name: Service \(i)
+            service: svc-\(i)
+            criticality: \(levels[i % 4])
+            objectives: { rto: 5m }
+            inventory: inventory.yml
+            steps:
+              - { name: Fail over, on: all, run: "true" }
+            """.write(toFile: books + "/svc-\(i).yml", atomically: true, encoding: .utf8)
+        }
+        for i in 0..<runs {
+            _ = try await SyntheticJournal.write(runs: dir + "/runs", id: String(format: "2026%08d-run", i), service: "svc-\(i % services)",
+                                                 rto: Double(30 + i % 400), started: Journal.timestamp(Date(timeIntervalSince1970: 1_790_000_000 + Double(i) * 600)))
+        }
+        let db = try await History.open(path: dir + "/h.sqlite")
+        _ = await db.ingest(runsFolder: dir + "/runs")
+        var times: [Double] = []
+        var rows = 0
+        for _ in 0..<repetitions {
+            let start = ContinuousClock.now
+            var list: [Scorecard.Service] = []
+            for i in 0..<services {
+                guard let pb = PlaybookLoader().load(file: books + "/svc-\(i).yml").playbook else { throw ValidationError("playbook \(i) does not load") }
+                list.append(Scorecard.Service(service: pb.service, name: pb.name.value, playbook: pb.file, criticality: pb.criticality.rawValue,
+                                              rtoObjectiveSeconds: 300, rpoObjectiveSeconds: nil, playbookSHA256: RunStore.sha256(files: [pb.file] + pb.includes),
+                                              inventorySHA256: RunStore.sha256(files: [books + "/inventory.yml"])))
+            }
+            let card = Scorecard(services: list, latest: try await db.latestRuns())
+            _ = try card.rendered(.html)
+            times.append(DurationText.seconds(ContinuousClock.now - start))
+            rows = card.services.filter { $0.lastRun != nil }.count
+        }
+        BenchJournals.report("scorecard of \(services) services (\(rows) drilled) over \(runs) runs, playbooks loaded and hashed, HTML", times)
+    }
 }

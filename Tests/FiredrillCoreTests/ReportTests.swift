@@ -135,6 +135,30 @@ import Testing
         #expect(try r.rendered(.html).contains("class=\"rto-bar\""))
     }
 
+    @Test func aLargeVerifyIsListedByAttemptNamingEverySampleNotMet() throws {
+        var r = try report("passed")
+        let crossesBefore = try r.rendered(.html).components(separatedBy: "class=\"tick-fail\"").count
+        var samples: [DrillReport.Check] = []
+        for attempt in 1...2 {
+            for h in 1...50 {
+                let met = !(attempt == 2 && h == 17)
+                samples.append(.init(check: "api", host: "host\(h)", from: nil, attempt: attempt, offsetMS: Double(attempt * 1000 + h), expect: "up",
+                                     outcome: met ? "passed" : "failed", met: met, detail: met ? "HTTP 200" : "HTTP 503"))
+            }
+        }
+        r.timeline[0].verify?.samples = samples
+        let attempts = try #require(r.timeline[0].verify?.attemptsSummary)
+        #expect(attempts.map(\.met) == [50, 49] && attempts[1].unmet.map(\.label) == ["api@host17"] && attempts[0].offsetMS == 1001)
+        for format in [DrillReport.Format.text, .markdown, .html] {
+            let text = try r.rendered(format)
+            #expect(text.contains("49/50") && text.contains("api@host17") && text.contains("HTTP 503"), "\(format)")
+            #expect(!text.contains("api@host18"), "\(format) lists samples that met one by one")
+        }
+        let html = try r.rendered(.html)
+        #expect(html.contains("verify attempt #2") && html.components(separatedBy: "class=\"tick-fail\"").count == crossesBefore + 1)
+        #expect(try r.rendered(.json).contains("host18"), "the JSON keeps every sample")
+    }
+
     @Test func htmlIsSelfContainedWithALanePerStep() throws {
         for name in Self.runs {
             let r = try report(name)

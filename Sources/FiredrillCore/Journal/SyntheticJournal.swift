@@ -6,7 +6,8 @@ import Foundation
 public enum SyntheticJournal {
     public static func write(runs: String, id: String, service: String = "ehr-db", rto: Double = 60,
                              started: String = "2026-11-01T02:00:00.000Z", result: JournalEvent.Result = .passed,
-                             steps: Int = 1, hosts: Int = 1, samples: Int = 0, finish: Bool = true) async throws -> String {
+                             steps: Int = 1, hosts: Int = 1, samples: Int = 0, checksPerAttempt: Int = 1,
+                             finish: Bool = true) async throws -> String {
         let store = RunStore(root: runs)
         if let problem = RunStore.folderProblem(store.directory(id)) { throw Journal.Failure(message: problem) }
         let facts = RunFacts(service: service, criticality: "critical", owner: nil, scenario: nil, exercise: nil, rtoObjectiveSeconds: 300,
@@ -31,10 +32,15 @@ public enum SyntheticJournal {
             }
             if samples > 0 {
                 events.append(e(.verifyStarted) { $0.step = id; $0.phase = .failover })
-                for a in 1...samples {
-                    events.append(e(.checkResult) { $0.step = id; $0.phase = .failover; $0.check = "api"; $0.attempt = a; $0.outcome = .passed; $0.expect = .up; $0.met = true; $0.detail = "HTTP 200" })
+                let perAttempt = max(1, checksPerAttempt)
+                for i in 0..<samples {
+                    events.append(e(.checkResult) {
+                        $0.step = id; $0.phase = .failover; $0.check = "api"; $0.attempt = i / perAttempt + 1
+                        if perAttempt > 1 { $0.host = "host\(i % perAttempt + 1)" }
+                        $0.outcome = .passed; $0.expect = .up; $0.met = true; $0.detail = "HTTP 200"
+                    })
                 }
-                events.append(e(.verifyFinished) { $0.step = id; $0.phase = .failover; $0.passed = true; $0.attempt = samples })
+                events.append(e(.verifyFinished) { $0.step = id; $0.phase = .failover; $0.passed = true; $0.attempt = (samples - 1) / perAttempt + 1 })
             }
             events.append(e(.stepFinished) { $0.step = id; $0.phase = .failover; $0.result = .passed })
         }

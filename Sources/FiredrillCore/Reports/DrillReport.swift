@@ -149,6 +149,35 @@ public struct DrillReport: Sendable, Codable, Equatable {
         public var flaps: [String]
         public var samples: [Check]
 
+        /// One verify attempt: when it started, how many of its samples met what was expected, and those that did not.
+        public struct Attempt: Sendable, Equatable {
+            public var number: Int
+            public var offsetMS: Double?
+            public var samples: Int
+            public var met: Int
+            public var unmet: [Check]
+            public var allMet: Bool { met == samples }
+        }
+
+        /// The samples grouped by attempt, in order.
+        public var attemptsSummary: [Attempt] {
+            var order: [Int] = []
+            var by: [Int: Attempt] = [:]
+            for c in samples {
+                if by[c.attempt] == nil {
+                    order.append(c.attempt)
+                    by[c.attempt] = Attempt(number: c.attempt, offsetMS: c.offsetMS, samples: 0, met: 0, unmet: [])
+                }
+                by[c.attempt]?.samples += 1
+                if c.met { by[c.attempt]?.met += 1 } else { by[c.attempt]?.unmet.append(c) }
+            }
+            return order.compactMap { by[$0] }
+        }
+
+        /// Above this many samples, text, Markdown and HTML list attempts (with every sample that
+        /// did not meet its expectation) instead of every sample; JSON keeps every sample.
+        public static let samplesListedMax = 60
+
         enum CodingKeys: String, CodingKey {
             case withinSeconds = "within_seconds", holdSeconds = "hold_seconds", passed, attempts, detail, flaps, samples
         }

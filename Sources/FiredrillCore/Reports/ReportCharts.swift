@@ -41,7 +41,7 @@ struct TimelineSVG {
         s += "<title id=\"tl-title\">Timeline of drill \(e(report.overview.run))</title>"
         s += "<desc id=\"tl-desc\">\(steps.count) steps over \(e(ReportText.duration(span / 1000 / 1.02))); "
         s += (rto?.measuredSeconds).map { "outage window \(e(ReportText.duration($0))) shaded; " } ?? "no RTO measured; "
-        s += "bars are host commands (hatched when failed), ticks are verify samples (a cross when not met).</desc>"
+        s += "bars are host commands (hatched when failed), ticks are verify attempts (a cross when a check was not met).</desc>"
         s += """
         <defs><pattern id="hatch-fail" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#f7d4da"/><line x1="0" y1="0" x2="0" y2="6" stroke="#a4001d" stroke-width="3"/></pattern>
         <pattern id="hatch-outage" width="8" height="8" patternUnits="userSpaceOnUse" patternTransform="rotate(-45)"><line x1="0" y1="0" x2="0" y2="8" stroke="#a4001d" stroke-width="1" stroke-opacity="0.35"/></pattern></defs>
@@ -72,7 +72,7 @@ struct TimelineSVG {
                 continue
             }
             s += bars(step, y: y)
-            for c in step.verify?.samples ?? [] { s += tickMark(c, y: y) }
+            for a in step.verify?.attemptsSummary ?? [] { s += tickMark(a, y: y) }
             if step.kind == "manual" {
                 let a = x(step.startedOffsetMS), b = x((step.startedOffsetMS ?? 0) + (step.durationMS ?? 0))
                 s += "<rect x=\"\(f(a))\" y=\"\(f(y + 8))\" width=\"\(f(max(2, b - a)))\" height=\"14\" fill=\"none\" stroke=\"#1a1a1a\" stroke-dasharray=\"3 2\"><title>manual: \(e(step.manualResult ?? "no answer"))</title></rect>"
@@ -90,7 +90,7 @@ struct TimelineSVG {
         }
         s += "</g>"
         s += "<text x=\"\(f(labelWidth))\" y=\"\(f(height - 2))\">time since the run started →</text>"
-        s += "</svg><figcaption>Legend: solid bar = command passed on a host; hatched bar = failed; ▮ tick = verify sample met; ✕ = not met; "
+        s += "</svg><figcaption>Legend: solid bar = command passed on a host; hatched bar = failed; ▮ tick = a verify attempt whose every check met what was expected; ✕ = one that did not; "
         s += "dashed box = manual step; hatched band = outage window (RTO). Hover a mark for its detail.</figcaption></figure>"
         return s
     }
@@ -126,10 +126,13 @@ struct TimelineSVG {
         return s
     }
 
-    func tickMark(_ c: DrillReport.Check, y: Double) -> String {
-        let xx = x(c.offsetMS)
-        let title = "<title>#\(c.attempt) \(e(c.label)) \(ReportText.offset(c.offsetMS)): \(e(c.outcome))\(c.met ? "" : " (not met)") — \(e(c.detail))</title>"
-        if c.met {
+    /// One tick per verify attempt: a bar when every sample met what was expected, a cross when one did not.
+    func tickMark(_ a: DrillReport.Verify.Attempt, y: Double) -> String {
+        let xx = x(a.offsetMS)
+        var what = "\(a.met)/\(a.samples) met"
+        if !a.unmet.isEmpty { what += "; not met: " + a.unmet.prefix(5).map { "\($0.label) \($0.detail)" }.joined(separator: "; ") + (a.unmet.count > 5 ? "; …" : "") }
+        let title = "<title>verify attempt #\(a.number) \(ReportText.offset(a.offsetMS)): \(e(what))</title>"
+        if a.allMet {
             return "<rect class=\"tick-pass\" x=\"\(f(xx - 1))\" y=\"\(f(y + 2))\" width=\"2\" height=\"8\" fill=\"#1b5e20\">\(title)</rect>"
         }
         return "<path class=\"tick-fail\" d=\"M\(f(xx - 3)) \(f(y + 1)) l6 6 m0 -6 l-6 6\" stroke=\"#a4001d\" stroke-width=\"1.6\">\(title)</path>"

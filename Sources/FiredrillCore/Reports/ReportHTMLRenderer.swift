@@ -98,7 +98,15 @@ public struct ReportHTMLRenderer: Sendable {
                     s += "<p>Verify \(v.passed == true ? "held" : v.passed == false ? "<strong class=\"bad\">did not hold</strong>" : "<strong class=\"bad\">did not finish</strong>") after \(v.attempts ?? v.samples.count) attempt(s)"
                     s += (v.withinSeconds.map { " (within \(ReportText.duration($0)), hold \(ReportText.duration(v.holdSeconds ?? 0)))" } ?? "") + ".</p>"
                     for f in v.flaps { s += "<p class=\"warn\">Flapped: \(e(f))</p>" }
-                    if !v.samples.isEmpty { s += checks(v.samples) }
+                    if v.samples.count > DrillReport.Verify.samplesListedMax {
+                        s += "<table class=\"checks\"><thead><tr><th scope=\"col\">Attempt</th><th scope=\"col\">At</th><th scope=\"col\">Met</th><th scope=\"col\">Not met</th></tr></thead><tbody>"
+                        for a in v.attemptsSummary {
+                            s += "<tr><th scope=\"row\">\(a.number)</th><td>\(ReportText.offset(a.offsetMS))</td><td class=\"\(a.allMet ? "ok" : "bad")\">\(HTML.mark(a.allMet))\(a.met)/\(a.samples)</td><td>"
+                            s += e(a.unmet.prefix(20).map { "\($0.label): \($0.detail)" }.joined(separator: "; ") + (a.unmet.count > 20 ? " (+\(a.unmet.count - 20) more in the JSON report)" : ""))
+                            s += "</td></tr>"
+                        }
+                        s += "</tbody></table>"
+                    } else if !v.samples.isEmpty { s += checks(v.samples) }
                 }
                 s += "</details>"
             }

@@ -49,7 +49,13 @@ public struct ReportMarkdownRenderer: Sendable {
                 md += "Verify \(v.passed == true ? "held" : v.passed == false ? "**did not hold**" : "**did not finish**") after \(v.attempts ?? v.samples.count) attempt(s)"
                 md += (v.withinSeconds.map { " (within \(ReportText.duration($0)), hold \(ReportText.duration(v.holdSeconds ?? 0)))" } ?? "") + ".\n\n"
                 for f in v.flaps { md += "- flapped: \(cell(f))\n" }
-                if !v.samples.isEmpty { md += checks(v.samples) + "\n" }
+                if v.samples.count > DrillReport.Verify.samplesListedMax {
+                    md += "| Attempt | At | Met | Not met |\n|---|---|---|---|\n"
+                    for a in v.attemptsSummary {
+                        md += "| \(a.number) | \(ReportText.offset(a.offsetMS)) | \(a.met)/\(a.samples) | \(cell(a.unmet.prefix(10).map { "\($0.label): \($0.detail)" }.joined(separator: "; ") + (a.unmet.count > 10 ? " (+\(a.unmet.count - 10) more)" : ""))) |\n"
+                    }
+                    md += "\n"
+                } else if !v.samples.isEmpty { md += checks(v.samples) + "\n" }
             }
         }
         if !r.finalState.isEmpty { md += "**Steady state after restore**\n\n" + checks(r.finalState) + "\n" }

@@ -69,7 +69,16 @@ public struct ReportTextRenderer: Sendable {
                 wrapped("verify \(held) after \(v.attempts ?? v.samples.count) attempt(s)" + (v.withinSeconds.map { " (within \(ReportText.duration($0))" } ?? "")
                         + (v.holdSeconds.map { ", hold \(ReportText.duration($0)))" } ?? (v.withinSeconds == nil ? "" : ")")), "           ")
                 for f in v.flaps { wrapped(style.yellow("flapped: ") + f, "             ") }
-                for c in v.samples { wrapped(checkLine(c), "             ", "                 ") }
+                if v.samples.count <= DrillReport.Verify.samplesListedMax {
+                    for c in v.samples { wrapped(checkLine(c), "             ", "                 ") }
+                } else {
+                    for a in v.attemptsSummary {
+                        let mark = a.allMet ? style.green("✓") : style.red("✗")
+                        wrapped("\(mark) \(TextLayout.pad(ReportText.offset(a.offsetMS), 7)) #\(a.number) \(a.met)/\(a.samples) met", "             ")
+                        for c in a.unmet.prefix(20) { wrapped(checkLine(c), "               ", "                   ") }
+                        if a.unmet.count > 20 { wrapped("+\(a.unmet.count - 20) more not met (firedrill report --format json lists every sample)", "               ") }
+                    }
+                }
             }
         }
         if !r.finalState.isEmpty {
