@@ -13,6 +13,33 @@ struct HistoryOptions: ParsableArguments {
             Terminal.exit(ExitStatus.invalidInput)
         }
     }
+
+    /// For commands that only read: the history if there is one (never created here), opened
+    /// read-only when this user cannot write it; nil when there is none yet.
+    func openExisting() async -> History? {
+        let path = History.defaultPath(db)
+        guard History.exists(path) else { return nil }
+        do throws(History.Failure) { return try await History.open(path: path, existing: true) } catch {
+            Terminal.err("error: \(error.message)\n")
+            Terminal.exit(ExitStatus.failed)
+        }
+    }
+
+    var noHistory: String {
+        "no history database at \(History.defaultPath(db)) yet (a drill records itself there; firedrill import RUNS_DIR builds one)"
+    }
+}
+
+/// `text` or `json`, for commands with no Markdown form.
+enum TextOrJSON: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+/// Text from the history made safe for a terminal: control characters (escape sequences a
+/// note could carry) shown as `?`, line breaks as spaces.
+func terminalSafe(_ s: String) -> String {
+    String(String.UnicodeScalarView(s.unicodeScalars.map { u in
+        if u == "\n" || u == "\r" || u == "\t" { return " " }
+        return u.value < 0x20 || (0x7F...0x9F).contains(u.value) ? "?" : u
+    }))
 }
 
 struct ImportCommand: AsyncParsableCommand {
@@ -20,9 +47,11 @@ struct ImportCommand: AsyncParsableCommand {
         commandName: "import",
         abstract: "Index ended runs into the history database, from their journals.",
         discussion: """
-        Each PATH is a journal.jsonl or a runs folder. Idempotent: a run already indexed with the \\
-        same journal head is left alone (a journal that grew since, by a resume, replaces it). \\
-        A damaged or unfinished journal is refused, named, and the rest goes on; exit 1 if any was.
+        Each PATH is a journal.jsonl, a run's folder or a runs folder. Idempotent: a run already \
+        indexed with the same journal head is left alone; a journal that grew since (a resume) \
+        replaces it; one that does not extend the indexed journal is refused. A damaged journal \
+        is refused and named, and the rest goes on (exit 1 if any was); a run that has not \
+        ended is skipped (it is indexed once it ends).
 
         Examples:
           firedrill import ~/.local/share/firedrill/runs
@@ -36,7 +65,7 @@ struct ImportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let db = await history.open()
-        var added = 0, unchanged = 0, replaced = 0, refused: [String] = []
+        var added = 0, unchanged = 0, replaced = 0, refused: [String] = [], skipped: [String] = [], unsealed: [String] = []
         for path in paths {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
@@ -44,11 +73,14 @@ struct ImportCommand: AsyncParsableCommand {
                 continue
             }
             if isDir.boolValue {
+                if History.journals(in: path).isEmpty { refused.append("\(path): no run journal in this folder (give a runs folder, a run's folder or a journal.jsonl)"); continue }
                 let r = await db.ingest(runsFolder: path)
-                added += r.added; unchanged += r.unchanged; replaced += r.replaced; refused += r.refused
+                added += r.added; unchanged += r.unchanged; replaced += r.replaced; refused += r.refused; skipped += r.skipped; unsealed += r.unsealed
             } else {
                 do throws(History.Failure) {
-                    switch try await db.ingest(journal: path).result {
+                    let r = try await db.ingest(journal: path)
+                    if !r.sealed { unsealed.append(path) }
+                    switch r.result {
                     case .added: added += 1
                     case .unchanged: unchanged += 1
                     case .replaced: replaced += 1
@@ -57,7 +89,9 @@ struct ImportCommand: AsyncParsableCommand {
             }
         }
         for r in refused { Terminal.err("refused: \(r)\n") }
-        Terminal.out("\(added) added, \(replaced) updated, \(unchanged) already there, \(refused.count) refused — \(db.path)\n")
+        for r in skipped { Terminal.err("skipped: \(r)\n") }
+        for u in unsealed { Terminal.err("warning: \(u) has no seal (journal.jsonl.head beside it): its last line cannot be checked\n") }
+        Terminal.out("\(added) added, \(replaced) updated, \(unchanged) already there, \(skipped.count) not ended yet, \(refused.count) refused — \(db.path)\n")
         if !refused.isEmpty { throw ExitCode(ExitStatus.failed) }
     }
 }
@@ -67,8 +101,8 @@ struct HistoryCommand: AsyncParsableCommand {
         commandName: "history",
         abstract: "Drill runs across services, newest first: result, grade, RTO/RPO against objectives, trend.",
         discussion: """
-        The trend compares a run's score with the same service's previous run (↑ ↓ →). \\
-        The database is an index of the journals: --rebuild recreates it from runs folders \\
+        The trend compares a run's score with the same service's previous run (↑ ↓ →). \
+        The database is an index of the journals: --rebuild recreates it from runs folders \
         (annotations and action items are kept).
 
         Examples:
@@ -80,7 +114,7 @@ struct HistoryCommand: AsyncParsableCommand {
     @Option(help: "Only this service.") var service: String?
     @Option(help: ArgumentHelp("Only runs started on or after this date (YYYY-MM-DD).", valueName: "DATE")) var since: String?
     @Option(parsing: .unconditional, help: "At most this many runs.") var limit: Int?
-    @Option(help: "text or json.") var format: OutputFormat = .text
+    @Option(help: "text or json.") var format: TextOrJSON = .text
     @Flag(help: "Recreate the database from the runs folders (--runs-dir, repeatable).") var rebuild = false
     @Option(help: ArgumentHelp("Runs folder to rebuild from (default $FIREDRILL_RUNS or ~/.local/share/firedrill/runs).", valueName: "DIR"))
     var runsDir: [String] = []
@@ -88,20 +122,29 @@ struct HistoryCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Never colour the output (also: NO_COLOR=1).") var noColor = false
 
     func validate() throws {
-        if format == .markdown { throw ValidationError("--format must be text or json for history") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1 (got \(limit))") }
-        if let since, !Annotation.Action.isDate(since) { throw ValidationError("--since '\(since)' is not a date (YYYY-MM-DD)") }
+        if let since, LocalDate(since) == nil { throw ValidationError("--since '\(since)' is not a date (YYYY-MM-DD)") }
+        if rebuild, service != nil || since != nil || limit != nil || format != .text {
+            throw ValidationError("--rebuild takes only --runs-dir and --db (it lists nothing); run firedrill history again to list")
+        }
+        if !rebuild, !runsDir.isEmpty { throw ValidationError("--runs-dir is for --rebuild (firedrill history --rebuild --runs-dir DIR)") }
     }
 
     func run() async throws {
-        let db = await history.open()
         if rebuild {
-            let folders = runsDir.isEmpty ? [RunStore().root] : runsDir.map { RunStore(root: $0).root }
+            let db = await history.open()
+            var folders: [String] = []
+            for f in runsDir.isEmpty ? [RunStore().root] : runsDir.map({ RunStore(root: $0).root }) where !folders.contains(f) { folders.append(f) }
             do throws(History.Failure) {
                 let r = try await db.rebuild(from: folders)
                 for x in r.refused { Terminal.err("refused: \(x)\n") }
+                for x in r.skipped { Terminal.err("skipped: \(x)\n") }
                 Terminal.out("rebuilt \(db.path): \(r.added) runs from \(folders.joined(separator: ", "))\n")
             } catch { fail(error) }
+            return
+        }
+        guard let db = await history.openExisting() else {
+            if format == .json { Terminal.out("[]\n") } else { Terminal.out(history.noHistory + "\n") }
             return
         }
         let entries: [HistoryEntry]
@@ -122,7 +165,7 @@ struct HistoryCommand: AsyncParsableCommand {
             }
             let score = "\(String(format: "%5.1f", e.score)) \(e.grade) \(arrow)"
             Terminal.out(e.id.padding(toLength: w + 2, withPad: " ", startingAt: 0) + e.service.padding(toLength: sw + 2, withPad: " ", startingAt: 0)
-                         + e.result.padding(toLength: 14, withPad: " ", startingAt: 0) + score + "   "
+                         + (e.result + (e.resumed ? " (resumed)" : "")).padding(toLength: 14, withPad: " ", startingAt: 0) + score + "   "
                          + measure(e.rtoSeconds, e.rtoObjectiveSeconds, style).padding(toLength: 21, withPad: " ", startingAt: 0)
                          + (e.rpoFound == false ? style.red("lost") : measure(e.rpoSeconds, e.rpoObjectiveSeconds, style)) + "\n")
         }
@@ -146,13 +189,13 @@ struct AnnotateCommand: AsyncParsableCommand {
         commandName: "annotate",
         abstract: "Record the after-action verdict, notes and action items of a run (in the history, never in its journal).",
         discussion: """
-        Each annotation is a record of its own, naming the SHA-256 of the journal head it refers \\
-        to and chained (SHA-256) to the run's previous annotation: `firedrill annotations RUN` \\
-        shows them and says whether any was changed. Action items are listed by `firedrill \\
+        Each annotation is a record of its own, naming the SHA-256 of the journal head it refers \
+        to and chained (SHA-256) to the run's previous annotation: `firedrill annotations RUN` \
+        shows them and says whether any was changed. Action items are listed by `firedrill \
         actions` and closed with `firedrill actions done ID`.
 
         Example:
-          firedrill annotate latest --verdict partial --note "Rejoin needed a manual pg_rewind" \\
+          firedrill annotate latest --verdict partial --note "Rejoin needed a manual pg_rewind" \
             --action "dba-team: script pg_rewind into rejoin-as-standby, due 2027-01-15"
         """
     )
@@ -170,11 +213,16 @@ struct AnnotateCommand: AsyncParsableCommand {
             Terminal.err("error: --verdict '\(verdict)' is not pass, fail or partial\n")
             Terminal.exit(ExitStatus.invalidInput)
         }
-        if note.trimmingCharacters(in: .whitespaces).isEmpty {
+        if note.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             Terminal.err("error: --note is empty: say what happened\n")
             Terminal.exit(ExitStatus.invalidInput)
         }
-        let today = String(Journal.timestamp(Date()).prefix(10))
+        if let by, by.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            Terminal.err("error: --by is empty: say who records it (or leave it out for $USER)\n")
+            Terminal.exit(ExitStatus.invalidInput)
+        }
+        // Today where the operator is: a due date is a local date.
+        let today = Zoned.localDate(of: Date(), in: .current).description
         var parsed: [Annotation.Action] = []
         for a in actions {
             switch Annotation.Action.parse(a, today: today) {
@@ -208,14 +256,23 @@ struct AnnotationsCommand: AsyncParsableCommand {
     )
     @Argument(help: ArgumentHelp("The run (ID, unique prefix or 'latest' in --runs-dir).", valueName: "RUN")) var runRef: String
     @Option(help: ArgumentHelp("Where runs are kept (to resolve RUN).", valueName: "DIR")) var runsDir: String?
-    @Option(help: "text or json.") var format: OutputFormat = .text
+    @Option(help: "text or json.") var format: TextOrJSON = .text
     @OptionGroup var history: HistoryOptions
 
     func run() async throws {
         let id = RunStore(root: runsDir).resolve(runRef) ?? runRef
-        let db = await history.open()
+        guard let db = await history.openExisting() else {
+            Terminal.err("error: \(history.noHistory)\n")
+            Terminal.exit(ExitStatus.invalidInput)
+        }
         let (list, broken): ([Annotation], String?)
-        do throws(History.Failure) { (list, broken) = try await db.annotations(of: id) } catch {
+        do throws(History.Failure) {
+            guard try await db.head(of: id) != nil else {
+                Terminal.err("error: run '\(runRef)' is not in the history \(db.path)\nhint: firedrill history lists the runs; firedrill import adds a journal\n")
+                Terminal.exit(ExitStatus.invalidInput)
+            }
+            (list, broken) = try await db.annotations(of: id)
+        } catch {
             Terminal.err("error: \(error.message)\n")
             Terminal.exit(ExitStatus.failed)
         }
@@ -225,8 +282,8 @@ struct AnnotationsCommand: AsyncParsableCommand {
         } else {
             if list.isEmpty { Terminal.out("no annotations of \(id)\n") }
             for a in list {
-                Terminal.out("\(a.created)  \(a.verdict.rawValue)  by \(a.by): \(a.note)\n")
-                for x in a.actions { Terminal.out("    action: \(x.owner): \(x.item), due \(x.due)\n") }
+                Terminal.out("\(terminalSafe(a.created))  \(a.verdict.rawValue)  by \(terminalSafe(a.by)): \(terminalSafe(a.note))\n")
+                for x in a.actions { Terminal.out("    action: \(terminalSafe(x.owner)): \(terminalSafe(x.item)), due \(terminalSafe(x.due))\n") }
             }
             Terminal.out(broken.map { "NOT INTACT — \($0)\n" } ?? (list.isEmpty ? "" : "chain intact (\(list.count) annotation\(list.count == 1 ? "" : "s"))\n"))
         }
@@ -247,11 +304,14 @@ struct ActionsList: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List action items, by due date.")
     @Flag(help: "Only the open ones.") var open = false
     @Option(help: "Only this service's.") var service: String?
-    @Option(help: "text or json.") var format: OutputFormat = .text
+    @Option(help: "text or json.") var format: TextOrJSON = .text
     @OptionGroup var history: HistoryOptions
 
     func run() async throws {
-        let db = await history.open()
+        guard let db = await history.openExisting() else {
+            if format == .json { Terminal.out("[]\n") } else { Terminal.out(history.noHistory + "\n") }
+            return
+        }
         let items: [ActionItem]
         do throws(History.Failure) { items = try await db.actions(openOnly: open, service: service) } catch {
             Terminal.err("error: \(error.message)\n")
@@ -261,7 +321,7 @@ struct ActionsList: AsyncParsableCommand {
         if items.isEmpty { Terminal.out("no action items\n"); return }
         for i in items {
             let state = i.status == "done" ? "done \(i.doneAt?.prefix(10) ?? "") by \(i.doneBy ?? "")" : "open"
-            Terminal.out("#\(i.id)  due \(i.due)  \(i.owner): \(i.item)  [\(state)]  \(i.service ?? "") \(i.run)\n")
+            Terminal.out(terminalSafe("#\(i.id)  due \(i.due)  \(i.owner): \(i.item)  [\(state)]  \(i.service ?? "") \(i.run)") + "\n")
         }
     }
 }

@@ -9,18 +9,18 @@ struct ReportCommand: AsyncParsableCommand {
         commandName: "report",
         abstract: "A drill's after-action report, from its journal and the history.",
         discussion: """
-        The report an auditor asks for after an exercise: overview, scope (every unreachable \\
-        host listed), objectives against the measured RTO and RPO, the timeline of steps with \\
-        each host's result and every verify attempt, the score with its deductions, what \\
-        restore did and the state the hosts were left in, the operator's verdict and action \\
-        items (firedrill annotate), the comparison with the service's previous drill, the \\
-        evidence block (hashes, journal head, chain re-verified now) and which requirement \\
-        each piece of evidence answers (HIPAA 164.308(a)(7)(ii)(B)–(E), CMS 482.15(d)(2), \\
+        The report an auditor asks for after an exercise: overview, scope (every unreachable \
+        host listed), objectives against the measured RTO and RPO, the timeline of steps with \
+        each host's result and every verify attempt, the score with its deductions, what \
+        restore did and the state the hosts were left in, the operator's verdict and action \
+        items (firedrill annotate), the comparison with the service's previous drill, the \
+        evidence block (hashes, journal head, chain re-verified now) and which requirement \
+        each piece of evidence answers (HIPAA 164.308(a)(7)(ii)(B)–(E), CMS 482.15(d)(2), \
         NIST SP 800-53 CP-4 / SP 800-84).
 
-        Formats: text (terminal), markdown (wikis, tickets), html (one self-contained file \\
-        with SVG timeline and trend, prints on A4/Letter), json (firedrill.report/1, \\
-        docs/report-format.md), junit (CI dashboards). Reads only the journal and the \\
+        Formats: text (terminal), markdown (wikis, tickets), html (one self-contained file \
+        with SVG timeline and trend, prints on A4/Letter), json (firedrill.report/1, \
+        docs/report-format.md), junit (CI dashboards). Reads only the journal and the \
         history; runs nothing. A damaged journal is reported as damaged (exit 1).
 
         Examples:

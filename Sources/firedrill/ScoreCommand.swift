@@ -7,12 +7,12 @@ struct ScoreCommand: ParsableCommand {
         commandName: "score",
         abstract: "A drill's readiness score, recomputed from its journal alone.",
         discussion: """
-        Rules score/1 (docs/scoring.md): failover completed 25, redundancy held after every \\
-        step 25, RTO within objective 20, RPO within objective 10, restore completed and the \\
-        steady state back 20; components without an objective are left out and the rest \\
-        scaled to 100; a partial drill (--limit) or a manual step answered by a flag cannot \\
-        grade A, an interrupted or resumed run cannot grade above C. Every lost point is \\
-        listed with its reason and evidence. Needs no database and no playbook: any machine \\
+        Rules score/1 (docs/scoring.md): failover completed 25, redundancy held after every \
+        step 25, RTO within objective 20, RPO within objective 10, restore completed and the \
+        steady state back 20; components without an objective are left out and the rest \
+        scaled to 100; a partial drill (--limit) or a manual step answered by a flag cannot \
+        grade A, an interrupted or resumed run cannot grade above C. Every lost point is \
+        listed with its reason and evidence. Needs no database and no playbook: any machine \
         with the journal gets the same number. A damaged journal is refused (exit 1).
 
         Examples:
@@ -24,12 +24,8 @@ struct ScoreCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("A run ID (or a unique prefix), 'latest', or a journal.jsonl path.", valueName: "RUN")) var runRef: String
     @Option(help: ArgumentHelp("Where runs are kept (default $FIREDRILL_RUNS or ~/.local/share/firedrill/runs).", valueName: "DIR"))
     var runsDir: String?
-    @Option(help: "text or json.") var format: OutputFormat = .text
+    @Option(help: "text or json.") var format: TextOrJSON = .text
     @Flag(name: .long, help: "Never colour the output (also: NO_COLOR=1).") var noColor = false
-
-    func validate() throws {
-        if format == .markdown { throw ValidationError("--format must be text or json for score") }
-    }
 
     func run() throws {
         let path = resolveJournal(runRef, runsDir: runsDir)
@@ -46,7 +42,7 @@ struct ScoreCommand: ParsableCommand {
         let score = Score(record)
         switch format {
         case .json: Terminal.out(try JSONOutput.encode(ScoredRun(run: record.runID ?? "", score: score)) + "\n")
-        case .text, .markdown:
+        case .text:
             Terminal.out("run \(record.runID ?? "") · \(record.facts?.service ?? record.name ?? "")\n")
             Terminal.out(ScoreRenderer(style: TerminalStyle.detect(noColorFlag: noColor)).render(score))
         }
@@ -59,13 +55,40 @@ struct ScoredRun: Encodable {
     var score: Score
 }
 
-/// A journal path, or the journal of a run named by ID, prefix or `latest`; exits 2 when there is none.
+/// A journal path, a run's folder, or the journal of a run named by ID, prefix or `latest`;
+/// exits 2, saying why, when that is not a journal.
 func resolveJournal(_ ref: String, runsDir: String?) -> String {
-    if ref.hasSuffix(".jsonl"), FileManager.default.fileExists(atPath: ref) { return ref }
-    let store = RunStore(root: runsDir)
-    guard let id = store.resolve(ref) else {
-        Terminal.err("error: no run '\(ref)' in \(store.root)\nhint: firedrill runs --runs-dir DIR lists them, or give a journal.jsonl path\n")
+    let looksLikePath = ref.contains("/") || ref.hasSuffix(".jsonl")
+    var path: String?
+    var isDir: ObjCBool = false
+    if FileManager.default.fileExists(atPath: ref, isDirectory: &isDir) {
+        if isDir.boolValue, FileManager.default.fileExists(atPath: ref + "/journal.jsonl") { path = ref + "/journal.jsonl" }
+        else if !isDir.boolValue { path = ref }
+        else if looksLikePath {
+            Terminal.err("error: \(ref) is a folder without a journal.jsonl\nhint: give a run's folder, its journal.jsonl, or a run ID with --runs-dir\n")
+            Terminal.exit(ExitStatus.invalidInput)
+        }
+    } else if looksLikePath {
+        Terminal.err("error: \(ref): no such file\nhint: give a journal.jsonl path, a run's folder, or a run ID with --runs-dir\n")
         Terminal.exit(ExitStatus.invalidInput)
     }
-    return store.journalPath(id)
+    if path == nil {
+        let store = RunStore(root: runsDir)
+        guard let id = store.resolve(ref) else {
+            let matches = store.ids().filter { $0.hasPrefix(ref) }
+            if matches.count > 1 {
+                Terminal.err("error: '\(ref)' names \(matches.count) runs: \(matches.prefix(5).joined(separator: ", "))\(matches.count > 5 ? ", …" : "")\nhint: give more of the run ID\n")
+            } else {
+                Terminal.err("error: no run '\(ref)' in \(store.root)\nhint: firedrill runs --runs-dir DIR lists them, or give a journal.jsonl path\n")
+            }
+            Terminal.exit(ExitStatus.invalidInput)
+        }
+        path = store.journalPath(id)
+    }
+    let journal = path ?? ref
+    if let problem = JournalReader.notAJournal(journal) {
+        Terminal.err("error: \(journal) \(problem)\nhint: a journal is the journal.jsonl a run leaves in its folder\n")
+        Terminal.exit(ExitStatus.invalidInput)
+    }
+    return journal
 }

@@ -9,12 +9,12 @@ struct ScorecardCommand: AsyncParsableCommand {
         commandName: "scorecard",
         abstract: "Readiness of every service: last drill, score per component, status.",
         discussion: """
-        One row per service of the given playbooks (or every playbook in --dir): criticality, \\
-        last drill and its result, score and grade with the points earned per component, RTO \\
-        and RPO measured against the objectives, open action items, and a status — ok, \\
-        failed, never drilled, or needs verification when the playbook or the inventory \\
-        changed since the last passing drill (by SHA-256). The overall readiness is weighted \\
-        by criticality (critical 4, high 3, medium 2, low 1); a service never drilled \\
+        One row per service of the given playbooks (or every playbook in --dir): criticality, \
+        last drill and its result, score and grade with the points earned per component, RTO \
+        and RPO measured against the objectives, open action items, and a status — ok, \
+        failed, never drilled, or needs verification when the playbook or the inventory \
+        changed since the last passing drill (by SHA-256). The overall readiness is weighted \
+        by criticality (critical 4, high 3, medium 2, low 1); a service never drilled \
         counts 0. Rows are worst first. Reads the playbooks and the history; runs nothing.
 
         Examples:

@@ -20,10 +20,10 @@ import Testing
         _ = try History(path: path)
         let again = try History(path: path)
         let applied = try again.pool.read { db in try History.migrator.appliedIdentifiers(db) }
-        #expect(applied == ["v1: runs, steps, checks, deductions, annotations, action items", "v2: index runs by service and start, for trends",
-                           "v3: score components per run, for the scorecard"])
+        #expect(Set(applied) == ["v1: runs, steps, checks, deductions, annotations, action items", "v2: index runs by service and start, for trends",
+                                "v3: score components per run, for the scorecard", "v4: each run's annotation count and chain tip, kept apart from the chain"])
         let tables = try again.pool.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name") }
-        for t in ["action_item", "annotation", "check_result", "deduction", "run", "score_component", "step"] { #expect(tables.contains(t)) }
+        for t in ["action_item", "annotation", "annotation_tip", "check_result", "deduction", "run", "score_component", "step"] { #expect(tables.contains(t)) }
     }
 
     @Test func aDatabaseOfTheFirstVersionIsMigratedWithItsRunsKept() async throws {
@@ -40,7 +40,7 @@ import Testing
         }
         let db = try History(path: path)
         let applied = try await db.pool.read { d in try History.migrator.appliedIdentifiers(d) }
-        #expect(applied.count == 3)
+        #expect(applied.count == 4)
         #expect(try await db.entries().map(\.id) == ["old"])
         let indexes = try await db.pool.read { d in try String.fetchAll(d, sql: "SELECT name FROM sqlite_master WHERE type = 'index'") }
         #expect(indexes.contains("run_by_service_started"))
@@ -105,6 +105,86 @@ import Testing
         await #expect { try await db.annotate(run: "nope", verdict: .pass, note: "x", actions: [], by: "a") } throws: {
             ($0 as? History.Failure)?.message.contains("not in the history") == true
         }
+    }
+
+    @Test func removingTheLastAnnotationsOrEditingAValueIsDetectedNotACrash() async throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let db = try History(path: dir + "/h.sqlite")
+        _ = try await db.ingest(journal: try await Self.writeJournal(runs: dir + "/runs", id: "r1"))
+        _ = try await db.annotate(run: "r1", verdict: .partial, note: "first", actions: [], by: "a")
+        let last = try await db.annotate(run: "r1", verdict: .pass, note: "second", actions: [], by: "b")
+        #expect(try await db.annotations(of: "r1").broken == nil)
+        try await db.pool.write { d in try d.execute(sql: "DELETE FROM annotation WHERE id = ?", arguments: [last.id]) }
+        #expect(try await db.annotations(of: "r1").broken?.contains("had 2 annotation(s), 1 remain") == true)
+        try await db.pool.write { d in try d.execute(sql: "DELETE FROM annotation") }
+        #expect(try await db.annotations(of: "r1").broken?.contains("removed") == true)
+        // A value Firedrill never writes is a failure with a message, not a crash.
+        try await db.pool.write { d in try d.execute(sql: "UPDATE run SET score = 'abc'") }
+        await #expect { try await db.entries() } throws: { ($0 as? History.Failure)?.message.contains("edited by hand") == true }
+    }
+
+    @Test func anEditedCopyOfAnIndexedJournalIsRefusedAndAGrownOneReplacesIt() async throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let db = try History(path: dir + "/h.sqlite")
+        let path = try await Self.writeJournal(runs: dir + "/runs", id: "r1", result: .failed)
+        _ = try await db.ingest(journal: path)
+        // The copy's last line says the drill passed; without the seal file nothing else says otherwise.
+        let copy = dir + "/copy/journal.jsonl"
+        try FileManager.default.createDirectory(atPath: dir + "/copy", withIntermediateDirectories: true)
+        var lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        lines[lines.count - 1] = lines[lines.count - 1].replacingOccurrences(of: "\"result\":\"failed\"", with: "\"result\":\"passed\"")
+        try (lines.joined(separator: "\n") + "\n").write(toFile: copy, atomically: true, encoding: .utf8)
+        await #expect { try await db.ingest(journal: copy) } throws: { ($0 as? History.Failure)?.message.contains("does not extend") == true }
+        #expect(try await db.entries().first?.result == "failed")
+        // The same run's journal grown by more events (a resume) replaces the indexed one.
+        let grown = try await Self.writeJournal(runs: dir + "/grown", id: "r1", result: .failed)
+        var g = try String(contentsOfFile: grown, encoding: .utf8)
+        let contents = try JournalReader.read(path: grown)
+        var extra = JournalEvent(.resumed)
+        extra.seq = contents.events.count + 1
+        extra.run = "r1"
+        extra.time = "2026-11-01T03:00:00.000Z"
+        extra.prev = contents.lastHash
+        var ended = JournalEvent(.runEnded)
+        ended.result = .passed
+        ended.seq = extra.seq + 1
+        ended.run = "r1"
+        ended.time = extra.time
+        let extraLine = try Journal.encoder.encode(extra)
+        ended.prev = Journal.sha256(extraLine)
+        g += String(decoding: extraLine, as: UTF8.self) + "\n" + String(decoding: try Journal.encoder.encode(ended), as: UTF8.self) + "\n"
+        try g.write(toFile: grown, atomically: true, encoding: .utf8)
+        try? FileManager.default.removeItem(atPath: grown + ".head")
+        let r = try await db.ingest(journal: grown)
+        #expect(r.result == .replaced && !r.sealed)
+    }
+
+    @Test func aRebuildFromNothingChangesNothingAndIsAllOrNothing() async throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let db = try History(path: dir + "/h.sqlite")
+        _ = try await db.ingest(journal: try await Self.writeJournal(runs: dir + "/runs", id: "r1"))
+        await #expect { try await db.rebuild(from: [dir + "/missing"]) } throws: { ($0 as? History.Failure)?.message.contains("not a folder") == true }
+        try FileManager.default.createDirectory(atPath: dir + "/empty", withIntermediateDirectories: true)
+        await #expect { try await db.rebuild(from: [dir + "/empty"]) } throws: { ($0 as? History.Failure)?.message.contains("nothing rebuilt") == true }
+        #expect(try await db.entries().count == 1)
+        let r = try await db.rebuild(from: [dir + "/runs", dir + "/runs"])
+        #expect(r.added == 1, "a folder given twice counts once")
+    }
+
+    @Test func anExistingDatabaseThatCannotBeWrittenIsReadAsItIs() async throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/h.sqlite"
+        do {
+            let db = try History(path: path)
+            _ = try await db.ingest(journal: try await Self.writeJournal(runs: dir + "/runs", id: "r1"))
+        }
+        #expect(throws: History.Failure.self) { try History(path: dir + "/none.sqlite", existing: true) }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/none.sqlite"), "reading never creates a database")
+        // Made read-only for everyone (root ignores file modes, so the check is whether it opens read-only).
+        chmod(path, 0o444)
+        let ro = try History(path: path, existing: true)
+        if getuid() != 0 { #expect(ro.readOnly) }
+        #expect(try await ro.entries().map(\.id) == ["r1"])
     }
 
     @Test(arguments: [

@@ -171,7 +171,7 @@ import Testing
         failed.restore = .failed
         let f = failed.score
         #expect(component(f, .restore).earned == 0)
-        #expect(f.deductions.contains { $0.component == "restore" && $0.reason.contains("restore.1 failed on db1") && $0.reason.contains("exit 3: cannot rejoin") })
+        #expect(f.deductions.contains { $0.component == "restore" && $0.reason.contains("restore.1 failed on db1") && $0.evidence?.contains("exit 3: cannot rejoin") == true })
         var notBack = Drill()
         notBack.finalHolds = false
         #expect(notBack.score.deductions.contains { $0.component == "restore" && $0.reason.contains("steady state is not back: ehr_api") })
@@ -194,7 +194,9 @@ import Testing
         resumed.resumed = true
         resumed.limit = "db1"
         let r = resumed.score
-        #expect(r.points == 74 && r.deductions.filter { $0.component == "cap" }.count == 1, "the tightest cap applies, the looser adds nothing")
+        let caps = r.deductions.filter { $0.component == "cap" }
+        #expect(r.points == 74 && caps.count == 2, "every cap that applies is named")
+        #expect(caps.map(\.points) == [11, 15] && caps[0].reason.contains("--limit") && caps[1].reason.contains("resumed"))
         // A cap only takes what is above it.
         var low = Drill()
         low.interrupted = true

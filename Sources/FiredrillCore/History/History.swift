@@ -11,7 +11,9 @@ import GRDB
 /// timeout let two runners that finish together both write.
 public final class History: Sendable {
     public let path: String
-    let pool: DatabasePool
+    let pool: any DatabaseWriter
+    /// Opened read-only (a file or folder this user cannot write: an archived history).
+    public let readOnly: Bool
 
     public struct Failure: Error, CustomStringConvertible, Sendable {
         public var message: String
@@ -27,38 +29,69 @@ public final class History: Sendable {
     }
 
     /// Opens (creating and migrating) the database off the cooperative pool: opening and
-    /// migrating are blocking SQLite calls.
-    public static func open(path: String) async throws(Failure) -> History {
+    /// migrating are blocking SQLite calls. `existing`: only a database that is there (reading
+    /// commands never create one), read-only when this user cannot write it.
+    public static func open(path: String, existing: Bool = false) async throws(Failure) -> History {
         let result: Result<History, Failure> = await withCheckedContinuation { c in
             DispatchQueue.global().async {
-                c.resume(returning: Result { () throws(Failure) in try History(path: path) })
+                c.resume(returning: Result { () throws(Failure) in try History(path: path, existing: existing) })
             }
         }
         return try result.get()
     }
 
+    /// Whether there is a history at `path` to read.
+    public static func exists(_ path: String) -> Bool {
+        var isDir: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && !isDir.boolValue
+    }
+
     /// Opens (creating and migrating) the database, blocking the calling thread (see `open`).
-    public init(path: String) throws(Failure) {
+    public init(path: String, existing: Bool = false) throws(Failure) {
         self.path = path
-        if let problem = RunStore.folderProblem((path as NSString).deletingLastPathComponent) { throw Failure(message: problem) }
+        let folder = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        if existing && !History.exists(path) { throw Failure(message: "no history database at \(path)") }
+        // A file or folder this user cannot write (an archive, a read-only mount) is read as it is.
+        readOnly = existing && (access(path, W_OK) != 0 || access(folder, W_OK) != 0)
+        if !readOnly, let problem = RunStore.folderProblem(folder) { throw Failure(message: problem) }
         var config = Configuration()
         config.busyMode = .timeout(15)
         config.foreignKeysEnabled = true
+        if readOnly {
+            config.readonly = true
+            do {
+                pool = try DatabaseQueue(path: path, configuration: config)
+                if try pool.read({ db in try History.migrator.hasBeenSuperseded(db) }) { throw Failure(message: History.newer(path)) }
+            } catch let f as Failure {
+                throw f
+            } catch {
+                throw Failure(message: "cannot read the history database \(path): \(History.describe(error))")
+            }
+            return
+        }
         do {
-            pool = try DatabasePool(path: path, configuration: config)
+            let pool = try DatabasePool(path: path, configuration: config)
+            self.pool = pool
+            if try pool.read({ db in try History.migrator.hasBeenSuperseded(db) }) { throw Failure(message: History.newer(path)) }
             // Two runners opening a new file together both see it unmigrated; the second one's
             // migration then fails on what the first created. Checking again finds it done.
             var attempt = 0
             while true {
-                do { try History.migrator.migrate(pool); break } catch {
+                do { try History.migrator.migrate(self.pool); break } catch {
                     attempt += 1
                     if attempt >= 5 { throw error }
                     usleep(UInt32(20_000 * attempt))
                 }
             }
+        } catch let f as Failure {
+            throw f
         } catch {
             throw Failure(message: "cannot open the history database \(path): \(History.describe(error))")
         }
+    }
+
+    static func newer(_ path: String) -> String {
+        "the history database \(path) was written by a newer version of Firedrill (it knows migrations this one does not): use that version, or another --db"
     }
 
     /// Named, ordered migrations (GRDB `DatabaseMigrator`). A later schema adds a migration; old ones never change.
@@ -167,6 +200,18 @@ public final class History: Sendable {
                 t.column("note", .text)
             }
         }
+        m.registerMigration("v4: each run's annotation count and chain tip, kept apart from the chain") { db in
+            // A deleted last annotation leaves a chain that still holds: the tip says it was there.
+            try db.create(table: "annotation_tip") { t in
+                t.primaryKey("run_id", .text)
+                t.column("count", .integer).notNull()
+                t.column("tip", .text).notNull()
+            }
+            try db.execute(sql: """
+                INSERT INTO annotation_tip (run_id, count, tip)
+                SELECT run_id, COUNT(*), (SELECT hash FROM annotation b WHERE b.run_id = a.run_id ORDER BY id DESC LIMIT 1) FROM annotation a GROUP BY run_id
+                """)
+        }
         return m
     }
 
@@ -189,29 +234,68 @@ public final class History: Sendable {
 extension History {
     public enum Ingested: String, Sendable, Equatable { case added, unchanged, replaced }
 
-    /// Indexes one ended run from its journal (verified first). Idempotent: the same run with
-    /// the same journal head is left as it is; a journal that grew since (a later resume, say)
-    /// replaces its rows. Annotations are kept.
-    public func ingest(journal path: String) async throws(Failure) -> (run: String, result: Ingested) {
+    /// A journal read and folded, ready to be indexed.
+    struct Prepared: Sendable {
+        var id: String
+        var record: DrillRecord
+        var row: RunRow
+        var score: Score
+        var events: [JournalEvent]
+        var sealed: Bool
+    }
+
+    /// Why a journal was not indexed: damaged (refused) or a run still going (skipped).
+    public struct NotIndexed: Error, Sendable {
+        public var message: String
+        /// A run that has not ended: not an error, it will be indexed once it ends.
+        public var unfinished: Bool
+    }
+
+    static func prepare(journal path: String) -> Result<Prepared, NotIndexed> {
         let contents: JournalReader.Contents
-        do { contents = try JournalReader.read(path: path) } catch { throw Failure(message: "cannot read \(path): \(error)") }
-        if let problem = contents.problem { throw Failure(message: "\(path) is damaged (\(problem)): not imported") }
+        do { contents = try JournalReader.read(path: path) } catch { return .failure(.init(message: "cannot read \(path): \(error)", unfinished: false)) }
+        if let problem = contents.problem { return .failure(.init(message: "\(path) is damaged (\(problem)): not imported", unfinished: false)) }
         let record = DrillRecord.fold(contents.events)
-        guard let id = record.runID, !contents.events.isEmpty else { throw Failure(message: "\(path) holds no run") }
-        guard record.isFinished else { throw Failure(message: "run \(id) has not ended (no run_ended): resume it, then import") }
-        let row = RunRow(record, journal: path, head: contents.lastHash, events: contents.events.count)
-        let score = Score(record)
+        guard let id = record.runID, !contents.events.isEmpty else { return .failure(.init(message: "\(path) holds no run", unfinished: false)) }
+        guard record.isFinished else {
+            return .failure(.init(message: "run \(id) has not ended (no run_ended): it is indexed once it ends (resume it if its runner died)", unfinished: true))
+        }
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        return .success(Prepared(id: id, record: record, row: RunRow(record, journal: (absolute as NSString).standardizingPath, head: contents.lastHash,
+                                                                      events: contents.events.count),
+                                 score: Score(record), events: contents.events, sealed: FileManager.default.fileExists(atPath: path + ".head")))
+    }
+
+    /// Indexes one ended run from its journal (verified first). Idempotent: the same run with
+    /// the same journal head is left as it is; a journal that grew since (a later resume)
+    /// replaces its rows; a journal of the same run that does not extend the indexed one (an
+    /// edited copy, say) is refused. Annotations are kept.
+    public func ingest(journal path: String) async throws(Failure) -> (run: String, result: Ingested, sealed: Bool) {
+        let p: Prepared
+        switch Self.prepare(journal: path) {
+        case let .success(x): p = x
+        case let .failure(f): throw Failure(message: f.message)
+        }
         do {
-            return try await pool.write { db -> (run: String, result: Ingested) in
-                let existing = try String.fetchOne(db, sql: "SELECT head_hash FROM run WHERE id = ?", arguments: [id])
-                if existing == row.headHash { return (id, .unchanged) }
-                if existing != nil { try db.execute(sql: "DELETE FROM run WHERE id = ?", arguments: [id]) }
-                try row.insert(db, score: score)
-                try Self.insertDetails(db, id: id, record: record, score: score)
-                return (id, existing == nil ? .added : .replaced)
+            let result = try await pool.write { db -> Ingested in
+                let existing = try Row.fetchOne(db, sql: "SELECT head_hash, events, journal_path FROM run WHERE id = ?", arguments: [p.id])
+                if let existing {
+                    let head = try existing.checked("head_hash", as: String.self), count = try existing.checked("events", as: Int.self)
+                    if head == p.row.headHash { return .unchanged }
+                    guard p.events.count > count, p.events[count].prev == head else {
+                        throw Failure(message: "\(path) does not extend the journal of run \(p.id) already indexed (\(count) events, head \(head.prefix(12))…, from \(try existing.checked("journal_path", as: String.self))): not replaced; if this copy is the true one, rebuild the history from its folder (firedrill history --rebuild --runs-dir DIR)")
+                    }
+                    try db.execute(sql: "DELETE FROM run WHERE id = ?", arguments: [p.id])
+                }
+                try p.row.insert(db, score: p.score)
+                try Self.insertDetails(db, id: p.id, record: p.record, score: p.score)
+                return existing == nil ? .added : .replaced
             }
+            return (p.id, result, p.sealed)
+        } catch let f as Failure {
+            throw f
         } catch {
-            throw Failure(message: "cannot record run \(id) in \(self.path): \(History.describe(error))")
+            throw Failure(message: "cannot record run \(p.id) in \(self.path): \(History.describe(error))")
         }
     }
 
@@ -255,13 +339,20 @@ extension History {
         }
     }
 
-    /// Indexes every ended run under a runs folder; what could not be imported is listed, not fatal.
-    public func ingest(runsFolder: String) async -> (added: Int, unchanged: Int, replaced: Int, refused: [String]) {
-        let store = RunStore(root: runsFolder)
-        var added = 0, unchanged = 0, replaced = 0, refused: [String] = []
-        for id in store.ids().reversed() {
+    /// Indexes every ended run under a runs folder (or the run folder given). Damaged journals
+    /// are refused and named; runs that have not ended are skipped, not refused.
+    public func ingest(runsFolder: String) async -> (added: Int, unchanged: Int, replaced: Int, refused: [String], skipped: [String], unsealed: [String]) {
+        var added = 0, unchanged = 0, replaced = 0, refused: [String] = [], skipped: [String] = [], unsealed: [String] = []
+        for path in Self.journals(in: runsFolder) {
+            switch Self.prepare(journal: path) {
+            case let .failure(f) where f.unfinished: skipped.append(f.message); continue
+            case let .failure(f): refused.append(f.message); continue
+            case .success: break
+            }
             do throws(Failure) {
-                switch try await ingest(journal: store.journalPath(id)).result {
+                let r = try await ingest(journal: path)
+                if !r.sealed { unsealed.append(path) }
+                switch r.result {
                 case .added: added += 1
                 case .unchanged: unchanged += 1
                 case .replaced: replaced += 1
@@ -270,26 +361,55 @@ extension History {
                 refused.append(error.message)
             }
         }
-        return (added, unchanged, replaced, refused)
+        return (added, unchanged, replaced, refused, skipped, unsealed)
     }
 
-    /// Forgets every run and indexes the runs folders again (annotations stay).
-    public func rebuild(from folders: [String]) async throws(Failure) -> (added: Int, refused: [String]) {
-        do { try await pool.write { db in try db.execute(sql: "DELETE FROM run") } } catch {
-            throw Failure(message: "cannot rebuild \(path): \(History.describe(error))")
+    /// The journals of a runs folder, oldest first; or the journal of a run's own folder.
+    public static func journals(in folder: String) -> [String] {
+        if FileManager.default.fileExists(atPath: folder + "/journal.jsonl") { return [folder + "/journal.jsonl"] }
+        let store = RunStore(root: folder)
+        return store.ids().reversed().map(store.journalPath)
+    }
+
+    /// Forgets every run and indexes the runs folders again, in one transaction: all or nothing
+    /// (annotations stay). Refused before anything changes when the folders hold no run.
+    public func rebuild(from folders: [String]) async throws(Failure) -> (added: Int, refused: [String], skipped: [String]) {
+        var seen = Set<String>(), prepared: [Prepared] = [], refused: [String] = [], skipped: [String] = []
+        for folder in folders {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
+                throw Failure(message: "\(folder) is not a folder: nothing rebuilt (the history is unchanged)")
+            }
+            for path in Self.journals(in: folder) where seen.insert((path as NSString).standardizingPath).inserted {
+                switch Self.prepare(journal: path) {
+                case let .success(p):
+                    if prepared.contains(where: { $0.id == p.id }) { refused.append("\(path): run \(p.id) appears twice; the first is kept"); continue }
+                    prepared.append(p)
+                case let .failure(f): if f.unfinished { skipped.append(f.message) } else { refused.append(f.message) }
+                }
+            }
         }
-        var added = 0, refused: [String] = []
-        for f in folders {
-            let r = await ingest(runsFolder: f)
-            added += r.added + r.replaced + r.unchanged
-            refused += r.refused
+        guard !prepared.isEmpty else {
+            throw Failure(message: "no ended run in \(folders.joined(separator: ", ")): nothing rebuilt (the history is unchanged)")
         }
-        return (added, refused)
+        let all = prepared
+        do {
+            try await pool.write { db in
+                try db.execute(sql: "DELETE FROM run")
+                for p in all {
+                    try p.row.insert(db, score: p.score)
+                    try Self.insertDetails(db, id: p.id, record: p.record, score: p.score)
+                }
+            }
+        } catch {
+            throw Failure(message: "cannot rebuild \(path): \(History.describe(error)) (the history is unchanged)")
+        }
+        return (prepared.count, refused, skipped)
     }
 }
 
 /// One `run` row.
-struct RunRow {
+struct RunRow: Sendable {
     var id: String, service: String, name: String?, criticality: String?, playbook: String?, playbookSHA256: String?, inventorySHA256: String?
     var limit: String?, result: String, started: String, ended: String?, operatorName: String?, controller: String?, version: String?
     var journal: String, headHash: String, events: Int, resumed: Bool
@@ -330,5 +450,23 @@ struct RunRow {
             """, arguments: [id, service, name, criticality, playbook, playbookSHA256, inventorySHA256, limit, result, started, ended,
                              operatorName, controller, version, journal, headHash, events, resumed, rto, rtoObjective,
                              rpo, rpoObjective, rpoFound, score.points, score.grade.rawValue, score.rules, Journal.timestamp(Date())])
+    }
+}
+
+extension Row {
+    /// A column's value as `T`, or a failure naming it: a value Firedrill did not write (the
+    /// file was edited by hand) is reported, never a crash.
+    func checked<T: DatabaseValueConvertible>(_ column: String, as type: T.Type = T.self) throws -> T {
+        let value: DatabaseValue = self[column] ?? .null
+        guard let v = T.fromDatabaseValue(value) else {
+            throw History.Failure(message: "the history holds a value Firedrill did not write (column \(column): \(value.isNull ? "empty" : "\(value)")): the database was edited by hand; rebuild it from the journals (firedrill history --rebuild)")
+        }
+        return v
+    }
+
+    /// As `checked`, nil for SQL NULL.
+    func checkedOptional<T: DatabaseValueConvertible>(_ column: String, as type: T.Type = T.self) throws -> T? {
+        let value: DatabaseValue = self[column] ?? .null
+        return value.isNull ? nil : try checked(column, as: T.self)
     }
 }

@@ -20,9 +20,11 @@ public struct HistoryEntry: Sendable, Equatable, Codable {
     /// Against the same service's previous run.
     public var trend: Trend
     public var previousScore: Double?
+    /// The runner died and the run was resumed.
+    public var resumed: Bool = false
 
     enum CodingKeys: String, CodingKey {
-        case id, service, result, started, score, grade, trend
+        case id, service, result, started, score, grade, trend, resumed
         case rtoSeconds = "rto_seconds", rtoObjectiveSeconds = "rto_objective_seconds"
         case rpoSeconds = "rpo_seconds", rpoObjectiveSeconds = "rpo_objective_seconds", rpoFound = "rpo_found"
         case previousScore = "previous_score"
@@ -37,7 +39,7 @@ extension History {
         var sql = """
             SELECT * FROM (
               SELECT id, service, result, started, score, grade, rto_seconds, rto_objective_seconds, rpo_seconds,
-                     rpo_objective_seconds, rpo_found, LAG(score) OVER (PARTITION BY service ORDER BY started, id) AS previous
+                     rpo_objective_seconds, rpo_found, resumed, LAG(score) OVER (PARTITION BY service ORDER BY started, id) AS previous
               FROM run) r WHERE 1 = 1
             """
         var args: [(any DatabaseValueConvertible)?] = []
@@ -49,15 +51,19 @@ extension History {
         do {
             return try await pool.read { db in
                 try Row.fetchAll(db, sql: query, arguments: arguments).map { row in
-                    let score: Double = row["score"]
-                    let previous: Double? = row["previous"]
+                    let score = try row.checked("score", as: Double.self)
+                    let previous = try row.checkedOptional("previous", as: Double.self)
                     let trend: HistoryEntry.Trend = previous.map { $0 < score - 0.05 ? .up : $0 > score + 0.05 ? .down : .same } ?? .first
-                    return HistoryEntry(id: row["id"], service: row["service"], result: row["result"], started: row["started"], score: score,
-                                        grade: row["grade"], rtoSeconds: row["rto_seconds"], rtoObjectiveSeconds: row["rto_objective_seconds"],
-                                        rpoSeconds: row["rpo_seconds"], rpoObjectiveSeconds: row["rpo_objective_seconds"], rpoFound: row["rpo_found"],
-                                        trend: trend, previousScore: previous)
+                    return HistoryEntry(id: try row.checked("id"), service: try row.checked("service"), result: try row.checked("result"),
+                                        started: try row.checked("started"), score: score, grade: try row.checked("grade"),
+                                        rtoSeconds: try row.checkedOptional("rto_seconds"), rtoObjectiveSeconds: try row.checkedOptional("rto_objective_seconds"),
+                                        rpoSeconds: try row.checkedOptional("rpo_seconds"), rpoObjectiveSeconds: try row.checkedOptional("rpo_objective_seconds"),
+                                        rpoFound: try row.checkedOptional("rpo_found"), trend: trend, previousScore: previous,
+                                        resumed: try row.checkedOptional("resumed") ?? false)
                 }
             }
+        } catch let f as Failure {
+            throw f
         } catch {
             throw Failure(message: "cannot read \(path): \(History.describe(error))")
         }
@@ -167,6 +173,10 @@ extension History {
                 try db.execute(sql: "INSERT INTO annotation (run_id, journal_head, verdict, note, by, created, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                arguments: [run, head, verdict.rawValue, note, by, created, prev, hash])
                 let id = db.lastInsertedRowID
+                try db.execute(sql: """
+                    INSERT INTO annotation_tip (run_id, count, tip) VALUES (?, 1, ?)
+                    ON CONFLICT(run_id) DO UPDATE SET count = count + 1, tip = excluded.tip
+                    """, arguments: [run, hash])
                 for a in actions {
                     try db.execute(sql: "INSERT INTO action_item (annotation_id, run_id, owner, item, due, status) VALUES (?, ?, ?, ?, ?, 'open')",
                                    arguments: [id, run, a.owner, a.item, a.due])
@@ -189,11 +199,16 @@ extension History {
                 var expectedPrev = Journal.genesis
                 var broken: String?
                 for row in try Row.fetchAll(db, sql: "SELECT * FROM annotation WHERE run_id = ? ORDER BY id", arguments: [run]) {
-                    let id: Int64 = row["id"]
+                    let id = try row.checked("id", as: Int64.self)
                     let actions = try Row.fetchAll(db, sql: "SELECT owner, item, due FROM action_item WHERE annotation_id = ? ORDER BY id", arguments: [id])
-                        .map { Annotation.Action(owner: $0["owner"], item: $0["item"], due: $0["due"]) }
-                    let a = Annotation(id: id, run: row["run_id"], journalHead: row["journal_head"], verdict: Annotation.Verdict(rawValue: row["verdict"]) ?? .fail,
-                                       note: row["note"], by: row["by"], created: row["created"], actions: actions, prevHash: row["prev_hash"], hash: row["hash"])
+                        .map { Annotation.Action(owner: try $0.checked("owner"), item: try $0.checked("item"), due: try $0.checked("due")) }
+                    let verdict = try row.checked("verdict", as: String.self)
+                    let a = Annotation(id: id, run: try row.checked("run_id"), journalHead: try row.checked("journal_head"), verdict: Annotation.Verdict(rawValue: verdict) ?? .fail,
+                                       note: try row.checked("note"), by: try row.checked("by"), created: try row.checked("created"), actions: actions,
+                                       prevHash: try row.checked("prev_hash"), hash: try row.checked("hash"))
+                    if broken == nil, Annotation.Verdict(rawValue: verdict) == nil {
+                        broken = "annotation \(id) of run \(run) was changed: its verdict '\(verdict)' is not one Firedrill writes"
+                    }
                     let recomputed = Annotation.digest(prev: a.prevHash, run: a.run, journalHead: a.journalHead, verdict: a.verdict, note: a.note, by: a.by,
                                                        created: a.created, actions: a.actions)
                     if broken == nil, a.prevHash != expectedPrev || recomputed != a.hash {
@@ -202,8 +217,21 @@ extension History {
                     expectedPrev = a.hash
                     out.append(a)
                 }
+                // The chain holds with its last links cut off: the tip, kept apart, says how many there were.
+                if broken == nil, let tip = try Row.fetchOne(db, sql: "SELECT count, tip FROM annotation_tip WHERE run_id = ?", arguments: [run]) {
+                    let count = try tip.checked("count", as: Int.self), hash = try tip.checked("tip", as: String.self)
+                    if count != out.count || hash != (out.last?.hash ?? "") {
+                        broken = "run \(run) had \(count) annotation(s), \(out.count) remain: annotations were removed (or the tip was changed)"
+                    }
+                }
+                if broken == nil, let head = try String.fetchOne(db, sql: "SELECT head_hash FROM run WHERE id = ?", arguments: [run]),
+                   let stale = out.first(where: { $0.journalHead != head && !$0.journalHead.isEmpty }) {
+                    broken = "annotation \(stale.id ?? 0) refers to journal head \(stale.journalHead.prefix(12))…, but the run is now indexed with head \(head.prefix(12))…: the journal behind it changed"
+                }
                 return (out, broken)
             }
+        } catch let f as Failure {
+            throw f
         } catch {
             throw Failure(message: "cannot read \(path): \(History.describe(error))")
         }
@@ -219,10 +247,13 @@ extension History {
         do {
             return try await pool.read { db in
                 try Row.fetchAll(db, sql: query, arguments: arguments).map {
-                    ActionItem(id: $0["id"], run: $0["run_id"], service: $0["service"], owner: $0["owner"], item: $0["item"], due: $0["due"],
-                               status: $0["status"], doneAt: $0["done_at"], doneBy: $0["done_by"])
+                    ActionItem(id: try $0.checked("id"), run: try $0.checked("run_id"), service: try $0.checkedOptional("service"), owner: try $0.checked("owner"),
+                               item: try $0.checked("item"), due: try $0.checked("due"), status: try $0.checked("status"), doneAt: try $0.checkedOptional("done_at"),
+                               doneBy: try $0.checkedOptional("done_by"))
                 }
             }
+        } catch let f as Failure {
+            throw f
         } catch {
             throw Failure(message: "cannot read \(path): \(History.describe(error))")
         }
@@ -235,11 +266,11 @@ extension History {
                 guard let row = try Row.fetchOne(db, sql: "SELECT a.*, r.service FROM action_item a LEFT JOIN run r ON r.id = a.run_id WHERE a.id = ?", arguments: [id]) else {
                     throw Failure(message: "no action item \(id)")
                 }
-                if row["status"] as String == "done" { throw Failure(message: "action item \(id) is already done (\(row["done_at"] as String? ?? ""))") }
+                if try row.checked("status", as: String.self) == "done" { throw Failure(message: "action item \(id) is already done (\(try row.checkedOptional("done_at", as: String.self) ?? ""))") }
                 let at = Journal.timestamp(date)
                 try db.execute(sql: "UPDATE action_item SET status = 'done', done_at = ?, done_by = ? WHERE id = ?", arguments: [at, by, id])
-                return ActionItem(id: id, run: row["run_id"], service: row["service"], owner: row["owner"], item: row["item"], due: row["due"],
-                                  status: "done", doneAt: at, doneBy: by)
+                return ActionItem(id: id, run: try row.checked("run_id"), service: try row.checkedOptional("service"), owner: try row.checked("owner"),
+                                  item: try row.checked("item"), due: try row.checked("due"), status: "done", doneAt: at, doneBy: by)
             }
         } catch let f as Failure {
             throw f
@@ -279,33 +310,38 @@ extension History {
                              ROW_NUMBER() OVER (PARTITION BY service ORDER BY started DESC, id DESC) AS n FROM run WHERE result = 'passed') WHERE n = 1
                     """)
                 var passed: [String: (String, String?, String?)] = [:]
-                for p in lastPassed { passed[p["service"]] = (p["id"], p["playbook_sha256"], p["inventory_sha256"]) }
+                for p in lastPassed { passed[try p.checked("service")] = (try p.checked("id"), try p.checkedOptional("playbook_sha256"), try p.checkedOptional("inventory_sha256")) }
                 var open: [String: Int] = [:]
                 for row in try Row.fetchAll(db, sql: """
                     SELECT r.service AS service, COUNT(*) AS n FROM action_item a JOIN run r ON r.id = a.run_id WHERE a.status = 'open' GROUP BY r.service
-                    """) { open[row["service"]] = row["n"] }
+                    """) { open[try row.checked("service")] = try row.checked("n", as: Int.self) }
                 var components: [String: [Score.Component]] = [:]
-                let ids = rows.map { $0["id"] as String }
+                let ids = try rows.map { try $0.checked("id", as: String.self) }
                 if !ids.isEmpty {
                     let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
                     for c in try Row.fetchAll(db, sql: "SELECT * FROM score_component WHERE run_id IN (\(marks)) ORDER BY run_id, position",
                                               arguments: StatementArguments(ids)) {
-                        guard let id = Score.ComponentID(rawValue: c["component"]) else { continue }
-                        components[c["run_id"], default: []].append(Score.Component(id: id, weight: id.weight, applicable: c["applicable"], possible: c["possible"],
-                                                                                      earned: c["earned"], note: c["note"]))
+                        guard let id = Score.ComponentID(rawValue: try c.checked("component")) else { continue }
+                        components[try c.checked("run_id"), default: []].append(Score.Component(id: id, weight: id.weight, applicable: try c.checked("applicable"),
+                                                                                                  possible: try c.checked("possible"), earned: try c.checked("earned"),
+                                                                                                  note: try c.checkedOptional("note")))
                     }
                 }
-                return rows.map { row in
-                    let service: String = row["service"], id: String = row["id"]
+                return try rows.map { row in
+                    let service = try row.checked("service", as: String.self), id = try row.checked("id", as: String.self)
                     let p = passed[service]
-                    return LatestRun(service: service, id: id, result: row["result"], started: row["started"], score: row["score"], grade: row["grade"],
-                                     rules: row["score_rules"], playbookSHA256: row["playbook_sha256"], inventorySHA256: row["inventory_sha256"],
-                                     journal: row["journal_path"], rtoSeconds: row["rto_seconds"], rtoObjectiveSeconds: row["rto_objective_seconds"],
-                                     rpoSeconds: row["rpo_seconds"], rpoObjectiveSeconds: row["rpo_objective_seconds"], rpoFound: row["rpo_found"],
+                    return LatestRun(service: service, id: id, result: try row.checked("result"), started: try row.checked("started"), score: try row.checked("score"),
+                                     grade: try row.checked("grade"), rules: try row.checked("score_rules"), playbookSHA256: try row.checkedOptional("playbook_sha256"),
+                                     inventorySHA256: try row.checkedOptional("inventory_sha256"), journal: try row.checked("journal_path"),
+                                     rtoSeconds: try row.checkedOptional("rto_seconds"), rtoObjectiveSeconds: try row.checkedOptional("rto_objective_seconds"),
+                                     rpoSeconds: try row.checkedOptional("rpo_seconds"), rpoObjectiveSeconds: try row.checkedOptional("rpo_objective_seconds"),
+                                     rpoFound: try row.checkedOptional("rpo_found"),
                                      components: components[id], openActions: open[service] ?? 0, lastPassedRun: p?.0,
                                      lastPassedPlaybookSHA256: p?.1, lastPassedInventorySHA256: p?.2)
                 }
             }
+        } catch let f as Failure {
+            throw f
         } catch {
             throw Failure(message: "cannot read \(path): \(History.describe(error))")
         }

@@ -148,6 +148,20 @@ public enum JournalReader {
         "line \(c.events.count + 1) is incomplete (the runner stopped while writing it)"
     }
 
+    /// Why the file at `path` cannot be a journal (not a regular file, empty, not JSON lines), or nil.
+    /// Looks at the first bytes only: a FIFO is never opened, a huge file never read whole.
+    public static func notAJournal(_ path: String) -> String? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return "cannot be read: \(String(cString: strerror(errno)))" }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { return "is not a regular file" }
+        guard st.st_size > 0 else { return "is empty: it holds no events" }
+        guard let h = FileHandle(forReadingAtPath: path) else { return "cannot be read" }
+        defer { try? h.close() }
+        let head = (try? h.read(upToCount: 16)) ?? Data()
+        guard head.first == UInt8(ascii: "{") else { return "is not a journal (a journal's lines are JSON events)" }
+        return nil
+    }
+
     public static func read(path: String, requireIntact: Bool = false) throws -> Contents {
         guard let data = FileManager.default.contents(atPath: path) else {
             return Contents(events: [], lastHash: Journal.genesis, problem: nil)
@@ -156,7 +170,9 @@ public enum JournalReader {
         if contents.problem == nil, let head = try? String(contentsOfFile: path + ".head", encoding: .utf8) {
             let parts = head.split(whereSeparator: \.isWhitespace)
             if parts.count == 2, String(parts[0]) != "\(contents.events.last?.seq ?? 0)" || String(parts[1]) != contents.lastHash {
-                contents.problem = "the journal ends at line \(contents.events.count), but the run was sealed at line \(parts[0]): lines were removed or changed at the end"
+                contents.problem = String(parts[0]) == "\(contents.events.last?.seq ?? 0)"
+                    ? "line \(parts[0]) was changed after the run was sealed (it no longer hashes to the seal in \((path as NSString).lastPathComponent).head)"
+                    : "the journal ends at line \(contents.events.count), but the run was sealed at line \(parts[0]): lines were removed or added at the end"
             }
         }
         if requireIntact, let p = contents.problem { throw Journal.Failure(message: "journal \(path) is damaged: \(p)") }

@@ -113,7 +113,7 @@ public struct RunStore: Sendable {
     }
 
     /// Run IDs, newest first (IDs start with their UTC start time).
-    func ids() -> [String] {
+    public func ids() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
             .filter { FileManager.default.fileExists(atPath: journalPath($0)) }
             .sorted(by: >)

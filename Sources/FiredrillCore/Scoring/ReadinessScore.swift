@@ -173,14 +173,15 @@ struct ScoreCalculator {
         guard let bad = failoverSteps.first(where: { $0.result != .passed }) else {
             return Part(earned: ID.failover.weight, note: "\(failoverSteps.count) step\(failoverSteps.count == 1 ? "" : "s") passed")
         }
+        let failure = firstFailure(bad)
         let why: String
         switch bad.result {
         case .skipped?: why = "not drilled: \(bad.detail ?? "selects no host")"
         case .interrupted?: why = "interrupted"
         case nil: why = "did not finish"
-        default: why = bad.detail ?? "failed"
+        // The evidence says what failed; the reason says where.
+        default: why = failure?.host.map { "failed on \($0)" } ?? (failure == nil ? (bad.detail ?? "failed") : "failed")
         }
-        let failure = firstFailure(bad)
         return Part(earned: 0, losses: [(ID.failover.weight, .init(points: 0, component: ID.failover.rawValue,
                     reason: "\(bad.label) \(bad.result == .skipped ? "was skipped" : "did not pass"): \(why)",
                     step: bad.id, host: failure?.host, evidence: failure?.evidence))])
@@ -271,7 +272,7 @@ struct ScoreCalculator {
             let bad = restoreSteps.first { $0.result != .passed }
             let failure = bad.flatMap(firstFailure)
             let what = status == .abandoned ? "restore was abandoned" : "\(bad?.label ?? "restore") failed"
-            return lose(what + (failure.map { " on \($0.host ?? "")" } ?? "") + (failure?.evidence.map { ": \($0)" } ?? ""), bad?.id, failure?.host, failure?.evidence)
+            return lose(what + (failure?.host.map { " on \($0)" } ?? ""), bad?.id, failure?.host, failure?.evidence)
         }
         if let bad = record.finalState.first(where: { !$0.met }) {
             return lose("restore completed but the steady state is not back: \(bad.label)", nil, bad.host, bad.detail)
@@ -314,11 +315,13 @@ struct ScoreCalculator {
         if !record.resumes.isEmpty {
             out.append(Cap(limit: 74, reason: "the runner died and the run was resumed: its measurements are incomplete, it cannot grade above C"))
         }
-        // The tightest first, so a looser cap adds nothing after it.
-        return out.sorted { $0.limit < $1.limit }
+        // The loosest first, so every cap that applies is named with what it took (89 then 74:
+        // −11 and −15, not −26 under one name); the total is the same.
+        return out.sorted { $0.limit > $1.limit }
     }
 
     static func duration(_ seconds: Double) -> String {
-        seconds < 60 ? String(format: "%.2fs", seconds) : DurationText.format(.milliseconds(Int64((seconds * 1000).rounded())))
+        if seconds < 1 { return String(format: "%.0fms", seconds * 1000) }
+        return seconds < 60 ? String(format: "%.2fs", seconds) : DurationText.format(.milliseconds(Int64((seconds * 1000).rounded())))
     }
 }
