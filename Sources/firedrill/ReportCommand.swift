@@ -40,9 +40,11 @@ struct ReportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let path = resolveJournal(runRef, runsDir: runsDir)
+        let database = History.defaultPath(history.db)
+        if let output { checkOutput(output, keeping: [path, path + ".head", database, database + "-wal", database + "-shm"]) }
         let report: DrillReport
         do {
-            report = try await DrillReport.load(journal: path, database: History.defaultPath(history.db), reportVersion: FiredrillVersion.current)
+            report = try await DrillReport.load(journal: path, database: database, reportVersion: FiredrillVersion.current)
         } catch {
             Terminal.err("error: cannot report \(path): \(error)\n")
             Terminal.exit(ExitStatus.invalidInput)
@@ -50,10 +52,32 @@ struct ReportCommand: AsyncParsableCommand {
         let style = output == nil && format == .text ? TerminalStyle.detect(noColorFlag: noColor) : TerminalStyle(enabled: false)
         let text = try report.rendered(format, style: style)
         writeOutput(text, to: output)
+        for w in report.evidence.warnings { Terminal.err("warning: \(w)\n") }
         if !report.evidence.chainVerified {
             Terminal.err("error: the journal \(path) is damaged (\(report.evidence.problem ?? "")); the report says so and shows only what precedes the damage\n")
             Terminal.exit(ExitStatus.failed)
         }
+        if report.evidence.warnings.contains(where: { $0.hasPrefix("the history could not be read") }) { Terminal.exit(ExitStatus.failed) }
+    }
+}
+
+/// Refuses (exit 2) an output path that is empty, in a folder that does not exist, or one of
+/// the files the output is made from (the journal, its seal, the history database).
+func checkOutput(_ output: String, keeping inputs: [String]) {
+    guard !output.isEmpty else {
+        Terminal.err("error: -o needs a file name\n")
+        Terminal.exit(ExitStatus.invalidInput)
+    }
+    func real(_ p: String) -> String { (URL(fileURLWithPath: p).resolvingSymlinksInPath().path as NSString).standardizingPath }
+    if inputs.contains(where: { real($0) == real(output) }) {
+        Terminal.err("error: -o \(output) is one of the files the output is made from: it would be overwritten\nhint: write the output somewhere else\n")
+        Terminal.exit(ExitStatus.invalidInput)
+    }
+    let folder = (output as NSString).deletingLastPathComponent.isEmpty ? "." : (output as NSString).deletingLastPathComponent
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
+        Terminal.err("error: -o \(output): the folder \(folder) does not exist\nhint: create it first, or write somewhere else\n")
+        Terminal.exit(ExitStatus.invalidInput)
     }
 }
 

@@ -55,26 +55,39 @@ struct ScorecardCommand: AsyncParsableCommand {
         var services: [Scorecard.Service] = []
         var problems: [Diagnostic] = []
         var sources: [String: String] = [:]
+        var playbookOf: [String: String] = [:]
         for file in files {
             let loaded = PlaybookLoader().load(file: file)
             sources.merge(loaded.sources) { a, _ in a }
-            guard let pb = loaded.playbook, !loaded.diagnostics.hasErrors else { problems += loaded.diagnostics.filter { $0.severity == .error }; continue }
+            guard let pb = loaded.playbook, !loaded.diagnostics.hasErrors else {
+                // The other services are still listed; this one is marked, and the command exits 2.
+                let errors = loaded.diagnostics.filter { $0.severity == .error }
+                problems += errors
+                let first = errors.first.map { d in (d.location.map { "\($0.file):\($0.line):\($0.column): " } ?? "") + d.message } ?? "does not load"
+                services.append(Scorecard.Service(service: ((file as NSString).lastPathComponent as NSString).deletingPathExtension, name: file, playbook: file,
+                                                  criticality: "critical", rtoObjectiveSeconds: nil, rpoObjectiveSeconds: nil, playbookSHA256: "",
+                                                  inventorySHA256: "", problem: "the playbook does not load: \(first)"))
+                continue
+            }
+            if let other = playbookOf[pb.service] {
+                Terminal.err("warning: \(file) and \(other) are both playbooks of service \(pb.service): its row is \(other)'s\n")
+                continue
+            }
+            playbookOf[pb.service] = file
             var paths = inventory
             if paths.isEmpty, let inv = pb.inventory { paths = [resolvePath(inv.value, relativeTo: pb.file)] }
             services.append(Scorecard.Service(service: pb.service, name: pb.name.value, playbook: file, criticality: pb.criticality.rawValue,
                                               rtoObjectiveSeconds: pb.objectives.rto.map { DurationText.seconds($0) },
                                               rpoObjectiveSeconds: pb.objectives.rpo.map { DurationText.seconds($0) },
-                                              playbookSHA256: RunStore.sha256(files: [pb.file] + pb.includes), inventorySHA256: RunStore.sha256(files: paths)))
+                                              playbookSHA256: RunStore.sha256(files: [pb.file] + pb.includes), inventorySHA256: RunStore.sha256(files: paths),
+                                              missingInventory: paths.filter { !FileManager.default.fileExists(atPath: $0) }))
         }
-        if !problems.isEmpty {
-            Terminal.report(problems, sources: sources, noColor: noColor)
-            Terminal.exit(ExitStatus.invalidInput)
-        }
+        if let output { checkOutput(output, keeping: files + [History.defaultPath(history.db)]) }
         let path = History.defaultPath(history.db)
         var latest: [LatestRun] = []
-        if FileManager.default.fileExists(atPath: path) {
+        if History.exists(path) {
             do throws(History.Failure) {
-                latest = try await History.open(path: path).latestRuns()
+                latest = try await History.open(path: path, existing: true).latestRuns()
             } catch {
                 Terminal.err("error: \(error.message)\n")
                 Terminal.exit(ExitStatus.failed)
@@ -91,5 +104,9 @@ struct ScorecardCommand: AsyncParsableCommand {
         let card = Scorecard(services: services, latest: latest)
         let style = output == nil && format == .text ? TerminalStyle.detect(noColorFlag: noColor) : TerminalStyle(enabled: false)
         writeOutput(try card.rendered(format, style: style), to: output)
+        if !problems.isEmpty {
+            Terminal.report(problems, sources: sources, noColor: noColor)
+            Terminal.exit(ExitStatus.invalidInput)
+        }
     }
 }

@@ -115,6 +115,43 @@ import Testing
         }
     }
 
+    /// A copy of a fixture journal (with its seal unless told otherwise) in a folder of its own, lines changed by `edit`.
+    func copy(_ name: String, sealed: Bool = true, _ edit: (inout [String]) -> Void = { _ in }) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-report-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var lines = try String(contentsOfFile: "\(Self.dir)/\(name).jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+        edit(&lines)
+        try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/journal.jsonl", atomically: true, encoding: .utf8)
+        if sealed { try FileManager.default.copyItem(atPath: "\(Self.dir)/\(name).jsonl.head", toPath: dir + "/journal.jsonl.head") }
+        return dir + "/journal.jsonl"
+    }
+
+    @Test func aLastLineEditedAfterTheSealIsLeftOutAndNamed() async throws {
+        let path = try copy("failed") { lines in
+            lines[lines.count - 1] = lines[lines.count - 1].replacingOccurrences(of: "\"result\":\"failed\"", with: "\"result\":\"passed\"")
+        }
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        let r = try await DrillReport.load(journal: path, database: nil, reportVersion: "TEST")
+        #expect(!r.evidence.chainVerified && r.evidence.problem?.contains("line 64 was changed after the run was sealed") == true, "\(r.evidence.problem ?? "")")
+        #expect(r.overview.result != "passed", "the forged end is not part of the record")
+    }
+
+    @Test func aJournalCutBackWithItsSealRemovedDoesNotMatchTheHistory() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-report-db-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let db = try History(path: dir + "/h.sqlite")
+        let original = try copy("failed")
+        _ = try await db.ingest(journal: original)
+        let cut = try copy("failed", sealed: false) { lines in lines.removeLast(5) }
+        let r = try await DrillReport.load(journal: cut, database: dir + "/h.sqlite", reportVersion: "TEST")
+        #expect(!r.evidence.chainVerified && r.evidence.problem?.contains("the history indexed this run with 64 events") == true, "\(r.evidence.problem ?? "")")
+        // Without the seal, and not in a history: a warning, not damage.
+        let unsealed = try copy("passed", sealed: false)
+        let u = try await DrillReport.load(journal: unsealed, database: nil, reportVersion: "TEST")
+        #expect(u.evidence.chainVerified && u.evidence.warnings.contains { $0.contains("no seal") })
+        for format in DrillReport.Format.allCases { #expect(try u.rendered(format).contains("no seal"), "\(format)") }
+    }
+
     @Test func historyAddsTheReviewThePreviousDrillAndTheTrend() throws {
         let action = Annotation.Action(owner: "dba-team", item: "automate the rejoin", due: "2027-01-15")
         let note = Annotation(id: 1, run: "r", journalHead: "h", verdict: .partial, note: "restore needs work", by: "lead", created: "2026-12-01T18:00:00.000Z",

@@ -44,6 +44,7 @@ import Testing
         }
         // To a file, whole: the JUnit parses and carries the failed step as a failure.
         let out = lab.dir + "/reports/drill.xml"
+        try FileManager.default.createDirectory(atPath: lab.dir + "/reports", withIntermediateDirectories: true)
         let w = try Firedrill.run(["report", "latest", "--runs-dir", runs, "--format", "junit", "-o", out])
         #expect(w.status == 0 && w.stderr.contains("wrote \(out)"), "\(w.stderr)")
         let doc = try JUnitXML(try String(contentsOfFile: out, encoding: .utf8))
@@ -126,6 +127,16 @@ import Testing
         let after = try card()
         let changed = try #require(after.services.first { $0.service == "ehr-db" })
         #expect(changed.status == .needsVerification && changed.reason.contains("the playbook changed"), "\(changed)")
+        // A playbook that does not load is a row of its own; the others are still scored, and the exit is 2.
+        try "name: [unclosed\n".write(toFile: books + "/broken.yml", atomically: true, encoding: .utf8)
+        try (try String(contentsOfFile: ehr, encoding: .utf8)).write(toFile: books + "/ehr-copy.yml", atomically: true, encoding: .utf8)
+        let mixed = try Firedrill.run(["scorecard", "--dir", books, "-i", lab.inventory, "--db", db, "--format", "json"])
+        #expect(mixed.status == 2 && mixed.stderr.contains("broken.yml") && mixed.stderr.contains("both playbooks of service ehr-db"), "\(mixed.stderr)")
+        let withBroken = try JSONDecoder().decode(Scorecard.self, from: Data(mixed.stdout.utf8))
+        #expect(withBroken.services.contains { $0.status == .invalid && $0.playbook.hasSuffix("broken.yml") })
+        #expect(withBroken.services.filter { $0.service == "ehr-db" }.count == 1)
+        try FileManager.default.removeItem(atPath: books + "/broken.yml")
+        try FileManager.default.removeItem(atPath: books + "/ehr-copy.yml")
         // So does another inventory.
         let other = try Firedrill.run(["scorecard", ehr, "--db", db, "--format", "json"])
         let viaHospital = try JSONDecoder().decode(Scorecard.self, from: Data(other.stdout.utf8))
@@ -144,7 +155,9 @@ import Testing
         #expect(damaged.status == 1 && damaged.stdout.contains("JOURNAL DAMAGED") && damaged.stderr.contains("damaged"), "\(damaged.stderr)")
         for (args, says) in [(["report", "no-such-run", "--runs-dir", dir], "no run 'no-such-run'"),
                              (["report", "latest", "--runs-dir", dir, "--format", "pdf"], "format"),
-                             (["report", dir + "/journal.jsonl", "-o", "/proc/version/report.html"], "cannot"),
+                             (["report", dir + "/journal.jsonl", "-o", "/proc/version/report.html"], "does not exist"),
+                             (["report", dir + "/journal.jsonl", "-o", dir + "/journal.jsonl"], "would be overwritten"),
+                             (["report", dir, "-o", ""], "needs a file name"),
                              (["scorecard"], "--dir"),
                              (["scorecard", "--dir", dir + "/missing"], "not a folder"),
                              (["scorecard", "--dir", dir], "no playbook")] {

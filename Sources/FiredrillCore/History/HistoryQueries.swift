@@ -285,14 +285,19 @@ extension History {
 extension History {
     /// What a report of `run` adds from the history: its annotations, the service's drills.
     public func reportHistory(run: String, service: String) async -> ReportHistory {
-        do throws(Failure) {
-            let indexed = try await head(of: run) != nil
+        do {
+            let row: (String, Int)? = try await pool.read { db in
+                try Row.fetchOne(db, sql: "SELECT head_hash, events FROM run WHERE id = ?", arguments: [run]).map { (try $0.checked("head_hash"), try $0.checked("events")) }
+            }
             let (annotations, problem) = try await annotations(of: run)
             let runs = try await entries(service: service, limit: 200).reversed()
-            return ReportHistory(inHistory: indexed, annotations: annotations, annotationProblem: problem, runs: Array(runs),
-                                 note: indexed ? nil : "run \(run) is not in the history \(path): firedrill import its journal")
+            return ReportHistory(inHistory: row != nil, annotations: annotations, annotationProblem: problem, runs: Array(runs),
+                                 note: row != nil ? nil : "run \(run) is not in the history \(path): firedrill import its journal",
+                                 indexedHead: row?.0, indexedEvents: row?.1)
+        } catch let f as Failure {
+            return ReportHistory(note: "the history could not be read: \(f.message)", problem: f.message)
         } catch {
-            return ReportHistory(note: error.message)
+            return ReportHistory(note: "the history could not be read: \(History.describe(error))", problem: History.describe(error))
         }
     }
 

@@ -168,15 +168,41 @@ public enum JournalReader {
         }
         var contents = verify(data)
         if contents.problem == nil, let head = try? String(contentsOfFile: path + ".head", encoding: .utf8) {
-            let parts = head.split(whereSeparator: \.isWhitespace)
-            if parts.count == 2, String(parts[0]) != "\(contents.events.last?.seq ?? 0)" || String(parts[1]) != contents.lastHash {
-                contents.problem = String(parts[0]) == "\(contents.events.last?.seq ?? 0)"
-                    ? "line \(parts[0]) was changed after the run was sealed (it no longer hashes to the seal in \((path as NSString).lastPathComponent).head)"
-                    : "the journal ends at line \(contents.events.count), but the run was sealed at line \(parts[0]): lines were removed or added at the end"
-            }
+            contents = checkSeal(contents, head, name: (path as NSString).lastPathComponent)
         }
         if requireIntact, let p = contents.problem { throw Journal.Failure(message: "journal \(path) is damaged: \(p)") }
         return contents
+    }
+
+    /// The contents against the seal written when the run ended (`N HASH`): only events the
+    /// seal vouches for are kept — a last line changed, or lines added after the seal, are
+    /// dropped and said; a journal cut short keeps what it has and says so.
+    static func checkSeal(_ c: Contents, _ head: String, name: String) -> Contents {
+        let parts = head.split(whereSeparator: \.isWhitespace)
+        guard parts.count == 2, let sealed = Int(parts[0]), sealed >= 1 else {
+            var bad = c
+            bad.problem = "its seal (\(name).head) is not a seal: the end of the journal cannot be checked"
+            return bad
+        }
+        let hash = String(parts[1])
+        var out = c
+        let n = c.events.count
+        if sealed == n && c.lastHash == hash { return c }
+        if sealed > n {
+            out.problem = "the journal ends at line \(n), but the run was sealed at line \(sealed): lines were removed from the end"
+            return out
+        }
+        if sealed < n && c.events[sealed].prev == hash {
+            out.events = Array(c.events[..<sealed])
+            out.lastHash = hash
+            out.problem = "\(n - sealed) line(s) were added after the run was sealed at line \(sealed): they are not part of the record"
+            return out
+        }
+        // Line `sealed` is not the one sealed: it was changed; what precedes it is still vouched for by its chain.
+        out.events = Array(c.events[..<(sealed - 1)])
+        out.lastHash = c.events[sealed - 1].prev
+        out.problem = "line \(sealed) was changed after the run was sealed (it no longer hashes to the seal in \(name).head): it is not part of the record"
+        return out
     }
 
     public static func verify(_ data: Data) -> Contents {

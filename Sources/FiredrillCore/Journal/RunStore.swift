@@ -73,7 +73,7 @@ public struct RunStore: Sendable {
         if let problem = folderProblem(folder.isEmpty ? "." : folder) { return problem }
         let temp = (folder.isEmpty ? "." : folder) + "/." + (path as NSString).lastPathComponent + ".tmp-\(getpid())"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
-        guard fd >= 0 else { return "cannot create \(temp): \(String(cString: strerror(errno)))" }
+        guard fd >= 0 else { return String(cString: strerror(errno)) }
         var bytes = Array(text.utf8)[...]
         var failure: String?
         while !bytes.isEmpty {
@@ -85,7 +85,7 @@ public struct RunStore: Sendable {
         if failure == nil, fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
         close(fd)
         if failure == nil, rename(temp, path) != 0 { failure = String(cString: strerror(errno)) }
-        if let failure { unlink(temp); return "cannot write \(path): \(failure)" }
+        if let failure { unlink(temp); return failure }
         return nil
     }
 

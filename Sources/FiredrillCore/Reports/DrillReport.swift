@@ -283,10 +283,12 @@ public struct DrillReport: Sendable, Codable, Equatable {
         /// What is wrong with the journal (nil when intact).
         public var problem: String?
         public var sealed: Bool
+        /// What weakens the evidence without damaging it (no seal file, the history unreadable).
+        public var warnings: [String] = []
 
         enum CodingKeys: String, CodingKey {
             case playbook, playbookSHA256 = "playbook_sha256", inventory, inventorySHA256 = "inventory_sha256", runVersion = "run_version"
-            case reportVersion = "report_version", journal, events, headHash = "head_hash", chainVerified = "chain_verified", problem, sealed
+            case reportVersion = "report_version", journal, events, headHash = "head_hash", chainVerified = "chain_verified", problem, sealed, warnings
         }
     }
 
@@ -310,10 +312,16 @@ public struct ReportHistory: Sendable {
     public var runs: [HistoryEntry]
     /// Why there is no history, when there is none.
     public var note: String?
+    /// The history could not be read (corrupt, not a database): the report says so, and the command warns.
+    public var problem: String?
+    /// The journal head and event count the run was indexed with.
+    public var indexedHead: String?
+    public var indexedEvents: Int?
 
     public init(inHistory: Bool = false, annotations: [Annotation] = [], annotationProblem: String? = nil, runs: [HistoryEntry] = [],
-                note: String? = nil) {
+                note: String? = nil, problem: String? = nil, indexedHead: String? = nil, indexedEvents: Int? = nil) {
         self.inHistory = inHistory; self.annotations = annotations; self.annotationProblem = annotationProblem; self.runs = runs; self.note = note
+        self.problem = problem; self.indexedHead = indexedHead; self.indexedEvents = indexedEvents
     }
 }
 
@@ -367,6 +375,10 @@ extension DrillReport {
         evidence = Evidence(playbook: facts?.playbook, playbookSHA256: facts?.playbookSHA256, inventory: facts?.inventory ?? [],
                             inventorySHA256: facts?.inventorySHA256, runVersion: facts?.version, reportVersion: reportVersion,
                             journal: journal, events: events, headHash: headHash, chainVerified: problem == nil, problem: problem, sealed: sealed)
+        if !sealed && r.isFinished {
+            evidence.warnings.append("the journal has no seal (journal.jsonl.head beside it): its last line and its completeness cannot be proven")
+        }
+        if let p = history.problem { evidence.warnings.append("the history could not be read (\(p)): the after-action review and earlier drills are missing") }
         requirements = []
         requirements = Self.requirements(self, r)
     }
@@ -459,7 +471,10 @@ extension DrillReport {
                 let verify: Verify? = (p["verify"] ?? .null) == .null ? nil : Verify(withinSeconds: nil, holdSeconds: nil, passed: nil, attempts: nil, detail: nil, flaps: [], samples: [])
                 steps.append(Step(id: id, name: text("name") ?? "", phase: text("phase") ?? (phase == "steps" ? "failover" : "restore"),
                                   kind: text("kind") ?? "command", pattern: text("pattern"), result: "not run",
-                                  detail: r.preconditions != nil ? "the drill did not start" : "not started: the run ended before it",
+                                  detail: r.preconditions != nil ? "the drill did not start"
+                                      : phase == "restore" && r.restore?.status == .failed ? "not started: restore stopped at the step that failed"
+                                      : phase == "restore" && r.restore?.status == .notNeeded ? "not needed: nothing was failed over"
+                                      : "not started: the run ended before it",
                                   startedOffsetMS: nil, durationMS: nil, hosts: [], plannedHosts: hosts, verify: verify,
                                   instruction: text("instruction"), manualResult: nil, answeredBy: nil))
             }
@@ -492,7 +507,18 @@ extension DrillReport {
         let status = r.restore?.status?.rawValue ?? (r.ending?.touched == false ? "not_needed" : nil)
         let summary = r.ending?.restore ?? r.restore?.detail ?? (r.isFinished ? "restore did not run" : "the run stopped before restore was recorded")
         let left = r.ending?.finalState ?? (r.isFinished ? "not recorded" : "unknown: the run has no end; resume it (firedrill run --resume)")
-        return Restore(touched: r.ending?.touched, reason: r.restore?.reason?.rawValue, status: status, summary: summary, hostsLeft: left,
+        // Why restore started, in words (`restore_started`'s result).
+        let reason: String? = r.restore?.reason.map {
+            switch $0 {
+            case .completed: return "after the failover completed"
+            case .stepFailed: return "after a failover step failed"
+            case .interrupted: return "after an interrupt"
+            case .journalFailed: return "after the journal failed"
+            case .resumed: return "on resume, after the runner died"
+            default: return $0.rawValue.replacingOccurrences(of: "_", with: " ")
+            }
+        }
+        return Restore(touched: r.ending?.touched, reason: reason, status: status, summary: summary, hostsLeft: left,
                        steps: r.steps.filter { $0.phase == .restore }.map { "\($0.label): \($0.result?.rawValue ?? "unfinished")" },
                        leftovers: r.leftovers.map { "\($0.step) on \($0.host): \($0.result?.rawValue ?? "") \($0.detail)" })
     }
@@ -572,19 +598,31 @@ extension DrillReport {
         guard !contents.events.isEmpty || contents.problem != nil else {
             throw Journal.Failure(message: "\(path) holds no run (empty or missing)")
         }
-        let record = DrillRecord.fold(contents.events)
         var history = ReportHistory(note: database.map { "no history database at \($0): firedrill import \(path) records the run" }
             ?? "no history database given")
-        if let database, FileManager.default.fileExists(atPath: database) {
+        let first = DrillRecord.fold(Array(contents.events.prefix(1)))
+        if let database, History.exists(database) {
             do throws(History.Failure) {
-                let db = try await History.open(path: database)
-                history = await db.reportHistory(run: record.runID ?? "", service: record.facts?.service ?? record.name ?? "")
+                let db = try await History.open(path: database, existing: true)
+                let facts = DrillRecord.fold(contents.events.filter { $0.event == .runStarted })
+                history = await db.reportHistory(run: first.runID ?? "", service: facts.facts?.service ?? facts.name ?? "")
             } catch {
-                history = ReportHistory(note: "the history could not be read: \(error.message)")
+                history = ReportHistory(note: "the history could not be read: \(error.message)", problem: error.message)
             }
         }
+        // The history remembers how long the journal was and how it ended: a journal cut back or
+        // changed since it was indexed (its seal file removed with it) does not match.
+        let events = contents.events, head = contents.lastHash
+        var problem = contents.problem
+        if problem == nil, let indexed = history.indexedEvents, let indexedHead = history.indexedHead {
+            let matches = events.count == indexed ? head == indexedHead : events.count > indexed && events[indexed].prev == indexedHead
+            if !matches {
+                problem = "the history indexed this run with \(indexed) events (head \(indexedHead.prefix(12))…); this journal has \(events.count) (head \(head.prefix(12))…) and does not extend it: it was cut or changed since"
+            }
+        }
+        let record = DrillRecord.fold(events)
         let sealed = FileManager.default.fileExists(atPath: path + ".head")
-        return DrillReport(record: record, journal: path, events: contents.events.count, headHash: contents.lastHash, problem: contents.problem,
+        return DrillReport(record: record, journal: path, events: events.count, headHash: head, problem: problem,
                            sealed: sealed, history: history, reportVersion: reportVersion)
     }
 

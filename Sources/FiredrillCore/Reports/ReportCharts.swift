@@ -81,7 +81,7 @@ struct TimelineSVG {
         }
         // The restore phase, as one lane.
         let y = top + Double(steps.count) * laneHeight
-        s += "<g class=\"restore-lane\"><text x=\"4\" y=\"\(f(y + 19))\" font-weight=\"bold\">restore: \(e(report.restore.status ?? "not run"))</text>"
+        s += "<g class=\"restore-lane\"><text x=\"4\" y=\"\(f(y + 19))\" font-weight=\"bold\">restore: \(e((report.restore.status ?? "not run").replacingOccurrences(of: "_", with: " ")))</text>"
         if let first = restoreSteps.first?.startedOffsetMS {
             let end = restoreSteps.map { ($0.startedOffsetMS ?? 0) + ($0.durationMS ?? 0) }.max() ?? first
             let ok = report.restore.status == "completed"
@@ -168,7 +168,9 @@ struct TrendSVG {
         let n = Double(max(1, points.count - 1))
         func x(_ i: Int) -> Double { points.count == 1 ? left + plotW / 2 : left + Double(i) / n * plotW }
         func y(_ score: Double) -> Double { top + (1 - score / 100) * plotH }
-        let rtoMax = max(points.compactMap(\.rtoSeconds).max() ?? 0, rtoObjective ?? 0, 0.001) * 1.1
+        // The axis fits what was measured; the objective line is drawn when it falls on it.
+        let measured = points.compactMap(\.rtoSeconds).max() ?? 0
+        let rtoMax = max(measured > 0 ? measured : (rtoObjective ?? 1), 0.001) * 1.15
         func yr(_ s: Double) -> Double { top + (1 - s / rtoMax) * plotH }
         var s = "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(f(w)) \(f(h))\" width=\"\(f(w))\" height=\"\(f(h))\" role=\"img\" aria-labelledby=\"tr-title tr-desc\">"
         s += "<title id=\"tr-title\">Score and RTO of \(e(service)) over its last \(points.count) drill(s)</title>"
@@ -193,7 +195,10 @@ struct TrendSVG {
                 : "<rect x=\"\(f(x(i) - 5))\" y=\"\(f(y(p.score) - 5))\" width=\"10\" height=\"10\" fill=\"#a4001d\">"
             s += "<title>\(e(p.run)) \(e(String(p.started.prefix(10)))): score \(ScoreRenderer.num(p.score)), \(e(p.result))</title>" + (ok ? "</circle>" : "</rect>")
             if points.count <= 12 || i == points.count - 1 || i == 0 {
-                s += "<text x=\"\(f(x(i)))\" y=\"\(f(h - bottom + 16))\" text-anchor=\"middle\">\(e(String(p.started.prefix(10))))</text>"
+                // Dates, or date and time when drills share a day.
+                let sameDay = points.filter { $0.started.prefix(10) == p.started.prefix(10) }.count > 1
+                let label = sameDay ? String(p.started.dropFirst(5).prefix(11)).replacingOccurrences(of: "T", with: " ") : String(p.started.prefix(10))
+                s += "<text x=\"\(f(x(i)))\" y=\"\(f(h - bottom + 16))\" text-anchor=\"middle\">\(e(label))</text>"
             }
         }
         s += "</svg><figcaption>● passed drill, ■ failed or incomplete drill; line = score, bars = RTO.</figcaption></figure>"

@@ -13,7 +13,11 @@ public struct ReportHTMLRenderer: Sendable {
         h += "<h1>\(e(o.name)) <span class=\"svc\">\(e(o.service))</span></h1>"
         h += "<p>\(e([o.exercise.map { "\($0) exercise" }, o.scenario.map { "scenario “\($0)”" }].compactMap { $0 }.joined(separator: " · ")))</p></div>"
         h += "<div class=\"grade grade-\(r.score.grade.rawValue)\" role=\"img\" aria-label=\"Score \(ScoreRenderer.num(r.score.points)) of 100, grade \(r.score.grade.rawValue)\">"
-        h += "<span class=\"letter\">\(r.score.grade.rawValue)</span><span class=\"points\">\(ScoreRenderer.num(r.score.points))/100</span></div></header>\n<main>\n"
+        h += "<span class=\"letter\">\(r.score.grade.rawValue)</span><span class=\"points\">\(ScoreRenderer.num(r.score.points))/100</span></div></header>\n"
+        // The result in words beside the grade: a B for a drill that failed its restore must not read as a pass.
+        h += "<p class=\"verdict \(HTML.resultClass(o.result))\"><strong>\(HTML.mark(o.result == "passed" ? true : ["interrupted", "unfinished"].contains(o.result) ? nil : false))\(e(o.resultText))</strong>"
+        h += " — restore: \(e(r.restore.summary)); hosts: \(e(r.restore.hostsLeft))</p>\n<main>\n"
+        for w in r.evidence.warnings { h += "<p class=\"alarm warn-box\" role=\"note\"><strong>Warning:</strong> \(e(w)).</p>\n" }
         if !r.evidence.chainVerified {
             h += "<p class=\"alarm\" role=\"alert\"><strong>JOURNAL DAMAGED:</strong> \(e(r.evidence.problem ?? "")). This report shows only what precedes the damage and is not evidence.</p>\n"
         }
@@ -115,7 +119,7 @@ public struct ReportHTMLRenderer: Sendable {
         }
 
         h += section("restore", "Restore and findings") {
-            var s = "<dl class=\"facts\"><dt>Restore</dt><dd>\(e(r.restore.summary))</dd><dt>Hosts left</dt><dd>\(e(r.restore.hostsLeft))</dd></dl>"
+            var s = "<dl class=\"facts\"><dt>Restore</dt><dd>\(e(r.restore.summary))\(e(r.restore.reason.map { " (started \($0))" } ?? ""))</dd><dt>Hosts left</dt><dd>\(e(r.restore.hostsLeft))</dd></dl>"
             if !r.restore.steps.isEmpty { s += "<ul>" + r.restore.steps.map { "<li>\(e($0))</li>" }.joined() + "</ul>" }
             for l in r.restore.leftovers { s += "<p class=\"warn\">Left-over command: \(e(l))</p>" }
             if !r.findings.isEmpty || !r.notes.isEmpty {
@@ -251,8 +255,10 @@ enum HTML {
     .note{border-left:4px solid var(--line);padding-left:10px}
     footer{margin-top:32px;color:var(--muted);font-size:12px;border-top:1px solid var(--line)}
     .bar{display:flex;align-items:center;gap:8px}.bar .fill{height:14px;background:var(--ok)}
+    .verdict{font-size:17px;margin:10px 0 0}.warn-box{border-color:var(--warn);color:var(--warn);background:#fffaf0}
     @page{margin:14mm}
-    @media print{body{max-width:none;padding:0;font-size:11pt}section{break-before:page}section:first-of-type{break-before:auto}
+    @media print{details::details-content{content-visibility:visible;display:block}details>summary{list-style:none}
+      body{max-width:none;padding:0;font-size:11pt}section{break-before:page}section:first-of-type{break-before:auto}
       h2,h3{break-after:avoid}tr,figure{break-inside:avoid}details{border:none;padding:0}a{color:inherit}
       .grade{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
     """

@@ -68,7 +68,10 @@ public struct ReportJUnitRenderer: Sendable {
                     c.output = [h.command.map { "$ \($0)" }, h.stdout, h.stderr.map { "stderr: \($0)" }].compactMap { $0 }.joined(separator: "\n")
                     suite.cases.append(c)
                 }
-                if let v = s.verify {
+                if let v = s.verify, v.samples.isEmpty, v.passed == nil, s.result != "passed" {
+                    // The step failed before its verify: nothing was checked.
+                    suite.cases.append(Case(name: "\(s.id) verify", classname: "\(cls).verify", problem: ("skipped", "", "not run: the step failed before its verify", "")))
+                } else if let v = s.verify {
                     // One case per check of the verify: it held when its last sample met what was expected.
                     var order: [String] = []
                     var samples: [String: [DrillReport.Check]] = [:]
@@ -132,7 +135,7 @@ public struct ReportJUnitRenderer: Sendable {
             xml += " hostname=\(attr(r.overview.controller))>\n"
             if i == 0 {
                 xml += "    <properties>\n"
-                for (k, v) in [("run", r.overview.run), ("service", service), ("result", r.overview.result), ("score", ScoreRenderer.num(r.score.points)),
+                for (k, v) in r.evidence.warnings.enumerated().map({ ("warning_\($0.offset + 1)", $0.element) }) + [("run", r.overview.run), ("service", service), ("result", r.overview.result), ("score", ScoreRenderer.num(r.score.points)),
                                ("grade", r.score.grade.rawValue), ("score_rules", r.score.rules), ("journal", r.evidence.journal),
                                ("journal_head", r.evidence.headHash), ("chain_verified", String(r.evidence.chainVerified))] {
                     xml += "      <property name=\(attr(k)) value=\(attr(v))/>\n"

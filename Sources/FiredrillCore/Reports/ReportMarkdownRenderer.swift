@@ -8,6 +8,7 @@ public struct ReportMarkdownRenderer: Sendable {
         if !r.evidence.chainVerified {
             md += "> **JOURNAL DAMAGED:** \(cell(r.evidence.problem ?? "")). This report shows only what precedes the damage and is not evidence.\n\n"
         }
+        for w in r.evidence.warnings { md += "> **Warning:** \(cell(w)).\n\n" }
         md += "## Overview\n\n| | |\n|---|---|\n"
         for (k, v) in [("Run", "`\(o.run)`"), ("Result", "**\(o.resultText)**"), ("Score", "**\(ScoreRenderer.num(r.score.points))/100 (\(r.score.grade.rawValue))** — \(r.score.rules)"),
                        ("Scenario", cell(o.scenario ?? "not set")), ("Exercise", o.exercise ?? "not set"), ("Criticality", o.criticality),
@@ -75,7 +76,7 @@ public struct ReportMarkdownRenderer: Sendable {
             md += "\n"
         }
 
-        md += "## Restore\n\n- Restore: \(cell(r.restore.summary))\n- Hosts left: \(cell(r.restore.hostsLeft))\n"
+        md += "## Restore\n\n- Restore: \(cell(r.restore.summary))\(r.restore.reason.map { " (started \($0))" } ?? "")\n- Hosts left: \(cell(r.restore.hostsLeft))\n"
         for s in r.restore.steps { md += "- \(cell(s))\n" }
         for l in r.restore.leftovers { md += "- Left-over command: \(cell(l))\n" }
 

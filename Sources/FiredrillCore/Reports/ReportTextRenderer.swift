@@ -18,6 +18,7 @@ public struct ReportTextRenderer: Sendable {
         if !r.evidence.chainVerified {
             wrapped(style.red("JOURNAL DAMAGED: \(r.evidence.problem ?? "")") + " — this report shows only what precedes the damage and is not evidence", "")
         }
+        for w in r.evidence.warnings { wrapped(style.yellow("WARNING: ") + w, "") }
         wrapped("run \(o.run) · " + [o.exercise.map { "\($0) exercise" }, o.scenario.map { "scenario \"\($0)\"" }].compactMap { $0 }.joined(separator: " · "), "")
         wrapped("criticality \(o.criticality) · owner \(o.owner ?? "not set") · operator \(o.operator) on \(o.controller)", "")
         wrapped("started \(o.started ?? "?") · ended \(o.ended ?? "no end recorded")", "")
@@ -99,7 +100,7 @@ public struct ReportTextRenderer: Sendable {
         }
 
         section("Restore")
-        wrapped("restore: \(r.restore.summary)")
+        wrapped("restore: \(r.restore.summary)" + (r.restore.reason.map { " (started \($0))" } ?? ""))
         wrapped("hosts left: \(r.restore.hostsLeft)")
         for s in r.restore.steps { wrapped("· \(s)", "    ") }
         for l in r.restore.leftovers { wrapped("left-over command: \(l)", "    ") }
@@ -129,11 +130,12 @@ public struct ReportTextRenderer: Sendable {
 
         section("Evidence")
         let e = r.evidence
-        wrapped("playbook \(e.playbook ?? "?")")
+        // Paths are printed whole, never broken, so they can be copied.
+        line("  playbook \(e.playbook ?? "?")")
         wrapped("  sha256 \(e.playbookSHA256 ?? "?")")
-        wrapped("inventory \(e.inventory.joined(separator: ", "))")
+        for inv in e.inventory { line("  inventory \(inv)") }
         wrapped("  sha256 \(e.inventorySHA256 ?? "?")")
-        wrapped("journal \(e.journal)")
+        line("  journal \(e.journal)")
         wrapped("  \(e.events) events")
         wrapped("  head \(e.headHash)")
         wrapped(e.chainVerified ? style.green("chain verified") + " when this report was made" + (e.sealed ? " (sealed)" : "")

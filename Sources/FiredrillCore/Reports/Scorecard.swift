@@ -22,6 +22,8 @@ public struct Scorecard: Sendable, Codable, Equatable {
         case neverDrilled = "never drilled"
         /// The playbook or inventory changed since the last passing drill: its evidence no longer proves the current plan.
         case needsVerification = "needs verification"
+        /// The playbook does not load: nothing can be said of the service.
+        case invalid = "invalid playbook"
     }
 
     public struct Measure: Sendable, Codable, Equatable {
@@ -73,12 +75,16 @@ public struct Scorecard: Sendable, Codable, Equatable {
         public var rpoObjectiveSeconds: Double?
         public var playbookSHA256: String
         public var inventorySHA256: String
+        /// Inventory paths that do not exist (the hash cannot say anything then).
+        public var missingInventory: [String] = []
+        /// Why the playbook does not load (then the row is `invalid playbook`).
+        public var problem: String?
 
         public init(service: String, name: String, playbook: String, criticality: String, rtoObjectiveSeconds: Double?, rpoObjectiveSeconds: Double?,
-                    playbookSHA256: String, inventorySHA256: String) {
+                    playbookSHA256: String, inventorySHA256: String, missingInventory: [String] = [], problem: String? = nil) {
             self.service = service; self.name = name; self.playbook = playbook; self.criticality = criticality
             self.rtoObjectiveSeconds = rtoObjectiveSeconds; self.rpoObjectiveSeconds = rpoObjectiveSeconds
-            self.playbookSHA256 = playbookSHA256; self.inventorySHA256 = inventorySHA256
+            self.playbookSHA256 = playbookSHA256; self.inventorySHA256 = inventorySHA256; self.missingInventory = missingInventory; self.problem = problem
         }
     }
 
@@ -90,6 +96,11 @@ public struct Scorecard: Sendable, Codable, Equatable {
         var seen = Set<String>()
         for s in services where seen.insert(s.service).inserted {
             let weight = Self.weights[s.criticality] ?? 1
+            if let problem = s.problem {
+                rows.append(Row(service: s.service, name: s.name, playbook: s.playbook, criticality: s.criticality, weight: weight, status: .invalid,
+                                reason: problem, counted: 0, components: [], rto: Measure(status: "not measured"), rpo: Measure(status: "not measured"), openActions: 0))
+                continue
+            }
             guard let last = byService[s.service] else {
                 rows.append(Row(service: s.service, name: s.name, playbook: s.playbook, criticality: s.criticality, weight: weight, status: .neverDrilled,
                                 reason: "no drill of \(s.service) in the history: it counts 0", counted: 0, components: [],
@@ -103,6 +114,9 @@ public struct Scorecard: Sendable, Codable, Equatable {
             if last.result != "passed" {
                 status = .failed
                 reason = "last drill \(last.result)" + (last.lastPassedRun.map { "; last passing drill \($0)" } ?? "; never passed")
+            } else if !s.missingInventory.isEmpty {
+                status = .needsVerification
+                reason = "inventory \(s.missingInventory.joined(separator: ", ")) not found: pass the inventory the drills ran with (-i)"
             } else if last.lastPassedPlaybookSHA256 != s.playbookSHA256 || last.lastPassedInventorySHA256 != s.inventorySHA256 {
                 status = .needsVerification
                 let what = [last.lastPassedPlaybookSHA256 != s.playbookSHA256 ? "the playbook" : nil, last.lastPassedInventorySHA256 != s.inventorySHA256 ? "the inventory" : nil]
@@ -148,11 +162,11 @@ extension Scorecard {
 
     static func short(_ c: Score.ComponentID) -> String {
         switch c {
-        case .failover: return "fail"
-        case .redundancy: return "red"
-        case .rto: return "rto"
-        case .rpo: return "rpo"
-        case .restore: return "rest"
+        case .failover: return "failover"
+        case .redundancy: return "redundancy"
+        case .rto: return "RTO"
+        case .rpo: return "RPO"
+        case .restore: return "restore"
         }
     }
 
@@ -162,7 +176,7 @@ extension Scorecard {
         // An honesty cap takes points the components earned (docs/scoring.md).
         let capped = ScoreCalculator.round(row.components.reduce(0) { $0 + $1.earned } - (row.score ?? 0))
         if capped > 0 { parts.append("cap −\(ScoreRenderer.num(capped))") }
-        return parts.joined(separator: " ")
+        return parts.joined(separator: " · ")
     }
 
     static func measureText(_ m: Measure) -> String {
@@ -170,23 +184,29 @@ extension Scorecard {
         return m.objectiveSeconds.map { "\(v) / \(ReportText.duration($0))" } ?? v
     }
 
+    /// 80 columns: a heading line per service, then why, points, measures.
     func text(_ style: TerminalStyle) -> String {
-        var out = style.bold("Readiness \(ScoreRenderer.num(readiness))/100") + " over \(services.count) service(s), weighted by criticality (critical 4, high 3, medium 2, low 1; never drilled counts 0)\n\n"
-        out += style.bold("SERVICE              CRIT      STATUS              SCORE      LAST DRILL  RTO (meas/obj)     RPO (meas/obj)     ACTIONS  NEXT DUE") + "\n"
+        var out = TextLayout.wrap(style.bold("Readiness \(ScoreRenderer.num(readiness))/100") + " over \(services.count) service(s), weighted by criticality (critical 4, high 3, medium 2, low 1); a service never drilled counts 0",
+                                  width: 80, firstIndent: "", indent: "").joined(separator: "\n") + "\n"
         for r in services {
             let status: String
             switch r.status {
-            case .ok: status = style.green(TextLayout.pad(r.status.rawValue, 19))
-            case .failed: status = style.red(TextLayout.pad(r.status.rawValue, 19))
-            case .neverDrilled, .needsVerification: status = style.yellow(TextLayout.pad(r.status.rawValue, 19))
+            case .ok: status = style.green(r.status.rawValue.uppercased())
+            case .failed, .invalid: status = style.red(r.status.rawValue.uppercased())
+            case .neverDrilled, .needsVerification: status = style.yellow(r.status.rawValue.uppercased())
             }
-            let score = r.score.map { "\(ScoreRenderer.num($0)) \(r.grade ?? "")" } ?? "0 (—)"
-            out += "\(TextLayout.pad(String(r.service.prefix(20)), 20)) \(TextLayout.pad(r.criticality, 9)) \(status) \(TextLayout.pad(score, 10)) "
-            out += "\(TextLayout.pad(String((r.lastDrill ?? "never").prefix(10)), 11)) \(TextLayout.pad(Self.measureText(r.rto), 18)) \(TextLayout.pad(Self.measureText(r.rpo), 18)) "
-            out += "\(TextLayout.pad(String(r.openActions), 8)) \(r.nextDue ?? "—")\(r.overdue == true ? style.red(" OVERDUE") : "")\n"
+            let score = r.score.map { "\(ScoreRenderer.num($0)) \(r.grade ?? "")" } ?? "0"
+            let head = "\(r.service) (\(r.criticality))"
+            let tail = "\(r.status.rawValue.uppercased())  \(score)"
+            out += "\n" + style.bold(head) + String(repeating: " ", count: max(2, 80 - head.count - tail.count)) + status + "  " + score + "\n"
+            var lines: [String] = []
+            if let last = r.lastDrill { lines.append("last drill \(last.prefix(16).replacingOccurrences(of: "T", with: " ")) \(r.lastResult ?? "") (\(r.lastRun ?? ""))") }
+            lines.append(r.reason)
             let pts = Self.points(r)
-            if !pts.isEmpty { out += style.dim("    points: \(pts)") + "\n" }
-            out += style.dim("    \(r.reason)") + "\n"
+            if !pts.isEmpty { lines.append(pts) }
+            lines.append("RTO \(Self.measureText(r.rto)) \(r.rto.status) · RPO \(Self.measureText(r.rpo)) \(r.rpo.status) · open actions \(r.openActions) · next due \(r.nextDue ?? "—")"
+                         + (r.overdue == true ? " OVERDUE" : ""))
+            for l in lines { out += TextLayout.wrap(l, width: 80, firstIndent: "  ", indent: "    ").map { style.dim(String($0)) }.joined(separator: "\n") + "\n" }
         }
         return out
     }
@@ -208,7 +228,7 @@ extension Scorecard {
         var h = HTML.head(title: "Readiness scorecard — \(ScoreRenderer.num(readiness))/100")
         h += "<header class=\"top\"><div><p class=\"kicker\">Firedrill readiness scorecard</p><h1>Readiness across \(services.count) service(s)</h1>"
         let counts = Dictionary(grouping: services, by: \.status).mapValues(\.count)
-        h += "<p>\([Status.ok, .failed, .needsVerification, .neverDrilled].compactMap { s in counts[s].map { "\($0) \(s.rawValue)" } }.joined(separator: " · "))</p></div>"
+        h += "<p>\([Status.ok, .failed, .needsVerification, .neverDrilled, .invalid].compactMap { s in counts[s].map { "\($0) \(s.rawValue)" } }.joined(separator: " · "))</p></div>"
         let grade = Score.Grade(points: readiness).rawValue
         h += "<div class=\"grade grade-\(grade)\" role=\"img\" aria-label=\"Overall readiness \(ScoreRenderer.num(readiness)) of 100\"><span class=\"letter\">\(ScoreRenderer.num(readiness))</span><span class=\"points\">of 100</span></div></header>\n<main>\n"
         h += "<section id=\"bars\" aria-labelledby=\"h-bars\"><h2 id=\"h-bars\">Services, worst first</h2>"
@@ -223,7 +243,7 @@ extension Scorecard {
             let fill: String
             switch r.status {
             case .ok: fill = "#1b5e20"
-            case .failed: fill = "url(#hatch-fail)"
+            case .failed, .invalid: fill = "url(#hatch-fail)"
             case .needsVerification, .neverDrilled: fill = "url(#dots)"
             }
             let barW = max(2, r.counted / 100 * (w - labelW - 160))
@@ -238,9 +258,9 @@ extension Scorecard {
         }
         h += "</tr></thead><tbody>"
         for r in services {
-            let cls = r.status == .ok ? "ok" : r.status == .failed ? "bad" : "warn"
+            let cls = r.status == .ok ? "ok" : r.status == .failed || r.status == .invalid ? "bad" : "warn"
             h += "<tr><th scope=\"row\">\(e(r.service))<br><span class=\"sub\">\(e(r.name))</span></th><td>\(e(r.criticality))</td>"
-            h += "<td class=\"\(cls)\">\(HTML.mark(r.status == .ok ? true : r.status == .failed ? false : nil))\(e(r.status.rawValue))<br><span class=\"sub\">\(e(r.reason))</span></td>"
+            h += "<td class=\"\(cls)\">\(HTML.mark(r.status == .ok ? true : r.status == .failed || r.status == .invalid ? false : nil))\(e(r.status.rawValue))<br><span class=\"sub\">\(e(r.reason))</span></td>"
             h += "<td>\(r.score.map { "\(ScoreRenderer.num($0)) (\(e(r.grade ?? "")))" } ?? "0")</td><td>\(e(Self.points(r)))</td>"
             h += "<td>\(e(r.lastDrill.map { "\(String($0.prefix(10))) \(r.lastResult ?? "")" } ?? "never"))</td>"
             h += "<td>\(e(Self.measureText(r.rto))) \(e(r.rto.status))</td><td>\(e(Self.measureText(r.rpo))) \(e(r.rpo.status))</td><td>\(r.openActions)</td>"
