@@ -92,7 +92,7 @@ import Testing
         #expect(r.status == 1)
         #expect(score.points == 80 && score.grade == .B, "\(score.deductions)")
         let d = try #require(score.deductions.first { $0.component == "restore" })
-        #expect(d.reason.contains("restore.1 Rejoin old primary as standby failed on db1") && d.reason.contains("simulated failure"), "\(d.reason)")
+        #expect(d.reason.contains("restore.1 Rejoin old primary as standby failed on db1") && d.evidence?.contains("simulated failure") == true, "\(d.reason)")
     }
 
     @Test func aServiceNotBackAfterRestoreScores80() throws {

@@ -134,39 +134,53 @@ public struct PlaybookLoader {
     // MARK: - Parts
 
     func readSchedule(_ node: YAMLNode, _ reader: inout NodeReader) -> Schedule? {
-        guard let m = reader.mapping(node, "schedule", allowed: ["every", "window", "timezone"]) else { return nil }
+        guard let m = reader.mapping(node, "schedule", allowed: ["every", "window", "timezone", "blackout", "start", "grace"]) else { return nil }
         guard let everyNode = m["every"] else {
-            reader.error("schedule needs 'every'", at: node, hint: "e.g. schedule: { every: quarter, window: \"Sat 02:00-04:00\" }")
+            reader.error("schedule needs 'every'", at: node, hint: "e.g. schedule: { every: quarter, window: \"Sat 02:00-04:00\", timezone: America/Los_Angeles }")
             return nil
         }
-        guard let every = reader.enumValue(everyNode, "schedule every", Schedule.Every.self) else { return nil }
-        var window: String?
+        guard let everyText = reader.string(everyNode, "schedule every") else { return nil }
+        guard let every = Recurrence(everyText) else {
+            reader.error("'\(everyText)' is not a drill interval", at: everyNode,
+                         hint: "write month, quarter, half-year, year, week, or N days / N weeks / N months (e.g. 6 weeks)")
+            return nil
+        }
+        var schedule = Schedule(every: every)
         if let w = m["window"], let text = reader.string(w, "window") {
-            if Self.isValidWindow(text) { window = text } else {
-                reader.error("'\(text)' is not a drill window", at: w, hint: "write a day and a time range, e.g. \"Sat 02:00-04:00\"")
+            switch DrillWindow.parse(text) {
+            case let .success(window): schedule.window = window
+            case let .failure(p): reader.error(p.message, at: w, hint: "write weekdays and a time range in the schedule's zone, e.g. \"Sat 02:00-04:00\" or \"Sat,Sun 01:00-05:00\"")
             }
         }
-        var timezone: String?
         if let t = m["timezone"], let text = reader.string(t, "timezone") {
-            if TimeZone(identifier: text) != nil { timezone = text } else {
-                reader.error("unknown time zone '\(text)'", at: t, hint: "use an IANA name such as America/Los_Angeles or UTC")
+            if TimeZone(identifier: text) != nil { schedule.timezone = text } else {
+                let known = TimeZone.knownTimeZoneIdentifiers
+                let guess = Suggestions.closest(to: text, in: known) ?? known.first { $0.lowercased() == text.lowercased() || $0.hasSuffix("/" + text.replacingOccurrences(of: " ", with: "_")) }
+                reader.error("unknown time zone '\(text)'", at: t,
+                             hint: guess.map { "did you mean '\($0)'?" } ?? "use an IANA name such as America/Los_Angeles, Europe/London or UTC")
             }
         }
-        return Schedule(every: every, window: window, timezone: timezone)
-    }
-
-    static func isValidWindow(_ text: String) -> Bool {
-        let parts = text.split(separator: " ")
-        guard parts.count == 2 else { return false }
-        let days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
-        guard days.contains(String(parts[0])) else { return false }
-        let times = parts[1].split(separator: "-")
-        guard times.count == 2 else { return false }
-        return times.allSatisfy { t in
-            let hm = t.split(separator: ":")
-            guard hm.count == 2, let h = Int(hm[0]), let m = Int(hm[1]) else { return false }
-            return (0...24).contains(h) && (0...59).contains(m)
+        if let s = m["start"], let text = reader.string(s, "start") {
+            if let d = LocalDate(text) { schedule.start = d } else { reader.error("start '\(text)' is not a date", at: s, hint: "write YYYY-MM-DD, e.g. 2027-01-01") }
         }
+        if let g = m["grace"], let d = reader.duration(g, "grace") { schedule.grace = d }
+        if let b = m["blackout"] {
+            let items = b.items ?? [b]
+            for item in items {
+                guard let text = reader.string(item, "blackout") else { continue }
+                let parts = text.components(separatedBy: "..").map { $0.trimmingCharacters(in: .whitespaces) }
+                guard (1...2).contains(parts.count), let from = LocalDate(parts[0]), let to = LocalDate(parts.last ?? "") else {
+                    reader.error("blackout '\(text)' is not a date or a date range", at: item, hint: "write YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD (both days included), e.g. \"2026-12-15..2027-01-05\"")
+                    continue
+                }
+                guard from <= to else {
+                    reader.error("blackout '\(text)' ends (\(to)) before it starts (\(from))", at: item, hint: "write the earlier date first: \"\(to)..\(from)\"")
+                    continue
+                }
+                schedule.blackouts.append(Blackout(from: from, to: to))
+            }
+        }
+        return schedule
     }
 
     func readObjectives(_ node: YAMLNode, _ reader: inout NodeReader) -> Objectives {

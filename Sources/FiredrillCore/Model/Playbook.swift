@@ -1,3 +1,5 @@
+import Foundation
+
 /// A drill playbook: the service, its objectives, the checks that prove it answers,
 /// and the failover and restore steps. Loaded by `PlaybookLoader`; checked by `Validator`.
 public struct Playbook: Sendable, Equatable {
@@ -43,14 +45,28 @@ public struct Objectives: Sendable, Equatable {
     public init(rto: Duration? = nil, rpo: Duration? = nil) { self.rto = rto; self.rpo = rpo }
 }
 
+/// `schedule:` as written (docs/scheduling.md); `drillSchedule` resolves it.
 public struct Schedule: Sendable, Equatable {
-    public enum Every: String, Sendable, Equatable, Codable, CaseIterable {
-        case week, month, quarter, halfYear = "half-year", year
-    }
-    public var every: Every
-    /// e.g. `Sat 02:00-04:00`.
-    public var window: String?
+    public var every: Recurrence
+    /// e.g. `Sat 02:00-04:00`, `Sat,Sun 01:00-05:00`.
+    public var window: DrillWindow?
+    /// An IANA zone (UTC when not given).
     public var timezone: String?
+    public var blackouts: [Blackout] = []
+    public var start: LocalDate?
+    /// How long past due before overdue (14 days when not given).
+    public var grace: Duration?
+
+    public init(every: Recurrence, window: DrillWindow? = nil, timezone: String? = nil, blackouts: [Blackout] = [], start: LocalDate? = nil, grace: Duration? = nil) {
+        self.every = every; self.window = window; self.timezone = timezone; self.blackouts = blackouts; self.start = start; self.grace = grace
+    }
+
+    public var drillSchedule: DrillSchedule {
+        let zone: TimeZone = timezone.flatMap { TimeZone(identifier: $0) } ?? TimeZone(identifier: "UTC")!
+        return DrillSchedule(every: every, window: window, timeZone: zone,
+                      blackouts: blackouts, start: start ?? DrillSchedule.defaultStart,
+                      graceSeconds: grace.map(DurationText.seconds) ?? DrillSchedule.defaultGraceSeconds)
+    }
 }
 
 public struct Variable: Sendable, Equatable {

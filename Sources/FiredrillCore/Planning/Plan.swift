@@ -38,9 +38,12 @@ public struct Plan: Sendable, Encodable {
     }
 
     public struct ScheduleInfo: Sendable, Encodable {
-        public var every: Schedule.Every
+        public var every: Recurrence
         public var window: String?
         public var timezone: String?
+        public var blackout: [String]?
+        public var start: String?
+        public var grace: Seconds?
     }
 
     public struct ObjectivesInfo: Sendable, Encodable {

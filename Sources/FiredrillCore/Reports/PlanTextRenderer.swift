@@ -32,7 +32,11 @@ public struct PlanTextRenderer: Sendable {
         let rpo = plan.objectives.rpo.map { "RPO \($0.duration.text)" } ?? "RPO not set"
         out.append("Objectives: \(rto) · \(rpo)")
         if let s = pb.schedule {
-            out.append("Schedule: every \(s.every.rawValue)" + (s.window.map { ", window \($0)" } ?? "") + (s.timezone.map { " \($0)" } ?? ""))
+            var line = "Schedule: every \(s.every)"
+            if let w = s.window { line += ", window \(w)" }
+            if let z = s.timezone { line += " \(z)" }
+            if let b = s.blackout { line += ", blackout " + b.joined(separator: ", ") }
+            out.append(line)
         }
         out.append("Inventory: " + (plan.inventory.isEmpty ? "none" : plan.inventory.joined(separator: ", ")) + (plan.limit.map { "  Limit: \($0)" } ?? ""))
         if !plan.secrets.isEmpty {

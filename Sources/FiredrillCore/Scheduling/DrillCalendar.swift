@@ -164,12 +164,12 @@ public enum Zoned {
         if valid.count == 1 { return (Date(timeIntervalSince1970: valid[0]), nil) }
         if valid.count > 1 {
             let t = Date(timeIntervalSince1970: valid[0])
-            return (t, "\(hhmm) happens twice on \(day) in \(tz.identifier) (clocks go back): the first, \(tz.abbreviation(for: t) ?? "")")
+            return (t, "\(hhmm) happens twice on \(day) in \(tz.identifier) (clocks go back): the first, at UTC\(offsetText(t, tz))")
         }
         // In the gap: the moment the clocks jump.
         let jump = tz.nextDaylightSavingTimeTransition(after: Date(timeIntervalSince1970: wall - before - 86400)) ?? Date(timeIntervalSince1970: wall - before)
         let local = localMinutes(of: jump, in: tz)
-        return (jump, "\(hhmm) does not exist on \(day) in \(tz.identifier) (clocks go forward): \(String(format: "%02d:%02d", local / 60, local % 60)) \(tz.abbreviation(for: jump) ?? "")")
+        return (jump, "\(hhmm) does not exist on \(day) in \(tz.identifier) (clocks go forward): \(String(format: "%02d:%02d", local / 60, local % 60)) at UTC\(offsetText(jump, tz))")
     }
 
     public static func localDate(of date: Date, in tz: TimeZone) -> LocalDate {
@@ -184,9 +184,15 @@ public enum Zoned {
         return Int(((local - day * 86400) / 60).rounded(.down))
     }
 
-    /// `2027-01-02 02:00 PST`.
+    /// `2027-01-02 02:00 -08:00` (offsets, not abbreviations: they read the same everywhere).
     public static func format(_ date: Date, in tz: TimeZone) -> String {
         let m = localMinutes(of: date, in: tz)
-        return "\(localDate(of: date, in: tz)) \(String(format: "%02d:%02d", m / 60, m % 60)) \(tz.abbreviation(for: date) ?? tz.identifier)"
+        return "\(localDate(of: date, in: tz)) \(String(format: "%02d:%02d", m / 60, m % 60)) \(offsetText(date, tz))"
+    }
+
+    /// `-08:00`, `+05:30`, `+00:00`.
+    public static func offsetText(_ date: Date, _ tz: TimeZone) -> String {
+        let o = tz.secondsFromGMT(for: date)
+        return String(format: "%@%02d:%02d", o < 0 ? "-" : "+", abs(o) / 3600, abs(o) % 3600 / 60)
     }
 }
