@@ -14,8 +14,8 @@ struct ScorecardCommand: AsyncParsableCommand {
         and RPO measured against the objectives, open action items, and a status — ok, \
         failed, never drilled, or needs verification when the playbook or the inventory \
         changed since the last passing drill (by SHA-256). The overall readiness is weighted \
-        by criticality (critical 4, high 3, medium 2, low 1); a service never drilled \
-        counts 0. Rows are worst first. Reads the playbooks and the history; runs nothing.
+        by criticality (critical 4, high 3, medium 2, low 1); a service never drilled, or \
+        whose drill is overdue by its schedule, counts 0. Rows are worst first. Reads the playbooks and the history; runs nothing.
 
         Examples:
           firedrill scorecard --dir Playbooks
@@ -32,8 +32,10 @@ struct ScorecardCommand: AsyncParsableCommand {
     @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Write the scorecard to FILE instead of standard output.", valueName: "FILE"))
     var output: String?
     @Flag(name: .long, help: "Never colour the output (also: NO_COLOR=1).") var noColor = false
+    @Option(help: ArgumentHelp("Take this moment as now for what is due (ISO 8601).", valueName: "TIME")) var now: String?
 
     func validate() throws {
+        if let now, Journal.date(now) == nil { throw ValidationError("--now '\(now)' is not a time (ISO 8601, e.g. 2027-01-02T10:30:00Z)") }
         if playbooks.isEmpty && dir == nil { throw ValidationError("give playbooks or --dir DIR (e.g. firedrill scorecard --dir Playbooks)") }
     }
 
@@ -56,6 +58,7 @@ struct ScorecardCommand: AsyncParsableCommand {
         var problems: [Diagnostic] = []
         var sources: [String: String] = [:]
         var playbookOf: [String: String] = [:]
+        var schedules: [String: DrillSchedule] = [:]
         for file in files {
             let loaded = PlaybookLoader().load(file: file)
             sources.merge(loaded.sources) { a, _ in a }
@@ -74,6 +77,7 @@ struct ScorecardCommand: AsyncParsableCommand {
                 continue
             }
             playbookOf[pb.service] = file
+            if let sch = pb.schedule { schedules[pb.service] = sch.drillSchedule }
             var paths = inventory
             if paths.isEmpty, let inv = pb.inventory { paths = [resolvePath(inv.value, relativeTo: pb.file)] }
             services.append(Scorecard.Service(service: pb.service, name: pb.name.value, playbook: file, criticality: pb.criticality.rawValue,
@@ -85,9 +89,12 @@ struct ScorecardCommand: AsyncParsableCommand {
         if let output { checkOutput(output, keeping: files + [History.defaultPath(history.db)]) }
         let path = History.defaultPath(history.db)
         var latest: [LatestRun] = []
+        var lastDrills: [String: Date] = [:]
         if History.exists(path) {
             do throws(History.Failure) {
-                latest = try await History.open(path: path, existing: true).latestRuns()
+                let db = try await History.open(path: path, existing: true)
+                latest = try await db.latestRuns()
+                lastDrills = try await db.lastDrills()
             } catch {
                 Terminal.err("error: \(error.message)\n")
                 Terminal.exit(ExitStatus.failed)
@@ -101,7 +108,15 @@ struct ScorecardCommand: AsyncParsableCommand {
                 latest[i].components = Score(DrillRecord.fold(c.events)).components
             }
         }
-        let card = Scorecard(services: services, latest: latest)
+        var card = Scorecard(services: services, latest: latest)
+        // Next due and overdue, from each playbook's schedule and the last drill that ran.
+        let clock = now.flatMap(Journal.date) ?? Date()
+        var due: [String: Scorecard.Due] = [:]
+        for (service, schedule) in schedules {
+            let st = schedule.status(now: clock, lastDrill: lastDrills[service])
+            due[service] = Scorecard.Due(nextDue: Zoned.format(st.next.start, in: schedule.timeZone), overdue: st.state == .overdue)
+        }
+        card.schedule(due)
         let style = output == nil && format == .text ? TerminalStyle.detect(noColorFlag: noColor) : TerminalStyle(enabled: false)
         writeOutput(try card.rendered(format, style: style), to: output)
         if !problems.isEmpty {

@@ -377,3 +377,23 @@ public struct LatestRun: Sendable, Equatable {
     public var lastPassedPlaybookSHA256: String?
     public var lastPassedInventorySHA256: String?
 }
+
+extension History {
+    /// When each service last ran a drill (any result but `preconditions`: a drill that never
+    /// started does not count as practice).
+    public func lastDrills() async throws(Failure) -> [String: Date] {
+        do {
+            return try await pool.read { db in
+                var out: [String: Date] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT service, MAX(started) AS last FROM run WHERE result != 'preconditions' GROUP BY service") {
+                    if let d = Journal.date(try row.checked("last", as: String.self)) { out[try row.checked("service")] = d }
+                }
+                return out
+            }
+        } catch let f as Failure {
+            throw f
+        } catch {
+            throw Failure(message: "cannot read \(path): \(History.describe(error))")
+        }
+    }
+}

@@ -128,6 +128,11 @@ public actor Journal {
     static let timeFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
     public static func timestamp(_ date: Date) -> String { timeFormat.format(date) }
+
+    /// A journal timestamp (or any ISO 8601 UTC time, with or without fractions) back to a date.
+    public static func date(_ text: String) -> Date? {
+        (try? timeFormat.parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text))
+    }
 }
 
 /// Reads and verifies a journal: the hash chain, the sequence, and that every line parses.

@@ -162,6 +162,16 @@ public final class RunLock: @unchecked Sendable {
         return .success(lock)
     }
 
+    /// Whether a live process holds `key` now, and who: without taking it or writing anything
+    /// (`due --run` skips a service that is being drilled).
+    public static func holder(of key: Key, in directory: String = RunLock.directory()) -> (held: Bool, holder: Holder?) {
+        let fd = Glibc.open(path(of: key, in: directory), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return (false, nil) }
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 { _ = flock(fd, LOCK_UN); return (false, nil) }
+        return (true, readHolder(fd))
+    }
+
     /// Opens a lock file without following a symbolic link and without changing an existing
     /// file's mode: created 0644 (only its creator writes the holder's name), opened read-only
     /// when another operator created it (flock needs no write access).

@@ -138,6 +138,30 @@ public struct Scorecard: Sendable, Codable, Equatable {
         readiness = total > 0 ? ScoreCalculator.round(rows.reduce(0) { $0 + $1.weight * $1.counted } / total) : 0
     }
 
+    /// What scheduling says of a service: when its next drill is due, and whether it is overdue.
+    public struct Due: Sendable, Equatable {
+        public var nextDue: String
+        public var overdue: Bool
+        public init(nextDue: String, overdue: Bool) { self.nextDue = nextDue; self.overdue = overdue }
+    }
+
+    /// Fills the `next due` and `overdue` columns; a service whose drill is overdue counts 0 in
+    /// the overall figure (its evidence has expired with its schedule).
+    public mutating func schedule(_ due: [String: Due]) {
+        for i in services.indices {
+            guard let d = due[services[i].service] else { continue }
+            services[i].nextDue = d.nextDue
+            services[i].overdue = d.overdue
+            if d.overdue && services[i].counted > 0 {
+                services[i].counted = 0
+                services[i].reason += "; its drill is overdue (due \(d.nextDue)): it counts 0 until drilled again"
+            }
+        }
+        services.sort { ($0.counted, -$0.weight, $0.service) < ($1.counted, -$1.weight, $1.service) }
+        let total = services.reduce(0) { $0 + $1.weight }
+        readiness = total > 0 ? ScoreCalculator.round(services.reduce(0) { $0 + $1.weight * $1.counted } / total) : 0
+    }
+
     static func measure(_ measured: Double?, objective: Double?, found: Bool) -> Measure {
         if !found { return Measure(measuredSeconds: nil, objectiveSeconds: objective, status: "data lost") }
         guard let measured else { return Measure(measuredSeconds: nil, objectiveSeconds: objective, status: objective == nil ? "no objective" : "not measured") }
@@ -186,7 +210,7 @@ extension Scorecard {
 
     /// 80 columns: a heading line per service, then why, points, measures.
     func text(_ style: TerminalStyle) -> String {
-        var out = TextLayout.wrap(style.bold("Readiness \(ScoreRenderer.num(readiness))/100") + " over \(services.count) service(s), weighted by criticality (critical 4, high 3, medium 2, low 1); a service never drilled counts 0",
+        var out = TextLayout.wrap(style.bold("Readiness \(ScoreRenderer.num(readiness))/100") + " over \(services.count) service(s), weighted by criticality (critical 4, high 3, medium 2, low 1); a service never drilled, or overdue, counts 0",
                                   width: 80, firstIndent: "", indent: "").joined(separator: "\n") + "\n"
         for r in services {
             let status: String
