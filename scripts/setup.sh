@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(libssh2-1-dev pkg-config openssh-server openssh-client coreutils procps openssl bsdutils)
 # The tests also render HTML reports in a real headless browser.
-if [ "${1:-}" = "--tests" ]; then packages+=(chromium util-linux); fi
+if [ "${1:-}" = "--tests" ]; then packages+=(chromium util-linux python3 python3-icalendar); fi
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -36,7 +36,7 @@ public struct PlanTextRenderer: Sendable {
             if let w = s.window { line += ", window \(w)" }
             if let z = s.timezone { line += " \(z)" }
             if let b = s.blackout { line += ", blackout " + b.joined(separator: ", ") }
-            out.append(line)
+            out += TextLayout.wrap(line, width: 80, firstIndent: "", indent: "  ")
         }
         out.append("Inventory: " + (plan.inventory.isEmpty ? "none" : plan.inventory.joined(separator: ", ")) + (plan.limit.map { "  Limit: \($0)" } ?? ""))
         if !plan.secrets.isEmpty {
