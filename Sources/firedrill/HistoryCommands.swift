@@ -18,10 +18,15 @@ struct HistoryOptions: ParsableArguments {
     /// read-only when this user cannot write it; nil when there is none yet.
     func openExisting() async -> History? {
         let path = History.defaultPath(db)
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            Terminal.err("error: --db \(path) is a folder, not a history database\nhint: give the database file, e.g. --db \(path)/history.sqlite\n")
+            Terminal.exit(ExitStatus.invalidInput)
+        }
         guard History.exists(path) else { return nil }
         do throws(History.Failure) { return try await History.open(path: path, existing: true) } catch {
-            Terminal.err("error: \(error.message)\n")
-            Terminal.exit(ExitStatus.failed)
+            Terminal.err("error: \(error.message)\nhint: rebuild it from the journals (firedrill history --rebuild --runs-dir DIR --db NEW) or pass another --db\n")
+            Terminal.exit(ExitStatus.invalidInput)
         }
     }
 

@@ -9,6 +9,8 @@ enum ExitStatus {
     static let invalidInput: Int32 = 2
     static let preconditions: Int32 = 3
     static let interrupted: Int32 = 130
+    /// `run --busy-exit` (used by `due --run`): another live drill holds the service or a host.
+    static let busy: Int32 = 75
 }
 
 enum Terminal {
@@ -194,4 +196,14 @@ final class OutputQueue: @unchecked Sendable {
             return
         }
     }
+}
+
+/// The playbooks (*.yml, *.yaml) of `dir`, sorted; exits 2 when it is not a folder.
+func playbookFiles(in dir: String) -> [String] {
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+        Terminal.err("error: --dir \(dir) is not a folder\nhint: give the folder holding the playbooks, e.g. --dir Playbooks\n")
+        Terminal.exit(ExitStatus.invalidInput)
+    }
+    return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".yml") || $0.hasSuffix(".yaml") }.sorted().map { "\(dir)/\($0)" }
 }

@@ -63,6 +63,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Continue a run whose runner was killed: re-check hosts, then run restore.", valueName: "RUN_ID"))
     var resume: String?
     @OptionGroup var history: HistoryOptions
+    /// For `due --run`: a service or host held by a live drill exits with `ExitStatus.busy` (skipped, not failed).
+    @Flag(help: .hidden) var busyExit = false
 
     func validate() throws {
         if connect.forks < 1 { throw ValidationError("--forks must be at least 1 (got \(connect.forks))") }
@@ -190,6 +192,7 @@ struct RunCommand: AsyncParsableCommand {
         case let .failure(refusal):
             Terminal.err("error: \(refusal.description)\nhint: \(refusal.hint)\n")
             if case .unusable = refusal.why { Terminal.exit(ExitStatus.invalidInput) }
+            if busyExit, case .held = refusal.why { Terminal.exit(ExitStatus.busy) }
             Terminal.exit(ExitStatus.preconditions)
         }
     }

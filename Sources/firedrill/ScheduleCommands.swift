@@ -14,21 +14,22 @@ struct SchedulingOptions: ParsableArguments {
 
     func validate() throws {
         if playbooks.isEmpty && dir == nil { throw ValidationError("give playbooks or --dir DIR (e.g. --dir Playbooks)") }
-        if let now, Journal.date(now) == nil { throw ValidationError("--now '\(now)' is not a time (ISO 8601, e.g. 2027-01-02T10:30:00Z)") }
+        if let now, Self.parseNow(now) == nil { throw ValidationError("--now '\(now)' is not a time (ISO 8601, e.g. 2027-01-02T10:30:00Z, or a date)") }
     }
 
-    var clock: Date { now.flatMap(Journal.date) ?? Date() }
+    var clock: Date { now.flatMap(Self.parseNow) ?? Date() }
+
+    /// An ISO 8601 time (seconds optional), or a date (its midnight, UTC).
+    static func parseNow(_ text: String) -> Date? {
+        if let d = LocalDate(text) { return Zoned.instant(d, minutes: 0, in: TimeZone(identifier: "UTC")!).0 }
+        if let d = Journal.date(text) { return d }
+        if text.hasSuffix("Z"), text.count == 17 { return Journal.date(String(text.dropLast()) + ":00Z") }
+        return nil
+    }
 
     var files: [String] {
         var out = playbooks
-        if let dir {
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-                Terminal.err("error: --dir \(dir) is not a folder\nhint: give the folder holding the playbooks, e.g. --dir Playbooks\n")
-                Terminal.exit(ExitStatus.invalidInput)
-            }
-            out += ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".yml") || $0.hasSuffix(".yaml") }.sorted().map { "\(dir)/\($0)" }
-        }
+        if let dir { out += playbookFiles(in: dir) }
         return out
     }
 
@@ -49,12 +50,22 @@ struct SchedulingOptions: ParsableArguments {
             if let w = schedule.window { text += ", window \(w)" }
             text += " \(schedule.timezone ?? "UTC")"
             if !schedule.blackouts.isEmpty { text += ", blackout \(schedule.blackouts.map(\.description).joined(separator: ", "))" }
-            services.append(ScheduledService(service: d.playbook.service, name: d.playbook.name.value, playbook: file, criticality: d.playbook.criticality.rawValue,
+            if let other = services.first(where: { $0.service == d.playbook.service }) {
+                Terminal.err("warning: \(file) and \(other.playbook) are both playbooks of service \(d.playbook.service): only \(other.playbook) is scheduled\n")
+                continue
+            }
+            var scheduled = ScheduledService(service: d.playbook.service, name: d.playbook.name.value, playbook: file, criticality: d.playbook.criticality.rawValue,
                                              schedule: schedule.drillSchedule, scheduleText: text, hosts: plan.hosts.map(\.name), endpoints: plan.hosts.map(\.endpoint),
                                              steps: plan.steps.map { "\($0.id) \($0.name)" }, restoreSteps: plan.restore.map { "\($0.id) \($0.name)" },
-                                             rtoSeconds: plan.objectives.rto.map { DurationText.seconds($0.duration) }, rpoSeconds: plan.objectives.rpo.map { DurationText.seconds($0.duration) }, command: command))
+                                             rtoSeconds: plan.objectives.rto.map { DurationText.seconds($0.duration) }, rpoSeconds: plan.objectives.rpo.map { DurationText.seconds($0.duration) }, command: command)
+            scheduled.hasManualSteps = plan.summary.manualSteps > 0
+            services.append(scheduled)
         }
         if failed { Terminal.exit(ExitStatus.invalidInput) }
+        if files.isEmpty {
+            Terminal.err("error: no playbook (*.yml, *.yaml) in \(dir ?? "")\nhint: give the folder holding the playbooks\n")
+            Terminal.exit(ExitStatus.invalidInput)
+        }
         return (services, unscheduled)
     }
 
@@ -103,9 +114,11 @@ struct ScheduleCommand: AsyncParsableCommand {
     func run() async throws {
         let viewer = TimeZone.current
         let start = from.flatMap { Self.date($0, in: viewer) } ?? options.clock
-        let end = until.flatMap { Self.date($0, in: viewer) } ?? start.addingTimeInterval(366 * 86400)
+        // A date alone includes its whole day.
+        let end = until.flatMap { u in LocalDate(u).map { Zoned.instant($0.adding(days: 1), minutes: 0, in: viewer).0 } ?? Self.date(u, in: viewer) }
+            ?? start.addingTimeInterval(366 * 86400)
         guard end > start else {
-            Terminal.err("error: --until is not after --from\n")
+            Terminal.err("error: --until (\(Zoned.format(end, in: viewer))) is not after --from (\(Zoned.format(start, in: viewer))\(from == nil ? ", now" : ""))\nhint: give a later --until, or an earlier --from\n")
             Terminal.exit(ExitStatus.invalidInput)
         }
         let (services, unscheduled) = options.load()
@@ -136,7 +149,7 @@ struct ScheduleCommand: AsyncParsableCommand {
 struct DueEntry: Encodable {
     var service: String
     var playbook: String
-    /// `due`, `overdue`, `scheduled` (with --all), or `never drilled`.
+    /// `due`, `overdue`, or `scheduled` (with --all); `never_drilled` says whether it ever was.
     var state: String
     var neverDrilled: Bool
     var lastDrill: String?
@@ -184,7 +197,7 @@ struct DueCommand: AsyncParsableCommand {
     func validate() throws {
         if run && !yes { throw ValidationError("--run needs --yes: the drills run unattended, nobody is asked to confirm") }
         if !run && (yes || manual != nil || runsDir != nil) { throw ValidationError("--yes, --manual and --runs-dir go with --run") }
-        if let manual, !["pass", "fail"].contains(manual) { throw ValidationError("--manual must be pass or fail (got \(manual))") }
+        if let manual, !["pass", "fail", "skip"].contains(manual) { throw ValidationError("--manual must be pass, fail or skip (got \(manual))") }
     }
 
     func run() async throws {
@@ -204,7 +217,7 @@ struct DueCommand: AsyncParsableCommand {
         for s in services {
             let st = s.schedule.status(now: now, lastDrill: last[s.service])
             let state = st.state == .scheduled ? "scheduled" : st.state.rawValue
-            let entry = DueEntry(service: s.service, playbook: s.playbook, state: st.neverDrilled && st.state != .scheduled ? "never drilled" : state,
+            let entry = DueEntry(service: s.service, playbook: s.playbook, state: state,
                                  neverDrilled: st.neverDrilled, lastDrill: last[s.service].map(Journal.timestamp), nextDue: Journal.timestamp(st.next.start),
                                  nextDueLocal: Zoned.format(st.next.start, in: s.schedule.timeZone), overdueAt: Journal.timestamp(st.overdueAt),
                                  openNow: st.openNow != nil, blackout: st.blackoutNow?.description, notes: st.next.notes)
@@ -228,7 +241,12 @@ struct DueCommand: AsyncParsableCommand {
             }
             return
         }
-        try await runDue(entries.filter { $0.1.state != .scheduled }, now: now)
+        let due = entries.filter { $0.1.state != .scheduled }
+        if manual == nil, let m = due.first(where: { $0.0.hasManualSteps }) {
+            Terminal.err("error: \(m.0.playbook) has manual steps and nobody is there to answer them\nhint: firedrill due --run --yes --manual=fail (a step that needs a person fails the drill) or --manual=pass (capped below A)\n")
+            Terminal.exit(ExitStatus.invalidInput)
+        }
+        try await runDue(due, now: now)
     }
 
     /// Runs what is due and open now, one after another; the exit status is the worst one.
@@ -250,7 +268,7 @@ struct DueCommand: AsyncParsableCommand {
                 Terminal.out("skipped \(s.service): already being drilled\(lock.holder.map { " (run \($0.run), PID \($0.pid) on \($0.controller))" } ?? "")\n")
                 continue
             }
-            var args = ["run", s.playbook, "--yes", "--output", "plain"]
+            var args = ["run", s.playbook, "--yes", "--output", "plain", "--busy-exit"]
             for i in options.inventory { args += ["-i", i] }
             if let manual { args += ["--manual=\(manual)"] }
             if let runsDir { args += ["--runs-dir", runsDir] }
@@ -258,6 +276,11 @@ struct DueCommand: AsyncParsableCommand {
             Terminal.out("running \(s.service): firedrill \(args.joined(separator: " "))\n")
             Terminal.flush()
             let status = await stop.run(args)
+            if status == ExitStatus.busy {
+                // Taken between our look and its start, or a host held by another service's drill (said above).
+                Terminal.out("skipped \(s.service): another drill holds the service or one of its hosts\n")
+                continue
+            }
             ran += 1
             Terminal.out("\(s.service): exit \(status)\n")
             worst = Self.worse(worst, status)
@@ -267,9 +290,9 @@ struct DueCommand: AsyncParsableCommand {
         if worst != 0 { throw ExitCode(worst) }
     }
 
-    /// The worse of two exit statuses: interrupted, then journal incomplete, preconditions, failed, passed.
+    /// The worse of two exit statuses: interrupted, journal incomplete, failed (a finding), preconditions, invalid input, passed.
     static func worse(_ a: Int32, _ b: Int32) -> Int32 {
-        let rank: [Int32: Int] = [0: 0, 1: 1, 3: 2, 2: 3, 4: 4, 130: 5]
+        let rank: [Int32: Int] = [0: 0, 2: 1, 3: 2, 1: 3, 4: 4, 130: 5]
         return (rank[a] ?? 4) >= (rank[b] ?? 4) ? a : b
     }
 }

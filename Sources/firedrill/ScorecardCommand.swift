@@ -42,17 +42,12 @@ struct ScorecardCommand: AsyncParsableCommand {
     func run() async throws {
         var files = playbooks
         if let dir {
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-                Terminal.err("error: --dir \(dir) is not a folder\nhint: give the folder holding the playbooks, e.g. --dir Playbooks\n")
-                Terminal.exit(ExitStatus.invalidInput)
-            }
-            let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".yml") || $0.hasSuffix(".yaml") }.sorted()
+            let names = playbookFiles(in: dir)
             if names.isEmpty {
                 Terminal.err("error: no playbook (*.yml, *.yaml) in \(dir)\n")
                 Terminal.exit(ExitStatus.invalidInput)
             }
-            files += names.map { "\(dir)/\($0)" }
+            files += names
         }
         var services: [Scorecard.Service] = []
         var problems: [Diagnostic] = []

@@ -42,7 +42,7 @@ import Testing
         #expect(w.days == [6, 7] && w.start == 60 && w.end == 300)
         #expect(Self.window("Mon-Fri 22:00-02:00").days == [1, 2, 3, 4, 5] && Self.window("Mon-Fri 22:00-02:00").crossesMidnight)
         #expect(Self.window("Fri-Mon 00:00-24:00").days == [5, 6, 7, 1])
-        for bad in ["Sat 02:00-02:00", "Sat", "Caturday 02:00-04:00", "Sat 2-4", "Sat 25:00-26:00", "Sat 02:00-04:60"] {
+        for bad in ["Sat 02:00-02:00", "Sat 24:00-02:00", "Sat", "Caturday 02:00-04:00", "Sat 2-4", "Sat 25:00-26:00", "Sat 02:00-04:60"] {
             #expect(throws: DrillWindow.WindowProblem.self, "\(bad)") { try DrillWindow.parse(bad).get() }
         }
         #expect((try? DrillWindow.parse("Sat 02:00-02:00").get()) == nil)
@@ -160,5 +160,76 @@ import Testing
         let allDay = DrillSchedule(every: Recurrence(.month), start: LocalDate(2027, 1, 1))
         let d = allDay.slot(0)
         #expect(d.allDay && d.start == Self.at("2027-01-01T00:00:00Z") && d.end == Self.at("2027-01-02T00:00:00Z"))
+    }
+
+    func service(_ name: String, _ window: String, hosts: [String], zone: String = "America/Los_Angeles") -> ScheduledService {
+        ScheduledService(service: name, name: name, playbook: "\(name).yml", criticality: "high",
+                         schedule: DrillSchedule(every: Recurrence(.quarter), window: Self.window(window), timeZone: Self.zone(zone)),
+                         scheduleText: window, hosts: hosts, endpoints: hosts.map { "\($0).example:22" }, steps: [], restoreSteps: [],
+                         rtoSeconds: nil, rpoSeconds: nil, command: "firedrill run \(name).yml --yes")
+    }
+
+    @Test func drillsThatOverlapOnASharedHostAreConflicts() {
+        let from = Self.at("2027-01-01T00:00:00Z"), until = Self.at("2027-02-01T00:00:00Z")
+        let utc = Self.zone("UTC")
+        // db and portal share app1, windows overlap (02:00-04:00 and 03:00-05:00): both flagged.
+        let db = service("db", "Sat 02:00-04:00", hosts: ["db1", "app1"])
+        let portal = service("portal", "Sat 03:00-05:00", hosts: ["app1", "app2"])
+        let plan = DrillCalendar.plan([db, portal], from: from, until: until, viewer: utc)
+        #expect(plan.count == 2 && plan.allSatisfy { $0.conflicts.count == 1 && $0.conflicts[0].contains("app1") })
+        // Overlapping windows on other hosts, or the same host at other times: no conflict.
+        let dns = service("dns", "Sat 02:00-04:00", hosts: ["dns1"])
+        let later = service("later", "Sat 04:00-05:00", hosts: ["db1"])
+        #expect(DrillCalendar.plan([db, dns, later], from: from, until: until, viewer: utc).allSatisfy { $0.conflicts.isEmpty })
+        // The same hour in two zones is not the same time.
+        let london = service("london", "Sat 02:00-04:00", hosts: ["db1"], zone: "Europe/London")
+        #expect(DrillCalendar.plan([db, london], from: from, until: until, viewer: utc).allSatisfy { $0.conflicts.isEmpty })
+        // UIDs are the service and the period: the same from any range.
+        let wider = DrillCalendar.plan([db], from: Self.at("2026-06-01T00:00:00Z"), until: Self.at("2027-06-01T00:00:00Z"), viewer: utc)
+        #expect(wider.contains { $0.uid == plan.first { $0.service == "db" }?.uid })
+    }
+
+    @Test func icsFoldsAtSeventyFiveOctetsAndEscapesText() {
+        let long = "DESCRIPTION:" + String(repeating: "é", count: 100)
+        let folded = ICSWriter.fold(long)
+        for line in folded.components(separatedBy: "\r\n") { #expect(line.utf8.count <= 75) }
+        #expect(folded.replacingOccurrences(of: "\r\n ", with: "") == long, "unfolding gives the line back")
+        #expect(ICSWriter.text("a, b; c\\d\ne") == "a\\, b\\; c\\\\d\\ne")
+    }
+
+    @Test func anOverdueServiceCountsZeroInTheScorecard() {
+        let svc = Scorecard.Service(service: "ehr", name: "EHR", playbook: "ehr.yml", criticality: "critical", rtoObjectiveSeconds: 300, rpoObjectiveSeconds: nil,
+                                    playbookSHA256: "p", inventorySHA256: "i")
+        let last = LatestRun(service: "ehr", id: "r", result: "passed", started: "2026-10-01T00:00:00.000Z", score: 95, grade: "A", rules: Score.rules,
+                             playbookSHA256: "p", inventorySHA256: "i", journal: "/j", rtoSeconds: 60, rtoObjectiveSeconds: 300, rpoSeconds: nil,
+                             rpoObjectiveSeconds: nil, rpoFound: nil, components: [], openActions: 0, lastPassedRun: "r", lastPassedPlaybookSHA256: "p",
+                             lastPassedInventorySHA256: "i")
+        var card = Scorecard(services: [svc], latest: [last])
+        #expect(card.readiness == 95)
+        card.schedule(["ehr": .init(nextDue: "2027-01-02 02:00 -08:00", overdue: true)])
+        #expect(card.readiness == 0 && card.services[0].overdue == true && card.services[0].nextDue == "2027-01-02 02:00 -08:00")
+        #expect(card.services[0].reason.contains("overdue"))
+    }
+
+    @Test func periodsSharingAWindowGiveOneDrillAndLongBlackoutsAreJumped() {
+        // Every 2 days but a window once a week: one drill per Saturday, without a false blackout note.
+        let s = DrillSchedule(every: Recurrence(.day, 2), window: Self.window("Sat 02:00-03:00"), start: LocalDate(2027, 1, 1))
+        let slots = s.slots(from: Self.at("2027-01-01T00:00:00Z"), until: Self.at("2027-01-31T00:00:00Z"))
+        #expect(slots.map(\.day) == [LocalDate(2027, 1, 2), LocalDate(2027, 1, 9), LocalDate(2027, 1, 16), LocalDate(2027, 1, 23), LocalDate(2027, 1, 30)])
+        #expect(slots.allSatisfy { !$0.notes.contains { $0.contains("blackout") } })
+        // A blackout of years: the first drill after it, never one inside it.
+        let frozen = DrillSchedule(every: Recurrence(.quarter), window: Self.window("Sat 02:00-03:00"),
+                                   blackouts: [Blackout(from: LocalDate(2027, 1, 1), to: LocalDate(2031, 12, 31))])
+        let during = frozen.slots(from: Self.at("2027-01-01T00:00:00Z"), until: Self.at("2028-01-01T00:00:00Z"))
+        #expect(during.isEmpty || during.allSatisfy { $0.day > LocalDate(2031, 12, 31) })
+        #expect(frozen.slot(4).day == LocalDate(2032, 1, 3) && frozen.slot(4).notes.contains { $0.contains("2027-01-01..2031-12-31") })
+    }
+
+    @Test func aWindowInsideTheSkippedHourDoesNotExistThatDay() {
+        let s = DrillSchedule(every: Recurrence(.year), window: Self.window("Sun 02:00-02:30"), timeZone: Self.zone("America/Los_Angeles"),
+                              start: LocalDate(2027, 3, 14))
+        let slot = s.slot(0)
+        #expect(slot.day == LocalDate(2027, 3, 21) && slot.end.timeIntervalSince(slot.start) == 1800)
+        #expect(slot.notes.contains { $0.contains("did not exist on 2027-03-14") })
     }
 }

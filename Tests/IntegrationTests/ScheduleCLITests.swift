@@ -91,11 +91,13 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let db = try History(path: dir + "/h.sqlite")
         // ehr-db drilled this quarter, ehr-dns last quarter (due, within grace), patient-portal two quarters ago (overdue),
-        // bca-medication-list only ever failed to start (preconditions: not a drill).
+        // bca-medication-list only ever failed to start (preconditions: not a drill), and an interrupted drill of ehr-dns
+        // this quarter does not count either.
         for (id, service, started, result) in [("r1", "ehr-db", "2027-01-02T10:30:00.000Z", JournalEvent.Result.passed),
                                                ("r2", "ehr-dns", "2026-10-03T12:00:00.000Z", .failed),
                                                ("r3", "patient-portal", "2026-07-05T10:00:00.000Z", .passed),
-                                               ("r4", "bca-medication-list", "2027-01-05T22:10:00.000Z", .preconditions)] {
+                                               ("r4", "bca-medication-list", "2027-01-05T22:10:00.000Z", .preconditions),
+                                               ("r5", "ehr-dns", "2027-01-02T12:05:00.000Z", .interrupted)] {
             _ = try await db.ingest(journal: try await SyntheticJournal.write(runs: dir + "/runs", id: id, service: service, started: started, result: result))
         }
         let r = try Firedrill.run(["due", "--dir", "Playbooks", "--db", dir + "/h.sqlite", "--now", "2027-01-10T00:00:00Z", "--all", "--format", "json"])
@@ -107,7 +109,8 @@ import Testing
         #expect(entries.first { $0.service == "ehr-db" }?.next_due.hasPrefix("2027-04-03") == true)
         #expect(state("ehr-dns") == "due", "Q1's window was 2027-01-02, grace runs to the 16th")
         #expect(state("patient-portal") == "overdue", "Q4 2026 was missed")
-        #expect(state("bca-medication-list") == "never drilled" && entries.first { $0.service == "bca-medication-list" }?.never_drilled == true)
+        #expect(state("bca-medication-list") == "overdue" && entries.first { $0.service == "bca-medication-list" }?.never_drilled == true,
+                "a run that never started is not a drill")
         // Without --all only what is due is listed.
         let text = try Firedrill.run(["due", "--dir", "Playbooks", "--db", dir + "/h.sqlite", "--now", "2027-01-10T00:00:00Z"])
         #expect(!text.stdout.contains("ehr-db ") && text.stdout.contains("patient-portal  OVERDUE") && text.stdout.contains("ehr-dns  DUE"), "\(text.stdout)")

@@ -379,13 +379,14 @@ public struct LatestRun: Sendable, Equatable {
 }
 
 extension History {
-    /// When each service last ran a drill (any result but `preconditions`: a drill that never
-    /// started does not count as practice).
+    /// When each service last ran a drill to its end: `passed` or `failed` (a failure is a
+    /// finding, and practice). Interrupted, incomplete and never-started runs do not count: a
+    /// drill stopped by a reboot must not satisfy the quarter.
     public func lastDrills() async throws(Failure) -> [String: Date] {
         do {
             return try await pool.read { db in
                 var out: [String: Date] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT service, MAX(started) AS last FROM run WHERE result != 'preconditions' GROUP BY service") {
+                for row in try Row.fetchAll(db, sql: "SELECT service, MAX(started) AS last FROM run WHERE result IN ('passed', 'failed') GROUP BY service") {
                     if let d = Journal.date(try row.checked("last", as: String.self)) { out[try row.checked("service")] = d }
                 }
                 return out

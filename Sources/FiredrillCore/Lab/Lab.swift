@@ -347,36 +347,13 @@ public struct Lab: Sendable {
         return false
     }
 
-    /// Starts a daemon in its own session, output to /dev/null; returns its PID.
+    /// Starts a daemon in its own session (a Ctrl-C in the terminal that ran `lab up` does not
+    /// reach it), default signal handling and an empty mask (dispatch threads block SIGTERM; a
+    /// daemon inheriting that could not be stopped), output to /dev/null; returns its PID.
     func spawnDetached(_ argv: [String]) throws -> Int32 {
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        // POSIX_SPAWN_SETSID (glibc, behind _GNU_SOURCE so not imported): the daemon gets its own session,
-        // so a Ctrl-C in the terminal that ran `lab up` does not reach it.
-        // Also reset the signal mask and dispositions (POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF): the
-        // thread calling us may block SIGTERM (dispatch threads do), and a daemon inheriting that mask
-        // could not be stopped with SIGTERM.
-        var none = sigset_t(), all = sigset_t()
-        sigemptyset(&none)
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attr, &none)
-        posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setflags(&attr, Int16(0x80 | 0x08 | 0x04))
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        for fd: Int32 in [0, 1, 2] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
-        // Nothing else of ours may leak into a daemon: Foundation's Process learns that a child
-        // ended when the child's copy of a socket closes, so a daemon holding a copy would make
-        // the caller wait forever for an unrelated child.
-        firedrill_spawn_closefrom(&actions, 3)
-        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { for p in cargs { free(p) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, &attr, &cargs, environ)
-        guard rc == 0 else { throw Failure(message: "cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
-        return pid
+        do throws(ChildProcess.Failure) { return try ChildProcess.spawn(argv, detached: true) } catch {
+            throw Failure(message: error.description)
+        }
     }
 
     static func runTool(_ path: String, _ args: [String]) throws {

@@ -142,7 +142,7 @@ public struct PlaybookLoader {
         guard let everyText = reader.string(everyNode, "schedule every") else { return nil }
         guard let every = Recurrence(everyText) else {
             reader.error("'\(everyText)' is not a drill interval", at: everyNode,
-                         hint: "write month, quarter, half-year, year, week, or N days / N weeks / N months (e.g. 6 weeks)")
+                         hint: "write month, quarter, half-year, year, week, or N days / N weeks / N months (N from 1 to 3660, e.g. 6 weeks)")
             return nil
         }
         var schedule = Schedule(every: every)
@@ -153,9 +153,11 @@ public struct PlaybookLoader {
             }
         }
         if let t = m["timezone"], let text = reader.string(t, "timezone") {
-            if TimeZone(identifier: text) != nil { schedule.timezone = text } else {
-                let known = TimeZone.knownTimeZoneIdentifiers
-                let guess = Suggestions.closest(to: text, in: known) ?? known.first { $0.lowercased() == text.lowercased() || $0.hasSuffix("/" + text.replacingOccurrences(of: " ", with: "_")) }
+            let known = TimeZone.knownTimeZoneIdentifiers
+            // IANA names only (not abbreviations such as PST, whose meaning depends on the platform).
+            if known.contains(text) || text == "UTC" || text == "GMT" { schedule.timezone = text } else {
+                let wanted = text.replacingOccurrences(of: " ", with: "_").lowercased()
+                let guess = known.first { $0.lowercased() == wanted || $0.lowercased().hasSuffix("/" + wanted) } ?? Suggestions.closest(to: text, in: known)
                 reader.error("unknown time zone '\(text)'", at: t,
                              hint: guess.map { "did you mean '\($0)'?" } ?? "use an IANA name such as America/Los_Angeles, Europe/London or UTC")
             }

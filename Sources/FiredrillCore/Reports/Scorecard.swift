@@ -24,6 +24,8 @@ public struct Scorecard: Sendable, Codable, Equatable {
         case needsVerification = "needs verification"
         /// The playbook does not load: nothing can be said of the service.
         case invalid = "invalid playbook"
+        /// Its drill is overdue by its schedule: it counts 0 until drilled again.
+        case overdue
     }
 
     public struct Measure: Sendable, Codable, Equatable {
@@ -152,7 +154,8 @@ public struct Scorecard: Sendable, Codable, Equatable {
             guard let d = due[services[i].service] else { continue }
             services[i].nextDue = d.nextDue
             services[i].overdue = d.overdue
-            if d.overdue && services[i].counted > 0 {
+            if d.overdue && (services[i].status == .ok || services[i].status == .needsVerification) {
+                services[i].status = .overdue
                 services[i].counted = 0
                 services[i].reason += "; its drill is overdue (due \(d.nextDue)): it counts 0 until drilled again"
             }
@@ -216,7 +219,7 @@ extension Scorecard {
             let status: String
             switch r.status {
             case .ok: status = style.green(r.status.rawValue.uppercased())
-            case .failed, .invalid: status = style.red(r.status.rawValue.uppercased())
+            case .failed, .invalid, .overdue: status = style.red(r.status.rawValue.uppercased())
             case .neverDrilled, .needsVerification: status = style.yellow(r.status.rawValue.uppercased())
             }
             let score = r.score.map { "\(ScoreRenderer.num($0)) \(r.grade ?? "")" } ?? "0"
@@ -252,7 +255,7 @@ extension Scorecard {
         var h = HTML.head(title: "Readiness scorecard — \(ScoreRenderer.num(readiness))/100")
         h += "<header class=\"top\"><div><p class=\"kicker\">Firedrill readiness scorecard</p><h1>Readiness across \(services.count) service(s)</h1>"
         let counts = Dictionary(grouping: services, by: \.status).mapValues(\.count)
-        h += "<p>\([Status.ok, .failed, .needsVerification, .neverDrilled, .invalid].compactMap { s in counts[s].map { "\($0) \(s.rawValue)" } }.joined(separator: " · "))</p></div>"
+        h += "<p>\([Status.ok, .failed, .overdue, .needsVerification, .neverDrilled, .invalid].compactMap { s in counts[s].map { "\($0) \(s.rawValue)" } }.joined(separator: " · "))</p></div>"
         let grade = Score.Grade(points: readiness).rawValue
         h += "<div class=\"grade grade-\(grade)\" role=\"img\" aria-label=\"Overall readiness \(ScoreRenderer.num(readiness)) of 100\"><span class=\"letter\">\(ScoreRenderer.num(readiness))</span><span class=\"points\">of 100</span></div></header>\n<main>\n"
         h += "<section id=\"bars\" aria-labelledby=\"h-bars\"><h2 id=\"h-bars\">Services, worst first</h2>"
@@ -267,7 +270,7 @@ extension Scorecard {
             let fill: String
             switch r.status {
             case .ok: fill = "#1b5e20"
-            case .failed, .invalid: fill = "url(#hatch-fail)"
+            case .failed, .invalid, .overdue: fill = "url(#hatch-fail)"
             case .needsVerification, .neverDrilled: fill = "url(#dots)"
             }
             let barW = max(2, r.counted / 100 * (w - labelW - 160))
@@ -282,9 +285,9 @@ extension Scorecard {
         }
         h += "</tr></thead><tbody>"
         for r in services {
-            let cls = r.status == .ok ? "ok" : r.status == .failed || r.status == .invalid ? "bad" : "warn"
+            let cls = r.status == .ok ? "ok" : [.failed, .invalid, .overdue].contains(r.status) ? "bad" : "warn"
             h += "<tr><th scope=\"row\">\(e(r.service))<br><span class=\"sub\">\(e(r.name))</span></th><td>\(e(r.criticality))</td>"
-            h += "<td class=\"\(cls)\">\(HTML.mark(r.status == .ok ? true : r.status == .failed || r.status == .invalid ? false : nil))\(e(r.status.rawValue))<br><span class=\"sub\">\(e(r.reason))</span></td>"
+            h += "<td class=\"\(cls)\">\(HTML.mark(r.status == .ok ? true : [.failed, .invalid, .overdue].contains(r.status) ? false : nil))\(e(r.status.rawValue))<br><span class=\"sub\">\(e(r.reason))</span></td>"
             h += "<td>\(r.score.map { "\(ScoreRenderer.num($0)) (\(e(r.grade ?? "")))" } ?? "0")</td><td>\(e(Self.points(r)))</td>"
             h += "<td>\(e(r.lastDrill.map { "\(String($0.prefix(10))) \(r.lastResult ?? "")" } ?? "never"))</td>"
             h += "<td>\(e(Self.measureText(r.rto))) \(e(r.rto.status))</td><td>\(e(Self.measureText(r.rpo))) \(e(r.rpo.status))</td><td>\(r.openActions)</td>"

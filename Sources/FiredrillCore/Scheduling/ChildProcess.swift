@@ -8,7 +8,9 @@ import Foundation
 public enum ChildProcess {
     public struct Failure: Error, CustomStringConvertible, Sendable { public var description: String }
 
-    public static func spawn(_ argv: [String]) throws(Failure) -> pid_t {
+    /// `detached`: a daemon in a session of its own with its output to /dev/null (the lab's
+    /// servers); else a child in a process group of its own that shares our output.
+    public static func spawn(_ argv: [String], detached: Bool = false) throws(Failure) -> pid_t {
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
@@ -18,12 +20,17 @@ public enum ChildProcess {
         posix_spawnattr_setsigmask(&attr, &none)
         posix_spawnattr_setsigdefault(&attr, &all)
         posix_spawnattr_setpgroup(&attr, 0)
-        // POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK.
-        posix_spawnattr_setflags(&attr, Int16(0x02 | 0x04 | 0x08))
+        // POSIX_SPAWN_SETSID (0x80, glibc) or POSIX_SPAWN_SETPGROUP (0x02), with SETSIGDEF | SETSIGMASK.
+        posix_spawnattr_setflags(&attr, Int16((detached ? 0x80 : 0x02) | 0x04 | 0x08))
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        for fd: Int32 in detached ? [0, 1, 2] : [0] {
+            posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
+        }
+        // Nothing else of ours may leak into a child: Foundation's Process learns that a child
+        // ended when the child's copy of a socket closes, so a daemon holding a copy would make
+        // the caller wait forever for an unrelated child.
         firedrill_spawn_closefrom(&actions, 3)
         var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { for p in cargs { free(p) } }

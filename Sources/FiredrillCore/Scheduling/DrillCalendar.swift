@@ -97,23 +97,36 @@ public struct DrillSchedule: Sendable, Equatable {
         let first = every.periodStart(k, from: start)
         let next = every.periodStart(k + 1, from: start)
         var skipped: [Blackout] = []
+        var vanished: [LocalDate] = []
         var day = first
-        for _ in 0..<(3 * 366) {
-            if var o = occurrence(on: day, period: k) {
-                if let b = blackout(on: day) {
-                    if !skipped.contains(b) { skipped.append(b) }
-                } else {
-                    o.notes += skipped.map { "blackout \($0) moved it" }
-                    if day >= next { o.notes.append("later than its period (\(first) to \(next.adding(days: -1))) because of a blackout") }
-                    return o
+        // Ten years at most; a blackout is jumped over whole.
+        while day.dayNumber - first.dayNumber < 3660 {
+            if let b = blackout(on: day) {
+                // It moved the drill only if a window would have opened in it.
+                let opens = window == nil || stride(from: day.dayNumber, through: b.to.dayNumber, by: 1).prefix(7).contains {
+                    window?.days.contains(LocalDate(dayNumber: $0).weekday) == true
                 }
+                if opens && !skipped.contains(b) { skipped.append(b) }
+                day = b.to.adding(days: 1)
+                continue
+            }
+            if var o = occurrence(on: day, period: k) {
+                // A window entirely inside the hour skipped by DST does not exist that day.
+                guard o.end > o.start else { vanished.append(day); day = day.adding(days: 1); continue }
+                o.notes += skipped.map { "blackout \($0) moved it" }
+                o.notes += vanished.map { "the window did not exist on \($0) (it falls in the hour skipped when clocks go forward)" }
+                if day >= next {
+                    o.notes.append(skipped.isEmpty ? "the window opens after this period (\(first) to \(next.adding(days: -1))) ends"
+                                                   : "later than its period (\(first) to \(next.adding(days: -1))) because of a blackout")
+                }
+                return o
             }
             day = day.adding(days: 1)
         }
-        // A window no weekday matches cannot happen (parsing needs one); a blackout of years can.
-        var o = occurrence(on: first, period: k) ?? Slot(period: k, periodStart: first, day: first, start: Zoned.instant(first, minutes: 0, in: timeZone).0,
-                                                           end: Zoned.instant(first.adding(days: 1), minutes: 0, in: timeZone).0, allDay: true, notes: [])
-        o.notes.append("no window outside the blackouts within three years")
+        // Blackouts over the next ten years: no drill can be placed.
+        var o = Slot(period: k, periodStart: first, day: day, start: Zoned.instant(day, minutes: 0, in: timeZone).0,
+                     end: Zoned.instant(day.adding(days: 1), minutes: 0, in: timeZone).0, allDay: true, notes: [])
+        o.notes.append("no window outside the blackouts within ten years")
         return o
     }
 
@@ -137,15 +150,20 @@ public struct DrillSchedule: Sendable, Equatable {
                       blackoutNow: blackout(on: Zoned.localDate(of: now, in: timeZone)))
     }
 
-    /// Every slot that ends after `from` and starts before `until` (at most `limit`).
-    public func slots(from: Date, until: Date, limit: Int = 1000) -> [Slot] {
+    /// Every slot that ends after `from` and starts before `until` (at most `limit`). Periods
+    /// shorter than the window's week, or pushed together by a blackout, share one drill.
+    public func slots(from: Date, until: Date, limit: Int = 10_000) -> [Slot] {
         var k = max(0, period(containing: Zoned.localDate(of: from, in: timeZone)) - 1)
         var out: [Slot] = []
-        while out.count < limit {
+        var guardCount = 0
+        while out.count < limit && guardCount < 100_000 {
+            guardCount += 1
             let s = slot(k)
-            if s.start > until { break }
-            if s.end > from { out.append(s) }
             k += 1
+            if s.start >= until { break }
+            guard s.end > from else { continue }
+            if let last = out.last, last.start == s.start { continue }
+            out.append(s)
         }
         return out
     }

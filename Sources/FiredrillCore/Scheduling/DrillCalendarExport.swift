@@ -19,6 +19,8 @@ public struct ScheduledService: Sendable {
     public var rpoSeconds: Double?
     /// The exact command that runs the drill.
     public var command: String
+    /// Whether a person must answer a step (`due --run` needs `--manual` then).
+    public var hasManualSteps = false
 
     public init(service: String, name: String, playbook: String, criticality: String, schedule: DrillSchedule, scheduleText: String, hosts: [String],
                 endpoints: [String], steps: [String], restoreSteps: [String], rtoSeconds: Double?, rpoSeconds: Double?, command: String) {
@@ -66,10 +68,11 @@ public enum DrillCalendar {
             var conflicts: [String] = []
             for (j, other) in items.enumerated() where j != i && other.0.service != s.service {
                 guard other.1.start < slot.end && slot.start < other.1.end else { continue }
-                let shared = Set(s.endpoints).intersection(other.0.endpoints).sorted()
-                let sharedNames = Set(s.hosts).intersection(other.0.hosts).sorted()
-                guard !shared.isEmpty || !sharedNames.isEmpty else { continue }
-                conflicts.append("\(other.0.service) at \(Zoned.format(other.1.start, in: viewer)) shares \((sharedNames.isEmpty ? shared : sharedNames).joined(separator: ", "))")
+                // Hosts in common by name, or by where they are reached (two names for one machine).
+                var shared = Set(s.hosts).intersection(other.0.hosts).sorted()
+                for (i, e) in s.endpoints.enumerated() where other.0.endpoints.contains(e) && !shared.contains(s.hosts[i]) { shared.append("\(s.hosts[i]) (\(e))") }
+                guard !shared.isEmpty else { continue }
+                conflicts.append("\(other.0.service) at \(Zoned.format(other.1.start, in: viewer)) shares \(shared.joined(separator: ", "))")
             }
             return PlannedDrill(service: s.service, name: s.name, playbook: s.playbook, uid: uid(s.service, slot.periodStart), period: slot.periodStart.description,
                                 start: Journal.timestamp(slot.start), end: Journal.timestamp(slot.end), allDay: slot.allDay, timezone: s.schedule.timeZone.identifier,
@@ -143,7 +146,7 @@ public enum ICSWriter {
         out += block(from, fromOffset: first, toOffset: first, daylight: tz.isDaylightSavingTime(for: from))
         var t = from
         var count = 0
-        while count < 64, let next = tz.nextDaylightSavingTimeTransition(after: t), next <= until {
+        while count < 1000, let next = tz.nextDaylightSavingTimeTransition(after: t), next <= until {
             out += block(next, fromOffset: tz.secondsFromGMT(for: next.addingTimeInterval(-1)), toOffset: tz.secondsFromGMT(for: next),
                          daylight: tz.isDaylightSavingTime(for: next))
             t = next

@@ -162,6 +162,7 @@ public struct DrillWindow: Sendable, Hashable, Codable, CustomStringConvertible 
         guard times.count == 2, let s = minutes(times[0]), let e = minutes(times[1]) else {
             return .failure(.init("'\(parts[1])' is not a time range (HH:MM-HH:MM)"))
         }
+        guard s < 1440 else { return .failure(.init("a window cannot start at 24:00: write 00:00 on the next day")) }
         guard s != e % 1440 || (s == 0 && e == 1440) else { return .failure(.init("the window '\(text)' is empty: it starts and ends at \(times[0])")) }
         return .success(DrillWindow(days: days, start: s % 1440, end: e, text: text))
     }
