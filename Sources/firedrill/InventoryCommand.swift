@@ -8,6 +8,10 @@ struct InventoryCommand: ParsableCommand {
         abstract: "List the hosts a pattern selects, with connection settings and variables.",
         discussion: """
         Patterns follow Ansible: all, web*, ~regex, a:b (union), a:&b (intersection), a:!b (exclusion), group[0:2].
+        A pattern that selects no host is an answer, not an error (as `ansible PATTERN \
+        --list-hosts` answers "hosts (0)"): an empty list (JSON: "hosts": []), a warning on \
+        stderr, exit 0. An invalid pattern or inventory exits 2. (Running a drill on no host \
+        stays an error.)
 
         Examples:
           firedrill inventory -i Inventory/hospital.yml 'db:!db3'
@@ -53,7 +57,9 @@ struct InventoryCommand: ParsableCommand {
             Terminal.out(renderer.graph(inv, from: pattern))
             return
         }
-        let (inv, hosts) = selectHosts(inventory: inventory, pattern: pattern, limit: limit, noColor: noColor)
+        // A listing that selects nothing is an answer (like `ansible PATTERN --list-hosts`: "hosts (0)"):
+        // an empty list, a warning on stderr, exit 0.
+        let (inv, hosts) = selectHosts(inventory: inventory, pattern: pattern, limit: limit, noColor: noColor, allowEmpty: true)
         switch format {
         case .json: Terminal.out(try renderer.json(inv, pattern: pattern, hosts: hosts))
         default: Terminal.out(renderer.list(inv, hosts: hosts))

@@ -48,7 +48,8 @@ enum Terminal {
 
 /// Loads inventories and selects hosts for commands that take `-i` and a pattern; reports
 /// problems (bad inventory, bad pattern, nothing selected) and exits 2.
-func selectHosts(inventory paths: [String], pattern: String, limit: String?, noColor: Bool) -> (Inventory, [String]) {
+/// `allowEmpty` (listing commands): a selection of no host is a warning, not an error.
+func selectHosts(inventory paths: [String], pattern: String, limit: String?, noColor: Bool, allowEmpty: Bool = false) -> (Inventory, [String]) {
     let loaded = InventoryLoader().load(paths: paths)
     Terminal.report(loaded.diagnostics, sources: loaded.sources, noColor: noColor)
     if loaded.diagnostics.hasErrors { Terminal.exit(ExitStatus.invalidInput) }
@@ -60,9 +61,16 @@ func selectHosts(inventory paths: [String], pattern: String, limit: String?, noC
     do {
         let selection = try InventoryPattern(inventory).select(pattern, limit: limit)
         let unmatched = selection.unmatched.map { word in
-            Diagnostic.warning("'\(word)' matches no group or host",
-                               hint: Suggestions.hint(for: word, among: inventory.userGroups + inventory.hostOrder,
-                                                      noun: "group or host", listLabel: "groups and hosts"))
+            // A group that exists but holds no host (a placeholder such as kubespray's [calico-rr]) is said as such.
+            inventory.groups[word] != nil
+                ? Diagnostic.warning("group '\(word)' exists but has no hosts", hint: "add hosts to it, or leave it out of the pattern")
+                : Diagnostic.warning("'\(word)' matches no group or host",
+                                     hint: Suggestions.hint(for: word, among: inventory.userGroups + inventory.hostOrder,
+                                                            noun: "group or host", listLabel: "groups and hosts"))
+        }
+        if selection.hosts.isEmpty && allowEmpty {
+            Terminal.report(unmatched + [.warning("'\(pattern)' selects no host" + (limit.map { " within --limit \($0)" } ?? ""))], sources: [:], noColor: noColor)
+            return (inventory, [])
         }
         if selection.hosts.isEmpty {
             Terminal.report(unmatched + [.error("'\(pattern)' selects no host" + (limit.map { " within --limit \($0)" } ?? ""))],

@@ -121,7 +121,8 @@ public struct InventoryLoader {
                     sources[f] = text
                     let (root, d) = YAMLReader.parse(text, file: f)
                     diagnostics += d
-                    guard let root else { continue }
+                    // Empty, `---` alone or only comments: no variables (placeholders are common).
+                    guard let root, !root.isNull else { continue }
                     guard let pairs = root.pairs else {
                         diagnostics.append(.error("\(kind) file must be a mapping of variables, found \(root.typeName)", at: root.location))
                         continue
@@ -396,21 +397,9 @@ struct INIInventoryParser {
         return (name, "hosts")
     }
 
-    /// _parse_value: Python's ast.literal_eval for the scalars it accepts, else the text.
+    /// `_parse_value`: Python's `ast.literal_eval` where the text is a literal (lists, dicts,
+    /// numbers, booleans, quoted strings), else the text itself.
     static func parseValue(_ v: String) -> VarValue {
-        if let i = Int(v) { return .int(i) }
-        if v.count >= 2, let f = v.first, (f == "'" || f == "\""), v.last == f {
-            let inner = String(v.dropFirst().dropLast())
-            if !inner.contains(f) { return .string(inner) }
-        }
-        switch v {
-        case "True": return .bool(true)
-        case "False": return .bool(false)
-        case "None": return .null
-        default: break
-        }
-        if v.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }), !v.contains(where: { $0.isLetter && $0 != "e" && $0 != "E" }),
-           v.first.map({ $0.isNumber || $0 == "-" || $0 == "." }) == true, let d = Double(v) { return .double(d) }
-        return .string(v)
+        PythonLiteral.parse(v) ?? .string(v)
     }
 }

@@ -21,7 +21,8 @@ enum Shlex {
             }
             if ch == "\\" { escaped = true; inToken = true; continue }
             if ch == "'" || ch == "\"" { quote = ch; inToken = true; continue }
-            if ch == "#" && !inToken { break }
+            // A comment starts at any unquoted `#`, inside a word too (shlex in POSIX mode).
+            if ch == "#" { break }
             if ch == " " || ch == "\t" {
                 if inToken { tokens.append(current); current = ""; inToken = false }
                 continue

@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 python3 - "$venv" <<'PY'
 import json, subprocess, sys, os
 venv = sys.argv[1]
-inventories = ["basic.ini", "nested.yml", "order.ini", "folder"]
+inventories = ["basic.ini", "nested.yml", "order.ini", "folder", "literals.ini", "folder2"]
 patterns = [p for p in open("patterns.txt").read().splitlines() if p]
 out = {"ansible_core": subprocess.run([f"{venv}/bin/ansible", "--version"], capture_output=True, text=True).stdout.splitlines()[0],
        "selections": {}, "graphs": {}, "hostvars": {}}
