@@ -32,14 +32,13 @@ struct InventoryCommand: ParsableCommand {
     var graph = false
 
     @Option(help: "Output format: text or json.")
-    var format: OutputFormat = .text
+    var format: TextOrJSON = .text
 
     @Flag(name: .long, help: "Never colour the output.")
     var noColor = false
 
     func validate() throws {
         if inventory.isEmpty { throw ValidationError("give an inventory with -i, e.g. -i Inventory/hospital.yml") }
-        if format == .markdown { throw ValidationError("--format must be text or json for inventory") }
     }
 
     func run() throws {

@@ -60,13 +60,19 @@ func selectHosts(inventory paths: [String], pattern: String, limit: String?, noC
     }
     do {
         let selection = try InventoryPattern(inventory).select(pattern, limit: limit)
-        let unmatched = selection.unmatched.map { word in
-            // A group that exists but holds no host (a placeholder such as kubespray's [calico-rr]) is said as such.
-            inventory.groups[word] != nil
-                ? Diagnostic.warning("group '\(word)' exists but has no hosts", hint: "add hosts to it, or leave it out of the pattern")
-                : Diagnostic.warning("'\(word)' matches no group or host",
-                                     hint: Suggestions.hint(for: word, among: inventory.userGroups + inventory.hostOrder,
-                                                            noun: "group or host", listLabel: "groups and hosts"))
+        let unmatched = selection.unmatched.map { word -> Diagnostic in
+            // A group that exists but holds no host (a placeholder such as kubespray's [calico-rr]) is said as such,
+            // and so is a wildcard or regex that matches only such groups.
+            if inventory.groups[word] != nil {
+                return .warning("group '\(word)' exists but has no hosts", hint: "add hosts to it, or leave it out of the pattern")
+            }
+            let empty = (try? InventoryPattern.matcher(word)).map { m in inventory.userGroups.filter(m) } ?? []
+            if !empty.isEmpty {
+                return .warning("'\(word)' matches only groups with no hosts (\(empty.prefix(5).joined(separator: ", "))\(empty.count > 5 ? ", …" : ""))",
+                                hint: "add hosts to them, or leave them out of the pattern")
+            }
+            return .warning("'\(word)' matches no group or host",
+                            hint: Suggestions.hint(for: word, among: inventory.userGroups + inventory.hostOrder, noun: "group or host", listLabel: "groups and hosts"))
         }
         if selection.hosts.isEmpty && allowEmpty {
             Terminal.report(unmatched + [.warning("'\(pattern)' selects no host" + (limit.map { " within --limit \($0)" } ?? ""))], sources: [:], noColor: noColor)

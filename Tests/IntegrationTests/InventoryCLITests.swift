@@ -28,4 +28,20 @@ import Testing
         let lit = try Firedrill.run(["inventory", "-i", Self.fixtures + "/literals.ini", "osd0", "--format", "json"])
         #expect(lit.stdout.contains("\"/dev/sdb\"") && lit.stdout.contains("\"port\" : 5432"), "\(lit.stdout)")
     }
+
+    @Test func iniShapesAnsibleRefusesAreRefusedWithWhereAndHow() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-inv-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir + "/gv/group_vars", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (text, says) in [("---\n[g]\nh1\n", "sign this is a YAML file"), ("[g]\nh1\n[p:children]\ng extra\n", "expected a group name")] {
+            try text.write(toFile: dir + "/inv.ini", atomically: true, encoding: .utf8)
+            let r = try Firedrill.run(["inventory", "-i", dir + "/inv.ini"])
+            #expect(r.status == 2 && r.stderr.contains(says) && r.stderr.contains("inv.ini:"), "\(r.stderr)")
+        }
+        // YAML 1.1 as Ansible reads it: a file mode written 0644 is octal.
+        try "[g]\nh1\n".write(toFile: dir + "/gv/hosts.ini", atomically: true, encoding: .utf8)
+        try "mode: 0644\nports: 1:30\n".write(toFile: dir + "/gv/group_vars/g.yml", atomically: true, encoding: .utf8)
+        let r = try Firedrill.run(["inventory", "-i", dir + "/gv", "h1", "--format", "json"])
+        #expect(r.status == 0 && r.stdout.contains("\"mode\" : 420") && r.stdout.contains("\"ports\" : 90"), "\(r.stdout)\(r.stderr)")
+    }
 }

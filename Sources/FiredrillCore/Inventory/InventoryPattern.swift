@@ -214,7 +214,7 @@ public struct InventoryPattern: Sendable {
     }
 
     /// _match_list: fnmatch for globs (anchored), `re.match` for `~regex` (anchored at the start only).
-    static func matcher(_ pattern: String) throws(Problem) -> (String) -> Bool {
+    public static func matcher(_ pattern: String) throws(Problem) -> (String) -> Bool {
         if !pattern.hasPrefix("~"), !pattern.contains(where: { "*?[".contains($0) }) {
             return { $0 == pattern }
         }

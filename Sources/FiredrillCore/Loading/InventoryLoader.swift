@@ -315,6 +315,11 @@ struct INIInventoryParser {
                     continue
                 }
                 guard let first = tokens.first else { continue }
+                if first.hasPrefix("---") {
+                    diagnostics.append(.error("'---' is not a host: it is normally a sign this is a YAML file", at: loc(indent + 1), length: first.count,
+                                              hint: "write the inventory as YAML (starting with a group such as all:), or remove the '---' line from the INI file"))
+                    continue
+                }
                 let hosts: [String], port: Int?
                 do { (hosts, port) = try HostAddress.expand(first) } catch let e as HostAddress.RangeError {
                     diagnostics.append(.error(e.message, at: loc(indent + 1), length: first.count, hint: e.hint))
@@ -348,7 +353,14 @@ struct INIInventoryParser {
                 let v = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
                 inv.setGroupVariable(group, k, Self.parseValue(v))
             case "children":
-                let child = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).first.map(String.init) ?? line
+                let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+                // Ansible: one group name per line (a comment may follow).
+                if words.count > 1 && !words[1].hasPrefix("#") && !words[1].hasPrefix(";") {
+                    diagnostics.append(.error("expected a group name in [\(group):children], found '\(line)'", at: loc(indent + 1), length: line.count,
+                                              hint: "write one group name per line"))
+                    continue
+                }
+                let child = words.first.map(String.init) ?? line
                 if inv.groups[child] == nil {
                     if pending[child] == nil {
                         pending[child] = Pending(line: lineNo, state: "children", parents: [group])

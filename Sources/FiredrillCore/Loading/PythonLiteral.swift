@@ -4,10 +4,9 @@
 /// and Ansible keeps the text as it is.
 enum PythonLiteral {
     static func parse(_ text: String) -> VarValue? {
-        var p = Parser(Array(text.unicodeScalars))
-        // literal_eval parses an expression: no leading whitespace (IndentationError), trailing space and comments are fine.
-        guard let first = p.chars.first, first != " ", first != "\t" else { return nil }
-        guard let v = p.value() else { return nil }
+        // literal_eval (Python 3.10+) strips leading spaces and tabs; trailing space and comments are fine.
+        var p = Parser(Array(text.unicodeScalars.drop { $0 == " " || $0 == "\t" }))
+        guard !p.chars.isEmpty, let v = p.value() else { return nil }
         p.skipSpace()
         return p.atEnd ? v : nil
     }
@@ -36,7 +35,7 @@ enum PythonLiteral {
             case "[": return sequence(close: "]")
             case "(": return tuple()
             case "{": return braces()
-            case "'", "\"": return string()
+            case "'", "\"": return concatenated(string())
             case "-", "+":
                 i += 1
                 skipSpace()
@@ -62,12 +61,34 @@ enum PythonLiteral {
             case "True": return .bool(true)
             case "False": return .bool(false)
             case "None": return .null
-            case "r", "R", "u", "U":
-                // String prefixes (raw, unicode); bytes (b'') are not text and stay unparsed.
+            case "r", "R", "u", "U", "b", "B", "rb", "br", "Rb", "bR", "RB", "BR", "rB", "Br":
+                // String prefixes: raw, unicode, bytes (Ansible turns bytes into text).
                 guard let q = peek, q == "'" || q == "\"" else { return nil }
-                return string(raw: word.lowercased() == "r")
+                return concatenated(string(raw: word.lowercased().contains("r")))
             default: return nil
             }
+        }
+
+        /// Adjacent string literals are one string (`'a' 'b'` is `'ab'`).
+        mutating func concatenated(_ first: VarValue?) -> VarValue? {
+            guard case var .string(text)? = first else { return first }
+            while true {
+                let save = i
+                skipSpace()
+                guard let c = peek else { i = save; break }
+                var next: VarValue?
+                if c == "'" || c == "\"" { next = string() }
+                else if c.properties.isAlphabetic {
+                    let start = i
+                    while let d = peek, d.properties.isAlphabetic { i += 1 }
+                    let prefix = String(String.UnicodeScalarView(chars[start..<i])).lowercased()
+                    guard ["r", "u", "b", "rb", "br"].contains(prefix), let q = peek, q == "'" || q == "\"" else { i = save; break }
+                    next = string(raw: prefix.contains("r"))
+                } else { i = save; break }
+                guard case let .string(more)? = next else { return nil }
+                text += more
+            }
+            return .string(text)
         }
 
         mutating func number() -> VarValue? {
@@ -75,7 +96,8 @@ enum PythonLiteral {
             while let c = peek, c.properties.isAlphabetic || ("0"..."9").contains(c) || c == "." || c == "_" ||
                     ((c == "+" || c == "-") && i > start && (chars[i - 1] == "e" || chars[i - 1] == "E") && !isPrefixed(start)) { i += 1 }
             var text = String(String.UnicodeScalarView(chars[start..<i]))
-            guard !text.hasPrefix("_"), !text.hasSuffix("_"), !text.contains("__") else { return nil }
+            guard !text.hasPrefix("_"), !text.hasSuffix("_"), !text.contains("__"), !text.contains("._"), !text.contains("_."),
+                  !text.lowercased().contains("_e"), !text.lowercased().contains("e_") || text.lowercased().hasPrefix("0x") else { return nil }
             text = text.replacingOccurrences(of: "_", with: "")
             let lower = text.lowercased()
             for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] where lower.hasPrefix(prefix) {
@@ -116,7 +138,16 @@ enum PythonLiteral {
                     case "n": out.append("\n")
                     case "t": out.append("\t")
                     case "r": out.append("\r")
-                    case "0": out.append("\0")
+                    case "0"..."7":
+                        // Octal: up to three digits.
+                        var n = Int(e.value - 48)
+                        var digits = 1
+                        while digits < 3, let d = peek, ("0"..."7").contains(d) { n = n * 8 + Int(d.value - 48); i += 1; digits += 1 }
+                        guard let s = Unicode.Scalar(UInt32(n)) else { return nil }
+                        out.append(s)
+                    case "N":
+                        // A character by name: not something to guess; the value stays text.
+                        return nil
                     case "\\": out.append("\\")
                     case "'": out.append("'")
                     case "\"": out.append("\"")

@@ -36,8 +36,8 @@ public indirect enum VarValue: Sendable, Hashable {
             case "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON": self = .bool(true)
             case "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF": self = .bool(false)
             default:
-                if let i = Int(s) { self = .int(i) }
-                else if s.contains("."), s.first != ".", let d = Double(s), !s.contains(where: { $0.isLetter }) { self = .double(d) }
+                if let i = VarValue.yaml11Int(s) { self = .int(i) }
+                else if let d = VarValue.yaml11Float(s) { self = .double(d) }
                 else { self = .string(s) }
             }
         case let .sequence(items):
@@ -47,6 +47,54 @@ public indirect enum VarValue: Sendable, Hashable {
             for p in pairs { m[p.key.scalar ?? ""] = VarValue(yaml: p.value) }
             self = .map(m)
         }
+    }
+}
+
+extension VarValue {
+    /// YAML 1.1 integers as PyYAML resolves them (Ansible's loader): decimal with `_`, octal
+    /// `0644`, hex `0x1F`, binary `0b101`, sexagesimal `1:30`; nil when the text is not one.
+    static func yaml11Int(_ s: String) -> Int? {
+        var t = Substring(s)
+        var sign = 1
+        if t.first == "-" { sign = -1; t = t.dropFirst() } else if t.first == "+" { t = t.dropFirst() }
+        guard let first = t.first, first.isASCII, first.isNumber else { return nil }
+        func digits(_ x: Substring, _ allowed: String) -> Bool { !x.isEmpty && x.allSatisfy { allowed.contains($0) || $0 == "_" } }
+        if t.hasPrefix("0b") { let b = t.dropFirst(2); return digits(b, "01") ? Int(b.replacingOccurrences(of: "_", with: ""), radix: 2).map { $0 * sign } : nil }
+        if t.hasPrefix("0x") { let h = t.dropFirst(2); return digits(h, "0123456789abcdefABCDEF") ? Int(h.replacingOccurrences(of: "_", with: ""), radix: 16).map { $0 * sign } : nil }
+        if t == "0" { return 0 }
+        if t.hasPrefix("0") { return digits(t, "01234567") ? Int(t.replacingOccurrences(of: "_", with: ""), radix: 8).map { $0 * sign } : nil }
+        if t.contains(":") {
+            let parts = t.split(separator: ":", omittingEmptySubsequences: false)
+            guard digits(parts[0], "0123456789"), parts.dropFirst().allSatisfy({ (1...2).contains($0.count) && $0.allSatisfy(\.isNumber) && Int($0)! < 60 }),
+                  var total = Int(parts[0].replacingOccurrences(of: "_", with: "")) else { return nil }
+            for p in parts.dropFirst() { total = total * 60 + Int(p)! }
+            return total * sign
+        }
+        return digits(t, "0123456789") ? Int(t.replacingOccurrences(of: "_", with: "")).map { $0 * sign } : nil
+    }
+
+    /// YAML 1.1 floats as PyYAML resolves them: `1.5`, `.5`, `1.0e+5`, `.inf`, `-.inf`, `.nan`
+    /// (`1e5`, without a dot, is text in YAML 1.1).
+    static func yaml11Float(_ s: String) -> Double? {
+        switch s {
+        case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF": return .infinity
+        case "-.inf", "-.Inf", "-.INF": return -.infinity
+        case ".nan", ".NaN", ".NAN": return .nan
+        default: break
+        }
+        var t = Substring(s)
+        if t.first == "-" || t.first == "+" { t = t.dropFirst() }
+        guard let dot = t.firstIndex(of: ".") else { return nil }
+        let whole = t[..<dot], rest = t[t.index(after: dot)...]
+        guard whole.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "_") }), whole.first != "_" else { return nil }
+        var fraction = rest, exponent: Substring = ""
+        if let e = rest.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            fraction = rest[..<e]
+            exponent = rest[rest.index(after: e)...]
+            guard let sign = exponent.first, sign == "+" || sign == "-", exponent.count > 1, exponent.dropFirst().allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        }
+        guard fraction.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "_") }), !(whole.isEmpty && fraction.isEmpty) else { return nil }
+        return Double(s.replacingOccurrences(of: "_", with: ""))
     }
 }
 
@@ -67,6 +115,8 @@ extension VarValue: Codable {
         switch self {
         case let .string(s): try c.encode(s)
         case let .int(i): try c.encode(i)
+        // JSON has no infinity or NaN: they are written as Python's json writes them, as text.
+        case let .double(d) where !d.isFinite: try c.encode(d.isNaN ? "NaN" : d > 0 ? "Infinity" : "-Infinity")
         case let .double(d): try c.encode(d)
         case let .bool(b): try c.encode(b)
         case let .list(l): try c.encode(l)
