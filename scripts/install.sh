@@ -2,8 +2,8 @@
 # Builds a release binary of Firedrill and installs it with its shell completions.
 #   bash scripts/install.sh            # into /usr/local (bin/firedrill, completions)
 #   PREFIX=$HOME/.local bash scripts/install.sh
-# The binary carries the Swift runtime (--static-swift-stdlib): it needs only the system's
-# libssh2 and libc, and runs from any folder.
+# The binary carries the Swift runtime (--static-swift-stdlib): it needs only system
+# libraries (libssh2, OpenSSL, SQLite, zlib, libc), and runs from any folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PREFIX=${PREFIX:-${1:-/usr/local}}
