@@ -11,25 +11,11 @@ import Testing
         try Firedrill.start(["run", playbook, "-i", lab.inventory, "--yes", "--manual=pass", "--output", "plain", "--runs-dir", runs])
     }
 
-    /// A copy of the EHR playbook in the lab's folder, with replacements.
-    func variant(_ lab: TestLab, _ replacements: [(String, String)]) throws -> String {
-        var text = try String(contentsOfFile: "\(Firedrill.repoRoot)/Playbooks/ehr-db-failover.yml", encoding: .utf8)
-        for (a, b) in replacements {
-            #expect(text.contains(a), "the playbook no longer contains \(a)")
-            text = text.replacingOccurrences(of: a, with: b)
-        }
-        text = text.replacingOccurrences(of: "include: [checks/common.yml]", with: "include: [\(Firedrill.repoRoot)/Playbooks/checks/common.yml]")
-        text = text.replacingOccurrences(of: "inventory: ../Inventory/hospital.yml\n", with: "")
-        let path = "\(lab.dir)/ehr-\(UUID().uuidString.prefix(8)).yml"
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
-    }
-
     @Test func theJournalAloneRebuildsTheRunAndItsMeasurements() throws {
         let lab = try TestLab.start(hosts: 2)
         defer { lab.stop() }
         let runs = Scenario.runsDir(in: lab)
-        let pb = try variant(lab, [])
+        let pb = try lab.ehrPlaybook()
         let r = try start(pb, lab, runs: runs).wait()
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         let (id, events) = Scenario.journal(runs)
@@ -79,7 +65,7 @@ import Testing
         let lab = try TestLab.start(hosts: 2)
         defer { lab.stop() }
         let runs = Scenario.runsDir(in: lab)
-        let pb = try variant(lab, [
+        let pb = try lab.ehrPlaybook([
             ("checks:\n", "checks:\n  broken_probe: { command: \"no-such-probe --postgres\", on: db_primary }\n"),
             ("      down: [db_port]           # the primary is really gone…\n      within: 30s", "      down: [broken_probe]\n      within: 6s"),
         ])
@@ -99,7 +85,7 @@ import Testing
         let lab = try TestLab.start(hosts: 2)
         defer { lab.stop() }
         let runs = Scenario.runsDir(in: lab)
-        let pb = try variant(lab, [("      within: 30s", "      within: 8s"), ("      within: 3m", "      within: 8s")])
+        let pb = try lab.ehrPlaybook([("      within: 30s", "      within: 8s"), ("      within: 3m", "      within: 8s")])
         let host = which == "up" ? "db2" : "db1"
         let step = which == "up" ? "failover.2" : "failover.1"
         let runner = try start(pb, lab, runs: runs)

@@ -123,15 +123,11 @@ import Testing
         let db = lab.dir + "/history.sqlite"
         let books = lab.dir + "/due"
         try FileManager.default.createDirectory(atPath: books, withIntermediateDirectories: true)
-        let base = try String(contentsOfFile: Firedrill.repoRoot + "/Playbooks/ehr-db-failover.yml", encoding: .utf8)
-            .replacingOccurrences(of: "include: [checks/common.yml]", with: "include: [\(Firedrill.repoRoot)/Playbooks/checks/common.yml]")
-            .replacingOccurrences(of: "inventory: ../Inventory/hospital.yml\n", with: "")
         let line = "schedule: { every: quarter, window: \"Sat 02:00-04:00\", timezone: America/Los_Angeles }"
         for (name, schedule) in [("open", line),
                                  ("later", "schedule: { every: quarter, window: \"Sun 03:00-04:00\", timezone: America/Los_Angeles }"),
                                  ("frozen", "schedule: { every: quarter, window: \"Sat 02:00-04:00\", timezone: America/Los_Angeles, blackout: [\"2027-01-01..2027-01-03\"] }")] {
-            try base.replacingOccurrences(of: line, with: schedule).replacingOccurrences(of: "service: ehr-db", with: "service: ehr-db-\(name)")
-                .write(toFile: "\(books)/\(name).yml", atomically: true, encoding: .utf8)
+            _ = try lab.ehrPlaybook([(line, schedule), ("service: ehr-db", "service: ehr-db-\(name)")], at: "\(books)/\(name).yml")
         }
         // Saturday 2027-01-02 02:30 in Los Angeles: "open" is in its window, "later" waits for Sunday, "frozen" is in a blackout.
         let r = try Firedrill.run(["due", "--dir", books, "-i", lab.inventory, "--db", db, "--now", "2027-01-02T10:30:00Z",

@@ -7,20 +7,9 @@ import Testing
 @Suite struct ScoreScenarioTests {
     typealias Scenario = DrillScenarioTests
 
-    /// The EHR playbook without its manual step (answered by a flag, it would cap the score),
-    /// with replacements, in the lab's folder.
+    /// The EHR playbook without its manual step (answered by a flag, it would cap the score).
     func playbook(_ lab: TestLab, _ replacements: [(String, String)] = []) throws -> String {
-        var text = try String(contentsOfFile: "\(Firedrill.repoRoot)/Playbooks/ehr-db-failover.yml", encoding: .utf8)
-        let manual = "  - name: Pharmacy confirms read access\n    manual: \"Pharmacy lead opens three active medication orders in the EHR and confirms they display\"\n"
-        for (a, b) in [(manual, "")] + replacements {
-            #expect(text.contains(a), "the playbook no longer contains \(a)")
-            text = text.replacingOccurrences(of: a, with: b)
-        }
-        text = text.replacingOccurrences(of: "include: [checks/common.yml]", with: "include: [\(Firedrill.repoRoot)/Playbooks/checks/common.yml]")
-        text = text.replacingOccurrences(of: "inventory: ../Inventory/hospital.yml\n", with: "")
-        let path = "\(lab.dir)/ehr-\(UUID().uuidString.prefix(8)).yml"
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
+        try lab.ehrPlaybook([(TestLab.ehrManualStep, "")] + replacements)
     }
 
     func drill(_ lab: TestLab, _ pb: String) throws -> (Firedrill.Result, String, Score) {

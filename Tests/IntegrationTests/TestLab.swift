@@ -38,6 +38,23 @@ struct TestLab {
         return try await c.run(command, timeout: .seconds(20))
     }
 
+    /// The EHR example playbook made to run against this lab (its include made absolute, its
+    /// hospital inventory dropped), with `replacements` applied — each must still be found —
+    /// written to `path` (default: a new file in the lab's folder).
+    static let ehrManualStep = "  - name: Pharmacy confirms read access\n    manual: \"Pharmacy lead opens three active medication orders in the EHR and confirms they display\"\n"
+    func ehrPlaybook(_ replacements: [(String, String)] = [], at path: String? = nil) throws -> String {
+        var text = try String(contentsOfFile: "\(Firedrill.repoRoot)/Playbooks/ehr-db-failover.yml", encoding: .utf8)
+        for (a, b) in replacements {
+            #expect(text.contains(a), "the playbook no longer contains \(a)")
+            text = text.replacingOccurrences(of: a, with: b)
+        }
+        text = text.replacingOccurrences(of: "include: [checks/common.yml]", with: "include: [\(Firedrill.repoRoot)/Playbooks/checks/common.yml]")
+        text = text.replacingOccurrences(of: "inventory: ../Inventory/hospital.yml\n", with: "")
+        let target = path ?? "\(dir)/ehr-\(UUID().uuidString.prefix(8)).yml"
+        try text.write(toFile: target, atomically: true, encoding: .utf8)
+        return target
+    }
+
     /// Writes a knob file in a host's state folder (`delay-<cmd>`, `fail-<name>`).
     func knob(_ host: String, _ name: String, _ value: String = "1") throws {
         try value.write(toFile: "\(dir)/hosts/\(host)/state/\(name)", atomically: true, encoding: .utf8)
