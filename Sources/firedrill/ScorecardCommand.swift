@@ -35,7 +35,7 @@ struct ScorecardCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Take this moment as now for what is due (ISO 8601).", valueName: "TIME")) var now: String?
 
     func validate() throws {
-        if let now, Journal.date(now) == nil { throw ValidationError("--now '\(now)' is not a time (ISO 8601, e.g. 2027-01-02T10:30:00Z)") }
+        if let now, SchedulingOptions.parseNow(now) == nil { throw ValidationError("--now '\(now)' is not a time (ISO 8601, e.g. 2027-01-02T10:30:00Z, or a date)") }
         if playbooks.isEmpty && dir == nil { throw ValidationError("give playbooks or --dir DIR (e.g. firedrill scorecard --dir Playbooks)") }
     }
 
@@ -105,7 +105,7 @@ struct ScorecardCommand: AsyncParsableCommand {
         }
         var card = Scorecard(services: services, latest: latest)
         // Next due and overdue, from each playbook's schedule and the last drill that ran.
-        let clock = now.flatMap(Journal.date) ?? Date()
+        let clock = now.flatMap(SchedulingOptions.parseNow) ?? Date()
         var due: [String: Scorecard.Due] = [:]
         for (service, schedule) in schedules {
             let st = schedule.status(now: clock, lastDrill: lastDrills[service])

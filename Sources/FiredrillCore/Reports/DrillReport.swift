@@ -602,12 +602,11 @@ extension DrillReport {
         }
         var history = ReportHistory(note: database.map { "no history database at \($0): firedrill import \(path) records the run" }
             ?? "no history database given")
-        let first = DrillRecord.fold(Array(contents.events.prefix(1)))
+        let record = DrillRecord.fold(contents.events)
         if let database, History.exists(database) {
             do throws(History.Failure) {
                 let db = try await History.open(path: database, existing: true)
-                let facts = DrillRecord.fold(contents.events.filter { $0.event == .runStarted })
-                history = await db.reportHistory(run: first.runID ?? "", service: facts.facts?.service ?? facts.name ?? "")
+                history = await db.reportHistory(run: record.runID ?? "", service: record.facts?.service ?? record.name ?? "")
             } catch {
                 history = ReportHistory(note: "the history could not be read: \(error.message)", problem: error.message)
             }
@@ -622,7 +621,6 @@ extension DrillReport {
                 problem = "the history indexed this run with \(indexed) events (head \(indexedHead.prefix(12))…); this journal has \(events.count) (head \(head.prefix(12))…) and does not extend it: it was cut or changed since"
             }
         }
-        let record = DrillRecord.fold(events)
         let sealed = FileManager.default.fileExists(atPath: path + ".head")
         return DrillReport(record: record, journal: path, events: events.count, headHash: head, problem: problem,
                            sealed: sealed, history: history, reportVersion: reportVersion)

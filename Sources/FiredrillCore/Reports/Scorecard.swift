@@ -134,10 +134,16 @@ public struct Scorecard: Sendable, Codable, Equatable {
                             lastRun: last.id, lastDrill: last.started, lastResult: last.result, score: last.score, grade: last.grade, counted: last.score,
                             components: last.components ?? [], rto: rto, rpo: rpo, openActions: last.openActions))
         }
-        rows.sort { ($0.counted, -$0.weight, $0.service) < ($1.counted, -$1.weight, $1.service) }
         self.services = rows
-        let total = rows.reduce(0) { $0 + $1.weight }
-        readiness = total > 0 ? ScoreCalculator.round(rows.reduce(0) { $0 + $1.weight * $1.counted } / total) : 0
+        readiness = 0
+        rank()
+    }
+
+    /// Rows worst first, and the weighted figure over them.
+    mutating func rank() {
+        services.sort { ($0.counted, -$0.weight, $0.service) < ($1.counted, -$1.weight, $1.service) }
+        let total = services.reduce(0) { $0 + $1.weight }
+        readiness = total > 0 ? ScoreCalculator.round(services.reduce(0) { $0 + $1.weight * $1.counted } / total) : 0
     }
 
     /// What scheduling says of a service: when its next drill is due, and whether it is overdue.
@@ -160,9 +166,7 @@ public struct Scorecard: Sendable, Codable, Equatable {
                 services[i].reason += "; its drill is overdue (due \(d.nextDue)): it counts 0 until drilled again"
             }
         }
-        services.sort { ($0.counted, -$0.weight, $0.service) < ($1.counted, -$1.weight, $1.service) }
-        let total = services.reduce(0) { $0 + $1.weight }
-        readiness = total > 0 ? ScoreCalculator.round(services.reduce(0) { $0 + $1.weight * $1.counted } / total) : 0
+        rank()
     }
 
     static func measure(_ measured: Double?, objective: Double?, found: Bool) -> Measure {
