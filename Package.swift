@@ -38,21 +38,27 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // Generated workloads and journals for `firedrill bench` and the tests: not part of the library.
+        .target(
+            name: "FiredrillBench",
+            dependencies: ["FiredrillCore"]
+        ),
         .executableTarget(
             name: "firedrill",
             dependencies: [
                 "FiredrillCore",
+                "FiredrillBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "FiredrillCoreTests",
-            dependencies: ["FiredrillCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["FiredrillCore", "FiredrillBench", .product(name: "NIOCore", package: "swift-nio"), .product(name: "GRDB", package: "GRDB.swift")],
             exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["FiredrillCore"],
+            dependencies: ["FiredrillCore", "FiredrillBench"],
             exclude: ["Fixtures"]
         ),
     ],

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FiredrillBench
 import FiredrillCore
 import Foundation
 

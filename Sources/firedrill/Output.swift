@@ -212,12 +212,14 @@ final class OutputQueue: @unchecked Sendable {
     }
 }
 
-/// The playbooks (*.yml, *.yaml) of `dir`, sorted; exits 2 when it is not a folder.
+/// The playbooks (*.yml, *.yaml, not hidden) of `dir`, sorted; exits 2 when it is not a folder.
 func playbookFiles(in dir: String) -> [String] {
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
         Terminal.err("error: --dir \(dir) is not a folder\nhint: give the folder holding the playbooks, e.g. --dir Playbooks\n")
         Terminal.exit(ExitStatus.invalidInput)
     }
-    return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".yml") || $0.hasSuffix(".yaml") }.sorted().map { "\(dir)/\($0)" }
+    // Hidden files (editor backups, copies being written) are not playbooks of the folder.
+    return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { !$0.hasPrefix(".") && ($0.hasSuffix(".yml") || $0.hasSuffix(".yaml")) }
+        .sorted().map { "\(dir)/\($0)" }
 }

@@ -76,7 +76,8 @@ struct PingCommand: AsyncParsableCommand {
     func run() async throws {
         let (inv, hosts) = selectHosts(inventory: inventory, pattern: pattern, limit: limit, noColor: noColor)
         let pool = HostPool(options: try connect.sshOptions())
-        let results = await Preflight.connect(hosts.map { inv.connection(of: $0) }, pool: pool, forks: connect.forks)
+        let reach = InventoryHosts(pool: pool, inventory: inv)
+        let results = await inParallel(hosts, limit: connect.forks) { await reach.prepare($0) }
         await pool.closeAll()
         var failed = 0
         let width = (hosts.map(\.count).max() ?? 0) + 2

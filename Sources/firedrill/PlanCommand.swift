@@ -44,7 +44,7 @@ struct PlanCommand: AsyncParsableCommand {
         var report: PreflightReport?
         if preflight {
             let runtime = options.runtime(definition, ssh: try connect.sshOptions())
-            report = await Preflight.run(plan: plan, pool: runtime.pool, checks: runtime.checks, forks: connect.forks)
+            report = await Preflight.run(plan: plan, environment: runtime.environment, forks: connect.forks)
             await runtime.pool.closeAll()
         }
         let style = TerminalStyle.detect(noColorFlag: options.noColor)

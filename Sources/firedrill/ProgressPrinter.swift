@@ -39,77 +39,76 @@ actor ProgressPrinter: DrillObserver {
 
     private func text(_ e: JournalEvent) -> String? {
         let ok = style.green("✓"), bad = style.red("✗")
-        let host = e.host.map { " \($0)" } ?? ""
-        switch e.event {
-        case .runStarted: return style.bold("▶ \(e.name ?? "drill")")
-        case .resumed: return style.yellow("↻ resumed: \(e.detail ?? "")")
-        case .hostReady:
-            let line = "  \(ok) \(e.host ?? "") reachable" + (e.latencyMS.map { String(format: " (%.0f ms)", $0) } ?? "")
-            return e.result == .trustedNewKey ? line + "\n    " + style.yellow(e.detail ?? "") : line
-        case .hostUnreachable: return "  \(bad) \(e.host ?? ""): \(e.detail ?? "")"
-        case .checkResult:
-            let label = (e.check ?? "") + (e.host.map { "@\($0)" } ?? "")
-            let good = e.met == true
-            if live && e.step != nil {
-                status("verify attempt \(e.attempt ?? 1): \(label) \(good ? "✓" : "…")")
+        switch e.payload {
+        case let .runStarted(p): return style.bold("▶ \(p.name ?? "drill")")
+        case let .resumed(p): return style.yellow("↻ resumed: \(p.detail ?? "")")
+        case let .hostReady(p):
+            let line = "  \(ok) \(p.host) reachable" + (p.latencyMS.map { String(format: " (%.0f ms)", $0) } ?? "")
+            return p.trustedNewKey ? line + "\n    " + style.yellow(p.detail ?? "") : line
+        case let .hostUnreachable(p): return "  \(bad) \(p.host): \(p.detail ?? "")"
+        case let .checkResult(p):
+            let label = p.check + (p.host.map { "@\($0)" } ?? "")
+            if live && p.step != nil {
+                status("verify attempt \(p.attempt): \(label) \(p.met ? "✓" : "…")")
                 return nil
             }
-            let phase = e.step == nil ? (e.phase?.rawValue ?? "") : "verify #\(e.attempt ?? 1)"
+            let phase = p.step == nil ? (p.phase?.rawValue ?? "") : "verify #\(p.attempt)"
             let seen: String
-            switch (e.outcome, e.expect) {
-            case (.error?, _): seen = "could not check — "
-            case (.failed?, .down?): seen = "down as expected — "
-            case (.passed?, .down?): seen = "still up — "
-            case (.skipped?, _): seen = "skipped — "
-            default: seen = ""
+            switch (p.outcome, p.expect) {
+            case (.error, _): seen = "could not check — "
+            case (.failed, .down): seen = "down as expected — "
+            case (.passed, .down): seen = "still up — "
+            case (.skipped, _): seen = "skipped — "
+            case (.passed, .up), (.failed, .up): seen = ""
             }
-            return "    \(good ? ok : bad) \(phase) \(label): \(seen)\(e.detail ?? "")"
-        case .preconditionsFailed: return style.red("✗ preconditions not met: \(e.detail ?? "")")
-        case .markerWritten: return "  \(e.passed == true ? ok : bad) data marker: \(e.detail ?? "")"
-        case .markerRead:
-            if e.passed != true && live { status("looking for the data marker (attempt \(e.attempt ?? 1))"); return nil }
-            return "  \(e.passed == true ? ok : "…") data marker on the standby: \(e.detail ?? "")"
-        case .stepStarted:
-            currentStep = "\(e.step ?? "") \(e.name ?? "")"
-            return style.bold("\n\(e.phase == .restore ? "↺" : e.phase == .onFailure ? "⚑" : "▸") \(e.step ?? "") \(e.name ?? "")") + style.dim("  \(e.detail ?? "")")
-        case .commandStarted:
-            if live { status("running on\(host)") }
-            return live ? nil : "  → \(e.host ?? ""): \(e.command ?? "")"
+            return "    \(p.met ? ok : bad) \(phase) \(label): \(seen)\(p.detail)"
+        case let .preconditionsFailed(p): return style.red("✗ preconditions not met: \(p.detail ?? "")")
+        case let .markerWritten(p): return "  \(p.passed ? ok : bad) data marker: \(p.detail ?? "")"
+        case let .markerRead(p):
+            if !p.passed && live { status("looking for the data marker (attempt \(p.attempt ?? 1))"); return nil }
+            return "  \(p.passed ? ok : "…") data marker on the standby: \(p.detail ?? "")"
+        case let .stepStarted(p):
+            currentStep = "\(p.step) \(p.name ?? "")"
+            let mark = p.phase == .restore ? "↺" : p.phase == .onFailure ? "⚑" : "▸"
+            return style.bold("\n\(mark) \(p.step) \(p.name ?? "")") + style.dim("  \(p.detail ?? "")")
+        case let .commandStarted(p):
+            if live { status("running on \(p.host)") }
+            return live ? nil : "  → \(p.host): \(p.command ?? "")"
         case .commandRunning: return nil
-        case .leftoverStopped: return style.yellow("  ■ \(e.detail ?? "")")
-        case .commandFinished:
-            let what = e.timedOut == true ? "timed out" : e.signal.map { "SIG\($0)" } ?? e.exit.map { "exit \($0)" } ?? (e.detail ?? "failed")
-            let ms = e.durationMS.map { String(format: " in %.0f ms", $0) } ?? ""
-            let err = e.passed == true ? "" : (e.stderr?.trimmingCharacters(in: .whitespacesAndNewlines)).map { $0.isEmpty ? "" : ": \($0.suffix(200))" } ?? ""
-            return "  \(e.passed == true ? ok : bad) \(e.host ?? "") \(what)\(ms)\(err)"
-        case .verifyStarted: return style.dim("  verify: \(e.detail ?? "")")
-        case .verifyFlapped:
-            if live { status("flapped: \(e.detail ?? "")"); return nil }
-            return style.yellow("  ~ flapped, the hold window starts again: \(e.detail ?? "")")
-        case .verifyFinished:
-            let ms = e.durationMS.map { DurationText.format(.milliseconds(Int64($0))) } ?? ""
-            return e.passed == true ? "  \(ok) verified (\(e.detail ?? "held")) after \(e.attempt ?? 1) attempt(s), \(ms)" : "  \(bad) verify failed: \(e.detail ?? "")"
-        case .manualPrompt: return style.yellow("  ✋ manual: \(e.detail ?? "")")
-        case .manualResult: return "  \(e.result == .failed ? bad : ok) \(e.result?.rawValue ?? ""): \(e.detail ?? "")"
-        case .stepFinished:
-            let d = e.durationMS.map { " in \(DurationText.format(.milliseconds(Int64($0))))" } ?? ""
-            switch e.result {
-            case .passed?: return "  \(ok) \(e.step ?? "") passed\(d)"
-            case .interrupted?: return style.yellow("  ■ \(e.step ?? "") interrupted")
-            case .skipped?: return style.yellow("  – \(e.step ?? "") skipped: \(e.detail ?? "")")
-            default: return "  \(bad) \(e.step ?? "") failed\(d)"
+        case let .leftoverStopped(p): return style.yellow("  ■ \(p.detail ?? "")")
+        case let .commandFinished(p):
+            let what = p.timedOut == true ? "timed out" : p.signal.map { "SIG\($0)" } ?? p.exit.map { "exit \($0)" } ?? (p.detail ?? "failed")
+            let ms = p.durationMS.map { String(format: " in %.0f ms", $0) } ?? ""
+            let err = p.passed ? "" : (p.stderr?.trimmingCharacters(in: .whitespacesAndNewlines)).map { $0.isEmpty ? "" : ": \($0.suffix(200))" } ?? ""
+            return "  \(p.passed ? ok : bad) \(p.host) \(what)\(ms)\(err)"
+        case let .verifyStarted(p): return style.dim("  verify: \(p.detail ?? "")")
+        case let .verifyFlapped(p):
+            if live { status("flapped: \(p.detail ?? "")"); return nil }
+            return style.yellow("  ~ flapped, the hold window starts again: \(p.detail ?? "")")
+        case let .verifyFinished(p):
+            let ms = p.durationMS.map { DurationText.format(.milliseconds(Int64($0))) } ?? ""
+            return p.passed ? "  \(ok) verified (\(p.detail ?? "held")) after \(p.attempt ?? 1) attempt(s), \(ms)" : "  \(bad) verify failed: \(p.detail ?? "")"
+        case let .manualPrompt(p): return style.yellow("  ✋ manual: \(p.instruction ?? "")")
+        case let .manualResult(p): return "  \(p.outcome == .failed ? bad : ok) \(p.outcome?.rawValue ?? ""): \(p.detail ?? "")"
+        case let .stepFinished(p):
+            let d = p.durationMS.map { " in \(DurationText.format(.milliseconds(Int64($0))))" } ?? ""
+            switch p.result {
+            case .passed?: return "  \(ok) \(p.step) passed\(d)"
+            case .interrupted?: return style.yellow("  ■ \(p.step) interrupted")
+            case .skipped?: return style.yellow("  – \(p.step) skipped: \(p.detail ?? "")")
+            case .failed?, nil: return "  \(bad) \(p.step) failed\(d)"
             }
-        case .rto:
-            let within = e.withinObjective.map { $0 ? style.green(" (within objective)") : style.red(" (EXCEEDS objective)") } ?? ""
-            return style.bold("  ⏱ RTO \(seconds(e.seconds))") + within
-        case .rpo:
-            if e.passed != true { return style.red("  ✗ RPO: \(e.detail ?? "")") }
-            let within = e.withinObjective.map { $0 ? style.green(" (within objective)") : style.red(" (EXCEEDS objective)") } ?? ""
-            return style.bold("  ⛁ RPO \(seconds(e.seconds))") + within
-        case .interrupted: return style.yellow("\n■ interrupt: \(e.detail ?? "interrupted")")
-        case .journalFailed: return style.red("\n✗ \(e.detail ?? "the journal cannot be written")")
-        case .restoreStarted: return style.bold("\nRestore") + style.dim("  \(e.detail ?? "")")
-        case .restoreFinished: return "  restore \(e.detail ?? "")"
+        case let .rto(m):
+            let within = m.withinObjective.map { $0 ? style.green(" (within objective)") : style.red(" (EXCEEDS objective)") } ?? ""
+            return style.bold("  ⏱ RTO \(seconds(m.seconds))") + within
+        case let .rpo(m):
+            if m.passed != true { return style.red("  ✗ RPO: \(m.detail ?? "")") }
+            let within = m.withinObjective.map { $0 ? style.green(" (within objective)") : style.red(" (EXCEEDS objective)") } ?? ""
+            return style.bold("  ⛁ RPO \(seconds(m.seconds))") + within
+        case let .interrupted(p): return style.yellow("\n■ interrupt: \(p.detail ?? "interrupted")")
+        case let .journalFailed(p): return style.red("\n✗ \(p.detail ?? "the journal cannot be written")")
+        case let .restoreStarted(p): return style.bold("\nRestore") + style.dim("  \(p.detail ?? "")")
+        case let .restoreFinished(p): return "  restore \(p.detail ?? "")"
         case .runEnded: return nil
         }
     }

@@ -150,8 +150,8 @@ struct RunCommand: AsyncParsableCommand {
         let live = output == .auto && isatty(STDOUT_FILENO) == 1 && format == .text
         let style = TerminalStyle.detect(noColorFlag: options.noColor)
         let observer = ProgressPrinter(style: style, live: live, json: format == .json, objective: plan.objectives.rto?.duration)
-        let runner = DrillRunner(runtime: runtime, plan: plan, journal: journal, observer: observer,
-                                 options: RunOptions(forks: connect.forks, manual: manual), resuming: point)
+        let runner = DrillRunner(plan: plan, environment: runtime.environment, journal: journal, observer: observer,
+                                 options: RunOptions(forks: connect.forks, manual: manual), resuming: point, clock: ContinuousClock())
         let signals = SignalWatcher { Task { await runner.interrupt() } }
         if format == .text { Terminal.out("run \(runID)\njournal \(journal.path)\n") }
         let facts = point == nil ? RunFacts.collect(definition: definition, plan: plan, version: version) : nil

@@ -73,13 +73,13 @@ struct VerifyJournalCommand: ParsableCommand {
             Terminal.err("error: no run '\(runRef)' in \(store.root)\nhint: firedrill runs --runs-dir DIR lists them\n")
             throw ExitCode(ExitStatus.invalidInput)
         }
-        let c = try JournalReader.read(path: path)
-        if let problem = c.problem {
+        let a = try RunArchive.open(path)
+        if let problem = a.problem {
             Terminal.out("\(path): NOT INTACT — \(problem)\n")
             throw ExitCode(ExitStatus.failed)
         }
-        let ended = c.events.last { $0.event == .runEnded }
-        Terminal.out("\(path): intact, \(c.events.count) events, chain head \(c.lastHash.prefix(16))…"
+        let ended = a.record.ending
+        Terminal.out("\(path): intact, \(a.events.count) events, chain head \(a.lastHash.prefix(16))…"
                      + (ended == nil ? ", run unfinished (no run_ended)" : ", run \(ended?.result?.rawValue ?? "")") + "\n")
     }
 }

@@ -18,7 +18,7 @@ import Testing
     }
 
     @Test(arguments: [
-        (CheckOutcome.Status.passed, JournalEvent.Expect.up, true),
+        (CheckOutcome.Status.passed, Expect.up, true),
         (.failed, .up, false),
         (.error, .up, false),
         (.passed, .down, false),
@@ -26,8 +26,8 @@ import Testing
         (.error, .down, false),      // could not check is never "down as expected"
         (.skipped, .down, false),
     ])
-    func eachExpectationAcceptsOnlyItsOutcome(_ status: CheckOutcome.Status, _ expect: JournalEvent.Expect, _ met: Bool) {
-        #expect(DrillRunner.meets(CheckOutcome(status, detail: "", latency: .zero), expect) == met)
+    func eachExpectationAcceptsOnlyItsOutcome(_ status: CheckOutcome.Status, _ expect: Expect, _ met: Bool) {
+        #expect(DrillRunner<ContinuousClock>.meets(CheckOutcome(status, detail: "", latency: .zero), expect) == met)
     }
 
     @Test func aCommandThatCannotRunIsAnErrorAndOneThatFailsIsFailed() async throws {

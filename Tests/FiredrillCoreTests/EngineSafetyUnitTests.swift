@@ -86,37 +86,46 @@ import Testing
         ])
     }
 
-    func event(_ kind: JournalEvent.Kind, _ fill: (inout JournalEvent) -> Void = { _ in }) -> JournalEvent {
-        var e = JournalEvent(kind)
-        fill(&e)
-        return e
+    func point(_ payloads: [JournalEvent.Payload]) -> ResumePoint {
+        let record = DrillRecord.fold(payloads.map { JournalEvent($0) })
+        return ResumePoint(runID: "r", record: record, facts: record.facts!, lastEvent: "\(payloads.count) x", tornBytes: nil)
     }
 
     @Test func aResumeReadsWhatWasTouchedRestoredAndLeftRunning() throws {
         let facts = RunFacts(service: "s", criticality: "high", owner: nil, scenario: nil, exercise: nil, rtoObjectiveSeconds: nil,
                              rpoObjectiveSeconds: nil, playbook: "/p.yml", playbookSHA256: "x", inventory: [], inventorySHA256: "y",
                              limit: nil, extraVarNames: ["vip"], operator: "o", controller: "c", version: "v")
-        let events = [
-            event(.runStarted) { $0.facts = facts },
-            event(.commandStarted) { $0.phase = .failover; $0.step = "failover.1"; $0.host = "db1" },
-            event(.commandRunning) { $0.phase = .failover; $0.step = "failover.1"; $0.host = "db1"; $0.pgid = 42; $0.processTag = "t1" },
-            event(.commandRunning) { $0.phase = .failover; $0.step = "failover.1"; $0.host = "db2"; $0.pgid = 43; $0.processTag = "t2" },
-            event(.commandFinished) { $0.phase = .failover; $0.step = "failover.1"; $0.host = "db2" },
-            event(.stepFinished) { $0.phase = .restore; $0.step = "restore.2"; $0.result = .passed },
-            event(.stepFinished) { $0.phase = .restore; $0.step = "restore.1"; $0.result = .failed },
+        let started = JournalEvent.Payload.runStarted(.init(name: "s", facts: facts, plan: nil))
+        let step1 = JournalEvent.Payload.stepStarted(.init(phase: .failover, step: "failover.1", name: "Stop"))
+        let events: [JournalEvent.Payload] = [
+            started, step1,
+            .commandStarted(.init(phase: .failover, step: "failover.1", host: "db1", command: "x", processTag: "t1")),
+            .commandStarted(.init(phase: .failover, step: "failover.1", host: "db2", command: "x", processTag: "t2")),
+            .commandRunning(.init(phase: .failover, step: "failover.1", host: "db1", pgid: 42, processTag: "t1")),
+            .commandRunning(.init(phase: .failover, step: "failover.1", host: "db2", pgid: 43, processTag: "t2")),
+            .commandFinished(.init(phase: .failover, step: "failover.1", host: "db2", passed: true, exit: 0)),
+            .stepStarted(.init(phase: .restore, step: "restore.1", name: "a")),
+            .stepStarted(.init(phase: .restore, step: "restore.2", name: "b")),
+            .stepFinished(.init(phase: .restore, step: "restore.2", result: .passed)),
+            .stepFinished(.init(phase: .restore, step: "restore.1", result: .failed)),
         ]
-        let point = ResumePoint(runID: "r", events: events, facts: facts, tornBytes: nil)
-        #expect(point.touched)
-        #expect(point.restoredBefore == [1])
-        #expect(point.leftovers == [.init(host: "db1", step: "failover.1", process: RemoteProcess(pgid: 42, tag: "t1"))])
+        let p = point(events)
+        #expect(p.touched)
+        #expect(p.restoredBefore == [1])
+        #expect(p.leftovers == [.init(host: "db1", step: "failover.1", process: RemoteProcess(pgid: 42, tag: "t1"))])
         // A command whose process group was never reported is still found, by its tag.
-        let unreported = ResumePoint(runID: "r", events: [events[0], event(.commandStarted) { $0.phase = .failover; $0.step = "failover.1"; $0.host = "db1"; $0.processTag = "t9" }],
-                                     facts: facts, tornBytes: nil)
+        let unreported = point([started, step1, .commandStarted(.init(phase: .failover, step: "failover.1", host: "db1", command: "x", processTag: "t9"))])
         #expect(unreported.leftovers == [.init(host: "db1", step: "failover.1", process: RemoteProcess(pgid: 0, tag: "t9"))])
         #expect(try JSONDecoder().decode(RunFacts.self, from: JSONEncoder().encode(facts)) == facts)
-        let untouched = ResumePoint(runID: "r", events: [events[0], event(.commandStarted) { $0.phase = .restore; $0.step = "restore.1" }],
-                                    facts: facts, tornBytes: nil)
+        let untouched = point([started, .stepStarted(.init(phase: .restore, step: "restore.1", name: "a")),
+                               .commandStarted(.init(phase: .restore, step: "restore.1", host: "db1", command: "x", processTag: "t3"))])
         #expect(!untouched.touched, "restore commands alone do not make restore necessary")
+        // A failover command recorded as not sent touched nothing; one stopped as a leftover is no longer left over.
+        let notSent = point([started, step1, .commandStarted(.init(phase: .failover, step: "failover.1", host: "db1", command: "x", processTag: "t4")),
+                             .commandFinished(.init(phase: .failover, step: "failover.1", host: "db1", passed: false, failure: .notSent, detail: "stopping"))])
+        #expect(!notSent.touched && notSent.leftovers.isEmpty)
+        let stopped = point(events + [.leftoverStopped(.init(phase: .resume, step: "failover.1", host: "db1", pgid: 42, processTag: "t1", verdict: .killed, detail: "killed"))])
+        #expect(stopped.leftovers.isEmpty && stopped.touched)
     }
 
     @Test func locksRefuseASecondHolderAndNameTheFirst() throws {
@@ -150,13 +159,13 @@ import Testing
         // Its run never ended: no new drill of the service until it is resumed.
         try FileManager.default.createDirectory(atPath: RunStore(root: root).directory("run-dead"), withIntermediateDirectories: true)
         let journal = try Journal(path: RunStore(root: root).journalPath("run-dead"))
-        _ = try await journal.append(JournalEvent(.runStarted), run: "run-dead")
+        _ = try await journal.append(JournalEvent(.runStarted(.init(name: "x", facts: nil, plan: nil))), run: "run-dead")
         switch RunLock.acquire([.service("ehr-db")], in: root, holder: next) {
         case .success: Issue.record("a new drill started over an unfinished one")
         case let .failure(refusal):
             #expect(refusal.description.contains("stopped before the run ended") && refusal.hint.contains("firedrill run --resume run-dead"))
         }
-        _ = try await journal.append(JournalEvent(.runEnded), run: "run-dead")
+        _ = try await journal.append(JournalEvent(.runEnded(.init(result: .passed))), run: "run-dead")
         let lock = try RunLock.acquire([.service("ehr-db")], in: root, holder: next).get()
         #expect(lock.takenOver == ["took over the lock on service ehr-db left by run run-dead (PID 999999 on ctl, started \(dead.started) by alice), which is no longer running"])
     }

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import FiredrillCore
+import FiredrillBench
 
 /// The history database on real SQLite files: migrations, idempotent import, refusals,
 /// annotations chained and tamper-evident.
@@ -10,7 +11,7 @@ import Testing
 
     /// A finished run's journal, hash-chained like a runner writes it.
     static func writeJournal(runs: String, id: String, service: String = "ehr-db", rto: Double = 60, started: String = "2026-11-01T02:00:00.000Z",
-                             result: JournalEvent.Result = .passed, finish: Bool = true) async throws -> String {
+                             result: RunResult = .passed, finish: Bool = true) async throws -> String {
         try await SyntheticJournal.write(runs: runs, id: id, service: service, rto: rto, started: started, result: result, finish: finish)
     }
 
@@ -140,13 +141,12 @@ import Testing
         let grown = try await Self.writeJournal(runs: dir + "/grown", id: "r1", result: .failed)
         var g = try String(contentsOfFile: grown, encoding: .utf8)
         let contents = try JournalReader.read(path: grown)
-        var extra = JournalEvent(.resumed)
+        var extra = JournalEvent(.resumed(.init(detail: nil, lastEvent: nil)))
         extra.seq = contents.events.count + 1
         extra.run = "r1"
         extra.time = "2026-11-01T03:00:00.000Z"
         extra.prev = contents.lastHash
-        var ended = JournalEvent(.runEnded)
-        ended.result = .passed
+        var ended = JournalEvent(.runEnded(.init(result: .passed)))
         ended.seq = extra.seq + 1
         ended.run = "r1"
         ended.time = extra.time

@@ -70,11 +70,11 @@ import Testing
         #expect(doc.total.errors == doc.cases.filter { $0.error != nil }.count && doc.total.skipped == doc.cases.filter(\.skipped).count)
         for h in r.scope.hosts { #expect(doc.cases.contains { $0.name.contains("host \(h.name) reachable") }) }
         // One testcase per step × host that ran.
-        for s in r.timeline where s.result != "not run" && s.result != "skipped" {
+        for s in r.timeline where s.result != .notRun && s.result != .skipped {
             for h in s.hosts { #expect(doc.cases.contains { $0.name == "\(s.id) \(s.name) @ \(h.host)" }, "\(s.id)@\(h.host)") }
         }
         // A failed drill has failures; a passed one has none.
-        #expect((r.overview.result == "passed") == (doc.total.failures == 0 && doc.total.errors == 0), "\(name)")
+        #expect((r.overview.result == .passed) == (doc.total.failures == 0 && doc.total.errors == 0), "\(name)")
     }
 
     @Test func failedRestoreIsAFailureWithItsEvidence() throws {
@@ -133,7 +133,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
         let r = try await DrillReport.load(journal: path, database: nil, reportVersion: "TEST")
         #expect(!r.evidence.chainVerified && r.evidence.problem?.contains("line 64 was changed after the run was sealed") == true, "\(r.evidence.problem ?? "")")
-        #expect(r.overview.result != "passed", "the forged end is not part of the record")
+        #expect(r.overview.result != .passed, "the forged end is not part of the record")
     }
 
     @Test func aJournalCutBackWithItsSealRemovedDoesNotMatchTheHistory() async throws {
@@ -179,8 +179,8 @@ import Testing
         for attempt in 1...2 {
             for h in 1...50 {
                 let met = !(attempt == 2 && h == 17)
-                samples.append(.init(check: "api", host: "host\(h)", from: nil, attempt: attempt, offsetMS: Double(attempt * 1000 + h), expect: "up",
-                                     outcome: met ? "passed" : "failed", met: met, detail: met ? "HTTP 200" : "HTTP 503"))
+                samples.append(.init(check: "api", host: "host\(h)", from: nil, attempt: attempt, offsetMS: Double(attempt * 1000 + h), expect: .up,
+                                     outcome: met ? .passed : .failed, met: met, detail: met ? "HTTP 200" : "HTTP 503"))
             }
         }
         r.timeline[0].verify?.samples = samples

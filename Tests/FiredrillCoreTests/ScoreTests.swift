@@ -13,74 +13,62 @@ import Testing
         var rto: Double? = 60
         var rpo: Double? = 5
         var markerFound = true
-        var step1 = JournalEvent.Result.passed
+        var step1 = StepResult.passed
         var verify2Holds = true
-        var restore = JournalEvent.Result.completed
+        var restore = RestoreStatus.completed
         var finalHolds = true
         var manualBy: String?
         var interrupted = false
         var resumed = false
         var preconditions = false
 
-        func event(_ k: JournalEvent.Kind, _ fill: (inout JournalEvent) -> Void = { _ in }) -> JournalEvent {
-            var e = JournalEvent(k)
-            e.run = "r1"
-            fill(&e)
-            return e
-        }
-
         var events: [JournalEvent] {
             var out: [JournalEvent] = []
+            func add(_ p: JournalEvent.Payload) { var e = JournalEvent(p); e.run = "r1"; out.append(e) }
             let facts = RunFacts(service: "ehr-db", criticality: "critical", owner: nil, scenario: nil, exercise: nil,
                                  rtoObjectiveSeconds: rtoObjective, rpoObjectiveSeconds: rpoObjective, playbook: "/p.yml", playbookSHA256: "x",
                                  inventory: [], inventorySHA256: "y", limit: limit, extraVarNames: [], operator: "o", controller: "c", version: "v")
             let plan: JSONValue = .object(["data_check": dataCheck ? .object([:]) : .null,
                                            "steps": .array([.object(["id": .string("failover.1"), "verify": .object([:])]),
                                                             .object(["id": .string("failover.2"), "verify": .object([:])])])])
-            out.append(event(.runStarted) { $0.facts = facts; $0.plan = plan; $0.format = JournalEvent.format })
-            if resumed { out.append(event(.resumed)) }
+            add(.runStarted(.init(name: "EHR", facts: facts, plan: plan)))
+            if resumed { add(.resumed(.init(detail: nil, lastEvent: nil))) }
             if preconditions {
-                out.append(event(.preconditionsFailed) { $0.detail = "steady state ehr_api: HTTP 503" })
-                out.append(event(.runEnded) { $0.result = .preconditions })
+                add(.preconditionsFailed(.init(detail: "steady state ehr_api: HTTP 503")))
+                add(.runEnded(.init(result: .preconditions)))
                 return out
             }
-            func step(_ id: String, _ phase: JournalEvent.Phase, _ result: JournalEvent.Result, verifyHolds: Bool?) {
-                out.append(event(.stepStarted) { $0.step = id; $0.name = id; $0.phase = phase })
-                out.append(event(.commandStarted) { $0.step = id; $0.host = "db1"; $0.phase = phase })
-                out.append(event(.commandFinished) { e in
-                    e.step = id; e.host = "db1"; e.phase = phase; e.passed = result != .failed; e.exit = result == .failed ? 3 : 0
-                    e.stderr = result == .failed ? "cannot rejoin" : nil
-                })
+            func step(_ id: String, _ phase: Phase, _ result: StepResult, verifyHolds: Bool?) {
+                add(.stepStarted(.init(phase: phase, step: id, name: id)))
+                add(.commandStarted(.init(phase: phase, step: id, host: "db1", command: "x", processTag: "t")))
+                add(.commandFinished(.init(phase: phase, step: id, host: "db1", passed: result != .failed, exit: result == .failed ? 3 : 0,
+                                           stderr: result == .failed ? "cannot rejoin" : nil)))
                 if let holds = verifyHolds, result != .failed {
-                    out.append(event(.checkResult) { e in
-                        e.step = id; e.phase = phase; e.check = "ehr_api"; e.outcome = holds ? .passed : .failed; e.expect = .up; e.met = holds
-                        e.detail = holds ? "HTTP 200" : "HTTP 503"
-                    })
-                    out.append(event(.verifyFinished) { $0.step = id; $0.phase = phase; $0.passed = holds; $0.attempt = 3 })
+                    add(.checkResult(.init(phase: phase, step: id, check: "ehr_api", outcome: holds ? .passed : .failed, expect: .up, met: holds,
+                                           detail: holds ? "HTTP 200" : "HTTP 503")))
+                    add(.verifyFinished(.init(phase: phase, step: id, passed: holds, attempt: 3)))
                 }
-                let final: JournalEvent.Result = result == .failed || verifyHolds == false ? .failed : result
-                out.append(event(.stepFinished) { $0.step = id; $0.phase = phase; $0.result = final })
+                let final: StepResult = result == .failed || verifyHolds == false ? .failed : result
+                add(.stepFinished(.init(phase: phase, step: id, result: final)))
             }
-            if dataCheck { out.append(event(.markerWritten) { $0.passed = true }) }
+            if dataCheck { add(.markerWritten(.init(host: "db1", passed: true, detail: nil))) }
             step("failover.1", .failover, step1, verifyHolds: true)
             if step1 == .passed {
                 step("failover.2", .failover, .passed, verifyHolds: verify2Holds)
                 if let manualBy {
-                    out.append(event(.stepStarted) { $0.step = "failover.3"; $0.name = "Pharmacy"; $0.phase = .failover })
-                    out.append(event(.manualResult) { $0.step = "failover.3"; $0.result = .confirmed; $0.answeredBy = manualBy })
-                    out.append(event(.stepFinished) { $0.step = "failover.3"; $0.phase = .failover; $0.result = .passed })
+                    add(.stepStarted(.init(phase: .failover, step: "failover.3", name: "Pharmacy")))
+                    add(.manualResult(.init(phase: .failover, step: "failover.3", answeredBy: manualBy, outcome: .confirmed, detail: nil)))
+                    add(.stepFinished(.init(phase: .failover, step: "failover.3", result: .passed)))
                 }
-                if verify2Holds, let rto { out.append(event(.rto) { $0.step = "failover.2"; $0.seconds = rto }) }
-                if dataCheck { out.append(event(.rpo) { $0.passed = markerFound; $0.seconds = markerFound ? rpo : nil }) }
+                if verify2Holds, let rto { add(.rto(.init(step: "failover.2", seconds: rto))) }
+                if dataCheck { add(.rpo(.init(seconds: markerFound ? rpo : nil, passed: markerFound))) }
             }
-            if interrupted { out.append(event(.interrupted) { $0.result = .stopping }) }
-            out.append(event(.restoreStarted) { $0.result = .completed })
+            if interrupted { add(.interrupted(.init(response: .stopping, detail: nil))) }
+            add(.restoreStarted(.init(reason: .completed, detail: nil)))
             step("restore.1", .restore, restore == .completed ? .passed : .failed, verifyHolds: nil)
-            out.append(event(.restoreFinished) { $0.result = restore })
-            out.append(event(.checkResult) { e in
-                e.phase = .final; e.check = "ehr_api"; e.outcome = finalHolds ? .passed : .failed; e.expect = .up; e.met = finalHolds; e.detail = "HTTP 503"
-            })
-            out.append(event(.runEnded) { $0.result = interrupted ? .interrupted : .passed; $0.data = ["touched": "true"] })
+            add(.restoreFinished(.init(status: restore, detail: nil)))
+            add(.checkResult(.init(phase: .final, check: "ehr_api", outcome: finalHolds ? .passed : .failed, expect: .up, met: finalHolds, detail: "HTTP 503")))
+            add(.runEnded(.init(result: interrupted ? .interrupted : .passed, touched: true)))
             return out
         }
 

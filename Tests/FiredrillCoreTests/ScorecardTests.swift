@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import FiredrillCore
+import FiredrillBench
 
 /// The scorecard's rules (pure) and the history query that feeds it (a real SQLite file).
 @Suite struct ScorecardTests {
@@ -62,7 +63,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let db = try History(path: dir + "/h.sqlite")
         let runs = dir + "/runs"
-        for (id, service, started, result) in [("a1", "ehr", "2026-09-01T02:00:00.000Z", JournalEvent.Result.passed),
+        for (id, service, started, result) in [("a1", "ehr", "2026-09-01T02:00:00.000Z", RunResult.passed),
                                                ("a2", "ehr", "2026-10-01T02:00:00.000Z", .failed),
                                                ("b1", "dns", "2026-10-05T02:00:00.000Z", .passed)] {
             _ = try await db.ingest(journal: try await SyntheticJournal.write(runs: runs, id: id, service: service, started: started, result: result))

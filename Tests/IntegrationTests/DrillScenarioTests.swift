@@ -9,12 +9,12 @@ import Testing
     struct Drill {
         var result: Firedrill.Result
         var runsDir: String
-        var events: [JournalEvent]
+        var events: [JournalLine]
         var runID: String?
 
-        func events(_ kind: JournalEvent.Kind) -> [JournalEvent] { events.filter { $0.event == kind } }
-        func step(_ id: String) -> JournalEvent? { events.last { $0.event == .stepFinished && $0.step == id } }
-        var ended: JournalEvent? { events.last { $0.event == .runEnded } }
+        func events(_ kind: JournalEvent.Kind) -> [JournalLine] { events.filter { $0.event == kind } }
+        func step(_ id: String) -> JournalLine? { events.last { $0.event == .stepFinished && $0.step == id } }
+        var ended: JournalLine? { events.last { $0.event == .runEnded } }
     }
 
     /// A runs folder inside the lab's folder, so `lab.stop()` removes it with the lab.
@@ -22,16 +22,17 @@ import Testing
         "\(lab.dir)/runs-\(UUID().uuidString.prefix(8))"
     }
 
-    static func journal(_ runsDir: String) -> (String?, [JournalEvent]) {
+    static func journal(_ runsDir: String) -> (String?, [JournalLine]) {
         guard let run = RunStore(root: runsDir).list().first else { return (nil, []) }
+        // The journal's lines as written (the flat format on disk), to assert on its fields.
         let events = (try? JournalReader.read(path: RunStore(root: runsDir).journalPath(run.id)).events) ?? []
-        return (run.id, events)
+        return (run.id, events.map(\.line))
     }
 
     /// Waits for a condition — an event in the run's journal — while the runner is alive, at most
     /// `deadline` (a bound so a broken runner fails the test instead of hanging it; not a timing).
     static func waitForEvent(in runs: String, while runner: Firedrill.Running, deadline: Duration = .seconds(180),
-                             _ match: (JournalEvent) -> Bool) -> Bool {
+                             _ match: (JournalLine) -> Bool) -> Bool {
         let end = ContinuousClock.now + deadline
         while runner.process.isRunning && ContinuousClock.now < end {
             if journal(runs).1.contains(where: match) { return true }
@@ -65,7 +66,7 @@ import Testing
         defer { lab.stop() }
         let d = try drill("Playbooks/ehr-db-failover.yml", lab)
         #expect(d.result.status == 0, "\(d.result.stdout)\(d.result.stderr)")
-        #expect(d.ended?.result?.rawValue == "passed")
+        #expect(d.ended?.result == "passed")
         let rto = try #require(d.events(.rto).first)
         #expect(rto.step == "failover.2" && rto.withinObjective == true && (rto.seconds ?? -1) >= 0)
         let rpo = try #require(d.events(.rpo).first)
@@ -78,7 +79,7 @@ import Testing
             let i = try #require(kinds[at...].firstIndex(of: k), "\(k) missing or out of order")
             at = i
         }
-        #expect(d.events(.manualResult).first?.result?.rawValue == "confirmed")
+        #expect(d.events(.manualResult).first?.result == "confirmed")
         #expect(d.events(.manualResult).first?.detail?.contains("--manual=pass") == true)
         // Every command event has host, exit and duration: what the report will need.
         for e in d.events(.commandFinished) { #expect(e.host != nil && e.exit == 0 && e.durationMS != nil) }
@@ -94,16 +95,16 @@ import Testing
         try lab.knob("db2", "fail-pg_ctlcluster-promote")
         let d = try drill("Playbooks/ehr-db-failover.yml", lab)
         #expect(d.result.status == 1, "\(d.result.stdout)\(d.result.stderr)")
-        #expect(d.step("failover.1")?.result?.rawValue == "passed")
-        #expect(d.step("failover.2")?.result?.rawValue == "failed")
+        #expect(d.step("failover.1")?.result == "passed")
+        #expect(d.step("failover.2")?.result == "failed")
         #expect(d.step("failover.2")?.detail?.contains("simulated failure") == true)
         #expect(d.step("failover.3") == nil, "nothing after the failed step")
-        #expect(d.step("failover.2.on_failure.1")?.result?.rawValue == "passed", "the on_failure hook collected the log")
+        #expect(d.step("failover.2.on_failure.1")?.result == "passed", "the on_failure hook collected the log")
         #expect(!d.events(.restoreStarted).isEmpty)
         let hook = try #require(d.events.firstIndex { $0.event == .stepStarted && $0.step == "failover.2.on_failure.1" })
         let restore = try #require(d.events.firstIndex { $0.event == .restoreStarted })
         #expect(hook < restore, "hooks run before restore")
-        #expect(d.ended?.result?.rawValue == "failed")
+        #expect(d.ended?.result == "failed")
         #expect(d.events(.rto).isEmpty, "the service never came back during failover: no RTO")
         #expect(d.result.stdout.contains("Drill FAILED"))
     }
@@ -138,7 +139,7 @@ import Testing
         let attempts = d.events(.checkResult).filter { $0.step == "failover.1" && $0.check == "ehr_api" }
         #expect(attempts.count >= 2, "polled, each attempt recorded")
         #expect(attempts.allSatisfy { $0.met == false && $0.outcome == .failed && $0.expect == .up && $0.latencyMS != nil && !$0.time.isEmpty })
-        #expect(d.ended?.result?.rawValue == "failed")
+        #expect(d.ended?.result == "failed")
         #expect(d.ended?.data?["final_state"]?.contains("restored") == true, "restore brought it back: \(d.ended?.data ?? [:])")
     }
 
@@ -150,7 +151,7 @@ import Testing
         #expect(d.result.status == 3, "\(d.result.stdout)\(d.result.stderr)")
         #expect(d.events(.stepStarted).isEmpty && d.events(.commandStarted).isEmpty && d.events(.markerWritten).isEmpty)
         #expect(d.events(.preconditionsFailed).first?.detail?.contains("standby_is_replica") == true)
-        #expect(d.ended?.result?.rawValue == "preconditions")
+        #expect(d.ended?.result == "preconditions")
     }
 
     @Test func sigkilledRunnerIsResumedAndRestoreRuns() throws {
@@ -173,7 +174,7 @@ import Testing
         #expect(resumed.status == 1, "a resumed drill is not a pass: \(resumed.stdout)\(resumed.stderr)")
         let (_, after) = Self.journal(runs)
         #expect(after.contains { $0.event == .resumed && ($0.detail ?? "").contains("failover.1, failover.2, failover.3") })
-        #expect(after.contains { $0.event == .restoreFinished && $0.result?.rawValue == "completed" })
+        #expect(after.contains { $0.event == .restoreFinished && $0.result == "completed" })
         #expect(after.last?.event == .runEnded)
         let again = try Firedrill.run(["run", "--resume", id ?? "", "--yes", "--runs-dir", runs])
         #expect(again.status == 2 && again.stderr.contains("already ended"))
@@ -193,10 +194,10 @@ import Testing
         #expect(r.status == 130, "\(r.stdout)\(r.stderr)")
         let (_, events) = Self.journal(runs)
         #expect(events.contains { $0.event == .interrupted })
-        #expect(events.contains { $0.event == .stepFinished && $0.step == "failover.1" && $0.result?.rawValue == "interrupted" })
-        #expect(events.contains { $0.event == .restoreFinished && $0.result?.rawValue == "completed" })
+        #expect(events.contains { $0.event == .stepFinished && $0.step == "failover.1" && $0.result == "interrupted" })
+        #expect(events.contains { $0.event == .restoreFinished && $0.result == "completed" })
         #expect(events.contains { $0.event == .checkResult && $0.phase == .final })
-        #expect(events.last?.result?.rawValue == "interrupted")
+        #expect(events.last?.result == "interrupted")
         // The hung command was killed on the host, not only abandoned.
         let left = try Firedrill.run(["ping", "db1", "-i", lab.inventory])
         #expect(left.status == 0)

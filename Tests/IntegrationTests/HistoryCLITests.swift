@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import FiredrillCore
+import FiredrillBench
 
 /// The history through the binary: a drill records itself, two writers at once, a database that
 /// cannot be written never costs the drill, annotations and action items from the command line.

@@ -28,13 +28,13 @@ import Testing
         #expect(events.allSatisfy { $0.offsetMS != nil }, "every event has its monotonic offset")
         // step_started says what a reader needs without the playbook.
         let step1 = try #require(events.first { $0.event == .stepStarted && $0.step == "failover.1" }?.spec)
-        #expect(step1.disruptive && step1.timeoutSeconds == 60 && step1.hosts == ["db1"] && step1.kind == "command")
+        #expect(step1.disruptive && step1.timeoutSeconds == 60 && step1.hosts == ["db1"] && step1.kind == .command)
         #expect(step1.verify?.withinSeconds == 30 && step1.verify?.holdSeconds == 3)
         #expect(step1.verify?.checks == [StepSpec.Check(name: "db_port", type: "tcp", host: "db1", from: nil, expect: .down)])
         let down = try #require(events.last { $0.event == .checkResult && $0.step == "failover.1" })
         #expect(down.expect == .down && down.outcome == .failed && down.met == true)
         // RTO and RPO from offsets on the monotonic clock.
-        let record = DrillRecord.fold(events)
+        let record = DrillRecord.fold(events.map(JournalEvent.init(line:)))
         let rto = try #require(record.rto)
         let disruption = try #require(events.first { $0.event == .stepStarted && $0.step == "failover.1" }?.offsetMS)
         #expect(rto.fromOffsetMS == disruption)
@@ -52,11 +52,13 @@ import Testing
         let raw = try String(contentsOfFile: RunStore(root: runs).journalPath(id ?? ""), encoding: .utf8).split(separator: "\n")
         for line in raw {
             let bytes = ArraySlice(Array(line.utf8))
-            #expect(JournalLineDecoder.decode(bytes) == (try JSONDecoder().decode(JournalEvent.self, from: Data(bytes))), "\(line.prefix(80))")
+            #expect(JournalLineDecoder.decode(bytes) == (try JSONDecoder().decode(JournalLine.self, from: Data(bytes))), "\(line.prefix(80))")
+            // The typed event writes back exactly the bytes the runner wrote.
+            #expect(try Journal.encoder.encode(JournalEvent(line: JournalLineDecoder.decode(bytes)!)) == Data(bytes), "\(line.prefix(80))")
         }
         // Any prefix of the journal folds, and says the run is unfinished.
         for k in 0..<events.count {
-            #expect(!DrillRecord.fold(Array(events.prefix(k))).isFinished, "prefix \(k)")
+            #expect(!DrillRecord.fold(events.prefix(k).map(JournalEvent.init(line:))).isFinished, "prefix \(k)")
         }
         #expect(record.isFinished && record.steps.map(\.id) == ["failover.1", "failover.2", "failover.3", "restore.1", "restore.2", "restore.3"])
     }
@@ -76,7 +78,7 @@ import Testing
         #expect(sample.outcome == .error && sample.expect == .down && sample.met == false)
         let verify = try #require(events.first { $0.event == .verifyFinished && $0.step == "failover.1" })
         #expect(verify.passed == false && (verify.detail ?? "").contains("could not check"), "\(verify.detail ?? "")")
-        #expect(events.contains { $0.event == .restoreFinished && $0.result == .completed })
+        #expect(events.contains { $0.event == .restoreFinished && $0.result == "completed" })
     }
 
     /// The lab's `flap-postgresql` knob makes a database alternate up/down every 0.7 s.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import FiredrillCore
+import FiredrillBench
 
 /// `schedule`, `due` and `due --run` through the binary, with the clock given (`--now`), never
 /// the wall clock; the calendar read back by an independent parser (python3-icalendar).
@@ -93,7 +94,7 @@ import Testing
         // ehr-db drilled this quarter, ehr-dns last quarter (due, within grace), patient-portal two quarters ago (overdue),
         // bca-medication-list only ever failed to start (preconditions: not a drill), and an interrupted drill of ehr-dns
         // this quarter does not count either.
-        for (id, service, started, result) in [("r1", "ehr-db", "2027-01-02T10:30:00.000Z", JournalEvent.Result.passed),
+        for (id, service, started, result) in [("r1", "ehr-db", "2027-01-02T10:30:00.000Z", RunResult.passed),
                                                ("r2", "ehr-dns", "2026-10-03T12:00:00.000Z", .failed),
                                                ("r3", "patient-portal", "2026-07-05T10:00:00.000Z", .passed),
                                                ("r4", "bca-medication-list", "2027-01-05T22:10:00.000Z", .preconditions),

@@ -53,7 +53,7 @@ import Testing
         try lab.knob("db2", "delay-pg_ctlcluster", "2")
         let (r, runs, score) = try drill(lab, try playbook(lab, [("objectives: { rto: 5m, rpo: 30s }", "objectives: { rto: 4s, rpo: 30s }")]))
         #expect(r.status == 0, "\(r.stdout)")
-        let rto = try #require(DrillRecord.fold(Scenario.journal(runs).1).rto?.seconds)
+        let rto = try #require(DrillRecord.fold(Scenario.journal(runs).1.map(JournalEvent.init(line:))).rto?.seconds)
         #expect(rto > 4, "the promotion and the holds take longer than 4 s")
         let expected = max(0, 20 * (1 - (rto - 4) / 4))
         #expect(abs(earned(score, .rto) - expected) < 0.06)

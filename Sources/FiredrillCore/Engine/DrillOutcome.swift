@@ -67,7 +67,7 @@ public struct DrillOutcome: Sendable {
 }
 
 /// Runs `body` for each item, at most `limit` at once; results in the items' order.
-func inParallel<T: Sendable, R: Sendable>(_ items: [T], limit: Int, _ body: @escaping @Sendable (T) async -> R) async -> [R] {
+public func inParallel<T: Sendable, R: Sendable>(_ items: [T], limit: Int, _ body: @escaping @Sendable (T) async -> R) async -> [R] {
     await withTaskGroup(of: (Int, R).self) { group in
         var results = [R?](repeating: nil, count: items.count)
         var next = 0

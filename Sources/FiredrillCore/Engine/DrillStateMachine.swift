@@ -1,16 +1,21 @@
 /// Every decision of a drill, as a value: which action comes next, what an interrupt or a broken
-/// journal means in the current phase, whether restore is needed, and how the run ends.
+/// journal means in the current phase, whether a command may be sent, when RTO and RPO start and
+/// end, which commands must be stopped before restore, whether restore is needed, and how the
+/// run ends.
 ///
-/// Pure: no I/O, no clock, no tasks. `DrillRunner` performs the actions it returns and feeds the
-/// results back as events. The rules (docs/journal.md, "Interrupts, restore and resume"):
+/// Pure: no I/O, no clock, no tasks. Events carry their instant (`at:`, the time since the
+/// runner started on its monotonic clock). `DrillRunner` performs the actions it returns and
+/// feeds the results back as events. The rules (docs/journal.md, "Interrupts, restore and resume"):
 ///
-/// - **Touched** is state, set by `sending` once a failover (or on_failure) command's start is
-///   journaled and it is about to go out. Restore runs when, and only when, the failover touched
-///   a host.
+/// - **Touched** is state, set by `commandJournaled` once a failover (or on_failure) command's
+///   start is on disk and it is about to go out. Restore runs when, and only when, the failover
+///   touched a host.
 /// - Interrupted before anything was touched: stop, run no restore, end `interrupted`.
 /// - Interrupted during the failover: cancel the running step, restore what was touched.
 /// - Interrupted during restore: keep restoring; a further interrupt asks to abandon it.
 /// - After an interrupt nothing new is sent in the failover: `mayStartCommand` says no.
+/// - A command whose outcome is unknown (its connection broke after it was sent) is stopped,
+///   if it still runs, before restore starts (or, in restore, before restore ends).
 public struct DrillStateMachine: Sendable, Equatable {
     /// What the machine needs to know of the plan.
     public struct Shape: Sendable, Equatable {
@@ -21,11 +26,16 @@ public struct DrillStateMachine: Sendable, Equatable {
             public var batches: [Int]
             public var maxFailPercentage: Int
             public var verify: Bool
+            /// Its verify has `up` checks: the service answering again (RTO ends there).
+            public var verifiesUp: Bool
+            /// RTO starts at the first disruptive failover step that runs.
+            public var disruptive: Bool
             public var hooks: [Step]
 
-            public init(id: String, manual: Bool = false, batches: [Int], maxFailPercentage: Int = 0, verify: Bool = false, hooks: [Step] = []) {
+            public init(id: String, manual: Bool = false, batches: [Int], maxFailPercentage: Int = 0, verify: Bool = false,
+                        verifiesUp: Bool? = nil, disruptive: Bool = true, hooks: [Step] = []) {
                 self.id = id; self.manual = manual; self.batches = batches; self.maxFailPercentage = maxFailPercentage
-                self.verify = verify; self.hooks = hooks
+                self.verify = verify; self.verifiesUp = verifiesUp ?? verify; self.disruptive = disruptive; self.hooks = hooks
             }
 
             var hostCount: Int { batches.reduce(0, +) }
@@ -34,9 +44,12 @@ public struct DrillStateMachine: Sendable, Equatable {
         public var failover: [Step]
         public var restore: [Step]
         public var dataCheck: Bool
+        public var rtoObjective: Duration?
+        public var rpoObjective: Duration?
 
-        public init(failover: [Step], restore: [Step], dataCheck: Bool) {
+        public init(failover: [Step], restore: [Step], dataCheck: Bool, rtoObjective: Duration? = nil, rpoObjective: Duration? = nil) {
             self.failover = failover; self.restore = restore; self.dataCheck = dataCheck
+            self.rtoObjective = rtoObjective; self.rpoObjective = rpoObjective
         }
     }
 
@@ -54,46 +67,72 @@ public struct DrillStateMachine: Sendable, Equatable {
             }
         }
 
-        var isFailover: Bool { if case .restore = self { return false } else { return true } }
+        public var isFailover: Bool { if case .restore = self { return false } else { return true } }
+
+        /// The journal's phase of the step.
+        public var phase: FiredrillCore.Phase {
+            switch self {
+            case .failover: return .failover
+            case .hook: return .onFailure
+            case .restore: return .restore
+            }
+        }
     }
 
-    public enum Phase: String, Sendable, Equatable {
-        case preflight, dataMarker, failover, onFailure, markerRead, restore, finalCheck, ended
-    }
-
-    public enum StepResult: String, Sendable, Equatable {
-        case passed, failed, interrupted
-        /// The step selects no host (within `--limit`): nothing ran, it did not pass either.
-        case skipped
-    }
+    public typealias StepResult = FiredrillCore.StepResult
+    public typealias RestoreReason = FiredrillCore.RestoreReason
+    public typealias RestoreStatus = FiredrillCore.RestoreStatus
+    public typealias Result = RunResult
 
     public enum ManualAnswer: Sendable, Equatable { case confirmed, skipped, failed }
 
-    /// Why restore starts.
-    public enum RestoreReason: String, Sendable, Equatable {
-        /// Every failover step passed: restore puts the service back.
-        case completed
-        case stepFailed = "step_failed"
-        case interrupted
-        case journalFailed = "journal_failed"
-        /// A runner died mid-drill and `--resume` finishes its restore.
-        case resumed
+    /// A command started and never seen to end: stopped (if it still runs, and carries its tag).
+    public struct Leftover: Sendable, Equatable {
+        public var host: String
+        public var step: String
+        public var process: RemoteProcess
+
+        public init(host: String, step: String, process: RemoteProcess) { self.host = host; self.step = step; self.process = process }
     }
 
-    public enum RestoreStatus: String, Sendable, Equatable {
-        /// Nothing was touched, so nothing needed restoring.
-        case notNeeded = "not_needed"
-        case completed, failed
-        /// The operator confirmed abandoning it.
-        case abandoned
-        /// Needed, but could not start (a resumed run whose hosts do not answer).
-        case notRun = "not_run"
+    /// Why leftovers are being stopped.
+    public enum LeftoverCause: Sendable, Equatable {
+        /// Left running by the runner that died (`--resume`).
+        case deadRunner
+        /// Its connection broke while it ran: its outcome is unknown.
+        case connectionBroke
+
+        public var text: String {
+            switch self {
+            case .deadRunner: return "left running by the runner that stopped"
+            case .connectionBroke: return "its connection broke while it ran"
+            }
+        }
     }
 
-    public enum Result: String, Sendable, Equatable, Codable {
-        case passed, failed, interrupted, preconditions
-        /// The journal could not be written: restore was attempted, the record is incomplete.
-        case incomplete
+    /// A span measured on the runner's monotonic clock, and how it compares with its objective.
+    public struct Span: Sendable, Equatable {
+        public var from: Duration
+        public var to: Duration
+        public var objective: Duration?
+
+        public var value: Duration { max(.zero, to - from) }
+        public var withinObjective: Bool? { objective.map { value <= $0 } }
+    }
+
+    /// What the data check found.
+    public enum RPO: Sendable, Equatable {
+        /// The marker was found: RPO runs from its write to the start of the failure.
+        case measured(Span)
+        /// Not found: data written before the failure was lost.
+        case lost(objective: Duration?)
+    }
+
+    /// Whether a command whose start was just journaled goes out.
+    public enum Send: Sendable, Equatable {
+        case send
+        /// Not sent: journal `command_finished` with `not_sent` and this reason.
+        case notSent(String)
     }
 
     /// How the run ends: the runner journals it (`run_ended`) and prints it.
@@ -109,22 +148,31 @@ public struct DrillStateMachine: Sendable, Equatable {
     }
 
     public enum Action: Sendable, Equatable {
-        /// Connect to every host; evaluate the steady state unless `resuming` (then: connect only
-        /// and stop what a dead runner left running).
+        /// Connect to every host; evaluate the steady state unless `resuming` (then: connect only).
         case preflight(resuming: Bool)
         case writeMarker
         /// Journal `step_started`, then report `stepStarted`.
         case startStep(StepRef)
-        /// Run the step's command on the hosts of batch `batch`, asking `mayStartCommand` for each.
+        /// Run the step's command on the hosts of batch `batch`, asking `mayStartCommand` and
+        /// `commandJournaled` for each.
         case runBatch(StepRef, batch: Int)
         case askOperator(StepRef)
         case verify(StepRef)
+        /// Journal `rto`, then report `measured`.
+        case recordRTO(StepRef, Span)
         /// Journal `step_finished` with the result, then report `stepFinished`.
         case finishStep(StepRef, StepResult)
         case readMarker
+        /// Journal `rpo`, then report `measured`.
+        case recordRPO(RPO)
+        /// Stop these commands if they still run (journal `leftover_stopped` each), then report `leftoversStopped`.
+        case stopLeftovers([Leftover], LeftoverCause)
         case startRestore(RestoreReason)
         case finishRestore(RestoreStatus)
         case checkFinalState
+        /// Journal `run_ended` and seal the journal, then report `runEnded(sealed:)`.
+        case endRun(Ending)
+        /// The run is over: nothing more is written.
         case finish(Ending)
     }
 
@@ -140,16 +188,38 @@ public struct DrillStateMachine: Sendable, Equatable {
         case ignore(String)
     }
 
+    /// Where the run is. Facts that belong to one phase travel with it.
+    public enum Phase: Sendable, Equatable {
+        case preflight, dataMarker, failover, onFailure, markerRead
+        case restore(abandoned: Bool)
+        /// After restore: the steady state is checked again; `cut` when an interrupt stopped that check.
+        case finalCheck(cut: Bool)
+        /// `run_ended` is being written and the journal sealed.
+        case ending(Ending)
+        case ended
+    }
+
+    /// Why the failover stopped early, if it did.
+    public enum Stop: Sendable, Equatable {
+        case running
+        case interrupted
+        case journalFailed
+    }
+
+    /// The verdict so far, apart from interrupts and the record.
+    public enum Verdict: Sendable, Equatable {
+        case clean
+        case preconditions
+        case failed
+    }
+
     public private(set) var phase: Phase = .preflight
     /// A failover or on_failure command was (about to be) sent: restore is needed.
     public private(set) var touched: Bool
     public private(set) var interrupts = 0
-    /// An interrupt or a broken journal stopped the failover (or abandoned restore).
-    public private(set) var stopping = false
+    public private(set) var stop: Stop = .running
     public private(set) var recordIncomplete = false
-    public private(set) var restoreAbandoned = false
-    /// An interrupt cut the final steady-state check short.
-    private var finalCheckCut = false
+    public private(set) var verdict: Verdict = .clean
     /// A step ran on no host (outside `--limit`): the drill is incomplete and cannot pass.
     public private(set) var skippedSteps = 0
     public let shape: Shape
@@ -157,18 +227,30 @@ public struct DrillStateMachine: Sendable, Equatable {
     /// Restore steps that passed before a resume: not repeated.
     let restoredBefore: Set<Int>
     private var failedHosts: [StepRef: Int] = [:]
-    private var failed = false
     private var restoreStatus: RestoreStatus?
-    private var preconditionsFailed = false
+    /// Commands to stop (if they still run) before restore starts or ends.
+    private var leftovers: [Leftover]
+    /// What comes after the leftovers are stopped.
+    private var afterLeftovers: Action?
+    // Measurements, on the runner's monotonic clock.
+    private var disruptionAt: Duration?
+    private var markerWrittenAt: Duration?
+    private var rtoRecorded = false
+    /// A failover step ran on no host: the service was not really failed over, so no RTO.
+    private var failoverSkipped = false
+
+    /// Whether the failover was told to stop (an interrupt or a broken journal).
+    public var stopping: Bool { stop != .running }
 
     /// A new run.
     public init(shape: Shape) {
-        self.shape = shape; self.touched = false; self.resuming = false; self.restoredBefore = []
+        self.shape = shape; self.touched = false; self.resuming = false; self.restoredBefore = []; self.leftovers = []
     }
 
-    /// A run whose runner died: `touched` and the restore steps that had passed come from its journal.
-    public init(resuming shape: Shape, touched: Bool, restoredBefore: Set<Int>) {
-        self.shape = shape; self.touched = touched; self.resuming = true; self.restoredBefore = restoredBefore
+    /// A run whose runner died: `touched`, the restore steps that had passed and the commands it
+    /// left running come from its journal.
+    public init(resuming shape: Shape, touched: Bool, restoredBefore: Set<Int>, leftovers: [Leftover] = []) {
+        self.shape = shape; self.touched = touched; self.resuming = true; self.restoredBefore = restoredBefore; self.leftovers = leftovers
     }
 
     // MARK: - Events
@@ -184,26 +266,31 @@ public struct DrillStateMachine: Sendable, Equatable {
         if resuming {
             guard ok, !stopping else {
                 // The run stays resumable: its restore has not run.
-                if !ok { preconditionsFailed = true }
+                if !ok { verdict = .preconditions }
                 return finish(endsRun: !touched)
             }
-            return beginRestore(.resumed)
+            return beginRestore(.resumed, cause: .deadRunner)
         }
         if stopping { return finish() }
-        guard ok else { preconditionsFailed = true; return finish() }
+        guard ok else { verdict = .preconditions; return finish() }
         if shape.dataCheck { phase = .dataMarker; return .writeMarker }
         return nextFailover(after: -1)
     }
 
-    public mutating func markerWritten(ok: Bool) -> Action {
+    /// `at`: when the marker's write began (the newest data known to exist on the primary).
+    public mutating func markerWritten(ok: Bool, at: Duration) -> Action {
         if stopping { return finish() }
         // Writing the marker changes no role and stops no service: nothing to restore.
-        guard ok else { preconditionsFailed = true; return finish() }
+        guard ok else { verdict = .preconditions; return finish() }
+        markerWrittenAt = at
         return nextFailover(after: -1)
     }
 
-    public mutating func stepStarted(_ ref: StepRef) -> Action {
+    /// After `step_started` is journaled; `at` is the instant it carries (RTO counts from the
+    /// first disruptive failover step that runs).
+    public mutating func stepStarted(_ ref: StepRef, at: Duration) -> Action {
         let step = self.step(ref)
+        if case .failover = ref, step.disruptive, !step.batches.isEmpty || step.manual, disruptionAt == nil { disruptionAt = at }
         if stepStopped(ref) { return .finishStep(ref, .interrupted) }
         if step.manual { return .askOperator(ref) }
         if step.batches.isEmpty { return .finishStep(ref, .skipped) }
@@ -216,13 +303,26 @@ public struct DrillStateMachine: Sendable, Equatable {
         !stepStopped(ref)
     }
 
-    /// Asked once the command's start is journaled, right before it is sent: still allowed (an
-    /// interrupt may have come while journaling), and from then on the failover has touched a host.
-    /// A command whose start could not be journaled is never sent, so it touches nothing.
-    public mutating func sending(_ ref: StepRef) -> Bool {
-        if stepStopped(ref) { return false }
+    /// Asked once the command's start was written (`journaled`) or could not be, right before it
+    /// would be sent. The rule is journal first: a failover command whose start is not on disk is
+    /// not sent, so it touches nothing (restore commands go out regardless: their record is in
+    /// the fallback). An interrupt may also have come while journaling. From `.send` on, the
+    /// failover has touched a host.
+    public mutating func commandJournaled(_ ref: StepRef, journaled: Bool) -> Send {
+        if !journaled && ref.isFailover { return .notSent("not sent: the journal cannot be written") }
+        if stepStopped(ref) { return .notSent("not sent: the drill was stopping") }
         if ref.isFailover { touched = true }
-        return true
+        return .send
+    }
+
+    /// A command that was sent ended without a status of its own. A cancelled one was killed by
+    /// the transport; one that may have run (connection lost, host silent) has an unknown outcome
+    /// and is stopped later, before restore starts or ends.
+    public mutating func commandFailed(_ ref: StepRef, host: String, process: RemoteProcess, kind: TransportFailureKind, mayHaveRun: Bool) -> CommandFailure {
+        if kind == .cancelled { return .interrupted }
+        guard mayHaveRun else { return .transport(kind) }
+        leftovers.append(Leftover(host: host, step: step(ref).id, process: process))
+        return .unknown
     }
 
     /// A batch ended; `failed` hosts of it did not succeed (including outcomes unknown).
@@ -245,14 +345,40 @@ public struct DrillStateMachine: Sendable, Equatable {
         }
     }
 
-    public mutating func verifyFinished(_ ref: StepRef, held: Bool) -> Action {
+    /// After `verify_finished` is journaled. `heldSince`: the first sample of the run of samples
+    /// that held (RTO ends there), when it held.
+    public mutating func verifyFinished(_ ref: StepRef, heldSince: Duration?) -> Action {
         if stepStopped(ref) { return .finishStep(ref, .interrupted) }
-        return .finishStep(ref, held ? .passed : .failed)
+        guard let heldSince else { return .finishStep(ref, .failed) }
+        // RTO: from the start of the first disruptive step to the first sample of the run that
+        // held, in the first failover step whose verify shows the service answering (`up`).
+        if case .failover = ref, step(ref).verifiesUp, !rtoRecorded, !failoverSkipped, let d = disruptionAt {
+            rtoRecorded = true
+            return .recordRTO(ref, Span(from: d, to: heldSince, objective: shape.rtoObjective))
+        }
+        return .finishStep(ref, .passed)
+    }
+
+    /// After `rto` or `rpo` is journaled.
+    public mutating func measured() -> Action {
+        switch phase {
+        case .failover:
+            guard case let .failover(i)? = currentFailover else { return afterFailoverStopped() }
+            return .finishStep(.failover(i), stepStopped(.failover(i)) ? .interrupted : .passed)
+        case .markerRead:
+            if stopping { return afterFailoverStopped() }
+            return beginRestore(.completed)
+        case .preflight, .dataMarker, .onFailure, .restore, .finalCheck, .ending, .ended:
+            return afterFailoverStopped()
+        }
     }
 
     /// After `step_finished` is journaled: the next step, the hooks, restore or the end.
     public mutating func stepFinished(_ ref: StepRef, _ result: StepResult) -> Action {
-        if result == .skipped { skippedSteps += 1 }
+        if result == .skipped {
+            skippedSteps += 1
+            if ref.isFailover { failoverSkipped = true }
+        }
         switch ref {
         case let .failover(i):
             switch result {
@@ -260,7 +386,7 @@ public struct DrillStateMachine: Sendable, Equatable {
                 if stopping { return afterFailoverStopped() }
                 return nextFailover(after: i)
             case .failed:
-                failed = true
+                verdict = .failed
                 if stopping { return afterFailoverStopped() }
                 if !shape.failover[i].hooks.isEmpty { phase = .onFailure; return .startStep(.hook(step: i, hook: 0)) }
                 return beginRestore(.stepFailed)
@@ -275,15 +401,27 @@ public struct DrillStateMachine: Sendable, Equatable {
             switch result {
             case .passed, .skipped: return nextRestore(after: i)
             // Restore stops at its first failed step: later steps could make things worse.
-            case .failed: failed = true; return endRestore(.failed)
+            case .failed: verdict = .failed; return endRestore(.failed)
             case .interrupted: return endRestore(restoreAbandoned ? .abandoned : .failed)
             }
         }
     }
 
-    public mutating func markerRead() -> Action {
-        if stopping { return afterFailoverStopped() }
-        return beginRestore(.completed)
+    /// The marker was looked for on the standby (until found or its timeout). `cut`: an interrupt
+    /// stopped the search, so "not found" says nothing about the data.
+    public mutating func markerRead(found: Bool, cut: Bool = false) -> Action {
+        if !found && (cut || stopping) { return afterFailoverStopped() }
+        guard found else { return .recordRPO(.lost(objective: shape.rpoObjective)) }
+        guard let w = markerWrittenAt else { return measured() }
+        // RPO: how old the newest data that survived was when the failure began.
+        return .recordRPO(.measured(Span(from: w, to: disruptionAt ?? w, objective: shape.rpoObjective)))
+    }
+
+    /// The commands of `stopLeftovers` were dealt with.
+    public mutating func leftoversStopped() -> Action {
+        let next = afterLeftovers ?? finish()
+        afterLeftovers = nil
+        return next
     }
 
     /// After `restore_started` is journaled.
@@ -293,36 +431,49 @@ public struct DrillStateMachine: Sendable, Equatable {
     /// after any restore but an abandoned one, also after an interrupt.
     public mutating func restoreFinished() -> Action {
         if restoreStatus == .abandoned { return finish() }
-        phase = .finalCheck
+        phase = .finalCheck(cut: false)
         return .checkFinalState
     }
 
     public mutating func finalStateChecked(holds: Bool) -> Action {
         // A check cut short by an interrupt says nothing about the hosts.
-        if finalCheckCut { return finish() }
-        if !holds { failed = true }
+        if case .finalCheck(cut: true) = phase { return finish() }
+        if !holds { verdict = .failed }
         return finish(steadyStateHolds: holds)
+    }
+
+    /// After `run_ended` is journaled and the journal sealed (`sealed` false: it could not be;
+    /// nil: nothing was sealed because the journal had already failed).
+    public mutating func runEnded(sealed: Bool?) -> Action {
+        guard case var .ending(ending) = phase else { return .finish(makeEnding(steadyStateHolds: nil, endsRun: true)) }
+        if sealed == false || recordIncomplete {
+            recordIncomplete = true
+            ending.result = .incomplete
+            ending.recordIncomplete = true
+        }
+        phase = .ended
+        return .finish(ending)
     }
 
     /// SIGINT or SIGTERM.
     public mutating func interrupted() -> Response {
         interrupts += 1
         switch phase {
-        case .ended:
+        case .ended, .ending:
             return .ignore("the run is ending")
-        case .restore:
-            if restoreAbandoned { return .ignore("restore is being abandoned") }
+        case let .restore(abandoned):
+            if abandoned { return .ignore("restore is being abandoned") }
             if interrupts == 1 {
                 return .keepRestoring("restore is running and will finish (interrupt again to abandon it)")
             }
             return .confirmAbandon
-        case .finalCheck:
-            if finalCheckCut { return .ignore("already stopping") }
-            finalCheckCut = true
+        case let .finalCheck(cut):
+            if cut { return .ignore("already stopping") }
+            phase = .finalCheck(cut: true)
             return .stop("stopping the final steady-state check; restore has finished")
         case .preflight, .dataMarker, .failover, .onFailure, .markerRead:
             if stopping { return .ignore(touched ? "already stopping; restore will run" : "already stopping") }
-            stopping = true
+            stop = .interrupted
             if resuming {
                 return .stop(touched ? "stopping before restore: the run stays unfinished, resume it again" : "stopping")
             }
@@ -333,10 +484,9 @@ public struct DrillStateMachine: Sendable, Equatable {
 
     /// The operator's answer to "abandon restore?".
     public mutating func abandonAnswered(_ yes: Bool) -> Response {
-        guard phase == .restore, !restoreAbandoned else { return .ignore("restore already ended") }
+        guard case .restore(abandoned: false) = phase else { return .ignore("restore already ended") }
         guard yes else { return .keepRestoring("restore continues") }
-        restoreAbandoned = true
-        stopping = true
+        phase = .restore(abandoned: true)
         return .stop("restore abandoned by the operator: hosts may stay failed over")
     }
 
@@ -345,13 +495,13 @@ public struct DrillStateMachine: Sendable, Equatable {
         let first = !recordIncomplete
         recordIncomplete = true
         switch phase {
-        case .ended, .finalCheck:
+        case .ended, .ending, .finalCheck:
             return .ignore("the run is ending")
         case .restore:
             return first ? .keepRestoring("the journal cannot be written; restore continues, evidence goes to stderr and the fallback file") : .ignore("")
         case .preflight, .dataMarker, .failover, .onFailure, .markerRead:
             if stopping { return .ignore("") }
-            stopping = true
+            stop = .journalFailed
             return .stop(touched ? "the journal cannot be written: stopping the failover; restore will run"
                                  : "the journal cannot be written: stopping; nothing was changed on any host")
         }
@@ -362,21 +512,26 @@ public struct DrillStateMachine: Sendable, Equatable {
     public func cutsShort(_ action: Action) -> Bool {
         switch action {
         case .preflight, .writeMarker, .readMarker: return stopping
-        case .checkFinalState: return finalCheckCut
+        case .checkFinalState: return phase == .finalCheck(cut: true)
         case let .runBatch(ref, _), let .askOperator(ref), let .verify(ref): return stepStopped(ref)
-        case .startStep, .finishStep, .startRestore, .finishRestore, .finish: return false
+        case .startStep, .recordRTO, .finishStep, .recordRPO, .stopLeftovers, .startRestore, .finishRestore, .endRun, .finish: return false
         }
     }
 
     // MARK: - Rules
 
-    func step(_ ref: StepRef) -> Shape.Step {
+    public func step(_ ref: StepRef) -> Shape.Step {
         switch ref {
         case let .failover(i): return shape.failover[i]
         case let .hook(s, h): return shape.failover[s].hooks[h]
         case let .restore(i): return shape.restore[i]
         }
     }
+
+    var restoreAbandoned: Bool { phase == .restore(abandoned: true) }
+
+    /// The failover step running now (RTO is recorded inside it).
+    private var currentFailover: StepRef?
 
     /// Failover steps stop on an interrupt; restore steps only when restore is abandoned.
     private func stepStopped(_ ref: StepRef) -> Bool {
@@ -386,8 +541,10 @@ public struct DrillStateMachine: Sendable, Equatable {
     private mutating func nextFailover(after i: Int) -> Action {
         if i + 1 < shape.failover.count {
             phase = .failover
+            currentFailover = .failover(i + 1)
             return .startStep(.failover(i + 1))
         }
+        currentFailover = nil
         if shape.dataCheck { phase = .markerRead; return .readMarker }
         return beginRestore(.completed)
     }
@@ -397,9 +554,18 @@ public struct DrillStateMachine: Sendable, Equatable {
         return beginRestore(recordIncomplete ? .journalFailed : interrupts > 0 ? .interrupted : .stepFailed)
     }
 
-    private mutating func beginRestore(_ reason: RestoreReason) -> Action {
-        phase = .restore
-        return .startRestore(reason)
+    private mutating func beginRestore(_ reason: RestoreReason, cause: LeftoverCause = .connectionBroke) -> Action {
+        phase = .restore(abandoned: false)
+        return stoppingLeftoversFirst(.startRestore(reason), cause: cause)
+    }
+
+    /// `next`, after the commands left running are stopped, if any.
+    private mutating func stoppingLeftoversFirst(_ next: Action, cause: LeftoverCause) -> Action {
+        guard !leftovers.isEmpty else { return next }
+        let pending = leftovers
+        leftovers = []
+        afterLeftovers = next
+        return .stopLeftovers(pending, cause)
     }
 
     private mutating func nextRestore(after i: Int) -> Action {
@@ -412,22 +578,29 @@ public struct DrillStateMachine: Sendable, Equatable {
 
     private mutating func endRestore(_ status: RestoreStatus) -> Action {
         restoreStatus = status
-        return .finishRestore(status)
+        // Restore commands whose connection broke while they ran: stopped before the final check.
+        return stoppingLeftoversFirst(.finishRestore(status), cause: .connectionBroke)
     }
 
-    private mutating func finish(steadyStateHolds: Bool? = nil, endsRun: Bool = true) -> Action {
-        phase = .ended
+    private func makeEnding(steadyStateHolds: Bool?, endsRun: Bool) -> Ending {
         let restore: RestoreStatus = restoreStatus ?? (touched ? .notRun : .notNeeded)
         let result: Result
         if recordIncomplete { result = .incomplete }
         else if interrupts > 0 { result = .interrupted }
-        else if preconditionsFailed { result = .preconditions }
+        else if verdict == .preconditions { result = .preconditions }
         // A runner that died before touching anything was, in effect, interrupted.
         else if resuming && !touched { result = .interrupted }
-        else if failed || resuming || restore == .failed || restore == .notRun || skippedSteps > 0 { result = .failed }
+        else if verdict == .failed || resuming || restore == .failed || restore == .notRun || skippedSteps > 0 { result = .failed }
         else { result = .passed }
-        return .finish(Ending(result: result, touched: touched, restore: restore, steadyStateHolds: steadyStateHolds,
-                              endsRun: endsRun, recordIncomplete: recordIncomplete))
+        return Ending(result: result, touched: touched, restore: restore, steadyStateHolds: steadyStateHolds,
+                      endsRun: endsRun, recordIncomplete: recordIncomplete)
+    }
+
+    private mutating func finish(steadyStateHolds: Bool? = nil, endsRun: Bool = true) -> Action {
+        let e = makeEnding(steadyStateHolds: steadyStateHolds, endsRun: endsRun)
+        guard endsRun else { phase = .ended; return .finish(e) }
+        phase = .ending(e)
+        return .endRun(e)
     }
 }
 
@@ -436,8 +609,10 @@ extension DrillStateMachine.Shape {
     public init(_ plan: Plan) {
         func step(_ s: PlannedStep) -> Step {
             Step(id: s.id, manual: s.kind == .manual, batches: s.batches.map(\.count).filter { $0 > 0 },
-                 maxFailPercentage: s.maxFailPercentage, verify: s.verify != nil, hooks: s.onFailure.map(step))
+                 maxFailPercentage: s.maxFailPercentage, verify: s.verify != nil, verifiesUp: !(s.verify?.up.isEmpty ?? true),
+                 disruptive: s.disruptive, hooks: s.onFailure.map(step))
         }
-        self.init(failover: plan.steps.map(step), restore: plan.restore.map(step), dataCheck: plan.dataCheck != nil)
+        self.init(failover: plan.steps.map(step), restore: plan.restore.map(step), dataCheck: plan.dataCheck != nil,
+                  rtoObjective: plan.objectives.rto?.duration, rpoObjective: plan.objectives.rpo?.duration)
     }
 }

@@ -36,7 +36,7 @@ public struct DrillRecord: Sendable, Equatable {
     public var isFinished: Bool { ending != nil }
 
     public struct Resume: Sendable, Equatable { public var time: String; public var detail: String }
-    public struct Note: Sendable, Equatable { public var time: String; public var result: JournalEvent.Result?; public var detail: String }
+    public struct Note: Sendable, Equatable { public var time: String; public var response: InterruptResponse?; public var detail: String }
 
     public struct HostRecord: Sendable, Equatable {
         public var name: String
@@ -54,7 +54,7 @@ public struct DrillRecord: Sendable, Equatable {
         public var from: String?
         public var attempt: Int
         public var outcome: CheckOutcome.Status
-        public var expect: JournalEvent.Expect
+        public var expect: Expect
         public var met: Bool
         public var detail: String
         public var latencyMS: Double?
@@ -70,41 +70,39 @@ public struct DrillRecord: Sendable, Equatable {
         public var found: Bool?
     }
 
-    public struct Measurement: Sendable, Equatable {
-        public var seconds: Double?
-        public var objectiveSeconds: Double?
-        public var withinObjective: Bool?
-        public var passed: Bool?
-        public var step: String?
-        public var fromOffsetMS: Double?
-        public var toOffsetMS: Double?
-        public var detail: String?
-    }
+    public typealias Measurement = JournalEvent.Measurement
 
     public struct CommandRecord: Sendable, Equatable {
         public var host: String
+        /// Its `command_started` was journaled (a command refused before that has none).
+        public var started = false
         public var command: String?
         public var startedOffsetMS: Double?
         public var pgid: Int?
-        public var finished: Bool = false
-        public var passed: Bool?
-        /// Set when the command did not end with an exit status: `unknown`, `not_sent`, `interrupted`, a transport error.
-        public var result: JournalEvent.Result?
-        public var exit: Int?
-        public var signal: String?
-        public var timedOut: Bool
-        public var durationMS: Double?
-        public var stdout: String?
-        public var stderr: String?
-        public var detail: String?
+        /// The tag in its environment (`FIREDRILL_CMD`), journaled before it was sent.
+        public var processTag: String?
+        /// Its `command_finished`, once recorded.
+        public var end: JournalEvent.CommandFinished?
+        /// A later `leftover_stopped` for it: it was found still running (or not) and stopped.
+        public var stopped: LeftoverVerdict??
+
+        public var finished: Bool { end != nil }
+        public var passed: Bool { end?.passed == true }
+        public var failure: CommandFailure? { end?.failure }
+        /// The command finished and did not succeed, for a reason other than an interrupt.
+        public var failed: Bool { end.map { !$0.passed && $0.failure != .interrupted } ?? false }
 
         /// How it ended, in words: `exit 3: cannot rejoin`, `timed out (killed on the host)`, or the reason it did not run.
         public var outcomeText: String {
-            if let exit { return Self.withStderr("exit \(exit)", stderr) }
-            if let signal { return Self.withStderr("killed by SIG\(signal)", stderr) }
-            if timedOut { return Self.withStderr("timed out (killed on the host)", stderr) }
-            return detail ?? result?.rawValue ?? "did not finish"
+            guard let end else { return "did not finish" }
+            if let exit = end.exit { return Self.withStderr("exit \(exit)", end.stderr) }
+            if let signal = end.signal { return Self.withStderr("killed by SIG\(signal)", end.stderr) }
+            if end.timedOut == true { return Self.withStderr("timed out (killed on the host)", end.stderr) }
+            return end.detail ?? end.failure?.rawValue ?? "did not finish"
         }
+
+        /// The evidence of a failed command: an unknown outcome says why in its detail.
+        public var evidence: String { failure == .unknown ? (end?.detail ?? "outcome unknown") : outcomeText }
 
         static func withStderr(_ head: String, _ stderr: String?) -> String {
             let err = (stderr ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
@@ -124,42 +122,37 @@ public struct DrillRecord: Sendable, Equatable {
     public struct StepRecord: Sendable, Equatable {
         public var id: String
         public var name: String
-        public var phase: JournalEvent.Phase?
+        public var phase: Phase?
         public var spec: StepSpec?
         public var startedOffsetMS: Double?
-        public var result: JournalEvent.Result?
+        public var result: StepResult?
         public var durationMS: Double?
         public var detail: String?
         public var commands: [CommandRecord] = []
         public var verify: VerifyRecord?
-        public var manualResult: JournalEvent.Result?
+        public var manualResult: ManualOutcome?
         public var manualDetail: String?
         /// `operator`, or the `--manual=` flag that answered (format 0: read from the detail).
         public var manualAnsweredBy: String?
 
         public var label: String { "\(id) \(name)" }
+        public var isManual: Bool { spec.map { $0.kind == .manual } ?? (manualResult != nil) }
     }
 
     public struct Leftover: Sendable, Equatable {
         public var host: String
         public var step: String
-        public var result: JournalEvent.Result?
+        public var verdict: LeftoverVerdict?
         public var detail: String
     }
 
     public struct RestoreRecord: Sendable, Equatable {
-        public var reason: JournalEvent.Result?
-        public var status: JournalEvent.Result?
+        public var reason: RestoreReason?
+        public var status: RestoreStatus?
         public var detail: String?
     }
 
-    public struct Ending: Sendable, Equatable {
-        public var result: JournalEvent.Result?
-        public var restore: String?
-        public var finalState: String?
-        public var touched: Bool?
-        public var detail: String?
-    }
+    public typealias Ending = JournalEvent.RunEnded
 
     public init() {}
 
@@ -174,136 +167,115 @@ public struct DrillRecord: Sendable, Equatable {
 
     public mutating func apply(_ e: JournalEvent) {
         if runID == nil, !e.run.isEmpty { runID = e.run }
-        switch e.event {
-        case .runStarted:
-            format = e.format
-            name = e.name
-            facts = e.facts ?? e.data.flatMap(RunFacts.init(legacy:))
-            plan = e.plan
+        switch e.payload {
+        case let .runStarted(p):
+            format = p.format
+            name = p.name
+            facts = p.facts
+            plan = p.plan
             startedAt = e.time
-            notes += (e.data?["notes"] ?? "").split(separator: "\n").map(String.init)
-        case .resumed:
-            resumes.append(Resume(time: e.time, detail: e.detail ?? ""))
-            notes += (e.data?["notes"] ?? "").split(separator: "\n").map(String.init)
-        case .hostReady, .hostUnreachable:
-            let host = HostRecord(name: e.host ?? "", ready: e.event == .hostReady, endpoint: e.event == .hostReady ? e.detail : nil,
-                                  latencyMS: e.latencyMS, detail: e.event == .hostReady ? (e.result == .trustedNewKey ? e.detail : nil) : e.detail,
-                                  trustedNewKey: e.result == .trustedNewKey)
-            if let i = hosts.firstIndex(where: { $0.name == host.name }) { hosts[i] = host } else { hosts.append(host) }
-        case .checkResult:
-            let sample = Self.sample(e)
-            if let id = e.step, let i = stepIndex(id) {
+            notes += p.notes
+        case let .resumed(p):
+            resumes.append(Resume(time: e.time, detail: p.detail ?? ""))
+            notes += p.notes
+        case let .hostReady(p):
+            setHost(HostRecord(name: p.host, ready: true, endpoint: p.detail, latencyMS: p.latencyMS,
+                               detail: p.trustedNewKey ? p.detail : nil, trustedNewKey: p.trustedNewKey))
+        case let .hostUnreachable(p):
+            setHost(HostRecord(name: p.host, ready: false, endpoint: nil, latencyMS: nil, detail: p.detail, trustedNewKey: false))
+        case let .checkResult(p):
+            let sample = CheckSample(check: p.check, host: p.host, from: p.from, attempt: p.attempt, outcome: p.outcome, expect: p.expect,
+                                     met: p.met, detail: p.detail, latencyMS: p.latencyMS, offsetMS: e.offsetMS)
+            if let id = p.step, let i = stepIndex(id) {
                 if steps[i].verify == nil { steps[i].verify = VerifyRecord() }
                 steps[i].verify?.samples.append(sample)
-            } else if e.phase == .final {
+            } else if p.phase == .final {
                 finalState.append(sample)
             } else {
                 steadyState.append(sample)
             }
-        case .preconditionsFailed:
-            preconditions = e.detail
-        case .markerWritten:
-            marker = Marker(written: e.passed == true, writeDetail: e.detail)
-        case .markerRead:
+        case let .preconditionsFailed(p):
+            preconditions = p.detail
+        case let .markerWritten(p):
+            marker = Marker(written: p.passed, writeDetail: p.detail)
+        case let .markerRead(p):
             if marker == nil { marker = Marker(written: true) }
             marker?.reads += 1
-            marker?.found = e.passed == true
-        case .stepStarted:
-            guard let id = e.step else { return }
-            let step = StepRecord(id: id, name: e.name ?? "", phase: e.phase, spec: e.spec, startedOffsetMS: e.offsetMS)
+            marker?.found = p.passed
+        case let .stepStarted(p):
+            let step = StepRecord(id: p.step, name: p.name ?? "", phase: p.phase, spec: p.spec, startedOffsetMS: e.offsetMS)
             // A resumed run may start a step again (restore): the later record replaces the earlier.
-            if let i = stepIndex(id) { steps[i] = step } else { steps.append(step) }
-        case .stepFinished:
-            guard let id = e.step, let i = stepIndex(id) else { return }
-            steps[i].result = e.result
-            steps[i].durationMS = e.durationMS
-            steps[i].detail = e.detail
-        case .commandStarted:
-            guard let id = e.step, let i = stepIndex(id), let host = e.host else { return }
-            steps[i].commands.append(CommandRecord(host: host, command: e.command, startedOffsetMS: e.offsetMS, timedOut: false))
-        case .commandRunning:
-            guard let (i, j) = command(e) else { return }
-            steps[i].commands[j].pgid = e.pgid
-        case .commandFinished:
-            guard let id = e.step, let i = stepIndex(id), let host = e.host else { return }
+            if let i = stepIndex(p.step) { steps[i] = step } else { steps.append(step) }
+        case let .stepFinished(p):
+            guard let i = stepIndex(p.step) else { return }
+            steps[i].result = p.result
+            steps[i].durationMS = p.durationMS
+            steps[i].detail = p.detail
+        case let .commandStarted(p):
+            guard let i = stepIndex(p.step) else { return }
+            steps[i].commands.append(CommandRecord(host: p.host, started: true, command: p.command, startedOffsetMS: e.offsetMS, processTag: p.processTag))
+        case let .commandRunning(p):
+            guard let (i, j) = command(p.step, p.host) else { return }
+            steps[i].commands[j].pgid = p.pgid
+            if let tag = p.processTag { steps[i].commands[j].processTag = tag }
+        case let .commandFinished(p):
+            guard let i = stepIndex(p.step) else { return }
             // A command refused before it was started has no command_started.
-            if command(e) == nil { steps[i].commands.append(CommandRecord(host: host, timedOut: false)) }
-            guard let (si, j) = command(e) else { return }
-            var c = steps[si].commands[j]
-            c.finished = true
-            c.passed = e.passed
-            c.result = e.result
-            c.exit = e.exit
-            c.signal = e.signal
-            c.timedOut = e.timedOut == true
-            c.durationMS = e.durationMS
-            c.stdout = e.stdout
-            c.stderr = e.stderr
-            c.detail = e.detail
-            steps[si].commands[j] = c
-        case .leftoverStopped:
-            leftovers.append(Leftover(host: e.host ?? "", step: e.step ?? "", result: e.result, detail: e.detail ?? ""))
-        case .verifyStarted:
-            guard let id = e.step, let i = stepIndex(id) else { return }
+            if command(p.step, p.host) == nil { steps[i].commands.append(CommandRecord(host: p.host)) }
+            guard let (si, j) = command(p.step, p.host) else { return }
+            steps[si].commands[j].end = p
+        case let .leftoverStopped(p):
+            leftovers.append(Leftover(host: p.host, step: p.step, verdict: p.verdict, detail: p.detail ?? ""))
+            if let (i, j) = command(p.step, p.host) { steps[i].commands[j].stopped = .some(p.verdict) }
+        case let .verifyStarted(p):
+            guard let i = stepIndex(p.step) else { return }
             if steps[i].verify == nil { steps[i].verify = VerifyRecord() }
-        case .verifyFlapped:
-            guard let id = e.step, let i = stepIndex(id) else { return }
-            steps[i].verify?.flaps.append(e.detail ?? "")
-        case .verifyFinished:
-            guard let id = e.step, let i = stepIndex(id) else { return }
+        case let .verifyFlapped(p):
+            guard let i = stepIndex(p.step) else { return }
+            steps[i].verify?.flaps.append(p.detail ?? "")
+        case let .verifyFinished(p):
+            guard let i = stepIndex(p.step) else { return }
             if steps[i].verify == nil { steps[i].verify = VerifyRecord() }
-            steps[i].verify?.passed = e.passed
-            steps[i].verify?.attempts = e.attempt
-            steps[i].verify?.detail = e.detail
-            steps[i].verify?.heldFromOffsetMS = e.fromOffsetMS
+            steps[i].verify?.passed = p.passed
+            steps[i].verify?.attempts = p.attempt
+            steps[i].verify?.detail = p.detail
+            steps[i].verify?.heldFromOffsetMS = p.heldFromOffsetMS
         case .manualPrompt:
             break
-        case .manualResult:
-            guard let id = e.step, let i = stepIndex(id) else { return }
-            steps[i].manualResult = e.result
-            steps[i].manualDetail = e.detail
-            steps[i].manualAnsweredBy = e.answeredBy ?? ((e.detail ?? "").contains("--manual=") ? "--manual" : "operator")
-        case .rto:
-            rto = Self.measurement(e)
-        case .rpo:
-            rpo = Self.measurement(e)
-        case .interrupted:
-            interrupts.append(Note(time: e.time, result: e.result, detail: e.detail ?? ""))
-        case .restoreStarted:
-            restore = RestoreRecord(reason: e.result)
-        case .restoreFinished:
+        case let .manualResult(p):
+            guard let i = stepIndex(p.step) else { return }
+            steps[i].manualResult = p.outcome
+            steps[i].manualDetail = p.detail
+            steps[i].manualAnsweredBy = p.answeredBy
+        case let .rto(m):
+            rto = m
+        case let .rpo(m):
+            rpo = m
+        case let .interrupted(p):
+            interrupts.append(Note(time: e.time, response: p.response, detail: p.detail ?? ""))
+        case let .restoreStarted(p):
+            restore = RestoreRecord(reason: p.reason)
+        case let .restoreFinished(p):
             if restore == nil { restore = RestoreRecord() }
-            restore?.status = e.result
-            restore?.detail = e.detail
-        case .journalFailed:
-            journalFailed = e.detail
-        case .runEnded:
+            restore?.status = p.status
+            restore?.detail = p.detail
+        case let .journalFailed(p):
+            journalFailed = p.detail
+        case let .runEnded(p):
             endedAt = e.time
-            ending = Ending(result: e.result, restore: e.data?["restore"], finalState: e.data?["final_state"],
-                            touched: e.data?["touched"].map { $0 == "true" }, detail: e.detail)
+            ending = p
         }
+    }
+
+    mutating func setHost(_ host: HostRecord) {
+        if let i = hosts.firstIndex(where: { $0.name == host.name }) { hosts[i] = host } else { hosts.append(host) }
     }
 
     func stepIndex(_ id: String) -> Int? { steps.lastIndex { $0.id == id } }
 
-    func command(_ e: JournalEvent) -> (Int, Int)? {
-        guard let id = e.step, let host = e.host, let i = stepIndex(id),
-              let j = steps[i].commands.lastIndex(where: { $0.host == host }) else { return nil }
+    func command(_ step: String, _ host: String) -> (Int, Int)? {
+        guard let i = stepIndex(step), let j = steps[i].commands.lastIndex(where: { $0.host == host }) else { return nil }
         return (i, j)
-    }
-
-    static func sample(_ e: JournalEvent) -> CheckSample {
-        // Journals before format 1: `passed` was the probe's result and `result` said how a `down` check read.
-        let expect = e.expect ?? (e.result == .legacyStillUp || e.result == .legacyDownAsExpected ? .down : .up)
-        let outcome = e.outcome ?? (e.passed == true ? .passed : .failed)
-        let met = e.met ?? (expect == .up ? outcome == .passed : outcome == .failed)
-        return CheckSample(check: e.check ?? "", host: e.host, from: e.from, attempt: e.attempt ?? 1, outcome: outcome, expect: expect,
-                           met: met, detail: e.detail ?? "", latencyMS: e.latencyMS, offsetMS: e.offsetMS)
-    }
-
-    static func measurement(_ e: JournalEvent) -> Measurement {
-        Measurement(seconds: e.seconds, objectiveSeconds: e.objectiveSeconds, withinObjective: e.withinObjective, passed: e.passed,
-                    step: e.step, fromOffsetMS: e.fromOffsetMS, toOffsetMS: e.toOffsetMS, detail: e.detail)
     }
 
     // MARK: - Reading
@@ -315,20 +287,30 @@ public struct DrillRecord: Sendable, Equatable {
         for h in hosts where !h.ready { out.append(Failure(step: resumes.isEmpty ? "preflight" : "resume", host: h.name, reason: h.detail ?? "unreachable")) }
         for c in steadyState where !c.met { out.append(Failure(step: "preflight", host: nil, reason: "steady state \(c.label): \(c.detail)")) }
         if let m = marker, !m.written { out.append(Failure(step: "data check", host: nil, reason: "cannot write the marker: \(m.writeDetail ?? "")")) }
-        for s in steps {
-            for c in s.commands where c.finished && c.passed != true && c.result != .interrupted {
-                out.append(Failure(step: s.label, host: c.host, reason: c.result == .unknown ? (c.detail ?? "outcome unknown") : c.outcomeText))
-            }
-            if let v = s.verify, v.passed == false {
-                out.append(Failure(step: s.label, host: nil, reason: "verify failed after \(v.attempts ?? 0) attempts: \(v.detail ?? "")"))
-            }
-            if s.manualResult == .failed { out.append(Failure(step: s.label, host: nil, reason: "operator reported failure: \(s.manualDetail ?? "")")) }
-            if s.result == .skipped {
-                out.append(Failure(step: s.label, host: nil, reason: "not drilled: \(s.detail ?? "selects no host") (a drill with skipped steps does not pass)"))
-            }
-        }
+        for s in steps { out += Self.failures(of: s) }
         for c in finalState where !c.met { out.append(Failure(step: "steady state after restore", host: nil, reason: "\(c.label): \(c.detail)")) }
         return Failure.grouped(out)
+    }
+
+    /// What went wrong in one step (the detail of its `step_finished`).
+    public func failures(ofStep id: String) -> [String] {
+        guard let i = stepIndex(id) else { return [] }
+        return Failure.grouped(Self.failures(of: steps[i]))
+    }
+
+    static func failures(of s: StepRecord) -> [Failure] {
+        var out: [Failure] = []
+        for c in s.commands where c.failed {
+            out.append(Failure(step: s.label, host: c.host, reason: c.evidence))
+        }
+        if let v = s.verify, v.passed == false {
+            out.append(Failure(step: s.label, host: nil, reason: "verify failed after \(v.attempts ?? 0) attempts: \(v.detail ?? "")"))
+        }
+        if s.manualResult == .failed { out.append(Failure(step: s.label, host: nil, reason: "operator reported failure: \(s.manualDetail ?? "")")) }
+        if s.result == .skipped {
+            out.append(Failure(step: s.label, host: nil, reason: "not drilled: \(s.detail ?? "selects no host") (a drill with skipped steps does not pass)"))
+        }
+        return out
     }
 
     /// Steps that ran on no host.

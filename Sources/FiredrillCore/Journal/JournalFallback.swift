@@ -7,25 +7,31 @@ import Glibc
 /// each on stderr, prefixed `journal-fallback: `, and in a fallback file — next to the journal if
 /// that folder still takes writes, else in the temporary folder. Restore goes on; its evidence is
 /// not lost with the journal.
-final class JournalFallback: @unchecked Sendable {
+public final class JournalFallback: @unchecked Sendable {
     private let lock = NSLock()
     private var fd: Int32 = -1
     /// The fallback file in use, if one could be opened.
-    private(set) var path: String?
+    public private(set) var path: String?
     private let candidates: [String]
 
-    init(journalPath: String, runID: String) {
+    public init(journalPath: String, runID: String, echo: Bool = true) {
+        self.echo = echo
         let tmp = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         candidates = [journalPath + ".fallback", "\(tmp)/firedrill-\(runID).journal.fallback"]
     }
 
-    func write(_ event: JournalEvent) {
+    /// Also write each event to stderr (`journal-fallback: {…}`).
+    let echo: Bool
+
+    public func write(_ event: JournalEvent) {
         let line = (try? Journal.encoder.encode(event)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         let bytes = Array((line + "\n").utf8)
         lock.withLock {
             // Raw write(2): FileHandle traps when stderr is a closed pipe, and nothing here may stop restore.
-            let err = Array("journal-fallback: \(line)\n".utf8)
-            _ = err.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            if echo {
+                let err = Array("journal-fallback: \(line)\n".utf8)
+                _ = err.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            }
             while true {
                 if fd < 0 {
                     guard next < candidates.count else { return }

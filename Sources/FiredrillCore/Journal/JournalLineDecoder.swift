@@ -1,12 +1,12 @@
 import Foundation
 
-/// Reads one journal line into a `JournalEvent` without `JSONDecoder` for the flat fields: a
+/// Reads one journal line into its flat `JournalLine` without `JSONDecoder` for the flat fields: a
 /// single pass over the bytes. The journal is read whole to verify, score, report and import,
 /// and Codable's per-key lookups made a 100,000-event journal take over a second. Anything this
 /// reader is not sure of (an unknown enum value, a malformed number) returns nil, and the caller
 /// decodes the line with `JSONDecoder` instead — the one definition of the format stays Codable.
 enum JournalLineDecoder {
-    static func decode(_ line: ArraySlice<UInt8>) -> JournalEvent? {
+    static func decode(_ line: ArraySlice<UInt8>) -> JournalLine? {
         var p = Parser(bytes: line)
         guard let event = p.object() else { return nil }
         return event
@@ -14,7 +14,7 @@ enum JournalLineDecoder {
 
     struct Parser {
         /// A hashed lookup: the synthesized `init(stringValue:)` compares against every key in turn.
-        static let keys: [String: JournalEvent.CodingKeys] = Dictionary(uniqueKeysWithValues: JournalEvent.CodingKeys.allCases.map { ($0.stringValue, $0) })
+        static let keys: [String: JournalLine.CodingKeys] = Dictionary(uniqueKeysWithValues: JournalLine.CodingKeys.allCases.map { ($0.stringValue, $0) })
 
         let bytes: ArraySlice<UInt8>
         var i: Int
@@ -30,9 +30,9 @@ enum JournalLineDecoder {
             return true
         }
 
-        mutating func object() -> JournalEvent? {
+        mutating func object() -> JournalLine? {
             guard expect(0x7b) else { return nil }   // {
-            var e = JournalEvent(.runStarted)
+            var e = JournalLine(.runStarted)
             var sawEvent = false
             skipSpace()
             if i < bytes.endIndex, bytes[i] == 0x7d { return nil }
@@ -53,7 +53,7 @@ enum JournalLineDecoder {
         }
 
         /// Sets one field; false when unsure (the caller falls back to Codable).
-        mutating func assign(_ key: String, into e: inout JournalEvent, sawEvent: inout Bool) -> Bool {
+        mutating func assign(_ key: String, into e: inout JournalLine, sawEvent: inout Bool) -> Bool {
             guard let k = Self.keys[key] else { return skipValue() }
             switch k {
             case .seq: guard let n = int() else { return false }; e.seq = n
@@ -90,7 +90,7 @@ enum JournalLineDecoder {
             case .stderr: return optionalString(&e.stderr)
             case .outputCutBytes: return optionalInt(&e.outputCutBytes)
             case .detail: return optionalString(&e.detail)
-            case .result: return optionalEnum(&e.result)
+            case .result: return optionalString(&e.result)
             case .seconds: return optionalDouble(&e.seconds) != nil
             case .objectiveSeconds: return optionalDouble(&e.objectiveSeconds) != nil
             case .withinObjective: return optionalBool(&e.withinObjective)

@@ -228,8 +228,8 @@ public final class RunLock: @unchecked Sendable {
     /// Whether the run a dead holder was running never wrote `run_ended`.
     static func unfinished(_ h: Holder) -> Bool {
         let journal = RunStore(root: h.runs).journalPath(h.run)
-        guard FileManager.default.fileExists(atPath: journal), let c = try? JournalReader.read(path: journal) else { return false }
-        return !c.events.isEmpty && !c.events.contains { $0.event == .runEnded }
+        guard FileManager.default.fileExists(atPath: journal), let a = try? RunArchive.open(journal) else { return false }
+        return !a.events.isEmpty && !a.record.isFinished
     }
 
     static func rank(_ key: Key) -> Int {

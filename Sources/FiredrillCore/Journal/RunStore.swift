@@ -122,13 +122,11 @@ public struct RunStore: Sendable {
     /// Runs, newest first, each with its status read from its journal.
     public func list() -> [RunSummary] {
         ids().compactMap { id in
-            guard let c = try? JournalReader.read(path: journalPath(id)) else { return nil }
-            let started = c.events.first { $0.event == .runStarted }
-            let ended = c.events.last { $0.event == .runEnded }
+            guard let a = try? RunArchive.open(journalPath(id)) else { return nil }
             // A journal damaged before its end cannot say how the run ended: it says so, not "unfinished".
-            let status = ended?.result?.rawValue ?? (c.problem != nil && c.tornTail == nil ? "unknown" : "unfinished")
-            return RunSummary(id: id, playbook: started?.name, started: started?.time, status: status,
-                              events: c.events.count, intact: c.problem == nil)
+            let status = a.record.ending?.result?.rawValue ?? (a.problem != nil && a.tornTail == nil ? "unknown" : "unfinished")
+            return RunSummary(id: id, playbook: a.record.name, started: a.record.startedAt, status: status,
+                              events: a.events.count, intact: a.problem == nil)
         }
     }
 

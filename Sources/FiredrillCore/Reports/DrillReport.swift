@@ -12,7 +12,7 @@ public struct DrillReport: Sendable, Codable, Equatable {
     public var format = DrillReport.format
     public var overview: Overview
     public var scope: Scope
-    public var objectives: [Objective]
+    public var objectives: Objectives
     /// The steady state checked before the drill.
     public var steadyState: [Check]
     public var timeline: [Step]
@@ -42,14 +42,14 @@ public struct DrillReport: Sendable, Codable, Equatable {
         public var service: String
         public var scenario: String?
         public var exercise: String?
-        public var criticality: String
+        public var criticality: Criticality?
         public var owner: String?
         public var `operator`: String
         public var controller: String
         public var started: String?
         public var ended: String?
         /// `passed`, `failed`, `interrupted`, `preconditions`, `incomplete`, or `unfinished` (no end recorded).
-        public var result: String
+        public var result: RunStatus
         /// The result in words, as the terminal says it.
         public var resultText: String
         public var resumed: Int
@@ -68,7 +68,7 @@ public struct DrillReport: Sendable, Codable, Equatable {
         public var address: String?
         public var groups: [String]
         /// `reachable`, `unreachable`, or `not checked` (the run stopped before).
-        public var status: String
+        public var status: HostStatus
         public var detail: String?
         public var trustedNewKey: Bool
 
@@ -87,11 +87,11 @@ public struct DrillReport: Sendable, Codable, Equatable {
 
     public struct Objective: Sendable, Codable, Equatable {
         /// `RTO` or `RPO`.
-        public var name: String
+        public var name: ObjectiveName
         public var objectiveSeconds: Double?
         public var measuredSeconds: Double?
-        /// `met`, `exceeded`, `not measured`, `data lost`, `no objective`, `no data check`.
-        public var status: String
+        /// `met`, `exceeded`, `measured`, `not measured`, `data lost`, `no objective`, `no data check`.
+        public var status: ObjectiveStatus
         public var step: String?
         /// Where it was measured, on the run's clock.
         public var fromOffsetMS: Double?
@@ -110,9 +110,9 @@ public struct DrillReport: Sendable, Codable, Equatable {
         public var from: String?
         public var attempt: Int
         public var offsetMS: Double?
-        public var expect: String
+        public var expect: Expect
         /// `passed`, `failed`, `error`, `skipped`: what the probe found.
-        public var outcome: String
+        public var outcome: CheckOutcome.Status
         /// Whether that was what was expected.
         public var met: Bool
         public var detail: String
@@ -125,7 +125,7 @@ public struct DrillReport: Sendable, Codable, Equatable {
     public struct HostResult: Sendable, Codable, Equatable {
         public var host: String
         /// `passed`, `failed`, `timed out`, `unknown`, `not sent`, `interrupted`, `running` (no end recorded), or a transport error.
-        public var outcome: String
+        public var outcome: HostOutcome
         public var passed: Bool
         public var text: String
         public var command: String?
@@ -187,12 +187,12 @@ public struct DrillReport: Sendable, Codable, Equatable {
         public var id: String
         public var name: String
         /// `failover`, `restore`, `on_failure`.
-        public var phase: String
+        public var phase: Phase
         /// `command` or `manual`.
-        public var kind: String
+        public var kind: StepSpec.Kind
         public var pattern: String?
         /// `passed`, `failed`, `skipped`, `interrupted`, `unfinished`, or `not run` (planned, never started).
-        public var result: String
+        public var result: StepStatus
         public var detail: String?
         public var startedOffsetMS: Double?
         public var durationMS: Double?
@@ -202,7 +202,7 @@ public struct DrillReport: Sendable, Codable, Equatable {
         public var verify: Verify?
         /// A manual step: what the operator was asked, the answer and who gave it.
         public var instruction: String?
-        public var manualResult: String?
+        public var manualResult: ManualOutcome?
         public var answeredBy: String?
 
         enum CodingKeys: String, CodingKey {
@@ -217,7 +217,7 @@ public struct DrillReport: Sendable, Codable, Equatable {
         /// Why restore started: `completed` (after a finished failover), `step_failed`, `interrupted`, …
         public var reason: String?
         /// `completed`, `failed`, `abandoned`, `not_needed`, `not_run`, or nil when the run stopped before.
-        public var status: String?
+        public var status: RestoreStatus?
         public var summary: String
         /// The state the hosts were left in, in words.
         public var hostsLeft: String
@@ -242,7 +242,7 @@ public struct DrillReport: Sendable, Codable, Equatable {
     public struct Comparison: Sendable, Codable, Equatable {
         public var run: String
         public var started: String
-        public var result: String
+        public var result: RunStatus
         public var score: Double
         public var grade: String
         public var scoreDelta: Double
@@ -260,7 +260,7 @@ public struct DrillReport: Sendable, Codable, Equatable {
     public struct TrendPoint: Sendable, Codable, Equatable {
         public var run: String
         public var started: String
-        public var result: String
+        public var result: RunStatus
         public var score: Double
         public var rtoSeconds: Double?
 
@@ -297,31 +297,123 @@ public struct DrillReport: Sendable, Codable, Equatable {
         public var id: String
         public var title: String
         /// `evidenced`, `partial`, or `missing`.
-        public var status: String
+        public var status: RequirementStatus
         /// Which evidence in this report answers it.
         public var evidence: String
     }
 }
 
-/// What the history adds to a report: the operator's after-action record and earlier drills.
-public struct ReportHistory: Sendable {
-    public var inHistory: Bool
-    public var annotations: [Annotation]
-    public var annotationProblem: String?
-    /// This service's runs, oldest first (this run included when it is indexed).
-    public var runs: [HistoryEntry]
-    /// Why there is no history, when there is none.
-    public var note: String?
-    /// The history could not be read (corrupt, not a database): the report says so, and the command warns.
-    public var problem: String?
-    /// The journal head and event count the run was indexed with.
-    public var indexedHead: String?
-    public var indexedEvents: Int?
+extension DrillReport {
+    /// RTO and RPO, in that order (a list of two in the JSON).
+    public struct Objectives: Sendable, Codable, Equatable {
+        public var rto: Objective
+        public var rpo: Objective
 
-    public init(inHistory: Bool = false, annotations: [Annotation] = [], annotationProblem: String? = nil, runs: [HistoryEntry] = [],
-                note: String? = nil, problem: String? = nil, indexedHead: String? = nil, indexedEvents: Int? = nil) {
-        self.inHistory = inHistory; self.annotations = annotations; self.annotationProblem = annotationProblem; self.runs = runs; self.note = note
-        self.problem = problem; self.indexedHead = indexedHead; self.indexedEvents = indexedEvents
+        public init(rto: Objective, rpo: Objective) { self.rto = rto; self.rpo = rpo }
+
+        public var all: [Objective] { [rto, rpo] }
+
+        public init(from decoder: any Decoder) throws {
+            let list = try [Objective](from: decoder)
+            guard list.count == 2 else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "objectives are RTO and RPO"))
+            }
+            self.init(rto: list[0], rpo: list[1])
+        }
+
+        public func encode(to encoder: any Encoder) throws { try all.encode(to: encoder) }
+    }
+
+    public enum HostStatus: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
+        case reachable, unreachable
+        /// The run stopped before the host was tried.
+        case notChecked = "not checked"
+        public var description: String { rawValue }
+    }
+
+    public enum ObjectiveName: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
+        case rto = "RTO", rpo = "RPO"
+        public var description: String { rawValue }
+    }
+
+    public enum ObjectiveStatus: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
+        case met, exceeded
+        /// Measured, with no objective to compare with.
+        case measured
+        case notMeasured = "not measured"
+        /// RPO: the marker was not found.
+        case dataLost = "data lost"
+        case noObjective = "no objective"
+        case noDataCheck = "no data check"
+        public var description: String { rawValue }
+
+        /// Whether it tells of a problem (red), of success (green), or neither.
+        public var verdict: Bool? {
+            switch self {
+            case .met: return true
+            case .exceeded, .notMeasured, .dataLost: return false
+            case .measured, .noObjective, .noDataCheck: return nil
+            }
+        }
+    }
+
+    /// How a step ended, or that it never started.
+    public enum StepStatus: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
+        case passed, failed, skipped, interrupted
+        /// Started, with no end recorded.
+        case unfinished
+        /// Planned, never started.
+        case notRun = "not run"
+        public var description: String { rawValue }
+
+        public init(_ r: StepResult?) {
+            switch r {
+            case .passed?: self = .passed
+            case .failed?: self = .failed
+            case .skipped?: self = .skipped
+            case .interrupted?: self = .interrupted
+            case nil: self = .unfinished
+            }
+        }
+    }
+
+    /// How one host's command ended.
+    public enum HostOutcome: Sendable, Equatable, Hashable, RawRepresentable, Codable, CustomStringConvertible {
+        case passed, failed
+        case timedOut
+        /// No end recorded.
+        case running
+        /// It did not end with a status of its own (unknown, not sent, interrupted, a transport error).
+        case notCompleted(CommandFailure)
+
+        public init?(rawValue: String) {
+            switch rawValue {
+            case "passed": self = .passed
+            case "failed": self = .failed
+            case "timed out": self = .timedOut
+            case "running": self = .running
+            default:
+                guard let f = CommandFailure(rawValue: rawValue.replacingOccurrences(of: " ", with: "_")) else { return nil }
+                self = .notCompleted(f)
+            }
+        }
+
+        public var rawValue: String {
+            switch self {
+            case .passed: return "passed"
+            case .failed: return "failed"
+            case .timedOut: return "timed out"
+            case .running: return "running"
+            case let .notCompleted(f): return f.rawValue.replacingOccurrences(of: "_", with: " ")
+            }
+        }
+
+        public var description: String { rawValue }
+    }
+
+    public enum RequirementStatus: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
+        case evidenced, partial, missing
+        public var description: String { rawValue }
     }
 }
 
@@ -331,9 +423,9 @@ extension DrillReport {
                 history: ReportHistory, reportVersion: String) {
         let facts = r.facts
         let score = Score(r)
-        let result = r.ending?.result?.rawValue ?? (r.journalFailed != nil ? "incomplete" : "unfinished")
+        let result = r.status
         overview = Overview(run: r.runID ?? "", name: r.name ?? facts?.service ?? "", service: facts?.service ?? r.name ?? "",
-                            scenario: facts?.scenario, exercise: facts?.exercise, criticality: facts?.criticality ?? "",
+                            scenario: facts?.scenario, exercise: facts?.exercise, criticality: facts.flatMap { Criticality(rawValue: $0.criticality) },
                             owner: facts?.owner, operator: facts?.operator ?? "", controller: facts?.controller ?? "",
                             started: r.startedAt, ended: r.endedAt, result: result, resultText: Self.resultText(r, result),
                             resumed: r.resumes.count, score: score.points, grade: score.grade.rawValue)
@@ -359,14 +451,14 @@ extension DrillReport {
         previous = earlier.last.map { p in
             let rto = r.rto?.passed == false ? nil : r.rto?.seconds
             let rpo = r.rpo?.passed == true ? r.rpo?.seconds : nil
-            return Comparison(run: p.id, started: p.started, result: p.result, score: p.score, grade: p.grade,
+            return Comparison(run: p.id, started: p.started, result: RunStatus(text: p.result), score: p.score, grade: p.grade,
                               scoreDelta: ScoreCalculator.round(score.points - p.score), rtoSeconds: p.rtoSeconds,
                               rtoDeltaSeconds: Self.zip2(rto, p.rtoSeconds).map { Self.round2($0 - $1) }, rpoSeconds: p.rpoSeconds,
                               rpoDeltaSeconds: Self.zip2(rpo, p.rpoSeconds).map { Self.round2($0 - $1) })
         }
-        var points = history.runs.map { TrendPoint(run: $0.id, started: $0.started, result: $0.result, score: $0.score, rtoSeconds: $0.rtoSeconds) }
+        var points = history.runs.map { TrendPoint(run: $0.id, started: $0.started, result: RunStatus(text: $0.result), score: $0.score, rtoSeconds: $0.rtoSeconds) }
         if mine == nil, let id = r.runID {
-            points = earlier.map { TrendPoint(run: $0.id, started: $0.started, result: $0.result, score: $0.score, rtoSeconds: $0.rtoSeconds) }
+            points = earlier.map { TrendPoint(run: $0.id, started: $0.started, result: RunStatus(text: $0.result), score: $0.score, rtoSeconds: $0.rtoSeconds) }
             points.append(TrendPoint(run: id, started: r.startedAt ?? "", result: result, score: score.points, rtoSeconds: r.rto?.passed == false ? nil : r.rto?.seconds))
         } else if let mine {
             points = Array(points[...mine])
@@ -390,14 +482,15 @@ extension DrillReport {
 
     static func round2(_ x: Double) -> Double { (x * 100).rounded() / 100 }
 
-    static func resultText(_ r: DrillRecord, _ result: String) -> String {
+    static func resultText(_ r: DrillRecord, _ result: RunStatus) -> String {
         switch result {
-        case "passed": return "PASSED"
-        case "failed": return "FAILED"
-        case "interrupted": return "INTERRUPTED"
-        case "preconditions": return r.resumes.isEmpty ? "NOT STARTED (preconditions not met)" : "NOT RESUMED (hosts unreachable)"
-        case "incomplete": return "RECORD INCOMPLETE"
-        default: return "UNFINISHED (no end recorded)"
+        case .passed: return "PASSED"
+        case .failed: return "FAILED"
+        case .interrupted: return "INTERRUPTED"
+        case .preconditions: return r.resumes.isEmpty ? "NOT STARTED (preconditions not met)" : "NOT RESUMED (hosts unreachable)"
+        case .incomplete: return "RECORD INCOMPLETE"
+        case .unfinished: return "UNFINISHED (no end recorded)"
+        case .unknown: return "UNKNOWN (the journal is damaged before it says)"
         }
     }
 
@@ -426,37 +519,36 @@ extension DrillReport {
         for h in r.hosts where !names.contains(h.name) { names.append(h.name) }
         let hosts = names.map { name -> Host in
             let seen = r.hosts.first { $0.name == name }
-            let status = seen.map { $0.ready ? "reachable" : "unreachable" } ?? "not checked"
+            let status: HostStatus = seen.map { $0.ready ? .reachable : .unreachable } ?? .notChecked
             return Host(name: name, address: address[name] ?? seen?.endpoint, groups: groups[name] ?? [], status: status,
                         detail: seen?.detail, trustedNewKey: seen?.trustedNewKey ?? false)
         }
-        return Scope(hosts: hosts, unreachable: hosts.filter { $0.status == "unreachable" }.map(\.name), limit: r.facts?.limit,
+        return Scope(hosts: hosts, unreachable: hosts.filter { $0.status == .unreachable }.map(\.name), limit: r.facts?.limit,
                      inventory: r.facts?.inventory ?? [], extraVarNames: r.facts?.extraVarNames ?? [])
     }
 
-    static func objectives(_ r: DrillRecord) -> [Objective] {
+    static func objectives(_ r: DrillRecord) -> Objectives {
         let rtoObjective = r.facts?.rtoObjectiveSeconds ?? r.rto?.objectiveSeconds
         let rtoMeasured = r.rto?.passed == false ? nil : r.rto?.seconds
-        let rtoStatus: String = rtoMeasured.map { m in rtoObjective.map { m <= $0 ? "met" : "exceeded" } ?? "measured" }
-            ?? (rtoObjective == nil ? "no objective" : "not measured")
+        let rtoStatus: ObjectiveStatus = rtoMeasured.map { m in rtoObjective.map { m <= $0 ? .met : .exceeded } ?? .measured }
+            ?? (rtoObjective == nil ? .noObjective : .notMeasured)
         let rpoObjective = r.facts?.rpoObjectiveSeconds ?? r.rpo?.objectiveSeconds
         let rpoMeasured = r.rpo?.passed == true ? r.rpo?.seconds : nil
-        let rpoStatus: String
-        if r.rpo?.passed == false { rpoStatus = "data lost" }
-        else if let m = rpoMeasured { rpoStatus = rpoObjective.map { m <= $0 ? "met" : "exceeded" } ?? "measured" }
-        else if r.marker == nil && !(r.plan.map { ($0["data_check"] ?? .null) != .null } ?? false) { rpoStatus = "no data check" }
-        else { rpoStatus = rpoObjective == nil ? "no objective" : "not measured" }
-        return [
-            Objective(name: "RTO", objectiveSeconds: rtoObjective, measuredSeconds: rtoMeasured, status: rtoStatus, step: r.rto?.step,
-                      fromOffsetMS: r.rto?.fromOffsetMS, toOffsetMS: r.rto?.toOffsetMS, detail: r.rto?.detail),
-            Objective(name: "RPO", objectiveSeconds: rpoObjective, measuredSeconds: rpoMeasured, status: rpoStatus, step: r.rpo?.step,
-                      fromOffsetMS: r.rpo?.fromOffsetMS, toOffsetMS: r.rpo?.toOffsetMS, detail: r.rpo?.detail),
-        ]
+        let rpoStatus: ObjectiveStatus
+        if r.rpo?.passed == false { rpoStatus = .dataLost }
+        else if let m = rpoMeasured { rpoStatus = rpoObjective.map { m <= $0 ? .met : .exceeded } ?? .measured }
+        else if r.marker == nil && !(r.plan.map { ($0["data_check"] ?? .null) != .null } ?? false) { rpoStatus = .noDataCheck }
+        else { rpoStatus = rpoObjective == nil ? .noObjective : .notMeasured }
+        return Objectives(
+            rto: Objective(name: .rto, objectiveSeconds: rtoObjective, measuredSeconds: rtoMeasured, status: rtoStatus, step: r.rto?.step,
+                           fromOffsetMS: r.rto?.fromOffsetMS, toOffsetMS: r.rto?.toOffsetMS, detail: r.rto?.detail),
+            rpo: Objective(name: .rpo, objectiveSeconds: rpoObjective, measuredSeconds: rpoMeasured, status: rpoStatus, step: r.rpo?.step,
+                           fromOffsetMS: r.rpo?.fromOffsetMS, toOffsetMS: r.rpo?.toOffsetMS, detail: r.rpo?.detail))
     }
 
     static func check(_ c: DrillRecord.CheckSample) -> Check {
-        Check(check: c.check, host: c.host, from: c.from, attempt: c.attempt, offsetMS: c.offsetMS, expect: c.expect.rawValue,
-              outcome: c.outcome.rawValue, met: c.met, detail: c.detail)
+        Check(check: c.check, host: c.host, from: c.from, attempt: c.attempt, offsetMS: c.offsetMS, expect: c.expect,
+              outcome: c.outcome, met: c.met, detail: c.detail)
     }
 
     /// The steps that started, in order, then the planned ones that never did (`not run`).
@@ -469,8 +561,8 @@ extension DrillReport {
                 func text(_ k: String) -> String? { if case let .string(v)? = p[k] { v } else { nil } }
                 let hosts: [String] = if case let .array(h)? = p["hosts"] { h.compactMap { if case let .string(s) = $0 { s } else { nil } } } else { [] }
                 let verify: Verify? = (p["verify"] ?? .null) == .null ? nil : Verify(withinSeconds: nil, holdSeconds: nil, passed: nil, attempts: nil, detail: nil, flaps: [], samples: [])
-                steps.append(Step(id: id, name: text("name") ?? "", phase: text("phase") ?? (phase == "steps" ? "failover" : "restore"),
-                                  kind: text("kind") ?? "command", pattern: text("pattern"), result: "not run",
+                steps.append(Step(id: id, name: text("name") ?? "", phase: text("phase").flatMap(Phase.init(rawValue:)) ?? (phase == "steps" ? .failover : .restore),
+                                  kind: text("kind").flatMap(StepSpec.Kind.init(rawValue:)) ?? .command, pattern: text("pattern"), result: .notRun,
                                   detail: r.preconditions != nil ? "the drill did not start"
                                       : phase == "restore" && r.restore?.status == .failed ? "not started: restore stopped at the step that failed"
                                       : phase == "restore" && r.restore?.status == .notNeeded ? "not needed: nothing was failed over"
@@ -484,30 +576,33 @@ extension DrillReport {
 
     static func step(_ s: DrillRecord.StepRecord) -> Step {
         let hosts = s.commands.map { c -> HostResult in
-            let outcome: String
-            if !c.finished { outcome = "running" }
-            else if c.passed == true { outcome = "passed" }
-            else if c.timedOut { outcome = "timed out" }
-            else if c.exit != nil || c.signal != nil { outcome = "failed" }
-            else { outcome = (c.result?.rawValue ?? "failed").replacingOccurrences(of: "_", with: " ") }
-            let text = !c.finished ? "no end recorded" : c.result == .unknown ? (c.detail ?? "outcome unknown") : c.outcomeText
-            return HostResult(host: c.host, outcome: outcome, passed: c.passed == true, text: text, command: c.command, exit: c.exit,
-                              startedOffsetMS: c.startedOffsetMS, durationMS: c.durationMS, stdout: c.stdout, stderr: c.stderr)
+            let outcome: HostOutcome
+            if let end = c.end {
+                if end.passed { outcome = .passed }
+                else if end.timedOut == true { outcome = .timedOut }
+                else if end.exit != nil || end.signal != nil { outcome = .failed }
+                else { outcome = end.failure.map(HostOutcome.notCompleted) ?? .failed }
+            } else {
+                outcome = .running
+            }
+            let text = !c.finished ? "no end recorded" : c.evidence
+            return HostResult(host: c.host, outcome: outcome, passed: c.passed, text: text, command: c.command, exit: c.end?.exit,
+                              startedOffsetMS: c.startedOffsetMS, durationMS: c.end?.durationMS, stdout: c.end?.stdout, stderr: c.end?.stderr)
         }
         let verify = (s.verify != nil || s.spec?.verify != nil) ? Verify(
             withinSeconds: s.spec?.verify?.withinSeconds, holdSeconds: s.spec?.verify?.holdSeconds, passed: s.verify?.passed,
             attempts: s.verify?.attempts, detail: s.verify?.detail, flaps: s.verify?.flaps ?? [], samples: (s.verify?.samples ?? []).map(check)) : nil
-        return Step(id: s.id, name: s.name, phase: s.phase?.rawValue ?? "failover", kind: s.spec?.kind ?? (s.manualResult != nil ? "manual" : "command"),
-                    pattern: s.spec?.pattern, result: s.result?.rawValue ?? "unfinished", detail: s.detail, startedOffsetMS: s.startedOffsetMS,
-                    durationMS: s.durationMS, hosts: hosts, plannedHosts: s.spec?.hosts ?? hosts.map(\.host), verify: verify, instruction: s.spec?.instruction,
-                    manualResult: s.manualResult?.rawValue, answeredBy: s.manualAnsweredBy)
+        return Step(id: s.id, name: s.name, phase: s.phase ?? .failover, kind: s.isManual ? .manual : .command,
+                    pattern: s.spec?.pattern, result: StepStatus(s.result), detail: s.detail, startedOffsetMS: s.startedOffsetMS,
+                    durationMS: s.durationMS, hosts: hosts, plannedHosts: s.spec?.hosts ?? hosts.map(\.host), verify: verify,
+                    instruction: s.spec?.instruction, manualResult: s.manualResult, answeredBy: s.manualAnsweredBy)
     }
 
     static func restore(_ r: DrillRecord) -> Restore {
-        let status = r.restore?.status?.rawValue ?? (r.ending?.touched == false ? "not_needed" : nil)
+        let status = r.restore?.status ?? (r.ending?.touched == false ? .notNeeded : nil)
         let summary = r.ending?.restore ?? r.restore?.detail ?? (r.isFinished ? "restore did not run" : "the run stopped before restore was recorded")
         let left = r.ending?.finalState ?? (r.isFinished ? "not recorded" : "unknown: the run has no end; resume it (firedrill run --resume)")
-        // Why restore started, in words (`restore_started`'s result).
+        // Why restore started, in words (`restore_started`'s reason).
         let reason: String? = r.restore?.reason.map {
             switch $0 {
             case .completed: return "after the failover completed"
@@ -515,53 +610,52 @@ extension DrillReport {
             case .interrupted: return "after an interrupt"
             case .journalFailed: return "after the journal failed"
             case .resumed: return "on resume, after the runner died"
-            default: return $0.rawValue.replacingOccurrences(of: "_", with: " ")
             }
         }
         return Restore(touched: r.ending?.touched, reason: reason, status: status, summary: summary, hostsLeft: left,
-                       steps: r.steps.filter { $0.phase == .restore }.map { "\($0.label): \($0.result?.rawValue ?? "unfinished")" },
-                       leftovers: r.leftovers.map { "\($0.step) on \($0.host): \($0.result?.rawValue ?? "") \($0.detail)" })
+                       steps: r.steps.filter { $0.phase == .restore }.map { "\($0.label): \(StepStatus($0.result))" },
+                       leftovers: r.leftovers.map { "\($0.step) on \($0.host): \($0.verdict?.rawValue ?? "") \($0.detail)" })
     }
 
     /// Which evidence in this report answers which requirement, and how fully.
     static func requirements(_ report: DrillReport, _ r: DrillRecord) -> [Requirement] {
-        let started = report.timeline.filter { $0.result != "not run" }
+        let started = report.timeline.filter { $0.result != .notRun }
         let ran = !started.isEmpty
-        let passed = report.overview.result == "passed"
+        let passed = report.overview.result == .passed
         let chain = report.evidence.chainVerified ? "journal chain verified (\(report.evidence.events) events)" : "journal DAMAGED"
-        let verifies = started.filter { $0.phase == "failover" && $0.verify != nil }
+        let verifies = started.filter { $0.phase == .failover && $0.verify != nil }
         let held = verifies.filter { $0.verify?.passed == true }.count
-        let rto = report.objectives[0], rpo = report.objectives[1]
+        let rto = report.objectives.rto, rpo = report.objectives.rpo
         let reviewed = !report.afterAction.annotations.isEmpty
         let actions = report.afterAction.annotations.reduce(0) { $0 + $1.actions.count }
-        let restored = report.restore.status == "completed"
+        let restored = report.restore.status == .completed
         var out: [Requirement] = []
         out.append(Requirement(
             id: "HIPAA 164.308(a)(7)(ii)(B)", title: "Disaster recovery plan: procedures to restore any loss of data",
-            status: !ran ? "missing" : restored && passed ? "evidenced" : "partial",
+            status: !ran ? .missing : restored && passed ? .evidenced : .partial,
             evidence: "playbook \(report.evidence.playbook ?? "?") (SHA-256 \(short(report.evidence.playbookSHA256))) defines failover and restore; "
-                + (ran ? "this drill ran \(started.filter { $0.phase == "failover" }.count) failover and \(started.filter { $0.phase == "restore" }.count) restore steps; restore: \(report.restore.status ?? "not run"); RPO \(rpo.status)" : "the drill did not run (\(report.overview.resultText))")))
+                + (ran ? "this drill ran \(started.filter { $0.phase == .failover }.count) failover and \(started.filter { $0.phase == .restore }.count) restore steps; restore: \(report.restore.status?.rawValue ?? "not run"); RPO \(rpo.status)" : "the drill did not run (\(report.overview.resultText))")))
         out.append(Requirement(
             id: "HIPAA 164.308(a)(7)(ii)(C)", title: "Emergency mode operation plan: critical processes continue during the emergency",
-            status: !ran || verifies.isEmpty ? "missing" : held == verifies.count ? "evidenced" : "partial",
+            status: !ran || verifies.isEmpty ? .missing : held == verifies.count ? .evidenced : .partial,
             evidence: verifies.isEmpty ? "no failover step verified the service" : "\(held) of \(verifies.count) failover steps showed the service answering (verify held); RTO \(rto.status)"))
         out.append(Requirement(
             id: "HIPAA 164.308(a)(7)(ii)(D)", title: "Testing and revision procedures",
-            status: !ran ? "partial" : reviewed && report.evidence.chainVerified ? "evidenced" : "partial",
+            status: !ran ? .partial : reviewed && report.evidence.chainVerified ? .evidenced : .partial,
             evidence: "drill \(report.overview.run) on \(report.overview.started ?? "?"), \(chain); score \(ScoreRenderer.num(report.score.points)) (\(report.score.grade.rawValue)); "
                 + (reviewed ? "after-action review recorded (\(report.afterAction.annotations.count) annotation(s), \(actions) action item(s))" : "no after-action review recorded yet (firedrill annotate)")))
         out.append(Requirement(
             id: "HIPAA 164.308(a)(7)(ii)(E)", title: "Applications and data criticality analysis",
-            status: report.overview.criticality.isEmpty ? "missing" : rto.objectiveSeconds != nil ? "evidenced" : "partial",
-            evidence: "service \(report.overview.service) rated \(report.overview.criticality.isEmpty ? "?" : report.overview.criticality); objectives RTO \(rto.objectiveSeconds.map(ReportText.duration) ?? "not set"), RPO \(rpo.objectiveSeconds.map(ReportText.duration) ?? "not set")"))
+            status: report.overview.criticality == nil ? .missing : rto.objectiveSeconds != nil ? .evidenced : .partial,
+            evidence: "service \(report.overview.service) rated \(report.overview.criticality?.rawValue ?? "?"); objectives RTO \(rto.objectiveSeconds.map(ReportText.duration) ?? "not set"), RPO \(rpo.objectiveSeconds.map(ReportText.duration) ?? "not set")"))
         out.append(Requirement(
             id: "CMS 482.15(d)(2)", title: "Testing for emergency preparedness: exercises and their after-action analysis",
-            status: !ran ? "missing" : reviewed ? "evidenced" : "partial",
+            status: !ran ? .missing : reviewed ? .evidenced : .partial,
             evidence: "\(report.overview.exercise.map { "\($0) exercise" } ?? "exercise (type not set in the playbook)") of scenario \"\(report.overview.scenario ?? "not set")\"; "
                 + (reviewed ? "analysis and action items recorded" : "after-action analysis still to record (firedrill annotate)")))
         out.append(Requirement(
             id: "NIST SP 800-53 CP-4 / SP 800-84", title: "Contingency plan testing: test, review the results, take corrective action",
-            status: !ran ? "missing" : reviewed && report.evidence.chainVerified ? "evidenced" : "partial",
+            status: !ran ? .missing : reviewed && report.evidence.chainVerified ? .evidenced : .partial,
             evidence: "timeline of every step and verify attempt, \(report.score.deductions.count) deduction(s) with evidence, \(chain)"
                 + (report.previous.map { "; compared with the previous drill \($0.run)" } ?? "")
                 + (reviewed ? "; \(actions) corrective action item(s) with owners and due dates" : "")))
@@ -596,13 +690,13 @@ extension DrillReport {
     /// file that does not exist: no history). Reading a journal never fails the report: a damaged
     /// one is reported as damaged, with what precedes the damage.
     public static func load(journal path: String, database: String?, reportVersion: String) async throws -> DrillReport {
-        let contents = try JournalReader.read(path: path)
-        guard !contents.events.isEmpty || contents.problem != nil else {
+        let archive = try RunArchive.open(path)
+        guard !archive.events.isEmpty || archive.problem != nil else {
             throw Journal.Failure(message: "\(path) holds no run (empty or missing)")
         }
         var history = ReportHistory(note: database.map { "no history database at \($0): firedrill import \(path) records the run" }
             ?? "no history database given")
-        let record = DrillRecord.fold(contents.events)
+        let record = archive.record
         if let database, History.exists(database) {
             do throws(History.Failure) {
                 let db = try await History.open(path: database, existing: true)
@@ -611,19 +705,23 @@ extension DrillReport {
                 history = ReportHistory(note: "the history could not be read: \(error.message)", problem: error.message)
             }
         }
-        // The history remembers how long the journal was and how it ended: a journal cut back or
-        // changed since it was indexed (its seal file removed with it) does not match.
-        let events = contents.events, head = contents.lastHash
-        var problem = contents.problem
+        return DrillReport(archive: archive, history: history, reportVersion: reportVersion)
+    }
+
+    /// The report of a journal as read now, with what the history adds. The history remembers how
+    /// long the journal was and how it ended: a journal cut back or changed since it was indexed
+    /// (its seal file removed with it) does not match, and the report says so.
+    public init(archive: RunArchive, history: ReportHistory, reportVersion: String) {
+        let events = archive.events, head = archive.lastHash
+        var problem = archive.problem
         if problem == nil, let indexed = history.indexedEvents, let indexedHead = history.indexedHead {
             let matches = events.count == indexed ? head == indexedHead : events.count > indexed && events[indexed].prev == indexedHead
             if !matches {
                 problem = "the history indexed this run with \(indexed) events (head \(indexedHead.prefix(12))…); this journal has \(events.count) (head \(head.prefix(12))…) and does not extend it: it was cut or changed since"
             }
         }
-        let sealed = FileManager.default.fileExists(atPath: path + ".head")
-        return DrillReport(record: record, journal: path, events: events.count, headHash: head, problem: problem,
-                           sealed: sealed, history: history, reportVersion: reportVersion)
+        self.init(record: archive.record, journal: archive.path, events: events.count, headHash: head, problem: problem,
+                  sealed: archive.sealed, history: history, reportVersion: reportVersion)
     }
 
     /// This report in `format` (`style` colours the text format).
@@ -634,6 +732,70 @@ extension DrillReport {
         case .html: return ReportHTMLRenderer().render(self)
         case .junit: return ReportJUnitRenderer().render(self)
         case .json: return try JSONOutput.encode(self) + "\n"
+        }
+    }
+}
+
+/// How a status reads: good news, something to look at, or a problem (colour, and the ✓ – ✗ marks).
+public enum Tone: Sendable, Equatable {
+    case good, warning, bad
+
+    /// ✓ for good, ✗ for bad, – for neither.
+    public var ok: Bool? {
+        switch self {
+        case .good: return true
+        case .warning: return nil
+        case .bad: return false
+        }
+    }
+}
+
+extension RunStatus {
+    public var tone: Tone {
+        switch self {
+        case .passed: return .good
+        case .interrupted, .unfinished: return .warning
+        case .failed, .preconditions, .incomplete, .unknown: return .bad
+        }
+    }
+}
+
+extension DrillReport.StepStatus {
+    public var tone: Tone {
+        switch self {
+        case .passed: return .good
+        case .notRun, .skipped, .interrupted, .unfinished: return .warning
+        case .failed: return .bad
+        }
+    }
+}
+
+extension DrillReport.RequirementStatus {
+    public var tone: Tone {
+        switch self {
+        case .evidenced: return .good
+        case .partial: return .warning
+        case .missing: return .bad
+        }
+    }
+}
+
+extension DrillReport.HostStatus {
+    public var tone: Tone {
+        switch self {
+        case .reachable: return .good
+        case .notChecked: return .warning
+        case .unreachable: return .bad
+        }
+    }
+}
+
+extension DrillReport.ObjectiveStatus {
+    public var tone: Tone {
+        switch verdict {
+        case true?: return .good
+        case false?: return .bad
+        case nil: return .warning
         }
     }
 }

@@ -25,7 +25,7 @@ struct TimelineSVG {
             for c in s.verify?.samples ?? [] { end = max(end, c.offsetMS ?? 0) }
         }
         for c in report.steadyState + report.finalState { end = max(end, c.offsetMS ?? 0) }
-        for o in report.objectives { end = max(end, o.toOffsetMS ?? 0) }
+        for o in report.objectives.all { end = max(end, o.toOffsetMS ?? 0) }
         return end * 1.02
     }
 
@@ -33,14 +33,14 @@ struct TimelineSVG {
 
     func render() -> String {
         let steps = report.timeline
-        let restoreSteps = steps.filter { $0.phase == "restore" && $0.startedOffsetMS != nil }
+        let restoreSteps = steps.filter { $0.phase == .restore && $0.startedOffsetMS != nil }
         let lanes = Double(steps.count + 1)
         let height = top + lanes * laneHeight + 40
-        let rto = report.objectives.first { $0.name == "RTO" }
+        let rto = report.objectives.rto
         var s = "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(f(width)) \(f(height))\" width=\"\(f(width))\" height=\"\(f(height))\" role=\"img\" aria-labelledby=\"tl-title tl-desc\">"
         s += "<title id=\"tl-title\">Timeline of drill \(e(report.overview.run))</title>"
         s += "<desc id=\"tl-desc\">\(steps.count) steps over \(e(ReportText.duration(span / 1000 / 1.02))); "
-        s += (rto?.measuredSeconds).map { "outage window \(e(ReportText.duration($0))) shaded; " } ?? "no RTO measured; "
+        s += rto.measuredSeconds.map { "outage window \(e(ReportText.duration($0))) shaded; " } ?? "no RTO measured; "
         s += "bars are host commands (hatched when failed), ticks are verify attempts (a cross when a check was not met).</desc>"
         s += """
         <defs><pattern id="hatch-fail" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#f7d4da"/><line x1="0" y1="0" x2="0" y2="6" stroke="#a4001d" stroke-width="3"/></pattern>
@@ -56,37 +56,37 @@ struct TimelineSVG {
             t += tick
         }
         // The outage window: from the failure to the service answering again (the RTO).
-        if let rto, let from = rto.fromOffsetMS, let to = rto.toOffsetMS, to > from {
+        if let from = rto.fromOffsetMS, let to = rto.toOffsetMS, to > from {
             s += "<g class=\"outage\"><rect x=\"\(f(x(from)))\" y=\"\(f(top))\" width=\"\(f(max(1, x(to) - x(from))))\" height=\"\(f(lanes * laneHeight))\" fill=\"url(#hatch-outage)\" stroke=\"#a4001d\" stroke-dasharray=\"4 3\">"
             s += "<title>Outage window: \(e(ReportText.duration(rto.measuredSeconds ?? (to - from) / 1000))) from the failure to the service answering again (RTO)</title></rect>"
             s += "<text x=\"\(f(x(from) + 3))\" y=\"\(f(height - 16))\">outage (RTO \(e(ReportText.duration(rto.measuredSeconds ?? (to - from) / 1000))))</text></g>"
         }
         for (i, step) in steps.enumerated() {
             let y = top + Double(i) * laneHeight
-            s += "<g class=\"lane\" data-step=\"\(e(step.id))\" data-phase=\"\(e(step.phase))\">"
+            s += "<g class=\"lane\" data-step=\"\(e(step.id))\" data-phase=\"\(e(step.phase.rawValue))\">"
             if i % 2 == 0 { s += "<rect x=\"0\" y=\"\(f(y))\" width=\"\(f(width))\" height=\"\(f(laneHeight))\" fill=\"#f6f7f9\"/>" }
             let name = "\(step.id) \(step.name)"
-            s += "<text x=\"4\" y=\"\(f(y + 19))\"><title>\(e(name)) — \(e(step.result))</title>\(e(name.count > 36 ? String(name.prefix(35)) + "…" : name))</text>"
+            s += "<text x=\"4\" y=\"\(f(y + 19))\"><title>\(e(name)) — \(e(step.result.rawValue))</title>\(e(name.count > 36 ? String(name.prefix(35)) + "…" : name))</text>"
             if step.startedOffsetMS == nil {
-                s += "<text x=\"\(f(labelWidth + 4))\" y=\"\(f(y + 19))\" font-style=\"italic\">\(e(step.result)): \(e(step.detail ?? ""))</text></g>"
+                s += "<text x=\"\(f(labelWidth + 4))\" y=\"\(f(y + 19))\" font-style=\"italic\">\(e(step.result.rawValue)): \(e(step.detail ?? ""))</text></g>"
                 continue
             }
             s += bars(step, y: y)
             for a in step.verify?.attemptsSummary ?? [] { s += tickMark(a, y: y) }
-            if step.kind == "manual" {
+            if step.kind == .manual {
                 let a = x(step.startedOffsetMS), b = x((step.startedOffsetMS ?? 0) + (step.durationMS ?? 0))
-                s += "<rect x=\"\(f(a))\" y=\"\(f(y + 8))\" width=\"\(f(max(2, b - a)))\" height=\"14\" fill=\"none\" stroke=\"#1a1a1a\" stroke-dasharray=\"3 2\"><title>manual: \(e(step.manualResult ?? "no answer"))</title></rect>"
+                s += "<rect x=\"\(f(a))\" y=\"\(f(y + 8))\" width=\"\(f(max(2, b - a)))\" height=\"14\" fill=\"none\" stroke=\"#1a1a1a\" stroke-dasharray=\"3 2\"><title>manual: \(e(step.manualResult?.rawValue ?? "no answer"))</title></rect>"
             }
             s += "</g>"
         }
         // The restore phase, as one lane.
         let y = top + Double(steps.count) * laneHeight
-        s += "<g class=\"restore-lane\"><text x=\"4\" y=\"\(f(y + 19))\" font-weight=\"bold\">restore: \(e((report.restore.status ?? "not run").replacingOccurrences(of: "_", with: " ")))</text>"
+        s += "<g class=\"restore-lane\"><text x=\"4\" y=\"\(f(y + 19))\" font-weight=\"bold\">restore: \(e((report.restore.status?.rawValue ?? "not run").replacingOccurrences(of: "_", with: " ")))</text>"
         if let first = restoreSteps.first?.startedOffsetMS {
             let end = restoreSteps.map { ($0.startedOffsetMS ?? 0) + ($0.durationMS ?? 0) }.max() ?? first
-            let ok = report.restore.status == "completed"
+            let ok = report.restore.status == .completed
             s += "<rect x=\"\(f(x(first)))\" y=\"\(f(y + 8))\" width=\"\(f(max(2, x(end) - x(first))))\" height=\"14\" fill=\"\(ok ? "#1b5e20" : "url(#hatch-fail)")\" stroke=\"#1a1a1a\" stroke-width=\"0.5\">"
-            s += "<title>restore \(e(report.restore.status ?? "")): \(e(report.restore.summary))</title></rect>"
+            s += "<title>restore \(e(report.restore.status?.rawValue ?? "")): \(e(report.restore.summary))</title></rect>"
         }
         s += "</g>"
         s += "<text x=\"\(f(labelWidth))\" y=\"\(f(height - 2))\">time since the run started →</text>"
@@ -190,10 +190,10 @@ struct TrendSVG {
         }
         s += "<polyline fill=\"none\" stroke=\"#1a1a1a\" stroke-width=\"2\" points=\"" + points.enumerated().map { "\(f(x($0.offset))),\(f(y($0.element.score)))" }.joined(separator: " ") + "\"/>"
         for (i, p) in points.enumerated() {
-            let ok = p.result == "passed"
+            let ok = p.result == .passed
             s += ok ? "<circle cx=\"\(f(x(i)))\" cy=\"\(f(y(p.score)))\" r=\"5\" fill=\"#1b5e20\">"
                 : "<rect x=\"\(f(x(i) - 5))\" y=\"\(f(y(p.score) - 5))\" width=\"10\" height=\"10\" fill=\"#a4001d\">"
-            s += "<title>\(e(p.run)) \(e(String(p.started.prefix(10)))): score \(ScoreRenderer.num(p.score)), \(e(p.result))</title>" + (ok ? "</circle>" : "</rect>")
+            s += "<title>\(e(p.run)) \(e(String(p.started.prefix(10)))): score \(ScoreRenderer.num(p.score)), \(e(p.result.rawValue))</title>" + (ok ? "</circle>" : "</rect>")
             if points.count <= 12 || i == points.count - 1 || i == 0 {
                 // Dates, or date and time when drills share a day.
                 let sameDay = points.filter { $0.started.prefix(10) == p.started.prefix(10) }.count > 1
@@ -204,7 +204,7 @@ struct TrendSVG {
         s += "</svg><figcaption>● passed drill, ■ failed or incomplete drill; line = score, bars = RTO.</figcaption></figure>"
         s += "<details><summary>The same as a table</summary><table><thead><tr><th scope=\"col\">Run</th><th scope=\"col\">Started</th><th scope=\"col\">Result</th><th scope=\"col\">Score</th><th scope=\"col\">RTO</th></tr></thead><tbody>"
         for p in points.reversed() {
-            s += "<tr><td><code>\(e(p.run))</code></td><td>\(e(p.started))</td><td>\(e(p.result))</td><td>\(ScoreRenderer.num(p.score))</td><td>\(p.rtoSeconds.map(ReportText.duration) ?? "—")</td></tr>"
+            s += "<tr><td><code>\(e(p.run))</code></td><td>\(e(p.started))</td><td>\(e(p.result.rawValue))</td><td>\(ScoreRenderer.num(p.score))</td><td>\(p.rtoSeconds.map(ReportText.duration) ?? "—")</td></tr>"
         }
         return s + "</tbody></table></details>"
     }

@@ -15,7 +15,7 @@ public struct ReportHTMLRenderer: Sendable {
         h += "<div class=\"grade grade-\(r.score.grade.rawValue)\" role=\"img\" aria-label=\"Score \(ScoreRenderer.num(r.score.points)) of 100, grade \(r.score.grade.rawValue)\">"
         h += "<span class=\"letter\">\(r.score.grade.rawValue)</span><span class=\"points\">\(ScoreRenderer.num(r.score.points))/100</span></div></header>\n"
         // The result in words beside the grade: a B for a drill that failed its restore must not read as a pass.
-        h += "<p class=\"verdict \(HTML.resultClass(o.result))\"><strong>\(HTML.mark(o.result == "passed" ? true : ["interrupted", "unfinished"].contains(o.result) ? nil : false))\(e(o.resultText))</strong>"
+        h += "<p class=\"verdict \(HTML.resultClass(o.result.tone))\"><strong>\(HTML.mark(o.result.tone.ok))\(e(o.resultText))</strong>"
         h += " — restore: \(e(r.restore.summary)); hosts: \(e(r.restore.hostsLeft))</p>\n<main>\n"
         for w in r.evidence.warnings { h += "<p class=\"alarm warn-box\" role=\"note\"><strong>Warning:</strong> \(e(w)).</p>\n" }
         if !r.evidence.chainVerified {
@@ -24,18 +24,19 @@ public struct ReportHTMLRenderer: Sendable {
 
         h += section("overview", "Overview") {
             var s = "<dl class=\"facts\">"
-            for (k, v) in [("Result", "<strong class=\"\(HTML.resultClass(o.result))\">\(e(o.resultText))</strong>"),
+            for (k, v) in [("Result", "<strong class=\"\(HTML.resultClass(o.result.tone))\">\(e(o.resultText))</strong>"),
                            ("Score", "\(ScoreRenderer.num(r.score.points))/100, grade \(r.score.grade.rawValue) (\(e(r.score.rules)))"),
-                           ("Run", "<code>\(e(o.run))</code>"), ("Criticality", e(o.criticality)), ("Owner", e(o.owner ?? "not set")),
+                           ("Run", "<code>\(e(o.run))</code>"), ("Criticality", e(o.criticality?.rawValue ?? "")), ("Owner", e(o.owner ?? "not set")),
                            ("Operator", "\(e(o.operator)) on \(e(o.controller))"), ("Started", e(o.started ?? "?")), ("Ended", e(o.ended ?? "no end recorded"))]
                 + (o.resumed > 0 ? [("Resumed", "\(o.resumed)×")] : []) {
                 s += "<dt>\(k)</dt><dd>\(v)</dd>"
             }
             s += "</dl>"
             s += "<h3>Objectives</h3><table><thead><tr><th scope=\"col\">Objective</th><th scope=\"col\">Target</th><th scope=\"col\">Measured</th><th scope=\"col\">Status</th></tr></thead><tbody>"
-            for obj in r.objectives {
+            for obj in r.objectives.all {
                 s += "<tr><th scope=\"row\">\(obj.name)</th><td>\(obj.objectiveSeconds.map(ReportText.duration) ?? "not set")</td><td>\(obj.measuredSeconds.map(ReportText.duration) ?? "—")</td>"
-                s += "<td class=\"\(obj.status == "met" ? "ok" : ["exceeded", "not measured", "data lost"].contains(obj.status) ? "bad" : "")\">\(HTML.mark(obj.status == "met" ? true : ["exceeded", "not measured", "data lost"].contains(obj.status) ? false : nil))\(e(obj.status))</td></tr>"
+                let verdict = obj.status.verdict
+                s += "<td class=\"\(verdict == true ? "ok" : verdict == false ? "bad" : "")\">\(HTML.mark(verdict))\(e(obj.status.rawValue))</td></tr>"
             }
             s += "</tbody></table>"
             return s
@@ -46,9 +47,9 @@ public struct ReportHTMLRenderer: Sendable {
             s += r.scope.unreachable.isEmpty ? ".</p>" : ". <strong class=\"bad\">Unreachable: \(e(r.scope.unreachable.joined(separator: ", "))).</strong></p>"
             s += "<table><thead><tr><th scope=\"col\">Host</th><th scope=\"col\">Address</th><th scope=\"col\">Groups</th><th scope=\"col\">Status</th></tr></thead><tbody>"
             for host in r.scope.hosts {
-                let bad = host.status == "unreachable"
+                let bad = host.status == .unreachable
                 s += "<tr><th scope=\"row\">\(e(host.name))</th><td>\(e(host.address ?? ""))</td><td>\(e(host.groups.joined(separator: ", ")))</td>"
-                s += "<td class=\"\(bad ? "bad" : "")\">\(HTML.mark(bad ? false : host.status == "reachable" ? true : nil))\(e(bad ? "UNREACHABLE: \(host.detail ?? "")" : host.status))\(host.trustedNewKey ? " (new host key trusted)" : "")</td></tr>"
+                s += "<td class=\"\(bad ? "bad" : "")\">\(HTML.mark(host.status.tone.ok))\(e(bad ? "UNREACHABLE: \(host.detail ?? "")" : host.status.rawValue))\(host.trustedNewKey ? " (new host key trusted)" : "")</td></tr>"
             }
             return s + "</tbody></table>"
         }
@@ -74,13 +75,13 @@ public struct ReportHTMLRenderer: Sendable {
             var s = ""
             if !r.steadyState.isEmpty { s += "<h3>Steady state before the drill</h3>" + checks(r.steadyState) }
             for step in r.timeline {
-                let bad = !["passed", "not run"].contains(step.result)
-                s += "<details\(bad ? " open" : "")><summary><strong>\(e(step.id))</strong> \(e(step.name)) — <span class=\"\(HTML.resultClass(step.result))\">\(HTML.mark(step.result == "passed" ? true : bad ? false : nil))\(e(step.result))</span>"
+                let bad = step.result != .passed && step.result != .notRun
+                s += "<details\(bad ? " open" : "")><summary><strong>\(e(step.id))</strong> \(e(step.name)) — <span class=\"\(HTML.resultClass(step.result.tone))\">\(HTML.mark(step.result == .passed ? true : bad ? false : nil))\(e(step.result.rawValue))</span>"
                 s += step.durationMS.map { " in \(ReportText.duration($0 / 1000))" } ?? ""
                 s += ", \(step.hosts.isEmpty ? step.plannedHosts.count : step.hosts.count) host(s)</summary>"
-                if let d = step.detail, step.result != "passed" { s += "<p>\(e(d))</p>" }
-                if step.kind == "manual" {
-                    s += "<p>Manual: \(e(step.instruction ?? "")) — <strong>\(e(step.manualResult ?? "no answer"))</strong>, answered by \(e(step.answeredBy ?? "nobody")).</p>"
+                if let d = step.detail, step.result != .passed { s += "<p>\(e(d))</p>" }
+                if step.kind == .manual {
+                    s += "<p>Manual: \(e(step.instruction ?? "")) — <strong>\(e(step.manualResult?.rawValue ?? "no answer"))</strong>, answered by \(e(step.answeredBy ?? "nobody")).</p>"
                 }
                 if !step.hosts.isEmpty {
                     s += "<table><thead><tr><th scope=\"col\">Host</th><th scope=\"col\">Result</th><th scope=\"col\">Started</th><th scope=\"col\">Took</th><th scope=\"col\">Output</th></tr></thead><tbody>"
@@ -98,7 +99,7 @@ public struct ReportHTMLRenderer: Sendable {
                     }
                     s += "</tbody></table>"
                 }
-                if let v = step.verify, step.result != "not run", !(v.samples.isEmpty && v.passed == nil) {
+                if let v = step.verify, step.result != .notRun, !(v.samples.isEmpty && v.passed == nil) {
                     s += "<p>Verify \(v.passed == true ? "held" : v.passed == false ? "<strong class=\"bad\">did not hold</strong>" : "<strong class=\"bad\">did not finish</strong>") after \(v.attempts ?? v.samples.count) attempt(s)"
                     s += (v.withinSeconds.map { " (within \(ReportText.duration($0)), hold \(ReportText.duration(v.holdSeconds ?? 0)))" } ?? "") + ".</p>"
                     for f in v.flaps { s += "<p class=\"warn\">Flapped: \(e(f))</p>" }
@@ -149,12 +150,12 @@ public struct ReportHTMLRenderer: Sendable {
             if let p = r.previous {
                 s += "<table><thead><tr><th scope=\"col\"></th><th scope=\"col\">Previous drill (<code>\(e(p.run))</code>)</th><th scope=\"col\">This drill</th><th scope=\"col\">Change</th></tr></thead><tbody>"
                 s += "<tr><th scope=\"row\">Score</th><td>\(ScoreRenderer.num(p.score)) (\(e(p.grade)))</td><td>\(ScoreRenderer.num(r.score.points)) (\(r.score.grade.rawValue))</td><td>\(ReportText.signed(p.scoreDelta))</td></tr>"
-                s += "<tr><th scope=\"row\">RTO</th><td>\(p.rtoSeconds.map(ReportText.duration) ?? "—")</td><td>\(r.objectives[0].measuredSeconds.map(ReportText.duration) ?? "—")</td><td>\(p.rtoDeltaSeconds.map { ReportText.signed($0, unit: "s") } ?? "—")</td></tr>"
-                s += "<tr><th scope=\"row\">RPO</th><td>\(p.rpoSeconds.map(ReportText.duration) ?? "—")</td><td>\(r.objectives[1].measuredSeconds.map(ReportText.duration) ?? "—")</td><td>\(p.rpoDeltaSeconds.map { ReportText.signed($0, unit: "s") } ?? "—")</td></tr></tbody></table>"
+                s += "<tr><th scope=\"row\">RTO</th><td>\(p.rtoSeconds.map(ReportText.duration) ?? "—")</td><td>\(r.objectives.rto.measuredSeconds.map(ReportText.duration) ?? "—")</td><td>\(p.rtoDeltaSeconds.map { ReportText.signed($0, unit: "s") } ?? "—")</td></tr>"
+                s += "<tr><th scope=\"row\">RPO</th><td>\(p.rpoSeconds.map(ReportText.duration) ?? "—")</td><td>\(r.objectives.rpo.measuredSeconds.map(ReportText.duration) ?? "—")</td><td>\(p.rpoDeltaSeconds.map { ReportText.signed($0, unit: "s") } ?? "—")</td></tr></tbody></table>"
             } else {
                 s += "<p>No earlier drill of <code>\(e(r.overview.service))</code> in the history.</p>"
             }
-            return s + TrendSVG(service: r.overview.service, points: r.trend, rtoObjective: r.objectives[0].objectiveSeconds).render()
+            return s + TrendSVG(service: r.overview.service, points: r.trend, rtoObjective: r.objectives.rto.objectiveSeconds).render()
         }
 
         h += section("evidence", "Evidence") {
@@ -172,7 +173,7 @@ public struct ReportHTMLRenderer: Sendable {
             var s = "<table><thead><tr><th scope=\"col\">Requirement</th><th scope=\"col\">Status</th><th scope=\"col\">Evidence in this report</th></tr></thead><tbody>"
             for q in r.requirements {
                 s += "<tr><th scope=\"row\">\(e(q.id))<br><span class=\"sub\">\(e(q.title))</span></th>"
-                s += "<td class=\"\(q.status == "evidenced" ? "ok" : q.status == "missing" ? "bad" : "warn")\">\(HTML.mark(q.status == "evidenced" ? true : q.status == "missing" ? false : nil))\(e(q.status))</td><td>\(e(q.evidence))</td></tr>"
+                s += "<td class=\"\(HTML.resultClass(q.status.tone))\">\(HTML.mark(q.status.tone.ok))\(e(q.status.rawValue))</td><td>\(e(q.evidence))</td></tr>"
             }
             return s + "</tbody></table>"
         }
@@ -188,7 +189,7 @@ public struct ReportHTMLRenderer: Sendable {
         var s = "<table class=\"checks\"><thead><tr><th scope=\"col\">At</th><th scope=\"col\">#</th><th scope=\"col\">Check</th><th scope=\"col\">Expect</th><th scope=\"col\">Found</th><th scope=\"col\">Detail</th></tr></thead><tbody>"
         for c in cs {
             s += "<tr><td>\(ReportText.offset(c.offsetMS))</td><td>\(c.attempt)</td><th scope=\"row\">\(e(c.label))</th><td>\(c.expect)</td>"
-            s += "<td class=\"\(c.met ? "ok" : "bad")\">\(HTML.mark(c.met))\(e(c.outcome))\(c.met ? "" : " (not met)")</td><td>\(e(c.detail))</td></tr>"
+            s += "<td class=\"\(c.met ? "ok" : "bad")\">\(HTML.mark(c.met))\(e(c.outcome.rawValue))\(c.met ? "" : " (not met)")</td><td>\(e(c.detail))</td></tr>"
         }
         return s + "</tbody></table>"
     }
@@ -223,11 +224,11 @@ enum HTML {
         }
     }
 
-    static func resultClass(_ result: String) -> String {
-        switch result {
-        case "passed": return "ok"
-        case "not run", "skipped", "interrupted", "unfinished": return "warn"
-        default: return "bad"
+    static func resultClass(_ tone: Tone) -> String {
+        switch tone {
+        case .good: return "ok"
+        case .warning: return "warn"
+        case .bad: return "bad"
         }
     }
 

@@ -26,8 +26,8 @@ public struct ReportJUnitRenderer: Sendable {
         var pre = Suite(name: "\(service).preflight")
         for h in r.scope.hosts {
             var c = Case(name: "host \(h.name) reachable (\(h.address ?? "?"))", classname: "\(service).preflight")
-            if h.status == "unreachable" { c.problem = ("error", "unreachable", "\(h.name) unreachable: \(h.detail ?? "")", h.detail ?? "") }
-            if h.status == "not checked" { c.problem = ("skipped", "", "not checked: the run stopped before", "") }
+            if h.status == .unreachable { c.problem = ("error", "unreachable", "\(h.name) unreachable: \(h.detail ?? "")", h.detail ?? "") }
+            if h.status == .notChecked { c.problem = ("skipped", "", "not checked: the run stopped before", "") }
             pre.cases.append(c)
         }
         pre.cases += checkCases(r.steadyState, classname: "\(service).preflight", prefix: "steady state")
@@ -37,38 +37,43 @@ public struct ReportJUnitRenderer: Sendable {
         }
         suites.append(pre)
 
-        for phase in ["failover", "on_failure", "restore"] {
+        for phase in [Phase.failover, .onFailure, .restore] {
             let steps = r.timeline.filter { $0.phase == phase }
             guard !steps.isEmpty else { continue }
-            var suite = Suite(name: "\(service).\(phase)")
+            var suite = Suite(name: "\(service).\(phase.rawValue)")
             for s in steps {
                 let cls = "\(service).\(s.id)"
-                if s.result == "not run" || s.result == "skipped" {
-                    let why = s.result == "skipped" ? "skipped: \(s.detail ?? "selects no host")" : "not run: \(s.detail ?? "")"
+                if s.result == .notRun || s.result == .skipped {
+                    let why = s.result == .skipped ? "skipped: \(s.detail ?? "selects no host")" : "not run: \(s.detail ?? "")"
                     for h in s.plannedHosts.isEmpty ? [""] : s.plannedHosts {
                         suite.cases.append(Case(name: "\(s.id) \(s.name)" + (h.isEmpty ? "" : " @ \(h)"), classname: cls, problem: ("skipped", "", why, "")))
                     }
                     continue
                 }
-                if s.kind == "manual" {
+                if s.kind == .manual {
                     var c = Case(name: "\(s.id) \(s.name) (manual)", classname: cls, time: (s.durationMS ?? 0) / 1000)
-                    let answer = "\(s.manualResult ?? "no answer"), answered by \(s.answeredBy ?? "nobody")"
-                    if s.manualResult != "confirmed" && s.result != "passed" { c.problem = ("failure", s.manualResult ?? "no answer", answer, s.instruction ?? "") }
+                    let said = s.manualResult?.rawValue ?? "no answer"
+                    let answer = "\(said), answered by \(s.answeredBy ?? "nobody")"
+                    if s.manualResult != .confirmed && s.result != .passed { c.problem = ("failure", said, answer, s.instruction ?? "") }
                     c.output = "\(s.instruction ?? "")\n\(answer)"
                     suite.cases.append(c)
                 }
                 for h in s.hosts {
                     var c = Case(name: "\(s.id) \(s.name) @ \(h.host)", classname: cls, time: (h.durationMS ?? 0) / 1000)
                     if !h.passed {
-                        let errorKinds = ["unknown", "not sent", "interrupted", "running"]
-                        let isFailure = h.outcome == "failed" || h.outcome == "timed out"
-                        c.problem = (isFailure || !errorKinds.contains(h.outcome) && h.exit != nil ? "failure" : "error", h.outcome, "\(h.host): \(h.text)",
+                        // A command that ran and did not succeed is a failure; one whose end is unknown, or that never ran, an error.
+                        let kind: String
+                        switch h.outcome {
+                        case .failed, .timedOut: kind = "failure"
+                        case .passed, .running, .notCompleted: kind = "error"
+                        }
+                        c.problem = (kind, h.outcome.rawValue, "\(h.host): \(h.text)",
                                      [h.command.map { "$ \($0)" }, h.stderr].compactMap { $0 }.joined(separator: "\n"))
                     }
                     c.output = [h.command.map { "$ \($0)" }, h.stdout, h.stderr.map { "stderr: \($0)" }].compactMap { $0 }.joined(separator: "\n")
                     suite.cases.append(c)
                 }
-                if let v = s.verify, v.samples.isEmpty, v.passed == nil, s.result != "passed" {
+                if let v = s.verify, v.samples.isEmpty, v.passed == nil, s.result != .passed {
                     // The step failed before its verify: nothing was checked.
                     suite.cases.append(Case(name: "\(s.id) verify", classname: "\(cls).verify", problem: ("skipped", "", "not run: the step failed before its verify", "")))
                 } else if let v = s.verify {
@@ -83,7 +88,7 @@ public struct ReportJUnitRenderer: Sendable {
                         guard let list = samples[label], let last = list.last else { continue }
                         var c = Case(name: "\(s.id) verify \(label) (expect \(last.expect))", classname: "\(cls).verify")
                         if v.passed != true && !last.met {
-                            c.problem = ("failure", last.outcome, "\(label): \(last.detail)",
+                            c.problem = ("failure", last.outcome.rawValue, "\(label): \(last.detail)",
                                          list.map { "#\($0.attempt) \(ReportText.offset($0.offsetMS)) \($0.outcome)\($0.met ? "" : " (not met)"): \($0.detail)" }.joined(separator: "\n"))
                         }
                         c.output = "\(list.count) sample(s)" + (v.flaps.isEmpty ? "" : "; flapped: " + v.flaps.joined(separator: "; "))
@@ -100,13 +105,13 @@ public struct ReportJUnitRenderer: Sendable {
         }
 
         var measures = Suite(name: "\(service).objectives")
-        for o in r.objectives {
+        for o in r.objectives.all {
             var c = Case(name: "\(o.name) within objective" + (o.objectiveSeconds.map { " (\(ReportText.duration($0)))" } ?? ""), classname: "\(service).objectives")
             switch o.status {
-            case "met", "measured": break
-            case "no objective", "no data check": c.problem = ("skipped", "", o.status, "")
-            default:
-                c.problem = ("failure", o.status, "\(o.name) \(o.status)" + (o.measuredSeconds.map { ": \(ReportText.duration($0))" } ?? ""), o.detail ?? "")
+            case .met, .measured: break
+            case .noObjective, .noDataCheck: c.problem = ("skipped", "", o.status.rawValue, "")
+            case .exceeded, .notMeasured, .dataLost:
+                c.problem = ("failure", o.status.rawValue, "\(o.name) \(o.status)" + (o.measuredSeconds.map { ": \(ReportText.duration($0))" } ?? ""), o.detail ?? "")
             }
             c.output = o.measuredSeconds.map { "measured \(ReportText.duration($0))" }
             measures.cases.append(c)
@@ -117,9 +122,10 @@ public struct ReportJUnitRenderer: Sendable {
             var final = Suite(name: "\(service).final")
             var restore = Case(name: "restore completed", classname: "\(service).final")
             switch r.restore.status {
-            case "completed"?: break
-            case "not_needed"?: restore.problem = ("skipped", "", r.restore.summary, "")
-            default: restore.problem = ("failure", r.restore.status ?? "not run", r.restore.summary, r.restore.hostsLeft)
+            case .completed?: break
+            case .notNeeded?: restore.problem = ("skipped", "", r.restore.summary, "")
+            case .failed?, .abandoned?, .notRun?, nil:
+                restore.problem = ("failure", r.restore.status?.rawValue ?? "not run", r.restore.summary, r.restore.hostsLeft)
             }
             final.cases.append(restore)
             final.cases += checkCases(r.finalState, classname: "\(service).final", prefix: "steady state after restore")
@@ -135,7 +141,7 @@ public struct ReportJUnitRenderer: Sendable {
             xml += " hostname=\(attr(r.overview.controller))>\n"
             if i == 0 {
                 xml += "    <properties>\n"
-                for (k, v) in r.evidence.warnings.enumerated().map({ ("warning_\($0.offset + 1)", $0.element) }) + [("run", r.overview.run), ("service", service), ("result", r.overview.result), ("score", ScoreRenderer.num(r.score.points)),
+                for (k, v) in r.evidence.warnings.enumerated().map({ ("warning_\($0.offset + 1)", $0.element) }) + [("run", r.overview.run), ("service", service), ("result", r.overview.result.rawValue), ("score", ScoreRenderer.num(r.score.points)),
                                ("grade", r.score.grade.rawValue), ("score_rules", r.score.rules), ("journal", r.evidence.journal),
                                ("journal_head", r.evidence.headHash), ("chain_verified", String(r.evidence.chainVerified))] {
                     xml += "      <property name=\(attr(k)) value=\(attr(v))/>\n"
@@ -165,7 +171,7 @@ public struct ReportJUnitRenderer: Sendable {
     func checkCases(_ checks: [DrillReport.Check], classname: String, prefix: String) -> [Case] {
         checks.map { c in
             var k = Case(name: "\(prefix) \(c.label) (expect \(c.expect))", classname: classname)
-            if !c.met { k.problem = ("failure", c.outcome, "\(c.label): \(c.detail)", "expected \(c.expect), the probe found \(c.outcome)") }
+            if !c.met { k.problem = ("failure", c.outcome.rawValue, "\(c.label): \(c.detail)", "expected \(c.expect), the probe found \(c.outcome)") }
             k.output = c.detail
             return k
         }

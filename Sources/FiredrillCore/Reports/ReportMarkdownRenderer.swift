@@ -11,7 +11,7 @@ public struct ReportMarkdownRenderer: Sendable {
         for w in r.evidence.warnings { md += "> **Warning:** \(cell(w)).\n\n" }
         md += "## Overview\n\n| | |\n|---|---|\n"
         for (k, v) in [("Run", "`\(o.run)`"), ("Result", "**\(o.resultText)**"), ("Score", "**\(ScoreRenderer.num(r.score.points))/100 (\(r.score.grade.rawValue))** — \(r.score.rules)"),
-                       ("Scenario", cell(o.scenario ?? "not set")), ("Exercise", o.exercise ?? "not set"), ("Criticality", o.criticality),
+                       ("Scenario", cell(o.scenario ?? "not set")), ("Exercise", o.exercise ?? "not set"), ("Criticality", o.criticality?.rawValue ?? ""),
                        ("Owner", cell(o.owner ?? "not set")), ("Operator", "\(cell(o.operator)) on \(cell(o.controller))"),
                        ("Started", o.started ?? "?"), ("Ended", o.ended ?? "no end recorded")] + (o.resumed > 0 ? [("Resumed", "\(o.resumed)×")] : []) {
             md += "| \(k) | \(v) |\n"
@@ -21,23 +21,23 @@ public struct ReportMarkdownRenderer: Sendable {
         md += r.scope.unreachable.isEmpty ? ".\n\n" : ". **Unreachable: \(r.scope.unreachable.joined(separator: ", ")).**\n\n"
         md += "| Host | Address | Groups | Status |\n|---|---|---|---|\n"
         for h in r.scope.hosts {
-            let status = h.status == "unreachable" ? "**UNREACHABLE**: \(cell(h.detail ?? ""))" : h.status + (h.trustedNewKey ? " (new host key trusted)" : "")
+            let status = h.status == .unreachable ? "**UNREACHABLE**: \(cell(h.detail ?? ""))" : h.status.rawValue + (h.trustedNewKey ? " (new host key trusted)" : "")
             md += "| \(cell(h.name)) | \(cell(h.address ?? "")) | \(cell(h.groups.joined(separator: ", "))) | \(status) |\n"
         }
 
         md += "\n## Objectives\n\n| | Objective | Measured | Status |\n|---|---|---|---|\n"
-        for obj in r.objectives {
-            md += "| \(obj.name) | \(obj.objectiveSeconds.map(ReportText.duration) ?? "not set") | \(obj.measuredSeconds.map(ReportText.duration) ?? "—") | \(obj.status == "met" ? "met" : "**\(obj.status)**") |\n"
+        for obj in r.objectives.all {
+            md += "| \(obj.name) | \(obj.objectiveSeconds.map(ReportText.duration) ?? "not set") | \(obj.measuredSeconds.map(ReportText.duration) ?? "—") | \(obj.status == .met ? "met" : "**\(obj.status)**") |\n"
         }
 
         md += "\n## Timeline\n\n"
         if !r.steadyState.isEmpty { md += "**Steady state before the drill**\n\n" + checks(r.steadyState) + "\n" }
         for s in r.timeline {
-            md += "### \(s.id) \(cell(s.name)) — \(s.result == "passed" ? "passed" : "**\(s.result)**")\n\n"
+            md += "### \(s.id) \(cell(s.name)) — \(s.result == .passed ? "passed" : "**\(s.result)**")\n\n"
             md += "Started \(ReportText.offset(s.startedOffsetMS))" + (s.durationMS.map { ", took \(ReportText.duration($0 / 1000))" } ?? "")
-            md += (s.pattern.map { ", hosts `\($0)`" } ?? "") + (s.detail.map { s.result == "passed" ? "" : ": \(cell($0))" } ?? "") + ".\n\n"
-            if s.kind == "manual" {
-                md += "Manual: \(cell(s.instruction ?? "")) — **\(s.manualResult ?? "no answer")**, answered by \(s.answeredBy ?? "nobody").\n\n"
+            md += (s.pattern.map { ", hosts `\($0)`" } ?? "") + (s.detail.map { s.result == .passed ? "" : ": \(cell($0))" } ?? "") + ".\n\n"
+            if s.kind == .manual {
+                md += "Manual: \(cell(s.instruction ?? "")) — **\(s.manualResult?.rawValue ?? "no answer")**, answered by \(s.answeredBy ?? "nobody").\n\n"
             }
             let ok = s.hosts.filter(\.passed)
             if !s.hosts.isEmpty {
@@ -98,8 +98,8 @@ public struct ReportMarkdownRenderer: Sendable {
         if let p = r.previous {
             md += "| | Previous (`\(p.run)`) | This drill | Change |\n|---|---|---|---|\n"
             md += "| Score | \(ScoreRenderer.num(p.score)) (\(p.grade)) | \(ScoreRenderer.num(r.score.points)) (\(r.score.grade.rawValue)) | \(ReportText.signed(p.scoreDelta)) |\n"
-            md += "| RTO | \(p.rtoSeconds.map(ReportText.duration) ?? "—") | \(r.objectives[0].measuredSeconds.map(ReportText.duration) ?? "—") | \(p.rtoDeltaSeconds.map { ReportText.signed($0, unit: "s") } ?? "—") |\n"
-            md += "| RPO | \(p.rpoSeconds.map(ReportText.duration) ?? "—") | \(r.objectives[1].measuredSeconds.map(ReportText.duration) ?? "—") | \(p.rpoDeltaSeconds.map { ReportText.signed($0, unit: "s") } ?? "—") |\n"
+            md += "| RTO | \(p.rtoSeconds.map(ReportText.duration) ?? "—") | \(r.objectives.rto.measuredSeconds.map(ReportText.duration) ?? "—") | \(p.rtoDeltaSeconds.map { ReportText.signed($0, unit: "s") } ?? "—") |\n"
+            md += "| RPO | \(p.rpoSeconds.map(ReportText.duration) ?? "—") | \(r.objectives.rpo.measuredSeconds.map(ReportText.duration) ?? "—") | \(p.rpoDeltaSeconds.map { ReportText.signed($0, unit: "s") } ?? "—") |\n"
         } else {
             md += "No earlier drill of `\(r.overview.service)` in the history.\n"
         }
@@ -113,7 +113,7 @@ public struct ReportMarkdownRenderer: Sendable {
         md += "| Versions | ran with firedrill \(e.runVersion ?? "?"), report by firedrill \(e.reportVersion) |\n"
 
         md += "\n## Requirements\n\n| Requirement | Status | Evidence |\n|---|---|---|\n"
-        for q in r.requirements { md += "| \(q.id): \(cell(q.title)) | \(q.status == "evidenced" ? "evidenced" : "**\(q.status)**") | \(cell(q.evidence)) |\n" }
+        for q in r.requirements { md += "| \(q.id): \(cell(q.title)) | \(q.status == .evidenced ? "evidenced" : "**\(q.status)**") | \(cell(q.evidence)) |\n" }
         return md
     }
 

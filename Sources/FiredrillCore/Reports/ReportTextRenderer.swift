@@ -20,9 +20,9 @@ public struct ReportTextRenderer: Sendable {
         }
         for w in r.evidence.warnings { wrapped(style.yellow("WARNING: ") + w, "") }
         wrapped("run \(o.run) · " + [o.exercise.map { "\($0) exercise" }, o.scenario.map { "scenario \"\($0)\"" }].compactMap { $0 }.joined(separator: " · "), "")
-        wrapped("criticality \(o.criticality) · owner \(o.owner ?? "not set") · operator \(o.operator) on \(o.controller)", "")
+        wrapped("criticality \(o.criticality?.rawValue ?? "") · owner \(o.owner ?? "not set") · operator \(o.operator) on \(o.controller)", "")
         wrapped("started \(o.started ?? "?") · ended \(o.ended ?? "no end recorded")", "")
-        line("result \(colourResult(o.result, o.resultText)) · score \(ScoreRenderer(style: style).headline(r.score))"
+        line("result \(colour(o.result.tone, o.resultText)) · score \(ScoreRenderer(style: style).headline(r.score))"
              + (o.resumed > 0 ? " · resumed \(o.resumed)×" : ""))
 
         section("Scope")
@@ -32,19 +32,19 @@ public struct ReportTextRenderer: Sendable {
                 + (r.scope.extraVarNames.isEmpty ? "" : " · -e \(r.scope.extraVarNames.joined(separator: ", "))"))
         let nameWidth = min(20, r.scope.hosts.map(\.name.count).max() ?? 4)
         for h in r.scope.hosts {
-            let mark = h.status == "reachable" ? style.green("✓") : h.status == "unreachable" ? style.red("✗") : style.yellow("?")
+            let mark = h.status == .reachable ? style.green("✓") : h.status == .unreachable ? style.red("✗") : style.yellow("?")
             var text = "\(TextLayout.pad(h.name, nameWidth))  \(TextLayout.pad(h.address ?? "", 21)) \(h.groups.joined(separator: ","))"
-            if h.status == "unreachable" { text += " — UNREACHABLE: \(h.detail ?? "")" }
-            if h.status == "not checked" { text += " — not checked (the run stopped before)" }
+            if h.status == .unreachable { text += " — UNREACHABLE: \(h.detail ?? "")" }
+            if h.status == .notChecked { text += " — not checked (the run stopped before)" }
             if h.trustedNewKey { text += " — new host key trusted" }
             wrapped("\(mark) \(text)", "  ", "      ")
         }
 
         section("Objectives")
-        for obj in r.objectives {
+        for obj in r.objectives.all {
             let goal = obj.objectiveSeconds.map(ReportText.duration) ?? "not set"
             let measured = obj.measuredSeconds.map(ReportText.duration) ?? "—"
-            let status = obj.status == "met" ? style.green(obj.status) : ["exceeded", "data lost", "not measured"].contains(obj.status) ? style.red(obj.status) : obj.status
+            let status = obj.status.verdict == true ? style.green(obj.status.rawValue) : obj.status.verdict == false ? style.red(obj.status.rawValue) : obj.status.rawValue
             line("  \(obj.name)  objective \(TextLayout.pad(goal, 8)) measured \(TextLayout.pad(measured, 9)) \(status)")
         }
 
@@ -56,15 +56,15 @@ public struct ReportTextRenderer: Sendable {
         for s in r.timeline {
             let when = ReportText.offset(s.startedOffsetMS)
             let took = s.durationMS.map { " in " + ReportText.duration($0 / 1000) } ?? ""
-            wrapped("\(TextLayout.pad(when, 8)) \(style.bold(s.id)) \(s.name) — \(colourResult(s.result, s.result))\(took)", "  ", "           ")
-            if let d = s.detail, s.result != "passed" { wrapped(d, "           ") }
-            if s.kind == "manual" {
-                wrapped("manual: \(s.instruction ?? "") — \(s.manualResult ?? "no answer") (answered by \(s.answeredBy ?? "nobody"))", "           ", "             ")
+            wrapped("\(TextLayout.pad(when, 8)) \(style.bold(s.id)) \(s.name) — \(colour(s.result.tone, s.result.rawValue))\(took)", "  ", "           ")
+            if let d = s.detail, s.result != .passed { wrapped(d, "           ") }
+            if s.kind == .manual {
+                wrapped("manual: \(s.instruction ?? "") — \(s.manualResult?.rawValue ?? "no answer") (answered by \(s.answeredBy ?? "nobody"))", "           ", "             ")
             }
             let ok = s.hosts.filter(\.passed)
             if !ok.isEmpty { wrapped(style.green("✓") + " \(ok.count == 1 ? ok[0].host : "\(ok.count) hosts"): \(ok.count == 1 ? ok[0].text : TextLayout.hostList(ok.map(\.host)))", "           ", "             ") }
             for h in s.hosts where !h.passed { wrapped(style.red("✗") + " \(h.host): \(h.outcome) — \(h.text)", "           ", "             ") }
-            if let v = s.verify, s.result != "not run" {
+            if let v = s.verify, s.result != .notRun {
                 if v.samples.isEmpty && v.passed == nil { wrapped("verify not run", "           "); continue }
                 let held = v.passed == true ? style.green("held") : v.passed == false ? style.red("did NOT hold") : style.yellow("did not finish")
                 wrapped("verify \(held) after \(v.attempts ?? v.samples.count) attempt(s)" + (v.withinSeconds.map { " (within \(ReportText.duration($0))" } ?? "")
@@ -122,8 +122,8 @@ public struct ReportTextRenderer: Sendable {
         section("Compared with the previous drill")
         if let p = r.previous {
             wrapped("\(p.run) (\(p.started), \(p.result)): score \(ScoreRenderer.num(p.score)) → \(ScoreRenderer.num(r.score.points)) (\(ReportText.signed(p.scoreDelta)))")
-            if let d = p.rtoDeltaSeconds { wrapped("RTO \(ReportText.duration(p.rtoSeconds ?? 0)) → \(r.objectives[0].measuredSeconds.map(ReportText.duration) ?? "—") (\(ReportText.signed(d, unit: "s")))") }
-            if let d = p.rpoDeltaSeconds { wrapped("RPO \(ReportText.duration(p.rpoSeconds ?? 0)) → \(r.objectives[1].measuredSeconds.map(ReportText.duration) ?? "—") (\(ReportText.signed(d, unit: "s")))") }
+            if let d = p.rtoDeltaSeconds { wrapped("RTO \(ReportText.duration(p.rtoSeconds ?? 0)) → \(r.objectives.rto.measuredSeconds.map(ReportText.duration) ?? "—") (\(ReportText.signed(d, unit: "s")))") }
+            if let d = p.rpoDeltaSeconds { wrapped("RPO \(ReportText.duration(p.rpoSeconds ?? 0)) → \(r.objectives.rpo.measuredSeconds.map(ReportText.duration) ?? "—") (\(ReportText.signed(d, unit: "s")))") }
         } else {
             line("  no earlier drill of \(r.overview.service) in the history")
         }
@@ -144,7 +144,7 @@ public struct ReportTextRenderer: Sendable {
 
         section("Requirements")
         for q in r.requirements {
-            let mark = q.status == "evidenced" ? style.green("✓") : q.status == "partial" ? style.yellow("~") : style.red("✗")
+            let mark = q.status == .evidenced ? style.green("✓") : q.status == .partial ? style.yellow("~") : style.red("✗")
             wrapped("\(mark) \(q.id) — \(q.title): \(q.status)", "  ", "    ")
             wrapped(q.evidence, "    ", "    ")
         }
@@ -156,11 +156,11 @@ public struct ReportTextRenderer: Sendable {
         return "\(mark) \(TextLayout.pad(ReportText.offset(c.offsetMS), 7)) #\(c.attempt) \(c.label) (expect \(c.expect)): \(c.outcome), \(c.detail)"
     }
 
-    func colourResult(_ result: String, _ text: String) -> String {
-        switch result {
-        case "passed": return style.green(text)
-        case "failed", "preconditions", "incomplete": return style.red(text)
-        default: return style.yellow(text)
+    func colour(_ tone: Tone, _ text: String) -> String {
+        switch tone {
+        case .good: return style.green(text)
+        case .bad: return style.red(text)
+        case .warning: return style.yellow(text)
         }
     }
 }

@@ -6,18 +6,18 @@ public struct RunSummaryRenderer: Sendable {
 
     /// `result` overrides the record's when the runner knows more (a journal that stopped taking
     /// events); `incomplete` says where the rest of the evidence went.
-    public func render(_ record: DrillRecord, journalPath: String, result override: DrillStateMachine.Result? = nil,
+    public func render(_ record: DrillRecord, journalPath: String, result override: RunResult? = nil,
                        incomplete: String? = nil) -> String {
         let result: String
-        switch override?.rawValue ?? record.ending?.result?.rawValue {
-        case "passed": result = style.green("PASSED")
-        case "failed": result = style.red("FAILED")
-        case "interrupted": result = style.yellow("INTERRUPTED")
-        case "preconditions":
+        switch override.map(RunStatus.init) ?? record.ending?.result.map(RunStatus.init) ?? .unfinished {
+        case .passed: result = style.green("PASSED")
+        case .failed: result = style.red("FAILED")
+        case .interrupted: result = style.yellow("INTERRUPTED")
+        case .preconditions:
             result = record.resumes.isEmpty ? style.red("NOT STARTED (preconditions not met)")
                 : style.red("NOT RESUMED (hosts unreachable): restore has not run; resume again once they answer")
-        case "incomplete": result = style.red("RECORD INCOMPLETE")
-        default: result = style.yellow("UNFINISHED (no end recorded: resume it)")
+        case .incomplete: result = style.red("RECORD INCOMPLETE")
+        case .unfinished, .unknown: result = style.yellow("UNFINISHED (no end recorded: resume it)")
         }
         var out = "\n" + style.bold("Drill \(result)") + "\n"
         let rtoObjective = record.rto?.objectiveSeconds ?? record.facts?.rtoObjectiveSeconds
@@ -49,8 +49,8 @@ public struct RunSummaryRenderer: Sendable {
     /// Locks taken over, left-over commands stopped (or not), restore abandoned.
     func notes(_ record: DrillRecord) -> [String] {
         var out = record.notes
-        out += record.leftovers.filter { $0.result == .killed || $0.result == .unknown }.map(\.detail)
-        if record.interrupts.contains(where: { $0.result == .restoreAbandoned }) { out.append("restore was abandoned by the operator") }
+        out += record.leftovers.filter { $0.verdict == .killed || $0.verdict == .unknown }.map(\.detail)
+        if record.restore?.status == .abandoned { out.append("restore was abandoned by the operator") }
         return out
     }
 

@@ -180,7 +180,7 @@ struct ScoreCalculator {
         case .interrupted?: why = "interrupted"
         case nil: why = "did not finish"
         // The evidence says what failed; the reason says where.
-        default: why = failure?.host.map { "failed on \($0)" } ?? (failure == nil ? (bad.detail ?? "failed") : "failed")
+        case .failed?, .passed?: why = failure?.host.map { "failed on \($0)" } ?? (failure == nil ? (bad.detail ?? "failed") : "failed")
         }
         return Part(earned: 0, losses: [(ID.failover.weight, .init(points: 0, component: ID.failover.rawValue,
                     reason: "\(bad.label) \(bad.result == .skipped ? "was skipped" : "did not pass"): \(why)",
@@ -285,8 +285,8 @@ struct ScoreCalculator {
 
     /// The first thing that went wrong in a step: a host's command, else its verify.
     func firstFailure(_ step: DrillRecord.StepRecord) -> (host: String?, evidence: String?)? {
-        if let c = step.commands.first(where: { $0.finished && $0.passed != true && $0.result != .interrupted }) {
-            return (c.host, c.result == .unknown ? c.detail : c.outcomeText)
+        if let c = step.commands.first(where: \.failed) {
+            return (c.host, c.evidence)
         }
         if let v = step.verify, v.passed == false {
             let s = v.samples.last { !$0.met }
@@ -309,7 +309,7 @@ struct ScoreCalculator {
         if !flagged.isEmpty {
             out.append(Cap(limit: 89, reason: "manual step\(flagged.count == 1 ? "" : "s") \(flagged.map(\.id).joined(separator: ", ")) answered by \(flagged[0].manualAnsweredBy ?? "a flag"), not by a person: cannot grade A"))
         }
-        if record.ending?.result == .interrupted || record.interrupts.contains(where: { $0.result == .stopping }) {
+        if record.ending?.result == .interrupted || record.interrupts.contains(where: { $0.response == .stopping }) {
             out.append(Cap(limit: 74, reason: "the drill was interrupted: its measurements are incomplete, it cannot grade above C"))
         }
         if !record.resumes.isEmpty {

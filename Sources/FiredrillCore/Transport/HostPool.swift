@@ -30,6 +30,31 @@ public actor HostPool {
         return nil
     }
 
+    /// A host that answered: how long connecting (and a no-op command) took, and the key trusted
+    /// on first use, if any.
+    public struct Connected: Sendable, Equatable {
+        public var latency: Duration
+        public var trustedNewKey: String?
+
+        public init(latency: Duration, trustedNewKey: String?) { self.latency = latency; self.trustedNewKey = trustedNewKey }
+    }
+
+    /// Connects (fresh connection + authentication + a no-op command).
+    public func prepare(_ c: HostConnection) async -> Result<Connected, TransportError> {
+        let clock = ContinuousClock()
+        let start = clock.now
+        do throws(TransportError) {
+            let trusted = try await connect(c)
+            let r = try await transport(for: c).run("true", timeout: .seconds(10))
+            guard r.succeeded else {
+                return .failure(TransportError(.channel, host: c.name, endpoint: c.endpoint, "the no-op command failed: \(r.stderr.text)"))
+            }
+            return .success(Connected(latency: clock.now - start, trustedNewKey: trusted))
+        } catch {
+            return .failure(error)
+        }
+    }
+
     public func closeAll() async {
         for t in transports.values { await t.close() }
         transports = [:]

@@ -115,14 +115,7 @@ public struct CapturedOutput: Sendable, Equatable, Codable, CustomStringConverti
 
 /// Why a command could not be run: each names the host and what was tried.
 public struct TransportError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Kind: String, Sendable, Equatable, Codable {
-        case connectionRefused, nameResolution, connectTimeout, handshake, hostKeyUnknown, hostKeyChanged
-        case authentication, channel, disconnected, timeout, cancelled, local
-        /// The connection broke after the command was sent: it may have run (outcome unknown).
-        case connectionLost
-        /// The host stopped answering after the command was sent and no kill could be delivered.
-        case unresponsive
-    }
+    public typealias Kind = TransportFailureKind
 
     /// Whether the command may have started on the host: its outcome is unknown, and it must not
     /// be sent again.

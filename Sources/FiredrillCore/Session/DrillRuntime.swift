@@ -7,6 +7,11 @@ public struct DrillRuntime: Sendable {
     public var pool: HostPool
     public var checks: CheckRunner
 
+    /// The hosts and checks as a runner reaches them.
+    public var environment: DrillEnvironment {
+        DrillEnvironment(hosts: InventoryHosts(pool: pool, inventory: definition.inventory), checks: checks, secrets: secrets)
+    }
+
     /// Resolves the playbook's secrets; errors (a secret without a value) say which and how to set it.
     public static func make(_ definition: DrillDefinition, ssh: SSHOptions,
                             environment: [String: String] = ProcessInfo.processInfo.environment) -> Result<DrillRuntime, DiagnosticsError> {

@@ -1,3 +1,4 @@
+import FiredrillCore
 import Foundation
 
 /// Generated inventories and playbooks for `firedrill bench`.

@@ -40,8 +40,9 @@ public struct PreflightReport: Sendable, Encodable {
 
 public enum Preflight {
     /// Connects to the plan's hosts (at most `forks` at once), then evaluates the steady-state checks once.
-    public static func run(plan: Plan, pool: HostPool, checks: CheckRunner, forks: Int) async -> PreflightReport {
-        let results = await connect(plan.hosts, pool: pool, forks: forks)
+    public static func run(plan: Plan, environment: DrillEnvironment, forks: Int) async -> PreflightReport {
+        let hostsAccess = environment.hosts
+        let results = await inParallel(plan.hosts.map(\.name), limit: forks) { await hostsAccess.prepare($0) }
         let hosts = zip(plan.hosts, results).map { c, r -> PreflightReport.HostStatus in
             switch r {
             case let .success(ready):
@@ -52,64 +53,25 @@ public enum Preflight {
             }
         }
         let reachable = Set(hosts.filter(\.ok).map(\.host))
-        let outcomes = await evaluate(plan.steadyState, with: checks, reachable: reachable)
+        let outcomes = await evaluate(plan.steadyState, with: environment.checks, reachable: reachable)
         let statuses = zip(plan.steadyState, outcomes).map { PreflightReport.CheckStatus(check: $0.label, type: $0.type, from: $0.from, outcome: $1) }
         return PreflightReport(hosts: hosts, checks: statuses)
     }
 
     /// Evaluates checks concurrently; results in the checks' order. A check to run from an unreachable host fails without trying.
-    public static func evaluate(_ planned: [PlannedCheck], with runner: CheckRunner, reachable: Set<String>? = nil) async -> [CheckOutcome] {
+    public static func evaluate(_ planned: [PlannedCheck], with probe: any CheckProbe, reachable: Set<String>? = nil) async -> [CheckOutcome] {
         await withTaskGroup(of: (Int, CheckOutcome).self) { group in
             for (i, check) in planned.enumerated() {
                 group.addTask {
                     if let from = check.from, let reachable, !reachable.contains(from) {
                         return (i, CheckOutcome(.error, detail: "not evaluated: \(from) is unreachable", latency: .zero))
                     }
-                    return (i, await runner.evaluate(check))
+                    return (i, await probe.evaluate(check))
                 }
             }
             var out = [CheckOutcome?](repeating: nil, count: planned.count)
             for await (i, o) in group { out[i] = o }
-            return out.map { $0! }
-        }
-    }
-
-    /// A host that answered: how long connecting took, and the key trusted on first use, if any.
-    public struct Ready: Sendable, Equatable {
-        public var latency: Duration
-        public var trustedNewKey: String?
-    }
-
-    /// Connects (fresh connection + authentication + a no-op) with at most `forks` at once; results in host order.
-    public static func connect(_ connections: [HostConnection], pool: HostPool, forks: Int) async -> [Result<Ready, TransportError>] {
-        await withTaskGroup(of: (Int, Result<Ready, TransportError>).self) { group in
-            var results = [Result<Ready, TransportError>?](repeating: nil, count: connections.count)
-            var next = 0
-            func add() {
-                let i = next
-                let c = connections[i]
-                next += 1
-                group.addTask {
-                    let start = ContinuousClock.now
-                    do throws(TransportError) {
-                        let trusted = try await pool.connect(c)
-                        let t = await pool.transport(for: c)
-                        let r = try await t.run("true", timeout: .seconds(10))
-                        guard r.succeeded else {
-                            return (i, .failure(TransportError(.channel, host: c.name, endpoint: c.endpoint, "the no-op command failed: \(r.stderr.text)")))
-                        }
-                        return (i, .success(Ready(latency: ContinuousClock.now - start, trustedNewKey: trusted)))
-                    } catch {
-                        return (i, .failure(error))
-                    }
-                }
-            }
-            while next < min(forks, connections.count) { add() }
-            for await (i, r) in group {
-                results[i] = r
-                if next < connections.count { add() }
-            }
-            return results.map { $0! }
+            return out.map { $0 ?? CheckOutcome(.skipped, detail: "not evaluated", latency: .zero) }
         }
     }
 }

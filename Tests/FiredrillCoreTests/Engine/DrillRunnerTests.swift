@@ -1,0 +1,174 @@
+import Foundation
+import Testing
+@testable import FiredrillCore
+
+/// The runner against fake hosts, fake checks and a journal in memory, on a virtual clock: each
+/// fault a real fleet causes — a host that never answers, a connection that drops mid-command, a
+/// controller paused between two samples, a journal that stops taking events — as a plain unit
+/// test. No sshd, no sleeping; every instant is the clock's.
+@Suite struct DrillRunnerTests {
+    func offset(_ events: [JournalEvent], where match: (JournalEvent.Payload) -> Bool) -> Double? {
+        events.first { match($0.payload) }?.offsetMS
+    }
+
+    @Test func aHealthyDrillPassesWithRTOAndRPOTakenFromItsClock() async throws {
+        let h = try RunnerHarness()
+        let outcome = await h.run()
+        let events = await h.events
+        #expect(outcome.result == .passed, "\(outcome.record.failures)")
+        #expect(h.fleet.drillCommands.map(\.text) == ["write-marker", "stop-primary", "promote", "read-marker", "start-primary"])
+        // RTO: from the start of the first disruptive step to the first sample of the run that held.
+        let rto = try #require(events.first(\.rto))
+        let disruption = try #require(offset(events) { $0.stepStarted?.step == "failover.1" })
+        #expect(rto.fromOffsetMS == disruption)
+        let promoteSamples = events.all(\.checkResult).filter { $0.step == "failover.2" }
+        let firstUp = try #require(events.first { $0.payload.checkResult?.step == "failover.2" && $0.payload.checkResult?.met == true })
+        #expect(rto.toOffsetMS == firstUp.offsetMS)
+        #expect(promoteSamples.first?.met == false, "the API was down right after the promotion")
+        // The API came back 3 s after the promotion's 1 s: no sample before that passed.
+        #expect((rto.toOffsetMS ?? 0) >= disruption + 2_000 + 3_000 + 1_000 - 0.1)
+        #expect(abs((rto.seconds ?? 0) * 1000 - ((rto.toOffsetMS ?? 0) - disruption)) < 0.2)
+        #expect(rto.withinObjective == true && rto.objectiveSeconds == 300)
+        // RPO: from the marker's write to the failure, on the same clock.
+        let rpo = try #require(events.first(\.rpo))
+        let written = try #require(events.first(\.markerWritten)?.fromOffsetMS)
+        #expect(rpo.passed == true && rpo.fromOffsetMS == written && rpo.toOffsetMS == disruption)
+        #expect(await h.journal.sealed)
+        #expect(events.first(\.runEnded)?.result == .passed)
+    }
+
+    @Test func aHostThatNeverAnswersAtPreflightStopsTheDrillBeforeAnythingIsSent() async throws {
+        let h = try RunnerHarness()
+        h.fleet.unreachable = ["db2": .connectTimeout]
+        let outcome = await h.run()
+        let events = await h.events
+        #expect(outcome.result == .preconditions)
+        #expect(h.fleet.drillCommands.isEmpty, "nothing ran: \(h.fleet.sent)")
+        #expect(events.first(\.hostUnreachable)?.problem == .connectTimeout)
+        #expect(events.first(\.restoreStarted) == nil, "nothing was touched, so nothing is restored")
+    }
+
+    @Test func aHostThatStopsAnsweringMidCommandIsNeverSentItAgainAndRestoreRuns() async throws {
+        var h = try RunnerHarness()
+        let clock = h.clock
+        let healthy = h.fleet.behaviour
+        h.fleet.behaviour = { c, fleet throws(TransportError) in
+            if c.text == "promote" {
+                // Sent, then silence: the transport gives up at its deadline, unable to deliver a kill.
+                clock.advance(by: CommandBudget(timeout: .seconds(60), grace: .seconds(5)).worstCase)
+                throw TransportError(.unresponsive, host: c.host, endpoint: "db2:22", "the host stopped answering; the command could not be killed")
+            }
+            if c.isLeftoverStop && c.host == "db2" {
+                throw TransportError(.connectTimeout, host: c.host, endpoint: "db2:22", "no answer")
+            }
+            return try await healthy(c, fleet)
+        }
+        h.options.forks = 1
+        let outcome = await h.run()
+        let events = await h.events
+        #expect(outcome.result == .failed)
+        #expect(h.fleet.drillCommands.filter { $0.text == "promote" }.count == 1, "a command whose outcome is unknown is never sent again")
+        let finished = try #require(events.all(\.commandFinished).first { $0.step == "failover.2" })
+        #expect(finished.failure == .unknown && (finished.detail ?? "").contains("not sent again"))
+        // Before restore, the runner tries to stop it; the host still does not answer, and that is said.
+        let stop = try #require(events.first(\.leftoverStopped))
+        #expect(stop.host == "db2" && stop.verdict == .unknown && stop.step == "failover.2")
+        let order = events.map(\.kind)
+        #expect(order.firstIndex(of: .leftoverStopped)! < order.firstIndex(of: .restoreStarted)!)
+        #expect(events.first(\.restoreStarted)?.reason == .stepFailed)
+        #expect(h.fleet.drillCommands.last?.text == "start-primary", "restore ran")
+        #expect(events.first(\.rto) == nil, "the service was never shown answering again")
+    }
+
+    @Test func aConnectionDroppedMidCommandHasAnUnknownOutcomeAndIsStoppedBeforeRestore() async throws {
+        let h = try RunnerHarness()
+        let healthy = h.fleet.behaviour
+        h.fleet.behaviour = { c, fleet throws(TransportError) in
+            if c.text == "stop-primary" {
+                fleet.set("primary-down")
+                throw TransportError(.connectionLost, host: c.host, endpoint: "db1:22", "the connection was lost while the command ran")
+            }
+            if c.isLeftoverStop { return FakeFleet.ok("killed") }
+            return try await healthy(c, fleet)
+        }
+        let outcome = await h.run()
+        let events = await h.events
+        #expect(outcome.result == .failed)
+        #expect(h.fleet.drillCommands.map(\.text) == ["write-marker", "stop-primary", "start-primary"], "nothing after the failed step but restore")
+        let stop = try #require(events.first(\.leftoverStopped))
+        let started = try #require(events.all(\.commandStarted).first { $0.step == "failover.1" })
+        #expect(stop.verdict == .killed && stop.processTag == started.processTag, "the stop looks for the command's own tag")
+        #expect(h.fleet.sent.contains { $0.isLeftoverStop && $0.text.contains(started.processTag ?? "?") })
+        #expect(outcome.record.failures.contains { $0.contains("outcome unknown") })
+    }
+
+    @Test func aJournalThatFailsDuringTheFailoverSendsNoFurtherFailoverCommandButStillRestores() async throws {
+        let h = try RunnerHarness()
+        // Let the run get to the second step: fail at its command_started.
+        let healthy = try RunnerHarness()
+        _ = await healthy.run()
+        let reference = await healthy.journal.events
+        let promoteStart = try #require(reference.firstIndex { $0.payload.commandStarted?.step == "failover.2" })
+        await h.journal.failing(after: promoteStart)
+        let outcome = await h.run()
+        let events = await h.events
+        #expect(outcome.result == .incomplete)
+        #expect(!h.fleet.drillCommands.contains { $0.text == "promote" }, "a failover command whose start is not on disk is not sent")
+        #expect(h.fleet.drillCommands.last?.text == "start-primary", "restore still ran: the failover had touched db1")
+        #expect(events.first(\.journalFailed) != nil)
+        #expect(events.first(\.restoreStarted)?.reason == .journalFailed)
+        #expect(outcome.recordIncomplete?.contains("stopped taking events") == true)
+        #expect(await !h.journal.sealed)
+        // The fallback file holds what the journal could not.
+        let notSent = events.all(\.commandFinished).first { $0.step == "failover.2" }
+        #expect(notSent?.failure == .notSent && notSent?.detail == "not sent: the journal cannot be written")
+    }
+
+    @Test func aJournalThatFailsBeforeAnythingIsTouchedStopsWithNothingToRestore() async throws {
+        let h = try RunnerHarness()
+        await h.journal.failing(after: 1)
+        let outcome = await h.run()
+        #expect(outcome.result == .incomplete)
+        #expect(h.fleet.drillCommands.isEmpty)
+        #expect(await h.events.first(\.restoreStarted) == nil)
+    }
+
+    @Test func aSealThatCannotBeWrittenMakesTheRecordIncomplete() async throws {
+        let h = try RunnerHarness()
+        await h.journal.failingSeal()
+        let outcome = await h.run()
+        #expect(outcome.result == .incomplete && outcome.recordIncomplete?.contains("could not be sealed") == true)
+        #expect(await h.events.first(\.runEnded)?.result == .passed, "the journal says how the drill went; the outcome says the record is not sealed")
+    }
+
+    @Test func anInterruptDuringACommandCancelsItAndRestoresWhatWasTouched() async throws {
+        let h = try RunnerHarness()
+        let box = RunnerBox()
+        let healthy = h.fleet.behaviour
+        h.fleet.behaviour = { c, fleet throws(TransportError) in
+            if c.text == "promote" {
+                await box.runner?.interrupt()
+                // The interrupt cancelled this command's task: the transport kills it and says so.
+                guard Task.isCancelled else { return FakeFleet.ok() }
+                throw TransportError(.cancelled, host: c.host, endpoint: "db2:22", "interrupted: the command was killed on the host")
+            }
+            return try await healthy(c, fleet)
+        }
+        let runner = h.runner()
+        await box.set(runner)
+        let outcome = await h.run(runner)
+        let events = await h.events
+        #expect(outcome.result == .interrupted)
+        #expect(events.all(\.commandFinished).first { $0.step == "failover.2" }?.failure == .interrupted)
+        #expect(events.all(\.stepFinished).first { $0.step == "failover.2" }?.result == .interrupted)
+        #expect(events.first(\.restoreStarted)?.reason == .interrupted)
+        #expect(h.fleet.drillCommands.map(\.text) == ["write-marker", "stop-primary", "promote", "start-primary"])
+        #expect(events.first(\.interrupted)?.response == .stopping)
+    }
+}
+
+/// Lets a fake host reach the runner it belongs to (to interrupt it mid-command).
+actor RunnerBox {
+    private(set) var runner: DrillRunner<VirtualClock>?
+    func set(_ r: DrillRunner<VirtualClock>) { runner = r }
+}
