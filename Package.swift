@@ -23,10 +23,13 @@ let package = Package(
             pkgConfig: "libssh2",
             providers: [.apt(["libssh2-1-dev"])]
         ),
+        // posix_spawn's closefrom, which Swift's Glibc module does not declare.
+        .systemLibrary(name: "CPosixSpawn"),
         .target(
             name: "FiredrillCore",
             dependencies: [
                 "CLibSSH2",
+                "CPosixSpawn",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -51,7 +51,7 @@ struct PlanBench: ParsableCommand {
             let loaded = DrillDefinition.load(playbookPath: playbook)
             guard let plan = loaded.definition?.preview else {
                 Terminal.err(DiagnosticRenderer().render(loaded.diagnostics.errors.prefix(5).map { $0 }))
-                throw ExitCode(ExitStatus.failed)
+                throw ExitCode(.failed)
             }
             commands = plan.summary.commands
             planTimes.append(DurationText.seconds(ContinuousClock.now - start))
@@ -62,7 +62,7 @@ struct PlanBench: ParsableCommand {
             let start = ContinuousClock.now
             for p in typical {
                 let loaded = DrillDefinition.load(playbookPath: p)
-                if loaded.diagnostics.hasErrors { throw ExitCode(ExitStatus.failed) }
+                if loaded.diagnostics.hasErrors { throw ExitCode(.failed) }
             }
             validateTimes.append(DurationText.seconds(ContinuousClock.now - start))
         }
@@ -145,7 +145,7 @@ struct ImportBench: AsyncParsableCommand {
         let t = DurationText.seconds(ContinuousClock.now - start)
         guard r.added == journals else {
             Terminal.err("only \(r.added) of \(journals) imported: \(r.refused.prefix(3).joined(separator: "; "))\n")
-            throw ExitCode(ExitStatus.failed)
+            throw ExitCode(.failed)
         }
         BenchJournals.report("import of \(journals) journals", [t])
     }
@@ -253,7 +253,7 @@ struct ScorecardBench: AsyncParsableCommand {
             var list: [Scorecard.Service] = []
             for i in 0..<services {
                 guard let pb = PlaybookLoader().load(file: books + "/svc-\(i).yml").playbook else { throw ValidationError("playbook \(i) does not load") }
-                list.append(Scorecard.Service(service: pb.service, name: pb.name.value, playbook: pb.file, criticality: pb.criticality.rawValue,
+                list.append(Scorecard.Service(service: pb.service, name: pb.name.value, playbook: pb.file, criticality: pb.criticality,
                                               rtoObjectiveSeconds: 300, rpoObjectiveSeconds: nil, playbookSHA256: RunStore.sha256(files: [pb.file] + pb.includes),
                                               inventorySHA256: RunStore.sha256(files: [books + "/inventory.yml"])))
             }

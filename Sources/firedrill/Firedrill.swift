@@ -44,11 +44,15 @@ struct Firedrill: AsyncParsableCommand {
                 try command.run()
             }
             Terminal.flush()
+        } catch let e as any UserFacingError {
+            // Every error the core can raise is printed here, once, the same way.
+            Terminal.report(e, noColor: ProcessInfo.processInfo.environment["NO_COLOR"] != nil)
+            Terminal.exit(e.exitStatus)
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {
                 Terminal.err(fullMessage(for: error) + "\n")
-                Terminal.exit(ExitStatus.invalidInput)
+                Terminal.exit(.invalidInput)
             }
             Terminal.flush()
             exit(withError: error)

@@ -7,26 +7,25 @@ struct HistoryOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The history database (default $FIREDRILL_DB or ~/.local/share/firedrill/history.sqlite).", valueName: "PATH"))
     var db: String?
 
-    func open() async -> History {
+    func open() async throws(History.Failure) -> History {
         do throws(History.Failure) { return try await History.open(path: History.defaultPath(db)) } catch {
-            Terminal.err("error: \(error.message)\nhint: pass --db PATH (or set FIREDRILL_DB) to a file you can write\n")
-            Terminal.exit(ExitStatus.invalidInput)
+            throw History.Failure(message: error.message, hint: "pass --db PATH (or set FIREDRILL_DB) to a file you can write", exit: .invalidInput)
         }
     }
 
     /// For commands that only read: the history if there is one (never created here), opened
     /// read-only when this user cannot write it; nil when there is none yet.
-    func openExisting() async -> History? {
+    func openExisting() async throws(History.Failure) -> History? {
         let path = History.defaultPath(db)
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-            Terminal.err("error: --db \(path) is a folder, not a history database\nhint: give the database file, e.g. --db \(path)/history.sqlite\n")
-            Terminal.exit(ExitStatus.invalidInput)
+            throw History.Failure(message: "--db \(path) is a folder, not a history database", hint: "give the database file, e.g. --db \(path)/history.sqlite",
+                                  exit: .invalidInput)
         }
         guard History.exists(path) else { return nil }
         do throws(History.Failure) { return try await History.open(path: path, existing: true) } catch {
-            Terminal.err("error: \(error.message)\nhint: rebuild it from the journals (firedrill history --rebuild --runs-dir DIR --db NEW) or pass another --db\n")
-            Terminal.exit(ExitStatus.invalidInput)
+            throw History.Failure(message: error.message, hint: "rebuild it from the journals (firedrill history --rebuild --runs-dir DIR --db NEW) or pass another --db",
+                                  exit: .invalidInput)
         }
     }
 
@@ -38,14 +37,13 @@ struct HistoryOptions: ParsableArguments {
 /// `text` or `json`, for commands with no Markdown form.
 enum TextOrJSON: String, ExpressibleByArgument, CaseIterable { case text, json }
 
-/// Text from the history made safe for a terminal: control characters (escape sequences a
-/// note could carry) shown as `?`, line breaks as spaces.
-func terminalSafe(_ s: String) -> String {
-    String(String.UnicodeScalarView(s.unicodeScalars.map { u in
-        if u == "\n" || u == "\r" || u == "\t" { return " " }
-        return u.value < 0x20 || (0x7F...0x9F).contains(u.value) ? "?" : u
-    }))
+/// A run the history does not know.
+func notInHistory(_ runRef: String, _ db: History) -> CommandError {
+    CommandError("run '\(runRef)' is not in the history \(db.path)", hint: "firedrill history lists the runs; firedrill import adds a journal")
 }
+
+/// Text from the history made safe for a terminal, on one line.
+func terminalSafe(_ s: String) -> String { TerminalText.safe(s, keepLines: false) }
 
 struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -69,7 +67,7 @@ struct ImportCommand: AsyncParsableCommand {
     func validate() throws { if paths.isEmpty { throw ValidationError("give a journal or a runs folder") } }
 
     func run() async throws {
-        let db = await history.open()
+        let db = try await history.open()
         var added = 0, unchanged = 0, replaced = 0, refused: [String] = [], skipped: [String] = [], unsealed: [String] = []
         for path in paths {
             var isDir: ObjCBool = false
@@ -97,7 +95,7 @@ struct ImportCommand: AsyncParsableCommand {
         for r in skipped { Terminal.err("skipped: \(r)\n") }
         for u in unsealed { Terminal.err("warning: \(u) has no seal (journal.jsonl.head beside it): its last line cannot be checked\n") }
         Terminal.out("\(added) added, \(replaced) updated, \(unchanged) already there, \(skipped.count) not ended yet, \(refused.count) refused — \(db.path)\n")
-        if !refused.isEmpty { throw ExitCode(ExitStatus.failed) }
+        if !refused.isEmpty { throw ExitCode(.failed) }
     }
 }
 
@@ -137,23 +135,20 @@ struct HistoryCommand: AsyncParsableCommand {
 
     func run() async throws {
         if rebuild {
-            let db = await history.open()
+            let db = try await history.open()
             var folders: [String] = []
             for f in runsDir.isEmpty ? [RunStore().root] : runsDir.map({ RunStore(root: $0).root }) where !folders.contains(f) { folders.append(f) }
-            do throws(History.Failure) {
-                let r = try await db.rebuild(from: folders)
-                for x in r.refused { Terminal.err("refused: \(x)\n") }
-                for x in r.skipped { Terminal.err("skipped: \(x)\n") }
-                Terminal.out("rebuilt \(db.path): \(r.added) runs from \(folders.joined(separator: ", "))\n")
-            } catch { fail(error) }
+            let r = try await db.rebuild(from: folders)
+            for x in r.refused { Terminal.err("refused: \(x)\n") }
+            for x in r.skipped { Terminal.err("skipped: \(x)\n") }
+            Terminal.out("rebuilt \(db.path): \(r.added) runs from \(folders.joined(separator: ", "))\n")
             return
         }
-        guard let db = await history.openExisting() else {
+        guard let db = try await history.openExisting() else {
             if format == .json { Terminal.out("[]\n") } else { Terminal.out(history.noHistory + "\n") }
             return
         }
-        let entries: [HistoryEntry]
-        do throws(History.Failure) { entries = try await db.entries(service: service, since: since, limit: limit) } catch { fail(error) }
+        let entries = try await db.entries(service: service, since: since, limit: limit)
         if format == .json { Terminal.out(try JSONOutput.encode(entries) + "\n"); return }
         if entries.isEmpty { Terminal.out("no runs in \(db.path)\(service.map { " for \($0)" } ?? "")\n"); return }
         let style = TerminalStyle.detect(noColorFlag: noColor)
@@ -182,11 +177,6 @@ struct HistoryCommand: AsyncParsableCommand {
         guard let objective else { return text }
         return text + " / " + DurationText.format(.milliseconds(Int64(objective * 1000))) + (s <= objective ? "" : " !")
     }
-
-    func fail(_ e: History.Failure) -> Never {
-        Terminal.err("error: \(e.message)\n")
-        Terminal.exit(ExitStatus.failed)
-    }
 }
 
 struct AnnotateCommand: AsyncParsableCommand {
@@ -214,17 +204,10 @@ struct AnnotateCommand: AsyncParsableCommand {
     @OptionGroup var history: HistoryOptions
 
     func run() async throws {
-        guard let v = Annotation.Verdict(rawValue: verdict) else {
-            Terminal.err("error: --verdict '\(verdict)' is not pass, fail or partial\n")
-            Terminal.exit(ExitStatus.invalidInput)
-        }
-        if note.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            Terminal.err("error: --note is empty: say what happened\n")
-            Terminal.exit(ExitStatus.invalidInput)
-        }
+        guard let v = Annotation.Verdict(rawValue: verdict) else { throw CommandError("--verdict '\(verdict)' is not pass, fail or partial") }
+        if note.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw CommandError("--note is empty: say what happened") }
         if let by, by.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            Terminal.err("error: --by is empty: say who records it (or leave it out for $USER)\n")
-            Terminal.exit(ExitStatus.invalidInput)
+            throw CommandError("--by is empty: say who records it (or leave it out for $USER)")
         }
         // Today where the operator is: a due date is a local date.
         let today = Zoned.localDate(of: Date(), in: .current).description
@@ -232,25 +215,14 @@ struct AnnotateCommand: AsyncParsableCommand {
         for a in actions {
             switch Annotation.Action.parse(a, today: today) {
             case let .success(action): parsed.append(action)
-            case let .failure(d):
-                Terminal.err("error: \(d.message)\n" + (d.hint.map { "hint: \($0)\n" } ?? ""))
-                Terminal.exit(ExitStatus.invalidInput)
+            case let .failure(d): throw CommandError(d.message, hint: d.hint)
             }
         }
         let id = RunStore(root: runsDir).resolve(runRef) ?? runRef
-        let db = await history.open()
-        do throws(History.Failure) {
-            guard try await db.head(of: id) != nil else {
-                Terminal.err("error: run '\(runRef)' is not in the history \(db.path)\nhint: firedrill history lists the runs; firedrill import adds a journal\n")
-                Terminal.exit(ExitStatus.invalidInput)
-            }
-            let a = try await db.annotate(run: id, verdict: v, note: note, actions: parsed,
-                                          by: by ?? ProcessInfo.processInfo.environment["USER"] ?? NSUserName())
-            Terminal.out("annotated \(id): \(v.rawValue) (annotation \(a.id ?? 0), \(a.actions.count) action item\(a.actions.count == 1 ? "" : "s"), chain \(a.hash.prefix(12))…)\n")
-        } catch {
-            Terminal.err("error: \(error.message)\n")
-            Terminal.exit(ExitStatus.failed)
-        }
+        let db = try await history.open()
+        guard try await db.head(of: id) != nil else { throw notInHistory(runRef, db) }
+        let a = try await db.annotate(run: id, verdict: v, note: note, actions: parsed, by: by ?? CurrentUser.name())
+        Terminal.out("annotated \(id): \(v.rawValue) (annotation \(a.id ?? 0), \(a.actions.count) action item\(a.actions.count == 1 ? "" : "s"), chain \(a.hash.prefix(12))…)\n")
     }
 }
 
@@ -266,21 +238,9 @@ struct AnnotationsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let id = RunStore(root: runsDir).resolve(runRef) ?? runRef
-        guard let db = await history.openExisting() else {
-            Terminal.err("error: \(history.noHistory)\n")
-            Terminal.exit(ExitStatus.invalidInput)
-        }
-        let (list, broken): ([Annotation], String?)
-        do throws(History.Failure) {
-            guard try await db.head(of: id) != nil else {
-                Terminal.err("error: run '\(runRef)' is not in the history \(db.path)\nhint: firedrill history lists the runs; firedrill import adds a journal\n")
-                Terminal.exit(ExitStatus.invalidInput)
-            }
-            (list, broken) = try await db.annotations(of: id)
-        } catch {
-            Terminal.err("error: \(error.message)\n")
-            Terminal.exit(ExitStatus.failed)
-        }
+        guard let db = try await history.openExisting() else { throw CommandError(history.noHistory) }
+        guard try await db.head(of: id) != nil else { throw notInHistory(runRef, db) }
+        let (list, broken) = try await db.annotations(of: id)
         if format == .json {
             struct Out: Encodable { var run: String; var annotations: [Annotation]; var intact: Bool; var problem: String? }
             Terminal.out(try JSONOutput.encode(Out(run: id, annotations: list, intact: broken == nil, problem: broken)) + "\n")
@@ -292,7 +252,7 @@ struct AnnotationsCommand: AsyncParsableCommand {
             }
             Terminal.out(broken.map { "NOT INTACT — \($0)\n" } ?? (list.isEmpty ? "" : "chain intact (\(list.count) annotation\(list.count == 1 ? "" : "s"))\n"))
         }
-        if broken != nil { throw ExitCode(ExitStatus.failed) }
+        if broken != nil { throw ExitCode(.failed) }
     }
 }
 
@@ -313,15 +273,11 @@ struct ActionsList: AsyncParsableCommand {
     @OptionGroup var history: HistoryOptions
 
     func run() async throws {
-        guard let db = await history.openExisting() else {
+        guard let db = try await history.openExisting() else {
             if format == .json { Terminal.out("[]\n") } else { Terminal.out(history.noHistory + "\n") }
             return
         }
-        let items: [ActionItem]
-        do throws(History.Failure) { items = try await db.actions(openOnly: open, service: service) } catch {
-            Terminal.err("error: \(error.message)\n")
-            Terminal.exit(ExitStatus.failed)
-        }
+        let items = try await db.actions(openOnly: open, service: service)
         if format == .json { Terminal.out(try JSONOutput.encode(items) + "\n"); return }
         if items.isEmpty { Terminal.out("no action items\n"); return }
         for i in items {
@@ -338,13 +294,12 @@ struct ActionsDone: AsyncParsableCommand {
     @OptionGroup var history: HistoryOptions
 
     func run() async throws {
-        let db = await history.open()
+        let db = try await history.open()
         do throws(History.Failure) {
-            let item = try await db.completeAction(id, by: by ?? ProcessInfo.processInfo.environment["USER"] ?? NSUserName())
-            Terminal.out("#\(item.id) done: \(item.owner): \(item.item)\n")
+            let item = try await db.completeAction(id, by: by ?? CurrentUser.name())
+            Terminal.out("#\(item.id) done: \(terminalSafe(item.owner)): \(terminalSafe(item.item))\n")
         } catch {
-            Terminal.err("error: \(error.message)\n")
-            Terminal.exit(ExitStatus.invalidInput)
+            throw CommandError(error.message, hint: error.hint)
         }
     }
 }

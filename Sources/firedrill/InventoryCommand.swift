@@ -45,23 +45,21 @@ struct InventoryCommand: ParsableCommand {
         let renderer = InventoryRenderer(style: TerminalStyle.detect(noColorFlag: noColor))
         if graph {
             let loaded = InventoryLoader().load(paths: inventory)
+            if loaded.diagnostics.hasErrors { throw DiagnosticsError(loaded.diagnostics, sources: loaded.sources) }
             Terminal.report(loaded.diagnostics, sources: loaded.sources, noColor: noColor)
-            if loaded.diagnostics.hasErrors { Terminal.exit(ExitStatus.invalidInput) }
             let inv = loaded.inventory
             guard inv.groups[pattern] != nil else {
-                Terminal.report([.error("--graph needs a group name; '\(pattern)' is not a group",
-                                        hint: Suggestions.hint(for: pattern, among: inv.groupOrder, noun: "group"))], sources: [:], noColor: noColor)
-                Terminal.exit(ExitStatus.invalidInput)
+                throw Diagnostic.error("--graph needs a group name; '\(pattern)' is not a group", hint: Suggestions.hint(for: pattern, among: inv.groupOrder, noun: "group"))
             }
             Terminal.out(renderer.graph(inv, from: pattern))
             return
         }
         // A listing that selects nothing is an answer (like `ansible PATTERN --list-hosts`: "hosts (0)"):
         // an empty list, a warning on stderr, exit 0.
-        let (inv, hosts) = selectHosts(inventory: inventory, pattern: pattern, limit: limit, noColor: noColor, allowEmpty: true)
+        let (inv, hosts) = try selectHosts(inventory: inventory, pattern: pattern, limit: limit, noColor: noColor, allowEmpty: true)
         switch format {
         case .json: Terminal.out(try renderer.json(inv, pattern: pattern, hosts: hosts))
-        default: Terminal.out(renderer.list(inv, hosts: hosts))
+        case .text: Terminal.out(renderer.list(inv, hosts: hosts))
         }
     }
 }

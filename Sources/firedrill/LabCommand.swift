@@ -34,13 +34,8 @@ struct LabUp: ParsableCommand {
     }
 
     func run() throws {
-        do {
-            let state = try options.lab.up(count: hosts, executable: currentExecutable()) { Terminal.err($0 + "\n") }
-            Terminal.out("lab up: \(state.hosts.count) hosts\ninventory: \(options.lab.inventoryPath)\n")
-        } catch let f as Lab.Failure {
-            Terminal.err("error: \(f.message)\n" + (f.hint.map { "hint: \($0)\n" } ?? ""))
-            throw ExitCode(ExitStatus.preconditions)
-        }
+        let state = try options.lab.up(count: hosts, executable: currentExecutable()) { Terminal.err($0 + "\n") }
+        Terminal.out("lab up: \(state.hosts.count) hosts\ninventory: \(options.lab.inventoryPath)\n")
     }
 }
 
@@ -59,7 +54,7 @@ struct LabStatus: ParsableCommand {
     func run() throws {
         guard let state = options.lab.state() else {
             Terminal.out("no lab in \(options.lab.directory)\n")
-            throw ExitCode(ExitStatus.preconditions)
+            throw ExitCode(.preconditions)
         }
         var allUp = true
         for h in state.hosts {
@@ -73,7 +68,7 @@ struct LabStatus: ParsableCommand {
             Terminal.out("health endpoints  http://127.0.0.1:\(s.vipPort)  dns 127.0.0.1:\(s.dnsPort)  pid \(s.pid)  \(up ? "running" : "STOPPED")\n")
         }
         Terminal.out("inventory: \(options.lab.inventoryPath)\n")
-        if !allUp { throw ExitCode(ExitStatus.preconditions) }
+        if !allUp { throw ExitCode(.preconditions) }
     }
 }
 
@@ -83,16 +78,9 @@ struct LabServe: ParsableCommand {
                                                     shouldDisplay: false)
     @OptionGroup var options: LabOptions
     func run() throws {
-        do {
-            try options.lab.serve()
-        } catch let f as Lab.Failure {
-            Terminal.err("error: \(f.message)\n" + (f.hint.map { "hint: \($0)\n" } ?? ""))
-            throw ExitCode(ExitStatus.preconditions)
-        }
+        try options.lab.serve()
     }
 }
 
 /// This program's path, for starting helper processes of its own.
-func currentExecutable() -> String {
-    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-}
+func currentExecutable() -> String { ChildProcess.selfPath }

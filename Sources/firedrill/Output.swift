@@ -2,15 +2,9 @@ import ArgumentParser
 import FiredrillCore
 import Foundation
 
-/// Exit statuses, as DESIGN.md defines them.
-enum ExitStatus {
-    static let passed: Int32 = 0
-    static let failed: Int32 = 1
-    static let invalidInput: Int32 = 2
-    static let preconditions: Int32 = 3
-    static let interrupted: Int32 = 130
-    /// `run --busy-exit` (used by `due --run`): another live drill holds the service or a host.
-    static let busy: Int32 = 75
+extension ExitCode {
+    /// Ends the command with one of the exit statuses of DESIGN.md.
+    init(_ status: ExitStatus) { self.init(status.rawValue) }
 }
 
 enum Terminal {
@@ -39,56 +33,33 @@ enum Terminal {
     }
 
     /// Ends the process with `status` (for errors already reported), locks released first.
-    static func exit(_ status: Int32) -> Never {
+    static func exit(_ status: ExitStatus) -> Never {
         RunLock.releaseAll()
         flush()
-        Foundation.exit(status)
+        Foundation.exit(status.rawValue)
+    }
+
+    /// Prints an error once, as every command prints them: `error: what` and `hint: what to do`,
+    /// made safe for a terminal (a message may quote a host's output or a playbook's text).
+    static func report(_ error: any UserFacingError, noColor: Bool = false) {
+        if let d = error as? DiagnosticsError {
+            report(d.diagnostics, sources: d.sources, noColor: noColor)
+            return
+        }
+        if let d = error as? Diagnostic {
+            report([d], sources: [:], noColor: noColor)
+            return
+        }
+        err("error: \(TerminalText.safe(error.message))\n" + (error.hint.map { "hint: \(TerminalText.safe($0))\n" } ?? ""))
     }
 }
 
-/// Loads inventories and selects hosts for commands that take `-i` and a pattern; reports
-/// problems (bad inventory, bad pattern, nothing selected) and exits 2.
-/// `allowEmpty` (listing commands): a selection of no host is a warning, not an error.
-func selectHosts(inventory paths: [String], pattern: String, limit: String?, noColor: Bool, allowEmpty: Bool = false) -> (Inventory, [String]) {
-    let loaded = InventoryLoader().load(paths: paths)
-    Terminal.report(loaded.diagnostics, sources: loaded.sources, noColor: noColor)
-    if loaded.diagnostics.hasErrors { Terminal.exit(ExitStatus.invalidInput) }
-    let inventory = loaded.inventory
-    if let limit, let problem = InventoryPattern(inventory).limitProblem(limit) {
-        Terminal.report([problem], sources: [:], noColor: noColor)
-        Terminal.exit(ExitStatus.invalidInput)
-    }
-    do {
-        let selection = try InventoryPattern(inventory).select(pattern, limit: limit)
-        let unmatched = selection.unmatched.map { word -> Diagnostic in
-            // A group that exists but holds no host (a placeholder such as kubespray's [calico-rr]) is said as such,
-            // and so is a wildcard or regex that matches only such groups.
-            if inventory.groups[word] != nil {
-                return .warning("group '\(word)' exists but has no hosts", hint: "add hosts to it, or leave it out of the pattern")
-            }
-            let empty = (try? InventoryPattern.matcher(word)).map { m in inventory.userGroups.filter(m) } ?? []
-            if !empty.isEmpty {
-                return .warning("'\(word)' matches only groups with no hosts (\(empty.prefix(5).joined(separator: ", "))\(empty.count > 5 ? ", …" : ""))",
-                                hint: "add hosts to them, or leave them out of the pattern")
-            }
-            return .warning("'\(word)' matches no group or host",
-                            hint: Suggestions.hint(for: word, among: inventory.userGroups + inventory.hostOrder, noun: "group or host", listLabel: "groups and hosts"))
-        }
-        if selection.hosts.isEmpty && allowEmpty {
-            Terminal.report(unmatched + [.warning("'\(pattern)' selects no host" + (limit.map { " within --limit \($0)" } ?? ""))], sources: [:], noColor: noColor)
-            return (inventory, [])
-        }
-        if selection.hosts.isEmpty {
-            Terminal.report(unmatched + [.error("'\(pattern)' selects no host" + (limit.map { " within --limit \($0)" } ?? ""))],
-                            sources: [:], noColor: noColor)
-            Terminal.exit(ExitStatus.invalidInput)
-        }
-        Terminal.report(unmatched, sources: [:], noColor: noColor)
-        return (inventory, selection.hosts)
-    } catch {
-        Terminal.report([error.diagnostic()], sources: [:], noColor: noColor)
-        Terminal.exit(ExitStatus.invalidInput)
-    }
+/// Loads inventories and selects hosts for commands that take `-i` and a pattern; warnings
+/// (a word that matches nothing) are printed, errors thrown.
+func selectHosts(inventory paths: [String], pattern: String, limit: String?, noColor: Bool, allowEmpty: Bool = false) throws -> (Inventory, [String]) {
+    let selected = try HostSelection.select(inventory: paths, pattern: pattern, limit: limit, allowEmpty: allowEmpty)
+    Terminal.report(selected.warnings.diagnostics, sources: selected.warnings.sources, noColor: noColor)
+    return (selected.inventory, selected.hosts)
 }
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
@@ -109,34 +80,20 @@ struct DrillOptions: ParsableArguments {
     @Flag(name: .long, help: "Never colour the output (also: NO_COLOR=1).")
     var noColor = false
 
-    /// The `-e` variables; reports and exits 2 when one is malformed.
-    func parsedExtraVars() -> [String: VarValue] {
-        switch parseExtraVars(extraVars) {
-        case let .success(v): return v
-        case let .failure(d):
-            Terminal.report([d], sources: [:], noColor: noColor)
-            Terminal.exit(ExitStatus.invalidInput)
-        }
+    /// The `-e` variables; a malformed one is an error.
+    func parsedExtraVars() throws -> [String: VarValue] {
+        try parseExtraVars(extraVars).get()
     }
 
-    /// Secrets resolved, connections and checks ready; reports and exits 2 when a secret has no value.
-    func runtime(_ definition: DrillDefinition, ssh: SSHOptions) -> DrillRuntime {
-        switch DrillRuntime.make(definition, ssh: ssh) {
-        case let .success(r): return r
-        case let .failure(e):
-            Terminal.report(e.diagnostics, sources: [:], noColor: noColor)
-            Terminal.exit(ExitStatus.invalidInput)
-        }
+    /// Secrets resolved, connections and checks ready; a secret without a value is an error.
+    func runtime(_ definition: DrillDefinition, ssh: SSHOptions) throws -> DrillRuntime {
+        try DrillRuntime.make(definition, ssh: ssh).get()
     }
 
-    /// Loads and validates; reports diagnostics and exits 2 when there are errors.
-    func load(_ playbook: String) -> (DrillDefinition, [String: String]) {
-        let extra = parsedExtraVars()
-        let loaded = DrillDefinition.load(playbookPath: playbook, inventoryOverride: inventory, extraVars: extra, limit: limit)
-        guard let definition = loaded.definition else {
-            Terminal.report(loaded.diagnostics, sources: loaded.sources, noColor: noColor)
-            Terminal.exit(ExitStatus.invalidInput)
-        }
+    /// Loads and validates; warnings are printed, errors thrown.
+    func load(_ playbook: String) throws -> (DrillDefinition, [String: String]) {
+        let loaded = DrillDefinition.load(playbookPath: playbook, inventoryOverride: inventory, extraVars: try parsedExtraVars(), limit: limit)
+        guard let definition = loaded.definition else { throw DiagnosticsError(loaded.diagnostics, sources: loaded.sources) }
         Terminal.report(loaded.diagnostics, sources: loaded.sources, noColor: noColor)
         return (definition, loaded.sources)
     }
@@ -212,14 +169,7 @@ final class OutputQueue: @unchecked Sendable {
     }
 }
 
-/// The playbooks (*.yml, *.yaml, not hidden) of `dir`, sorted; exits 2 when it is not a folder.
-func playbookFiles(in dir: String) -> [String] {
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-        Terminal.err("error: --dir \(dir) is not a folder\nhint: give the folder holding the playbooks, e.g. --dir Playbooks\n")
-        Terminal.exit(ExitStatus.invalidInput)
-    }
-    // Hidden files (editor backups, copies being written) are not playbooks of the folder.
-    return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { !$0.hasPrefix(".") && ($0.hasSuffix(".yml") || $0.hasSuffix(".yaml")) }
-        .sorted().map { "\(dir)/\($0)" }
+/// The playbooks (*.yml, *.yaml, not hidden) of `dir`, sorted; a path that is not a folder is an error.
+func playbookFiles(in dir: String) throws -> [String] {
+    try PlaybookFolder.files(in: dir)
 }

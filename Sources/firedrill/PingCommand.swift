@@ -74,7 +74,7 @@ struct PingCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (inv, hosts) = selectHosts(inventory: inventory, pattern: pattern, limit: limit, noColor: noColor)
+        let (inv, hosts) = try selectHosts(inventory: inventory, pattern: pattern, limit: limit, noColor: noColor)
         let pool = HostPool(options: try connect.sshOptions())
         let reach = InventoryHosts(pool: pool, inventory: inv)
         let results = await inParallel(hosts, limit: connect.forks) { await reach.prepare($0) }
@@ -93,6 +93,6 @@ struct PingCommand: AsyncParsableCommand {
             }
         }
         Terminal.out("\(hosts.count - failed)/\(hosts.count) hosts answered\n")
-        if failed > 0 { throw ExitCode(ExitStatus.preconditions) }
+        if failed > 0 { throw ExitCode(.preconditions) }
     }
 }

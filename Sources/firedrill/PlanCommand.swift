@@ -39,11 +39,11 @@ struct PlanCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (definition, _) = options.load(playbook)
+        let (definition, _) = try options.load(playbook)
         let plan = definition.preview
         var report: PreflightReport?
         if preflight {
-            let runtime = options.runtime(definition, ssh: try connect.sshOptions())
+            let runtime = try options.runtime(definition, ssh: try connect.sshOptions())
             report = await Preflight.run(plan: plan, environment: runtime.environment, forks: connect.forks)
             await runtime.pool.closeAll()
         }
@@ -58,7 +58,7 @@ struct PlanCommand: AsyncParsableCommand {
         case .json:
             Terminal.out(try JSONOutput.encode(PlanWithPreflight(plan: plan, preflight: report)) + "\n")
         }
-        if let report, !report.passed { throw ExitCode(ExitStatus.preconditions) }
+        if let report, !report.passed { throw ExitCode(.preconditions) }
     }
 }
 

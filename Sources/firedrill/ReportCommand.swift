@@ -39,54 +39,30 @@ struct ReportCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Never colour the output (also: NO_COLOR=1).") var noColor = false
 
     func run() async throws {
-        let path = resolveJournal(runRef, runsDir: runsDir)
+        let path = try RunArchive.locate(runRef, runsDir: runsDir)
         let database = History.defaultPath(history.db)
-        if let output { checkOutput(output, keeping: [path, path + ".head", database, database + "-wal", database + "-shm"]) }
-        let report: DrillReport
-        do {
-            report = try await DrillReport.load(journal: path, database: database, reportVersion: FiredrillVersion.current)
-        } catch {
-            Terminal.err("error: cannot report \(path): \(error)\n")
-            Terminal.exit(ExitStatus.invalidInput)
-        }
+        if let output { try OutputFile.check(output, keeping: [path, path + ".head", database, database + "-wal", database + "-shm"]) }
+        let report = try await DrillReport.load(journal: path, database: database, reportVersion: FiredrillVersion.current)
         let style = output == nil && format == .text ? TerminalStyle.detect(noColorFlag: noColor) : TerminalStyle(enabled: false)
-        let text = try report.rendered(format, style: style)
-        writeOutput(text, to: output)
-        for w in report.evidence.warnings { Terminal.err("warning: \(w)\n") }
+        try writeOutput(try report.rendered(format, style: style), to: output)
+        for w in report.evidence.warnings { Terminal.err("warning: \(TerminalText.safe(w))\n") }
         if !report.evidence.chainVerified {
-            Terminal.err("error: the journal \(path) is damaged (\(report.evidence.problem ?? "")); the report says so and shows only what precedes the damage\n")
-            Terminal.exit(ExitStatus.failed)
+            throw CommandError("the journal \(path) is damaged (\(report.evidence.problem ?? "")); the report says so and shows only what precedes the damage",
+                               exit: .failed)
         }
-        if report.evidence.warnings.contains(where: { $0.hasPrefix("the history could not be read") }) { Terminal.exit(ExitStatus.failed) }
+        if report.evidence.warnings.contains(where: { $0.hasPrefix("the history could not be read") }) { throw ExitCode(.failed) }
     }
 }
 
 /// Refuses (exit 2) an output path that is empty, in a folder that does not exist, or one of
-/// the files the output is made from (the journal, its seal, the history database).
-func checkOutput(_ output: String, keeping inputs: [String]) {
-    guard !output.isEmpty else {
-        Terminal.err("error: -o needs a file name\n")
-        Terminal.exit(ExitStatus.invalidInput)
-    }
-    func real(_ p: String) -> String { (URL(fileURLWithPath: p).resolvingSymlinksInPath().path as NSString).standardizingPath }
-    if inputs.contains(where: { real($0) == real(output) }) {
-        Terminal.err("error: -o \(output) is one of the files the output is made from: it would be overwritten\nhint: write the output somewhere else\n")
-        Terminal.exit(ExitStatus.invalidInput)
-    }
-    let folder = (output as NSString).deletingLastPathComponent.isEmpty ? "." : (output as NSString).deletingLastPathComponent
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
-        Terminal.err("error: -o \(output): the folder \(folder) does not exist\nhint: create it first, or write somewhere else\n")
-        Terminal.exit(ExitStatus.invalidInput)
-    }
+/// the files the output is made from.
+func checkOutput(_ output: String, keeping inputs: [String]) throws {
+    try OutputFile.check(output, keeping: inputs)
 }
 
-/// Writes `text` to FILE (whole or not at all: a temporary file renamed over it) or to stdout.
-func writeOutput(_ text: String, to file: String?) {
+/// Writes `text` to FILE (whole or not at all) or to stdout.
+func writeOutput(_ text: String, to file: String?) throws {
     guard let file else { Terminal.out(text); return }
-    if let problem = RunStore.replace(file, with: text) {
-        Terminal.err("error: cannot write \(file): \(problem)\nhint: give -o a path in a folder you can write\n")
-        Terminal.exit(ExitStatus.invalidInput)
-    }
+    try OutputFile.write(text, to: file)
     Terminal.err("wrote \(file)\n")
 }

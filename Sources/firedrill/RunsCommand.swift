@@ -31,13 +31,11 @@ struct RunsCommand: ParsableCommand {
         let store = RunStore(root: runsDir)
         if let runRef {
             guard let id = store.resolve(runRef) else {
-                Terminal.err("error: no run '\(runRef)' in \(store.root)\nhint: firedrill runs --runs-dir DIR lists them\n")
-                throw ExitCode(ExitStatus.invalidInput)
+                throw CommandError("no run '\(runRef)' in \(store.root)", hint: "firedrill runs --runs-dir DIR lists them")
             }
-            let contents = try JournalReader.read(path: store.journalPath(id))
-            if let problem = contents.problem { Terminal.err("warning: the journal of \(id) is damaged: \(problem)\n") }
-            let record = DrillRecord.fold(contents.events)
-            Terminal.out(RunSummaryRenderer(style: TerminalStyle.detect(noColorFlag: noColor)).render(record, journalPath: store.journalPath(id)))
+            let archive = try RunArchive.open(store.journalPath(id))
+            if let problem = archive.problem { Terminal.err("warning: the journal of \(id) is damaged: \(problem)\n") }
+            Terminal.out(RunSummaryRenderer(style: TerminalStyle.detect(noColorFlag: noColor)).render(archive.record, journalPath: store.journalPath(id)))
             return
         }
         let runs = store.list()
@@ -69,14 +67,11 @@ struct VerifyJournalCommand: ParsableCommand {
         let path: String
         if runRef.hasSuffix(".jsonl"), FileManager.default.fileExists(atPath: runRef) { path = runRef }
         else if let id = store.resolve(runRef) { path = store.journalPath(id) }
-        else {
-            Terminal.err("error: no run '\(runRef)' in \(store.root)\nhint: firedrill runs --runs-dir DIR lists them\n")
-            throw ExitCode(ExitStatus.invalidInput)
-        }
+        else { throw CommandError("no run '\(runRef)' in \(store.root)", hint: "firedrill runs --runs-dir DIR lists them") }
         let a = try RunArchive.open(path)
         if let problem = a.problem {
             Terminal.out("\(path): NOT INTACT — \(problem)\n")
-            throw ExitCode(ExitStatus.failed)
+            throw ExitCode(.failed)
         }
         let ended = a.record.ending
         Terminal.out("\(path): intact, \(a.events.count) events, chain head \(a.lastHash.prefix(16))…"

@@ -27,50 +27,16 @@ struct SchedulingOptions: ParsableArguments {
         return nil
     }
 
-    var files: [String] {
-        var out = playbooks
-        if let dir { out += playbookFiles(in: dir) }
-        return out
+    func files() throws -> [String] {
+        try playbooks + (dir.map(playbookFiles(in:)) ?? [])
     }
 
-    /// The scheduled services of the playbooks (loaded and validated; exit 2 on errors), and
-    /// the playbooks that have no schedule.
-    func load() -> (services: [ScheduledService], unscheduled: [String]) {
-        var services: [ScheduledService] = []
-        var unscheduled: [String] = []
-        var failed = false
-        for file in files {
-            let loaded = DrillDefinition.load(playbookPath: file, inventoryOverride: inventory)
-            Terminal.report(loaded.diagnostics, sources: loaded.sources, noColor: noColor)
-            guard let d = loaded.definition else { failed = true; continue }
-            guard let schedule = d.playbook.schedule else { unscheduled.append(file); continue }
-            let plan = d.preview
-            let command = "firedrill run \(shellWord(file))" + inventory.map { " -i \(shellWord($0))" }.joined() + " --yes"
-            var text = "every \(schedule.every)"
-            if let w = schedule.window { text += ", window \(w)" }
-            text += " \(schedule.timezone ?? "UTC")"
-            if !schedule.blackouts.isEmpty { text += ", blackout \(schedule.blackouts.map(\.description).joined(separator: ", "))" }
-            if let other = services.first(where: { $0.service == d.playbook.service }) {
-                Terminal.err("warning: \(file) and \(other.playbook) are both playbooks of service \(d.playbook.service): only \(other.playbook) is scheduled\n")
-                continue
-            }
-            var scheduled = ScheduledService(service: d.playbook.service, name: d.playbook.name.value, playbook: file, criticality: d.playbook.criticality.rawValue,
-                                             schedule: schedule.drillSchedule, scheduleText: text, hosts: plan.hosts.map(\.name), endpoints: plan.hosts.map(\.endpoint),
-                                             steps: plan.steps.map { "\($0.id) \($0.name)" }, restoreSteps: plan.restore.map { "\($0.id) \($0.name)" },
-                                             rtoSeconds: plan.objectives.rto.map { DurationText.seconds($0.duration) }, rpoSeconds: plan.objectives.rpo.map { DurationText.seconds($0.duration) }, command: command)
-            scheduled.hasManualSteps = plan.summary.manualSteps > 0
-            services.append(scheduled)
-        }
-        if failed { Terminal.exit(ExitStatus.invalidInput) }
-        if files.isEmpty {
-            Terminal.err("error: no playbook (*.yml, *.yaml) in \(dir ?? "")\nhint: give the folder holding the playbooks\n")
-            Terminal.exit(ExitStatus.invalidInput)
-        }
-        return (services, unscheduled)
-    }
-
-    func shellWord(_ s: String) -> String {
-        s.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:@".contains($0) } ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    /// The scheduled services of the playbooks; warnings and notes printed, errors thrown.
+    func load() throws -> ScheduledServices {
+        let loaded = try ScheduledServices.load(try files(), inventory: inventory, folder: dir)
+        Terminal.report(loaded.diagnostics.diagnostics, sources: loaded.diagnostics.sources, noColor: noColor)
+        for w in loaded.warnings { Terminal.err("warning: \(TerminalText.safe(w))\n") }
+        return loaded
     }
 }
 
@@ -118,18 +84,19 @@ struct ScheduleCommand: AsyncParsableCommand {
         let end = until.flatMap { u in LocalDate(u).map { Zoned.instant($0.adding(days: 1), minutes: 0, in: viewer).0 } ?? Self.date(u, in: viewer) }
             ?? start.addingTimeInterval(366 * 86400)
         guard end > start else {
-            Terminal.err("error: --until (\(Zoned.format(end, in: viewer))) is not after --from (\(Zoned.format(start, in: viewer))\(from == nil ? ", now" : ""))\nhint: give a later --until, or an earlier --from\n")
-            Terminal.exit(ExitStatus.invalidInput)
+            throw CommandError("--until (\(Zoned.format(end, in: viewer))) is not after --from (\(Zoned.format(start, in: viewer))\(from == nil ? ", now" : ""))",
+                               hint: "give a later --until, or an earlier --from")
         }
-        let (services, unscheduled) = options.load()
-        for u in unscheduled { Terminal.err("note: \(u) has no schedule: (schedule: { every: quarter, window: \"Sat 02:00-04:00\", timezone: … })\n") }
-        if let output { checkOutput(output, keeping: options.files) }
+        let loaded = try options.load()
+        let services = loaded.services
+        for u in loaded.unscheduled { Terminal.err("note: \(u) has no schedule: (schedule: { every: quarter, window: \"Sat 02:00-04:00\", timezone: … })\n") }
+        if let output { try checkOutput(output, keeping: try options.files()) }
         let drills = DrillCalendar.plan(services, from: start, until: end, viewer: viewer)
         if ics {
-            writeOutput(ICSWriter.render(drills, services: services, stamp: options.clock, version: FiredrillVersion.current), to: output)
+            try writeOutput(ICSWriter.render(drills, services: services, stamp: options.clock, version: FiredrillVersion.current), to: output)
             return
         }
-        if format == .json { writeOutput(try JSONOutput.encode(drills) + "\n", to: output); return }
+        if format == .json { try writeOutput(try JSONOutput.encode(drills) + "\n", to: output); return }
         let style = output == nil ? TerminalStyle.detect(noColorFlag: options.noColor) : TerminalStyle(enabled: false)
         var text = "Drills from \(Zoned.format(start, in: viewer)) to \(Zoned.format(end, in: viewer)) (your zone: \(viewer.identifier))\n"
         if drills.isEmpty { text += "  none\n" }
@@ -141,28 +108,7 @@ struct ScheduleCommand: AsyncParsableCommand {
         }
         let conflicts = drills.filter { !$0.conflicts.isEmpty }.count
         if conflicts > 0 { text += "\n" + style.red("\(conflicts) drill(s) overlap another drill on a shared host") + "\n" }
-        writeOutput(text, to: output)
-    }
-}
-
-/// Where a service stands against its schedule, as `due` prints it.
-struct DueEntry: Encodable {
-    var service: String
-    var playbook: String
-    /// `due`, `overdue`, or `scheduled` (with --all); `never_drilled` says whether it ever was.
-    var state: String
-    var neverDrilled: Bool
-    var lastDrill: String?
-    var nextDue: String
-    var nextDueLocal: String
-    var overdueAt: String
-    var openNow: Bool
-    var blackout: String?
-    var notes: [String]
-
-    enum CodingKeys: String, CodingKey {
-        case service, playbook, state, neverDrilled = "never_drilled", lastDrill = "last_drill", nextDue = "next_due", nextDueLocal = "next_due_local"
-        case overdueAt = "overdue_at", openNow = "open_now", blackout, notes
+        try writeOutput(text, to: output)
     }
 }
 
@@ -202,98 +148,43 @@ struct DueCommand: AsyncParsableCommand {
 
     func run() async throws {
         let now = options.clock
-        let (services, unscheduled) = options.load()
-        for u in unscheduled { Terminal.err("note: \(u) has no schedule: it is never due\n") }
+        let loaded = try options.load()
+        for u in loaded.unscheduled { Terminal.err("note: \(u) has no schedule: it is never due\n") }
         var last: [String: Date] = [:]
-        if let db = await history.openExisting() {
-            do throws(History.Failure) { last = try await db.lastDrills() } catch {
-                Terminal.err("error: \(error.message)\n")
-                Terminal.exit(ExitStatus.failed)
-            }
+        if let db = try await history.openExisting() {
+            last = try await db.lastDrills()
         } else {
             Terminal.err("note: \(history.noHistory): every service counts as never drilled\n")
         }
-        var entries: [(ScheduledService, DrillSchedule.Status, DueEntry)] = []
-        for s in services {
-            let st = s.schedule.status(now: now, lastDrill: last[s.service])
-            let state = st.state == .scheduled ? "scheduled" : st.state.rawValue
-            let entry = DueEntry(service: s.service, playbook: s.playbook, state: state,
-                                 neverDrilled: st.neverDrilled, lastDrill: last[s.service].map(Journal.timestamp), nextDue: Journal.timestamp(st.next.start),
-                                 nextDueLocal: Zoned.format(st.next.start, in: s.schedule.timeZone), overdueAt: Journal.timestamp(st.overdueAt),
-                                 openNow: st.openNow != nil, blackout: st.blackoutNow?.description, notes: st.next.notes)
-            if all || st.state != .scheduled { entries.append((s, st, entry)) }
-        }
-        entries.sort { ($0.1.next.start, $0.0.service) < ($1.1.next.start, $1.0.service) }
+        let entries = DueDrill.list(loaded.services, lastDrills: last, now: now, all: all)
         if !run {
-            if format == .json { Terminal.out(try JSONOutput.encode(entries.map(\.2)) + "\n"); return }
+            if format == .json { Terminal.out(try JSONOutput.encode(entries.map(\.entry)) + "\n"); return }
             let style = TerminalStyle.detect(noColorFlag: options.noColor)
-            if entries.isEmpty { Terminal.out("nothing due at \(Zoned.format(now, in: .current)) (\(services.count) scheduled service(s))\n") }
-            for (s, st, e) in entries {
+            if entries.isEmpty { Terminal.out("nothing due at \(Zoned.format(now, in: .current)) (\(loaded.services.count) scheduled service(s))\n") }
+            for d in entries {
+                let e = d.entry, s = d.service
                 let head: String
-                switch st.state {
+                switch d.status.state {
                 case .overdue: head = style.red(e.neverDrilled ? "NEVER DRILLED, OVERDUE" : "OVERDUE")
                 case .due: head = style.yellow(e.neverDrilled ? "NEVER DRILLED, DUE" : "DUE")
                 case .scheduled: head = "scheduled"
                 }
-                Terminal.out(style.bold(s.service) + "  \(head)  due \(e.nextDueLocal)" + (st.state == .overdue ? ", overdue since \(Zoned.format(st.overdueAt, in: s.schedule.timeZone))" : "") + "\n")
+                Terminal.out(style.bold(s.service) + "  \(head)  due \(e.nextDueLocal)" + (d.status.state == .overdue ? ", overdue since \(Zoned.format(d.status.overdueAt, in: s.schedule.timeZone))" : "") + "\n")
                 Terminal.out("  last drill \(e.lastDrill ?? "never") · \(s.scheduleText)" + (e.openNow ? " · window open now" : "") + (e.blackout.map { " · in blackout \($0)" } ?? "") + "\n")
                 for n in e.notes { Terminal.out("  note: \(n)\n") }
             }
             return
         }
-        let due = entries.filter { $0.1.state != .scheduled }
-        if manual == nil, let m = due.first(where: { $0.0.hasManualSteps }) {
-            Terminal.err("error: \(m.0.playbook) has manual steps and nobody is there to answer them\nhint: firedrill due --run --yes --manual=fail (a step that needs a person fails the drill) or --manual=pass (capped below A)\n")
-            Terminal.exit(ExitStatus.invalidInput)
-        }
-        try await runDue(due, now: now)
-    }
-
-    /// Runs what is due and open now, one after another; the exit status is the worst one.
-    func runDue(_ due: [(ScheduledService, DrillSchedule.Status, DueEntry)], now: Date) async throws {
-        if due.isEmpty { Terminal.out("nothing is due at \(Zoned.format(now, in: .current))\n"); return }
-        let stop = ChildRunner()
-        var worst: Int32 = 0
-        var ran = 0
-        for (s, st, _) in due {
-            if stop.stopped { Terminal.out("skipped \(s.service): stopping (interrupted)\n"); continue }
-            if let b = st.blackoutNow { Terminal.out("skipped \(s.service): in blackout \(b)\n"); continue }
-            guard st.openNow != nil else {
-                let next = s.schedule.slots(from: now, until: now.addingTimeInterval(400 * 86400), limit: 1).first { $0.start > now }
-                Terminal.out("skipped \(s.service): outside its window (\(s.schedule.window?.text ?? "")\(next.map { "; next opens \(Zoned.format($0.start, in: s.schedule.timeZone))" } ?? ""))\n")
-                continue
-            }
-            let lock = RunLock.holder(of: .service(s.service))
-            if lock.held {
-                Terminal.out("skipped \(s.service): already being drilled\(lock.holder.map { " (run \($0.run), PID \($0.pid) on \($0.controller))" } ?? "")\n")
-                continue
-            }
-            var args = ["run", s.playbook, "--yes", "--output", "plain", "--busy-exit"]
-            for i in options.inventory { args += ["-i", i] }
-            if let manual { args += ["--manual=\(manual)"] }
-            if let runsDir { args += ["--runs-dir", runsDir] }
-            args += ["--db", History.defaultPath(history.db)]
-            Terminal.out("running \(s.service): firedrill \(args.joined(separator: " "))\n")
+        let due = entries.filter { $0.status.state != .scheduled }
+        let runner = DueRunner(inventory: options.inventory, manual: manual, runsDir: runsDir, historyDB: History.defaultPath(history.db), now: now)
+        try runner.check(due)
+        let children = ChildRunner()
+        let worst = await runner.run(due, launch: { args in
             Terminal.flush()
-            let status = await stop.run(args)
-            if status == ExitStatus.busy {
-                // Taken between our look and its start, or a host held by another service's drill (said above).
-                Terminal.out("skipped \(s.service): another drill holds the service or one of its hosts\n")
-                continue
-            }
-            ran += 1
-            Terminal.out("\(s.service): exit \(status)\n")
-            worst = Self.worse(worst, status)
-        }
-        Terminal.out("\(ran) drill(s) run, \(due.count - ran) skipped\n")
+            return await children.run(args)
+        }, stopped: { children.stopped }, say: { Terminal.out($0 + "\n") })
         Terminal.flush()
-        if worst != 0 { throw ExitCode(worst) }
-    }
-
-    /// The worse of two exit statuses: interrupted, journal incomplete, failed (a finding), preconditions, invalid input, passed.
-    static func worse(_ a: Int32, _ b: Int32) -> Int32 {
-        let rank: [Int32: Int] = [0: 0, 2: 1, 3: 2, 1: 3, 4: 4, 130: 5]
-        return (rank[a] ?? 4) >= (rank[b] ?? 4) ? a : b
+        if worst != .passed { throw ExitCode(worst) }
     }
 }
 
@@ -322,16 +213,16 @@ final class ChildRunner: @unchecked Sendable {
     }
 
     /// Runs this binary with `args` to its end; its output is ours.
-    func run(_ args: [String]) async -> Int32 {
+    func run(_ args: [String]) async -> ExitStatus {
         let pid: pid_t
         do throws(ChildProcess.Failure) { pid = try ChildProcess.spawn([ChildProcess.selfPath] + args) } catch {
             Terminal.err("error: \(error.description)\n")
-            return ExitStatus.failed
+            return .failed
         }
         let stopNow: Bool = lock.withLock { child = pid; return _stopped }
         if stopNow { kill(pid, SIGINT) }
         let status = await ChildProcess.wait(pid)
         lock.withLock { child = 0 }
-        return status
+        return ExitStatus(code: status)
     }
 }

@@ -28,22 +28,22 @@ struct ScoreCommand: ParsableCommand {
     @Flag(name: .long, help: "Never colour the output (also: NO_COLOR=1).") var noColor = false
 
     func run() throws {
-        let path = resolveJournal(runRef, runsDir: runsDir)
-        let contents = try JournalReader.read(path: path)
-        if let problem = contents.problem {
-            Terminal.err("error: \(path) is damaged: \(problem)\nhint: a score is only as good as its evidence: firedrill verify-journal names what changed\n")
-            throw ExitCode(ExitStatus.failed)
+        let path = try RunArchive.locate(runRef, runsDir: runsDir)
+        let archive = try RunArchive.open(path)
+        if let problem = archive.problem {
+            throw CommandError("\(path) is damaged: \(problem)",
+                               hint: "a score is only as good as its evidence: firedrill verify-journal names what changed", exit: .failed)
         }
-        let record = DrillRecord.fold(contents.events)
+        let record = archive.record
         guard record.isFinished else {
-            Terminal.err("error: run \(record.runID ?? path) has not ended (no run_ended): nothing to score yet\nhint: resume it with firedrill run --resume \(record.runID ?? "RUN")\n")
-            Terminal.exit(ExitStatus.invalidInput)
+            throw CommandError("run \(record.runID ?? path) has not ended (no run_ended): nothing to score yet",
+                               hint: "resume it with firedrill run --resume \(record.runID ?? "RUN")")
         }
         let score = Score(record)
         switch format {
         case .json: Terminal.out(try JSONOutput.encode(ScoredRun(run: record.runID ?? "", score: score)) + "\n")
         case .text:
-            Terminal.out("run \(record.runID ?? "") · \(record.facts?.service ?? record.name ?? "")\n")
+            Terminal.out(TerminalText.safe("run \(record.runID ?? "") · \(record.facts?.service ?? record.name ?? "")") + "\n")
             Terminal.out(ScoreRenderer(style: TerminalStyle.detect(noColorFlag: noColor)).render(score))
         }
     }
@@ -55,40 +55,3 @@ struct ScoredRun: Encodable {
     var score: Score
 }
 
-/// A journal path, a run's folder, or the journal of a run named by ID, prefix or `latest`;
-/// exits 2, saying why, when that is not a journal.
-func resolveJournal(_ ref: String, runsDir: String?) -> String {
-    let looksLikePath = ref.contains("/") || ref.hasSuffix(".jsonl")
-    var path: String?
-    var isDir: ObjCBool = false
-    if FileManager.default.fileExists(atPath: ref, isDirectory: &isDir) {
-        if isDir.boolValue, FileManager.default.fileExists(atPath: ref + "/journal.jsonl") { path = ref + "/journal.jsonl" }
-        else if !isDir.boolValue { path = ref }
-        else if looksLikePath {
-            Terminal.err("error: \(ref) is a folder without a journal.jsonl\nhint: give a run's folder, its journal.jsonl, or a run ID with --runs-dir\n")
-            Terminal.exit(ExitStatus.invalidInput)
-        }
-    } else if looksLikePath {
-        Terminal.err("error: \(ref): no such file\nhint: give a journal.jsonl path, a run's folder, or a run ID with --runs-dir\n")
-        Terminal.exit(ExitStatus.invalidInput)
-    }
-    if path == nil {
-        let store = RunStore(root: runsDir)
-        guard let id = store.resolve(ref) else {
-            let matches = store.ids().filter { $0.hasPrefix(ref) }
-            if matches.count > 1 {
-                Terminal.err("error: '\(ref)' names \(matches.count) runs: \(matches.prefix(5).joined(separator: ", "))\(matches.count > 5 ? ", …" : "")\nhint: give more of the run ID\n")
-            } else {
-                Terminal.err("error: no run '\(ref)' in \(store.root)\nhint: firedrill runs --runs-dir DIR lists them, or give a journal.jsonl path\n")
-            }
-            Terminal.exit(ExitStatus.invalidInput)
-        }
-        path = store.journalPath(id)
-    }
-    let journal = path ?? ref
-    if let problem = JournalReader.notAJournal(journal) {
-        Terminal.err("error: \(journal) \(problem)\nhint: a journal is the journal.jsonl a run leaves in its folder\n")
-        Terminal.exit(ExitStatus.invalidInput)
-    }
-    return journal
-}

@@ -42,81 +42,19 @@ struct ScorecardCommand: AsyncParsableCommand {
     func run() async throws {
         var files = playbooks
         if let dir {
-            let names = playbookFiles(in: dir)
-            if names.isEmpty {
-                Terminal.err("error: no playbook (*.yml, *.yaml) in \(dir)\n")
-                Terminal.exit(ExitStatus.invalidInput)
-            }
+            let names = try playbookFiles(in: dir)
+            if names.isEmpty { throw CommandError("no playbook (*.yml, *.yaml) in \(dir)") }
             files += names
         }
-        var services: [Scorecard.Service] = []
-        var problems: [Diagnostic] = []
-        var sources: [String: String] = [:]
-        var playbookOf: [String: String] = [:]
-        var schedules: [String: DrillSchedule] = [:]
-        for file in files {
-            let loaded = PlaybookLoader().load(file: file)
-            sources.merge(loaded.sources) { a, _ in a }
-            guard let pb = loaded.playbook, !loaded.diagnostics.hasErrors else {
-                // The other services are still listed; this one is marked, and the command exits 2.
-                let errors = loaded.diagnostics.filter { $0.severity == .error }
-                problems += errors
-                let first = errors.first.map { d in (d.location.map { "\($0.file):\($0.line):\($0.column): " } ?? "") + d.message } ?? "does not load"
-                services.append(Scorecard.Service(service: ((file as NSString).lastPathComponent as NSString).deletingPathExtension, name: file, playbook: file,
-                                                  criticality: "critical", rtoObjectiveSeconds: nil, rpoObjectiveSeconds: nil, playbookSHA256: "",
-                                                  inventorySHA256: "", problem: "the playbook does not load: \(first)"))
-                continue
-            }
-            if let other = playbookOf[pb.service] {
-                Terminal.err("warning: \(file) and \(other) are both playbooks of service \(pb.service): its row is \(other)'s\n")
-                continue
-            }
-            playbookOf[pb.service] = file
-            if let sch = pb.schedule { schedules[pb.service] = sch.drillSchedule }
-            var paths = inventory
-            if paths.isEmpty, let inv = pb.inventory { paths = [resolvePath(inv.value, relativeTo: pb.file)] }
-            services.append(Scorecard.Service(service: pb.service, name: pb.name.value, playbook: file, criticality: pb.criticality.rawValue,
-                                              rtoObjectiveSeconds: pb.objectives.rto.map { DurationText.seconds($0) },
-                                              rpoObjectiveSeconds: pb.objectives.rpo.map { DurationText.seconds($0) },
-                                              playbookSHA256: RunStore.sha256(files: [pb.file] + pb.includes), inventorySHA256: RunStore.sha256(files: paths),
-                                              missingInventory: paths.filter { !FileManager.default.fileExists(atPath: $0) }))
-        }
-        if let output { checkOutput(output, keeping: files + [History.defaultPath(history.db)]) }
         let path = History.defaultPath(history.db)
-        var latest: [LatestRun] = []
-        var lastDrills: [String: Date] = [:]
-        if History.exists(path) {
-            do throws(History.Failure) {
-                let db = try await History.open(path: path, existing: true)
-                latest = try await db.latestRuns()
-                lastDrills = try await db.lastDrills()
-            } catch {
-                Terminal.err("error: \(error.message)\n")
-                Terminal.exit(ExitStatus.failed)
-            }
-        } else {
-            Terminal.err("note: no history database at \(path): every service counts as never drilled (--db PATH, or firedrill import RUNS_DIR)\n")
-        }
-        // Runs indexed before the history kept score components: read from their journals.
-        for i in latest.indices where latest[i].components == nil {
-            if let c = try? JournalReader.read(path: latest[i].journal), c.problem == nil {
-                latest[i].components = Score(DrillRecord.fold(c.events)).components
-            }
-        }
-        var card = Scorecard(services: services, latest: latest)
-        // Next due and overdue, from each playbook's schedule and the last drill that ran.
-        let clock = now.flatMap(SchedulingOptions.parseNow) ?? Date()
-        var due: [String: Scorecard.Due] = [:]
-        for (service, schedule) in schedules {
-            let st = schedule.status(now: clock, lastDrill: lastDrills[service])
-            due[service] = Scorecard.Due(nextDue: Zoned.format(st.next.start, in: schedule.timeZone), overdue: st.state == .overdue)
-        }
-        card.schedule(due)
+        if let output { try checkOutput(output, keeping: files + [path]) }
+        let built = try await ScorecardBuilder.build(playbooks: files, inventory: inventory, historyPath: path,
+                                                     now: now.flatMap(SchedulingOptions.parseNow) ?? Date())
+        for w in built.warnings { Terminal.err("warning: \(TerminalText.safe(w))\n") }
+        for n in built.notes { Terminal.err("note: \(TerminalText.safe(n))\n") }
         let style = output == nil && format == .text ? TerminalStyle.detect(noColorFlag: noColor) : TerminalStyle(enabled: false)
-        writeOutput(try card.rendered(format, style: style), to: output)
-        if !problems.isEmpty {
-            Terminal.report(problems, sources: sources, noColor: noColor)
-            Terminal.exit(ExitStatus.invalidInput)
-        }
+        try writeOutput(try built.card.rendered(format, style: style), to: output)
+        // The card lists a broken playbook as a row; the command still says it was given bad input.
+        if !built.problems.diagnostics.isEmpty { throw built.problems }
     }
 }

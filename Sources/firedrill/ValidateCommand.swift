@@ -28,7 +28,7 @@ struct ValidateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let extra = options.parsedExtraVars()
+        let extra = try options.parsedExtraVars()
         var failed = 0
         var allDiagnostics: [Diagnostic] = []
         var sources: [String: String] = [:]
@@ -45,7 +45,7 @@ struct ValidateCommand: ParsableCommand {
         Terminal.report(allDiagnostics, sources: sources, noColor: options.noColor)
         if failed > 0 {
             Terminal.err("\(failed) of \(playbooks.count) playbook\(playbooks.count == 1 ? "" : "s") invalid\n")
-            Terminal.exit(ExitStatus.invalidInput)
+            throw ExitCode(.invalidInput)
         }
     }
 }

@@ -163,7 +163,7 @@ import Testing
         switch RunLock.acquire([.service("ehr-db")], in: root, holder: next) {
         case .success: Issue.record("a new drill started over an unfinished one")
         case let .failure(refusal):
-            #expect(refusal.description.contains("stopped before the run ended") && refusal.hint.contains("firedrill run --resume run-dead"))
+            #expect(refusal.description.contains("stopped before the run ended") && refusal.hint?.contains("firedrill run --resume run-dead") == true)
         }
         _ = try await journal.append(JournalEvent(.runEnded(.init(result: .passed))), run: "run-dead")
         let lock = try RunLock.acquire([.service("ehr-db")], in: root, holder: next).get()

@@ -58,7 +58,7 @@ import Testing
             let loaded = PlaybookLoader().load(text: text, file: "fuzz.yml")
             var all = loaded.diagnostics
             if let pb = loaded.playbook {
-                all += Validator(playbook: pb, inventory: inventory, environment: [:]).validate()
+                all += Validator(playbook: pb, inventory: inventory, environment: [:]).validateAndPlan().diagnostics
             }
             for d in all {
                 #expect(!d.message.contains("Optional("), "\(d.message)")

@@ -198,7 +198,7 @@ import Testing
     }
 
     @Test func anOverdueServiceCountsZeroInTheScorecard() {
-        let svc = Scorecard.Service(service: "ehr", name: "EHR", playbook: "ehr.yml", criticality: "critical", rtoObjectiveSeconds: 300, rpoObjectiveSeconds: nil,
+        let svc = Scorecard.Service(service: "ehr", name: "EHR", playbook: "ehr.yml", criticality: .critical, rtoObjectiveSeconds: 300, rpoObjectiveSeconds: nil,
                                     playbookSHA256: "p", inventorySHA256: "i")
         let last = LatestRun(service: "ehr", id: "r", result: "passed", started: "2026-10-01T00:00:00.000Z", score: 95, grade: "A", rules: Score.rules,
                              playbookSHA256: "p", inventorySHA256: "i", journal: "/j", rtoSeconds: 60, rtoObjectiveSeconds: 300, rpoSeconds: nil,

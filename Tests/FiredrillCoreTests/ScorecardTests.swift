@@ -5,7 +5,7 @@ import FiredrillBench
 
 /// The scorecard's rules (pure) and the history query that feeds it (a real SQLite file).
 @Suite struct ScorecardTests {
-    func service(_ name: String, _ criticality: String, playbook: String = "p1", inventory: String = "i1") -> Scorecard.Service {
+    func service(_ name: String, _ criticality: Criticality, playbook: String = "p1", inventory: String = "i1") -> Scorecard.Service {
         Scorecard.Service(service: name, name: name.uppercased(), playbook: "\(name).yml", criticality: criticality, rtoObjectiveSeconds: 300,
                           rpoObjectiveSeconds: nil, playbookSHA256: playbook, inventorySHA256: inventory)
     }
@@ -19,7 +19,7 @@ import FiredrillBench
     }
 
     @Test func aServiceNeverDrilledCountsZeroInTheWeightedFigure() {
-        let card = Scorecard(services: [service("ehr", "critical"), service("kiosk", "low")], latest: [last("ehr", score: 100)])
+        let card = Scorecard(services: [service("ehr", .critical), service("kiosk", .low)], latest: [last("ehr", score: 100)])
         #expect(card.readiness == 80)   // (4 × 100 + 1 × 0) / 5
         let kiosk = card.services.first { $0.service == "kiosk" }
         #expect(kiosk?.status == .neverDrilled && kiosk?.counted == 0 && kiosk?.score == nil)
@@ -27,35 +27,35 @@ import FiredrillBench
     }
 
     @Test func weightsFollowCriticality() {
-        let card = Scorecard(services: [service("a", "critical"), service("b", "high"), service("c", "medium"), service("d", "low")],
+        let card = Scorecard(services: [service("a", .critical), service("b", .high), service("c", .medium), service("d", .low)],
                              latest: [last("a", score: 50), last("b", score: 60), last("c", score: 70), last("d", score: 80)])
         #expect(card.readiness == ScoreCalculator.round((4 * 50 + 3 * 60 + 2 * 70 + 1 * 80) / 10.0))
         #expect(card.services.map(\.weight) == [4, 3, 2, 1])
     }
 
     @Test func aChangedPlaybookOrInventoryNeedsVerification() {
-        let playbook = Scorecard(services: [service("ehr", "critical", playbook: "p2")], latest: [last("ehr", score: 95)])
+        let playbook = Scorecard(services: [service("ehr", .critical, playbook: "p2")], latest: [last("ehr", score: 95)])
         #expect(playbook.services[0].status == .needsVerification && playbook.services[0].reason.contains("the playbook changed"))
-        let inventory = Scorecard(services: [service("ehr", "critical", inventory: "i2")], latest: [last("ehr", score: 95)])
+        let inventory = Scorecard(services: [service("ehr", .critical, inventory: "i2")], latest: [last("ehr", score: 95)])
         #expect(inventory.services[0].status == .needsVerification && inventory.services[0].reason.contains("the inventory changed"))
         #expect(inventory.services[0].counted == 95, "stale evidence still counts its score; the status says it is stale")
-        let same = Scorecard(services: [service("ehr", "critical")], latest: [last("ehr", score: 95)])
+        let same = Scorecard(services: [service("ehr", .critical)], latest: [last("ehr", score: 95)])
         #expect(same.services[0].status == .ok)
     }
 
     @Test func aFailedLastDrillIsFailedEvenAfterEarlierPasses() {
-        let card = Scorecard(services: [service("ehr", "critical")], latest: [last("ehr", result: "failed", score: 80)])
+        let card = Scorecard(services: [service("ehr", .critical)], latest: [last("ehr", result: "failed", score: 80)])
         #expect(card.services[0].status == .failed && card.services[0].reason.contains("last passing drill run-ehr"))
-        let never = Scorecard(services: [service("ehr", "critical")], latest: [last("ehr", result: "interrupted", score: 40, lastPassed: nil)])
+        let never = Scorecard(services: [service("ehr", .critical)], latest: [last("ehr", result: "interrupted", score: 40, lastPassed: nil)])
         #expect(never.services[0].status == .failed && never.services[0].reason.contains("never passed"))
         #expect(never.services[0].counted == 40, "a drill that found a failure scores above one never run")
     }
 
     @Test func rtoAgainstTheObjective() {
-        let slow = Scorecard(services: [service("ehr", "critical")], latest: [last("ehr", score: 90, rto: 400)])
-        #expect(slow.services[0].rto.status == "exceeded")
-        let none = Scorecard(services: [service("ehr", "critical")], latest: [last("ehr", score: 90, rto: nil)])
-        #expect(none.services[0].rto.status == "not measured")
+        let slow = Scorecard(services: [service("ehr", .critical)], latest: [last("ehr", score: 90, rto: 400)])
+        #expect(slow.services[0].rto.status == .exceeded)
+        let none = Scorecard(services: [service("ehr", .critical)], latest: [last("ehr", score: 90, rto: nil)])
+        #expect(none.services[0].rto.status == .notMeasured)
     }
 
     @Test func theHistoryGivesEachServiceItsLatestRunWithComponentsAndOpenActions() async throws {

@@ -14,7 +14,7 @@ func diagnose(_ playbook: String, inventory: String = defaultInventory, extraVar
     guard let pb = loaded.playbook else { return loaded.diagnostics }
     let inv = InventoryLoader().load(text: inventory, file: "inventory.yml")
     return loaded.diagnostics + inv.diagnostics
-        + Validator(playbook: pb, inventory: inv.inventory, extraVars: extraVars, environment: environment).validate()
+        + Validator(playbook: pb, inventory: inv.inventory, extraVars: extraVars, environment: environment).validateAndPlan().diagnostics
 }
 
 func plan(_ playbook: String, inventory: String = defaultInventory, limit: String? = nil, extraVars: [String: VarValue] = [:]) -> (Plan?, [Diagnostic]) {

@@ -141,7 +141,7 @@ import Testing
     @Test func limitThatExcludesAStepsHostsIsAWarning() {
         let loaded = PlaybookLoader().load(text: playbook(), file: "t.yml")
         let inv = InventoryLoader().load(text: defaultInventory, file: "i.yml")
-        let d = Validator(playbook: loaded.playbook!, inventory: inv.inventory, limit: "web", environment: [:]).validate()
+        let d = Validator(playbook: loaded.playbook!, inventory: inv.inventory, limit: "web", environment: [:]).validateAndPlan().diagnostics
         let w = d.first(containing: "selects no host within --limit")
         #expect(w?.severity == .warning)
     }

@@ -60,3 +60,35 @@ struct TestLab {
         try value.write(toFile: "\(dir)/hosts/\(host)/state/\(name)", atomically: true, encoding: .utf8)
     }
 }
+
+/// What tests do to a lab's hosts that the product never does.
+extension Lab {
+    /// Stops one host's sshd (to simulate a host going down).
+    func stopHost(_ name: String) throws {
+        guard let st = state(), let h = st.hosts.first(where: { $0.name == name }) else { throw Failure(message: "no lab host \(name)") }
+        stop(pid: h.pid)
+    }
+
+    /// Restarts one host's sshd on the same port, dropping its open connections as a reboot would.
+    func restartHost(_ name: String) throws {
+        guard var st = state(), let i = st.hosts.firstIndex(where: { $0.name == name }), let sshd = Self.findSSHD() else {
+            throw Failure(message: "no lab host \(name)")
+        }
+        // Each SSH connection is served by a child of the listening sshd, which survives the listener.
+        for child in Self.children(of: st.hosts[i].pid) { kill(child, SIGKILL) }
+        stop(pid: st.hosts[i].pid)
+        let configPath = "\(directory)/config/sshd_\(name).conf"
+        for _ in 0..<50 {
+            let pid = try spawnDetached([sshd, "-D", "-f", configPath, "-E", "\(directory)/logs/\(name).log"])
+            if waitUntilListening(port: st.hosts[i].port, pid: pid, deadline: .now + .seconds(2)) {
+                st.hosts[i].pid = pid
+                try save(st)
+                return
+            }
+            kill(pid, SIGKILL)
+            var s: Int32 = 0
+            waitpid(pid, &s, 0)
+        }
+        throw Failure(message: "sshd for \(name) did not restart")
+    }
+}

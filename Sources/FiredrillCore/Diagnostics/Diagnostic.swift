@@ -41,10 +41,12 @@ public struct Diagnostic: Error, Sendable, Hashable, Codable {
     public var isError: Bool { severity == .error }
 }
 
-/// A failure that carries one or more diagnostics (what loaders and validators throw).
+/// A failure that carries one or more diagnostics (what loaders and validators throw), with the
+/// text of the files they point into (so a diagnostic can show its line).
 public struct DiagnosticsError: Error, Sendable {
     public var diagnostics: [Diagnostic]
-    public init(_ diagnostics: [Diagnostic]) { self.diagnostics = diagnostics }
+    public var sources: [String: String]
+    public init(_ diagnostics: [Diagnostic], sources: [String: String] = [:]) { self.diagnostics = diagnostics; self.sources = sources }
 }
 
 extension Array where Element == Diagnostic {

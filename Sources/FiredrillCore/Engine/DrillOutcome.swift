@@ -51,19 +51,7 @@ public struct DrillOutcome: Sendable {
     /// Set when the journal could not be written: why, and where the rest of the evidence went.
     public var recordIncomplete: String?
 
-    public var exitCode: Int32 { Self.exitCode(result) }
-
-    /// 0 passed, 1 failed (restore ran), 3 preconditions not met, 4 the journal could not be
-    /// written (restore was attempted; the record is incomplete), 130 interrupted.
-    public static func exitCode(_ result: Result) -> Int32 {
-        switch result {
-        case .passed: return 0
-        case .failed: return 1
-        case .preconditions: return 3
-        case .incomplete: return 4
-        case .interrupted: return 130
-        }
-    }
+    public var exitStatus: ExitStatus { ExitStatus(result) }
 }
 
 /// Runs `body` for each item, at most `limit` at once; results in the items' order.

@@ -15,9 +15,17 @@ public final class History: Sendable {
     /// Opened read-only (a file or folder this user cannot write: an archived history).
     public let readOnly: Bool
 
-    public struct Failure: Error, CustomStringConvertible, Sendable {
+    /// What went wrong with the database, in words; reading commands end with `failed` (what
+    /// was read is damaged), opening one that cannot be used with `invalidInput` and a hint.
+    public struct Failure: UserFacingError, CustomStringConvertible {
         public var message: String
+        public var hint: String?
+        public var exitStatus: ExitStatus
         public var description: String { message }
+
+        public init(message: String, hint: String? = nil, exit: ExitStatus = .failed) {
+            self.message = message; self.hint = hint; self.exitStatus = exit
+        }
     }
 
     /// `--db PATH`, else `$FIREDRILL_DB`, else `~/.local/share/firedrill/history.sqlite`.
@@ -32,12 +40,7 @@ public final class History: Sendable {
     /// migrating are blocking SQLite calls. `existing`: only a database that is there (reading
     /// commands never create one), read-only when this user cannot write it.
     public static func open(path: String, existing: Bool = false) async throws(Failure) -> History {
-        let result: Result<History, Failure> = await withCheckedContinuation { c in
-            DispatchQueue.global().async {
-                c.resume(returning: Result { () throws(Failure) in try History(path: path, existing: existing) })
-            }
-        }
-        return try result.get()
+        try await WorkerThread.detached("history-open") { () throws(Failure) in try History(path: path, existing: existing) }
     }
 
     /// Whether there is a history at `path` to read.

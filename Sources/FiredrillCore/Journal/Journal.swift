@@ -25,11 +25,18 @@ public actor Journal {
     public private(set) var fsyncs = 0
     /// Bytes of an incomplete last line that `init(path:dropTornTail:)` cut off, if any.
     public nonisolated let droppedTornBytes: Int
+    /// Stamps events that come without a time.
+    private let wallClock: @Sendable () -> Date
 
-    public struct Failure: Error, CustomStringConvertible {
+    /// A journal that cannot be written or read, in words.
+    public struct Failure: UserFacingError, CustomStringConvertible {
         public var message: String
+        public var hint: String?
+        public var exitStatus: ExitStatus
         public var description: String { message }
-        public init(message: String) { self.message = message }
+        public init(message: String, hint: String? = nil, exit: ExitStatus = .invalidInput) {
+            self.message = message; self.hint = hint; self.exitStatus = exit
+        }
     }
 
     static let genesis = String(repeating: "0", count: 64)
@@ -37,8 +44,9 @@ public actor Journal {
     /// Opens (creating) the journal; an existing one is verified and continued. With
     /// `dropTornTail`, a journal whose only damage is an incomplete last line (a write cut short
     /// by a crash or a full disk) is cut back to its last complete line (`droppedTornBytes`).
-    public init(path: String, dropTornTail: Bool = false) throws {
+    public init(path: String, dropTornTail: Bool = false, wallClock: @escaping @Sendable () -> Date = { Date() }) throws {
         self.path = path
+        self.wallClock = wallClock
         let folder = (path as NSString).deletingLastPathComponent
         if let problem = RunStore.folderProblem(folder) { throw Failure(message: problem) }
         var existing = try JournalReader.read(path: path)
@@ -72,7 +80,7 @@ public actor Journal {
         var e = event
         seq += 1
         e.seq = seq
-        if e.time.isEmpty { e.time = Journal.timestamp(Date()) }
+        if e.time.isEmpty { e.time = Journal.timestamp(wallClock()) }
         e.run = run
         e.prev = lastHash
         let line = try Journal.encoder.encode(e) + Data([0x0a])

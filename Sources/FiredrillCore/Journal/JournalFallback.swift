@@ -4,9 +4,10 @@ import Glibc
 #endif
 
 /// Where events go once the journal cannot take them (a full disk, a failed fsync): one JSON line
-/// each on stderr, prefixed `journal-fallback: `, and in a fallback file — next to the journal if
-/// that folder still takes writes, else in the temporary folder. Restore goes on; its evidence is
-/// not lost with the journal.
+/// each to `echo` (the command prints them on stderr, prefixed `journal-fallback: `, through its
+/// output queue, so a paused terminal cannot hold up restore), and in a fallback file — next to
+/// the journal if that folder still takes writes, else in the temporary folder. Restore goes on;
+/// its evidence is not lost with the journal.
 public final class JournalFallback: @unchecked Sendable {
     private let lock = NSLock()
     private var fd: Int32 = -1
@@ -14,24 +15,21 @@ public final class JournalFallback: @unchecked Sendable {
     public private(set) var path: String?
     private let candidates: [String]
 
-    public init(journalPath: String, runID: String, echo: Bool = true) {
+    public init(journalPath: String, runID: String, echo: (@Sendable (String) -> Void)? = nil) {
         self.echo = echo
         let tmp = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         candidates = [journalPath + ".fallback", "\(tmp)/firedrill-\(runID).journal.fallback"]
     }
 
-    /// Also write each event to stderr (`journal-fallback: {…}`).
-    let echo: Bool
+    /// Shows each event's line (`journal-fallback: {…}`), if set.
+    let echo: (@Sendable (String) -> Void)?
 
     public func write(_ event: JournalEvent) {
         let line = (try? Journal.encoder.encode(event)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         let bytes = Array((line + "\n").utf8)
         lock.withLock {
             // Raw write(2): FileHandle traps when stderr is a closed pipe, and nothing here may stop restore.
-            if echo {
-                let err = Array("journal-fallback: \(line)\n".utf8)
-                _ = err.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
-            }
+            echo?("journal-fallback: \(line)\n")
             while true {
                 if fd < 0 {
                     guard next < candidates.count else { return }

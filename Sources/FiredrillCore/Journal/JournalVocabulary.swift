@@ -133,3 +133,17 @@ extension DrillRecord {
         return journalFailed != nil ? .incomplete : .unfinished
     }
 }
+
+extension ExitStatus {
+    /// How a run's result ends the command: 0 passed, 1 failed (restore ran), 3 preconditions
+    /// not met, 4 the journal could not be written (restore was attempted), 130 interrupted.
+    public init(_ result: RunResult) {
+        switch result {
+        case .passed: self = .passed
+        case .failed: self = .failed
+        case .preconditions: self = .preconditions
+        case .incomplete: self = .recordIncomplete
+        case .interrupted: self = .interrupted
+        }
+    }
+}

@@ -28,3 +28,39 @@ public struct RunArchive: Sendable {
     /// Damaged only by a torn last line (a write cut short): what precedes it is intact.
     public var onlyTorn: Bool { problem != nil && tornTail != nil }
 }
+
+extension RunArchive {
+    /// The journal a command names: a `journal.jsonl` path, a run's folder, or a run of `runsDir`
+    /// by ID, unique prefix or `latest`. Says why, and what to give, when it is not a journal.
+    public static func locate(_ ref: String, runsDir: String?) throws(CommandError) -> String {
+        let looksLikePath = ref.contains("/") || ref.hasSuffix(".jsonl")
+        var path: String?
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: ref, isDirectory: &isDir) {
+            if isDir.boolValue, FileManager.default.fileExists(atPath: ref + "/journal.jsonl") { path = ref + "/journal.jsonl" }
+            else if !isDir.boolValue { path = ref }
+            else if looksLikePath {
+                throw CommandError("\(ref) is a folder without a journal.jsonl", hint: "give a run's folder, its journal.jsonl, or a run ID with --runs-dir")
+            }
+        } else if looksLikePath {
+            throw CommandError("\(ref): no such file", hint: "give a journal.jsonl path, a run's folder, or a run ID with --runs-dir")
+        }
+        if path == nil {
+            let store = RunStore(root: runsDir)
+            guard let id = store.resolve(ref) else {
+                let matches = store.ids().filter { $0.hasPrefix(ref) }
+                if matches.count > 1 {
+                    throw CommandError("'\(ref)' names \(matches.count) runs: \(matches.prefix(5).joined(separator: ", "))\(matches.count > 5 ? ", …" : "")",
+                                       hint: "give more of the run ID")
+                }
+                throw CommandError("no run '\(ref)' in \(store.root)", hint: "firedrill runs --runs-dir DIR lists them, or give a journal.jsonl path")
+            }
+            path = store.journalPath(id)
+        }
+        let journal = path ?? ref
+        if let problem = JournalReader.notAJournal(journal) {
+            throw CommandError("\(journal) \(problem)", hint: "a journal is the journal.jsonl a run leaves in its folder")
+        }
+        return journal
+    }
+}

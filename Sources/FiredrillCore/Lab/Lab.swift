@@ -1,4 +1,3 @@
-import CLibSSH2
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -21,9 +20,11 @@ public struct Lab: Sendable {
         public var services: LabServices?
     }
 
-    public struct Failure: Error, CustomStringConvertible {
+    /// The lab cannot start or serve: preconditions of a drill on it are not met.
+    public struct Failure: UserFacingError, CustomStringConvertible {
         public var message: String
         public var hint: String?
+        public var exitStatus: ExitStatus { .preconditions }
         public var description: String { message }
     }
 
@@ -89,7 +90,7 @@ public struct Lab: Sendable {
         let pub = try String(contentsOfFile: keyPath + ".pub", encoding: .utf8)
         try pub.write(toFile: "\(directory)/keys/authorized_keys", atomically: true, encoding: .utf8)
         let names = (0..<count).map { $0 < Self.defaultHostNames.count ? Self.defaultHostNames[$0] : String(format: "node%03d", $0 + 1) }
-        let user = ProcessInfo.processInfo.environment["USER"] ?? NSUserName()
+        let user = CurrentUser.name()
         var hosts: [Host] = []
         var knownHosts = ""
         for name in names {
@@ -276,35 +277,6 @@ public struct Lab: Sendable {
         _ = waitpid(pid, &st, WNOHANG)
     }
 
-    /// Stops one host's sshd (to simulate a host going down).
-    public func stopHost(_ name: String) throws {
-        guard let st = state(), let h = st.hosts.first(where: { $0.name == name }) else { throw Failure(message: "no lab host \(name)") }
-        stop(pid: h.pid)
-    }
-
-    /// Restarts one host's sshd on the same port, dropping its open connections as a reboot would.
-    public func restartHost(_ name: String) throws {
-        guard var st = state(), let i = st.hosts.firstIndex(where: { $0.name == name }), let sshd = Self.findSSHD() else {
-            throw Failure(message: "no lab host \(name)")
-        }
-        // Each SSH connection is served by a child of the listening sshd, which survives the listener.
-        for child in Self.children(of: st.hosts[i].pid) { kill(child, SIGKILL) }
-        stop(pid: st.hosts[i].pid)
-        let configPath = "\(directory)/config/sshd_\(name).conf"
-        for _ in 0..<50 {
-            let pid = try spawnDetached([sshd, "-D", "-f", configPath, "-E", "\(directory)/logs/\(name).log"])
-            if waitUntilListening(port: st.hosts[i].port, pid: pid, deadline: .now + .seconds(2)) {
-                st.hosts[i].pid = pid
-                try save(st)
-                return
-            }
-            kill(pid, SIGKILL)
-            var s: Int32 = 0
-            waitpid(pid, &s, 0)
-        }
-        throw Failure(message: "sshd for \(name) did not restart")
-    }
-
     // MARK: - helpers
 
     static func children(of pid: Int32) -> [Int32] {
@@ -351,7 +323,7 @@ public struct Lab: Sendable {
     /// reach it), default signal handling and an empty mask (dispatch threads block SIGTERM; a
     /// daemon inheriting that could not be stopped), output to /dev/null; returns its PID.
     func spawnDetached(_ argv: [String]) throws -> Int32 {
-        do throws(ChildProcess.Failure) { return try ChildProcess.spawn(argv, detached: true) } catch {
+        do throws(ChildProcess.Failure) { return try ChildProcess.spawn(argv, group: .session, output: .devNull) } catch {
             throw Failure(message: error.description)
         }
     }

@@ -29,6 +29,16 @@ public struct Playbook: Sendable, Equatable {
 
 public enum Criticality: String, Sendable, Equatable, Codable, CaseIterable {
     case critical, high, medium, low
+
+    /// Its weight in the readiness over services (critical 4, high 3, medium 2, low 1).
+    public var weight: Double {
+        switch self {
+        case .critical: return 4
+        case .high: return 3
+        case .medium: return 2
+        case .low: return 1
+        }
+    }
 }
 
 /// NIST SP 800-34 exercise types.

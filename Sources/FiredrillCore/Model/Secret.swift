@@ -136,11 +136,6 @@ public struct SecretMasker: Sendable {
         String(decoding: mask(Array(text.utf8), cutBefore: cutBefore, cutAfter: cutAfter), as: UTF8.self)
     }
 
-    /// Captured command output, masked; its tail was cut from the front when bytes were dropped.
-    public func output(_ captured: CapturedOutput) -> String {
-        String(decoding: mask(captured.bytes, cutBefore: captured.droppedBytes > 0, cutAfter: false), as: UTF8.self)
-    }
-
     func mask(_ input: [UInt8], cutBefore: Bool, cutAfter: Bool) -> [UInt8] {
         guard !forms.isEmpty else { return input }
         var bytes = input

@@ -3,7 +3,9 @@ import Foundation
 /// The after-action report of one drill (format `firedrill.report/1`, docs/report-format.md):
 /// every fact any report format shows, built once from the run's journal (its `DrillRecord`, the
 /// chain re-verified now) and the history database (annotations, the previous drill, the trend).
-/// Renderers only lay this out; none of them reads a journal or derives a fact of its own.
+/// Renderers only lay this out: they switch over its closed values (never over strings) and
+/// derive no fact of their own; which status is good news and which a problem is the model's
+/// (`tone`).
 ///
 /// Secrets: the journal is already masked, and nothing here comes from anywhere else.
 public struct DrillReport: Sendable, Codable, Equatable {

@@ -9,8 +9,6 @@ import Foundation
 /// and the history database; never runs anything.
 public struct Scorecard: Sendable, Codable, Equatable {
     public static let format = "firedrill.scorecard/1"
-    /// Criticality weights of the overall figure.
-    public static let weights: [String: Double] = ["critical": 4, "high": 3, "medium": 2, "low": 1]
 
     public var format = Scorecard.format
     /// Weighted by criticality, 0–100.
@@ -32,7 +30,7 @@ public struct Scorecard: Sendable, Codable, Equatable {
         public var measuredSeconds: Double?
         public var objectiveSeconds: Double?
         /// `met`, `exceeded`, `not measured`, `data lost`, `no objective`.
-        public var status: String
+        public var status: DrillReport.ObjectiveStatus
 
         enum CodingKeys: String, CodingKey { case measuredSeconds = "measured_seconds", objectiveSeconds = "objective_seconds", status }
     }
@@ -41,14 +39,14 @@ public struct Scorecard: Sendable, Codable, Equatable {
         public var service: String
         public var name: String
         public var playbook: String
-        public var criticality: String
+        public var criticality: Criticality
         public var weight: Double
         public var status: Status
         /// Why the status, in words.
         public var reason: String
         public var lastRun: String?
         public var lastDrill: String?
-        public var lastResult: String?
+        public var lastResult: RunStatus?
         public var score: Double?
         public var grade: String?
         /// The score the overall figure counts (0 when never drilled).
@@ -72,7 +70,7 @@ public struct Scorecard: Sendable, Codable, Equatable {
         public var service: String
         public var name: String
         public var playbook: String
-        public var criticality: String
+        public var criticality: Criticality
         public var rtoObjectiveSeconds: Double?
         public var rpoObjectiveSeconds: Double?
         public var playbookSHA256: String
@@ -82,7 +80,7 @@ public struct Scorecard: Sendable, Codable, Equatable {
         /// Why the playbook does not load (then the row is `invalid playbook`).
         public var problem: String?
 
-        public init(service: String, name: String, playbook: String, criticality: String, rtoObjectiveSeconds: Double?, rpoObjectiveSeconds: Double?,
+        public init(service: String, name: String, playbook: String, criticality: Criticality, rtoObjectiveSeconds: Double?, rpoObjectiveSeconds: Double?,
                     playbookSHA256: String, inventorySHA256: String, missingInventory: [String] = [], problem: String? = nil) {
             self.service = service; self.name = name; self.playbook = playbook; self.criticality = criticality
             self.rtoObjectiveSeconds = rtoObjectiveSeconds; self.rpoObjectiveSeconds = rpoObjectiveSeconds
@@ -97,23 +95,23 @@ public struct Scorecard: Sendable, Codable, Equatable {
         var rows: [Row] = []
         var seen = Set<String>()
         for s in services where seen.insert(s.service).inserted {
-            let weight = Self.weights[s.criticality] ?? 1
+            let weight = s.criticality.weight
             if let problem = s.problem {
                 rows.append(Row(service: s.service, name: s.name, playbook: s.playbook, criticality: s.criticality, weight: weight, status: .invalid,
-                                reason: problem, counted: 0, components: [], rto: Measure(status: "not measured"), rpo: Measure(status: "not measured"), openActions: 0))
+                                reason: problem, counted: 0, components: [], rto: Measure(status: .notMeasured), rpo: Measure(status: .notMeasured), openActions: 0))
                 continue
             }
             guard let last = byService[s.service] else {
                 rows.append(Row(service: s.service, name: s.name, playbook: s.playbook, criticality: s.criticality, weight: weight, status: .neverDrilled,
                                 reason: "no drill of \(s.service) in the history: it counts 0", counted: 0, components: [],
-                                rto: Measure(objectiveSeconds: s.rtoObjectiveSeconds, status: s.rtoObjectiveSeconds == nil ? "no objective" : "not measured"),
-                                rpo: Measure(objectiveSeconds: s.rpoObjectiveSeconds, status: s.rpoObjectiveSeconds == nil ? "no objective" : "not measured"),
+                                rto: Measure(objectiveSeconds: s.rtoObjectiveSeconds, status: s.rtoObjectiveSeconds == nil ? .noObjective : .notMeasured),
+                                rpo: Measure(objectiveSeconds: s.rpoObjectiveSeconds, status: s.rpoObjectiveSeconds == nil ? .noObjective : .notMeasured),
                                 openActions: 0))
                 continue
             }
             let status: Status
             let reason: String
-            if last.result != "passed" {
+            if RunStatus(text: last.result) != .passed {
                 status = .failed
                 reason = "last drill \(last.result)" + (last.lastPassedRun.map { "; last passing drill \($0)" } ?? "; never passed")
             } else if !s.missingInventory.isEmpty {
@@ -131,7 +129,7 @@ public struct Scorecard: Sendable, Codable, Equatable {
             let rto = Self.measure(last.rtoSeconds, objective: s.rtoObjectiveSeconds ?? last.rtoObjectiveSeconds, found: true)
             let rpo = Self.measure(last.rpoSeconds, objective: s.rpoObjectiveSeconds ?? last.rpoObjectiveSeconds, found: last.rpoFound != false)
             rows.append(Row(service: s.service, name: s.name, playbook: s.playbook, criticality: s.criticality, weight: weight, status: status, reason: reason,
-                            lastRun: last.id, lastDrill: last.started, lastResult: last.result, score: last.score, grade: last.grade, counted: last.score,
+                            lastRun: last.id, lastDrill: last.started, lastResult: RunStatus(text: last.result), score: last.score, grade: last.grade, counted: last.score,
                             components: last.components ?? [], rto: rto, rpo: rpo, openActions: last.openActions))
         }
         self.services = rows
@@ -170,10 +168,10 @@ public struct Scorecard: Sendable, Codable, Equatable {
     }
 
     static func measure(_ measured: Double?, objective: Double?, found: Bool) -> Measure {
-        if !found { return Measure(measuredSeconds: nil, objectiveSeconds: objective, status: "data lost") }
-        guard let measured else { return Measure(measuredSeconds: nil, objectiveSeconds: objective, status: objective == nil ? "no objective" : "not measured") }
-        guard let objective else { return Measure(measuredSeconds: measured, objectiveSeconds: nil, status: "no objective") }
-        return Measure(measuredSeconds: measured, objectiveSeconds: objective, status: measured <= objective ? "met" : "exceeded")
+        if !found { return Measure(measuredSeconds: nil, objectiveSeconds: objective, status: .dataLost) }
+        guard let measured else { return Measure(measuredSeconds: nil, objectiveSeconds: objective, status: objective == nil ? .noObjective : .notMeasured) }
+        guard let objective else { return Measure(measuredSeconds: measured, objectiveSeconds: nil, status: .noObjective) }
+        return Measure(measuredSeconds: measured, objectiveSeconds: objective, status: measured <= objective ? .met : .exceeded)
     }
 }
 
@@ -231,7 +229,7 @@ extension Scorecard {
             let tail = "\(r.status.rawValue.uppercased())  \(score)"
             out += "\n" + style.bold(head) + String(repeating: " ", count: max(2, 80 - head.count - tail.count)) + status + "  " + score + "\n"
             var lines: [String] = []
-            if let last = r.lastDrill { lines.append("last drill \(last.prefix(16).replacingOccurrences(of: "T", with: " ")) \(r.lastResult ?? "") (\(r.lastRun ?? ""))") }
+            if let last = r.lastDrill { lines.append("last drill \(last.prefix(16).replacingOccurrences(of: "T", with: " ")) \(r.lastResult?.rawValue ?? "") (\(r.lastRun ?? ""))") }
             lines.append(r.reason)
             let pts = Self.points(r)
             if !pts.isEmpty { lines.append(pts) }
@@ -249,7 +247,7 @@ extension Scorecard {
         out += "|---|---|---|---|---|---|---|---|---|---|\n"
         for r in services {
             out += "| \(md.cell(r.service)) | \(r.criticality) | \(r.status == .ok ? "ok" : "**\(r.status.rawValue)**")<br>\(md.cell(r.reason)) | \(r.score.map { "\(ScoreRenderer.num($0)) (\(r.grade ?? ""))" } ?? "0") | \(md.cell(Self.points(r))) | "
-            out += "\(r.lastDrill.map { "\(String($0.prefix(10))) \(r.lastResult ?? "")" } ?? "never") | \(Self.measureText(r.rto)) \(r.rto.status) | \(Self.measureText(r.rpo)) \(r.rpo.status) | \(r.openActions) | \(r.nextDue ?? "—")\(r.overdue == true ? " **overdue**" : "") |\n"
+            out += "\(r.lastDrill.map { "\(String($0.prefix(10))) \(r.lastResult?.rawValue ?? "")" } ?? "never") | \(Self.measureText(r.rto)) \(r.rto.status) | \(Self.measureText(r.rpo)) \(r.rpo.status) | \(r.openActions) | \(r.nextDue ?? "—")\(r.overdue == true ? " **overdue**" : "") |\n"
         }
         return out
     }
@@ -278,7 +276,7 @@ extension Scorecard {
             case .needsVerification, .neverDrilled: fill = "url(#dots)"
             }
             let barW = max(2, r.counted / 100 * (w - labelW - 160))
-            h += "<g class=\"service\" data-service=\"\(e(r.service))\"><text x=\"4\" y=\"\(SVGNumber.format(y + 17))\">\(e(r.service)) (\(e(r.criticality)))</text>"
+            h += "<g class=\"service\" data-service=\"\(e(r.service))\"><text x=\"4\" y=\"\(SVGNumber.format(y + 17))\">\(e(r.service)) (\(e(r.criticality.rawValue)))</text>"
             h += "<rect x=\"\(SVGNumber.format(labelW))\" y=\"\(SVGNumber.format(y + 4))\" width=\"\(SVGNumber.format(barW))\" height=\"18\" fill=\"\(fill)\" stroke=\"#1a1a1a\" stroke-width=\"0.5\"><title>\(e(r.service)): \(ScoreRenderer.num(r.counted)), \(e(r.status.rawValue))</title></rect>"
             h += "<text x=\"\(SVGNumber.format(labelW + barW + 6))\" y=\"\(SVGNumber.format(y + 17))\">\(ScoreRenderer.num(r.counted)) — \(e(r.status.rawValue))</text></g>"
         }
@@ -290,11 +288,11 @@ extension Scorecard {
         h += "</tr></thead><tbody>"
         for r in services {
             let cls = r.status == .ok ? "ok" : [.failed, .invalid, .overdue].contains(r.status) ? "bad" : "warn"
-            h += "<tr><th scope=\"row\">\(e(r.service))<br><span class=\"sub\">\(e(r.name))</span></th><td>\(e(r.criticality))</td>"
+            h += "<tr><th scope=\"row\">\(e(r.service))<br><span class=\"sub\">\(e(r.name))</span></th><td>\(e(r.criticality.rawValue))</td>"
             h += "<td class=\"\(cls)\">\(HTML.mark(r.status == .ok ? true : [.failed, .invalid, .overdue].contains(r.status) ? false : nil))\(e(r.status.rawValue))<br><span class=\"sub\">\(e(r.reason))</span></td>"
             h += "<td>\(r.score.map { "\(ScoreRenderer.num($0)) (\(e(r.grade ?? "")))" } ?? "0")</td><td>\(e(Self.points(r)))</td>"
-            h += "<td>\(e(r.lastDrill.map { "\(String($0.prefix(10))) \(r.lastResult ?? "")" } ?? "never"))</td>"
-            h += "<td>\(e(Self.measureText(r.rto))) \(e(r.rto.status))</td><td>\(e(Self.measureText(r.rpo))) \(e(r.rpo.status))</td><td>\(r.openActions)</td>"
+            h += "<td>\(e(r.lastDrill.map { "\(String($0.prefix(10))) \(r.lastResult?.rawValue ?? "")" } ?? "never"))</td>"
+            h += "<td>\(e(Self.measureText(r.rto))) \(e(r.rto.status.rawValue))</td><td>\(e(Self.measureText(r.rpo))) \(e(r.rpo.status.rawValue))</td><td>\(r.openActions)</td>"
             h += "<td>\(e(r.nextDue ?? "—"))\(r.overdue == true ? " <strong class=\"bad\">overdue</strong>" : "")</td></tr>"
         }
         h += "</tbody></table></section>\n</main>\n<footer><p>format \(Scorecard.format)</p></footer>\n</body>\n</html>\n"

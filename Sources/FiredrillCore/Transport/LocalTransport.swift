@@ -1,4 +1,3 @@
-import CLibSSH2
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -45,32 +44,21 @@ public final class LocalTransport: Transport, @unchecked Sendable {
         let start = ContinuousClock.now
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
         guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { throw fail("cannot create pipes: \(String(cString: strerror(errno)))") }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-        for fd in outPipe + errPipe { posix_spawn_file_actions_addclose(&actions, fd) }
-        // The command inherits nothing else of ours: a descriptor held open by a long command would
-        // keep, say, a parent's "child ended" socket (Foundation's Process) from ever closing.
-        _ = firedrill_spawn_closefrom(&actions, 3)
         let secs = String(max(1, Int(DurationText.seconds(timeout).rounded(.up))))
         let grace = String(max(1, Int(DurationText.seconds(killGrace).rounded(.up))))
-        let args = ["timeout", "-k", grace, secs, "/bin/sh", "-c", command]
-        var cargs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
-        defer { for p in cargs { free(p) } }
         // The tag in the group leader's environment lets a later run prove the group is ours (RemoteCommand.stopLeftover).
-        var env: [UnsafeMutablePointer<CChar>?] = ProcessInfo.processInfo.environment
-            .filter { $0.key != "FIREDRILL_CMD" }.map { strdup("\($0.key)=\($0.value)") } + [strdup("FIREDRILL_CMD=\(tag)"), nil]
-        defer { for p in env { free(p) } }
-        var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, "timeout", &actions, nil, &cargs, &env)
-        Glibc.close(outPipe[1]); Glibc.close(errPipe[1])
-        guard rc == 0 else {
+        var env = ProcessInfo.processInfo.environment
+        env["FIREDRILL_CMD"] = tag
+        let pid: pid_t
+        do throws(ChildProcess.Failure) {
+            pid = try ChildProcess.spawn(["timeout", "-k", grace, secs, "/bin/sh", "-c", command], group: .own,
+                                         output: .pipes(stdout: outPipe[1], stderr: errPipe[1]), environment: env, searchPath: true)
+        } catch {
+            Glibc.close(outPipe[1]); Glibc.close(errPipe[1])
             Glibc.close(outPipe[0]); Glibc.close(errPipe[0])
-            throw fail("cannot start the command: \(String(cString: strerror(rc))) (is coreutils' timeout installed?)")
+            throw fail("\(error.description) (is coreutils' timeout installed?)")
         }
+        Glibc.close(outPipe[1]); Glibc.close(errPipe[1])
         // GNU timeout makes itself the leader of a new process group.
         started?(RemoteProcess(pgid: pid, tag: tag))
         var stdout = CapturedOutput(), stderr = CapturedOutput()

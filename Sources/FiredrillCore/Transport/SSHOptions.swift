@@ -37,7 +37,7 @@ public struct SSHOptions: Sendable {
         self.useAgent = useAgent
         self.agentSocket = ProcessInfo.processInfo.environment["SSH_AUTH_SOCK"].flatMap { $0.isEmpty ? nil : $0 }
         self.passphrase = passphrase
-        self.defaultUser = defaultUser ?? ProcessInfo.processInfo.environment["USER"] ?? NSUserName()
+        self.defaultUser = defaultUser ?? CurrentUser.name()
         self.killGrace = killGrace
     }
 }

@@ -141,3 +141,10 @@ public struct TransportError: Error, Sendable, Equatable, CustomStringConvertibl
     /// `db-2 (10.0.0.12:22): authentication failed (tried: …)`.
     public var description: String { "\(host) (\(endpoint)): \(message)" }
 }
+
+extension SecretMasker {
+    /// Captured command output, masked; its tail was cut from the front when bytes were dropped.
+    public func output(_ captured: CapturedOutput) -> String {
+        String(decoding: mask(captured.bytes, cutBefore: captured.droppedBytes > 0, cutAfter: false), as: UTF8.self)
+    }
+}

@@ -18,8 +18,6 @@ public struct Validator {
         self.environment = environment
     }
 
-    public func validate() -> [Diagnostic] { validateAndPlan().diagnostics }
-
     /// Every diagnostic, and the preview plan built on the way (nil only when it cannot be built).
     public func validateAndPlan() -> (plan: Plan?, diagnostics: [Diagnostic]) {
         var d: [Diagnostic] = []

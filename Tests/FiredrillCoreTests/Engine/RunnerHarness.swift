@@ -244,7 +244,7 @@ struct RunnerHarness {
         try? FileManager.default.createDirectory(atPath: fallbackDir, withIntermediateDirectories: true)
         return DrillRunner(plan: plan, environment: DrillEnvironment(hosts: fleet, checks: probe, secrets: [:]), journal: journal,
                            observer: observer, options: options, resuming: resuming, clock: clock, wallClock: { Date(timeIntervalSince1970: 1_800_000_000) },
-                           fallback: JournalFallback(journalPath: fallbackDir + "/journal.jsonl", runID: plan.runID, echo: false))
+                           fallback: JournalFallback(journalPath: fallbackDir + "/journal.jsonl", runID: plan.runID))
     }
 
     func run(_ runner: DrillRunner<VirtualClock>? = nil) async -> DrillOutcome {

@@ -46,13 +46,26 @@ public final class RunLock: @unchecked Sendable {
         var text: String { "run \(run) (PID \(pid) on \(controller), started \(started) by \(user))" }
     }
 
-    public struct Refusal: Error, Sendable, CustomStringConvertible {
+    public struct Refusal: UserFacingError, CustomStringConvertible {
         public enum Why: Sendable { case held, unfinished, unusable(String) }
         public var key: Key
         public var holder: Holder?
         public var why: Why
         /// The lock file.
         public var file: String = ""
+        /// For `due --run`: a lock held by a live drill means "skip it" (`ExitStatus.busy`).
+        public var busyExit = false
+
+        public var message: String { description }
+
+        /// A lock folder that cannot be used is bad input; a drill in the way is a precondition.
+        public var exitStatus: ExitStatus {
+            switch why {
+            case .unusable: return .invalidInput
+            case .held: return busyExit ? .busy : .preconditions
+            case .unfinished: return .preconditions
+            }
+        }
 
         public var description: String {
             switch why {
@@ -67,7 +80,7 @@ public final class RunLock: @unchecked Sendable {
             }
         }
 
-        public var hint: String {
+        public var hint: String? {
             switch why {
             case .unusable: return "set FIREDRILL_LOCK_DIR to a folder every operator can write"
             case .held:

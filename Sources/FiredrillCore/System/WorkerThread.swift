@@ -32,6 +32,14 @@ final class WorkerThread: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Runs one blocking call (a `waitpid`, opening a database) on a thread of its own that ends
+    /// with it: for work too rare to keep a worker for. The cooperative pool never waits on it.
+    static func detached<T: Sendable, E: Error>(_ name: String, _ body: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
+        let worker = WorkerThread(name: name, stackSize: 256 * 1024)
+        defer { worker.stop() }
+        return try await worker.perform(body)
+    }
+
     /// Lets the thread end once queued jobs are done.
     func stop() {
         condition.lock()

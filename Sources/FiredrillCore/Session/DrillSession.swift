@@ -1,0 +1,220 @@
+import Foundation
+
+/// What `firedrill run` does, from its arguments to its outcome: find the runs folder, read the
+/// run to resume and check it still matches its playbook and inventory, load and validate the
+/// playbook, resolve secrets, plan, take the locks — everything that can refuse before anyone
+/// is asked to confirm (`prepare`); then write the plan, open the journal and run (`start`, `run`),
+/// index the ended run in the history and release the locks.
+///
+/// The executable parses the options, asks for confirmation, forwards signals and prints.
+/// Everything that can go wrong here is a `UserFacingError`.
+public final class DrillSession: @unchecked Sendable {
+    public struct Request: Sendable {
+        public var playbook: String?
+        /// A run to resume (an ID, a prefix, `latest`).
+        public var resume: String?
+        public var inventory: [String]
+        public var limit: String?
+        /// `-e KEY=VALUE` as given.
+        public var extraVars: [String]
+        public var runsDir: String?
+        public var ssh: SSHOptions
+        public var forks: Int
+        public var manual: ManualMode
+        /// Someone can answer a prompt.
+        public var interactive: Bool
+        /// For `due --run`: a lock held by a live drill is `ExitStatus.busy` (skipped), not preconditions.
+        public var busyExit: Bool
+        public var historyDB: String?
+        public var version: String
+
+        public init(playbook: String?, resume: String?, inventory: [String], limit: String?, extraVars: [String], runsDir: String?,
+                    ssh: SSHOptions, forks: Int, manual: ManualMode, interactive: Bool, busyExit: Bool, historyDB: String?, version: String) {
+            self.playbook = playbook; self.resume = resume; self.inventory = inventory; self.limit = limit; self.extraVars = extraVars
+            self.runsDir = runsDir; self.ssh = ssh; self.forks = forks; self.manual = manual; self.interactive = interactive
+            self.busyExit = busyExit; self.historyDB = historyDB; self.version = version
+        }
+    }
+
+    public let request: Request
+    public let store: RunStore
+    public let definition: DrillDefinition
+    public let runtime: DrillRuntime
+    public let plan: Plan
+    public let runID: String
+    /// The run being resumed, if any.
+    public let resumePoint: ResumePoint?
+    /// Warnings of loading and validation, to show (with the files' text).
+    public let warnings: DiagnosticsError
+    /// Locks taken over from runners that died, in words.
+    public var notes: [String] { locks.flatMap(\.takenOver) }
+    private let locks: [RunLock]
+
+    private init(request: Request, store: RunStore, definition: DrillDefinition, runtime: DrillRuntime, plan: Plan, runID: String,
+                 resumePoint: ResumePoint?, warnings: DiagnosticsError, locks: [RunLock]) {
+        self.request = request; self.store = store; self.definition = definition; self.runtime = runtime; self.plan = plan
+        self.runID = runID; self.resumePoint = resumePoint; self.warnings = warnings; self.locks = locks
+    }
+
+    /// Everything before the confirmation: refuses (with why and what to do) or returns a
+    /// session holding its locks.
+    public static func prepare(_ r: Request) throws -> DrillSession {
+        let store = RunStore(root: r.runsDir)
+        // A new run creates the runs folder; a resume only reads one that exists.
+        if let problem = RunStore.folderProblem(store.root, create: r.resume == nil) {
+            if let resume = r.resume { throw CommandError("no run '\(resume)': \(problem)", hint: "pass the --runs-dir the run was started with") }
+            throw CommandError("cannot keep runs: \(problem)", hint: "pass --runs-dir DIR (or set FIREDRILL_RUNS) to a folder you can write")
+        }
+        let extraVars: [String: VarValue]
+        switch parseExtraVars(r.extraVars) {
+        case let .success(v): extraVars = v
+        case let .failure(d): throw d
+        }
+        var locks: [RunLock] = []
+        var point: ResumePoint?
+        var runID = ""
+        var inventory = r.inventory, limit = r.limit
+        if let resume = r.resume {
+            guard let id = store.resolve(resume) else { throw CommandError("no run '\(resume)' in \(store.root)", hint: "firedrill runs --runs-dir \(store.root)") }
+            // The run is locked before its journal is read, so two resumes cannot both find it unfinished.
+            locks.append(try lock([.run(id)], store: store, run: id, busyExit: r.busyExit))
+            switch ResumePoint.load(store: store, id: id) {
+            case let .success(p): point = p
+            case let .failure(d): throw d
+            }
+            runID = id
+            inventory = point?.facts.inventory ?? []
+            limit = point?.facts.limit
+            // -e values are not journaled (they could be anything): the same names must be given again.
+            let recorded = Set(point?.facts.extraVarNames ?? [])
+            let given = Set(extraVars.keys)
+            if recorded != given {
+                throw CommandError("run \(id) was started with -e \(recorded.isEmpty ? "none" : recorded.sorted().joined(separator: ", ")); this resume gives \(given.isEmpty ? "none" : given.sorted().joined(separator: ", "))",
+                                   hint: "give the same -e variables as when the run started (their values are not recorded)")
+            }
+        }
+        let playbookPath = point?.facts.playbook ?? r.playbook ?? ""
+        let loaded = DrillDefinition.load(playbookPath: playbookPath, inventoryOverride: inventory, extraVars: extraVars, limit: limit)
+        guard let definition = loaded.definition else { throw DiagnosticsError(loaded.diagnostics, sources: loaded.sources) }
+        if let point, point.facts.playbookSHA256 != RunFacts.playbookHash(definition) {
+            throw CommandError("\(playbookPath) changed since run \(runID) started",
+                               hint: "restore by hand, or put the playbook back as it was (sha256 \(point.facts.playbookSHA256))")
+        }
+        // A resumed run only restores: only restore's manual steps need an answer then.
+        let toRun = point == nil ? definition.preview.steps + definition.preview.restore : definition.preview.restore
+        if toRun.contains(where: { $0.kind == .manual }) && r.manual == .ask && !r.interactive {
+            throw CommandError("the playbook has manual steps and there is no terminal to ask",
+                               hint: "pass --manual=pass, --manual=skip or --manual=fail (recorded in the journal)")
+        }
+        // Secrets are resolved before asking, so a missing one is reported before anyone confirms.
+        let runtime: DrillRuntime
+        switch DrillRuntime.make(definition, ssh: r.ssh) {
+        case let .success(rt): runtime = rt
+        case let .failure(e): throw e
+        }
+        if runID.isEmpty { runID = RunStore.newRunID(service: definition.playbook.service) }
+        guard let plan = definition.plan(runID: runID) else { throw CommandError("cannot plan the drill") }
+        // One drill per service and per host at a time, held until the session ends.
+        locks.append(try lock(RunLock.Key.drill(plan, run: runID).filter { point == nil || $0 != .run(runID) }, store: store, run: runID, busyExit: r.busyExit))
+        return DrillSession(request: r, store: store, definition: definition, runtime: runtime, plan: plan, runID: runID, resumePoint: point,
+                            warnings: DiagnosticsError(loaded.diagnostics, sources: loaded.sources), locks: locks)
+    }
+
+    /// Takes `keys`, or refuses naming the drill that holds one.
+    static func lock(_ keys: [RunLock.Key], store: RunStore, run: String, busyExit: Bool) throws(RunLock.Refusal) -> RunLock {
+        let holder = RunLock.Holder(run: run, runs: store.root, user: CurrentUser.name(), controller: ProcessInfo.processInfo.hostName)
+        switch RunLock.acquire(keys, holder: holder) {
+        case let .success(l): return l
+        case var .failure(refusal):
+            refusal.busyExit = busyExit
+            throw refusal
+        }
+    }
+
+    /// What the operator confirms: the drill, its scope and what it will do.
+    public var confirmation: String {
+        let p = definition.preview
+        let s = p.summary
+        let resuming = resumePoint != nil
+        return """
+        \(resuming ? "Resume" : "Run") drill “\(p.playbook.name)” (\(p.playbook.service), \(p.playbook.criticality.rawValue))
+          \(s.hosts) hosts, \(s.steps) steps, \(s.restoreSteps) restore steps, \(s.commands) commands, \(s.manualSteps) manual
+          hosts: \(p.hosts.map(\.name).joined(separator: ", "))
+          worst case \(DurationText.format(s.estimatedWorstCase.duration))
+        \(resuming ? "This re-checks the hosts and runs restore." : "This changes the hosts above. Restore runs afterwards in any case.")
+        Start? [y/N] 
+        """
+    }
+
+    /// A session the operator confirmed, its journal open and its runner ready.
+    public struct Started: Sendable {
+        public let session: DrillSession
+        public let journal: Journal
+        public let runner: DrillRunner<ContinuousClock>
+
+        /// SIGINT, SIGTERM, SIGHUP or SIGQUIT.
+        public func interrupt() async { await runner.interrupt() }
+    }
+
+    /// How the session ended: the drill's outcome, and what did not go as it should beside it.
+    public struct Finished: Sendable {
+        public var outcome: DrillOutcome
+        /// The history could not be updated (the journal is safe).
+        public var warnings: [String]
+    }
+
+    /// Writes the plan next to the journal-to-be and opens the journal; if the disk cannot take
+    /// even that, nothing starts (and a new run leaves no folder behind).
+    /// `echo` shows what goes to the fallback file once the journal cannot be written.
+    public func start(observer: any DrillObserver, echo: @escaping @Sendable (String) -> Void) throws(CommandError) -> Started {
+        let isNew = resumePoint == nil
+        if isNew {
+            let problem = (try? JSONOutput.encode(plan)).flatMap { RunStore.write($0, to: store.directory(runID) + "/plan.json") }
+            if let problem {
+                try? FileManager.default.removeItem(atPath: store.directory(runID))
+                throw CommandError("cannot start the run: \(problem)", hint: "free space in \(store.root) or pass --runs-dir DIR; nothing has run")
+            }
+        }
+        let journal: Journal
+        do {
+            journal = try Journal(path: store.journalPath(runID), dropTornTail: !isNew)
+        } catch {
+            if isNew { try? FileManager.default.removeItem(atPath: store.directory(runID)) }
+            throw CommandError("cannot write the journal: \((error as? Journal.Failure)?.message ?? "\(error)")",
+                               hint: "free space in \(store.root) or pass --runs-dir DIR; nothing has run")
+        }
+        let runner = DrillRunner(plan: plan, environment: runtime.environment, journal: journal, observer: observer,
+                                 options: RunOptions(forks: request.forks, manual: request.manual), resuming: resumePoint, clock: ContinuousClock(),
+                                 fallback: JournalFallback(journalPath: journal.path, runID: runID, echo: echo))
+        return Started(session: self, journal: journal, runner: runner)
+    }
+
+    /// Runs the drill to its end, indexes it in the history, releases the locks.
+    public func run(_ started: Started) async -> Finished {
+        let facts = resumePoint == nil ? RunFacts.collect(definition: definition, plan: plan, version: request.version) : nil
+        let outcome = await started.runner.run(facts: facts, notes: notes)
+        await runtime.pool.closeAll()
+        var warnings: [String] = []
+        if outcome.record.isFinished && outcome.recordIncomplete == nil {
+            do throws(History.Failure) {
+                let db = try await History.open(path: History.defaultPath(request.historyDB))
+                _ = try await db.ingest(journal: started.journal.path)
+            } catch {
+                warnings.append("history was not updated: \(error.message) (the journal is safe; add it later with firedrill import \(started.journal.path))")
+            }
+        }
+        // A new run that could not record even its first event leaves no empty run behind (its
+        // events are in the fallback file the summary names).
+        if resumePoint == nil, (try? FileManager.default.attributesOfItem(atPath: started.journal.path)[.size] as? Int) == 0 {
+            try? FileManager.default.removeItem(atPath: store.directory(runID))
+        }
+        release()
+        return Finished(outcome: outcome, warnings: warnings)
+    }
+
+    /// Releases the locks (also done by the kernel when the process ends).
+    public func release() {
+        withExtendedLifetime(locks) {}
+        RunLock.releaseAll()
+    }
+}

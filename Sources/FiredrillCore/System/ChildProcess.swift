@@ -1,0 +1,88 @@
+import CPosixSpawn
+import Foundation
+
+/// The one way Firedrill starts a process (`due --run`'s drills, the lab's daemons, local
+/// commands): with default signal handling and an empty signal mask (whatever the spawning
+/// thread blocks), standard input from /dev/null, and no descriptor of ours but those asked for.
+public enum ChildProcess {
+    public struct Failure: Error, CustomStringConvertible, Sendable { public var description: String }
+
+    /// Where the child's process group is.
+    public enum Group: Sendable {
+        /// A process group of its own (a Ctrl-C reaches it once, passed on by us, not twice; its
+        /// whole group can be killed).
+        case own
+        /// A session of its own: a daemon.
+        case session
+    }
+
+    /// Where the child's standard output and error go.
+    public enum Output: Sendable {
+        /// Ours.
+        case inherit
+        case devNull
+        /// The write ends of two pipes (closed in the child after they are duplicated).
+        case pipes(stdout: Int32, stderr: Int32)
+    }
+
+    /// Starts `argv` (`argv[0]` a path, or a name looked up in `PATH` when `searchPath`) with
+    /// `environment` (ours when nil); returns its PID.
+    public static func spawn(_ argv: [String], group: Group = .own, output: Output = .inherit, environment: [String: String]? = nil,
+                             searchPath: Bool = false) throws(Failure) -> pid_t {
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attr, &none)
+        posix_spawnattr_setsigdefault(&attr, &all)
+        posix_spawnattr_setpgroup(&attr, 0)
+        // POSIX_SPAWN_SETSID (0x80, glibc) or POSIX_SPAWN_SETPGROUP (0x02), with SETSIGDEF | SETSIGMASK.
+        posix_spawnattr_setflags(&attr, Int16((group == .session ? 0x80 : 0x02) | 0x04 | 0x08))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        switch output {
+        case .inherit: break
+        case .devNull:
+            for fd: Int32 in [1, 2] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_WRONLY, 0) }
+        case let .pipes(out, err):
+            posix_spawn_file_actions_adddup2(&actions, out, 1)
+            posix_spawn_file_actions_adddup2(&actions, err, 2)
+        }
+        // Nothing else of ours may leak into a child: Foundation's Process learns that a child
+        // ended when the child's copy of a socket closes, so a daemon (or a long command) holding
+        // a copy would make the caller wait forever for an unrelated child.
+        firedrill_spawn_closefrom(&actions, 3)
+        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for p in cargs { free(p) } }
+        var pid: pid_t = 0
+        let rc: Int32
+        if let environment {
+            var env: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+            defer { for p in env { free(p) } }
+            rc = searchPath ? posix_spawnp(&pid, argv[0], &actions, &attr, &cargs, &env) : posix_spawn(&pid, argv[0], &actions, &attr, &cargs, &env)
+        } else {
+            rc = searchPath ? posix_spawnp(&pid, argv[0], &actions, &attr, &cargs, environ) : posix_spawn(&pid, argv[0], &actions, &attr, &cargs, environ)
+        }
+        guard rc == 0 else { throw Failure(description: "cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
+        return pid
+    }
+
+    /// Waits for `pid` on a thread of its own (never a Swift concurrency thread); its exit status,
+    /// or 128 + the signal that ended it.
+    public static func wait(_ pid: pid_t) async -> Int32 {
+        await WorkerThread.detached("wait-\(pid)") {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        }
+    }
+
+    /// This program's own path.
+    public static var selfPath: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+}
