@@ -135,7 +135,10 @@ struct HistoryCommand: AsyncParsableCommand {
 
     func run() async throws {
         if rebuild {
-            let db = try await history.open()
+            let (db, aside) = try await History.openForRebuild(path: History.defaultPath(history.db))
+            if let aside {
+                Terminal.err("note: \(db.path) was not a healthy database: kept as \(aside) (its annotations could not be read); rebuilding a new one from the journals\n")
+            }
             var folders: [String] = []
             for f in runsDir.isEmpty ? [RunStore().root] : runsDir.map({ RunStore(root: $0).root }) where !folders.contains(f) { folders.append(f) }
             let r = try await db.rebuild(from: folders)

@@ -77,7 +77,7 @@ actor ProgressPrinter: DrillObserver {
         case .commandRunning: return nil
         case let .leftoverStopped(p): return style.yellow("  ■ \(p.detail ?? "")")
         case let .commandFinished(p):
-            let what = p.timedOut == true ? "timed out" : p.signal.map { "SIG\($0)" } ?? p.exit.map { "exit \($0)" } ?? (p.detail ?? "failed")
+            let what = p.timedOut == true ? (p.signal == "KILL" ? "timed out, then SIGKILL (it ignored SIGTERM)" : "timed out") : p.signal.map { "SIG\($0)" } ?? p.exit.map { "exit \($0)" } ?? (p.detail ?? "failed")
             let ms = p.durationMS.map { String(format: " in %.0f ms", $0) } ?? ""
             let err = p.passed ? "" : (p.stderr?.trimmingCharacters(in: .whitespacesAndNewlines)).map { $0.isEmpty ? "" : ": \($0.suffix(200))" } ?? ""
             return "  \(p.passed ? ok : bad) \(p.host) \(what)\(ms)\(err)"
@@ -85,6 +85,9 @@ actor ProgressPrinter: DrillObserver {
         case let .verifyFlapped(p):
             if live { status("flapped: \(p.detail ?? "")"); return nil }
             return style.yellow("  ~ flapped, the hold window starts again: \(p.detail ?? "")")
+        case let .verifyGap(p):
+            if live { status("gap: \(p.detail ?? "")"); return nil }
+            return style.yellow("  ~ gap, the hold window starts again: \(p.detail ?? "")")
         case let .verifyFinished(p):
             let ms = p.durationMS.map { DurationText.format(.milliseconds(Int64($0))) } ?? ""
             return p.passed ? "  \(ok) verified (\(p.detail ?? "held")) after \(p.attempt ?? 1) attempt(s), \(ms)" : "  \(bad) verify failed: \(p.detail ?? "")"

@@ -170,6 +170,14 @@ import Testing
         #expect(!before.contains { $0.event == .runEnded })
         let list = try Firedrill.run(["runs", "--runs-dir", runs])
         #expect(list.stdout.contains("unfinished"))
+        // The inventory edited since the run started (a host pointed elsewhere): restore could run
+        // on the wrong machine, so the resume is refused until it is put back.
+        let inventory = try String(contentsOfFile: lab.inventory, encoding: .utf8)
+        try (inventory + "# db1 moved\n").write(toFile: lab.inventory, atomically: true, encoding: .utf8)
+        let refused = try Firedrill.run(["run", "--resume", id ?? "", "--yes", "--manual=pass", "--output", "plain", "--runs-dir", runs])
+        #expect(refused.status == 2 && refused.stderr.contains("changed since run") && refused.stderr.contains("inventory"), "\(refused.stderr)")
+        #expect(Self.journal(runs).1.count == before.count, "a refused resume writes nothing")
+        try inventory.write(toFile: lab.inventory, atomically: true, encoding: .utf8)
         let resumed = try Firedrill.run(["run", "--resume", id ?? "", "--yes", "--manual=pass", "--output", "plain", "--runs-dir", runs])
         #expect(resumed.status == 1, "a resumed drill is not a pass: \(resumed.stdout)\(resumed.stderr)")
         let (_, after) = Self.journal(runs)

@@ -482,6 +482,31 @@ import Testing
         #expect(role(lab, "db1") == "primary" && role(lab, "db2") == "standby", "restore ran with the journal broken")
     }
 
+    /// The journal deleted, or cut to half, while the drill runs: the run does not claim it
+    /// passed; it says what happened, keeps the rest in the fallback file, restores, exits 4.
+    @Test(arguments: ["deleted", "cut"])
+    func aJournalDeletedOrCutMidRunIsSaidAndTheRunExits4(_ how: String) throws {
+        let lab = try TestLab.start(hosts: 2)
+        defer { lab.stop() }
+        let runs = Scenario.runsDir(in: lab)
+        try lab.knob("db1", "delay-systemctl", "2")
+        let runner = try start("Playbooks/ehr-db-failover.yml", lab, runs: runs)
+        #expect(Scenario.waitForEvent(in: runs, while: runner) { $0.event == .commandStarted && $0.step == "failover.1" })
+        let path = RunStore(root: runs).journalPath(try #require(Scenario.journal(runs).0))
+        if how == "deleted" {
+            #expect(unlink(path) == 0)
+        } else {
+            let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+            #expect(truncate(path, off_t(size / 2)) == 0)
+        }
+        let r = runner.wait()
+        #expect(r.status == 4, "\(r.stdout)\(r.stderr)")
+        #expect(!r.stdout.contains("Drill PASSED") && r.stdout.contains("journal INCOMPLETE") && r.stdout.contains("was \(how)"), "\(r.stdout)")
+        let fallback = try String(contentsOfFile: path + ".fallback", encoding: .utf8)
+        #expect(fallback.contains("\"journal_failed\"") && fallback.contains("\"restore_finished\""), "the rest of the evidence is kept")
+        #expect(role(lab, "db1") == "primary" && role(lab, "db2") == "standby", "restore ran")
+    }
+
     @Test func aRunsFolderThatCannotHoldRunsIsRefusedInWords() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("fd-file-\(UUID().uuidString.prefix(8))").path
         try "not a folder".write(toFile: file, atomically: true, encoding: .utf8)

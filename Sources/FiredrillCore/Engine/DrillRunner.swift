@@ -146,23 +146,43 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
                 await observer.record(written)
                 return true
             } catch {
-                let problem = Self.describe(error)
-                journalProblem = problem
-                var failed = JournalEvent(.journalFailed(.init(detail: "the journal cannot be written (\(problem)): from here on events go to stderr and the fallback file")))
-                failed.time = e.time
-                writeFallback(&failed)
-                failed.payload = .journalFailed(.init(detail: "the journal cannot be written (\(problem)): from here on events go to stderr"
-                    + (fallback.path.map { " and to \($0)" } ?? " (no fallback file could be written either)")))
-                await observer.record(failed)
-                writeFallback(&e)
-                await observer.record(e)
-                await respond(machine.journalFailed())
+                await journalBroke("the journal cannot be written (\(Self.describe(error)))", pending: &e)
                 return false
             }
         }
         writeFallback(&e)
         await observer.record(e)
         return false
+    }
+
+    /// The journal stopped being the record: said (to the fallback and the observer), and the
+    /// machine learns it. `pending`, the event that could not be written, follows.
+    private func journalBroke(_ problem: String, pending: inout JournalEvent) async {
+        journalProblem = problem
+        var failed = JournalEvent(.journalFailed(.init(detail: "\(problem): from here on events go to stderr and the fallback file")))
+        failed.time = Journal.timestamp(wallClock())
+        failed.offsetMS = Self.milliseconds(now)
+        writeFallback(&failed)
+        failed.payload = .journalFailed(.init(detail: "\(problem): from here on events go to stderr"
+            + (fallback.path.map { " and to \($0)" } ?? " (no fallback file could be written either)")))
+        await observer.record(failed)
+        writeFallback(&pending)
+        await observer.record(pending)
+        await respond(machine.journalFailed())
+    }
+
+    /// The journal is still the file being written (not deleted, replaced or cut under us); if
+    /// not, the record is broken from here on, as after a failed write.
+    private func checkJournal() async {
+        guard journalProblem == nil, let problem = await journal.integrity() else { return }
+        journalProblem = problem
+        var failed = JournalEvent(.journalFailed(.init(detail: "\(problem): from here on events go to stderr"
+            + (fallback.path.map { " and to \($0)" } ?? " (no fallback file could be written either)"))))
+        failed.time = Journal.timestamp(wallClock())
+        failed.offsetMS = Self.milliseconds(now)
+        writeFallback(&failed)
+        await observer.record(failed)
+        await respond(machine.journalFailed())
     }
 
     /// Milliseconds, to a tenth.
@@ -191,6 +211,7 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
             let (ok, at) = await writeMarker()
             return machine.markerWritten(ok: ok, at: at)
         case let .startStep(ref):
+            await checkJournal()
             let at = await stepStarted(ref)
             return machine.stepStarted(ref, at: at)
         case let .runBatch(ref, batch):
@@ -212,8 +233,8 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
         case let .recordRPO(rpo):
             await recordRPO(rpo)
             return machine.measured()
-        case let .stopLeftovers(leftovers, cause):
-            await stopLeftovers(leftovers, cause: cause)
+        case let .stopLeftovers(leftovers):
+            await stopLeftovers(leftovers)
             return machine.leftoversStopped()
         case let .startRestore(reason):
             await log(.restoreStarted(.init(reason: reason, detail: Self.text(reason))))
@@ -278,29 +299,60 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
         return problems.isEmpty
     }
 
-    /// Stops commands still running that this run (or the dead runner) started: only a process
-    /// group that still carries its tag is killed.
-    private func stopLeftovers(_ leftovers: [Machine.Leftover], cause: Machine.LeftoverCause) async {
-        let phase: Phase = cause == .deadRunner ? .resume : .restore
-        for l in leftovers {
-            let transport = await environment.hosts.transport(for: l.host)
-            let verdict: LeftoverVerdict
-            let detail: String
+    /// Stops what commands of this run (or of the dead runner) may have left running: every live
+    /// process still carrying a command's tag, with its process group; one host at a time, all
+    /// hosts at once (up to --forks).
+    private func stopLeftovers(_ leftovers: [Machine.Leftover]) async {
+        let hosts = environment.hosts
+        let found = await inParallel(leftovers, limit: options.forks) { l -> (LeftoverVerdict, String) in
             let which = l.process.pgid > 0 ? "process group \(l.process.pgid)" : "found by its tag; the host had not reported its process group"
-            do {
-                let r = try await transport.run(RemoteCommand.stopLeftover(l.process), timeout: .seconds(10))
+            do throws(TransportError) {
+                let r = try await hosts.transport(for: l.host).run(RemoteCommand.stopLeftover(l.process), timeout: .seconds(10))
                 let said = r.stdout.text.trimmingCharacters(in: .whitespacesAndNewlines)
-                switch said {
-                case "killed": verdict = .killed; detail = "\(l.step) on \(l.host) (\(which)) was still running, \(cause.text): killed"
-                case "gone": verdict = .alreadyEnded; detail = "\(l.step) on \(l.host) (\(which)) had already ended"
-                default: verdict = .unknown; detail = "\(l.step) on \(l.host): could not tell whether it still runs (\(said.isEmpty ? r.outcome.description : said))"
+                if said.hasPrefix("killed") {
+                    let what = said.dropFirst("killed".count).trimmingCharacters(in: .whitespaces)
+                    return (.killed, "\(l.step) on \(l.host) (\(which)) was still running \(l.cause.text): killed" + (what.isEmpty ? "" : " \(what)"))
                 }
+                if said == "gone" { return (.alreadyEnded, "\(l.step) on \(l.host) (\(which)): nothing of it was still running \(l.cause.text)") }
+                return (.unknown, "\(l.step) on \(l.host): could not tell whether it still runs (\(said.isEmpty ? r.outcome.description : String(said.prefix(200))))")
             } catch {
-                verdict = .unknown; detail = "\(l.step) on \(l.host): could not check whether it still runs: \(error.message)"
+                return (.unknown, "\(l.step) on \(l.host): could not check whether it still runs: \(error.message)")
             }
-            await log(.leftoverStopped(.init(phase: phase, step: l.step, host: l.host, pgid: Int(l.process.pgid), processTag: l.process.tag,
+        }
+        for (l, (verdict, detail)) in zip(leftovers, found) {
+            await log(.leftoverStopped(.init(phase: l.cause == .deadRunner ? .resume : phaseOf(l.step),
+                                             step: l.step, host: l.host, pgid: Int(l.process.pgid), processTag: l.process.tag,
                                              verdict: verdict, detail: detail)))
         }
+    }
+
+    /// Names what a command that ended left running (holding its output): touches nothing.
+    private func nameLeftRunning(_ ref: StepRef, step: PlannedStep, host: String, tag: String, process: RemoteProcess?) async {
+        let detail: String
+        let verdict: LeftoverVerdict
+        do throws(TransportError) {
+            let r = try await environment.hosts.transport(for: host).run(RemoteCommand.listLeftover(tag), timeout: .seconds(10))
+            let said = r.stdout.text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if said.hasPrefix("running") {
+                verdict = .leftRunning
+                detail = "\(step.id) on \(host) ended, leaving running (not stopped: that is how services start):"
+                    + said.dropFirst("running".count)
+            } else {
+                verdict = .alreadyEnded
+                detail = "\(step.id) on \(host) ended; what held its output has ended too"
+            }
+        } catch {
+            verdict = .unknown
+            detail = "\(step.id) on \(host) ended, and something it started held its output; could not ask what: \(error.message)"
+        }
+        await log(.leftoverStopped(.init(phase: ref.phase, step: step.id, host: host, pgid: process.map { Int($0.pgid) }, processTag: tag,
+                                         verdict: verdict, detail: detail)))
+    }
+
+    /// The phase of a step, by its id.
+    func phaseOf(_ step: String) -> Phase {
+        if step.hasPrefix("restore.") { return .restore }
+        return step.contains(".on_failure.") ? .onFailure : .failover
     }
 
     // MARK: Steps
@@ -397,11 +449,19 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
         switch r.outcome {
         case let .exited(code): finished.exit = Int(code)
         case let .signaled(s): finished.signal = s
-        case .timedOut: finished.timedOut = true
+        case .timedOut:
+            finished.timedOut = true
+            // It ignored SIGTERM: timed out, then killed.
+            if r.killedAfterGrace { finished.signal = "KILL" }
         }
         let cut = r.stdout.droppedBytes + r.stderr.droppedBytes
         finished.outputCutBytes = cut > 0 ? cut : nil
         await log(.commandFinished(finished))
+        let process = running.process ?? RemoteProcess(pgid: 0, tag: tag)
+        switch machine.commandEnded(ref, host: host, process: process, timedOut: r.outcome == .timedOut, outputHeldOpen: r.outputHeldOpen) {
+        case .nothing: break
+        case .nameLeftRunning: await nameLeftRunning(ref, step: step, host: host, tag: tag, process: running.process)
+        }
         return r.succeeded
     }
 
@@ -460,11 +520,15 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
                                        detail: "up: \(v.up.map(\.label).joined(separator: ", ")); down: \(v.down.map(\.label).joined(separator: ", ")); "
                                            + "hold \(v.hold.duration.formatted) within \(v.within.duration.formatted)")))
         let start = now
-        var window = HoldWindow(hold: v.hold.duration, within: v.within.duration)
+        // A sample may take as long as its slowest check; later than that, nothing was seen in between.
+        let slowest = checks.map { $0.0.timeout.duration }.max() ?? .zero
+        var window = HoldWindow(hold: v.hold.duration, within: v.within.duration, gapSlack: slowest + .seconds(1))
         var pause = options.pollInterval, attempt = 0, lastBad: [String] = [], heldSince: Duration?, flaps = 0
         while !Task.isCancelled {
             attempt += 1
             let outcomes = await Preflight.evaluate(checks.map(\.0), with: environment.checks)
+            // Stopped while the checks were out: what they would have said no longer matters.
+            if Task.isCancelled { break }
             let t = now - start
             lastBad = []
             for ((check, expect), o) in zip(checks, outcomes) {
@@ -478,7 +542,15 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
                     }
                 }
             }
-            switch window.sample(at: t, passing: lastBad.isEmpty) {
+            let late = t > v.within.duration && lastBad.isEmpty
+            let verdict = window.sample(at: t, passing: lastBad.isEmpty)
+            if let gap = window.gap {
+                await log(.verifyGap(.init(phase: phase, step: step.id, attempt: attempt, fromOffsetMS: Self.milliseconds(start + t - gap),
+                                           toOffsetMS: Self.milliseconds(start + t), seconds: DurationText.seconds(gap),
+                                           detail: "no sample for \(DurationText.format(gap)) (the controller was paused or a check hung): nothing was seen in between, the hold window starts again")))
+            }
+            if late { lastBad = ["the sample came \(DurationText.format(t - v.within.duration)) after the deadline (within \(v.within.duration.formatted)): too late to count"] }
+            switch verdict {
             case let .held(since): heldSince = since
             case let .flapped(since):
                 flaps += 1
@@ -657,6 +729,7 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
     /// Journals `run_ended` and seals the journal: whether the seal was written (nil when the
     /// journal had already failed, so there is nothing to seal).
     private func endRun(_ ending: Machine.Ending) async -> Bool? {
+        await checkJournal()
         if asking {
             asking = false
             await log(.interrupted(.init(response: .ignored, detail: "restore ended before the operator answered whether to abandon it")))

@@ -86,28 +86,45 @@ public struct DrillStateMachine: Sendable, Equatable {
 
     public enum ManualAnswer: Sendable, Equatable { case confirmed, skipped, failed }
 
-    /// A command started and never seen to end: stopped (if it still runs, and carries its tag).
+    /// A command whose processes may still run: stopped (every live process carrying its tag).
     public struct Leftover: Sendable, Equatable {
         public var host: String
         public var step: String
         public var process: RemoteProcess
+        public var cause: LeftoverCause
 
-        public init(host: String, step: String, process: RemoteProcess) { self.host = host; self.step = step; self.process = process }
+        public init(host: String, step: String, process: RemoteProcess, cause: LeftoverCause) {
+            self.host = host; self.step = step; self.process = process; self.cause = cause
+        }
     }
 
-    /// Why leftovers are being stopped.
+    /// Why a command's processes are looked for and stopped.
     public enum LeftoverCause: Sendable, Equatable {
         /// Left running by the runner that died (`--resume`).
         case deadRunner
         /// Its connection broke while it ran: its outcome is unknown.
         case connectionBroke
+        /// It timed out: what it started outside its process group (a daemon) may have survived.
+        case timedOut
+        /// An interrupt cancelled it: likewise.
+        case interrupted
 
         public var text: String {
             switch self {
             case .deadRunner: return "left running by the runner that stopped"
             case .connectionBroke: return "its connection broke while it ran"
+            case .timedOut: return "after the command timed out"
+            case .interrupted: return "after the command was interrupted"
             }
         }
+    }
+
+    /// What a command that ended with a status of its own leaves to do.
+    public enum Aftermath: Sendable, Equatable {
+        case nothing
+        /// It ended (succeeded or failed) but something it started holds its output: name what
+        /// runs with its tag, touch nothing (that is how services start).
+        case nameLeftRunning
     }
 
     /// A span measured on the runner's monotonic clock, and how it compares with its objective.
@@ -165,8 +182,9 @@ public struct DrillStateMachine: Sendable, Equatable {
         case readMarker
         /// Journal `rpo`, then report `measured`.
         case recordRPO(RPO)
-        /// Stop these commands if they still run (journal `leftover_stopped` each), then report `leftoversStopped`.
-        case stopLeftovers([Leftover], LeftoverCause)
+        /// Stop these commands' processes if they still run (journal `leftover_stopped` each),
+        /// then report `leftoversStopped`.
+        case stopLeftovers([Leftover])
         case startRestore(RestoreReason)
         case finishRestore(RestoreStatus)
         case checkFinalState
@@ -269,7 +287,7 @@ public struct DrillStateMachine: Sendable, Equatable {
                 if !ok { verdict = .preconditions }
                 return finish(endsRun: !touched)
             }
-            return beginRestore(.resumed, cause: .deadRunner)
+            return beginRestore(.resumed)
         }
         if stopping { return finish() }
         guard ok else { verdict = .preconditions; return finish() }
@@ -316,17 +334,38 @@ public struct DrillStateMachine: Sendable, Equatable {
     }
 
     /// A command that was sent ended without a status of its own. A cancelled one was killed by
-    /// the transport; one that may have run (connection lost, host silent) has an unknown outcome
-    /// and is stopped later, before restore starts or ends.
+    /// the transport; one that may have run (connection lost, host silent) has an unknown
+    /// outcome. Either way what it started is looked for by its tag and stopped as soon as its
+    /// batch ends: a daemon that left its process group must not outlive it.
     public mutating func commandFailed(_ ref: StepRef, host: String, process: RemoteProcess, kind: TransportFailureKind, mayHaveRun: Bool) -> CommandFailure {
-        if kind == .cancelled { return .interrupted }
+        if kind == .cancelled {
+            leftovers.append(Leftover(host: host, step: step(ref).id, process: process, cause: .interrupted))
+            return .interrupted
+        }
         guard mayHaveRun else { return .transport(kind) }
-        leftovers.append(Leftover(host: host, step: step(ref).id, process: process))
+        leftovers.append(Leftover(host: host, step: step(ref).id, process: process, cause: .connectionBroke))
         return .unknown
     }
 
-    /// A batch ended; `failed` hosts of it did not succeed (including outcomes unknown).
+    /// A command ended with a status. One that timed out is swept (by its tag) when its batch
+    /// ends; one that succeeded or failed is never swept — a service it started is how services
+    /// start — but what still holds its output is named.
+    public mutating func commandEnded(_ ref: StepRef, host: String, process: RemoteProcess, timedOut: Bool, outputHeldOpen: Bool) -> Aftermath {
+        if timedOut {
+            leftovers.append(Leftover(host: host, step: step(ref).id, process: process, cause: .timedOut))
+            return .nothing
+        }
+        return outputHeldOpen ? .nameLeftRunning : .nothing
+    }
+
+    /// A batch ended; `failed` hosts of it did not succeed (including outcomes unknown). What its
+    /// timed-out, interrupted or lost commands left running is stopped first.
     public mutating func batchFinished(_ ref: StepRef, batch: Int, failed: Int) -> Action {
+        let next = afterBatch(ref, batch: batch, failed: failed)
+        return stoppingLeftoversFirst(next)
+    }
+
+    private mutating func afterBatch(_ ref: StepRef, batch: Int, failed: Int) -> Action {
         if stepStopped(ref) { return .finishStep(ref, .interrupted) }
         let step = self.step(ref)
         let total = (failedHosts[ref] ?? 0) + failed
@@ -554,18 +593,18 @@ public struct DrillStateMachine: Sendable, Equatable {
         return beginRestore(recordIncomplete ? .journalFailed : interrupts > 0 ? .interrupted : .stepFailed)
     }
 
-    private mutating func beginRestore(_ reason: RestoreReason, cause: LeftoverCause = .connectionBroke) -> Action {
+    private mutating func beginRestore(_ reason: RestoreReason) -> Action {
         phase = .restore(abandoned: false)
-        return stoppingLeftoversFirst(.startRestore(reason), cause: cause)
+        return stoppingLeftoversFirst(.startRestore(reason))
     }
 
     /// `next`, after the commands left running are stopped, if any.
-    private mutating func stoppingLeftoversFirst(_ next: Action, cause: LeftoverCause) -> Action {
+    private mutating func stoppingLeftoversFirst(_ next: Action) -> Action {
         guard !leftovers.isEmpty else { return next }
         let pending = leftovers
         leftovers = []
         afterLeftovers = next
-        return .stopLeftovers(pending, cause)
+        return .stopLeftovers(pending)
     }
 
     private mutating func nextRestore(after i: Int) -> Action {
@@ -578,8 +617,8 @@ public struct DrillStateMachine: Sendable, Equatable {
 
     private mutating func endRestore(_ status: RestoreStatus) -> Action {
         restoreStatus = status
-        // Restore commands whose connection broke while they ran: stopped before the final check.
-        return stoppingLeftoversFirst(.finishRestore(status), cause: .connectionBroke)
+        // Restore commands whose processes may still run: stopped before the final check.
+        return stoppingLeftoversFirst(.finishRestore(status))
     }
 
     private func makeEnding(steadyStateHolds: Bool?, endsRun: Bool) -> Ending {

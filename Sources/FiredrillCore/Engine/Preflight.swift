@@ -1,3 +1,5 @@
+import Foundation
+
 /// Before a drill (and for `plan --preflight`): can every host be reached and logged in to,
 /// and does the steady state hold? Read-only: nothing from `steps` runs.
 public struct PreflightReport: Sendable, Encodable {
@@ -58,6 +60,22 @@ public enum Preflight {
         return PreflightReport(hosts: hosts, checks: statuses)
     }
 
+    /// Evaluates one check, but answers at once (`skipped`, "interrupted") when the task is
+    /// cancelled: a probe that does not notice cancellation (an HTTP request in its 30 s timeout)
+    /// must not hold up the restore an interrupt starts. The probe itself goes on to its own
+    /// deadline, unobserved.
+    static func cancellable(_ probe: any CheckProbe, _ check: PlannedCheck) async -> CheckOutcome {
+        let answer = FirstAnswer<CheckOutcome>()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { c in
+                answer.wait(c)
+                Task { answer.give(await probe.evaluate(check)) }
+            }
+        } onCancel: {
+            answer.give(CheckOutcome(.skipped, detail: "interrupted before it answered", latency: .zero))
+        }
+    }
+
     /// Evaluates checks concurrently; results in the checks' order. A check to run from an unreachable host fails without trying.
     public static func evaluate(_ planned: [PlannedCheck], with probe: any CheckProbe, reachable: Set<String>? = nil) async -> [CheckOutcome] {
         await withTaskGroup(of: (Int, CheckOutcome).self) { group in
@@ -66,12 +84,38 @@ public enum Preflight {
                     if let from = check.from, let reachable, !reachable.contains(from) {
                         return (i, CheckOutcome(.error, detail: "not evaluated: \(from) is unreachable", latency: .zero))
                     }
-                    return (i, await probe.evaluate(check))
+                    return (i, await cancellable(probe, check))
                 }
             }
             var out = [CheckOutcome?](repeating: nil, count: planned.count)
             for await (i, o) in group { out[i] = o }
             return out.map { $0 ?? CheckOutcome(.skipped, detail: "not evaluated", latency: .zero) }
         }
+    }
+}
+
+/// The first of several possible answers resumes a waiter, whenever each comes (an answer may
+/// come before anyone waits: a task cancelled before it started).
+final class FirstAnswer<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var waiter: CheckedContinuation<T, Never>?
+    private var answer: T?
+    private var done = false
+
+    func wait(_ c: CheckedContinuation<T, Never>) {
+        lock.lock()
+        if let answer, !done { done = true; lock.unlock(); c.resume(returning: answer); return }
+        waiter = c
+        lock.unlock()
+    }
+
+    func give(_ value: T) {
+        lock.lock()
+        guard !done else { lock.unlock(); return }
+        guard let w = waiter else { if answer == nil { answer = value }; lock.unlock(); return }
+        done = true
+        waiter = nil
+        lock.unlock()
+        w.resume(returning: value)
     }
 }

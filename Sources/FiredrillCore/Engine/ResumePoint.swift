@@ -56,13 +56,15 @@ public struct ResumePoint: Sendable {
     /// Step ids that passed before the runner stopped.
     public var completedSteps: [String] { record.steps.filter { $0.result == .passed }.map(\.id) }
 
-    /// Commands started (their tag journaled) with no `command_finished` (nor a stop on an earlier
-    /// resume). The process group is known if the host reported it before the runner died.
+    /// Commands started (their tag journaled) with no `command_finished`, or that timed out, were
+    /// interrupted or lost their connection, and were not swept before the runner died (nor on an
+    /// earlier resume). The process group is known if the host reported it before the runner died.
     public var leftovers: [Leftover] {
         record.steps.flatMap { s in
             s.commands.compactMap { c -> Leftover? in
-                guard !c.finished, c.stopped == nil, let tag = c.processTag else { return nil }
-                return Leftover(host: c.host, step: s.id, process: RemoteProcess(pgid: Int32(c.pgid ?? 0), tag: tag))
+                let unclean = c.end.map { $0.timedOut == true || $0.failure == .interrupted || $0.failure == .unknown } ?? true
+                guard unclean, c.stopped == nil, let tag = c.processTag else { return nil }
+                return Leftover(host: c.host, step: s.id, process: RemoteProcess(pgid: Int32(c.pgid ?? 0), tag: tag), cause: .deadRunner)
             }
         }
     }

@@ -23,8 +23,19 @@ public final class History: Sendable {
         public var exitStatus: ExitStatus
         public var description: String { message }
 
-        public init(message: String, hint: String? = nil, exit: ExitStatus = .failed) {
-            self.message = message; self.hint = hint; self.exitStatus = exit
+        /// The file is not a healthy database: it cannot be mended in place, only rebuilt from the journals.
+        public var corrupt = false
+
+        public init(message: String, hint: String? = nil, exit: ExitStatus = .failed, corrupt: Bool = false) {
+            self.message = message; self.hint = hint; self.exitStatus = exit; self.corrupt = corrupt
+        }
+
+        /// `message` with what SQLite said, in words; a corrupt file says how to get a history back.
+        static func database(_ message: String, _ error: any Error, path: String) -> Failure {
+            let corrupt = (error as? DatabaseError).map { $0.resultCode == .SQLITE_CORRUPT || $0.resultCode == .SQLITE_NOTADB } ?? false
+            return Failure(message: "\(message): \(History.describe(error))",
+                           hint: corrupt ? "the journals are the record: rebuild the history from them (firedrill history --rebuild --runs-dir DIR --db \(path)); the broken file is kept beside it" : nil,
+                           corrupt: corrupt)
         }
     }
 
@@ -41,6 +52,25 @@ public final class History: Sendable {
     /// commands never create one), read-only when this user cannot write it.
     public static func open(path: String, existing: Bool = false) async throws(Failure) -> History {
         try await WorkerThread.detached("history-open") { () throws(Failure) in try History(path: path, existing: existing) }
+    }
+
+    /// Opens the database to rebuild it; one that is not a healthy database any more is moved
+    /// aside (kept, with its `-wal`/`-shm`, as `PATH.broken-TIME`) and a new one made in its
+    /// place: the journals are the record, so nothing but the annotations of the broken file is lost.
+    public static func openForRebuild(path: String, now: Date = Date()) async throws(Failure) -> (history: History, movedAside: String?) {
+        do throws(Failure) {
+            return (try await open(path: path), nil)
+        } catch where error.corrupt {
+            let stamp = Journal.timestamp(now).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
+            let aside = path + ".broken-" + String(stamp.prefix(15))
+            for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+                guard rename(path + suffix, aside + suffix) == 0 else {
+                    throw Failure(message: "cannot move the broken history \(path + suffix) aside: \(String(cString: strerror(errno)))",
+                                  hint: "move it away by hand, then rebuild", exit: .invalidInput)
+                }
+            }
+            return (try await open(path: path), aside)
+        }
     }
 
     /// Whether there is a history at `path` to read.
@@ -68,7 +98,7 @@ public final class History: Sendable {
             } catch let f as Failure {
                 throw f
             } catch {
-                throw Failure(message: "cannot read the history database \(path): \(History.describe(error))")
+                throw Failure.database("cannot read the history database \(path)", error, path: path)
             }
             return
         }
@@ -89,7 +119,7 @@ public final class History: Sendable {
         } catch let f as Failure {
             throw f
         } catch {
-            throw Failure(message: "cannot open the history database \(path): \(History.describe(error))")
+            throw Failure.database("cannot open the history database \(path)", error, path: path)
         }
     }
 
@@ -298,7 +328,7 @@ extension History {
         } catch let f as Failure {
             throw f
         } catch {
-            throw Failure(message: "cannot record run \(p.id) in \(self.path): \(History.describe(error))")
+            throw Failure.database("cannot record run \(p.id) in \(self.path)", error, path: path)
         }
     }
 

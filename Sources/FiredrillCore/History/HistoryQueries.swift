@@ -65,14 +65,14 @@ extension History {
         } catch let f as Failure {
             throw f
         } catch {
-            throw Failure(message: "cannot read \(path): \(History.describe(error))")
+            throw Failure.database("cannot read \(path)", error, path: path)
         }
     }
 
     /// The journal head a run was indexed with (nil: not in the history).
     public func head(of run: String) async throws(Failure) -> String? {
         do { return try await pool.read { db in try String.fetchOne(db, sql: "SELECT head_hash FROM run WHERE id = ?", arguments: [run]) } } catch {
-            throw Failure(message: "cannot read \(path): \(History.describe(error))")
+            throw Failure.database("cannot read \(path)", error, path: path)
         }
     }
 }
@@ -187,7 +187,7 @@ extension History {
         } catch let f as Failure {
             throw f
         } catch {
-            throw Failure(message: "cannot annotate run \(run) in \(path): \(History.describe(error))")
+            throw Failure.database("cannot annotate run \(run) in \(path)", error, path: path)
         }
     }
 
@@ -233,7 +233,7 @@ extension History {
         } catch let f as Failure {
             throw f
         } catch {
-            throw Failure(message: "cannot read \(path): \(History.describe(error))")
+            throw Failure.database("cannot read \(path)", error, path: path)
         }
     }
 
@@ -255,7 +255,7 @@ extension History {
         } catch let f as Failure {
             throw f
         } catch {
-            throw Failure(message: "cannot read \(path): \(History.describe(error))")
+            throw Failure.database("cannot read \(path)", error, path: path)
         }
     }
 
@@ -275,7 +275,7 @@ extension History {
         } catch let f as Failure {
             throw f
         } catch {
-            throw Failure(message: "cannot update \(path): \(History.describe(error))")
+            throw Failure.database("cannot update \(path)", error, path: path)
         }
     }
 }
@@ -348,7 +348,7 @@ extension History {
         } catch let f as Failure {
             throw f
         } catch {
-            throw Failure(message: "cannot read \(path): \(History.describe(error))")
+            throw Failure.database("cannot read \(path)", error, path: path)
         }
     }
 }
@@ -394,7 +394,7 @@ extension History {
         } catch let f as Failure {
             throw f
         } catch {
-            throw Failure(message: "cannot read \(path): \(History.describe(error))")
+            throw Failure.database("cannot read \(path)", error, path: path)
         }
     }
 }

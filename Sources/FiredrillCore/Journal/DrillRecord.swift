@@ -95,9 +95,13 @@ public struct DrillRecord: Sendable, Equatable {
         /// How it ended, in words: `exit 3: cannot rejoin`, `timed out (killed on the host)`, or the reason it did not run.
         public var outcomeText: String {
             guard let end else { return "did not finish" }
+            if end.timedOut == true {
+                // SIGKILL beside a timeout: it ignored the SIGTERM of its timeout and was killed after the grace.
+                let how = end.signal == "KILL" ? "timed out, then killed with SIGKILL after the grace (it ignored SIGTERM)" : "timed out (killed on the host)"
+                return Self.withStderr(how, end.stderr)
+            }
             if let exit = end.exit { return Self.withStderr("exit \(exit)", end.stderr) }
             if let signal = end.signal { return Self.withStderr("killed by SIG\(signal)", end.stderr) }
-            if end.timedOut == true { return Self.withStderr("timed out (killed on the host)", end.stderr) }
             return end.detail ?? end.failure?.rawValue ?? "did not finish"
         }
 
@@ -113,6 +117,8 @@ public struct DrillRecord: Sendable, Equatable {
     public struct VerifyRecord: Sendable, Equatable {
         public var samples: [CheckSample] = []
         public var flaps: [String] = []
+        /// Gaps between samples (a paused controller, a hung check), in words.
+        public var gaps: [String] = []
         public var passed: Bool?
         public var attempts: Int?
         public var detail: String?
@@ -233,6 +239,9 @@ public struct DrillRecord: Sendable, Equatable {
         case let .verifyFlapped(p):
             guard let i = stepIndex(p.step) else { return }
             steps[i].verify?.flaps.append(p.detail ?? "")
+        case let .verifyGap(p):
+            guard let i = stepIndex(p.step) else { return }
+            steps[i].verify?.gaps.append(p.detail ?? "")
         case let .verifyFinished(p):
             guard let i = stepIndex(p.step) else { return }
             if steps[i].verify == nil { steps[i].verify = VerifyRecord() }

@@ -23,6 +23,10 @@ public actor Journal {
     /// Why the journal stopped taking events (a failed write or fsync); nil while it works.
     public private(set) var broken: String?
     public private(set) var fsyncs = 0
+    /// Bytes the file holds by our count (what was there, and every write since).
+    private var written: Int
+    /// The file as opened: a journal deleted, replaced or cut under us is not the one written.
+    private let identity: (dev: UInt64, ino: UInt64)
     /// Bytes of an incomplete last line that `init(path:dropTornTail:)` cut off, if any.
     public nonisolated let droppedTornBytes: Int
     /// Stamps events that come without a time.
@@ -61,6 +65,10 @@ public actor Journal {
         if let p = existing.problem { throw Failure(message: "journal \(path) is damaged: \(p)") }
         fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw Failure(message: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        var st = stat()
+        fstat(fd, &st)
+        identity = (UInt64(st.st_dev), UInt64(st.st_ino))
+        written = Int(st.st_size)
         seq = existing.events.last?.seq ?? 0
         lastHash = existing.lastHash
         droppedTornBytes = dropped
@@ -93,11 +101,32 @@ public actor Journal {
         return e
     }
 
+    /// Whether the file is still the journal being written: not deleted, not replaced by another
+    /// file, not cut short or written to by someone else. Nil when it is; else what happened, in
+    /// words. (A journal that is gone keeps nothing of what is appended to it: the run must say so.)
+    public func integrity() -> String? {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return "the journal \(path) cannot be checked: \(String(cString: strerror(errno)))" }
+        if st.st_nlink == 0 { return "the journal \(path) was deleted while the run went on" }
+        var named = stat()
+        if stat(path, &named) != 0 { return "the journal \(path) is gone (moved or deleted) while the run went on" }
+        if UInt64(named.st_dev) != identity.dev || UInt64(named.st_ino) != identity.ino {
+            return "the journal \(path) was replaced by another file while the run went on"
+        }
+        // A write in flight is counted when it lands: only then can the file be longer than our count.
+        let size = Int(st.st_size)
+        if size < written { return "the journal \(path) was cut to \(size) bytes while the run went on (the run had written \(written))" }
+        if size > written && !flushing { return "the journal \(path) was written to by something else while the run went on (\(size - written) bytes the run did not write)" }
+        return nil
+    }
+
     /// Records the final line's sequence number and hash next to the journal (`journal.jsonl.head`),
     /// so that cutting lines off the end of a finished run is detected too.
     public func seal() throws {
         if let broken { throw Failure(message: broken) }
-        try "\(seq) \(lastHash)\n".write(toFile: path + ".head", atomically: true, encoding: .utf8)
+        if let problem = RunStore.replace(path + ".head", with: "\(seq) \(lastHash)\n") {
+            throw Failure(message: "cannot write \(path).head: \(problem)", exit: .recordIncomplete)
+        }
     }
 
     /// Writes a whole journal at once (chained in memory, one write, no fsync per event), and
@@ -135,6 +164,7 @@ public actor Journal {
                 return .success(())
             }
             fsyncs += 1
+            if case .success = result { written += batch.count }
             if case let .failure(f) = result, broken == nil { broken = f.message }
             for w in batchWaiters { w.resume(with: result.mapError { $0 as any Error }) }
         }

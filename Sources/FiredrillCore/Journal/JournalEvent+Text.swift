@@ -23,6 +23,7 @@ extension JournalEvent.Payload {
         case var .leftoverStopped(p): p.detail = o(p.detail); return .leftoverStopped(p)
         case var .verifyStarted(p): p.detail = o(p.detail); return .verifyStarted(p)
         case var .verifyFlapped(p): p.detail = o(p.detail); return .verifyFlapped(p)
+        case var .verifyGap(p): p.detail = o(p.detail); return .verifyGap(p)
         case var .verifyFinished(p): p.detail = o(p.detail); return .verifyFinished(p)
         case var .manualPrompt(p): p.instruction = o(p.instruction); return .manualPrompt(p)
         case var .manualResult(p): p.detail = o(p.detail); return .manualResult(p)

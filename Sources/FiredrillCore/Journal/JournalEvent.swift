@@ -45,6 +45,8 @@ public struct JournalEvent: Sendable, Equatable {
         case verifyStarted = "verify_started", verifyFinished = "verify_finished"
         /// A verify's checks held, then one stopped holding before the hold window was over: the window restarts.
         case verifyFlapped = "verify_flapped"
+        /// A verify's sample came long after it was due (a paused controller, a hung check): the window restarts.
+        case verifyGap = "verify_gap"
         case manualPrompt = "manual_prompt", manualResult = "manual_result"
         case rto, rpo
         case interrupted, restoreStarted = "restore_started", restoreFinished = "restore_finished"
@@ -71,6 +73,7 @@ public struct JournalEvent: Sendable, Equatable {
         case leftoverStopped(LeftoverStopped)
         case verifyStarted(VerifyStarted)
         case verifyFlapped(VerifyFlapped)
+        case verifyGap(VerifyGap)
         case verifyFinished(VerifyFinished)
         case manualPrompt(ManualPrompt)
         case manualResult(ManualResult)
@@ -100,6 +103,7 @@ public struct JournalEvent: Sendable, Equatable {
             case .leftoverStopped: return .leftoverStopped
             case .verifyStarted: return .verifyStarted
             case .verifyFlapped: return .verifyFlapped
+            case .verifyGap: return .verifyGap
             case .verifyFinished: return .verifyFinished
             case .manualPrompt: return .manualPrompt
             case .manualResult: return .manualResult
@@ -321,6 +325,23 @@ extension JournalEvent {
         }
     }
 
+    /// No sample for a while: from the last sample to this one, nothing was seen.
+    public struct VerifyGap: Sendable, Equatable {
+        public var phase: Phase?
+        public var step: String
+        /// The sample that came late.
+        public var attempt: Int?
+        /// The last sample before the gap, and the one after it.
+        public var fromOffsetMS: Double?
+        public var toOffsetMS: Double?
+        public var seconds: Double?
+        public var detail: String?
+        public init(phase: Phase?, step: String, attempt: Int?, fromOffsetMS: Double?, toOffsetMS: Double?, seconds: Double?, detail: String?) {
+            self.phase = phase; self.step = step; self.attempt = attempt; self.fromOffsetMS = fromOffsetMS; self.toOffsetMS = toOffsetMS
+            self.seconds = seconds; self.detail = detail
+        }
+    }
+
     public struct VerifyFinished: Sendable, Equatable {
         public var phase: Phase?
         public var step: String
@@ -432,6 +453,7 @@ extension JournalEvent {
         case let .leftoverStopped(p): return p.step
         case let .verifyStarted(p): return p.step
         case let .verifyFlapped(p): return p.step
+        case let .verifyGap(p): return p.step
         case let .verifyFinished(p): return p.step
         case let .manualPrompt(p): return p.step
         case let .manualResult(p): return p.step
@@ -567,6 +589,9 @@ extension JournalEvent: Codable {
         case .verifyFlapped:
             payload = .verifyFlapped(VerifyFlapped(phase: l.phase, step: l.step ?? "", attempt: l.attempt, fromOffsetMS: l.fromOffsetMS,
                                                    toOffsetMS: l.toOffsetMS, detail: detail))
+        case .verifyGap:
+            payload = .verifyGap(VerifyGap(phase: l.phase, step: l.step ?? "", attempt: l.attempt, fromOffsetMS: l.fromOffsetMS,
+                                           toOffsetMS: l.toOffsetMS, seconds: l.seconds, detail: detail))
         case .verifyFinished:
             payload = .verifyFinished(VerifyFinished(phase: l.phase, step: l.step ?? "", passed: l.passed == true, attempt: l.attempt,
                                                      durationMS: l.durationMS, heldFromOffsetMS: l.fromOffsetMS, detail: detail))
@@ -648,6 +673,9 @@ extension JournalEvent: Codable {
         case let .verifyFlapped(p):
             l.phase = p.phase; l.step = p.step; l.attempt = p.attempt; l.fromOffsetMS = p.fromOffsetMS; l.toOffsetMS = p.toOffsetMS
             l.detail = p.detail
+        case let .verifyGap(p):
+            l.phase = p.phase; l.step = p.step; l.attempt = p.attempt; l.fromOffsetMS = p.fromOffsetMS; l.toOffsetMS = p.toOffsetMS
+            l.seconds = p.seconds; l.detail = p.detail
         case let .verifyFinished(p):
             l.phase = p.phase; l.step = p.step; l.passed = p.passed; l.attempt = p.attempt; l.durationMS = p.durationMS
             l.fromOffsetMS = p.heldFromOffsetMS; l.detail = p.detail

@@ -86,6 +86,9 @@ public enum LeftoverVerdict: String, Sendable, Codable, CaseIterable {
     case alreadyEnded = "already_ended"
     /// The host could not be asked, or its answer was not understood.
     case unknown
+    /// A command that ended (succeeded or failed) left these running, holding its output: named,
+    /// not touched (that is how services start).
+    case leftRunning = "left_running"
 }
 
 /// The answer to a manual step (`manual_result`).

@@ -6,6 +6,9 @@ public protocol JournalWriter: Sendable {
     func append(_ event: JournalEvent, run: String) async throws -> JournalEvent
     /// Records the last line's sequence number and hash beside the journal.
     func seal() async throws
+    /// Nil while the file is the journal being written; else what happened to it (deleted,
+    /// replaced, cut, written to by someone else).
+    func integrity() async -> String?
 }
 
 extension Journal: JournalWriter {}

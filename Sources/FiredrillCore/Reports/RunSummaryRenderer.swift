@@ -49,7 +49,9 @@ public struct RunSummaryRenderer: Sendable {
     /// Locks taken over, left-over commands stopped (or not), restore abandoned.
     func notes(_ record: DrillRecord) -> [String] {
         var out = record.notes
-        out += record.leftovers.filter { $0.verdict == .killed || $0.verdict == .unknown }.map(\.detail)
+        // What was still running and was stopped, what could not be checked, and what a command
+        // that ended left running on purpose (a daemon holding its output).
+        out += record.leftovers.filter { $0.verdict == .killed || $0.verdict == .unknown || $0.verdict == .leftRunning }.map(\.detail)
         if record.restore?.status == .abandoned { out.append("restore was abandoned by the operator") }
         return out
     }

@@ -100,6 +100,12 @@ public final class DrillSession: @unchecked Sendable {
             throw CommandError("\(playbookPath) changed since run \(runID) started",
                                hint: "restore by hand, or put the playbook back as it was (sha256 \(point.facts.playbookSHA256))")
         }
+        // A host pointed elsewhere since the run started would have restore (and the sweep of what
+        // the dead runner left) run on the wrong machine.
+        if let point, point.facts.inventorySHA256 != RunStore.sha256(files: definition.inventoryPaths) {
+            throw CommandError("the inventory \(definition.inventoryPaths.joined(separator: ", ")) changed since run \(runID) started",
+                               hint: "restore by hand, or put the inventory back as it was (sha256 \(point.facts.inventorySHA256))")
+        }
         // A resumed run only restores: only restore's manual steps need an answer then.
         let toRun = point == nil ? definition.preview.steps + definition.preview.restore : definition.preview.restore
         if toRun.contains(where: { $0.kind == .manual }) && r.manual == .ask && !r.interactive {
@@ -200,7 +206,10 @@ public final class DrillSession: @unchecked Sendable {
                 let db = try await History.open(path: History.defaultPath(request.historyDB))
                 _ = try await db.ingest(journal: started.journal.path)
             } catch {
-                warnings.append("history was not updated: \(error.message) (the journal is safe; add it later with firedrill import \(started.journal.path))")
+                // A broken database cannot take an import either: rebuilding it from the journals can.
+                let how = error.corrupt ? "rebuild the history from the journals: firedrill history --rebuild --runs-dir \(store.root)"
+                    : "add it later with firedrill import \(started.journal.path)"
+                warnings.append("history was not updated: \(error.message) (the journal is safe; \(how))")
             }
         }
         // A new run that could not record even its first event leaves no empty run behind (its

@@ -51,7 +51,7 @@ public final class LocalTransport: Transport, @unchecked Sendable {
         env["FIREDRILL_CMD"] = tag
         let pid: pid_t
         do throws(ChildProcess.Failure) {
-            pid = try ChildProcess.spawn(["timeout", "-k", grace, secs, "/bin/sh", "-c", command], group: .own,
+            pid = try ChildProcess.spawn(["timeout", "-k", grace, secs, "/bin/sh", "-c", RemoteCommand.inner(tag: tag), "firedrill", command], group: .own,
                                          output: .pipes(stdout: outPipe[1], stderr: errPipe[1]), environment: env, searchPath: true)
         } catch {
             Glibc.close(outPipe[1]); Glibc.close(errPipe[1])
@@ -65,8 +65,13 @@ public final class LocalTransport: Transport, @unchecked Sendable {
         var open: [Int32: Bool] = [outPipe[0]: true, errPipe[0]: true]
         let deadline = start + CommandBudget(timeout: timeout, grace: killGrace).waitForEnd
         var timedOut = false
+        // The command's own end, said on stderr before its output closes (RemoteCommand.wrap).
+        let marker = Array(RemoteCommand.endMarker(tag: tag).utf8)
+        var endSaidAt: ContinuousClock.Instant?
+        var heldOpen = false
         var buffer = [UInt8](repeating: 0, count: 32768)
         while open.values.contains(true) {
+            if let said = endSaidAt, ContinuousClock.now >= said + RemoteCommand.outputGrace { heldOpen = true; break }
             if cancelled.isSet || ContinuousClock.now >= deadline {
                 timedOut = !cancelled.isSet
                 kill(-pid, SIGKILL)
@@ -80,7 +85,10 @@ public final class LocalTransport: Transport, @unchecked Sendable {
                 if n > 0 {
                     buffer.withUnsafeBytes { raw in
                         let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<n])
-                        if p.fd == outPipe[0] { stdout.append(chunk) } else { stderr.append(chunk) }
+                        if p.fd == outPipe[0] { stdout.append(chunk) } else {
+                            stderr.append(chunk)
+                            if endSaidAt == nil, stderr.endStatus(marker: marker, window: n + marker.count + 8) != nil { endSaidAt = .now }
+                        }
                     }
                 } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
                     open[p.fd] = false
@@ -91,13 +99,19 @@ public final class LocalTransport: Transport, @unchecked Sendable {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         stdout.finish(); stderr.finish()
+        let said = stderr.endStatus(marker: marker, window: stderr.bytes.count)
+        stderr.removeEndMarker(marker)
         let elapsed = ContinuousClock.now - start
         if cancelled.isSet { throw TransportError(.cancelled, host: name, endpoint: "local", "command cancelled; its process group was killed") }
         var outcome: CommandResult.Outcome
         let termsig = status & 0x7f
         if termsig != 0 { outcome = .signaled(Self.signalName(termsig)) } else { outcome = .exited((status >> 8) & 0xff) }
-        if timedOut || ((outcome == .exited(124) || outcome == .exited(137)) && elapsed >= timeout) { outcome = .timedOut }
-        return CommandResult(outcome: outcome, stdout: stdout, stderr: stderr, duration: elapsed)
+        if heldOpen, let said, termsig == 0 { outcome = .exited(said) }
+        let forced = outcome == .signaled("KILL") || outcome == .exited(137)
+        let endedLate = heldOpen && endSaidAt.map { $0 - start >= timeout } == true
+        if timedOut || endedLate || ((outcome == .exited(124) || forced) && elapsed >= timeout) { outcome = .timedOut }
+        return CommandResult(outcome: outcome, stdout: stdout, stderr: stderr, duration: elapsed,
+                             killedAfterGrace: outcome == .timedOut && forced, outputHeldOpen: heldOpen)
     }
 
     static func signalName(_ s: Int32) -> String {

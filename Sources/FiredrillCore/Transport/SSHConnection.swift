@@ -388,6 +388,10 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         var pgid: Int32?
         let endDeadline = start + endWithin
         var timedOut = false
+        // The command's own end, said on stderr before its output closes (RemoteCommand.wrap).
+        let marker = tag.map { Array(RemoteCommand.endMarker(tag: $0).utf8) }
+        var endSaidAt: ContinuousClock.Instant?
+        var heldOpen = false
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 32768, alignment: 1)
         defer { buffer.deallocate() }
         while true {
@@ -399,7 +403,10 @@ public final class SSHConnection: Transport, @unchecked Sendable {
                         progressed = true
                         let chunk = UnsafeRawBufferPointer(start: buffer.baseAddress, count: n)
                         if stream == 0 { stdout.append(chunk) }
-                        else if headDone { stderr.append(chunk) }
+                        else if headDone {
+                            stderr.append(chunk)
+                            if endSaidAt == nil, let marker, stderr.endStatus(marker: marker, window: n + marker.count + 8) != nil { endSaidAt = .now }
+                        }
                         else {
                             stderrHead.append(contentsOf: chunk)
                             if let nl = stderrHead.firstIndex(of: 10) {
@@ -427,6 +434,9 @@ public final class SSHConnection: Transport, @unchecked Sendable {
                 }
             }
             if libssh2_channel_eof(ch) == 1 { break }
+            // The command ended, but something it started keeps its output open: its status is
+            // known; it is not waited for.
+            if let said = endSaidAt, ContinuousClock.now >= said + RemoteCommand.outputGrace { heldOpen = true; break }
             if cancelled.isSet {
                 let kill = pgid.map(killRemote) ?? .notKilled("its process group was not known yet")
                 switch kill {
@@ -456,6 +466,8 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         }
         stdout.finish(); stderr.finish()
         if !headDone && !stderrHead.isEmpty { stderr.append(stderrHead) }
+        let said = marker.flatMap { stderr.endStatus(marker: $0, window: stderr.bytes.count) }
+        if let marker { stderr.removeEndMarker(marker) }
         // Close politely (bounded), then read exit signal before exit status.
         let closeDeadline = ContinuousClock.now + CommandBudget.close
         _ = try? retry("closing the channel", kind: .channel, deadline: closeDeadline) { libssh2_channel_close(ch) }
@@ -467,15 +479,24 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         if let sig, sigLen > 0 {
             outcome = .signaled(String(cString: sig))
             free(sig)
+        } else if heldOpen, let said {
+            outcome = .exited(said)
         } else {
             outcome = .exited(libssh2_channel_get_exit_status(ch))
         }
         let elapsed = ContinuousClock.now - start
-        // `timeout` exits 124 (TERM worked) or 137 (needed KILL) when the time ran out.
-        if timedOut || (tag != nil && (outcome == .exited(124) || outcome == .exited(137)) && elapsed >= endWithin - options.killGrace - CommandBudget.slack) {
+        // `timeout` exits 124 (TERM worked) or 137 (needed KILL) when the time ran out; a command
+        // that ignored SIGTERM takes timeout's process group down with SIGKILL after the grace.
+        let ranOut = tag != nil && elapsed >= endWithin - options.killGrace - CommandBudget.slack
+        let forced = outcome == .signaled("KILL") || outcome == .exited(137)
+        // A command that timed out, said it ended (a shell that runs its EXIT trap on SIGTERM) and
+        // left its output held open.
+        let endedLate = heldOpen && endSaidAt.map { $0 - start >= endWithin - options.killGrace - CommandBudget.slack } == true
+        if timedOut || endedLate || (ranOut && (outcome == .exited(124) || forced)) {
             outcome = .timedOut
         }
-        return CommandResult(outcome: outcome, stdout: stdout, stderr: stderr, duration: elapsed)
+        return CommandResult(outcome: outcome, stdout: stdout, stderr: stderr, duration: elapsed,
+                             killedAfterGrace: outcome == .timedOut && forced, outputHeldOpen: heldOpen)
     }
 
     enum KillResult { case killed, notKilled(String) }

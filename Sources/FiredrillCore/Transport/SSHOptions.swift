@@ -42,42 +42,77 @@ public struct SSHOptions: Sendable {
     }
 }
 
-/// Wraps a command so that the host reports its process group and enforces the timeout itself.
+/// Wraps a command so that the host reports its process group, enforces the timeout itself,
+/// gives the command no input, and says when the command itself ended.
 ///
 /// GNU `timeout` (coreutils) puts itself in its own process group and, when the time is up,
-/// signals the whole group; the `echo $$` before `exec` tells us that group's id so a
-/// cancelled command can be killed (`kill -KILL -PGID`) from a second channel. `FIREDRILL_CMD`
-/// in the group leader's environment proves, later, that a group with that id is still ours.
+/// signals the whole group (SIGTERM, then SIGKILL `grace` later); the `echo $$` before `exec`
+/// tells us that group's id so a cancelled command can be killed (`kill -KILL -PGID`) from a
+/// second channel. `FIREDRILL_CMD` in the environment proves, later, that a process is ours:
+/// every process the command starts inherits it, also a daemon that left its process group.
+///
+/// The command runs with standard input closed (end of input at once: a `read` or `cat` does
+/// not wait for its timeout). When it ends, the shell says so on stderr (`FIREDRILL-END-TAG=N`)
+/// before its output closes: a command that leaves a daemon holding its output open (`nohup
+/// … &`) has still ended, and the controller takes its status after a short grace for output
+/// (`outputGrace`) instead of waiting for the output to close.
 enum RemoteCommand {
     static let pgidMarker = "FIREDRILL-PGID="
+
+    /// How long output may still come after the command said it ended.
+    public static let outputGrace: Duration = .seconds(1)
+
+    /// The line the command's shell writes on stderr as it exits.
+    static func endMarker(tag: String) -> String { "FIREDRILL-END-\(tag)=" }
+
+    /// The shell that runs the command: no input, the end said on stderr (`$?` at exit).
+    static func inner(tag: String) -> String {
+        "exec </dev/null; trap 'printf \"\\n\(endMarker(tag: tag))%d\\n\" \"$?\" >&2' EXIT; eval \"$1\""
+    }
 
     static func wrap(_ command: String, timeout: Duration, grace: Duration, tag: String) -> String {
         let secs = max(1, Int((DurationText.seconds(timeout)).rounded(.up)))
         let kill = max(1, Int(DurationText.seconds(grace).rounded(.up)))
-        return "echo \(pgidMarker)$$ >&2; FIREDRILL_CMD=\(tag); export FIREDRILL_CMD; exec timeout -k \(kill) \(secs) sh -c \(ShellQuoting.quote(command))"
+        return "echo \(pgidMarker)$$ >&2; FIREDRILL_CMD=\(tag); export FIREDRILL_CMD; exec timeout -k \(kill) \(secs) sh -c \(ShellQuoting.quote(inner(tag: tag))) firedrill \(ShellQuoting.quote(command))"
     }
-
 
     static func kill(pgid: Int32) -> String {
         "kill -TERM -\(pgid) 2>/dev/null; sleep 0.2; kill -KILL -\(pgid) 2>/dev/null; true"
     }
 
-    /// Stops what a runner that died (or lost its connection) left running: every live process
-    /// that carries the command's tag in its environment, with its whole process group. Prints
-    /// `killed`, or `gone` when nothing carries the tag any more (a process group id that now
-    /// belongs to something else is never touched: only tagged processes are looked for). Reads
-    /// /proc only (no ps on minimal hosts); zombies do not count as running.
-    public static func stopLeftover(_ p: RemoteProcess) -> String {
+    /// Finds every live process that carries the tag in its environment (zombies do not count),
+    /// from /proc only (no ps on minimal hosts); `found` lists the first 20 as `PID(name)`.
+    static func findTagged(_ tag: String) -> String {
         """
-        t=\(p.tag); groups=; \
+        t=\(tag); groups=; found=; n=0; \
         for d in /proc/[0-9]*; do \
         read -r line 2>/dev/null < "$d/stat" || continue; \
+        c=${line#*(}; c=${c%%)*}; \
         set -- ${line##*) }; \
         [ "$1" != Z ] || continue; \
-        if tr '\\0' '\\n' 2>/dev/null < "$d/environ" | grep -qx "FIREDRILL_CMD=$t"; then groups="$groups $3"; fi; \
-        done; \
-        if [ -n "$groups" ]; then for g in $groups; do kill -TERM -$g 2>/dev/null; done; sleep 0.5; \
-        for g in $groups; do kill -KILL -$g 2>/dev/null; done; echo killed; else echo gone; fi
+        if tr '\\0' '\\n' 2>/dev/null < "$d/environ" | grep -qx "FIREDRILL_CMD=$t"; then \
+        groups="$groups $3"; n=$((n+1)); [ $n -le 20 ] && found="$found ${d#/proc/}($c)"; fi; \
+        done;
+        """
+    }
+
+    /// Stops what a command left running (a runner that died, a lost connection, a timeout, an
+    /// interrupt): every live process that carries the command's tag in its environment, with its
+    /// whole process group. Prints `killed PID(name) …`, or `gone` when nothing carries the tag
+    /// any more (a process group id that now belongs to something else is never touched: only
+    /// tagged processes are looked for).
+    public static func stopLeftover(_ p: RemoteProcess) -> String {
+        findTagged(p.tag) + """
+         if [ -n "$groups" ]; then for g in $groups; do kill -TERM -$g 2>/dev/null; done; sleep 0.5; \
+        for g in $groups; do kill -KILL -$g 2>/dev/null; done; echo "killed$found"; else echo gone; fi
+        """
+    }
+
+    /// Names what a command that ended left running, without touching it: `running PID(name) …`,
+    /// or `gone`.
+    public static func listLeftover(_ tag: String) -> String {
+        findTagged(tag) + """
+         if [ -n "$groups" ]; then echo "running$found"; else echo gone; fi
         """
     }
 }

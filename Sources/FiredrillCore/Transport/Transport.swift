@@ -67,6 +67,17 @@ public struct CommandResult: Sendable, Equatable, Codable {
     public var stdout: CapturedOutput
     public var stderr: CapturedOutput
     public var duration: Duration
+    /// Timed out and ignored SIGTERM: the host killed it with SIGKILL after the grace.
+    public var killedAfterGrace = false
+    /// The command ended, but something it started still held its output open (a daemon): the
+    /// status is the command's own, taken after the output grace.
+    public var outputHeldOpen = false
+
+    public init(outcome: Outcome, stdout: CapturedOutput, stderr: CapturedOutput, duration: Duration,
+                killedAfterGrace: Bool = false, outputHeldOpen: Bool = false) {
+        self.outcome = outcome; self.stdout = stdout; self.stderr = stderr; self.duration = duration
+        self.killedAfterGrace = killedAfterGrace; self.outputHeldOpen = outputHeldOpen
+    }
 
     public var succeeded: Bool { outcome == .exited(0) }
 }
@@ -102,6 +113,37 @@ public struct CapturedOutput: Sendable, Equatable, Codable, CustomStringConverti
     }
 
     public mutating func finish() { if bytes.count > limit { trim() } }
+
+    /// The status in the last end marker (`\nMARKER<digits>\n`) within the last `window` bytes.
+    public func endStatus(marker: [UInt8], window: Int) -> Int32? {
+        guard let r = lastMarker(marker, from: max(0, bytes.count - window)) else { return nil }
+        return r.status
+    }
+
+    /// Takes the last end marker out of the output (it is ours, not the command's).
+    public mutating func removeEndMarker(_ marker: [UInt8]) {
+        guard let r = lastMarker(marker, from: 0) else { return }
+        bytes.removeSubrange(r.range)
+    }
+
+    private func lastMarker(_ marker: [UInt8], from start: Int) -> (range: Range<Int>, status: Int32)? {
+        let needle = [UInt8(ascii: "\n")] + marker
+        guard bytes.count >= needle.count + 2 else { return nil }
+        var i = bytes.count - needle.count
+        while i >= start {
+            if bytes[i] == needle[0] && bytes[i..<(i + needle.count)].elementsEqual(needle) {
+                var j = i + needle.count
+                var digits = 0
+                var value: Int32 = 0
+                while j < bytes.count, (0x30...0x39).contains(bytes[j]), digits < 4 {
+                    value = value * 10 + Int32(bytes[j] - 0x30); j += 1; digits += 1
+                }
+                if digits > 0, j < bytes.count, bytes[j] == UInt8(ascii: "\n") { return (i..<(j + 1), value) }
+            }
+            i -= 1
+        }
+        return nil
+    }
 
     private mutating func trim() {
         let cut = bytes.count - limit

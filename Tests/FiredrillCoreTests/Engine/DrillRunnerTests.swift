@@ -164,7 +164,179 @@ import Testing
         #expect(events.first(\.restoreStarted)?.reason == .interrupted)
         #expect(h.fleet.drillCommands.map(\.text) == ["write-marker", "stop-primary", "promote", "start-primary"])
         #expect(events.first(\.interrupted)?.response == .stopping)
+        // What the interrupted command started is looked for by its tag, before restore.
+        let sweep = try #require(events.first(\.leftoverStopped))
+        #expect(sweep.host == "db2" && sweep.step == "failover.2" && sweep.verdict == .alreadyEnded)
     }
+}
+
+/// Time and the host's processes: a controller paused mid-verify, a sample after the deadline, a
+/// command that timed out leaving a daemon, one that succeeded leaving one.
+@Suite struct DrillRunnerTimeTests {
+    /// The API answers from the start of the promotion; the controller is paused 20 s between the
+    /// first two samples of its verify (hold 4 s).
+    @Test func aPausedControllerDoesNotPassAVerifyWithoutEvidence() async throws {
+        var h = try RunnerHarness(apiBackAfter: .zero)
+        let clock = h.clock, fleet = h.fleet
+        let apiSamples = Counter()
+        h.probe = FakeProbe { check, _ in
+            switch check {
+            case "db_port": return fleet.isSet("primary-down") ? .failed : .passed
+            default:
+                // The second sample of the promotion's verify finds the controller was stopped for 20 s.
+                if fleet.time("api-back") != nil, await apiSamples.next() == 2 { clock.advance(by: .seconds(20)) }
+                return RunnerHarness.apiUp(fleet, clock) ? .passed : .failed
+            }
+        }
+        let outcome = await h.run()
+        let events = await h.events
+        let gap = try #require(events.first(\.verifyGap))
+        #expect(gap.step == "failover.2" && (gap.seconds ?? 0) >= 20, "\(gap)")
+        let verify = try #require(events.all(\.verifyFinished).first { $0.step == "failover.2" })
+        #expect(verify.passed && verify.heldFromOffsetMS == gap.toOffsetMS, "the hold starts again after the gap, not at the first sample")
+        #expect(events.first(\.rto)?.toOffsetMS == gap.toOffsetMS, "RTO ends where the hold that counted began")
+        #expect(outcome.result == .passed)
+    }
+
+    /// hold 0s within 8s, and the only passing sample comes 12 s in (the controller was paused).
+    @Test func aSampleAfterTheDeadlineDoesNotPassTheVerify() async throws {
+        let pb = RunnerHarness.playbook.replacingOccurrences(of: "verify: { up: [api], within: 1m, hold: 4s }", with: "verify: { up: [api], within: 8s, hold: 0s }")
+        var h = try RunnerHarness(playbook: pb, apiBackAfter: .seconds(11))
+        let clock = h.clock, fleet = h.fleet
+        let start = Counter()
+        h.probe = FakeProbe { check, _ in
+            switch check {
+            case "db_port": return fleet.isSet("primary-down") ? .failed : .passed
+            default:
+                // The sample due at the deadline is stuck for 12 s: it ends after it, and finds the API up.
+                if let back = fleet.time("api-back"), clock.elapsed >= back - .seconds(11) + .seconds(7), await start.next() == 1 {
+                    clock.advance(by: .seconds(12))
+                }
+                return RunnerHarness.apiUp(fleet, clock) ? .passed : .failed
+            }
+        }
+        let outcome = await h.run()
+        let events = await h.events
+        let verify = try #require(events.all(\.verifyFinished).first { $0.step == "failover.2" })
+        #expect(!verify.passed && (verify.detail ?? "").contains("too late"), "\(verify.detail ?? "")")
+        #expect(events.first(\.rto) == nil)
+        #expect(outcome.result == .failed)
+    }
+
+    @Test func aTimedOutCommandIsSweptByItsTagAndWhatSurvivedIsNamed() async throws {
+        let h = try RunnerHarness()
+        let healthy = h.fleet.behaviour
+        h.fleet.behaviour = { c, fleet throws(TransportError) in
+            if c.text == "stop-primary" {
+                fleet.set("primary-down")
+                return CommandResult(outcome: .timedOut, stdout: CapturedOutput(), stderr: CapturedOutput(), duration: .seconds(60))
+            }
+            if c.isLeftoverStop { return FakeFleet.ok(c.host == "db1" ? "killed 3021(sleep)" : "gone") }
+            return try await healthy(c, fleet)
+        }
+        let outcome = await h.run()
+        let events = await h.events
+        let stop = try #require(events.first(\.leftoverStopped))
+        #expect(stop.verdict == .killed && stop.host == "db1" && (stop.detail ?? "").contains("3021(sleep)") && (stop.detail ?? "").contains("timed out"))
+        let order = events.map(\.kind)
+        #expect(order.firstIndex(of: .leftoverStopped)! < order.firstIndex(of: .stepFinished)!, "swept before the step ends")
+        #expect(outcome.result == .failed && h.fleet.drillCommands.last?.text == "start-primary")
+        #expect(RunSummaryRenderer(style: TerminalStyle(enabled: false)).render(outcome.record, journalPath: "j").contains("3021(sleep)"),
+                "the summary says what was still running")
+    }
+
+    @Test func aCommandThatSucceedsLeavingADaemonIsNotSweptButNamed() async throws {
+        let h = try RunnerHarness()
+        let healthy = h.fleet.behaviour
+        h.fleet.behaviour = { c, fleet throws(TransportError) in
+            if c.text == "promote" {
+                var r = try await healthy(c, fleet)
+                r.outputHeldOpen = true
+                return r
+            }
+            if c.text.hasPrefix("t=") && c.text.contains("running$found") { return FakeFleet.ok("running 777(postgres)") }
+            return try await healthy(c, fleet)
+        }
+        let outcome = await h.run()
+        let events = await h.events
+        #expect(outcome.result == .passed)
+        #expect(!h.fleet.sent.contains { $0.text.contains("kill -TERM -$g") }, "a successful command is never swept")
+        let named = try #require(events.first(\.leftoverStopped))
+        #expect(named.verdict == .leftRunning && (named.detail ?? "").contains("777(postgres)") && named.step == "failover.2")
+    }
+}
+
+/// The record itself going wrong under a run, and waits that an interrupt must cut short.
+@Suite struct DrillRunnerRecordTests {
+    @Test func aJournalDeletedMidRunIsCaughtBeforeTheNextStep() async throws {
+        let h = try RunnerHarness()
+        // Checked before each step and at the end: fine before step 1, gone before step 2.
+        await h.journal.losing(after: 1, "the journal /runs/x/journal.jsonl was deleted while the run went on")
+        let outcome = await h.run()
+        let events = await h.events
+        #expect(outcome.result == .incomplete, "a run whose journal is gone cannot say it passed")
+        #expect(outcome.recordIncomplete?.contains("was deleted") == true)
+        #expect(!h.fleet.drillCommands.contains { $0.text == "promote" }, "no further failover command once the record is gone")
+        #expect(h.fleet.drillCommands.last?.text == "start-primary", "restore still ran")
+        #expect(events.first(\.journalFailed)?.detail?.contains("was deleted") == true)
+        #expect(await !h.journal.sealed)
+    }
+
+    @Test func aJournalCutAtTheEndMakesTheRecordIncomplete() async throws {
+        let h = try RunnerHarness()
+        // Two steps and one restore step pass the check; the last check, at the end, finds it cut.
+        await h.journal.losing(after: 3, "the journal /runs/x/journal.jsonl was cut to 1024 bytes while the run went on (the run had written 20480)")
+        let outcome = await h.run()
+        #expect(outcome.result == .incomplete && outcome.recordIncomplete?.contains("was cut") == true)
+        #expect(h.fleet.drillCommands.map(\.text) == ["write-marker", "stop-primary", "promote", "read-marker", "start-primary"])
+    }
+
+    /// SIGTERM while a check that will not answer for a long while is out: restore starts at once.
+    @Test(.timeLimit(.minutes(1))) func anInterruptCutsAHangingCheckShort() async throws {
+        var h = try RunnerHarness()
+        let box = RunnerBox(), gate = Gate()
+        let fleet = h.fleet, clock = h.clock
+        h.probe = FakeProbe { check, _ in
+            switch check {
+            case "db_port": return fleet.isSet("primary-down") ? .failed : .passed
+            default:
+                guard fleet.time("api-back") != nil else { return RunnerHarness.apiUp(fleet, clock) ? .passed : .failed }
+                // During the promotion's verify: the operator presses Ctrl-C; this check never answers.
+                await box.runner?.interrupt()
+                await gate.wait()
+                return .passed
+            }
+        }
+        let runner = h.runner()
+        await box.set(runner)
+        let outcome = await h.run(runner)
+        await gate.open()
+        let events = await h.events
+        #expect(outcome.result == .interrupted)
+        #expect(events.first(\.restoreStarted)?.reason == .interrupted && h.fleet.drillCommands.last?.text == "start-primary")
+        #expect(!events.all(\.checkResult).contains { $0.detail.contains("interrupted before it answered") }, "a sample cut short is not journaled as one")
+    }
+}
+
+/// Holds a waiter until opened.
+actor Gate {
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private var isOpen = false
+    func wait() async {
+        if isOpen { return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+    func open() {
+        isOpen = true
+        for w in waiters { w.resume() }
+        waiters = []
+    }
+}
+
+/// Counts calls, across tasks.
+actor Counter {
+    private var n = 0
+    func next() -> Int { n += 1; return n }
 }
 
 /// Lets a fake host reach the runner it belongs to (to interrupt it mid-command).

@@ -48,7 +48,7 @@ import Testing
     }
 
     @Test func theLastSampleIsTakenAtTheDeadline() {
-        let w = HoldWindow(hold: s(3), within: s(20))
+        var w = HoldWindow(hold: s(3), within: s(20))
         #expect(w.next(after: s(18.5), pause: s(2)) == s(20), "not left unchecked because the next pause ends past it")
         #expect(w.next(after: s(20), pause: s(2)) == nil)
         #expect(w.next(after: s(10), pause: s(2)) == s(12))
@@ -57,5 +57,46 @@ import Testing
     @Test func holdZeroPassesOnOneSample() {
         var w = HoldWindow(hold: .zero, within: s(10))
         #expect(w.sample(at: s(1), passing: true) == .held(since: s(1)))
+    }
+}
+
+/// A controller paused between samples, and samples that come after the deadline.
+@Suite struct HoldWindowTimeTests {
+    func s(_ x: Double) -> Duration { .milliseconds(Int64(x * 1000)) }
+
+    /// SIGSTOP for 20 s inside an 8 s hold: the two samples around the pause do not make a hold.
+    @Test func aGapBetweenTwoSamplesBreaksTheHold() {
+        var w = HoldWindow(hold: s(8), within: s(60), gapSlack: s(4))
+        #expect(w.sample(at: s(0.1), passing: true) == .holding(since: s(0.1)))
+        #expect(w.next(after: s(0.1), pause: s(0.2)) == s(0.3))
+        // The controller was stopped; the next sample comes 20 s late, still passing.
+        #expect(w.sample(at: s(20.3), passing: true) == .holding(since: s(20.3)), "without the gap rule this would be held (20.2 s ≥ 8 s)")
+        #expect(w.gap == s(20.2))
+        // Samples on time from there hold once they span the window.
+        var t = s(20.3)
+        var verdict = HoldWindow.Verdict.holding(since: t)
+        while case .holding = verdict, let n = w.next(after: t, pause: s(2)) {
+            t = n
+            verdict = w.sample(at: t, passing: true)
+        }
+        #expect(verdict == .held(since: s(20.3)) && t >= s(28.3))
+    }
+
+    @Test func aSampleOnTimeIsNoGap() {
+        var w = HoldWindow(hold: s(3), within: s(20), gapSlack: s(1))
+        _ = w.sample(at: s(1), passing: true)
+        let due = w.next(after: s(1), pause: s(0.5))!
+        _ = w.sample(at: due + s(0.9), passing: true)
+        #expect(w.gap == nil, "a check that takes a while is not a gap")
+    }
+
+    /// hold 0s, within 8s: the only passing sample came 12 s in: too late.
+    @Test func aSampleAfterTheDeadlineNeverPasses() {
+        var w = HoldWindow(hold: .zero, within: s(8))
+        #expect(w.sample(at: s(0.2), passing: false) == .failing)
+        #expect(w.sample(at: s(12), passing: true) == .failing)
+        #expect(w.next(after: s(12), pause: s(1)) == nil)
+        var on = HoldWindow(hold: .zero, within: s(8))
+        #expect(on.sample(at: s(8), passing: true) == .held(since: s(8)), "the sample at the deadline still counts")
     }
 }

@@ -127,11 +127,21 @@ actor MemoryJournal: JournalWriter {
     var failAfter: Int?
     var sealFails = false
     private(set) var sealed = false
+    /// What happened to the file under the run (deleted, cut), from the `n`-th check on.
+    private var lost: (after: Int, what: String)?
+    private var checks = 0
 
     init(path: String) { self.path = path }
 
     func failing(after n: Int) { failAfter = n }
     func failingSeal() { sealFails = true }
+    func losing(after checks: Int, _ what: String) { lost = (checks, what) }
+
+    func integrity() async -> String? {
+        checks += 1
+        guard let lost, checks > lost.after else { return nil }
+        return lost.what
+    }
 
     func append(_ event: JournalEvent, run: String) async throws -> JournalEvent {
         if let n = failAfter, events.count >= n { throw Journal.Failure(message: "journal write failed: No space left on device") }
@@ -272,6 +282,7 @@ extension JournalEvent.Payload {
     var leftoverStopped: JournalEvent.LeftoverStopped? { if case let .leftoverStopped(p) = self { p } else { nil } }
     var verifyFinished: JournalEvent.VerifyFinished? { if case let .verifyFinished(p) = self { p } else { nil } }
     var verifyFlapped: JournalEvent.VerifyFlapped? { if case let .verifyFlapped(p) = self { p } else { nil } }
+    var verifyGap: JournalEvent.VerifyGap? { if case let .verifyGap(p) = self { p } else { nil } }
     var checkResult: JournalEvent.CheckResult? { if case let .checkResult(p) = self { p } else { nil } }
     var rto: JournalEvent.Measurement? { if case let .rto(p) = self { p } else { nil } }
     var rpo: JournalEvent.Measurement? { if case let .rpo(p) = self { p } else { nil } }

@@ -112,10 +112,10 @@ import Testing
         let p = point(events)
         #expect(p.touched)
         #expect(p.restoredBefore == [1])
-        #expect(p.leftovers == [.init(host: "db1", step: "failover.1", process: RemoteProcess(pgid: 42, tag: "t1"))])
+        #expect(p.leftovers == [.init(host: "db1", step: "failover.1", process: RemoteProcess(pgid: 42, tag: "t1"), cause: .deadRunner)])
         // A command whose process group was never reported is still found, by its tag.
         let unreported = point([started, step1, .commandStarted(.init(phase: .failover, step: "failover.1", host: "db1", command: "x", processTag: "t9"))])
-        #expect(unreported.leftovers == [.init(host: "db1", step: "failover.1", process: RemoteProcess(pgid: 0, tag: "t9"))])
+        #expect(unreported.leftovers == [.init(host: "db1", step: "failover.1", process: RemoteProcess(pgid: 0, tag: "t9"), cause: .deadRunner)])
         #expect(try JSONDecoder().decode(RunFacts.self, from: JSONEncoder().encode(facts)) == facts)
         let untouched = point([started, .stepStarted(.init(phase: .restore, step: "restore.1", name: "a")),
                                .commandStarted(.init(phase: .restore, step: "restore.1", host: "db1", command: "x", processTag: "t3"))])

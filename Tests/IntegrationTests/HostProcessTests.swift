@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+@testable import FiredrillCore
+
+/// What a step's command leaves on its host, through the binary on a lab of its own (the lab's
+/// hosts run their commands on this machine, so /proc shows what survived): a daemon that
+/// escaped a timed-out step is found by its tag and stopped; a command that ignores SIGTERM is
+/// recorded as timed out, then killed; one that succeeds leaving a daemon ends with its own
+/// status, the daemon named and left alone; a command that reads its input gets end of input.
+@Suite struct HostProcessTests {
+    typealias Scenario = DrillScenarioTests
+
+    /// PIDs of live processes whose command line is exactly `cmdline` (NUL-separated in /proc).
+    static func pids(running cmdline: [String]) -> [Int32] {
+        let want = Data(cmdline.joined(separator: "\u{0}").utf8 + [0])
+        let all = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return all.compactMap(Int32.init).filter { pid in
+            guard let c = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), c == want else { return false }
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            return !(stat.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).hasPrefix("Z") ?? true)
+        }
+    }
+
+    func run(_ lab: TestLab, _ playbook: String) throws -> (Firedrill.Result, [JournalLine]) {
+        let path = "\(lab.dir)/pb-\(UUID().uuidString.prefix(8)).yml"
+        try playbook.write(toFile: path, atomically: true, encoding: .utf8)
+        let runs = Scenario.runsDir(in: lab)
+        let r = try Firedrill.run(["run", path, "-i", lab.inventory, "--yes", "--output", "plain", "--runs-dir", runs, "--db", "\(lab.dir)/h.sqlite"])
+        return (r, Scenario.journal(runs).1)
+    }
+
+    @Test func aDaemonThatEscapesATimedOutStepIsFoundByItsTagAndStopped() throws {
+        let lab = try TestLab.start(hosts: 1)
+        defer { lab.stop() }
+        let seconds = String(Int.random(in: 30_000...39_999))
+        let (r, events) = try run(lab, """
+            name: Escaping daemon
+            service: escape-\(seconds)
+            criticality: low
+            steps:
+              - name: Start a daemon, then hang
+                on: db1
+                run: "setsid sleep \(seconds) & (setsid sh -c 'exec sleep \(seconds)1' &) ; sleep 300"
+                timeout: 2s
+            restore:
+              - name: Nothing to put back
+                on: db1
+                run: "true"
+            """)
+        #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
+        let finished = try #require(events.first { $0.event == .commandFinished && $0.step == "failover.1" })
+        #expect(finished.timedOut == true)
+        let swept = try #require(events.first { $0.event == .leftoverStopped && $0.step == "failover.1" })
+        #expect(swept.result == "killed" && (swept.detail ?? "").contains("(sleep)"), "\(swept.detail ?? "")")
+        // Swept before restore, and nothing survived: neither the setsid'd daemon nor the double fork.
+        let order = events.map(\.event)
+        #expect(order.firstIndex(of: .leftoverStopped)! < order.firstIndex(of: .restoreStarted)!)
+        #expect(Self.pids(running: ["sleep", seconds]).isEmpty && Self.pids(running: ["sleep", seconds + "1"]).isEmpty,
+                "the daemons the timed-out step started are gone")
+        #expect(r.stdout.contains("was still running after the command timed out: killed"), "the summary says what was still running: \(r.stdout)")
+    }
+
+    @Test func whatACommandLeavesBehindIsRecordedAsItIs() throws {
+        let lab = try TestLab.start(hosts: 1)
+        defer { lab.stop() }
+        let seconds = String(Int.random(in: 40_000...49_999))
+        let (r, events) = try run(lab, """
+            name: Leftovers
+            service: leftovers-\(seconds)
+            criticality: low
+            steps:
+              - name: Ignores its timeout
+                on: db1
+                run: "trap '' TERM; sleep 300"
+                timeout: 1s
+                max_fail_percentage: 100
+              - name: Starts a service and returns
+                on: db1
+                run: "nohup sleep \(seconds) >/dev/null 2>&1 & sleep \(seconds)1 & exit 0"
+                timeout: 60s
+              - name: Reads its input
+                on: db1
+                run: "read line || echo end-of-input"
+                timeout: 60s
+            restore:
+              - name: Nothing to put back
+                on: db1
+                run: "true"
+            """)
+        defer { for pid in Self.pids(running: ["sleep", seconds]) + Self.pids(running: ["sleep", seconds + "1"]) { kill(pid, SIGKILL) } }
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        func finished(_ step: String) -> JournalLine? { events.first { $0.event == .commandFinished && $0.step == step } }
+        // Ignored SIGTERM: timed out, then killed after the grace — both said.
+        let stubborn = try #require(finished("failover.1"))
+        #expect(stubborn.timedOut == true && stubborn.signal == "KILL", "\(stubborn)")
+        // Exited 0 at once while a daemon kept its output: its own status, not a timeout.
+        let service = try #require(finished("failover.2"))
+        #expect(service.exit == 0 && service.timedOut == nil && service.passed == true, "\(service)")
+        let named = try #require(events.first { $0.event == .leftoverStopped && $0.step == "failover.2" })
+        #expect(named.result == "left_running" && (named.detail ?? "").contains("(sleep)"), "\(named.detail ?? "")")
+        #expect(!Self.pids(running: ["sleep", seconds + "1"]).isEmpty, "a successful step's daemon is left running")
+        // Input closed: `read` sees the end at once.
+        let reader = try #require(finished("failover.3"))
+        #expect(reader.exit == 0 && (reader.stdout ?? "").contains("end-of-input"), "\(reader)")
+        #expect(!(reader.stderr ?? "").contains("FIREDRILL-END"), "the end marker is ours, not the command's output")
+    }
+}
