@@ -9,6 +9,8 @@ struct HistoryOptions: ParsableArguments {
 
     func open() async throws(History.Failure) -> History {
         do throws(History.Failure) { return try await History.open(path: History.defaultPath(db)) } catch {
+            // A damaged database says how to rebuild it in place; any other failure is the path.
+            if error.corrupt { throw error }
             throw History.Failure(message: error.message, hint: "pass --db PATH (or set FIREDRILL_DB) to a file you can write", exit: .invalidInput)
         }
     }
@@ -24,7 +26,8 @@ struct HistoryOptions: ParsableArguments {
         }
         guard History.exists(path) else { return nil }
         do throws(History.Failure) { return try await History.open(path: path, existing: true) } catch {
-            throw History.Failure(message: error.message, hint: "rebuild it from the journals (firedrill history --rebuild --runs-dir DIR --db NEW) or pass another --db",
+            if error.corrupt { throw error }
+            throw History.Failure(message: error.message, hint: "pass another --db, or rebuild it from the journals (firedrill history --rebuild --runs-dir DIR --db NEW)",
                                   exit: .invalidInput)
         }
     }
@@ -144,7 +147,7 @@ struct HistoryCommand: AsyncParsableCommand {
             let r = try await db.rebuild(from: folders)
             for x in r.refused { Terminal.err("refused: \(x)\n") }
             for x in r.skipped { Terminal.err("skipped: \(x)\n") }
-            Terminal.out("rebuilt \(db.path): \(r.added) runs from \(folders.joined(separator: ", "))\n")
+            Terminal.out("rebuilt \(db.path): \(r.added) run\(r.added == 1 ? "" : "s") from \(folders.joined(separator: ", "))\n")
             return
         }
         guard let db = try await history.openExisting() else {

@@ -11,9 +11,11 @@ enum Terminal {
     /// Output never stops a drill: it goes through a queue written by a thread of its own, so a
     /// terminal paused with Ctrl-S, an unread pipe, a closed pipe or a full disk cannot hold up
     /// (or crash) the runner mid-failover. The text is lost, not the drill; the journal has it.
-    static func out(_ s: String) { OutputQueue.shared.enqueue(STDOUT_FILENO, s) }
+    /// Everything printed is made terminal-safe here, once (TerminalText.forTerminal): a host's
+    /// output, a journal's text or a playbook's cannot drive the terminal.
+    static func out(_ s: String) { OutputQueue.shared.enqueue(STDOUT_FILENO, TerminalText.forTerminal(s)) }
 
-    static func err(_ s: String) { OutputQueue.shared.enqueue(STDERR_FILENO, s) }
+    static func err(_ s: String) { OutputQueue.shared.enqueue(STDERR_FILENO, TerminalText.forTerminal(s)) }
 
     /// Waits (at most `within`) for queued output to be written: before a prompt and before exit.
     static func flush(within: Duration = .seconds(2)) { OutputQueue.shared.flush(within: within) }

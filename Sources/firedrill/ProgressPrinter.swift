@@ -10,6 +10,9 @@ actor ProgressPrinter: DrillObserver {
     let objective: Duration?
     let started = ContinuousClock.now
     private var statusShown = false
+    /// Unreachable hosts listed one per line, and those past the first ten (counted, grouped at the end of preflight).
+    private var unreachableShown = 0
+    private var unreachableHidden = 0
     private var currentStep = ""
 
     init(style: TerminalStyle, live: Bool, json: Bool, objective: Duration?) {
@@ -27,13 +30,13 @@ actor ProgressPrinter: DrillObserver {
     }
 
     private func clearStatus() {
-        if statusShown { Terminal.out("\r\u{1B}[K"); statusShown = false }
+        if statusShown { Terminal.out(TerminalText.carriageReturn + TerminalText.escape + "[K"); statusShown = false }
     }
 
     private func status(_ s: String) {
         let elapsed = DurationText.format(.seconds(Int((ContinuousClock.now - started).components.seconds)))
         let budget = objective.map { " / RTO objective \(DurationText.format($0))" } ?? ""
-        Terminal.out("\r\u{1B}[K" + style.dim("  \(currentStep) · \(s) · \(elapsed)\(budget)"))
+        Terminal.out(TerminalText.carriageReturn + TerminalText.escape + "[K" + style.dim("  \(currentStep) · \(s) · \(elapsed)\(budget)"))
         statusShown = true
     }
 
@@ -45,7 +48,11 @@ actor ProgressPrinter: DrillObserver {
         case let .hostReady(p):
             let line = "  \(ok) \(p.host) reachable" + (p.latencyMS.map { String(format: " (%.0f ms)", $0) } ?? "")
             return p.trustedNewKey ? line + "\n    " + style.yellow(p.detail ?? "") : line
-        case let .hostUnreachable(p): return "  \(bad) \(p.host): \(p.detail ?? "")"
+        case let .hostUnreachable(p):
+            // A fleet with a hundred hosts down is not a hundred lines: the reasons are grouped below.
+            guard unreachableShown < 10 else { unreachableHidden += 1; return nil }
+            unreachableShown += 1
+            return "  \(bad) \(p.host): \(p.detail ?? "")"
         case let .checkResult(p):
             let label = p.check + (p.host.map { "@\($0)" } ?? "")
             if live && p.step != nil {
@@ -62,7 +69,10 @@ actor ProgressPrinter: DrillObserver {
             case (.passed, .up), (.failed, .up): seen = ""
             }
             return "    \(p.met ? ok : bad) \(phase) \(label): \(seen)\(p.detail)"
-        case let .preconditionsFailed(p): return style.red("✗ preconditions not met: \(p.detail ?? "")")
+        case let .preconditionsFailed(p):
+            let more = unreachableHidden > 0 ? "  … and \(unreachableHidden) more unreachable host\(unreachableHidden == 1 ? "" : "s")\n" : ""
+            unreachableHidden = 0
+            return more + style.red("✗ preconditions not met: \(p.detail ?? "")")
         case let .markerWritten(p): return "  \(p.passed ? ok : bad) data marker: \(p.detail ?? "")"
         case let .markerRead(p):
             if !p.passed && live { status("looking for the data marker (attempt \(p.attempt ?? 1))"); return nil }

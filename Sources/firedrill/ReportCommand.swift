@@ -63,6 +63,6 @@ func checkOutput(_ output: String, keeping inputs: [String]) throws {
 /// Writes `text` to FILE (whole or not at all) or to stdout.
 func writeOutput(_ text: String, to file: String?) throws {
     guard let file else { Terminal.out(text); return }
-    try OutputFile.write(text, to: file)
+    try OutputFile.write(TerminalText.forTerminal(text), to: file)
     Terminal.err("wrote \(file)\n")
 }

@@ -43,7 +43,7 @@ struct RunCommand: AsyncParsableCommand {
         Exit codes: 0 passed, 1 failed (restore ran), 2 invalid input, 3 preconditions not \
         met (steady state, unreachable hosts, another drill holds the lock), 4 the journal \
         could not be written (restore was attempted; evidence on stderr and in a fallback \
-        file), 130 interrupted.
+        file) or the runs folder cannot be written (nothing ran), 130 interrupted.
 
         Examples:
           firedrill run Playbooks/ehr-db-failover.yml -i .firedrill-lab/inventory.yml --yes --manual=pass

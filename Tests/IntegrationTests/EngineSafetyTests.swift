@@ -515,6 +515,21 @@ import Testing
         #expect(r.status == 2 && r.stderr.contains("is a file, not a folder"), "\(r.stderr)")
         #expect(!r.stderr.contains("NSCocoaErrorDomain") && !r.stderr.contains("Code="))
     }
+
+    /// A runs folder on a read-only mount: one true line, the journal's exit (4), nothing run.
+    @Test(.enabled(if: SmallDisk.canMount, "mounting a tmpfs needs root")) func aReadOnlyRunsFolderIsOneLineAndExit4() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-ro-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let disk = try SmallDisk(in: dir, readOnly: true)
+        defer { disk.remove() }
+        let r = try Firedrill.run(["run", "Playbooks/dns-failover.yml", "--yes", "--runs-dir", disk.path + "/runs", "--db", dir + "/h.sqlite"])
+        #expect(r.status == 4, "\(r.stdout)\(r.stderr)")
+        let lines = r.stderr.split(separator: "\n")
+        #expect(lines.count == 2 && lines[0].contains("Read-only file system") && lines[0].contains("nothing was run") && lines[1].hasPrefix("hint: "), "\(r.stderr)")
+        #expect(!r.stderr.contains("NSCocoaErrorDomain") && !r.stderr.contains("Code="))
+        #expect(r.stdout.isEmpty)
+    }
 }
 
 /// A small tmpfs of our own: a real disk that really fills up (ENOSPC).
@@ -530,12 +545,12 @@ struct SmallDisk {
         return true
     }()
 
-    init(in dir: String) throws {
+    init(in dir: String, readOnly: Bool = false) throws {
         path = dir + "/smalldisk"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         let mount = Process()
         mount.executableURL = URL(fileURLWithPath: "/bin/mount")
-        mount.arguments = ["-t", "tmpfs", "-o", "size=2m", "tmpfs", path]
+        mount.arguments = ["-t", "tmpfs", "-o", readOnly ? "size=2m,ro" : "size=2m", "tmpfs", path]
         try mount.run()
         mount.waitUntilExit()
         guard mount.terminationStatus == 0 else { throw SmallDiskUnavailable() }

@@ -75,7 +75,17 @@ import FiredrillBench
         let r = try Firedrill.run(["run", "Playbooks/ehr-db-failover.yml", "-i", lab.inventory, "--yes", "--manual=pass", "--runs-dir", runs,
                                    "--db", db, "--output", "plain"])
         #expect(r.status == 0, "the drill's own result: \(r.stdout)\(r.stderr)")
-        #expect(r.stderr.contains("history was not updated") && r.stderr.contains("firedrill import"), "\(r.stderr)")
+        #expect(r.stderr.contains("history was not updated") && r.stderr.contains("firedrill history --rebuild --runs-dir \(runs) --db \(db)"), "\(r.stderr)")
         #expect(!r.stderr.contains("SQLITE_") && !r.stderr.contains("DatabaseError"))
+        // Reading it says the same way out, once, with the exit of damage (1), not of bad input.
+        let listed = try Firedrill.run(["history", "--db", db])
+        #expect(listed.status == 1 && listed.stderr.contains("not a healthy SQLite database") && listed.stderr.contains("history --rebuild"), "\(listed.stderr)")
+        // And the way out works in place: the broken file is kept beside the rebuilt one.
+        let rebuilt = try Firedrill.run(["history", "--rebuild", "--runs-dir", runs, "--db", db])
+        #expect(rebuilt.status == 0 && rebuilt.stdout.contains(": 1 run from") && rebuilt.stderr.contains(".broken-"), "\(rebuilt.stdout)\(rebuilt.stderr)")
+        let aside = try FileManager.default.contentsOfDirectory(atPath: lab.dir).filter { $0.hasPrefix("corrupt.sqlite.broken-") }
+        #expect(aside.count == 1)
+        let after = try Firedrill.run(["history", "--db", db, "--format", "json"])
+        #expect(try JSONDecoder().decode([HistoryEntry].self, from: Data(after.stdout.utf8)).count == 1)
     }
 }

@@ -104,4 +104,65 @@ import Testing
         #expect(reader.exit == 0 && (reader.stdout ?? "").contains("end-of-input"), "\(reader)")
         #expect(!(reader.stderr ?? "").contains("FIREDRILL-END"), "the end marker is ours, not the command's output")
     }
+
+    /// A host whose output clears the screen, retitles the window and paints "ALL GOOD" green:
+    /// every output (live, the summary, `runs RUN`, the text and Markdown reports, a report file)
+    /// shows the escapes as text.
+    @Test func hostileOutputIsShownNeverObeyed() throws {
+        let lab = try TestLab.start(hosts: 1)
+        defer { lab.stop() }
+        let runs = Scenario.runsDir(in: lab)
+        let path = "\(lab.dir)/hostile.yml"
+        try """
+            name: Hostile output
+            service: hostile
+            criticality: low
+            steps:
+              - name: Prints escapes
+                on: db1
+                run: |
+                  printf 'clear\\033[2J title\\033]0;pwned\\007 green\\033[32mALL GOOD\\033[0m bidi\\342\\200\\256x cr\\roverwrite\\n' | tee /dev/stderr; exit 3
+                timeout: 10s
+            restore:
+              - name: Nothing to put back
+                on: db1
+                run: "true"
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try Firedrill.run(["run", path, "-i", lab.inventory, "--yes", "--output", "plain", "--runs-dir", runs, "--db", "\(lab.dir)/h.sqlite"])
+        #expect(r.status == 1, "\(r.stderr)")
+        let id = try #require(Scenario.journal(runs).0)
+        let report = "\(lab.dir)/report.md"
+        var outputs = [r.stdout, r.stderr]
+        outputs.append(try Firedrill.run(["runs", id, "--runs-dir", runs]).stdout)
+        outputs.append(try Firedrill.run(["report", id, "--runs-dir", runs, "--db", "\(lab.dir)/h.sqlite"]).stdout)
+        outputs.append(try Firedrill.run(["report", id, "--runs-dir", runs, "--db", "\(lab.dir)/h.sqlite", "--format", "markdown"]).stdout)
+        _ = try Firedrill.run(["report", id, "--runs-dir", runs, "--db", "\(lab.dir)/h.sqlite", "--format", "markdown", "-o", report])
+        outputs.append(try String(contentsOfFile: report, encoding: .utf8))
+        for (i, out) in outputs.enumerated() {
+            #expect(!out.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{07}" || $0 == "\u{202E}" }, "output \(i) carries a raw control character")
+            #expect(!out.contains("cr\roverwrite"), "output \(i) carries a lone carriage return")
+        }
+        #expect(r.stdout.contains("\\x1b[2J") && r.stdout.contains("\\x1b[32mALL GOOD") && r.stdout.contains("\\u202e"), "the escapes are shown: \(r.stdout)")
+    }
+
+    /// A name that would drive a terminal is refused where it is written.
+    @Test func aStepNameWithAnEscapeIsRefusedAtItsLine() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-name-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "all:\n  hosts:\n    db1: { ansible_host: 127.0.0.1 }\n".write(toFile: "\(dir)/inv.yml", atomically: true, encoding: .utf8)
+        try """
+            name: Names
+            service: names
+            criticality: low
+            inventory: inv.yml
+            steps:
+              - name: "Stop\\e[2J primary"
+                on: db1
+                run: "true"
+            """.write(toFile: "\(dir)/pb.yml", atomically: true, encoding: .utf8)
+        let r = try Firedrill.run(["validate", "\(dir)/pb.yml"])
+        #expect(r.status == 2 && r.stderr.contains("pb.yml:6:") && r.stderr.contains("control character (\\x1b)"), "\(r.stderr)")
+        #expect(!r.stderr.unicodeScalars.contains("\u{1B}") || r.stderr.contains("\u{1B}[31m") == false, "the excerpt of the line shows the escape as text")
+    }
 }

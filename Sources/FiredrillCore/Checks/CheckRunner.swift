@@ -65,6 +65,11 @@ public struct CheckRunner: Sendable {
     }()
 
     func http(_ h: HTTPCheck, url: String, headers: [String: RenderedText], timeout: Duration) async throws -> CheckOutcome {
+        // The planner refuses other schemes; a secret that renders one is refused here too.
+        let lower = url.lowercased()
+        guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
+            throw CheckFailure("the URL is not http:// or https://: an http check only asks web servers")
+        }
         var tls = TLSConfiguration.makeClientConfiguration()
         if !h.verifyTLS { tls.certificateVerification = .none }
         if let ca = h.caFile { tls.trustRoots = .file(ca) }
@@ -204,7 +209,8 @@ public struct CheckRunner: Sendable {
         case let .command(c): return try await command(c, target, on: t, timeout: timeout)
         case let .fileAge(f): return try await fileAge(f, path: target, on: t, timeout: timeout)
         case let .http(h):
-            var args = ["curl", "-sS", "-i", "-m", "\(secs)", "-X", h.method]
+            // Only the web, also after a redirect: never file://, dict://, gopher:// from a host.
+            var args = ["curl", "-sS", "-i", "-m", "\(secs)", "--proto", "=http,https", "--proto-redir", "=http,https", "-X", h.method]
             if !h.verifyTLS { args.append("-k") }
             if let ca = h.caFile { args += ["--cacert", ca] }
             for (name, value) in check.headers.sorted(by: { $0.key < $1.key }) { args += ["-H", "\(name): \(try value.reveal(secrets))"] }

@@ -61,6 +61,6 @@ public struct DiagnosticRenderer: Sendable {
     enum Style: String { case red = "31", yellow = "33", green = "32", cyan = "36", bold = "1" }
 
     private func paint(_ s: String, _ style: Style) -> String {
-        useColor ? "\u{1B}[\(style.rawValue)m\(s)\u{1B}[0m" : s
+        useColor ? "\(TerminalText.escape)[\(style.rawValue)m\(s)\(TerminalText.escape)[0m" : s
     }
 }

@@ -1,19 +1,76 @@
 /// Text from hosts, playbooks, journals and the history made safe to print: a control character
-/// (an escape sequence that clears the screen or retitles the window, a bell, a NUL) is shown
-/// as what it is (`\x1b`), never acted on by the terminal. Every printer goes through here.
+/// (an escape sequence that clears the screen, retitles the window or paints "ALL GOOD" green, a
+/// bell, a NUL, a lone carriage return that overwrites a line) or a bidirectional override is
+/// shown as what it is (`\x1b`, `\u202e`), never acted on by the terminal.
+///
+/// Every printer goes through `forTerminal` (the executable's output queue, and `-o` files).
+/// Firedrill's own styling cannot be told from a host's escape sequences by looking at them, so
+/// it is written with `escape`/`carriageReturn`: markers with a nonce drawn when the process
+/// starts, that only `forTerminal` turns into the real characters.
 public enum TerminalText {
-    /// `keepLines`: line breaks and tabs stay (multi-line output); else they become spaces.
+    static let nonce: String = {
+        var g = SystemRandomNumberGenerator()
+        return String((0..<12).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement(using: &g)! })
+    }()
+
+    /// Stands for ESC in Firedrill's own styling.
+    public static let escape = "\u{E000}" + nonce + "\u{E001}"
+    /// Stands for a carriage return in Firedrill's own status line.
+    public static let carriageReturn = "\u{E000}" + nonce + "\u{E002}"
+
+    /// Text ready for a terminal (or a text file): every control character shown, Firedrill's
+    /// own markers turned into what they stand for.
+    public static func forTerminal(_ s: String) -> String {
+        let hasMarker = s.contains("\u{E000}")
+        if !hasMarker && !s.unicodeScalars.contains(where: { needsEscape($0) || $0 == "\r" }) { return s }
+        guard hasMarker else { return safe(s) }
+        var out = ""
+        var rest = Substring(s)
+        while let r = rest.range(of: "\u{E000}" + nonce) {
+            out += safe(String(rest[..<r.lowerBound]))
+            let after = rest[r.upperBound...]
+            if after.hasPrefix("\u{E001}") { out += "\u{1B}"; rest = after.dropFirst() }
+            else if after.hasPrefix("\u{E002}") { out += "\r"; rest = after.dropFirst() }
+            else { out += safe(String(rest[r])); rest = after }
+        }
+        return out + safe(String(rest))
+    }
+
+    /// The columns `s` takes on a terminal: Firedrill's escape sequences take none.
+    public static func visibleCount(_ s: String) -> Int {
+        guard s.contains("\u{E000}") else { return s.count }
+        var n = 0
+        var rest = Substring(s)
+        while let r = rest.range(of: escape) {
+            n += rest[..<r.lowerBound].count
+            rest = rest[r.upperBound...]
+            // The control sequence that follows: `[`, parameters, one final letter.
+            if rest.first == "[" {
+                rest = rest.dropFirst()
+                while let c = rest.first, c.isNumber || c == ";" { rest = rest.dropFirst() }
+                rest = rest.dropFirst()
+            }
+        }
+        return n + rest.count
+    }
+
+    /// `keepLines`: line breaks (and a CR before one) and tabs stay (multi-line output); else
+    /// they become spaces.
     public static func safe(_ s: String, keepLines: Bool = true) -> String {
         // The common case, nothing to do: no copy.
-        if !s.unicodeScalars.contains(where: needsEscape) { return s }
+        if !s.unicodeScalars.contains(where: { needsEscape($0) || $0 == "\r" || (!keepLines && ($0 == "\n" || $0 == "\t")) }) { return s }
         var out = String.UnicodeScalarView()
-        for u in s.unicodeScalars {
+        let scalars = Array(s.unicodeScalars)
+        for (i, u) in scalars.enumerated() {
             if u == "\n" || u == "\t" {
                 if keepLines { out.append(u) } else { out.append(" ") }
             } else if u == "\r" {
-                out.append(contentsOf: keepLines ? "\\r".unicodeScalars : " ".unicodeScalars)
+                // CRLF line ends (a calendar, a Windows host's output) are line breaks; a lone CR
+                // would overwrite the line already printed.
+                if keepLines && i + 1 < scalars.count && scalars[i + 1] == "\n" { out.append(u) }
+                else { out.append(contentsOf: (keepLines ? "\\r" : " ").unicodeScalars) }
             } else if needsEscape(u) {
-                out.append(contentsOf: (u.value <= 0xFF ? "\\x" + hex(u.value, 2) : "\\u{" + hex(u.value, 4) + "}").unicodeScalars)
+                out.append(contentsOf: (u.value <= 0xFF ? "\\x" + hex(u.value, 2) : "\\u" + hex(u.value, 4)).unicodeScalars)
             } else {
                 out.append(u)
             }
@@ -21,13 +78,23 @@ public enum TerminalText {
         return String(out)
     }
 
-    /// C0 controls (but line breaks and tabs), DEL, C1 controls, and the bidirectional overrides
-    /// that make text read other than it is.
-    static func needsEscape(_ u: Unicode.Scalar) -> Bool {
+    /// The first character of `s` a name may not hold (controls, line breaks, bidi overrides), if any.
+    public static func firstControl(_ s: String, allowLines: Bool = false) -> Unicode.Scalar? {
+        s.unicodeScalars.first { u in
+            if allowLines && (u == "\n" || u == "\t") { return false }
+            return u == "\n" || u == "\t" || u == "\r" || needsEscape(u)
+        }
+    }
+
+    /// C0 controls (but line breaks, tabs and CR, handled apart), DEL, C1 controls, the
+    /// bidirectional overrides that make text read other than it is, and the private markers
+    /// (a host's text must not pose as Firedrill's styling).
+    public static func needsEscape(_ u: Unicode.Scalar) -> Bool {
         switch u.value {
-        case 0x09, 0x0A: return false
+        case 0x09, 0x0A, 0x0D: return false
         case 0x00...0x1F, 0x7F...0x9F: return true
         case 0x202A...0x202E, 0x2066...0x2069: return true
+        case 0xE000...0xE002: return true
         default: return false
         }
     }

@@ -275,7 +275,8 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
     private func connectAll(phase: Phase) async -> Bool {
         let hosts = environment.hosts
         let results = await inParallel(plan.hosts.map(\.name), limit: options.forks) { await hosts.prepare($0) }
-        var problems: [String] = []
+        // Why each host failed, grouped by reason: 100 of 300 hosts refusing is one line, not 100.
+        var problems: [Failure] = []
         for (c, r) in zip(plan.hosts, results) {
             switch r {
             case let .success(ready):
@@ -287,14 +288,14 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
                 }
             case let .failure(err):
                 // Cut short by an interrupt: the host did not fail, the wait was stopped.
-                if err.kind == .cancelled || Task.isCancelled { problems.append("\(c.name): interrupted"); continue }
-                problems.append("\(c.name): \(err.message)")
-                await log(.hostUnreachable(.init(phase: phase, host: c.name, detail: err.description + (err.hint.map { " (hint: \($0))" } ?? ""),
-                                                 problem: err.kind)))
+                if err.kind == .cancelled || Task.isCancelled { problems.append(Failure(step: "", host: c.name, reason: "interrupted")); continue }
+                let why = err.message + (err.hint.map { " (hint: \($0))" } ?? "")
+                problems.append(Failure(step: "", host: c.name, reason: why))
+                await log(.hostUnreachable(.init(phase: phase, host: c.name, detail: "\(c.endpoint): \(why)", problem: err.kind)))
             }
         }
         if !problems.isEmpty && !Task.isCancelled {
-            await log(.preconditionsFailed(.init(phase: phase, detail: problems.joined(separator: "; "))))
+            await log(.preconditionsFailed(.init(phase: phase, detail: Failure.byReason(problems).joined(separator: "; "))))
         }
         return problems.isEmpty
     }
@@ -687,7 +688,9 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
         }
     }
 
-    private func finalCheck() async -> Bool {
+    /// Whether the steady state holds again; nil when the playbook has none to check.
+    private func finalCheck() async -> Bool? {
+        if plan.steadyState.isEmpty { return nil }
         let outcomes = await Preflight.evaluate(plan.steadyState, with: environment.checks)
         if Task.isCancelled { return false }   // stopped by an interrupt: says nothing of the hosts
         var holds = true
@@ -710,7 +713,7 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
         }
     }
 
-    static func finalState(_ ending: Machine.Ending) -> String {
+    static func finalState(_ ending: Machine.Ending, hasSteadyState: Bool) -> String {
         if !ending.touched { return "unchanged: no failover command was sent" }
         switch ending.restore {
         case .notNeeded: return "unchanged: no failover command was sent"
@@ -721,7 +724,8 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
             switch ending.steadyStateHolds {
             case true?: return "restored: steady state holds again"
             case false?: return "restore ran but the steady state does not hold"
-            case nil: return "restore completed; the steady state was not re-checked"
+            case nil: return hasSteadyState ? "restore completed; the steady state was not re-checked (interrupted)"
+                : "restore completed (the playbook has no steady-state checks to confirm the service is back)"
             }
         }
     }
@@ -735,7 +739,7 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
             await log(.interrupted(.init(response: .ignored, detail: "restore ended before the operator answered whether to abandon it")))
         }
         await log(.runEnded(.init(result: ending.result, detail: record.failures.isEmpty ? nil : record.failures.joined(separator: "; "),
-                                  restore: Self.restoreText(ending.restore, record: record), finalState: Self.finalState(ending),
+                                  restore: Self.restoreText(ending.restore, record: record), finalState: Self.finalState(ending, hasSteadyState: !plan.steadyState.isEmpty),
                                   touched: ending.touched, rtoSeconds: record.rto?.seconds, rpoSeconds: record.rpo.flatMap { $0.passed == true ? $0.seconds : nil })))
         guard journalProblem == nil else { return nil }
         do {

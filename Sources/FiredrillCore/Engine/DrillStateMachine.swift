@@ -474,10 +474,11 @@ public struct DrillStateMachine: Sendable, Equatable {
         return .checkFinalState
     }
 
-    public mutating func finalStateChecked(holds: Bool) -> Action {
+    /// `holds`: nil when the playbook has no steady-state checks (nothing to say either way).
+    public mutating func finalStateChecked(holds: Bool?) -> Action {
         // A check cut short by an interrupt says nothing about the hosts.
         if case .finalCheck(cut: true) = phase { return finish() }
-        if !holds { verdict = .failed }
+        if holds == false { verdict = .failed }
         return finish(steadyStateHolds: holds)
     }
 

@@ -293,7 +293,12 @@ public struct DrillRecord: Sendable, Equatable {
     /// (`restore.1 Rejoin failed on 6 hosts (db1, db2, db3, …): exit 3: cannot rejoin`).
     public var failures: [String] {
         var out: [Failure] = []
-        for h in hosts where !h.ready { out.append(Failure(step: resumes.isEmpty ? "preflight" : "resume", host: h.name, reason: h.detail ?? "unreachable")) }
+        // The reason without the endpoint that starts it (`127.0.0.1:2201: connection refused`), so
+        // hosts failing the same way are one line.
+        for h in hosts where !h.ready {
+            let reason = h.detail.map { d in d.range(of: ": ").map { String(d[$0.upperBound...]) } ?? d } ?? "unreachable"
+            out.append(Failure(step: resumes.isEmpty ? "preflight" : "resume", host: h.name, reason: reason))
+        }
         for c in steadyState where !c.met { out.append(Failure(step: "preflight", host: nil, reason: "steady state \(c.label): \(c.detail)")) }
         if let m = marker, !m.written { out.append(Failure(step: "data check", host: nil, reason: "cannot write the marker: \(m.writeDetail ?? "")")) }
         for s in steps { out += Self.failures(of: s) }
@@ -331,6 +336,22 @@ struct Failure: Sendable, Equatable {
     var step: String
     var host: String?
     var reason: String
+
+    /// Hosts grouped by what happened to them: `connection refused on 80 hosts: app101, app102, … app180`.
+    static func byReason(_ failures: [Failure]) -> [String] {
+        var order: [String] = []
+        var hosts: [String: [String]] = [:]
+        for f in failures {
+            if hosts[f.reason] == nil { order.append(f.reason) }
+            hosts[f.reason, default: []].append(f.host ?? "")
+        }
+        return order.map { reason in
+            let h = hosts[reason] ?? []
+            if h.count == 1 { return "\(h[0]): \(reason)" }
+            let names = h.count > 6 ? h.prefix(3).joined(separator: ", ") + ", … " + h.suffix(2).joined(separator: ", ") : h.joined(separator: ", ")
+            return "\(reason) on \(h.count) hosts: \(names)"
+        }
+    }
 
     /// Failures with the same step and reason become one line naming their hosts.
     static func grouped(_ failures: [Failure]) -> [String] {

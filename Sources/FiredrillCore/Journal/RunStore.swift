@@ -24,27 +24,39 @@ public struct RunStore: Sendable {
 
     public func directory(_ runID: String) -> String { "\(root)/\(runID)" }
 
-    /// Creates `folder` (and its parents) if needed and checks that files can be made in it;
-    /// nil when it can hold a run, else what is wrong, in words.
+    /// Why `folder` cannot hold runs (creating it and its parents when `create`), in words; nil
+    /// when it can.
     public static func folderProblem(_ folder: String, create: Bool = true) -> String? {
+        folderIssue(folder, create: create)?.words
+    }
+
+    /// Why a folder cannot hold runs: the path names something else (bad input), or the disk or
+    /// its permissions refuse the writes (a read-only mount, a full disk: the record's problem).
+    public struct FolderIssue: Sendable, Equatable {
+        public enum Kind: Sendable, Equatable { case notAFolder, cannotWrite }
+        public var kind: Kind
+        public var words: String
+    }
+
+    public static func folderIssue(_ folder: String, create: Bool = true) -> FolderIssue? {
         var path = folder.hasPrefix("/") ? "" : "."
         for part in folder.split(separator: "/") {
             path += "/" + part
             var st = stat()
             if stat(path, &st) == 0 {
-                if st.st_mode & S_IFMT != S_IFDIR { return "cannot use \(folder): \(path) is a file, not a folder" }
+                if st.st_mode & S_IFMT != S_IFDIR { return FolderIssue(kind: .notAFolder, words: "cannot use \(folder): \(path) is a file, not a folder") }
                 continue
             }
             let e = errno
-            if e == ELOOP { return "cannot use \(folder): \(path) is a symbolic link loop" }
-            if e != ENOENT { return "cannot use \(folder): \(path): \(String(cString: strerror(e)))" }
-            if !create { return "\(folder) does not exist" }
+            if e == ELOOP { return FolderIssue(kind: .notAFolder, words: "cannot use \(folder): \(path) is a symbolic link loop") }
+            if e != ENOENT { return FolderIssue(kind: .cannotWrite, words: "cannot use \(folder): \(path): \(String(cString: strerror(e)))") }
+            if !create { return FolderIssue(kind: .notAFolder, words: "\(folder) does not exist") }
             if mkdir(path, 0o755) != 0 && errno != EEXIST {
-                return "cannot create \(path): \(String(cString: strerror(errno)))"
+                return FolderIssue(kind: .cannotWrite, words: "cannot create \(path): \(String(cString: strerror(errno)))")
             }
         }
         if access(folder, W_OK | X_OK) != 0 {
-            return "cannot write in \(folder): \(String(cString: strerror(errno)))"
+            return FolderIssue(kind: .cannotWrite, words: "cannot write in \(folder): \(String(cString: strerror(errno)))")
         }
         return nil
     }

@@ -51,6 +51,7 @@ public struct NodeReader {
                 error("names in \(what) must be plain words", at: pair.key)
                 continue
             }
+            guard acceptable(key, in: pair.key, what: "a name in \(what)", maxLength: Self.maxNameLength) else { continue }
             out.append((key, pair.key, pair.value))
         }
         return out
@@ -76,6 +77,39 @@ public struct NodeReader {
     mutating func located(_ node: YAMLNode, _ what: String) -> Located<String>? {
         guard let s = nonEmptyString(node, what) else { return nil }
         return Located(s, at: textLocation(node), width: node.displayWidth)
+    }
+
+    /// Names are printed on terminals and in reports, and journaled with every event of their
+    /// step: one line of printable text, of a sensible length.
+    static let maxNameLength = 200
+    /// Prose (an instruction, a scenario): a few paragraphs at most.
+    static let maxProseLength = 4_000
+
+    /// A name (a step's, a check's, the drill's): not empty, no control characters, not too long.
+    mutating func name(_ node: YAMLNode, _ what: String) -> Located<String>? {
+        guard let l = located(node, what), acceptable(l.value, in: node, what: what, maxLength: Self.maxNameLength) else { return nil }
+        return l
+    }
+
+    /// Text of a few lines (line breaks and tabs allowed).
+    mutating func prose(_ node: YAMLNode, _ what: String) -> String? {
+        guard let s = nonEmptyString(node, what), acceptable(s, in: node, what: what, maxLength: Self.maxProseLength, allowLines: true) else { return nil }
+        return s
+    }
+
+    /// True when `s` is fine; else says why, at `node`.
+    mutating func acceptable(_ s: String, in node: YAMLNode, what: String, maxLength: Int, allowLines: Bool = false) -> Bool {
+        if let c = TerminalText.firstControl(s, allowLines: allowLines) {
+            let shown = String(format: c.value <= 0xFF ? "\\x%02x" : "\\u{%04x}", c.value)
+            error("\(what) holds a control character (\(shown))\(allowLines ? "" : " or a line break")", at: node,
+                  hint: "names are printed on terminals and in reports: use printable text on one line")
+            return false
+        }
+        if s.count > maxLength {
+            error("\(what) is \(s.count) characters long (at most \(maxLength))", at: node, hint: "keep it short; put detail in a comment")
+            return false
+        }
+        return true
     }
 
     mutating func int(_ node: YAMLNode, _ what: String, range: ClosedRange<Int>? = nil) -> Int? {

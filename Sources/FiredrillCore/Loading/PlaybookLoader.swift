@@ -56,11 +56,11 @@ public struct PlaybookLoader {
             return nil
         }
 
-        let name = required("name").flatMap { reader.located($0, "name") }
-        let service = required("service").flatMap { reader.nonEmptyString($0, "service") }
+        let name = required("name").flatMap { reader.name($0, "name") }
+        let service = required("service").flatMap { reader.name($0, "service")?.value }
         let criticality = top["criticality"].map { reader.enumValue($0, "criticality", Criticality.self) } ?? .medium
-        let owner = top["owner"].flatMap { reader.nonEmptyString($0, "owner") }
-        let scenario = top["scenario"].flatMap { reader.nonEmptyString($0, "scenario") }
+        let owner = top["owner"].flatMap { reader.name($0, "owner")?.value }
+        let scenario = top["scenario"].flatMap { reader.prose($0, "scenario") }
         let exercise = top["exercise"].flatMap { reader.enumValue($0, "exercise", ExerciseType.self) }
         let schedule = top["schedule"].flatMap { readSchedule($0, &reader) }
         let objectives = top["objectives"].map { readObjectives($0, &reader) } ?? Objectives()
@@ -361,7 +361,7 @@ public struct PlaybookLoader {
             reader.error("a step in \(section) has no name", at: node, hint: "start each step with '- name: What this step does'")
             return nil
         }
-        guard let name = reader.located(nameNode, "step name") else { return nil }
+        guard let name = reader.name(nameNode, "step name") else { return nil }
         var action: Step.Action?
         switch (m["run"], m["manual"]) {
         case let (run?, nil):
@@ -373,7 +373,7 @@ public struct PlaybookLoader {
                              hint: "add 'on: PATTERN' naming the inventory hosts or group to run it on")
             }
         case let (nil, manual?):
-            if let text = reader.nonEmptyString(manual, "manual") { action = .manual(instruction: text) }
+            if let text = reader.prose(manual, "manual") { action = .manual(instruction: text) }
             if let onNode = m["on"] {
                 reader.error("manual step '\(name.value)' cannot have 'on'", at: onNode, hint: "a manual step is done by the operator; remove 'on'")
             }

@@ -74,8 +74,8 @@ public enum YAMLReader {
         if !diagnostics.isEmpty { return (nil, diagnostics) }
         do {
             guard let root = try Yams.compose(yaml: text) else { return (nil, []) }
-            var anchors = 0
-            let node = convert(root, file: file, diagnostics: &diagnostics, depth: 0, budget: &anchors)
+            var budget = Budget()
+            let node = convert(root, file: file, diagnostics: &diagnostics, depth: 0, budget: &budget)
             // A document cut short (too many nodes, too deep) is not worth checking further: every
             // other error would be about the parts that were cut.
             if diagnostics.hasErrors { return (nil, diagnostics) }
@@ -166,13 +166,29 @@ public enum YAMLReader {
         return "check the YAML syntax near this position"
     }
 
-    static func convert(_ node: Node, file: String, diagnostics: inout [Diagnostic], depth: Int, budget: inout Int) -> YAMLNode {
+    /// How much a document may expand to once its aliases are resolved: in nodes, and in bytes of
+    /// text (one anchored 2 MB scalar used by 300 steps is 600 MB to validate and plan).
+    struct Budget {
+        static let maxNodes = 1_000_000
+        static let maxBytes = 16 << 20
+        var nodes = 0
+        var bytes = 0
+        var exceeded: Bool { nodes > Self.maxNodes || bytes > Self.maxBytes }
+    }
+
+    static func convert(_ node: Node, file: String, diagnostics: inout [Diagnostic], depth: Int, budget: inout Budget) -> YAMLNode {
         let mark = node.mark
         let location = SourceLocation(file: file, line: mark?.line ?? 1, column: max(1, mark?.column ?? 1))
-        budget += 1
-        if budget > 1_000_000 {
-            if budget == 1_000_001 {
-                diagnostics.append(.error("the document expands to too many nodes", at: location, hint: "YAML aliases (*name) can expand exponentially; use fewer"))
+        let wasExceeded = budget.exceeded
+        budget.nodes += 1
+        if case let .scalar(s) = node { budget.bytes += s.string.utf8.count }
+        if budget.exceeded {
+            if !wasExceeded {
+                diagnostics.append(budget.nodes > Budget.maxNodes
+                    ? .error("the document expands to too many nodes (more than \(Budget.maxNodes))", at: location,
+                             hint: "YAML aliases (*name) can expand exponentially; use fewer")
+                    : .error("the document expands to more than \(Budget.maxBytes >> 20) MB of text once its aliases (*name) are resolved", at: location,
+                             hint: "an anchored (&name) text is copied wherever it is used: keep long text in one place, or use fewer aliases"))
             }
             return YAMLNode(.scalar("", plain: true), at: location)
         }
@@ -194,8 +210,8 @@ public enum YAMLReader {
             var seen: [String: SourceLocation] = [:]
             for (k, v) in m {
                 let key = convert(k, file: file, diagnostics: &diagnostics, depth: depth + 1, budget: &budget)
-                // Past the node budget keys are placeholders: comparing them would invent duplicates.
-                if let name = key.scalar, budget <= 1_000_000 {
+                // Past the budget keys are placeholders: comparing them would invent duplicates.
+                if let name = key.scalar, !budget.exceeded {
                     if let first = seen[name] {
                         diagnostics.append(.error("duplicate key '\(name)' (first defined at line \(first.line))", at: key.location,
                                                   length: key.displayWidth, hint: "each key may appear once in a mapping; remove or rename one"))

@@ -89,6 +89,16 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
                 col += width
                 i = j + 2
             } else {
+                // Jinja statements and comments: Ansible would evaluate them; sent to a shell as
+                // they are, they would run something else than the playbook says.
+                if scalars[i] == "{", i + 1 < scalars.count, scalars[i + 1] == "%" || scalars[i + 1] == "#" {
+                    let statement = scalars[i + 1] == "%"
+                    diagnostics.append(.error(statement ? "'{%' (a Jinja statement: if, for, set…) is not supported in templates"
+                                                        : "'{#' (a Jinja comment) is not supported in templates",
+                                              at: here(col), length: 2,
+                                              hint: statement ? "templates only substitute {{ variables }}: write the logic in the command's shell (if …; then …; fi), or use two steps; to send '{%' as it is, put it in a variable"
+                                                              : "use a YAML comment (# …) outside the string; to send '{#' as it is, put it in a variable"))
+                }
                 if scalars[i] == "\n" { line += 1; col = 1 } else { col += 1 }
                 literal.append(scalars[i])
                 i += 1

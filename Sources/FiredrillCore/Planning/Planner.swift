@@ -272,6 +272,13 @@ public struct Planner {
         switch check.kind {
         case let .http(h):
             target = plain(h.url)
+            // Checked once rendered: a variable (-e u=file:///etc/shadow) must not turn a health
+            // check into a file read whose content lands in the journal.
+            let url = target.description.lowercased()
+            if !url.hasPrefix("http://") && !url.hasPrefix("https://") && !state.diagnostics.contains(where: { $0.location == h.url.location }) {
+                state.diagnostics.append(.error("check '\(check.name)': its URL renders to '\(String(target.description.prefix(80)))', which is not http:// or https://",
+                                                at: h.url.location, hint: "an http check asks a web server: give a URL starting with http:// or https://"))
+            }
             for (name, value) in h.headers { headers[name] = plain(value) }
             var parts = ["status " + h.expectStatus.map(String.init).joined(separator: "|")]
             if let b = h.bodyContains { parts.append("body contains \"\(b)\"") }

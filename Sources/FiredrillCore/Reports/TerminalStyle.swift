@@ -20,35 +20,56 @@ public struct TerminalStyle: Sendable {
     public func yellow(_ s: String) -> String { wrap(s, "33") }
     public func cyan(_ s: String) -> String { wrap(s, "36") }
 
-    private func wrap(_ s: String, _ code: String) -> String { enabled ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
+    // Firedrill's own escape sequences, which only the output turns into ESC (TerminalText).
+    private func wrap(_ s: String, _ code: String) -> String { enabled ? "\(TerminalText.escape)[\(code)m\(s)\(TerminalText.escape)[0m" : s }
 }
 
 enum TextLayout {
-    /// Hard-wraps `text` to `width` columns, breaking at spaces where it can; continuation lines get `indent`.
+    /// Hard-wraps `text` to `width` columns, breaking at spaces where it can; continuation lines
+    /// get `indent`. Columns are counted as a terminal shows them: styling takes none, and a line
+    /// is never cut inside it.
     static func wrap(_ text: String, width: Int, firstIndent: String, indent: String) -> [String] {
         var lines: [String] = []
         var prefix = firstIndent
         for para in text.split(separator: "\n", omittingEmptySubsequences: false) {
             var rest = Substring(para)
             while true {
-                let avail = max(20, width - prefix.count)
-                if rest.count <= avail {
+                let avail = max(20, width - TerminalText.visibleCount(prefix))
+                if TerminalText.visibleCount(String(rest)) <= avail {
                     lines.append(prefix + rest)
                     break
                 }
-                var n = avail
-                if let space = rest.prefix(avail).lastIndex(of: " ") {
-                    let d = rest.distance(from: rest.startIndex, to: space)
-                    if d > avail / 2 { n = d }
-                }
-                lines.append(prefix + rest.prefix(n))
-                rest = rest.dropFirst(n)
+                var cut = visibleIndex(rest, avail)
+                if let space = rest[..<cut].lastIndex(of: " "), TerminalText.visibleCount(String(rest[..<space])) > avail / 2 { cut = space }
+                lines.append(prefix + rest[..<cut])
+                rest = rest[cut...]
                 while rest.first == " " { rest = rest.dropFirst() }
                 prefix = indent
             }
             prefix = indent
         }
         return lines
+    }
+
+    /// Where `n` visible columns of `s` end: styling sequences are skipped whole, never cut.
+    static func visibleIndex(_ s: Substring, _ n: Int) -> Substring.Index {
+        var i = s.startIndex
+        var seen = 0
+        while i < s.endIndex {
+            if s[i...].hasPrefix(TerminalText.escape) {
+                i = s.index(i, offsetBy: TerminalText.escape.count)
+                if i < s.endIndex, s[i] == "[" {
+                    i = s.index(after: i)
+                    while i < s.endIndex, s[i].isNumber || s[i] == ";" { i = s.index(after: i) }
+                    if i < s.endIndex { i = s.index(after: i) }
+                }
+                continue
+            }
+            if seen == n { break }
+            seen += 1
+            i = s.index(after: i)
+        }
+        return i
     }
 
     /// `a, b, c +12 more` for long host lists.
@@ -58,6 +79,7 @@ enum TextLayout {
     }
 
     static func pad(_ s: String, _ width: Int) -> String {
-        s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
+        let n = TerminalText.visibleCount(s)
+        return n >= width ? s : s + String(repeating: " ", count: width - n)
     }
 }

@@ -277,10 +277,17 @@ struct ScoreCalculator {
         if let bad = record.finalState.first(where: { !$0.met }) {
             return lose("restore completed but the steady state is not back: \(bad.label)", nil, bad.host, bad.detail)
         }
-        if record.finalState.isEmpty, record.ending?.result == .interrupted {
+        // A playbook with no steady-state checks has nothing to re-check: restore completing is all it can show.
+        if record.finalState.isEmpty, record.ending?.result == .interrupted, plannedSteadyState != 0 {
             return lose("restore completed but the steady state was not re-checked (interrupted)", nil, nil, nil)
         }
         return Part(earned: ID.restore.weight, note: "restore completed, steady state back")
+    }
+
+    /// How many steady-state checks the plan has (nil: an older journal without its plan).
+    var plannedSteadyState: Int? {
+        guard case let .array(checks)? = record.plan?["steady_state"] else { return nil }
+        return checks.count
     }
 
     /// The first thing that went wrong in a step: a host's command, else its verify.

@@ -61,9 +61,12 @@ public final class DrillSession: @unchecked Sendable {
     public static func prepare(_ r: Request) throws -> DrillSession {
         let store = RunStore(root: r.runsDir)
         // A new run creates the runs folder; a resume only reads one that exists.
-        if let problem = RunStore.folderProblem(store.root, create: r.resume == nil) {
-            if let resume = r.resume { throw CommandError("no run '\(resume)': \(problem)", hint: "pass the --runs-dir the run was started with") }
-            throw CommandError("cannot keep runs: \(problem)", hint: "pass --runs-dir DIR (or set FIREDRILL_RUNS) to a folder you can write")
+        if let issue = RunStore.folderIssue(store.root, create: r.resume == nil) {
+            if let resume = r.resume { throw CommandError("no run '\(resume)': \(issue.words)", hint: "pass the --runs-dir the run was started with") }
+            // Nothing has run; a folder the disk will not write is the journal's failure (4), a
+            // path that is not a folder is bad input (2).
+            throw CommandError("cannot keep runs: \(issue.words); nothing was run", hint: "pass --runs-dir DIR (or set FIREDRILL_RUNS) to a folder you can write",
+                               exit: issue.kind == .cannotWrite ? .recordIncomplete : .invalidInput)
         }
         let extraVars: [String: VarValue]
         switch parseExtraVars(r.extraVars) {
@@ -207,7 +210,7 @@ public final class DrillSession: @unchecked Sendable {
                 _ = try await db.ingest(journal: started.journal.path)
             } catch {
                 // A broken database cannot take an import either: rebuilding it from the journals can.
-                let how = error.corrupt ? "rebuild the history from the journals: firedrill history --rebuild --runs-dir \(store.root)"
+                let how = error.corrupt ? "rebuild the history from the journals: firedrill history --rebuild --runs-dir \(store.root) --db \(History.defaultPath(request.historyDB))"
                     : "add it later with firedrill import \(started.journal.path)"
                 warnings.append("history was not updated: \(error.message) (the journal is safe; \(how))")
             }

@@ -318,6 +318,43 @@ import Testing
     }
 }
 
+/// What the run says of itself: one line per reason, and no contradiction.
+@Suite struct DrillRunnerWordsTests {
+    @Test func manyHostsDownForOneReasonAreOneLine() async throws {
+        let pb = RunnerHarness.playbook.replacingOccurrences(of: "    on: db_primary\n    run: stop-primary", with: "    on: web\n    run: stop-primary")
+        let h = try RunnerHarness(playbook: pb)
+        h.fleet.unreachable = ["web1": .connectionRefused, "web2": .connectionRefused, "web3": .connectionRefused, "web4": .connectTimeout]
+        let outcome = await h.run()
+        #expect(outcome.result == .preconditions)
+        let detail = try #require(outcome.record.preconditions)
+        #expect(detail.contains("no answer (connectionRefused) on 3 hosts: web1, web2, web3") && detail.contains("web4: no answer (connectTimeout)"), "\(detail)")
+        #expect(outcome.record.failures.contains { $0.contains("failed on 3 hosts") }, "\(outcome.record.failures)")
+    }
+
+    /// A playbook with no steady-state checks, interrupted mid-failover: restore completes, and
+    /// neither the summary nor the score pretends the steady state was (or should have been) checked.
+    @Test func noSteadyStateIsNeitherClaimedNorCharged() async throws {
+        let pb = RunnerHarness.playbook.replacingOccurrences(of: "steady_state: [api]\n", with: "")
+        let h = try RunnerHarness(playbook: pb)
+        let box = RunnerBox()
+        let healthy = h.fleet.behaviour
+        h.fleet.behaviour = { c, fleet throws(TransportError) in
+            if c.text == "promote" {
+                await box.runner?.interrupt()
+                throw TransportError(.cancelled, host: c.host, endpoint: "db2:22", "interrupted: the command was killed on the host")
+            }
+            return try await healthy(c, fleet)
+        }
+        let runner = h.runner()
+        await box.set(runner)
+        let outcome = await h.run(runner)
+        #expect(outcome.result == .interrupted)
+        let ended = try #require(outcome.record.ending)
+        #expect(ended.finalState?.contains("steady state holds again") == false && ended.finalState?.contains("no steady-state checks") == true, "\(ended)")
+        #expect(!Score(outcome.record).deductions.contains { $0.reason.contains("not re-checked") }, "\(Score(outcome.record).deductions)")
+    }
+}
+
 /// Holds a waiter until opened.
 actor Gate {
     private var waiters: [CheckedContinuation<Void, Never>] = []

@@ -80,7 +80,7 @@ final class FakeFleet: DrillHosts, @unchecked Sendable {
 
     func prepare(_ host: String) async -> Result<HostPool.Connected, TransportError> {
         if let kind = unreachable[host] {
-            return .failure(TransportError(kind, host: host, endpoint: "\(host):22", "no answer (fake)"))
+            return .failure(TransportError(kind, host: host, endpoint: "\(host):22", "no answer (\(kind.rawValue))"))
         }
         clock.advance(by: .milliseconds(10))
         return .success(HostPool.Connected(latency: .milliseconds(10), trustedNewKey: nil))

@@ -92,3 +92,66 @@ import Testing
         #expect(loaded.diagnostics.first(containing: "too many nodes") != nil)
     }
 }
+
+/// Input meant to hurt: text that expands, names that drive a terminal, templates Ansible would
+/// evaluate and a shell would not.
+@Suite struct HostileInputTests {
+    /// A 2 MB anchored scalar used by 300 steps: refused at once, by its size, not after minutes.
+    @Test func anAnchoredTextUsedEverywhereIsRefusedByItsExpandedSize() {
+        var text = "name: X\nservice: y\ncriticality: low\nvars: { big: &big \"" + String(repeating: "x", count: 2 << 20) + "\" }\nsteps:\n"
+        for i in 0..<300 { text += "  - { name: s\(i), on: all, run: *big }\n" }
+        let loaded = PlaybookLoader().load(text: text, file: "big.yml")
+        let d = loaded.diagnostics.first(containing: "MB of text")
+        #expect(d != nil, "\(loaded.diagnostics.map(\.message))")
+        #expect(loaded.playbook == nil)
+    }
+
+    @Test(arguments: ["Stop\u{1B}[2J primary", "Stop\nprimary", "Stop \u{202E}yramirp", "bell\u{07}"])
+    func aNameWithControlCharactersIsRefusedWhereItIs(_ name: String) {
+        let escaped = name.replacingOccurrences(of: "\n", with: "\\n").unicodeScalars.map { $0.value < 0x20 || (0x202A...0x202E).contains($0.value) ? String(format: "\\u%04X", $0.value) : String($0) }.joined()
+        let d = diagnose(playbook(steps: """
+          - name: "\(escaped)"
+            on: db_primary
+            run: systemctl stop postgresql
+        """))
+        let problem = d.first(containing: "control character")
+        #expect(problem != nil && problem?.location?.line != nil, "\(d.map(\.message))")
+    }
+
+    @Test func aNameOfTenMegabytesIsRefused() {
+        let d = diagnose(playbook(steps: """
+          - name: "\(String(repeating: "s", count: 10_000))"
+            on: db_primary
+            run: systemctl stop postgresql
+        """))
+        #expect(d.first(containing: "characters long (at most 200)") != nil, "\(d.map(\.message))")
+    }
+
+    @Test(arguments: ["{% if x %}rm -rf /{% endif %}", "echo {# a comment #}"])
+    func jinjaStatementsAndCommentsAreRefused(_ command: String) {
+        let d = diagnose(playbook(steps: """
+          - name: Templated
+            on: db_primary
+            run: "\(command)"
+        """))
+        #expect(d.first(containing: "is not supported in templates") != nil, "\(d.map(\.message))")
+    }
+
+    /// `http: "{{ u }}"` with `-e u=file:///etc/shadow`: a health check must not read files.
+    @Test(arguments: ["file:///etc/shadow", "gopher://127.0.0.1:25/", "dict://x"])
+    func anHTTPCheckThatRendersToAnotherSchemeIsRefused(_ url: String) {
+        let d = diagnose("""
+        name: T
+        service: s
+        criticality: low
+        checks:
+          web: { http: "{{ u }}" }
+        steps:
+          - name: One
+            on: db_primary
+            run: "true"
+            verify: { up: [web], within: 30s }
+        """, extraVars: ["u": .string(url)])
+        #expect(d.first(containing: "not http:// or https://") != nil, "\(d.map(\.message))")
+    }
+}

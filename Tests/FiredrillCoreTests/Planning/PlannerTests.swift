@@ -92,7 +92,7 @@ import Testing
                 #expect(line.count <= 80, "\(file): \(line)")
             }
             // With colour the visible width is the same: escape codes are added after wrapping.
-            let colored = PlanTextRenderer(style: TerminalStyle(enabled: true)).render(plan)
+            let colored = TerminalText.forTerminal(PlanTextRenderer(style: TerminalStyle(enabled: true)).render(plan))
             #expect(colored.contains("\u{1B}["))
             for line in colored.split(separator: "\n") {
                 let visible = line.replacingOccurrences(of: #"\u{1B}\[[0-9;]*m"#, with: "", options: .regularExpression)

@@ -39,7 +39,8 @@ import Testing
         for line in text.split(separator: "\n") { #expect(line.count <= 80, "too wide: \(line)") }
         #expect(!text.contains("\u{1B}["))
         let coloured = try report(name).rendered(.text, style: TerminalStyle(enabled: true))
-        #expect(coloured.contains("\u{1B}["))
+        #expect(TerminalText.forTerminal(coloured).contains("\u{1B}["), "the styling becomes escape codes on the way out")
+        for line in coloured.split(separator: "\n") { #expect(TerminalText.visibleCount(String(line)) <= 80, "too wide in colour: \(line)") }
     }
 
     @Test func unreachableHostsAreListedInEveryFormat() throws {
