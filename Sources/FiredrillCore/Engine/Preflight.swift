@@ -62,16 +62,16 @@ public enum Preflight {
 
     /// Evaluates one check, but answers at once (`skipped`, "interrupted") when the task is
     /// cancelled: a probe that does not notice cancellation (an HTTP request in its 30 s timeout)
-    /// must not hold up the restore an interrupt starts. The probe itself goes on to its own
+    /// must not hold up the restore an interrupt starts. The probe is cancelled too (a check run
+    /// on a host over SSH kills its command there); one that does not notice goes on to its own
     /// deadline, unobserved.
     static func cancellable(_ probe: any CheckProbe, _ check: PlannedCheck) async -> CheckOutcome {
         let answer = FirstAnswer<CheckOutcome>()
+        let work = Task { answer.give(await probe.evaluate(check)) }
         return await withTaskCancellationHandler {
-            await withCheckedContinuation { c in
-                answer.wait(c)
-                Task { answer.give(await probe.evaluate(check)) }
-            }
+            await withCheckedContinuation { c in answer.wait(c) }
         } onCancel: {
+            work.cancel()
             answer.give(CheckOutcome(.skipped, detail: "interrupted before it answered", latency: .zero))
         }
     }

@@ -294,16 +294,20 @@ import Testing
     /// SIGTERM while a check that will not answer for a long while is out: restore starts at once.
     @Test(.timeLimit(.minutes(1))) func anInterruptCutsAHangingCheckShort() async throws {
         var h = try RunnerHarness()
-        let box = RunnerBox(), gate = Gate()
+        let box = RunnerBox(), gate = Gate(), answered = Gate(), sawCancel = Counter(), hung = Counter()
         let fleet = h.fleet, clock = h.clock
         h.probe = FakeProbe { check, _ in
             switch check {
             case "db_port": return fleet.isSet("primary-down") ? .failed : .passed
             default:
                 guard fleet.time("api-back") != nil else { return RunnerHarness.apiUp(fleet, clock) ? .passed : .failed }
-                // During the promotion's verify: the operator presses Ctrl-C; this check never answers.
+                // During the promotion's verify: the operator presses Ctrl-C; this check never answers
+                // (one of them: the others are down).
+                guard await hung.next() == 1 else { return .failed }
                 await box.runner?.interrupt()
                 await gate.wait()
+                if Task.isCancelled { _ = await sawCancel.next() }
+                await answered.open()
                 return .passed
             }
         }
@@ -311,6 +315,9 @@ import Testing
         await box.set(runner)
         let outcome = await h.run(runner)
         await gate.open()
+        await answered.wait()
+        let seen = await sawCancel.next()
+        #expect(seen == 2, "\(seen): the probe itself was told to stop (an SSH check kills its command)")
         let events = await h.events
         #expect(outcome.result == .interrupted)
         #expect(events.first(\.restoreStarted)?.reason == .interrupted && h.fleet.drillCommands.last?.text == "start-primary")
