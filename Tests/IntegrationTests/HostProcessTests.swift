@@ -40,7 +40,11 @@ import Testing
             steps:
               - name: Start a daemon, then hang
                 on: db1
-                run: "setsid sleep \(seconds) & (setsid sh -c 'exec sleep \(seconds)1' &) ; sleep 300"
+                run: |
+                  setsid sleep \(seconds) & (setsid sh -c 'exec sleep \(seconds)1' &)
+                  setsid sh -c 'while :; do setsid sleep \(seconds)2 & sleep 0.02; done' &
+                  setsid sh -c "trap '' TERM HUP INT; sleep \(seconds)3" &
+                  sleep 300
                 timeout: 2s
             restore:
               - name: Nothing to put back
@@ -55,8 +59,10 @@ import Testing
         // Swept before restore, and nothing survived: neither the setsid'd daemon nor the double fork.
         let order = events.map(\.event)
         #expect(order.firstIndex(of: .leftoverStopped)! < order.firstIndex(of: .restoreStarted)!)
-        #expect(Self.pids(running: ["sleep", seconds]).isEmpty && Self.pids(running: ["sleep", seconds + "1"]).isEmpty,
-                "the daemons the timed-out step started are gone")
+        // Nor a loop that keeps starting daemons while the sweep runs, nor one that ignores SIGTERM.
+        for s in [seconds, seconds + "1", seconds + "2", seconds + "3"] {
+            #expect(Self.pids(running: ["sleep", s]).isEmpty, "the daemons the timed-out step started are gone: sleep \(s)")
+        }
         #expect(r.stdout.contains("was still running after the command timed out: killed"), "the summary says what was still running: \(r.stdout)")
     }
 
@@ -103,6 +109,47 @@ import Testing
         let reader = try #require(finished("failover.3"))
         #expect(reader.exit == 0 && (reader.stdout ?? "").contains("end-of-input"), "\(reader)")
         #expect(!(reader.stderr ?? "").contains("FIREDRILL-END"), "the end marker is ours, not the command's output")
+    }
+
+    /// The runner stopped (SIGSTOP) for 3 s inside a verify hold whose check may take 20 s: the
+    /// real heartbeat sees it, the sample around the pause does not count, the hold starts again.
+    /// (The 3 s is the fault injected, not a wait for something: the test waits on the journal.)
+    @Test func aStoppedRunnerCannotHoldAVerifyOnASampleFromBeforeThePause() throws {
+        let lab = try TestLab.start(hosts: 1)
+        defer { lab.stop() }
+        let runs = Scenario.runsDir(in: lab)
+        let flag = "\(lab.dir)/flag-\(UUID().uuidString.prefix(8))"
+        let path = "\(lab.dir)/paused.yml"
+        try """
+            name: Paused runner
+            service: paused
+            criticality: low
+            checks:
+              flag: { command: "test -f \(flag)", on: db1, timeout: 20s }
+            steps:
+              - name: Bring it up
+                on: db1
+                run: "touch \(flag)"
+                timeout: 5s
+                verify: { up: [flag], hold: 4s, within: 60s }
+            restore:
+              - name: Put it back
+                on: db1
+                run: "rm -f \(flag)"
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let runner = try Firedrill.start(["run", path, "-i", lab.inventory, "--yes", "--output", "plain", "--runs-dir", runs, "--db", "\(lab.dir)/h.sqlite"])
+        #expect(Scenario.waitForEvent(in: runs, while: runner) { $0.event == .checkResult && $0.step == "failover.1" })
+        kill(runner.process.processIdentifier, SIGSTOP)
+        usleep(3_000_000)
+        kill(runner.process.processIdentifier, SIGCONT)
+        let r = runner.wait()
+        let events = Scenario.journal(runs).1
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let gap = try #require(events.first { $0.event == .verifyGap }, "\(r.stdout)")
+        #expect((gap.detail ?? "").contains("did not run") && (gap.seconds ?? 0) >= 2.5, "\(gap.detail ?? "")")
+        let verify = try #require(events.first { $0.event == .verifyFinished && $0.step == "failover.1" })
+        #expect(verify.passed == true && (verify.fromOffsetMS ?? 0) > (gap.toOffsetMS ?? .infinity),
+                "the hold counts only samples after the pause: \(verify)")
     }
 
     /// A host whose output clears the screen, retitles the window and paints "ALL GOOD" green:

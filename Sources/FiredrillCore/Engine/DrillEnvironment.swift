@@ -15,6 +15,25 @@ public protocol CheckProbe: Sendable {
 
 extension CheckRunner: CheckProbe {}
 
+/// Whether the controller itself ran: a paused runner (SIGSTOP, a laptop lid, a suspended VM)
+/// must not let a verify's samples vouch for the time it saw nothing. `Heartbeat` watches the
+/// real process; tests tell the runner when it "was paused".
+public protocol PauseWatch: Sendable {
+    /// A point to ask "since then?" from.
+    func mark() -> Int
+    /// How long the controller did not run since `mark`; nil when it ran throughout.
+    func stalled(since: Int) -> Duration?
+}
+
+extension Heartbeat: PauseWatch {}
+
+/// Never sees a pause (for runners whose clock is not the real one).
+public struct NoPauseWatch: PauseWatch {
+    public init() {}
+    public func mark() -> Int { 0 }
+    public func stalled(since: Int) -> Duration? { nil }
+}
+
 /// The inventory's hosts through one connection pool.
 public struct InventoryHosts: DrillHosts {
     public let pool: HostPool
@@ -38,8 +57,9 @@ public struct DrillEnvironment: Sendable {
     public var hosts: any DrillHosts
     public var checks: any CheckProbe
     public var secrets: [String: Secret]
+    public var pauses: any PauseWatch
 
-    public init(hosts: any DrillHosts, checks: any CheckProbe, secrets: [String: Secret]) {
-        self.hosts = hosts; self.checks = checks; self.secrets = secrets
+    public init(hosts: any DrillHosts, checks: any CheckProbe, secrets: [String: Secret], pauses: any PauseWatch = NoPauseWatch()) {
+        self.hosts = hosts; self.checks = checks; self.secrets = secrets; self.pauses = pauses
     }
 }

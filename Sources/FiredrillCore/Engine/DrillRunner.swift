@@ -310,9 +310,14 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
             do throws(TransportError) {
                 let r = try await hosts.transport(for: l.host).run(RemoteCommand.stopLeftover(l.process), timeout: .seconds(10))
                 let said = r.stdout.text.trimmingCharacters(in: .whitespacesAndNewlines)
-                if said.hasPrefix("killed") {
-                    let what = said.dropFirst("killed".count).trimmingCharacters(in: .whitespaces)
-                    return (.killed, "\(l.step) on \(l.host) (\(which)) was still running \(l.cause.text): killed" + (what.isEmpty ? "" : " \(what)"))
+                let lines = said.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+                if let first = lines.first, first.hasPrefix("killed") {
+                    let what = first.dropFirst("killed".count).trimmingCharacters(in: .whitespaces)
+                    let killed = "\(l.step) on \(l.host) (\(which)) was still running \(l.cause.text): killed" + (what.isEmpty ? "" : " \(what)")
+                    if let survivors = lines.dropFirst().first(where: { $0.hasPrefix("survived") }) {
+                        return (.survived, killed + "; still running after SIGKILL:" + survivors.dropFirst("survived".count))
+                    }
+                    return (.killed, killed)
                 }
                 if said == "gone" { return (.alreadyEnded, "\(l.step) on \(l.host) (\(which)): nothing of it was still running \(l.cause.text)") }
                 return (.unknown, "\(l.step) on \(l.host): could not tell whether it still runs (\(said.isEmpty ? r.outcome.description : String(said.prefix(200))))")
@@ -521,16 +526,22 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
                                        detail: "up: \(v.up.map(\.label).joined(separator: ", ")); down: \(v.down.map(\.label).joined(separator: ", ")); "
                                            + "hold \(v.hold.duration.formatted) within \(v.within.duration.formatted)")))
         let start = now
-        // A sample may take as long as its slowest check; later than that, nothing was seen in between.
+        // A sample starting more than 1 s late, one the controller stopped running around (the
+        // heartbeat saw it), or one longer than its checks may take, is a gap: the hold starts again.
         let slowest = checks.map { $0.0.timeout.duration }.max() ?? .zero
-        var window = HoldWindow(hold: v.hold.duration, within: v.within.duration, gapSlack: slowest + .seconds(1))
+        var window = HoldWindow(hold: v.hold.duration, within: v.within.duration, longestSample: slowest + .seconds(1))
         var pause = options.pollInterval, attempt = 0, lastBad: [String] = [], heldSince: Duration?, flaps = 0
+        var mark = environment.pauses.mark()
         while !Task.isCancelled {
             attempt += 1
+            let began = now - start
             let outcomes = await Preflight.evaluate(checks.map(\.0), with: environment.checks)
             // Stopped while the checks were out: what they would have said no longer matters.
             if Task.isCancelled { break }
             let t = now - start
+            let slowestCheck = slowest + .seconds(1)
+            let stalled = environment.pauses.stalled(since: mark) ?? (t - began > slowestCheck ? t - began : nil)
+            mark = environment.pauses.mark()
             lastBad = []
             for ((check, expect), o) in zip(checks, outcomes) {
                 let met = Self.meets(o, expect)
@@ -543,14 +554,20 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
                     }
                 }
             }
-            let late = t > v.within.duration && lastBad.isEmpty
-            let verdict = window.sample(at: t, passing: lastBad.isEmpty)
+            let late = began > v.within.duration && lastBad.isEmpty
+            let verdict = window.sample(at: t, started: began, passing: lastBad.isEmpty, stalled: stalled)
             if let gap = window.gap {
+                let why = stalled != nil
+                    ? "the controller did not run for \(DurationText.format(gap)) (stopped, suspended or starved of CPU): this sample may be from before the pause and does not count"
+                    : "no sample for \(DurationText.format(gap)) (the controller was paused): nothing was seen in between"
                 await log(.verifyGap(.init(phase: phase, step: step.id, attempt: attempt, fromOffsetMS: Self.milliseconds(start + t - gap),
                                            toOffsetMS: Self.milliseconds(start + t), seconds: DurationText.seconds(gap),
-                                           detail: "no sample for \(DurationText.format(gap)) (the controller was paused or a check hung): nothing was seen in between, the hold window starts again")))
+                                           detail: why + "; the hold window starts again")))
             }
-            if late { lastBad = ["the sample came \(DurationText.format(t - v.within.duration)) after the deadline (within \(v.within.duration.formatted)): too late to count"] }
+            if let stalled, lastBad.isEmpty {
+                lastBad = ["the controller did not run for \(DurationText.format(stalled)) around the last sample: what it saw may be from before the pause"]
+            }
+            if late { lastBad = ["the sample came \(DurationText.format(began - v.within.duration)) after the deadline (within \(v.within.duration.formatted)): too late to count"] }
             switch verdict {
             case let .held(since): heldSince = since
             case let .flapped(since):
@@ -561,7 +578,8 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
             case .holding, .failing: break
             }
             if heldSince != nil { break }
-            guard let next = window.next(after: t, pause: pause) else { break }
+            // From now, not from the sample's end: journaling its results is not lateness.
+            guard let next = window.next(after: max(t, now - start), pause: pause) else { break }
             do { try await clock.sleep(until: started.advanced(by: start + next), tolerance: nil) } catch { break }
             pause = min(pause * 3 / 2, options.maxPollInterval)
         }

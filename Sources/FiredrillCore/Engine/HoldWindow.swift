@@ -6,10 +6,16 @@
 /// - Samples come every `pause` (growing from the poll interval), but at least four times per
 ///   hold window while the checks hold, so a flap inside the window is seen.
 /// - A failing sample while holding is a *flap*: the window starts again at the next passing one.
-/// - A sample that comes more than `gapSlack` after it was due is a *gap* (the controller was
-///   paused — a laptop lid, a VM suspended — or a check hung): nothing was seen in between, so
-///   the window starts again; the sample itself may start the next one.
-/// - A sample taken after `within` never passes: it is too late to show anything in time.
+/// - A sample that *starts* more than `gapSlack` (1 s) after it was due is a *gap* (the
+///   controller was paused — SIGSTOP, a laptop lid, a VM suspended): nothing was looked at in
+///   between, so the window starts again; the sample itself may start the next one.
+/// - A sample during which (or before which, since the previous one) the controller was seen
+///   not running (`stalled`, from a heartbeat) is *stale*: what it says may be from before the
+///   pause. It breaks the window and does not start one. So is a sample that took longer than
+///   its checks may (`longestSample`: the slowest check's timeout + 1 s), which only a pause can
+///   cause. A slow check within its timeout is neither: its sample starts on time and the
+///   controller keeps running while it waits.
+/// - A sample started after `within` never passes: it is too late to show anything in time.
 /// - The last sample is taken at the deadline, never skipped because the next pause would end
 ///   past it.
 public struct HoldWindow: Sendable, Equatable {
@@ -26,35 +32,48 @@ public struct HoldWindow: Sendable, Equatable {
 
     public let hold: Duration
     public let within: Duration
-    /// How late a sample may come (after the time `next` gave) before it is a gap.
+    /// How late a sample may start (after the time `next` gave) before it is a gap.
     public let gapSlack: Duration
     public private(set) var since: Duration?
     /// When the last sample was taken, and when the next one was due.
     public private(set) var last: Duration?
     private var due: Duration?
-    /// The gap the last sample came after (from the sample before it), if it came too late.
+    /// The time nothing was seen before the last sample, if it came after a gap or a stall.
     public private(set) var gap: Duration?
 
-    public init(hold: Duration, within: Duration, gapSlack: Duration = .seconds(5)) {
-        self.hold = hold; self.within = within; self.gapSlack = gapSlack
+    /// How long one sample may take (its slowest check's timeout, and a second).
+    public let longestSample: Duration?
+
+    public init(hold: Duration, within: Duration, gapSlack: Duration = .seconds(1), longestSample: Duration? = nil) {
+        self.hold = hold; self.within = within; self.gapSlack = gapSlack; self.longestSample = longestSample
     }
 
-    public mutating func sample(at t: Duration, passing: Bool) -> Verdict {
+    /// A sample that ended at `t`, having started at `started` (nil: at `t`); `stalled`: how long
+    /// the controller was seen not running since the previous sample ended (nil: it ran).
+    public mutating func sample(at t: Duration, started: Duration? = nil, passing: Bool, stalled: Duration? = nil) -> Verdict {
         defer { last = t; due = nil }
         gap = nil
-        if let due, let last, t - due > gapSlack {
-            // Nothing was seen for a while: whatever held before does not vouch for the time between.
-            gap = t - last
+        let start = started ?? t
+        if let due, let last, start - due > gapSlack {
+            // Nothing was looked at for a while: whatever held before does not vouch for the time between.
+            gap = start - last
             since = nil
         }
-        // Too late to show anything within the deadline.
-        guard passing, t <= within else {
+        let overran = longestSample.flatMap { t - start > $0 ? t - start : nil }
+        if let stale = stalled ?? overran {
+            // The controller did not run: this sample's answer may be from before the pause.
+            gap = max(gap ?? .zero, stale)
+            since = nil
+            return .failing
+        }
+        // Started too late to show anything within the deadline.
+        guard passing, start <= within else {
             defer { since = nil }
             return since.map { .flapped(since: $0) } ?? .failing
         }
-        let start = since ?? t
-        since = start
-        return t - start >= hold ? .held(since: start) : .holding(since: start)
+        let begin = since ?? t
+        since = begin
+        return t - begin >= hold ? .held(since: begin) : .holding(since: begin)
     }
 
     /// When to take the next sample after one at `t`, given the current back-off `pause`; nil

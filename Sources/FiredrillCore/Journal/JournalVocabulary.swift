@@ -89,6 +89,8 @@ public enum LeftoverVerdict: String, Sendable, Codable, CaseIterable {
     /// A command that ended (succeeded or failed) left these running, holding its output: named,
     /// not touched (that is how services start).
     case leftRunning = "left_running"
+    /// Killed, but some tagged processes still ran after SIGKILL (stuck in the kernel): named.
+    case survived
 }
 
 /// The answer to a manual step (`manual_result`).

@@ -51,7 +51,7 @@ public struct RunSummaryRenderer: Sendable {
         var out = record.notes
         // What was still running and was stopped, what could not be checked, and what a command
         // that ended left running on purpose (a daemon holding its output).
-        out += record.leftovers.filter { $0.verdict == .killed || $0.verdict == .unknown || $0.verdict == .leftRunning }.map(\.detail)
+        out += record.leftovers.filter { $0.verdict != .alreadyEnded }.map(\.detail)
         if record.restore?.status == .abandoned { out.append("restore was abandoned by the operator") }
         return out
     }

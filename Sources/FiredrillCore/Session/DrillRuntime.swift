@@ -9,7 +9,7 @@ public struct DrillRuntime: Sendable {
 
     /// The hosts and checks as a runner reaches them.
     public var environment: DrillEnvironment {
-        DrillEnvironment(hosts: InventoryHosts(pool: pool, inventory: definition.inventory), checks: checks, secrets: secrets)
+        DrillEnvironment(hosts: InventoryHosts(pool: pool, inventory: definition.inventory), checks: checks, secrets: secrets, pauses: Heartbeat.shared)
     }
 
     /// Resolves the playbook's secrets; errors (a secret without a value) say which and how to set it.

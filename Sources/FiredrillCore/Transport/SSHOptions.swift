@@ -80,39 +80,55 @@ enum RemoteCommand {
         "kill -TERM -\(pgid) 2>/dev/null; sleep 0.2; kill -KILL -\(pgid) 2>/dev/null; true"
     }
 
-    /// Finds every live process that carries the tag in its environment (zombies do not count),
-    /// from /proc only (no ps on minimal hosts); `found` lists the first 20 as `PID(name)`.
-    static func findTagged(_ tag: String) -> String {
+    /// A shell function, `scan`, that finds every live process carrying the tag in its
+    /// environment (zombies do not count), from /proc only (no ps on minimal hosts): `pids` and
+    /// their `groups`, `fresh` (how many are not stopped), and across calls `n` (how many were
+    /// ever found) and `shown` (the first 20 as `PID(name)`).
+    static func scanTagged(_ tag: String) -> String {
         """
-        t=\(tag); groups=; found=; n=0; \
+        t=\(tag); all=; shown=; n=0; \
+        scan() { pids=; groups=; fresh=0; names=; \
         for d in /proc/[0-9]*; do \
         read -r line 2>/dev/null < "$d/stat" || continue; \
         c=${line#*(}; c=${c%%)*}; \
         set -- ${line##*) }; \
         [ "$1" != Z ] || continue; \
         if tr '\\0' '\\n' 2>/dev/null < "$d/environ" | grep -qx "FIREDRILL_CMD=$t"; then \
-        groups="$groups $3"; n=$((n+1)); [ $n -le 20 ] && found="$found ${d#/proc/}($c)"; fi; \
-        done;
+        p=${d#/proc/}; pids="$pids $p"; groups="$groups $3"; names="$names $p($c)"; [ "$1" = T ] || fresh=$((fresh+1)); \
+        case " $all " in *" $p "*) ;; *) all="$all $p"; n=$((n+1)); [ $n -le 20 ] && shown="$shown $p($c)";; esac; \
+        fi; done; };
         """
     }
 
     /// Stops what a command left running (a runner that died, a lost connection, a timeout, an
     /// interrupt): every live process that carries the command's tag in its environment, with its
-    /// whole process group. Prints `killed PID(name) …`, or `gone` when nothing carries the tag
-    /// any more (a process group id that now belongs to something else is never touched: only
-    /// tagged processes are looked for).
+    /// whole process group. Tagged processes are first stopped (SIGSTOP, again until none is left
+    /// running: a loop that keeps starting daemons cannot outrun the sweep), then sent SIGTERM
+    /// (and SIGCONT, so they can act on it), and half a second later what is left SIGKILL.
+    /// Prints `killed N PID(name) …`, plus `survived PID(name) …` for what still runs after that
+    /// (a process stuck in the kernel), or `gone` when nothing carries the tag any more. A
+    /// process group id that now belongs to something else is never touched: only tagged
+    /// processes, and their groups, are signalled.
     public static func stopLeftover(_ p: RemoteProcess) -> String {
-        findTagged(p.tag) + """
-         if [ -n "$groups" ]; then for g in $groups; do kill -TERM -$g 2>/dev/null; done; sleep 0.5; \
-        for g in $groups; do kill -KILL -$g 2>/dev/null; done; echo "killed$found"; else echo gone; fi
+        scanTagged(p.tag) + """
+         freeze() { i=0; scan; while [ "$fresh" -gt 0 ] && [ $i -lt 20 ]; do for p in $pids; do kill -STOP $p 2>/dev/null; done; i=$((i+1)); scan; done; }; \
+        freeze; \
+        if [ -z "$pids" ]; then echo gone; else \
+        for g in $groups; do kill -TERM -$g 2>/dev/null; kill -CONT -$g 2>/dev/null; done; \
+        for p in $pids; do kill -TERM $p 2>/dev/null; kill -CONT $p 2>/dev/null; done; sleep 0.5; \
+        freeze; for g in $groups; do kill -KILL -$g 2>/dev/null; done; for p in $pids; do kill -KILL $p 2>/dev/null; done; \
+        sleep 0.1; scan; \
+        more=; [ $n -gt 20 ] && more=" and $((n-20)) more"; \
+        echo "killed $n$shown$more"; [ -z "$pids" ] || echo "survived$names"; fi
         """
     }
 
     /// Names what a command that ended left running, without touching it: `running PID(name) …`,
     /// or `gone`.
     public static func listLeftover(_ tag: String) -> String {
-        findTagged(tag) + """
-         if [ -n "$groups" ]; then echo "running$found"; else echo gone; fi
+        scanTagged(tag) + """
+         scan; more=; [ $n -gt 20 ] && more=" and $((n-20)) more"; \
+        if [ -n "$pids" ]; then echo "running$shown$more"; else echo gone; fi
         """
     }
 }

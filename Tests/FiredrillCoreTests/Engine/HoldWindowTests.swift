@@ -39,7 +39,7 @@ import Testing
     }
 
     @Test func samplesAtLeastFourTimesPerWindowWhileHolding() {
-        var w = HoldWindow(hold: s(4), within: s(60))
+        var w = HoldWindow(hold: s(4), within: s(60), gapSlack: s(5))
         _ = w.sample(at: s(10), passing: true)
         #expect(w.next(after: s(10), pause: s(2)) == s(11), "hold/4 = 1 s, shorter than the 2 s back-off")
         // Never past the end of the window: the sample that can complete it is taken on time.
@@ -88,6 +88,30 @@ import Testing
         let due = w.next(after: s(1), pause: s(0.5))!
         _ = w.sample(at: due + s(0.9), passing: true)
         #expect(w.gap == nil, "a check that takes a while is not a gap")
+    }
+
+    /// Stopped while a sample was out: the sample started on time, but what it says may be from
+    /// before the pause; it breaks the window and does not start one.
+    @Test func aSampleAroundAPauseIsStale() {
+        var w = HoldWindow(hold: s(3), within: s(60), longestSample: s(6))
+        _ = w.sample(at: s(1), passing: true)
+        let due = w.next(after: s(1), pause: s(0.5))!
+        #expect(w.sample(at: due + s(2), started: due, passing: true, stalled: s(2)) == .failing)
+        #expect(w.gap == s(2))
+        #expect(w.sample(at: s(5), passing: true) == .holding(since: s(5)), "the next sample starts the window")
+        // Longer than its checks may take: only a pause does that, heartbeat or not.
+        var v = HoldWindow(hold: s(3), within: s(60), longestSample: s(6))
+        _ = v.sample(at: s(1), passing: true)
+        let d = v.next(after: s(1), pause: s(0.5))!
+        #expect(v.sample(at: d + s(15), started: d, passing: true) == .failing && v.gap == s(15))
+    }
+
+    /// A slow check within its timeout is no gap: its sample started on time.
+    @Test func aSlowCheckWithinItsTimeoutIsNoGap() {
+        var w = HoldWindow(hold: s(3), within: s(60), longestSample: s(21))
+        _ = w.sample(at: s(1), passing: true)
+        let due = w.next(after: s(1), pause: s(0.5))!
+        #expect(w.sample(at: due + s(4), started: due, passing: true) == .held(since: s(1)) && w.gap == nil)
     }
 
     /// hold 0s, within 8s: the only passing sample came 12 s in: too late.

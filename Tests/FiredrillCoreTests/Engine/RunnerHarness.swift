@@ -38,7 +38,9 @@ struct SentCommand: Sendable, Equatable {
     var text: String
     var tag: String
     /// `stopLeftover`: the runner looking for (and killing) what a command left running.
-    var isLeftoverStop: Bool { text.hasPrefix("t=") && text.contains("FIREDRILL_CMD") }
+    var isLeftoverStop: Bool { text.hasPrefix("t=") && text.contains("FIREDRILL_CMD") && text.contains("kill -KILL") }
+    /// `listLeftover`: the runner naming what a command that ended left running (touching nothing).
+    var isLeftoverList: Bool { text.hasPrefix("t=") && text.contains("FIREDRILL_CMD") && !text.contains("kill ") }
 }
 
 /// Hosts that answer as a test scripts them: `behaviour` decides each command's fate (it may take
@@ -63,7 +65,7 @@ final class FakeFleet: DrillHosts, @unchecked Sendable {
 
     var sent: [SentCommand] { lock.withLock { _sent } }
     /// The commands of the drill (leftover stops and no-ops left out).
-    var drillCommands: [SentCommand] { sent.filter { !$0.isLeftoverStop && $0.text != "true" } }
+    var drillCommands: [SentCommand] { sent.filter { !$0.isLeftoverStop && !$0.isLeftoverList && $0.text != "true" } }
 
     /// State the fake services follow (`primary-down`, `promoted`…), set by commands.
     func set(_ flag: String, _ on: Bool = true) { lock.withLock { if on { _flags.insert(flag) } else { _flags.remove(flag) } } }
@@ -117,6 +119,21 @@ struct FakeProbe: CheckProbe {
         let status = await answer(check.name, check.host)
         return CheckOutcome(status, detail: status == .passed ? "fine" : status == .error ? "could not check" : "not answering", latency: .milliseconds(1))
     }
+}
+
+/// The controller "paused" (SIGSTOP, a suspended VM) on the virtual clock: time jumps, and the
+/// runner's pause watch saw it, as the real heartbeat would.
+final class VirtualPauses: PauseWatch, @unchecked Sendable {
+    private let lock = NSLock()
+    private var stalls: [Duration] = []
+
+    func pause(_ clock: VirtualClock, for d: Duration) {
+        lock.withLock { stalls.append(d) }
+        clock.advance(by: d)
+    }
+
+    func mark() -> Int { lock.withLock { stalls.count } }
+    func stalled(since mark: Int) -> Duration? { lock.withLock { stalls.dropFirst(mark).max() } }
 }
 
 /// A journal in memory that can be told to stop taking events (as a full disk does).
@@ -206,6 +223,7 @@ struct RunnerHarness {
     """
 
     let clock = VirtualClock()
+    let pauses = VirtualPauses()
     let fleet: FakeFleet
     let journal = MemoryJournal(path: "/nonexistent/fd-runner-test/journal.jsonl")
     let observer = RecordingObserver()
@@ -252,7 +270,7 @@ struct RunnerHarness {
 
     func runner(resuming: ResumePoint? = nil) -> DrillRunner<VirtualClock> {
         try? FileManager.default.createDirectory(atPath: fallbackDir, withIntermediateDirectories: true)
-        return DrillRunner(plan: plan, environment: DrillEnvironment(hosts: fleet, checks: probe, secrets: [:]), journal: journal,
+        return DrillRunner(plan: plan, environment: DrillEnvironment(hosts: fleet, checks: probe, secrets: [:], pauses: pauses), journal: journal,
                            observer: observer, options: options, resuming: resuming, clock: clock, wallClock: { Date(timeIntervalSince1970: 1_800_000_000) },
                            fallback: JournalFallback(journalPath: fallbackDir + "/journal.jsonl", runID: plan.runID))
     }
