@@ -34,8 +34,13 @@ struct RunsCommand: ParsableCommand {
                 throw CommandError("no run '\(runRef)' in \(store.root)", hint: "firedrill runs --runs-dir DIR lists them")
             }
             let archive = try RunArchive.open(store.journalPath(id))
-            if let problem = archive.problem { Terminal.err("warning: the journal of \(id) is damaged: \(problem)\n") }
-            Terminal.out(RunSummaryRenderer(style: TerminalStyle.detect(noColorFlag: noColor)).render(archive.record, journalPath: store.journalPath(id)))
+            // A damaged journal (not merely a torn last line, which a killed runner leaves) is not
+            // an unfinished run to resume: the summary says what the record is, and exits 1.
+            let damaged = archive.onlyTorn ? nil : archive.problem
+            Terminal.out(RunSummaryRenderer(style: TerminalStyle.detect(noColorFlag: noColor))
+                .render(archive.record, journalPath: store.journalPath(id), result: damaged == nil ? nil : .incomplete,
+                        incomplete: damaged.map { "the journal is damaged (\($0)); firedrill verify-journal \(id) says where" }))
+            if damaged != nil { throw ExitCode(.failed) }
             return
         }
         let runs = store.list()

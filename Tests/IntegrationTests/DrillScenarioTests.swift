@@ -178,6 +178,14 @@ import Testing
         #expect(refused.status == 2 && refused.stderr.contains("changed since run") && refused.stderr.contains("inventory"), "\(refused.stderr)")
         #expect(Self.journal(runs).1.count == before.count, "a refused resume writes nothing")
         try inventory.write(toFile: lab.inventory, atomically: true, encoding: .utf8)
+        // The inventory file as it was, but db1 pointed at another port through host_vars/.
+        let hostVars = (lab.inventory as NSString).deletingLastPathComponent + "/host_vars"
+        try FileManager.default.createDirectory(atPath: hostVars, withIntermediateDirectories: true)
+        try "ansible_port: 9\n".write(toFile: hostVars + "/db1.yml", atomically: true, encoding: .utf8)
+        let moved = try Firedrill.run(["run", "--resume", id ?? "", "--yes", "--manual=pass", "--output", "plain", "--runs-dir", runs])
+        #expect(moved.status == 2 && moved.stderr.contains("moved a host") && moved.stderr.contains("db1 was") && moved.stderr.contains(":9"), "\(moved.stderr)")
+        #expect(Self.journal(runs).1.count == before.count, "a refused resume writes nothing")
+        try FileManager.default.removeItem(atPath: hostVars + "/db1.yml")
         let resumed = try Firedrill.run(["run", "--resume", id ?? "", "--yes", "--manual=pass", "--output", "plain", "--runs-dir", runs])
         #expect(resumed.status == 1, "a resumed drill is not a pass: \(resumed.stdout)\(resumed.stderr)")
         let (_, after) = Self.journal(runs)

@@ -484,7 +484,7 @@ import Testing
 
     /// The journal deleted, or cut to half, while the drill runs: the run does not claim it
     /// passed; it says what happened, keeps the rest in the fallback file, restores, exits 4.
-    @Test(arguments: ["deleted", "cut"])
+    @Test(arguments: ["deleted", "cut", "edited"])
     func aJournalDeletedOrCutMidRunIsSaidAndTheRunExits4(_ how: String) throws {
         let lab = try TestLab.start(hosts: 2)
         defer { lab.stop() }
@@ -495,15 +495,30 @@ import Testing
         let path = RunStore(root: runs).journalPath(try #require(Scenario.journal(runs).0))
         if how == "deleted" {
             #expect(unlink(path) == 0)
+        } else if how == "edited" {
+            // One byte of the first line changed in place: same file, same length.
+            let fd = open(path, O_WRONLY)
+            #expect(fd >= 0 && pwrite(fd, "X", 1, 30) == 1)
+            close(fd)
         } else {
             let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
             #expect(truncate(path, off_t(size / 2)) == 0)
         }
         let r = runner.wait()
         #expect(r.status == 4, "\(r.stdout)\(r.stderr)")
-        #expect(!r.stdout.contains("Drill PASSED") && r.stdout.contains("journal INCOMPLETE") && r.stdout.contains("was \(how)"), "\(r.stdout)")
+        #expect(!r.stdout.contains("Drill PASSED") && r.stdout.contains("journal INCOMPLETE") && r.stdout.contains("was \(how == "edited" ? "changed" : how)"), "\(r.stdout)")
         let fallback = try String(contentsOfFile: path + ".fallback", encoding: .utf8)
-        #expect(fallback.contains("\"journal_failed\"") && fallback.contains("\"restore_finished\""), "the rest of the evidence is kept")
+        // Deleted or cut mid-run: restore's events are in the fallback file; edited in place, the
+        // read-back at the end finds it, and the end of the run is there.
+        #expect(fallback.contains("\"journal_failed\"") && fallback.contains(how == "edited" ? "\"run_ended\"" : "\"restore_finished\""),
+                "the rest of the evidence is kept")
+        #expect(r.stdout.contains("score    none: the journal is incomplete") && r.stdout.contains("(incomplete)"), "no score from a broken record: \(r.stdout)")
+        if how == "edited" {
+            // Read later, it is not an unfinished run to resume: it is a damaged record (exit 1).
+            let shown = try Firedrill.run(["runs", "latest", "--runs-dir", runs])
+            #expect(shown.status == 1 && shown.stdout.contains("RECORD INCOMPLETE") && shown.stdout.contains("damaged") && !shown.stdout.contains("resume it"),
+                    "\(shown.stdout)\(shown.stderr)")
+        }
         #expect(role(lab, "db1") == "primary" && role(lab, "db2") == "standby", "restore ran")
     }
 

@@ -173,11 +173,12 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
 
     /// The journal is still the file being written (not deleted, replaced or cut under us); if
     /// not, the record is broken from here on, as after a failed write.
-    private func checkJournal() async {
-        guard journalProblem == nil, let problem = await journal.integrity() else { return }
+    /// `full` (at the end): every line is read back and its chain checked, so a journal edited in
+    /// place (same file, same length) is caught too.
+    private func checkJournal(full: Bool = false) async {
+        guard journalProblem == nil, let problem = await journal.integrity(full: full) else { return }
         journalProblem = problem
-        var failed = JournalEvent(.journalFailed(.init(detail: "\(problem): from here on events go to stderr"
-            + (fallback.path.map { " and to \($0)" } ?? " (no fallback file could be written either)"))))
+        var failed = JournalEvent(.journalFailed(.init(detail: "\(problem): from here on events go to stderr and the fallback file")))
         failed.time = Journal.timestamp(wallClock())
         failed.offsetMS = Self.milliseconds(now)
         writeFallback(&failed)
@@ -751,7 +752,7 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
     /// Journals `run_ended` and seals the journal: whether the seal was written (nil when the
     /// journal had already failed, so there is nothing to seal).
     private func endRun(_ ending: Machine.Ending) async -> Bool? {
-        await checkJournal()
+        await checkJournal(full: true)
         if asking {
             asking = false
             await log(.interrupted(.init(response: .ignored, detail: "restore ended before the operator answered whether to abandon it")))

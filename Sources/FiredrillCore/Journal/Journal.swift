@@ -104,7 +104,7 @@ public actor Journal {
     /// Whether the file is still the journal being written: not deleted, not replaced by another
     /// file, not cut short or written to by someone else. Nil when it is; else what happened, in
     /// words. (A journal that is gone keeps nothing of what is appended to it: the run must say so.)
-    public func integrity() -> String? {
+    public func integrity(full: Bool = false) -> String? {
         var st = stat()
         guard fstat(fd, &st) == 0 else { return "the journal \(path) cannot be checked: \(String(cString: strerror(errno)))" }
         if st.st_nlink == 0 { return "the journal \(path) was deleted while the run went on" }
@@ -117,6 +117,32 @@ public actor Journal {
         let size = Int(st.st_size)
         if size < written { return "the journal \(path) was cut to \(size) bytes while the run went on (the run had written \(written))" }
         if size > written && !flushing { return "the journal \(path) was written to by something else while the run went on (\(size - written) bytes the run did not write)" }
+        guard full, !flushing, written > 0 else { return nil }
+        // Read back what the run wrote (the file just checked to be ours): the chain must still
+        // hold and end at the run's last hash.
+        let rfd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard rfd >= 0 else { return "the journal \(path) cannot be read back: \(String(cString: strerror(errno)))" }
+        defer { close(rfd) }
+        var opened = stat()
+        guard fstat(rfd, &opened) == 0, UInt64(opened.st_dev) == identity.dev, UInt64(opened.st_ino) == identity.ino else {
+            return "the journal \(path) was replaced by another file while the run went on"
+        }
+        var data = Data(count: written)
+        let got = data.withUnsafeMutableBytes { buf -> Int in
+            var done = 0
+            while done < written {
+                let n = pread(rfd, buf.baseAddress! + done, written - done, off_t(done))
+                if n <= 0 { break }
+                done += n
+            }
+            return done
+        }
+        guard got == written else { return "the journal \(path) cannot be read back: \(String(cString: strerror(errno)))" }
+        let contents = JournalReader.verify(data)
+        if let problem = contents.problem { return "the journal \(path) was changed while the run went on (\(problem))" }
+        if contents.lastHash != lastHash || contents.events.count != seq {
+            return "the journal \(path) was changed while the run went on (its last line is not the one the run wrote)"
+        }
         return nil
     }
 

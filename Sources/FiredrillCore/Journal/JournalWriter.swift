@@ -7,8 +7,8 @@ public protocol JournalWriter: Sendable {
     /// Records the last line's sequence number and hash beside the journal.
     func seal() async throws
     /// Nil while the file is the journal being written; else what happened to it (deleted,
-    /// replaced, cut, written to by someone else).
-    func integrity() async -> String?
+    /// replaced, cut, written to by someone else; with `full`, also edited in place).
+    func integrity(full: Bool) async -> String?
 }
 
 extension Journal: JournalWriter {}

@@ -27,8 +27,11 @@ public struct RunSummaryRenderer: Sendable {
         let rpoMissing = record.rpo?.passed == false ? style.red("marker not found: data written before the failure was lost")
             : record.marker == nil ? "no data check" : "not measured"
         out += "  RPO      \(measure(rpo, rpoObjective, missing: rpoMissing))\n"
-        // A run that ended has a score; the top deductions say why points were lost.
-        if record.isFinished {
+        // A run that ended has a score; the top deductions say why points were lost. A run whose
+        // journal broke has none: the score is read from the journal, which lacks the end.
+        if incomplete != nil {
+            out += "  score    " + style.red("none: the journal is incomplete, so the run cannot be scored from it") + "\n"
+        } else if record.isFinished {
             let score = Score(record)
             let scorer = ScoreRenderer(style: style)
             out += "  score    \(scorer.headline(score))" + style.dim("  (\(score.rules); firedrill score \(record.runID ?? "RUN") explains it)") + "\n"
@@ -41,7 +44,7 @@ public struct RunSummaryRenderer: Sendable {
         for f in record.failures { out += "  " + style.red("✗") + " \(f)\n" }
         for s in record.skippedSteps { out += "  " + style.yellow("–") + " skipped \(s.label): \(s.detail ?? "")\n" }
         for n in notes(record) { out += "  " + style.yellow("!") + " \(n)\n" }
-        out += "  journal  \(journalPath)\n"
+        out += "  journal  \(journalPath)" + (incomplete == nil ? "" : style.red(" (incomplete)")) + "\n"
         if let incomplete { out += "  " + style.red("journal INCOMPLETE: \(incomplete)") + "\n" }
         return out
     }

@@ -123,10 +123,47 @@ public final class DrillSession: @unchecked Sendable {
         }
         if runID.isEmpty { runID = RunStore.newRunID(service: definition.playbook.service) }
         guard let plan = definition.plan(runID: runID) else { throw CommandError("cannot plan the drill") }
+        if let point { try Self.refuseMoved(plan, since: point) }
         // One drill per service and per host at a time, held until the session ends.
         locks.append(try lock(RunLock.Key.drill(plan, run: runID).filter { point == nil || $0 != .run(runID) }, store: store, run: runID, busyExit: r.busyExit))
         return DrillSession(request: r, store: store, definition: definition, runtime: runtime, plan: plan, runID: runID, resumePoint: point,
                             warnings: DiagnosticsError(loaded.diagnostics, sources: loaded.sources), locks: locks)
+    }
+
+    /// A resume restores where the run failed over: every host at the address, port and user it
+    /// had, and the same restore commands. Variables from `host_vars/`, `group_vars/` or an
+    /// inventory folder can move a host without the inventory file changing, so the plan recorded
+    /// in `run_started` is compared with the plan now. (Runs recorded without a plan are not.)
+    static func refuseMoved(_ plan: Plan, since point: ResumePoint) throws(CommandError) {
+        guard let recorded = point.record.plan, let now = try? JSONValue.from(plan) else { return }
+        func byName(_ v: JSONValue?, key: String) -> [String: JSONValue] {
+            guard case let .array(items)? = v else { return [:] }
+            var out: [String: JSONValue] = [:]
+            for item in items { if case let .string(name)? = item[key] { out[name] = item } }
+            return out
+        }
+        let (was, isNow) = (byName(recorded["hosts"], key: "name"), byName(now["hosts"], key: "name"))
+        let moved = was.keys.filter { isNow[$0] != was[$0] }.sorted()
+        if !moved.isEmpty {
+            func at(_ h: JSONValue?) -> String {
+                guard let h else { return "no longer in the inventory" }
+                var s = ""
+                if case let .string(u)? = h["user"] { s += u + "@" }
+                if case let .string(a)? = h["address"] { s += a }
+                if case let .number(p)? = h["port"] { s += ":\(Int(p))" }
+                return s
+            }
+            let what = moved.prefix(5).map { "\($0) was \(at(was[$0])), now \(at(isNow[$0]))" }.joined(separator: "; ")
+            throw CommandError("the inventory moved \(moved.count == 1 ? "a host" : "\(moved.count) hosts") since run \(point.runID) started: \(what)"
+                               + (moved.count > 5 ? "; and \(moved.count - 5) more" : ""),
+                               hint: "restore by hand, or put the inventory (with its host_vars/ and group_vars/) back as it was")
+        }
+        let (restoreWas, restoreNow) = (byName(recorded["restore"], key: "id"), byName(now["restore"], key: "id"))
+        let changed = Set(restoreWas.keys).union(restoreNow.keys).filter { restoreWas[$0] != restoreNow[$0] }.sorted()
+        if !changed.isEmpty {
+            throw CommandError("the restore steps \(changed.joined(separator: ", ")) would not run as run \(point.runID) planned them (their hosts or commands changed)",
+                               hint: "restore by hand, or put the playbook, inventory and variables back as they were")
+        }
     }
 
     /// Takes `keys`, or refuses naming the drill that holds one.

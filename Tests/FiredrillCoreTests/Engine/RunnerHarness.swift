@@ -154,7 +154,7 @@ actor MemoryJournal: JournalWriter {
     func failingSeal() { sealFails = true }
     func losing(after checks: Int, _ what: String) { lost = (checks, what) }
 
-    func integrity() async -> String? {
+    func integrity(full: Bool) async -> String? {
         checks += 1
         guard let lost, checks > lost.after else { return nil }
         return lost.what
