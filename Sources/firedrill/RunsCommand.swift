@@ -43,6 +43,10 @@ struct RunsCommand: ParsableCommand {
             if damaged != nil { throw ExitCode(.failed) }
             return
         }
+        // A runs folder that is something else (a file) is a wrong --runs-dir, not an empty one.
+        if FileManager.default.fileExists(atPath: store.root), let issue = RunStore.folderIssue(store.root, create: false), issue.kind == .notAFolder {
+            throw CommandError(issue.words, hint: "pass the folder the runs are kept in (--runs-dir DIR or FIREDRILL_RUNS)")
+        }
         let runs = store.list()
         if format == .json {
             Terminal.out(try JSONOutput.encode(runs) + "\n")

@@ -202,6 +202,16 @@ public struct CheckRunner: Sendable {
     }
 
     /// `on:` checks: the same probe, run from inside the network with tools found on hosts.
+    /// curl for an http check run from a host: only the web, also after a redirect (never
+    /// file://, dict://, gopher://), and the URL taken as it is (`-g`: `[1-1000000]` or `{a,b}` in
+    /// a URL are not a list of requests to make).
+    static func curl(_ h: HTTPCheck, seconds: Int) -> [String] {
+        var args = ["curl", "-sS", "-g", "-i", "-m", "\(seconds)", "--proto", "=http,https", "--proto-redir", "=http,https", "-X", h.method]
+        if !h.verifyTLS { args.append("-k") }
+        if let ca = h.caFile { args += ["--cacert", ca] }
+        return args
+    }
+
     func evaluateRemotely(_ check: PlannedCheck, target: String, on t: any Transport) async throws -> CheckOutcome {
         let timeout = check.timeout.duration
         let secs = max(1, Int(DurationText.seconds(timeout).rounded(.up)))
@@ -209,10 +219,7 @@ public struct CheckRunner: Sendable {
         case let .command(c): return try await command(c, target, on: t, timeout: timeout)
         case let .fileAge(f): return try await fileAge(f, path: target, on: t, timeout: timeout)
         case let .http(h):
-            // Only the web, also after a redirect: never file://, dict://, gopher:// from a host.
-            var args = ["curl", "-sS", "-i", "-m", "\(secs)", "--proto", "=http,https", "--proto-redir", "=http,https", "-X", h.method]
-            if !h.verifyTLS { args.append("-k") }
-            if let ca = h.caFile { args += ["--cacert", ca] }
+            var args = Self.curl(h, seconds: secs)
             for (name, value) in check.headers.sorted(by: { $0.key < $1.key }) { args += ["-H", "\(name): \(try value.reveal(secrets))"] }
             args.append(target)
             let r = try await t.run(args.map(ShellQuoting.quote).joined(separator: " "), timeout: timeout + .seconds(2))

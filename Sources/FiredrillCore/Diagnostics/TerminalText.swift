@@ -21,24 +21,38 @@ public enum TerminalText {
     /// Text ready for a terminal (or a text file): every control character shown, Firedrill's
     /// own markers turned into what they stand for.
     public static func forTerminal(_ s: String) -> String {
-        let hasMarker = s.contains("\u{E000}")
-        if !hasMarker && !s.unicodeScalars.contains(where: { needsEscape($0) || $0 == "\r" }) { return s }
-        guard hasMarker else { return safe(s) }
-        var out = ""
-        var rest = Substring(s)
-        while let r = rest.range(of: "\u{E000}" + nonce) {
-            out += safe(String(rest[..<r.lowerBound]))
-            let after = rest[r.upperBound...]
-            if after.hasPrefix("\u{E001}") { out += "\u{1B}"; rest = after.dropFirst() }
-            else if after.hasPrefix("\u{E002}") { out += "\r"; rest = after.dropFirst() }
-            else { out += safe(String(rest[r])); rest = after }
+        // One pass over the scalars (Foundation's range(of:) folds grapheme clusters: slow on
+        // megabytes of a host's output).
+        var hasMarker = false, unsafe = false
+        for u in s.unicodeScalars {
+            if u == "\u{E000}" { hasMarker = true; break }
+            if !unsafe && (needsEscape(u) || u == "\r") { unsafe = true }
         }
-        return out + safe(String(rest))
+        if !hasMarker { return unsafe ? safe(s) : s }
+        let marker = Array(("\u{E000}" + nonce).unicodeScalars)
+        let scalars = Array(s.unicodeScalars)
+        var out = ""
+        var plain = String.UnicodeScalarView()
+        var i = 0
+        while i < scalars.count {
+            if scalars[i] == "\u{E000}", i + marker.count < scalars.count, Array(scalars[i..<(i + marker.count)]) == marker {
+                let kind = scalars[i + marker.count]
+                if kind == "\u{E001}" || kind == "\u{E002}" {
+                    out += safe(String(plain)); plain = String.UnicodeScalarView()
+                    out += kind == "\u{E001}" ? "\u{1B}" : "\r"
+                    i += marker.count + 1
+                    continue
+                }
+            }
+            plain.append(scalars[i])
+            i += 1
+        }
+        return out + safe(String(plain))
     }
 
     /// The columns `s` takes on a terminal: Firedrill's escape sequences take none.
     public static func visibleCount(_ s: String) -> Int {
-        guard s.contains("\u{E000}") else { return s.count }
+        guard s.unicodeScalars.contains("\u{E000}") else { return s.count }
         var n = 0
         var rest = Substring(s)
         while let r = rest.range(of: escape) {
@@ -87,13 +101,15 @@ public enum TerminalText {
     }
 
     /// C0 controls (but line breaks, tabs and CR, handled apart), DEL, C1 controls, the
-    /// bidirectional overrides that make text read other than it is, and the private markers
+    /// bidirectional overrides, isolates and marks that make text read other than it is, and the private markers
     /// (a host's text must not pose as Firedrill's styling).
     public static func needsEscape(_ u: Unicode.Scalar) -> Bool {
         switch u.value {
         case 0x09, 0x0A, 0x0D: return false
         case 0x00...0x1F, 0x7F...0x9F: return true
         case 0x202A...0x202E, 0x2066...0x2069: return true
+        // The invisible direction marks (LRM, RLM, ALM): reorder what is around them.
+        case 0x200E, 0x200F, 0x061C: return true
         case 0xE000...0xE002: return true
         default: return false
         }

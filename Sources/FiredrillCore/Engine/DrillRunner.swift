@@ -278,6 +278,7 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
         let results = await inParallel(plan.hosts.map(\.name), limit: options.forks) { await hosts.prepare($0) }
         // Why each host failed, grouped by reason: 100 of 300 hosts refusing is one line, not 100.
         var problems: [Failure] = []
+        var down: [(host: String, kind: TransportFailureKind?, reason: String)] = []
         for (c, r) in zip(plan.hosts, results) {
             switch r {
             case let .success(ready):
@@ -291,10 +292,11 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
                 // Cut short by an interrupt: the host did not fail, the wait was stopped.
                 if err.kind == .cancelled || Task.isCancelled { problems.append(Failure(step: "", host: c.name, reason: "interrupted")); continue }
                 let why = err.message + (err.hint.map { " (hint: \($0))" } ?? "")
-                problems.append(Failure(step: "", host: c.name, reason: why))
+                down.append((c.name, err.kind, why))
                 await log(.hostUnreachable(.init(phase: phase, host: c.name, detail: "\(c.endpoint): \(why)", problem: err.kind)))
             }
         }
+        problems += Failure.unreachable(down, step: "")
         if !problems.isEmpty && !Task.isCancelled {
             await log(.preconditionsFailed(.init(phase: phase, detail: Failure.byReason(problems).joined(separator: "; "))))
         }

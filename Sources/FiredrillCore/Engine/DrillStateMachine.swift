@@ -111,8 +111,8 @@ public struct DrillStateMachine: Sendable, Equatable {
 
         public var text: String {
             switch self {
-            case .deadRunner: return "left running by the runner that stopped"
-            case .connectionBroke: return "its connection broke while it ran"
+            case .deadRunner: return "after the runner that started it stopped"
+            case .connectionBroke: return "after its connection broke"
             case .timedOut: return "after the command timed out"
             case .interrupted: return "after the command was interrupted"
             }

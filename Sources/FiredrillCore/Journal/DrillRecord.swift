@@ -46,6 +46,8 @@ public struct DrillRecord: Sendable, Equatable {
         /// Why it could not be reached, or the key trusted on first use.
         public var detail: String?
         public var trustedNewKey: Bool
+        /// What kind of failure made it unreachable.
+        public var problem: TransportFailureKind? = nil
     }
 
     public struct CheckSample: Sendable, Equatable {
@@ -188,7 +190,7 @@ public struct DrillRecord: Sendable, Equatable {
             setHost(HostRecord(name: p.host, ready: true, endpoint: p.detail, latencyMS: p.latencyMS,
                                detail: p.trustedNewKey ? p.detail : nil, trustedNewKey: p.trustedNewKey))
         case let .hostUnreachable(p):
-            setHost(HostRecord(name: p.host, ready: false, endpoint: nil, latencyMS: nil, detail: p.detail, trustedNewKey: false))
+            setHost(HostRecord(name: p.host, ready: false, endpoint: nil, latencyMS: nil, detail: p.detail, trustedNewKey: false, problem: p.problem))
         case let .checkResult(p):
             let sample = CheckSample(check: p.check, host: p.host, from: p.from, attempt: p.attempt, outcome: p.outcome, expect: p.expect,
                                      met: p.met, detail: p.detail, latencyMS: p.latencyMS, offsetMS: e.offsetMS)
@@ -295,10 +297,10 @@ public struct DrillRecord: Sendable, Equatable {
         var out: [Failure] = []
         // The reason without the endpoint that starts it (`127.0.0.1:2201: connection refused`), so
         // hosts failing the same way are one line.
-        for h in hosts where !h.ready {
-            let reason = h.detail.map { d in d.range(of: ": ").map { String(d[$0.upperBound...]) } ?? d } ?? "unreachable"
-            out.append(Failure(step: resumes.isEmpty ? "preflight" : "resume", host: h.name, reason: reason))
+        let down = hosts.filter { !$0.ready }.map { h in
+            (host: h.name, kind: h.problem, reason: h.detail.map { d in d.range(of: ": ").map { String(d[$0.upperBound...]) } ?? d } ?? "unreachable")
         }
+        out += Failure.unreachable(down, step: resumes.isEmpty ? "preflight" : "resume")
         for c in steadyState where !c.met { out.append(Failure(step: "preflight", host: nil, reason: "steady state \(c.label): \(c.detail)")) }
         if let m = marker, !m.written { out.append(Failure(step: "data check", host: nil, reason: "cannot write the marker: \(m.writeDetail ?? "")")) }
         for s in steps { out += Self.failures(of: s) }
@@ -336,6 +338,20 @@ struct Failure: Sendable, Equatable {
     var step: String
     var host: String?
     var reason: String
+
+    /// Unreachable hosts, their reasons made groupable: hosts that failed the same way but with
+    /// their own particulars (`no SSH server listens on port 60001`, `… 60002`) share the kind's
+    /// words, with the first host's message as the example.
+    static func unreachable(_ down: [(host: String, kind: TransportFailureKind?, reason: String)], step: String) -> [Failure] {
+        var reasons: [TransportFailureKind: Set<String>] = [:]
+        for d in down { if let k = d.kind { reasons[k, default: []].insert(d.reason) } }
+        var example: [TransportFailureKind: String] = [:]
+        return down.map { d in
+            guard let k = d.kind, (reasons[k]?.count ?? 0) > 1 else { return Failure(step: step, host: d.host, reason: d.reason) }
+            if example[k] == nil { example[k] = "\(d.host): \(d.reason)" }
+            return Failure(step: step, host: d.host, reason: "\(k.words) (e.g. \(example[k]!))")
+        }
+    }
 
     /// Hosts grouped by what happened to them: `connection refused on 80 hosts: app101, app102, … app180`.
     static func byReason(_ failures: [Failure]) -> [String] {

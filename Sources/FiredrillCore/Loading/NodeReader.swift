@@ -86,8 +86,11 @@ public struct NodeReader {
     static let maxProseLength = 4_000
 
     /// A name (a step's, a check's, the drill's): not empty, no control characters, not too long.
+    /// A refused name is still returned (its error is recorded, so the playbook does not load):
+    /// the step or check it names is read on, without follow-on errors ("no steps").
     mutating func name(_ node: YAMLNode, _ what: String) -> Located<String>? {
-        guard let l = located(node, what), acceptable(l.value, in: node, what: what, maxLength: Self.maxNameLength) else { return nil }
+        guard let l = located(node, what) else { return nil }
+        _ = acceptable(l.value, in: node, what: what, maxLength: Self.maxNameLength)
         return l
     }
 
@@ -100,7 +103,7 @@ public struct NodeReader {
     /// True when `s` is fine; else says why, at `node`.
     mutating func acceptable(_ s: String, in node: YAMLNode, what: String, maxLength: Int, allowLines: Bool = false) -> Bool {
         if let c = TerminalText.firstControl(s, allowLines: allowLines) {
-            let shown = String(format: c.value <= 0xFF ? "\\x%02x" : "\\u{%04x}", c.value)
+            let shown = String(format: c.value <= 0xFF ? "\\x%02x" : "\\u%04x", c.value)
             error("\(what) holds a control character (\(shown))\(allowLines ? "" : " or a line break")", at: node,
                   hint: "names are printed on terminals and in reports: use printable text on one line")
             return false

@@ -8,3 +8,26 @@ public enum TransportFailureKind: String, Sendable, Equatable, Codable, CaseIter
     /// The host stopped answering after the command was sent and no kill could be delivered.
     case unresponsive
 }
+
+extension TransportFailureKind {
+    /// The kind in words, without the host's particulars (its address, port, name): what many
+    /// hosts failing the same way have in common.
+    public var words: String {
+        switch self {
+        case .connectionRefused: return "connection refused (no SSH server listens)"
+        case .nameResolution: return "the host name does not resolve"
+        case .connectTimeout: return "no answer to the connection in time"
+        case .handshake: return "the SSH handshake failed"
+        case .hostKeyUnknown: return "the host key is not known"
+        case .hostKeyChanged: return "the host key CHANGED"
+        case .authentication: return "authentication failed"
+        case .channel: return "no session could be opened"
+        case .disconnected: return "the connection was closed"
+        case .timeout: return "timed out"
+        case .cancelled: return "interrupted"
+        case .local: return "could not run on this machine"
+        case .connectionLost: return "the connection was lost"
+        case .unresponsive: return "the host stopped answering"
+        }
+    }
+}

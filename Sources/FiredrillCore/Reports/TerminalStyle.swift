@@ -35,11 +35,13 @@ enum TextLayout {
             var rest = Substring(para)
             while true {
                 let avail = max(20, width - TerminalText.visibleCount(prefix))
-                if TerminalText.visibleCount(String(rest)) <= avail {
+                // Only the next line's worth is looked at (a 100 KB command is not re-counted
+                // for each of its lines).
+                var cut = visibleIndex(rest, avail)
+                if cut == rest.endIndex {
                     lines.append(prefix + rest)
                     break
                 }
-                var cut = visibleIndex(rest, avail)
                 if let space = rest[..<cut].lastIndex(of: " "), TerminalText.visibleCount(String(rest[..<space])) > avail / 2 { cut = space }
                 lines.append(prefix + rest[..<cut])
                 rest = rest[cut...]
@@ -56,7 +58,7 @@ enum TextLayout {
         var i = s.startIndex
         var seen = 0
         while i < s.endIndex {
-            if s[i...].hasPrefix(TerminalText.escape) {
+            if s.unicodeScalars[i] == "\u{E000}", s[i...].hasPrefix(TerminalText.escape) {
                 i = s.index(i, offsetBy: TerminalText.escape.count)
                 if i < s.endIndex, s[i] == "[" {
                     i = s.index(after: i)

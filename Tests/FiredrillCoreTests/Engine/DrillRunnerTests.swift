@@ -381,6 +381,21 @@ import Testing
         #expect(outcome.record.failures.contains { $0.contains("failed on 3 hosts") }, "\(outcome.record.failures)")
     }
 
+    /// Hosts failing the same way with their own particulars (each its port, its name) are still
+    /// one line per kind, with one host's message as the example.
+    @Test func hostsDownTheSameWayWithTheirOwnWordsAreOneLinePerKind() async throws {
+        let pb = RunnerHarness.playbook.replacingOccurrences(of: "    on: db_primary\n    run: stop-primary", with: "    on: web\n    run: stop-primary")
+        let h = try RunnerHarness(playbook: pb)
+        h.fleet.unreachable = ["web1": .connectionRefused, "web2": .connectionRefused, "web3": .nameResolution, "web4": .nameResolution]
+        h.fleet.unreachableMessage = ["web1": "no SSH server listens on port 60001", "web2": "no SSH server listens on port 60002",
+                                      "web3": "cannot resolve 'web3.invalid'", "web4": "cannot resolve 'web4.invalid'"]
+        let outcome = await h.run()
+        let detail = try #require(outcome.record.preconditions)
+        #expect(detail.contains("connection refused (no SSH server listens) (e.g. web1: no SSH server listens on port 60001) on 2 hosts: web1, web2"), "\(detail)")
+        #expect(detail.contains("the host name does not resolve (e.g. web3: cannot resolve 'web3.invalid') on 2 hosts: web3, web4"), "\(detail)")
+        #expect(outcome.record.failures.count == 2, "\(outcome.record.failures)")
+    }
+
     /// A playbook with no steady-state checks, interrupted mid-failover: restore completes, and
     /// neither the summary nor the score pretends the steady state was (or should have been) checked.
     @Test func noSteadyStateIsNeitherClaimedNorCharged() async throws {

@@ -56,6 +56,8 @@ final class FakeFleet: DrillHosts, @unchecked Sendable {
     private var _times: [String: Duration] = [:]
     /// Hosts that do not answer at preflight, and why.
     var unreachable: [String: TransportFailureKind] = [:]
+    /// The message of an unreachable host, when it is its own (a port, a name in it).
+    var unreachableMessage: [String: String] = [:]
     var behaviour: Behaviour
 
     init(clock: VirtualClock, behaviour: @escaping Behaviour = { _, _ in FakeFleet.ok() }) {
@@ -82,7 +84,7 @@ final class FakeFleet: DrillHosts, @unchecked Sendable {
 
     func prepare(_ host: String) async -> Result<HostPool.Connected, TransportError> {
         if let kind = unreachable[host] {
-            return .failure(TransportError(kind, host: host, endpoint: "\(host):22", "no answer (\(kind.rawValue))"))
+            return .failure(TransportError(kind, host: host, endpoint: "\(host):22", unreachableMessage[host] ?? "no answer (\(kind.rawValue))"))
         }
         clock.advance(by: .milliseconds(10))
         return .success(HostPool.Connected(latency: .milliseconds(10), trustedNewKey: nil))
