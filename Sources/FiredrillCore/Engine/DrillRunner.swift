@@ -581,8 +581,8 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
             case .holding, .failing: break
             }
             if heldSince != nil { break }
-            // From now, not from the sample's end: journaling its results is not lateness.
-            guard let next = window.next(after: max(t, now - start), pause: pause) else { break }
+            // Journaling the results is not lateness: the next sample is late only from now on.
+            guard let next = window.next(after: t, now: now - start, pause: pause) else { break }
             do { try await clock.sleep(until: started.advanced(by: start + next), tolerance: nil) } catch { break }
             pause = min(pause * 3 / 2, options.maxPollInterval)
         }

@@ -78,7 +78,9 @@ public struct HoldWindow: Sendable, Equatable {
 
     /// When to take the next sample after one at `t`, given the current back-off `pause`; nil
     /// when the window is over (the last sample was at the deadline).
-    public mutating func next(after t: Duration, pause: Duration) -> Duration? {
+    /// `now` (when the sample's results are recorded, after `t`): a sample due before then is
+    /// only late from then on — recording is not a pause.
+    public mutating func next(after t: Duration, now: Duration? = nil, pause: Duration) -> Duration? {
         var wait = pause
         if let since {
             wait = min(wait, max(hold / 4, .milliseconds(50)))
@@ -86,8 +88,9 @@ public struct HoldWindow: Sendable, Equatable {
             if end > t { wait = min(wait, end - t) }
         }
         let at = t + wait
-        if at <= within { due = at; return at }
-        if t < within { due = within; return within }
+        let ready = max(now ?? t, t)
+        if at <= within { due = max(at, ready); return at }
+        if t < within { due = max(within, ready); return within }
         return nil
     }
 }

@@ -106,6 +106,15 @@ import Testing
         #expect(v.sample(at: d + s(15), started: d, passing: true) == .failing && v.gap == s(15))
     }
 
+    /// Recording 500 results on a slow disk took 2 s: the next sample starts after that, on
+    /// time from then on, and is no gap.
+    @Test func recordingTheResultsIsNoGap() {
+        var w = HoldWindow(hold: s(5), within: s(60))
+        _ = w.sample(at: s(1), passing: true)
+        #expect(w.next(after: s(1), now: s(3), pause: s(0.5)) == s(1.5), "the schedule is kept")
+        #expect(w.sample(at: s(3.3), started: s(3.2), passing: true) == .holding(since: s(1)) && w.gap == nil)
+    }
+
     /// A slow check within its timeout is no gap: its sample started on time.
     @Test func aSlowCheckWithinItsTimeoutIsNoGap() {
         var w = HoldWindow(hold: s(3), within: s(60), longestSample: s(21))
