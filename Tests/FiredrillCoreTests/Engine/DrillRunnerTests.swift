@@ -251,15 +251,7 @@ import Testing
 
     @Test func aTimedOutCommandIsSweptByItsTagAndWhatSurvivedIsNamed() async throws {
         let h = try RunnerHarness()
-        let healthy = h.fleet.behaviour
-        h.fleet.behaviour = { c, fleet throws(TransportError) in
-            if c.text == "stop-primary" {
-                fleet.set("primary-down")
-                return CommandResult(outcome: .timedOut, stdout: CapturedOutput(), stderr: CapturedOutput(), duration: .seconds(60))
-            }
-            if c.isLeftoverStop { return FakeFleet.ok(c.host == "db1" ? "killed 3021(sleep)" : "gone") }
-            return try await healthy(c, fleet)
-        }
+        h.stopPrimaryTimesOut { c in c.host == "db1" ? "killed 3021(sleep)" : "gone" }
         let outcome = await h.run()
         let events = await h.events
         let stop = try #require(events.first(\.leftoverStopped))
@@ -274,15 +266,7 @@ import Testing
     /// What the sweep could not kill (a process stuck in the kernel) is named, not called killed.
     @Test func whatSurvivesTheSweepIsNamed() async throws {
         let h = try RunnerHarness()
-        let healthy = h.fleet.behaviour
-        h.fleet.behaviour = { c, fleet throws(TransportError) in
-            if c.text == "stop-primary" {
-                fleet.set("primary-down")
-                return CommandResult(outcome: .timedOut, stdout: CapturedOutput(), stderr: CapturedOutput(), duration: .seconds(60))
-            }
-            if c.isLeftoverStop { return FakeFleet.ok("killed 2 3021(sleep) 3022(nfs-hang)\nsurvived 3022(nfs-hang)") }
-            return try await healthy(c, fleet)
-        }
+        h.stopPrimaryTimesOut { _ in "killed 2 3021(sleep) 3022(nfs-hang)\nsurvived 3022(nfs-hang)" }
         _ = await h.run()
         let stop = try #require(await h.events.first(\.leftoverStopped))
         #expect(stop.verdict == .survived && (stop.detail ?? "").contains("still running after SIGKILL: 3022(nfs-hang)"), "\(stop.detail ?? "")")

@@ -264,6 +264,20 @@ struct RunnerHarness {
         }
     }
 
+    /// Stopping the primary times out on its host (the primary does go down); the sweep that
+    /// follows answers `sweep(command)`.
+    func stopPrimaryTimesOut(sweep: @escaping @Sendable (SentCommand) -> String) {
+        let healthy = fleet.behaviour
+        fleet.behaviour = { c, fleet throws(TransportError) in
+            if c.text == "stop-primary" {
+                fleet.set("primary-down")
+                return CommandResult(outcome: .timedOut, stdout: CapturedOutput(), stderr: CapturedOutput(), duration: .seconds(60))
+            }
+            if c.isLeftoverStop { return FakeFleet.ok(sweep(c)) }
+            return try await healthy(c, fleet)
+        }
+    }
+
     /// The API answers unless the primary was stopped and the standby not yet serving.
     static func apiUp(_ fleet: FakeFleet, _ clock: VirtualClock) -> Bool {
         guard fleet.isSet("api-down") else { return true }
