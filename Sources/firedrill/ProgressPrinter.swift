@@ -97,7 +97,7 @@ actor ProgressPrinter: DrillObserver {
             return style.yellow("  ~ flapped, the hold window starts again: \(p.detail ?? "")")
         case let .verifyGap(p):
             if live { status("gap: \(p.detail ?? "")"); return nil }
-            return style.yellow("  ~ gap, the hold window starts again: \(p.detail ?? "")")
+            return style.yellow("  ~ gap: \(p.detail ?? "")")
         case let .verifyFinished(p):
             let ms = p.durationMS.map { DurationText.format(.milliseconds(Int64($0))) } ?? ""
             return p.passed ? "  \(ok) verified (\(p.detail ?? "held")) after \(p.attempt ?? 1) attempt(s), \(ms)" : "  \(bad) verify failed: \(p.detail ?? "")"

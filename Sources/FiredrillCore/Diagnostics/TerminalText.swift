@@ -110,6 +110,9 @@ public enum TerminalText {
         case 0x202A...0x202E, 0x2066...0x2069: return true
         // The invisible direction marks (LRM, RLM, ALM): reorder what is around them.
         case 0x200E, 0x200F, 0x061C: return true
+        // Line and paragraph separators (a line break to some viewers), and the invisible ones
+        // that make two names look the same: zero-width space, word joiner, BOM, tag characters.
+        case 0x2028, 0x2029, 0x200B, 0x2060, 0xFEFF, 0xE0000...0xE007F: return true
         case 0xE000...0xE002: return true
         default: return false
         }

@@ -255,11 +255,35 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
 
     // MARK: Preflight
 
+    /// One sample of the steady state that can be trusted: a sample the controller stopped
+    /// running around (the heartbeat saw it, or it took longer than its checks may) may be from
+    /// before the pause, so it is taken again (up to three times); never trusted, the checks are
+    /// errors that say why.
+    private func steadyStateSample() async -> [CheckOutcome] {
+        let slowest = (plan.steadyState.map { $0.timeout.duration }.max() ?? .zero) + .seconds(1)
+        var stale: [Duration] = []
+        for _ in 0..<3 {
+            let mark = environment.pauses.mark()
+            let began = now
+            let outcomes = await Preflight.evaluate(plan.steadyState, with: environment.checks)
+            if Task.isCancelled { return outcomes }
+            let took = now - began
+            guard let pause = environment.pauses.stalled(since: mark) ?? (took > slowest ? took : nil) else {
+                guard let first = stale.first else { return outcomes }
+                let note = " (checked again: the controller did not run for \(DurationText.format(first)) while the first sample was out)"
+                return outcomes.map { var o = $0; o.detail += note; return o }
+            }
+            stale.append(pause)
+        }
+        let why = "not trusted: the controller did not run for \(stale.map(DurationText.format).joined(separator: ", then ")) while the checks were out"
+        return plan.steadyState.map { _ in CheckOutcome(.error, detail: why, latency: .zero) }
+    }
+
     /// Every host reachable and the steady state holding; false (and journaled why) otherwise.
     private func preflight() async -> Bool {
         guard await connectAll(phase: .steadyState) else { return false }
         var problems: [String] = []
-        let outcomes = await Preflight.evaluate(plan.steadyState, with: environment.checks)
+        let outcomes = await steadyStateSample()
         if Task.isCancelled { return false }   // stopped, not failed: nothing to record of them
         for (check, o) in zip(plan.steadyState, outcomes) {
             await logCheck(check, o, phase: .steadyState, step: nil, attempt: 1)
@@ -322,7 +346,7 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
                     }
                     return (.killed, killed)
                 }
-                if said == "gone" { return (.alreadyEnded, "\(l.step) on \(l.host) (\(which)): nothing of it was still running \(l.cause.text)") }
+                if said == "gone" { return (.alreadyEnded, "\(l.step) on \(l.host) (\(which)): no process carrying its tag was found \(l.cause.text)") }
                 return (.unknown, "\(l.step) on \(l.host): could not tell whether it still runs (\(said.isEmpty ? r.outcome.description : String(said.prefix(200))))")
             } catch {
                 return (.unknown, "\(l.step) on \(l.host): could not check whether it still runs: \(error.message)")
@@ -712,7 +736,7 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
     /// Whether the steady state holds again; nil when the playbook has none to check.
     private func finalCheck() async -> Bool? {
         if plan.steadyState.isEmpty { return nil }
-        let outcomes = await Preflight.evaluate(plan.steadyState, with: environment.checks)
+        let outcomes = await steadyStateSample()
         if Task.isCancelled { return false }   // stopped by an interrupt: says nothing of the hosts
         var holds = true
         for (check, o) in zip(plan.steadyState, outcomes) {

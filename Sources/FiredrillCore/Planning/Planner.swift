@@ -171,9 +171,22 @@ public struct Planner {
         }
     }
 
+    /// The longest command an SSH exec request carries (libssh2 sends it in one packet; past
+    /// ~32 KB the request is refused), with Firedrill's wrapper (`RemoteCommand.wrap`) around it.
+    static let maxCommandBytes = 30_000
+
     func commands(_ on: Located<String>, _ run: Template, step: String, _ state: inout State) -> [PlannedCommand] {
-        hosts(on, &state, purpose: step).map { host in
+        var tooLong = false
+        return hosts(on, &state, purpose: step).map { host in
             let command = render(run, host: host, step: step, mode: .shell, &state)
+            // The command quoted as the wrapper quotes it, and the wrapper's own ~500 bytes.
+            let bytes = ShellQuoting.quote(command.description).utf8.count + 500
+            if bytes > Self.maxCommandBytes && !tooLong {
+                tooLong = true
+                state.diagnostics.append(.error("'run:' renders to a \(bytes / 1000) KB command on \(host): at most \(Self.maxCommandBytes / 1000) KB can be sent over SSH",
+                                                at: run.location, length: max(1, min(run.source.count, 80)),
+                                                hint: "put a long script in a file on the host and run that file"))
+            }
             // `sh -c ''` exits 0: an empty command would "pass" having done nothing.
             let shown = command.description.trimmingCharacters(in: .whitespacesAndNewlines)
             if command.secretNames.isEmpty, shown.isEmpty || shown == "''" {

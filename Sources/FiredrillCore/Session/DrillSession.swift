@@ -153,8 +153,22 @@ public final class DrillSession: @unchecked Sendable {
                 if case let .number(p)? = h["port"] { s += ":\(Int(p))" }
                 return s
             }
-            let what = moved.prefix(5).map { "\($0) was \(at(was[$0])), now \(at(isNow[$0]))" }.joined(separator: "; ")
-            throw CommandError("the inventory moved \(moved.count == 1 ? "a host" : "\(moved.count) hosts") since run \(point.runID) started: \(what)"
+            // Address, port and user as one endpoint; anything else that changed (the key file,
+            // the kind of connection) by its name.
+            func changes(_ name: String) -> String {
+                guard case let .object(a)? = was[name], case let .object(b)? = isNow[name] else { return "\(name) was \(at(was[name])), now \(at(isNow[name]))" }
+                var parts: [String] = []
+                if at(was[name]) != at(isNow[name]) { parts.append("\(name) was \(at(was[name])), now \(at(isNow[name]))") }
+                for key in Set(a.keys).union(b.keys).subtracting(["name", "address", "port", "user"]).sorted() where a[key] != b[key] {
+                    func text(_ v: JSONValue?) -> String {
+                        switch v { case let .string(s)?: return s; case let .number(n)?: return "\(n)"; case nil: return "unset"; default: return "set" }
+                    }
+                    parts.append("\(name)'s \(key) was \(text(a[key])), now \(text(b[key]))")
+                }
+                return parts.joined(separator: ", ")
+            }
+            let what = moved.prefix(5).map(changes).joined(separator: "; ")
+            throw CommandError("the inventory changed how \(moved.count == 1 ? "a host is" : "\(moved.count) hosts are") reached since run \(point.runID) started: \(what)"
                                + (moved.count > 5 ? "; and \(moved.count - 5) more" : ""),
                                hint: "restore by hand, or put the inventory (with its host_vars/ and group_vars/) back as it was")
         }

@@ -201,6 +201,33 @@ import Testing
         #expect(outcome.result == .passed)
     }
 
+    /// Stopped while the steady-state check before step 1 was out, and the service broke during
+    /// the pause: that sample is not trusted, a fresh one is taken, and it finds the break.
+    @Test func aPauseDuringPreflightTakesTheSampleAgain() async throws {
+        var h = try RunnerHarness()
+        let clock = h.clock, fleet = h.fleet, pauses = h.pauses
+        let calls = Counter()
+        h.probe = FakeProbe { check, _ in
+            switch check {
+            case "db_port": return fleet.isSet("primary-down") ? .failed : .passed
+            default:
+                // First look: healthy, then the controller stops and the API dies meanwhile.
+                if await calls.next() == 1 { pauses.pause(clock, for: .seconds(15)); fleet.set("api-down"); return .passed }
+                return RunnerHarness.apiUp(fleet, clock) ? .passed : .failed
+            }
+        }
+        let outcome = await h.run()
+        #expect(outcome.result == .preconditions, "no failover on a service that broke while nobody looked")
+        #expect(h.fleet.drillCommands.isEmpty)
+        // Never trusted at all (stopped on every try): the checks are errors, said why.
+        var g = try RunnerHarness()
+        let (c2, p2) = (g.clock, g.pauses)
+        g.probe = FakeProbe { _, _ in p2.pause(c2, for: .seconds(5)); return .passed }
+        let never = await g.run()
+        #expect(never.result == .preconditions && (never.record.preconditions ?? "").contains("not trusted: the controller did not run"),
+                "\(never.record.preconditions ?? "")")
+    }
+
     /// The same pause with no heartbeat to see it: a sample that took 20 s when its checks may take
     /// 3 s is stale all the same.
     @Test func aSampleLongerThanItsChecksMayTakeIsAGap() async throws {

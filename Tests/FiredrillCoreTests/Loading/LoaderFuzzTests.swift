@@ -106,9 +106,12 @@ import Testing
         #expect(loaded.playbook == nil)
     }
 
-    @Test(arguments: ["Stop\u{1B}[2J primary", "Stop\nprimary", "Stop \u{202E}yramirp", "bell\u{07}"])
+    @Test(arguments: ["Stop\u{1B}[2J primary", "Stop\nprimary", "Stop \u{202E}yramirp", "bell\u{07}", "rlm\u{200F}", "alm\u{061C}",
+                      "line\u{2028}separator", "bom\u{FEFF}", "zero\u{200B}width", "tag\u{E0041}"])
     func aNameWithControlCharactersIsRefusedWhereItIs(_ name: String) {
-        let escaped = name.replacingOccurrences(of: "\n", with: "\\n").unicodeScalars.map { $0.value < 0x20 || (0x202A...0x202E).contains($0.value) ? String(format: "\\u%04X", $0.value) : String($0) }.joined()
+        let escaped = name.replacingOccurrences(of: "\n", with: "\\n").unicodeScalars.map {
+            $0.value < 0x20 || $0.value >= 0x600 ? String(format: $0.value > 0xFFFF ? "\\U%08X" : "\\u%04X", $0.value) : String($0)
+        }.joined()
         let d = diagnose(playbook(steps: """
           - name: "\(escaped)"
             on: db_primary

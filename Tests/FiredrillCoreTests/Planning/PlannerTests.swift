@@ -21,6 +21,21 @@ import Testing
         ])
     }
 
+    /// An SSH exec request carries ~32 KB: a longer command (here through a variable) is refused
+    /// where it is written, once per step, not sent to fail as "connection lost".
+    @Test func aCommandTooLongForSSHIsRefusedAtItsStep() throws {
+        let step = """
+          - name: Huge
+            on: web
+            run: "echo {{ blob }}"
+        """
+        let (_, d) = plan(playbook(steps: step), extraVars: ["blob": .string(String(repeating: "a", count: 40_000))])
+        let errors = d.filter { $0.severity == .error }
+        #expect(errors.count == 1 && errors[0].message.contains("at most 30 KB can be sent over SSH") && errors[0].location?.line != nil, "\(d.messages)")
+        let (ok, d2) = plan(playbook(steps: step), extraVars: ["blob": .string(String(repeating: "a", count: 20_000))])
+        #expect(ok != nil && !d2.hasErrors, "\(d2.messages)")
+    }
+
     @Test func perHostChecksExpandForTheStepsHosts() throws {
         let (p, _) = plan(playbook())
         let verify = try #require(p?.steps.first?.verify)
