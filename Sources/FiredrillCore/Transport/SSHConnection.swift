@@ -99,9 +99,20 @@ public final class SSHConnection: Transport, @unchecked Sendable {
 
     // MARK: - Connecting (worker thread)
 
+    /// `ConnectTimeout` of the host (its SSH configuration) when it is shorter than --connect-timeout.
+    private var connectTimeout: Duration {
+        connection.connectTimeoutSeconds.map { min(options.connectTimeout, .seconds($0)) } ?? options.connectTimeout
+    }
+
     private func connectOnWorker() throws(TransportError) {
         if session != nil { return }
-        let deadline = ContinuousClock.now + options.connectTimeout
+        // Reaching the host directly when the team reaches it through a jump host could reach
+        // another machine, or none: refused, never bypassed.
+        if let proxy = connection.proxy {
+            throw error(.unsupported, "\(connection.name) is reached through \(proxy) (the SSH configuration or ansible_ssh_common_args): jump hosts and proxy commands are not supported yet",
+                        hint: "run Firedrill from a machine that reaches the host directly, or pass --no-ssh-config if that setting does not apply")
+        }
+        let deadline = ContinuousClock.now + connectTimeout
         let fd = try openSocket(deadline: deadline)
         connectCount += 1
         guard let s = libssh2_session_init_ex(nil, nil, nil, nil) else {
@@ -120,7 +131,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
             try authenticate(s, deadline: deadline)
             if options.keepaliveSeconds > 0 { libssh2_keepalive_config(s, 1, UInt32(options.keepaliveSeconds)) }
             // The first command on a fresh connection costs ~50 ms more on the server side: pay it now.
-            _ = try execute("true", openWithin: options.connectTimeout, endWithin: options.connectTimeout, cancelled: CancellationFlag())
+            _ = try execute("true", openWithin: connectTimeout, endWithin: connectTimeout, cancelled: CancellationFlag())
         } catch {
             disconnectOnWorker()
             throw error
@@ -163,7 +174,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
             }
             if !ready {
                 Glibc.close(fd)
-                throw error(.connectTimeout, "no answer within \(options.connectTimeout.text) (TCP connect)",
+                throw error(.connectTimeout, "no answer within \(connectTimeout.text) (TCP connect)",
                             hint: "is the host up and port \(connection.port) open? check ansible_host/ansible_port")
             }
             var soError: Int32 = 0
@@ -238,10 +249,13 @@ public final class SSHConnection: Transport, @unchecked Sendable {
     private func authenticate(_ s: OpaquePointer, deadline: ContinuousClock.Instant) throws(TransportError) {
         var tried: [String] = []
         var rsaRefused = false
-        var keys: [String] = []
-        if let k = connection.privateKeyFile { keys = [NSString(string: k).expandingTildeInPath] } else {
-            keys = options.identityFiles.filter { FileManager.default.fileExists(atPath: $0) }
-        }
+        // The inventory's key, then the SSH configuration's `IdentityFile`s; only without either,
+        // the default key files.
+        var keys: [String] = ([connection.privateKeyFile].compactMap { $0 } + (connection.identityFiles ?? []))
+            .map { NSString(string: $0).expandingTildeInPath }
+        if keys.isEmpty { keys = options.identityFiles.filter { FileManager.default.fileExists(atPath: $0) } }
+        // `IdentityFile`s the configuration names that do not exist are skipped, as ssh does.
+        if connection.identityFiles != nil { keys = keys.filter { $0 == connection.privateKeyFile.map { NSString(string: $0).expandingTildeInPath } || FileManager.default.fileExists(atPath: $0) } }
         for key in keys {
             guard FileManager.default.isReadableFile(atPath: key) else {
                 tried.append("publickey \(key) (not readable)")
@@ -259,7 +273,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
             default: tried.append("publickey \(key)")
             }
         }
-        if options.useAgent, let socket = options.agentSocket {
+        if options.useAgent, connection.identitiesOnly != true, let socket = options.agentSocket {
             switch try authenticateWithAgent(s, socket: socket, deadline: deadline) {
             case .success: return
             case let .failure(why): tried.append("agent \(socket): \(why.message)")
@@ -419,6 +433,8 @@ public final class SSHConnection: Transport, @unchecked Sendable {
                                     stderr.append(stderrHead)
                                 }
                                 headDone = true
+                                // A quick command's end can come in the same read as its process group.
+                                if endSaidAt == nil, let marker, stderr.endStatus(marker: marker, window: stderrHead.count + 8) != nil { endSaidAt = .now }
                             } else if stderrHead.count > 256 {
                                 stderr.append(stderrHead); headDone = true
                             }
