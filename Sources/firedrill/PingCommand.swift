@@ -19,6 +19,25 @@ struct ConnectOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("After a command's timeout, how long the host gives it to end before SIGKILL.", valueName: "DURATION"))
     var killGrace = "5s"
 
+    @Option(name: [.customShort("F"), .long], help: ArgumentHelp("OpenSSH client configuration to read (default ~/.ssh/config; inventory variables win over it).", valueName: "FILE"))
+    var sshConfig: String?
+
+    @Flag(help: "Do not read any OpenSSH client configuration.")
+    var noSshConfig = false
+
+    /// The SSH configuration is read where the inventory is loaded: said through the environment.
+    func validate() throws {
+        if noSshConfig && sshConfig != nil { throw ValidationError("--ssh-config and --no-ssh-config: give one") }
+        if noSshConfig { setenv("FIREDRILL_SSH_CONFIG", "none", 1) }
+        if let sshConfig {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: sshConfig, isDirectory: &isDir), !isDir.boolValue else {
+                throw ValidationError("--ssh-config '\(sshConfig)' is not a file")
+            }
+            setenv("FIREDRILL_SSH_CONFIG", sshConfig, 1)
+        }
+    }
+
     /// A positive duration, or a message that says which flag is wrong and why.
     static func duration(_ flag: String, _ text: String, example: String) throws -> Duration {
         guard let d = DurationText.parse(text) else {

@@ -1,3 +1,4 @@
+import Foundation
 /// An Ansible-compatible inventory: hosts and groups in the order Ansible keeps them,
 /// with their variables. Built by `InventoryBuilder`; queried with `InventoryPattern`.
 public struct Inventory: Sendable {
@@ -33,6 +34,8 @@ public struct Inventory: Sendable {
     public internal(set) var hostVarsFiles: [String: [String: VarValue]] = [:]
     /// Files and folders the inventory was read from.
     public internal(set) var sources: [String] = []
+    /// The team's OpenSSH configuration, consulted as Ansible's `ssh` would (inventory variables win).
+    public var sshConfig: SSHConfig?
 
     /// Filled by `freeze()` once loading is done: merged variables per host and hosts per group,
     /// which planning asks for once per host and step.
@@ -251,37 +254,86 @@ public struct Inventory: Sendable {
         return vars
     }
 
-    /// How to reach a host, from its merged variables.
+    /// How to reach a host, as Ansible's `ssh` would: the inventory's variables (`ansible_host`,
+    /// `ansible_port`, `ansible_user`, `ansible_ssh_private_key_file`) first, then the `-o`
+    /// options in `ansible_ssh_common_args`/`ansible_ssh_extra_args` (they are on `ssh`'s command
+    /// line), then `~/.ssh/config` for the host's address (its `HostName`, `Port`, `User`,
+    /// `IdentityFile`…), then OpenSSH's defaults.
     public func connection(of host: String) -> HostConnection {
         if hosts[host] == nil, Inventory.localhostNames.contains(host) {
             return HostConnection(name: host, address: "127.0.0.1", port: 22, kind: .local)
         }
         let vars = variables(of: host)
         func text(_ k: String) -> String? { vars[k].flatMap { $0 == .null ? nil : $0.text } }
-        let port: Int
+        var port: Int?
         switch vars["ansible_port"] ?? vars["ansible_ssh_port"] {
         case let .int(p)?: port = p
-        case let .string(s)?: port = Int(s) ?? 22
-        default: port = 22
+        case let .string(s)?: port = Int(s)
+        default: port = nil
         }
         let local = text("ansible_connection") == "local"
-        // `-o UserKnownHostsFile=PATH` in Ansible's ssh arguments: honoured, as OpenSSH would.
-        var knownHosts: String?
+        let target = text("ansible_host") ?? text("ansible_ssh_host") ?? host
+        // `ssh`'s command line: the first value of each option wins over the configuration file.
+        var commandLine: [String: String] = [:]
+        var commandLineKeys: [String] = []
         for key in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
             guard let args = text(key) else { continue }
-            for word in args.split(separator: " ") where word.hasPrefix("UserKnownHostsFile=") {
-                knownHosts = String(word.dropFirst("UserKnownHostsFile=".count))
+            for o in SSHConfig.commandLineOptions(args).options {
+                if o.key == "identityfile" { commandLineKeys.append(o.value); continue }
+                if commandLine[o.key] == nil { commandLine[o.key] = o.value }
             }
         }
+        let file = local ? nil : sshConfig?.resolve(target)
+        func option(_ key: String) -> String? { commandLine[key] ?? file?.value(key) }
+        let address = commandLine["hostname"] ?? file?.hostName ?? target
+        let user = text("ansible_user") ?? text("ansible_ssh_user") ?? option("user")
         var result = HostConnection(
             name: host,
-            address: text("ansible_host") ?? text("ansible_ssh_host") ?? host,
-            port: port,
-            user: text("ansible_user") ?? text("ansible_ssh_user"),
+            address: address,
+            port: port ?? option("port").flatMap(Int.init) ?? 22,
+            user: user,
             privateKeyFile: text("ansible_ssh_private_key_file") ?? text("ansible_private_key_file"),
             kind: local ? .local : .ssh)
-        result.knownHostsFile = knownHosts
+        guard !local else { return result }
+        let home = FileManager.default.homeDirectoryForCurrentUser.path
+        let me = CurrentUser.name()
+        let expand: (String) -> String = { s in
+            (file ?? SSHConfig.Resolved(host: target.lowercased())).expanded(s, home: home, localUser: me, remoteUser: user ?? me, port: result.port)
+        }
+        result.knownHostsFile = option("userknownhostsfile").map { $0.split(separator: " ").map(String.init).first.map(expand) ?? $0 }
+        let identities = (commandLineKeys + (file?.identityFiles ?? [])).map(expand)
+        if !identities.isEmpty { result.identityFiles = identities }
+        if option("identitiesonly")?.lowercased() == "yes" { result.identitiesOnly = true }
+        result.connectTimeoutSeconds = option("connecttimeout").flatMap(Int.init)
+        if let jump = option("proxyjump"), jump.lowercased() != "none" {
+            result.proxy = "ProxyJump \(jump)"
+        } else if let command = option("proxycommand"), command.lowercased() != "none" {
+            result.proxy = "ProxyCommand \(command)"
+        }
         return result
+    }
+
+    /// What about reaching `host` Firedrill reads but does not act on, in words: options in the
+    /// SSH configuration or in `ansible_ssh_common_args` it does not use (never silently dropped).
+    public func sshNotes(of host: String) -> [String] {
+        guard hosts[host] != nil else { return [] }
+        let vars = variables(of: host)
+        func text(_ k: String) -> String? { vars[k].flatMap { $0 == .null ? nil : $0.text } }
+        guard text("ansible_connection") != "local" else { return [] }
+        var notes: [String] = []
+        for key in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
+            guard let args = text(key) else { continue }
+            let parsed = SSHConfig.commandLineOptions(args)
+            let ignored = parsed.options.map(\.key).filter { !SSHConfig.understood.contains($0) && !SSHConfig.harmless.contains($0) }
+            if !parsed.unknown.isEmpty || !ignored.isEmpty {
+                notes.append("\(key) of \(host): not used: \((parsed.unknown + ignored).joined(separator: ", "))")
+            }
+        }
+        let target = text("ansible_host") ?? text("ansible_ssh_host") ?? host
+        if let ignored = sshConfig?.ignoredOptions(target), !ignored.isEmpty {
+            notes.append("the SSH configuration's options for \(target) that Firedrill does not use: \(ignored.joined(separator: ", "))")
+        }
+        return notes
     }
 
     /// Names Ansible treats as the implicit, local controller host when the inventory lacks them.
@@ -300,8 +352,18 @@ public struct HostConnection: Sendable, Hashable, Codable {
     public var user: String?
     public var privateKeyFile: String?
     public var kind: Kind
-    /// known_hosts file from `-o UserKnownHostsFile=` in ansible_ssh_common_args, if any.
+    /// known_hosts file from `-o UserKnownHostsFile=` in ansible_ssh_common_args (or the SSH
+    /// configuration), if any.
     public var knownHostsFile: String?
+    /// Key files from `IdentityFile` (the SSH configuration, `-i`), after `privateKeyFile`.
+    public var identityFiles: [String]?
+    /// `IdentitiesOnly yes`: only those key files, never the agent's other keys.
+    public var identitiesOnly: Bool?
+    /// `ConnectTimeout` for this host, in seconds.
+    public var connectTimeoutSeconds: Int?
+    /// A jump host or proxy command the host is reached through (`ProxyJump x`, `ProxyCommand
+    /// …`): not supported yet, so such a host is refused rather than reached directly.
+    public var proxy: String?
 
     public init(name: String, address: String, port: Int = 22, user: String? = nil, privateKeyFile: String? = nil, kind: Kind = .ssh) {
         self.name = name; self.address = address; self.port = port; self.user = user

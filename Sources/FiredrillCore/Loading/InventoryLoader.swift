@@ -11,7 +11,11 @@ public struct InventoryLoader {
 
     static let ignoredExtensions = [".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry"]
 
-    public init() {}
+    /// The SSH configuration to attach (by default `SSHConfig.standard()`: `FIREDRILL_SSH_CONFIG`,
+    /// else `~/.ssh/config`).
+    let sshConfig: @Sendable () -> SSHConfig?
+
+    public init(sshConfig: @escaping @Sendable () -> SSHConfig? = { SSHConfig.standard() }) { self.sshConfig = sshConfig }
 
     /// Loads one or more inventory sources (files or folders) into one inventory, as `-i A -i B` does.
     public func load(paths: [String]) -> Result {
@@ -43,6 +47,11 @@ public struct InventoryLoader {
         }
         inventory.reconcile()
         inventory.freeze()
+        // How `ssh` would reach the hosts: the team's OpenSSH configuration.
+        if let config = sshConfig() {
+            diagnostics += config.errors + config.warnings
+            inventory.sshConfig = config
+        }
         return Result(inventory: inventory, diagnostics: diagnostics, sources: sources)
     }
 

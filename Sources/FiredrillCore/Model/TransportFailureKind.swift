@@ -7,6 +7,8 @@ public enum TransportFailureKind: String, Sendable, Equatable, Codable, CaseIter
     case connectionLost
     /// The host stopped answering after the command was sent and no kill could be delivered.
     case unresponsive
+    /// The host is reached in a way Firedrill cannot (yet) take: a jump host, a proxy command.
+    case unsupported
 }
 
 extension TransportFailureKind {
@@ -28,6 +30,7 @@ extension TransportFailureKind {
         case .local: return "could not run on this machine"
         case .connectionLost: return "the connection was lost"
         case .unresponsive: return "the host stopped answering"
+        case .unsupported: return "reached through a jump host or proxy, not supported yet"
         }
     }
 }

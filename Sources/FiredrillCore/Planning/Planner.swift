@@ -71,6 +71,18 @@ public struct Planner {
         steps.forEach(noteStep)
         restore.forEach(noteStep)
         let connections = hostNames.map { inventory?.connection(of: $0) ?? HostConnection(name: $0, address: $0) }
+        // How a host is reached that Firedrill cannot take, or options it reads and does not use:
+        // said before anything connects (the connection refuses a proxy; this says it early).
+        var said = Set<String>()
+        for c in connections {
+            if let proxy = c.proxy, said.insert("proxy \(c.name)").inserted {
+                state.diagnostics.append(.warning("\(c.name) is reached through \(proxy): jump hosts and proxy commands are not supported yet, so it will be refused at preflight",
+                                                  hint: "run from a machine that reaches it directly, or --no-ssh-config if the SSH configuration's setting does not apply"))
+            }
+            for n in inventory?.sshNotes(of: c.name) ?? [] where said.insert(n).inserted {
+                state.diagnostics.append(.warning(n, hint: "Firedrill honours HostName, User, Port, IdentityFile, IdentitiesOnly, UserKnownHostsFile and ConnectTimeout"))
+            }
+        }
 
         func allSteps(_ s: [PlannedStep]) -> [PlannedStep] { s.flatMap { [$0] + allSteps($0.onFailure) } }
         let everyStep = allSteps(steps) + allSteps(restore)

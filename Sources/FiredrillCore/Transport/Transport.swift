@@ -165,7 +165,7 @@ public struct TransportError: Error, Sendable, Equatable, CustomStringConvertibl
         switch kind {
         case .connectionLost, .unresponsive, .cancelled: return true
         case .connectionRefused, .nameResolution, .connectTimeout, .handshake, .hostKeyUnknown, .hostKeyChanged,
-             .authentication, .channel, .disconnected, .timeout, .local:
+             .authentication, .channel, .disconnected, .timeout, .local, .unsupported:
             return false
         }
     }

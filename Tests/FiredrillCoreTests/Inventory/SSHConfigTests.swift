@@ -1,0 +1,236 @@
+import Foundation
+import Testing
+@testable import FiredrillCore
+
+/// `~/.ssh/config` resolution against the real resolver: `ssh -G -F FILE HOST` (OpenSSH), for
+/// every host of a set of configurations. The keys compared are the ones Firedrill acts on.
+@Suite struct SSHConfigTests {
+    static let configs: [(name: String, text: String, hosts: [String])] = [
+        ("basic", """
+            Host db1
+              HostName 10.2.0.11
+              User deploy
+              Port 2222
+            Host *
+              User fallback
+              ConnectTimeout 7
+            """, ["db1", "db2", "DB1"]),
+        ("first-wins", """
+            Host db*
+              User first
+              Port 2201
+            Host db1
+              User second
+              Port 2202
+              IdentityFile ~/.ssh/db1
+            Host *
+              IdentityFile ~/.ssh/all_%h_%r
+            """, ["db1", "db9", "web1"]),
+        ("negation", """
+            Host *.example !bastion.example
+              ProxyJump bastion.example
+              User ops
+            Host bastion.example
+              User jump
+            """, ["db1.example", "bastion.example", "other.net"]),
+        ("wildcards", """
+            Host app-?? web[0-9]
+              User literal
+            Host app-?
+              User one
+            Host "quoted host" app-*
+              Port 2300
+            """, ["app-1", "app-12", "app-123", "web[0-9]"]),
+        ("hostname-tokens", """
+            Host short*
+              HostName %h.dc2.hospital.example
+            Host pct
+              HostName %%h.example
+            """, ["shortname", "pct"]),
+        ("equals-and-comments", """
+            # a comment
+            Host db1 # the primary
+              User=alice  # trailing
+              Port = 2022
+              StrictHostKeyChecking=accept-new
+            Host db2
+              StrictHostKeyChecking yes
+              ServerAliveInterval 15
+              IdentitiesOnly yes
+            Host db3
+              StrictHostKeyChecking off
+              UserKnownHostsFile ~/kh /etc/ssh/kh_%h
+            """, ["db1", "db2", "db3"]),
+        ("proxies", """
+            Host behind-*
+              ProxyCommand ssh -W %h:%p bastion
+            Host direct
+              ProxyJump none
+            Host *
+              ProxyJump user@jump1:2222,jump2
+            Host mixed
+              ProxyJump first
+              ProxyCommand nc %h %p
+            """, ["behind-a", "direct", "else", "mixed"]),
+        ("top-level", """
+            User toplevel
+            Port 2444
+            Host special
+              User special
+            """, ["special", "plain"]),
+    ]
+
+    /// `ssh -G`'s answer, key → value (identity files and known-hosts lists joined by spaces).
+    static func oracle(_ path: String, _ host: String) throws -> [String: String] {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/ssh")
+        p.arguments = ["-G", "-F", path, host]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        var values: [String: String] = [:]
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            let key = String(parts[0])
+            values[key] = values[key].map { $0 + " " + parts[1] } ?? String(parts[1])
+        }
+        return values
+    }
+
+    @Test(arguments: configs.indices)
+    func resolutionAgreesWithOpenSSH(_ index: Int) throws {
+        let (name, text, hosts) = Self.configs[index]
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-sshcfg-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = "\(dir)/\(name)"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let config = SSHConfig.load(path: path)
+        let home = FileManager.default.homeDirectoryForCurrentUser.path
+        let me = CurrentUser.name()
+        for host in hosts {
+            let ssh = try Self.oracle(path, host)
+            let r = config.resolve(host)
+            let user = r.user ?? me
+            let port = r.port ?? 22
+            #expect(ssh["hostname"] == r.hostName, "\(name) \(host): hostname")
+            #expect(ssh["user"] == user, "\(name) \(host): user")
+            #expect(ssh["port"] == String(port), "\(name) \(host): port")
+            #expect(ssh["proxyjump"] == r.proxyJump, "\(name) \(host): proxyjump")
+            #expect(ssh["proxycommand"] == r.proxyCommand, "\(name) \(host): proxycommand")
+            #expect(ssh["identitiesonly"] == (r.identitiesOnly ? "yes" : "no"), "\(name) \(host): identitiesonly")
+            #expect(ssh["connecttimeout"] == (r.connectTimeout.map(String.init) ?? "none"), "\(name) \(host): connecttimeout")
+            #expect(ssh["serveraliveinterval"] == String(r.serverAliveInterval ?? 0), "\(name) \(host): serveraliveinterval")
+            let strict: String
+            switch r.strictHostKeyChecking {
+            case "yes"?: strict = "true"
+            case "no"?, "off"?: strict = "false"
+            case let s?: strict = s
+            case nil: strict = "ask"
+            }
+            #expect(ssh["stricthostkeychecking"] == strict, "\(name) \(host): stricthostkeychecking")
+            if !r.identityFiles.isEmpty {
+                #expect(ssh["identityfile"] == r.identityFiles.joined(separator: " "), "\(name) \(host): identityfile")
+            }
+            let known = (r.userKnownHostsFiles ?? ["~/.ssh/known_hosts", "~/.ssh/known_hosts2"])
+                .map { r.expanded($0, home: home, localUser: me, remoteUser: user, port: port) }
+            #expect(ssh["userknownhostsfile"] == known.joined(separator: " "), "\(name) \(host): userknownhostsfile")
+        }
+    }
+
+    /// At least 20 host × configuration cases are checked against OpenSSH.
+    @Test func theOracleCoversTwentyCases() {
+        #expect(Self.configs.map(\.hosts.count).reduce(0, +) >= 20)
+    }
+
+    @Test func includeInsideAHostBlockAppliesUnderIt() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-sshinc-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir + "/conf.d", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "User included\nPort 2555\n".write(toFile: dir + "/conf.d/a.conf", atomically: true, encoding: .utf8)
+        try "Host db*\n  Include \(dir)/conf.d/*.conf\nHost *\n  User other\n".write(toFile: dir + "/config", atomically: true, encoding: .utf8)
+        let config = SSHConfig.load(path: dir + "/config")
+        for host in ["db1", "web1"] {
+            let ssh = try Self.oracle(dir + "/config", host)
+            let r = config.resolve(host)
+            #expect(ssh["user"] == (r.user ?? CurrentUser.name()) && ssh["port"] == String(r.port ?? 22), "\(host): \(ssh["user"] ?? "") \(r.user ?? "")")
+        }
+        #expect(config.resolve("db1").user == "included" && config.resolve("web1").user == "other")
+    }
+
+    @Test func matchBlocksAreWarnedAboutAndNotHalfApplied() {
+        let config = SSHConfig.parse("Match host db*\n  User matched\nHost *\n  User plain\n", file: "cfg")
+        #expect(config.resolve("db1").user == "plain")
+        #expect(config.warnings.count == 1 && config.warnings[0].message.contains("'Match'") && config.warnings[0].location?.line == 1)
+    }
+
+    @Test func optionsFiredrillDoesNotUseAreNamed() {
+        let config = SSHConfig.parse("Host db1\n  LocalCommand echo hi\n  Compression yes\n  CertificateFile ~/.ssh/c.pub\n", file: "cfg")
+        #expect(config.ignoredOptions("db1") == ["certificatefile", "localcommand"])
+    }
+}
+
+/// How a host is reached once the inventory and the SSH configuration meet: as Ansible's `ssh`
+/// would — inventory variables, then `-o` options in ansible_ssh_common_args, then the file.
+@Suite struct SSHConfigInventoryTests {
+    static let config = SSHConfig.parse("""
+        Host db1 db2
+          HostName %h.dc1.example
+          User fromconfig
+          Port 2201
+          IdentityFile ~/.ssh/dc1_%r
+          IdentitiesOnly yes
+        Host 10.9.*
+          ProxyJump bastion.example
+        Host *
+          ConnectTimeout 4
+          UserKnownHostsFile ~/.ssh/known_%h
+        """, file: "config", home: "/home/op")
+
+    func inventory(_ text: String) -> Inventory {
+        var inv = InventoryLoader(sshConfig: { nil }).load(text: text, file: "inv.yml").inventory
+        inv.sshConfig = Self.config
+        return inv
+    }
+
+    @Test func theFileFillsWhatTheInventoryLeavesOpen() {
+        let inv = inventory("all:\n  hosts:\n    db1:\n    db2: { ansible_user: deploy, ansible_port: 22 }\n")
+        let c1 = inv.connection(of: "db1")
+        #expect(c1.address == "db1.dc1.example" && c1.port == 2201 && c1.user == "fromconfig", "\(c1)")
+        #expect(c1.identityFiles == ["/home/op/.ssh/dc1_fromconfig"] || c1.identityFiles?.first?.hasSuffix("/.ssh/dc1_fromconfig") == true, "\(c1)")
+        #expect(c1.identitiesOnly == true && c1.connectTimeoutSeconds == 4 && c1.proxy == nil)
+        #expect(c1.knownHostsFile?.hasSuffix("/.ssh/known_db1.dc1.example") == true, "\(c1.knownHostsFile ?? "")")
+        let c2 = inv.connection(of: "db2")
+        #expect(c2.user == "deploy" && c2.port == 22, "inventory variables win: \(c2)")
+    }
+
+    @Test func theCommandLineInTheInventoryWinsOverTheFile() {
+        let inv = inventory("""
+            all:
+              hosts:
+                db1: { ansible_ssh_common_args: "-o User=fromargs -oPort=2999 -o 'ConnectTimeout 9' -o UserKnownHostsFile=/etc/kh" }
+            """)
+        let c = inv.connection(of: "db1")
+        #expect(c.user == "fromargs" && c.port == 2999 && c.connectTimeoutSeconds == 9 && c.knownHostsFile == "/etc/kh", "\(c)")
+    }
+
+    @Test func aJumpHostIsRecordedNeverBypassed() {
+        let inv = inventory("all:\n  hosts:\n    far: { ansible_host: 10.9.0.5 }\n    near: { ansible_ssh_common_args: \"-J jump@b:2222\" }\n")
+        #expect(inv.connection(of: "far").proxy == "ProxyJump bastion.example")
+        #expect(inv.connection(of: "near").proxy == "ProxyJump jump@b:2222")
+    }
+
+    @Test func whatIsNotUsedIsNamed() {
+        let inv = inventory("all:\n  hosts:\n    db1: { ansible_ssh_common_args: \"-o ControlMaster=auto -o ForwardAgent=yes -C -o LocalCommand=x\" }\n")
+        let notes = inv.sshNotes(of: "db1")
+        #expect(notes.count == 1 && notes[0].contains("-C") && notes[0].contains("localcommand") && !notes[0].contains("controlmaster"), "\(notes)")
+    }
+
+    @Test func shellWordsAsAnsiblePassesThem() {
+        #expect(SSHConfig.shellWords(#"-o "ProxyCommand=ssh -W %h:%p b" -o 'User=x y' a\ b"#) == ["-o", "ProxyCommand=ssh -W %h:%p b", "-o", "User=x y", "a b"])
+    }
+}
