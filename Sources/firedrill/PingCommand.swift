@@ -25,9 +25,25 @@ struct ConnectOptions: ParsableArguments {
     @Flag(help: "Do not read any OpenSSH client configuration.")
     var noSshConfig = false
 
+    @Flag(name: [.customShort("k"), .long], help: "Ask for the SSH login password (for hosts whose inventory gives none).")
+    var askPass = false
+
+    @Option(help: ArgumentHelp("File holding the SSH login password on its first line (mode 600).", valueName: "FILE"))
+    var connectionPasswordFile: String?
+
+    @Flag(name: [.customShort("K"), .long], help: "Ask for the become (sudo) password (for hosts whose inventory gives none).")
+    var askBecomePass = false
+
+    @Option(help: ArgumentHelp("File holding the become (sudo) password on its first line (mode 600).", valueName: "FILE"))
+    var becomePasswordFile: String?
+
     /// The SSH configuration is read where the inventory is loaded: said through the environment.
     func validate() throws {
         if noSshConfig && sshConfig != nil { throw ValidationError("--ssh-config and --no-ssh-config: give one") }
+        if askPass && connectionPasswordFile != nil { throw ValidationError("--ask-pass and --connection-password-file: give one") }
+        if askBecomePass && becomePasswordFile != nil { throw ValidationError("--ask-become-pass and --become-password-file: give one") }
+        if let f = connectionPasswordFile { _ = try PasswordPrompt.fromFile(f, flag: "--connection-password-file") }
+        if let f = becomePasswordFile { _ = try PasswordPrompt.fromFile(f, flag: "--become-password-file") }
         if noSshConfig { setenv("FIREDRILL_SSH_CONFIG", "none", 1) }
         if let sshConfig {
             var isDir: ObjCBool = false
@@ -64,6 +80,21 @@ struct ConnectOptions: ParsableArguments {
         o.knownHostsOverride = knownHosts
         return o
     }
+
+    /// The options with the operator's passwords: read from their files, or asked for on the
+    /// terminal (once: call this where the command runs, not in `validate`).
+    func sshOptionsWithPasswords() throws -> SSHOptions {
+        var o = try sshOptions()
+        do throws(PasswordPrompt.Unavailable) {
+            if askPass { o.passwords.password = try PasswordPrompt.ask("SSH password: ") }
+            if askBecomePass { o.passwords.becomePassword = try PasswordPrompt.ask("BECOME password: ") }
+        } catch {
+            throw ValidationError("\(askBecomePass ? "-K" : "-k"): \(error.description); give the password in a file instead (--become-password-file / --connection-password-file, mode 600)")
+        }
+        if let f = connectionPasswordFile { o.passwords.password = try PasswordPrompt.fromFile(f, flag: "--connection-password-file") }
+        if let f = becomePasswordFile { o.passwords.becomePassword = try PasswordPrompt.fromFile(f, flag: "--become-password-file") }
+        return o
+    }
 }
 
 struct PingCommand: AsyncParsableCommand {
@@ -94,9 +125,9 @@ struct PingCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (inv, hosts) = try selectHosts(inventory: inventory, pattern: pattern, limit: limit, noColor: noColor)
-        let pool = HostPool(options: try connect.sshOptions())
+        let pool = HostPool(options: try connect.sshOptionsWithPasswords())
         let reach = InventoryHosts(pool: pool, inventory: inv)
-        let results = await inParallel(hosts, limit: connect.forks) { await reach.prepare($0) }
+        let results = await inParallel(hosts, limit: connect.forks) { await reach.prepare($0, become: []) }
         await pool.closeAll()
         var failed = 0
         let width = (hosts.map(\.count).max() ?? 0) + 2

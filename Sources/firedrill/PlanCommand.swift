@@ -43,7 +43,7 @@ struct PlanCommand: AsyncParsableCommand {
         let plan = definition.preview
         var report: PreflightReport?
         if preflight {
-            let runtime = try options.runtime(definition, ssh: try connect.sshOptions())
+            let runtime = try options.runtime(definition, ssh: try connect.sshOptionsWithPasswords())
             report = await Preflight.run(plan: plan, environment: runtime.environment, forks: connect.forks)
             await runtime.pool.closeAll()
         }

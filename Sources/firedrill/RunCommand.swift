@@ -80,7 +80,7 @@ struct RunCommand: AsyncParsableCommand {
         let interactive = isatty(STDIN_FILENO) == 1
         let session = try DrillSession.prepare(DrillSession.Request(
             playbook: playbook, resume: resume, inventory: options.inventory, limit: options.limit, extraVars: options.extraVars,
-            runsDir: runsDir, ssh: try connect.sshOptions(), forks: connect.forks, manual: manual, interactive: interactive,
+            runsDir: runsDir, ssh: try connect.sshOptionsWithPasswords(), forks: connect.forks, manual: manual, interactive: interactive,
             busyExit: busyExit, historyDB: history.db, version: version))
         Terminal.report(session.warnings.diagnostics, sources: session.warnings.sources, noColor: options.noColor)
         for note in session.notes { Terminal.err("note: \(TerminalText.safe(note))\n") }

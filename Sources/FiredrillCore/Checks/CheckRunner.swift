@@ -36,7 +36,7 @@ public struct CheckRunner: Sendable {
             let target = try check.target.reveal(secrets)
             if let from = check.from {
                 guard let t = await transport(from) else { return CheckOutcome(.error, detail: "no connection to \(from)", latency: .zero) }
-                return try await evaluateRemotely(check, target: target, on: t)
+                return try await evaluateRemotely(check, target: target, on: check.become.map { BecomingTransport(base: t, become: $0) } ?? t)
             }
             switch check.definition.kind {
             case let .http(h): return try await http(h, url: target, headers: check.headers, timeout: check.timeout.duration)

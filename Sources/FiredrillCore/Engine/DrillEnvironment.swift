@@ -1,8 +1,9 @@
 /// The hosts of a drill, as the runner reaches them: by inventory name. `InventoryHosts` reaches
 /// real ones (SSH, local); tests give the runner fake ones.
 public protocol DrillHosts: Sendable {
-    /// Connects (or checks the connection) and runs a no-op command.
-    func prepare(_ host: String) async -> Result<HostPool.Connected, TransportError>
+    /// Connects (or checks the connection) and runs a no-op command, also as each user the drill
+    /// becomes there.
+    func prepare(_ host: String, become: [Become]) async -> Result<HostPool.Connected, TransportError>
     /// The transport of a host, for its commands.
     func transport(for host: String) async -> any Transport
     func closeAll() async
@@ -41,12 +42,12 @@ public struct InventoryHosts: DrillHosts {
 
     public init(pool: HostPool, inventory: Inventory) { self.pool = pool; self.inventory = inventory }
 
-    public func prepare(_ host: String) async -> Result<HostPool.Connected, TransportError> {
-        await pool.prepare(inventory.connection(of: host))
+    public func prepare(_ host: String, become: [Become]) async -> Result<HostPool.Connected, TransportError> {
+        await pool.prepare(inventory.connection(of: host), credentials: inventory.credentials(of: host), become: become)
     }
 
     public func transport(for host: String) async -> any Transport {
-        await pool.transport(for: inventory.connection(of: host))
+        await pool.transport(for: inventory.connection(of: host), credentials: inventory.credentials(of: host))
     }
 
     public func closeAll() async { await pool.closeAll() }

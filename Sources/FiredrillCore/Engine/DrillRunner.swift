@@ -299,7 +299,8 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
 
     private func connectAll(phase: Phase) async -> Bool {
         let hosts = environment.hosts
-        let results = await inParallel(plan.hosts.map(\.name), limit: options.forks) { await hosts.prepare($0) }
+        let plan = self.plan
+        let results = await inParallel(plan.hosts.map(\.name), limit: options.forks) { await hosts.prepare($0, become: plan.become(on: $0)) }
         // Why each host failed, grouped by reason: 100 of 300 hosts refusing is one line, not 100.
         var problems: [Failure] = []
         var down: [(host: String, kind: TransportFailureKind?, reason: String)] = []
@@ -332,10 +333,14 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
     /// hosts at once (up to --forks).
     private func stopLeftovers(_ leftovers: [Machine.Leftover]) async {
         let hosts = environment.hosts
+        let plan = self.plan
         let found = await inParallel(leftovers, limit: options.forks) { l -> (LeftoverVerdict, String) in
             let which = l.process.pgid > 0 ? "process group \(l.process.pgid)" : "found by its tag; the host had not reported its process group"
             do throws(TransportError) {
-                let r = try await hosts.transport(for: l.host).run(RemoteCommand.stopLeftover(l.process), timeout: .seconds(10))
+                // With the privileges the command ran with: a root daemon is neither seen nor
+                // killable by the login user.
+                let r = try await hosts.transport(for: l.host).run(RemoteCommand.stopLeftover(l.process), timeout: .seconds(10),
+                                                                   become: plan.become(step: l.step, host: l.host))
                 let said = r.stdout.text.trimmingCharacters(in: .whitespacesAndNewlines)
                 let lines = said.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
                 if let first = lines.first, first.hasPrefix("killed") {
@@ -364,7 +369,8 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
         let detail: String
         let verdict: LeftoverVerdict
         do throws(TransportError) {
-            let r = try await environment.hosts.transport(for: host).run(RemoteCommand.listLeftover(tag), timeout: .seconds(10))
+            let become = step.commands.first { $0.host == host }?.become
+            let r = try await environment.hosts.transport(for: host).run(RemoteCommand.listLeftover(tag), timeout: .seconds(10), become: become)
             let said = r.stdout.text.trimmingCharacters(in: .whitespacesAndNewlines)
             if said.hasPrefix("running") {
                 verdict = .leftRunning
@@ -438,9 +444,10 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
             await log(.commandFinished(.init(phase: phase, step: step.id, host: host, passed: false, failure: .notSent, detail: why)))
             return false
         }
-        guard let rendered = step.commands.first(where: { $0.host == host })?.command else {
+        guard let planned = step.commands.first(where: { $0.host == host }) else {
             return await notSent("no command was planned for this host")
         }
+        let rendered = planned.command
         let text: String
         do { text = try rendered.reveal(environment.secrets) } catch {
             return await notSent("the command could not be prepared: \((error as? Diagnostic)?.message ?? "a secret has no value")")
@@ -459,7 +466,7 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
         let running = RunningEvent()
         let r: CommandResult
         do throws(TransportError) {
-            r = try await transport.run(text, timeout: step.timeout.duration, tag: tag) { process in
+            r = try await transport.run(text, timeout: step.timeout.duration, tag: tag, become: planned.become) { process in
                 running.set(Task { await self.commandRunning(ref, step: step, host: host, process) }, process: process)
             }
         } catch {
@@ -714,7 +721,7 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
     private func runDataCommand(_ cmd: PlannedCommand, timeout: Duration) async -> String? {
         let t = await environment.hosts.transport(for: cmd.host)
         do {
-            let r = try await t.run(try cmd.command.reveal(environment.secrets), timeout: timeout)
+            let r = try await t.run(try cmd.command.reveal(environment.secrets), timeout: timeout, become: cmd.become)
             return r.succeeded ? nil : Self.failure(r.outcome, stderr: mask.output(r.stderr))
         } catch {
             return mask(CheckRunner.describe(error))

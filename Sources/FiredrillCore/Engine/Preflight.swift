@@ -44,7 +44,7 @@ public enum Preflight {
     /// Connects to the plan's hosts (at most `forks` at once), then evaluates the steady-state checks once.
     public static func run(plan: Plan, environment: DrillEnvironment, forks: Int) async -> PreflightReport {
         let hostsAccess = environment.hosts
-        let results = await inParallel(plan.hosts.map(\.name), limit: forks) { await hostsAccess.prepare($0) }
+        let results = await inParallel(plan.hosts.map(\.name), limit: forks) { await hostsAccess.prepare($0, become: plan.become(on: $0)) }
         let hosts = zip(plan.hosts, results).map { c, r -> PreflightReport.HostStatus in
             switch r {
             case let .success(ready):

@@ -313,6 +313,57 @@ public struct Inventory: Sendable {
         return result
     }
 
+    /// The host's become defaults (`ansible_become`, `ansible_become_user`, `ansible_become_method`,
+    /// `ansible_become_flags`), under what a playbook, step or check says.
+    public func becomeSetting(of host: String) -> BecomeSetting {
+        guard hosts[host] != nil else { return BecomeSetting() }
+        let vars = variables(of: host)
+        func text(_ k: String) -> String? { vars[k].flatMap { $0 == .null ? nil : $0.text } }
+        var setting = BecomeSetting()
+        switch vars["ansible_become"] {
+        case let .bool(b)?: setting.enabled = b
+        case let .string(s)?: setting.enabled = ["yes", "true", "1", "on"].contains(s.lowercased()) ? true : (["no", "false", "0", "off"].contains(s.lowercased()) ? false : nil)
+        case let .int(i)?: setting.enabled = i != 0
+        default: break
+        }
+        setting.user = text("ansible_become_user")
+        setting.method = text("ansible_become_method").flatMap { BecomeMethod(rawValue: $0.lowercased()) }
+        setting.flags = text("ansible_become_flags")
+        return setting
+    }
+
+    /// What about the host's become variables is not usable, in words (for validate).
+    public func becomeProblems(of host: String) -> [String] {
+        guard hosts[host] != nil else { return [] }
+        let vars = variables(of: host)
+        func text(_ k: String) -> String? { vars[k].flatMap { $0 == .null ? nil : $0.text } }
+        var out: [String] = []
+        if let m = text("ansible_become_method"), BecomeMethod(rawValue: m.lowercased()) == nil {
+            out.append("ansible_become_method of \(host) is '\(m)': Firedrill supports sudo")
+        }
+        if let v = vars["ansible_become"], case let .string(s) = v, !["yes", "true", "1", "on", "no", "false", "0", "off"].contains(s.lowercased()) {
+            out.append("ansible_become of \(host) is '\(s)', which is neither true nor false")
+        }
+        if let u = text("ansible_become_user"), !Become.isValidUser(u) { out.append("ansible_become_user of \(host) is not a user name: '\(u)'") }
+        if let f = text("ansible_become_flags"), let bad = Become.refusedFlag(in: f) {
+            out.append("ansible_become_flags of \(host) has \(bad), which Firedrill sets itself")
+        }
+        return out
+    }
+
+    /// The host's passwords from the inventory (`ansible_password`/`ansible_ssh_pass`,
+    /// `ansible_become_password`/`ansible_become_pass`): secrets, never in a plan or journal.
+    public func credentials(of host: String) -> HostCredentials {
+        guard hosts[host] != nil else { return HostCredentials() }
+        let vars = variables(of: host)
+        func secret(_ keys: String...) -> Secret? {
+            for k in keys { if let v = vars[k], v != .null, !v.text.isEmpty { return Secret(v.text) } }
+            return nil
+        }
+        return HostCredentials(password: secret("ansible_password", "ansible_ssh_pass", "ansible_ssh_password"),
+                               becomePassword: secret("ansible_become_password", "ansible_become_pass"))
+    }
+
     /// What about reaching `host` Firedrill reads but does not act on, in words: options in the
     /// SSH configuration or in `ansible_ssh_common_args` it does not use (never silently dropped).
     public func sshNotes(of host: String) -> [String] {
@@ -344,6 +395,21 @@ public struct Inventory: Sendable {
 }
 
 /// Connection settings of one host.
+/// A host's passwords, apart from its connection (which plans and journals record).
+public struct HostCredentials: Sendable, Equatable {
+    public var password: Secret?
+    public var becomePassword: Secret?
+
+    public init(password: Secret? = nil, becomePassword: Secret? = nil) {
+        self.password = password; self.becomePassword = becomePassword
+    }
+
+    /// Each value from `self`, or else from `fallback` (the operator's -k/-K).
+    public func or(_ fallback: HostCredentials) -> HostCredentials {
+        HostCredentials(password: password ?? fallback.password, becomePassword: becomePassword ?? fallback.becomePassword)
+    }
+}
+
 public struct HostConnection: Sendable, Hashable, Codable {
     public enum Kind: String, Sendable, Hashable, Codable { case ssh, local }
     public var name: String

@@ -12,9 +12,10 @@ public struct PlaybookLoader {
 
     static let topKeys = ["name", "service", "criticality", "owner", "scenario", "exercise", "schedule", "objectives",
                           "inventory", "vars", "secrets", "include", "checks", "steady_state", "data_check", "steps", "restore",
-                          "description"]
-    static let stepKeys = ["name", "on", "run", "manual", "timeout", "serial", "max_fail_percentage", "verify", "on_failure", "disruptive"]
-    static let checkCommonKeys = ["timeout", "on", "targets"]
+                          "description"] + becomeKeys
+    static let stepKeys = ["name", "on", "run", "manual", "timeout", "serial", "max_fail_percentage", "verify", "on_failure", "disruptive"] + becomeKeys
+    static let checkCommonKeys = ["timeout", "on", "targets"] + becomeKeys
+    static let becomeKeys = ["become", "become_user", "become_method", "become_flags"]
 
     public init() {}
 
@@ -124,14 +125,47 @@ public struct PlaybookLoader {
         guard let name, let service else {
             return Result(playbook: nil, diagnostics: reader.diagnostics, sources: sources)
         }
-        let playbook = Playbook(
+        var playbook = Playbook(
             file: file, name: name, service: service, criticality: criticality ?? .medium, owner: owner, scenario: scenario,
             exercise: exercise, schedule: schedule, objectives: objectives, inventory: inventory, vars: vars, secrets: secrets,
             checks: checks, steadyState: steadyState, dataCheck: dataCheck, steps: steps, restore: restore, includes: includes)
+        playbook.become = readBecome(top, &reader)
         return Result(playbook: playbook, diagnostics: reader.diagnostics, sources: sources)
     }
 
     // MARK: - Parts
+
+    /// `become`, `become_user`, `become_method`, `become_flags` of a playbook, step or check.
+    func readBecome(_ m: [String: YAMLNode], _ reader: inout NodeReader) -> BecomeSetting {
+        var b = BecomeSetting()
+        if let n = m["become"] { b.enabled = reader.bool(n, "become") }
+        if let n = m["become_user"], let u = reader.string(n, "become_user") {
+            if Become.isValidUser(u) { b.user = u } else {
+                reader.error("become_user '\(u)' is not a user name", at: n, hint: "give the account to run as, e.g. become_user: postgres")
+            }
+        }
+        if let n = m["become_method"], let text = reader.string(n, "become_method") {
+            switch BecomeMethod(rawValue: text) {
+            case .sudo?: b.method = .sudo
+            case .su?:
+                reader.error("become_method su is not supported: su reads its password from a terminal, and Firedrill runs commands without one", at: n,
+                             hint: "use sudo (become_method: sudo), with a sudoers rule for the login user")
+            case nil:
+                reader.error("become_method '\(text)' is not supported", at: n, hint: "Firedrill becomes another user with sudo: become_method: sudo")
+            }
+        }
+        if let n = m["become_flags"], let f = reader.string(n, "become_flags") {
+            if let bad = Become.refusedFlag(in: f) {
+                reader.error("become_flags has '\(bad)', which Firedrill sets itself (it answers sudo's prompt and names the user)", at: n,
+                             hint: "leave it out; become_user names the user; other sudo options such as -H or -E may stay")
+            } else if f.contains(where: { "\n\r;&|`$<>()".contains($0) }) {
+                reader.error("become_flags may hold only sudo options, found shell characters in '\(f)'", at: n, hint: "e.g. become_flags: \"-H -E\"")
+            } else {
+                b.flags = f
+            }
+        }
+        return b
+    }
 
     func readSchedule(_ node: YAMLNode, _ reader: inout NodeReader) -> Schedule? {
         guard let m = reader.mapping(node, "schedule", allowed: ["every", "window", "timezone", "blackout", "start", "grace"]) else { return nil }
@@ -343,7 +377,13 @@ public struct PlaybookLoader {
                          hint: "remove on:, or use targets: to check each host's certificate from here")
         }
         guard let kind else { return nil }
-        return Check(name: name, location: key.location, kind: kind, timeout: timeout, on: on, targets: targets, file: key.location.file)
+        var check = Check(name: name, location: key.location, kind: kind, timeout: timeout, on: on, targets: targets, file: key.location.file)
+        check.become = readBecome(m, &reader)
+        if !check.become.isEmpty, on == nil, let first = Self.becomeKeys.compactMap({ m[$0] }).first {
+            reader.error("check '\(name)' has become but runs from here, not on a host", at: first,
+                         hint: "become applies to a check run on a host (on: PATTERN); remove it, or add on:")
+        }
+        return check
     }
 
     func readSteps(_ node: YAMLNode, _ section: String, _ reader: inout NodeReader, disruptiveByDefault: Bool) -> [Step] {
@@ -416,8 +456,13 @@ public struct PlaybookLoader {
         if let d = m["disruptive"], let b = reader.bool(d, "disruptive") { disruptive = b }
         if case .manual = action, m["disruptive"] == nil { disruptive = false }
         guard let action else { return nil }
-        return Step(name: name, location: node.location, action: action, timeout: timeout, serial: serial,
-                    maxFailPercentage: maxFail, verify: verify, onFailure: onFailure, disruptive: disruptive)
+        var step = Step(name: name, location: node.location, action: action, timeout: timeout, serial: serial,
+                        maxFailPercentage: maxFail, verify: verify, onFailure: onFailure, disruptive: disruptive)
+        step.become = readBecome(m, &reader)
+        if case .manual = action, !step.become.isEmpty, let first = Self.becomeKeys.compactMap({ m[$0] }).first {
+            reader.error("manual step '\(name.value)' cannot have become: the operator does it", at: first, hint: "remove the become keys from this step")
+        }
+        return step
     }
 
     func loadIncludedChecks(_ path: String, from item: Located<String>, reader: inout NodeReader, sources: inout [String: String]) -> [Check] {

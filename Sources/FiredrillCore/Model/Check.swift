@@ -11,6 +11,8 @@ public struct Check: Sendable, Equatable {
     public var targets: Located<String>?
     /// The file the check was defined in (a playbook or an included checks file).
     public var file: String
+    /// The check's own `become*` keys, for a check run on a host (`on:`).
+    public var become = BecomeSetting()
 
     public static let defaultTimeout: Duration = .seconds(5)
 

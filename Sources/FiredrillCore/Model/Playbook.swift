@@ -23,6 +23,8 @@ public struct Playbook: Sendable, Equatable {
     public var restore: [Step]
     /// Files of shared checks pulled in with `include:`.
     public var includes: [String]
+    /// `become`, `become_user`, `become_method`, `become_flags` at the top: every step's and check's default.
+    public var become = BecomeSetting()
 
     public func check(named name: String) -> Check? { checks.first { $0.name == name } }
 }

@@ -12,6 +12,8 @@ public struct Step: Sendable, Equatable {
     public var onFailure: [Step]
     /// Whether the step disrupts the service: RTO is measured from the first disruptive step.
     public var disruptive: Bool
+    /// The step's own `become*` keys (over the playbook's and the host's).
+    public var become = BecomeSetting()
 
     public static let defaultTimeout: Duration = .seconds(300)
 

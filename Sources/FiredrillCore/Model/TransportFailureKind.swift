@@ -9,6 +9,8 @@ public enum TransportFailureKind: String, Sendable, Equatable, Codable, CaseIter
     case unresponsive
     /// The host is reached in a way Firedrill cannot (yet) take: a jump host, a proxy command.
     case unsupported
+    /// sudo did not run the command (a password needed or refused, no rights, requiretty).
+    case become
 }
 
 extension TransportFailureKind {
@@ -30,7 +32,8 @@ extension TransportFailureKind {
         case .local: return "could not run on this machine"
         case .connectionLost: return "the connection was lost"
         case .unresponsive: return "the host stopped answering"
-        case .unsupported: return "reached through a jump host or proxy, not supported yet"
+        case .unsupported: return "reached in a way Firedrill does not support"
+        case .become: return "could not become the step's user (sudo refused)"
         }
     }
 }

@@ -89,6 +89,12 @@ public struct PlannedCommand: Sendable, Encodable {
     public var host: String
     /// The command to send: secrets are pieces of their own and print masked.
     public var command: RenderedText
+    /// Run as another user (sudo), from the step's, playbook's or host's `become`.
+    public var become: Become?
+
+    public init(host: String, command: RenderedText, become: Become? = nil) {
+        self.host = host; self.command = command; self.become = become
+    }
 }
 
 public struct PlannedStep: Sendable, Encodable {
@@ -146,8 +152,10 @@ public struct PlannedCheck: Sendable, Encodable {
     public var expect: String
     /// The check as written, for the engine.
     public var definition: Check
+    /// For a check run on a host: as another user (sudo).
+    public var become: Become?
 
-    enum CodingKeys: String, CodingKey { case name, type, host, from, target, timeout, expect }
+    enum CodingKeys: String, CodingKey { case name, type, host, from, target, timeout, expect, become }
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name)
@@ -157,10 +165,38 @@ public struct PlannedCheck: Sendable, Encodable {
         try c.encode(target, forKey: .target)
         try c.encode(timeout, forKey: .timeout)
         try c.encode(expect, forKey: .expect)
+        try c.encodeIfPresent(become, forKey: .become)
     }
 
     /// `name` or `name@host`.
     public var label: String { host.map { "\(name)@\($0)" } ?? name }
+}
+
+extension Plan {
+    /// Every user the drill becomes on `host` (for preflight to try each once).
+    public func become(on host: String) -> [Become] {
+        var out: [Become] = []
+        func add(_ b: Become?) { if let b, !out.contains(b) { out.append(b) } }
+        func step(_ s: PlannedStep) {
+            s.commands.filter { $0.host == host }.forEach { add($0.become) }
+            s.verify.map { ($0.up + $0.down).filter { $0.from == host }.forEach { add($0.become) } }
+            s.onFailure.forEach(step)
+        }
+        steadyState.filter { $0.from == host }.forEach { add($0.become) }
+        dataCheck.map { ($0.write + $0.read).filter { $0.host == host }.forEach { add($0.become) } }
+        (steps + restore).forEach(step)
+        return out
+    }
+
+    /// The user the command of step `id` (an on_failure hook too) ran as on `host`.
+    public func become(step id: String, host: String) -> Become? {
+        func find(_ steps: [PlannedStep]) -> PlannedStep? {
+            for s in steps { if s.id == id { return s }; if let f = find(s.onFailure) { return f } }
+            return nil
+        }
+        if id == "data_check" { return dataCheck.flatMap { ($0.write + $0.read).first { $0.host == host }?.become } }
+        return find(steps + restore)?.commands.first { $0.host == host }?.become
+    }
 }
 
 public struct PlannedDataCheck: Sendable, Encodable {

@@ -38,8 +38,8 @@ public struct Planner {
         let steady = playbook.steadyState.flatMap { expand(checkNamed: $0, stepHosts: nil, &state) }
         var data: PlannedDataCheck?
         if let dc = playbook.dataCheck {
-            data = PlannedDataCheck(write: commands(dc.write.on, dc.write.run, step: "data_check", &state),
-                                    read: commands(dc.read.on, dc.read.run, step: "data_check", &state),
+            data = PlannedDataCheck(write: commands(dc.write.on, dc.write.run, step: "data_check", become: BecomeSetting(), &state),
+                                    read: commands(dc.read.on, dc.read.run, step: "data_check", become: BecomeSetting(), &state),
                                     timeout: Seconds(dc.timeout))
             // Outside --limit the marker can be neither written nor read: RPO is not measured (rather
             // than measured against nothing, which would read as "found" or as "data lost").
@@ -187,7 +187,22 @@ public struct Planner {
     /// ~32 KB the request is refused), with Firedrill's wrapper (`RemoteCommand.wrap`) around it.
     static let maxCommandBytes = 30_000
 
-    func commands(_ on: Located<String>, _ run: Template, step: String, _ state: inout State) -> [PlannedCommand] {
+    /// What a command or check on `host` runs as: its own keys over the playbook's over the host's.
+    func become(_ own: BecomeSetting, host: String, at location: SourceLocation, _ state: inout State) -> Become? {
+        let hostSetting = inventory?.becomeSetting(of: host) ?? BecomeSetting()
+        let setting = own.over(playbook.become).over(hostSetting)
+        guard setting.enabled == true else { return nil }
+        if setting.method == .su {
+            if !state.diagnostics.contains(where: { $0.message.hasPrefix("ansible_become_method su") }) {
+                state.diagnostics.append(.error("ansible_become_method su (\(host)) is not supported: su reads its password from a terminal, and Firedrill runs commands without one",
+                                                hint: "set ansible_become_method: sudo for the host, with a sudoers rule for its login user"))
+            }
+            return nil
+        }
+        return setting.resolved
+    }
+
+    func commands(_ on: Located<String>, _ run: Template, step: String, become own: BecomeSetting, at location: SourceLocation? = nil, _ state: inout State) -> [PlannedCommand] {
         var tooLong = false
         return hosts(on, &state, purpose: step).map { host in
             let command = render(run, host: host, step: step, mode: .shell, &state)
@@ -206,7 +221,7 @@ public struct Planner {
                                                 length: max(1, run.source.count),
                                                 hint: "check the variables it uses; a variable that is empty on this host?"))
             }
-            return PlannedCommand(host: host, command: command)
+            return PlannedCommand(host: host, command: command, become: become(own, host: host, at: location ?? on.location, &state))
         }
     }
 
@@ -222,7 +237,7 @@ public struct Planner {
         switch step.action {
         case let .command(on, run):
             pattern = on.value
-            cmds = commands(on, run, step: step.name.value, &state)
+            cmds = commands(on, run, step: step.name.value, become: step.become, at: step.location, &state)
             hostList = cmds.map(\.host)
         case let .manual(text):
             kind = .manual
@@ -335,7 +350,8 @@ public struct Planner {
             expect = "modified within \(DurationText.format(f.maxAge))"
         }
         return PlannedCheck(name: check.name, type: check.kind.typeName, host: host, from: from, target: target, headers: headers,
-                            server: server, expectValues: expectValues, timeout: Seconds(check.timeout), expect: expect, definition: check)
+                            server: server, expectValues: expectValues, timeout: Seconds(check.timeout), expect: expect, definition: check,
+                            become: from.flatMap { become(check.become, host: $0, at: check.location, &state) })
     }
 }
 

@@ -27,7 +27,7 @@ public struct DrillRuntime: Sendable {
         let inventory = definition.inventory
         let checks = CheckRunner(secrets: secrets) { host in
             guard inventory.hosts[host] != nil || Inventory.localhostNames.contains(host) else { return nil }
-            return await pool.transport(for: inventory.connection(of: host))
+            return await pool.transport(for: inventory.connection(of: host), credentials: inventory.credentials(of: host))
         }
         return .success(DrillRuntime(definition: definition, secrets: secrets, pool: pool, checks: checks))
     }

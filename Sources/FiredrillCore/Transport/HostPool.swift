@@ -6,14 +6,14 @@ public actor HostPool {
 
     public init(options: SSHOptions) { self.options = options }
 
-    public func transport(for connection: HostConnection) -> any Transport {
+    public func transport(for connection: HostConnection, credentials: HostCredentials = HostCredentials()) -> any Transport {
         if let t = transports[connection.name] { return t }
         let t: any Transport
         switch connection.kind {
         case .local:
-            t = LocalTransport(name: connection.name, killGrace: options.killGrace)
+            t = LocalTransport(name: connection.name, killGrace: options.killGrace, credentials: credentials.or(options.passwords))
         case .ssh:
-            let c = SSHConnection(connection, options: options)
+            let c = SSHConnection(connection, credentials: credentials, options: options)
             ssh[connection.name] = c
             t = c
         }
@@ -24,8 +24,8 @@ public actor HostPool {
     /// Opens (or checks) the connection to a host; local hosts need none. Returns the host key
     /// trusted on first use (`--accept-new`), described with its fingerprint, if one was.
     @discardableResult
-    public func connect(_ connection: HostConnection) async throws(TransportError) -> String? {
-        let t = transport(for: connection)
+    public func connect(_ connection: HostConnection, credentials: HostCredentials = HostCredentials()) async throws(TransportError) -> String? {
+        let t = transport(for: connection, credentials: credentials)
         if let c = t as? SSHConnection { return try await c.connect() }
         return nil
     }
@@ -39,17 +39,28 @@ public actor HostPool {
         public init(latency: Duration, trustedNewKey: String?) { self.latency = latency; self.trustedNewKey = trustedNewKey }
     }
 
-    /// Connects (fresh connection + authentication + a no-op command).
-    public func prepare(_ c: HostConnection) async -> Result<Connected, TransportError> {
+    /// Connects (fresh connection + authentication + a no-op command), then runs the no-op once
+    /// as each user the drill becomes on the host: a password that is missing or wrong, or a
+    /// user without the rights, is found here, before anything disruptive.
+    public func prepare(_ c: HostConnection, credentials: HostCredentials = HostCredentials(), become: [Become] = []) async -> Result<Connected, TransportError> {
         let clock = ContinuousClock()
         let start = clock.now
         do throws(TransportError) {
-            let trusted = try await connect(c)
-            let r = try await transport(for: c).run("true", timeout: .seconds(10))
+            let trusted = try await connect(c, credentials: credentials)
+            let t = transport(for: c, credentials: credentials)
+            let r = try await t.run("true", timeout: .seconds(10))
             guard r.succeeded else {
                 return .failure(TransportError(.channel, host: c.name, endpoint: c.endpoint, "the no-op command failed: \(r.stderr.text)"))
             }
-            return .success(Connected(latency: clock.now - start, trustedNewKey: trusted))
+            let latency = clock.now - start
+            for b in become {
+                let r = try await t.run("true", timeout: .seconds(10), become: b)
+                guard r.succeeded else {
+                    return .failure(TransportError(.become, host: c.name, endpoint: c.endpoint, "the no-op command run with \(b) failed (\(r.outcome)): \(r.stderr.text.prefix(200))",
+                                                   hint: "run `sudo -u \(b.user) true` on the host as \(c.user ?? "the login user") to see why"))
+                }
+            }
+            return .success(Connected(latency: latency, trustedNewKey: trusted))
         } catch {
             return .failure(error)
         }

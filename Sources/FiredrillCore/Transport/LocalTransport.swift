@@ -10,7 +10,8 @@ public final class LocalTransport: Transport, @unchecked Sendable {
     public let killGrace: Duration
     private let worker: WorkerThread
 
-    public init(name: String = "localhost", killGrace: Duration = .seconds(5)) {
+    /// Passwords are not used here: become on this machine is for the user Firedrill runs as.
+    public init(name: String = "localhost", killGrace: Duration = .seconds(5), credentials: HostCredentials = HostCredentials()) {
         self.name = name
         self.killGrace = killGrace
         self.worker = WorkerThread(name: "local-\(name)")
@@ -20,7 +21,13 @@ public final class LocalTransport: Transport, @unchecked Sendable {
 
     public func close() async {}
 
-    public func run(_ command: String, timeout: Duration, tag: String, started: (@Sendable (RemoteProcess) -> Void)?) async throws(TransportError) -> CommandResult {
+    public func run(_ command: String, timeout: Duration, tag: String, become: Become?, started: (@Sendable (RemoteProcess) -> Void)?) async throws(TransportError) -> CommandResult {
+        // On this machine Firedrill does not switch users: a local step that must run as another
+        // user needs Firedrill run as that user (sudo firedrill …), and says so before it starts.
+        if let become, become.user != CurrentUser.name() {
+            throw TransportError(.become, host: name, endpoint: "local", "become (\(become)) on a local host is not supported: Firedrill runs as \(CurrentUser.name()) here",
+                                 hint: "run Firedrill as \(become.user) for this playbook, or drop become for the local host (ansible_become: false)")
+        }
         let flag = CancellationFlag()
         let result: Result<CommandResult, TransportError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in

@@ -11,6 +11,8 @@ import Glibc
 public final class SSHConnection: Transport, @unchecked Sendable {
     public let connection: HostConnection
     public let options: SSHOptions
+    /// The host's passwords (the inventory's, else the operator's): secrets, only ever sent.
+    let credentials: HostCredentials
     private let worker: WorkerThread
     // Touched only on `worker`.
     private var session: OpaquePointer?
@@ -23,10 +25,11 @@ public final class SSHConnection: Transport, @unchecked Sendable {
 
     private static let initOnce: Int32 = libssh2_init(0)
 
-    public init(_ connection: HostConnection, options: SSHOptions) {
+    public init(_ connection: HostConnection, credentials: HostCredentials = HostCredentials(), options: SSHOptions) {
         _ = Self.initOnce
         self.connection = connection
         self.options = options
+        self.credentials = credentials.or(options.passwords)
         self.worker = WorkerThread(name: "ssh-\(connection.name)")
     }
 
@@ -72,13 +75,13 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         return try result.get()
     }
 
-    public func run(_ command: String, timeout: Duration, tag: String, started: (@Sendable (RemoteProcess) -> Void)?) async throws(TransportError) -> CommandResult {
+    public func run(_ command: String, timeout: Duration, tag: String, become: Become?, started: (@Sendable (RemoteProcess) -> Void)?) async throws(TransportError) -> CommandResult {
         let flag = CancellationFlag()
         let result: Result<CommandResult, TransportError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 worker.submit {
                     continuation.resume(returning: Result { () throws(TransportError) in
-                        try self.runOnWorker(command, timeout: timeout, tag: tag, cancelled: flag, started: started, allowReconnect: true)
+                        try self.runOnWorker(command, timeout: timeout, tag: tag, become: become, cancelled: flag, started: started, allowReconnect: true)
                     })
                 }
             }
@@ -246,9 +249,31 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         return "SHA256:" + b64
     }
 
+    /// The methods the server offers this user (`userauth_list`), or nil if it let the user in
+    /// without any ("none" authentication).
+    private func offeredMethods(_ s: OpaquePointer, deadline: ContinuousClock.Instant) throws(TransportError) -> [String]? {
+        while true {
+            if let list = libssh2_userauth_list(s, user, UInt32(user.utf8.count)) {
+                return String(cString: list).split(separator: ",").map(String.init)
+            }
+            if libssh2_userauth_authenticated(s) != 0 { return nil }
+            let rc = libssh2_session_last_errno(s)
+            guard rc == LIBSSH2_ERROR_EAGAIN else {
+                throw error(.authentication, "the server ended authentication before it began: \(lastError(s))")
+            }
+            try waitSocket(s, deadline: deadline, what: "authentication")
+        }
+    }
+
+    /// Tries what the operator has, in OpenSSH's order (publickey: keys, then the agent's; then
+    /// keyboard-interactive and password, with the inventory's or -k's password), only methods
+    /// the server offers. A refusal names what was tried and what the server offered.
     private func authenticate(_ s: OpaquePointer, deadline: ContinuousClock.Instant) throws(TransportError) {
+        guard let offered = try offeredMethods(s, deadline: deadline) else { return }
         var tried: [String] = []
         var rsaRefused = false
+        let password = credentials.password
+        let publickey = offered.contains("publickey")
         // The inventory's key, then the SSH configuration's `IdentityFile`s; only without either,
         // the default key files.
         var keys: [String] = ([connection.privateKeyFile].compactMap { $0 } + (connection.identityFiles ?? []))
@@ -256,7 +281,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         if keys.isEmpty { keys = options.identityFiles.filter { FileManager.default.fileExists(atPath: $0) } }
         // `IdentityFile`s the configuration names that do not exist are skipped, as ssh does.
         if connection.identityFiles != nil { keys = keys.filter { $0 == connection.privateKeyFile.map { NSString(string: $0).expandingTildeInPath } || FileManager.default.fileExists(atPath: $0) } }
-        for key in keys {
+        for key in keys where publickey {
             guard FileManager.default.isReadableFile(atPath: key) else {
                 tried.append("publickey \(key) (not readable)")
                 continue
@@ -273,17 +298,44 @@ public final class SSHConnection: Transport, @unchecked Sendable {
             default: tried.append("publickey \(key)")
             }
         }
-        if options.useAgent, connection.identitiesOnly != true, let socket = options.agentSocket {
+        if publickey, options.useAgent, connection.identitiesOnly != true, let socket = options.agentSocket {
             switch try authenticateWithAgent(s, socket: socket, deadline: deadline) {
             case .success: return
             case let .failure(why): tried.append("agent \(socket): \(why.message)")
             }
         }
+        if let password, offered.contains("keyboard-interactive") {
+            let context = KeyboardInteractiveContext(password: password)
+            let abstract = libssh2_session_abstract(s)
+            let before = abstract?.pointee
+            abstract?.pointee = Unmanaged.passUnretained(context).toOpaque()
+            let rc = try withExtendedLifetime(context) { () throws(TransportError) -> Int32 in
+                defer { abstract?.pointee = before }
+                return try pump("keyboard-interactive authentication", deadline: deadline) {
+                    libssh2_userauth_keyboard_interactive_ex(s, self.user, UInt32(self.user.utf8.count), keyboardInteractiveCallback)
+                }
+            }
+            if rc == 0 { return }
+            tried.append("keyboard-interactive" + (context.unanswered.isEmpty ? " (password refused)" : " (asked \(context.unanswered.map { "'\($0)'" }.joined(separator: ", ")), which Firedrill cannot answer)"))
+        }
+        if let password, offered.contains("password") {
+            let secret = password.reveal()
+            let rc = try pump("password authentication", deadline: deadline) {
+                libssh2_userauth_password_ex(s, self.user, UInt32(self.user.utf8.count), secret, UInt32(secret.utf8.count), nil)
+            }
+            if rc == 0 { return }
+            tried.append(rc == LIBSSH2_ERROR_PASSWORD_EXPIRED ? "password (expired: change it on the host)" : "password (refused)")
+        }
         var hint = "check the user (ansible_user=\(user)), that the public key is in the host's authorized_keys, or set ansible_ssh_private_key_file"
+        if password == nil, offered.contains("password") || offered.contains("keyboard-interactive"), !publickey || tried.isEmpty {
+            hint = "the server takes a password for \(user): set ansible_password (from a vault) or pass -k / --connection-password-file"
+        } else if password != nil, !tried.contains(where: { $0.hasPrefix("password") || $0.hasPrefix("keyboard") }) {
+            hint = "a password was given, but the server does not take one for \(user) (it offers \(offered.joined(separator: ", ")))"
+        }
         if rsaRefused {
             hint = "the RSA key was refused: libssh2 1.10 signs with SHA-1 only, which OpenSSH 8.8+ rejects. Use an ed25519 or ECDSA key (ssh-keygen -t ed25519)"
         }
-        throw error(.authentication, "authentication failed for user '\(user)' (tried: \(tried.isEmpty ? "no key found" : tried.joined(separator: ", ")))", hint: hint)
+        throw error(.authentication, "authentication failed for user '\(user)' (tried: \(tried.isEmpty ? "no key found" : tried.joined(separator: ", ")); the server offers: \(offered.joined(separator: ", ")))", hint: hint)
     }
 
     /// Tries each of the agent's keys. The agent is spoken to by our own client (SSHAgentClient),
@@ -328,7 +380,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
 
     // MARK: - Commands (worker thread)
 
-    private func runOnWorker(_ command: String, timeout: Duration, tag: String, cancelled: CancellationFlag,
+    private func runOnWorker(_ command: String, timeout: Duration, tag: String, become: Become?, cancelled: CancellationFlag,
                              started: (@Sendable (RemoteProcess) -> Void)?, allowReconnect: Bool) throws(TransportError) -> CommandResult {
         if cancelled.isSet { throw error(.cancelled, "cancelled before the command was sent") }
         if session == nil { try connectOnWorker() }
@@ -336,14 +388,14 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         do throws(TransportError) {
             return try execute(RemoteCommand.wrap(command, timeout: timeout, grace: options.killGrace, tag: tag),
                                openWithin: options.connectTimeout, endWithin: budget.waitForEnd, cancelled: cancelled,
-                               tag: tag, started: started)
+                               tag: tag, become: become, started: started)
         } catch let e where (e.kind == .disconnected || e.kind == .timeout) && allowReconnect {
             // The connection was found closed (or silent: no channel within the deadline) before
             // the exec request went out: the command never started, so it may be sent once on a
             // new connection. Any later error never re-sends.
             disconnectOnWorker()
             try connectOnWorker()
-            return try runOnWorker(command, timeout: timeout, tag: tag, cancelled: cancelled, started: started, allowReconnect: false)
+            return try runOnWorker(command, timeout: timeout, tag: tag, become: become, cancelled: cancelled, started: started, allowReconnect: false)
         }
     }
 
@@ -355,8 +407,13 @@ public final class SSHConnection: Transport, @unchecked Sendable {
     /// opening within `openWithin`, the end of the command within `endWithin` of its start, then
     /// a kill within `CommandBudget.kill` and closing within `CommandBudget.close`.
     private func execute(_ command: String, openWithin: Duration, endWithin: Duration, cancelled: CancellationFlag,
-                         tag: String? = nil, started: (@Sendable (RemoteProcess) -> Void)? = nil) throws(TransportError) -> CommandResult {
+                         tag: String? = nil, become: Become? = nil, started: (@Sendable (RemoteProcess) -> Void)? = nil) throws(TransportError) -> CommandResult {
         guard let s = session else { throw error(.disconnected, "not connected") }
+        // Under become, sudo runs the wrapped command; its prompt (unique to this command) is
+        // answered on the channel's input, and what sudo says before the command starts is read
+        // apart from the command's output (`BecomeExchange`).
+        var sudo = become.map { BecomeExchange(become: $0, password: credentials.becomePassword) }
+        let sent = sudo.map { $0.wrap(tag == nil ? "echo \(RemoteCommand.pgidMarker)$$ >&2; " + command : command) } ?? command
         let start = ContinuousClock.now
         let openDeadline = start + openWithin
         var channel: OpaquePointer?
@@ -383,7 +440,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         let startup: Int32
         do throws(TransportError) {
             startup = try pump("starting the command", deadline: openDeadline) {
-                libssh2_channel_process_startup(ch, "exec", 4, command, UInt32(command.utf8.count))
+                libssh2_channel_process_startup(ch, "exec", 4, sent, UInt32(sent.utf8.count))
             }
         } catch {
             abandonSession()
@@ -398,7 +455,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         }
         var stdout = CapturedOutput(), stderr = CapturedOutput()
         var stderrHead: [UInt8] = []
-        var headDone = tag == nil
+        var headDone = tag == nil && become == nil
         var pgid: Int32?
         let endDeadline = start + endWithin
         var timedOut = false
@@ -423,6 +480,22 @@ public final class SSHConnection: Transport, @unchecked Sendable {
                         }
                         else {
                             stderrHead.append(contentsOf: chunk)
+                            if sudo != nil {
+                                switch sudo!.read(&stderrHead) {
+                                case .waiting: continue
+                                case let .answer(bytes):
+                                    do throws(TransportError) { try writeInput(ch, bytes, deadline: openDeadline) } catch {
+                                        abandonSession(); throw error
+                                    }
+                                    continue
+                                case let .refused(failure):
+                                    // sudo has not run the command: end its channel, and say why.
+                                    _ = libssh2_channel_free(ch); freed = true
+                                    throw becomeError(failure, become: become!)
+                                case .started:
+                                    stderr.append(sudo!.preamble)
+                                }
+                            }
                             if let nl = stderrHead.firstIndex(of: 10) {
                                 let line = String(decoding: stderrHead[..<nl], as: UTF8.self)
                                 if line.hasPrefix(RemoteCommand.pgidMarker), let id = Int32(line.dropFirst(RemoteCommand.pgidMarker.count)) {
@@ -449,12 +522,18 @@ public final class SSHConnection: Transport, @unchecked Sendable {
                     }
                 }
             }
-            if libssh2_channel_eof(ch) == 1 { break }
+            if libssh2_channel_eof(ch) == 1 {
+                // sudo ended without starting the command: what it said is why.
+                if let exchange = sudo, !headDone {
+                    throw becomeError(exchange.failure(said: stderrHead), become: become!)
+                }
+                break
+            }
             // The command ended, but something it started keeps its output open: its status is
             // known; it is not waited for.
             if let said = endSaidAt, ContinuousClock.now >= said + RemoteCommand.outputGrace { heldOpen = true; break }
             if cancelled.isSet {
-                let kill = pgid.map(killRemote) ?? .notKilled("its process group was not known yet")
+                let kill = pgid.map { killRemote($0, become: become) } ?? .notKilled("its process group was not known yet")
                 switch kill {
                 case .killed:
                     _ = libssh2_channel_free(ch); freed = true
@@ -467,7 +546,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
             if ContinuousClock.now >= endDeadline {
                 // The host's own `timeout` should have ended the command by now; either something
                 // keeps its output open, or the host stopped answering.
-                switch pgid.map(killRemote) ?? .notKilled("its process group was never reported") {
+                switch pgid.map({ killRemote($0, become: become) }) ?? .notKilled("its process group was never reported") {
                 case .killed:
                     timedOut = true
                 case let .notKilled(why):
@@ -517,15 +596,36 @@ public final class SSHConnection: Transport, @unchecked Sendable {
 
     enum KillResult { case killed, notKilled(String) }
 
-    /// Kills a command's process group from a second channel, within `CommandBudget.kill` in all.
-    private func killRemote(_ pgid: Int32) -> KillResult {
+    /// Kills a command's process group from a second channel, within `CommandBudget.kill` in all,
+    /// with the privileges the command ran with (a root process group is not the login user's to kill).
+    private func killRemote(_ pgid: Int32, become: Become?) -> KillResult {
         do throws(TransportError) {
             let within = CommandBudget.kill - CommandBudget.close
             let r = try execute(RemoteCommand.kill(pgid: pgid), openWithin: within, endWithin: within,
-                                cancelled: CancellationFlag())
+                                cancelled: CancellationFlag(), become: become)
             return r.succeeded ? .killed : .notKilled("the kill command ended with \(r.outcome)")
         } catch {
             return .notKilled(error.message)
+        }
+    }
+
+    private func becomeError(_ failure: BecomeFailure, become: Become) -> TransportError {
+        let (message, hint) = failure.explain(login: user, host: connection.name, become: become)
+        return error(.become, message, hint: hint)
+    }
+
+    /// Writes all of `bytes` to the channel's input (a password: never logged), within the deadline.
+    private func writeInput(_ ch: OpaquePointer, _ bytes: [UInt8], deadline: ContinuousClock.Instant) throws(TransportError) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBufferPointer { b in
+                libssh2_channel_write_ex(ch, 0, UnsafeRawPointer(b.baseAddress!).assumingMemoryBound(to: CChar.self), b.count)
+            }
+            if n > 0 { offset += n; continue }
+            guard n == Int(LIBSSH2_ERROR_EAGAIN), let s = session else {
+                throw error(.connectionLost, "connection lost while answering sudo's prompt — the command did not start")
+            }
+            try waitSocket(s, deadline: deadline, what: "answering sudo's prompt")
         }
     }
 
@@ -575,6 +675,37 @@ public final class SSHConnection: Transport, @unchecked Sendable {
     static func milliseconds(until deadline: ContinuousClock.Instant) -> Int64 {
         let d = deadline - ContinuousClock.now
         return DurationText.milliseconds(d)
+    }
+}
+
+/// What the keyboard-interactive callback answers with, and the prompts it could not answer.
+final class KeyboardInteractiveContext: @unchecked Sendable {
+    let password: Secret
+    var unanswered: [String] = []
+    init(password: Secret) { self.password = password }
+}
+
+/// libssh2's `LIBSSH2_USERAUTH_KBDINT_RESPONSE_FUNC`: answers a prompt that asks for the password
+/// (a hidden prompt naming a password) with it; any other (a one-time code) gets no answer and is
+/// named. Answers are allocated with malloc: libssh2 frees them.
+let keyboardInteractiveCallback: @convention(c) (UnsafePointer<CChar>?, Int32, UnsafePointer<CChar>?, Int32, Int32,
+                                                 UnsafePointer<LIBSSH2_USERAUTH_KBDINT_PROMPT>?, UnsafeMutablePointer<LIBSSH2_USERAUTH_KBDINT_RESPONSE>?,
+                                                 UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Void = {
+    _, _, _, _, count, prompts, responses, abstract in
+    guard let raw = abstract?.pointee, let prompts, let responses, count > 0 else { return }
+    let context = Unmanaged<KeyboardInteractiveContext>.fromOpaque(raw).takeUnretainedValue()
+    for i in 0..<Int(count) {
+        let p = prompts[i]
+        let text = p.text.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: Int(p.length)), as: UTF8.self) } ?? ""
+        if p.echo == 0 && text.lowercased().contains("password") {
+            let value = context.password.reveal()
+            responses[i].text = strdup(value)
+            responses[i].length = UInt32(value.utf8.count)
+        } else {
+            context.unanswered.append(String(text.trimmingCharacters(in: .whitespaces).prefix(60)))
+            responses[i].text = strdup("")
+            responses[i].length = 0
+        }
     }
 }
 

@@ -23,6 +23,9 @@ public struct SSHOptions: Sendable {
     public var defaultUser: String
     /// After a timeout, how long the host gets to end the command before SIGKILL.
     public var killGrace: Duration
+    /// The operator's passwords (`--ask-pass`, `-K`, `--become-password-file`): used for a host
+    /// whose inventory gives none.
+    public var passwords = HostCredentials()
 
     public init(knownHostsFile: String? = nil, acceptNew: Bool = false, connectTimeout: Duration = .seconds(10),
                 keepaliveSeconds: Int = 15, identityFiles: [String]? = nil, useAgent: Bool = true,

@@ -5,18 +5,32 @@ public protocol Transport: Sendable {
     /// `tag` goes into the command's environment (`FIREDRILL_CMD`): the caller journals it before
     /// sending, so a later run can find and stop the command even if this runner dies before the
     /// host reports anything. `started` is called once the host reports the command's process
-    /// group (on a transport's own thread).
+    /// group (on a transport's own thread). With `become`, the command runs as another user
+    /// (sudo); so do its kill and everything the transport does about it.
     ///
     /// The command is sent at most once: an error of a kind where `mayHaveRun` is true means it
     /// may have started, and its outcome is unknown.
-    func run(_ command: String, timeout: Duration, tag: String, started: (@Sendable (RemoteProcess) -> Void)?) async throws(TransportError) -> CommandResult
+    func run(_ command: String, timeout: Duration, tag: String, become: Become?, started: (@Sendable (RemoteProcess) -> Void)?) async throws(TransportError) -> CommandResult
     func close() async
 }
 
 extension Transport {
-    public func run(_ command: String, timeout: Duration) async throws(TransportError) -> CommandResult {
-        try await run(command, timeout: timeout, tag: RemoteProcess.newTag(), started: nil)
+    public func run(_ command: String, timeout: Duration, become: Become? = nil) async throws(TransportError) -> CommandResult {
+        try await run(command, timeout: timeout, tag: RemoteProcess.newTag(), become: become, started: nil)
     }
+}
+
+/// A host's transport whose commands all run as another user (a check with become).
+struct BecomingTransport: Transport {
+    let base: any Transport
+    let become: Become
+
+    func run(_ command: String, timeout: Duration, tag: String, become other: Become?, started: (@Sendable (RemoteProcess) -> Void)?) async throws(TransportError) -> CommandResult {
+        try await base.run(command, timeout: timeout, tag: tag, become: other ?? become, started: started)
+    }
+
+    /// The connection is the host's, shared: not this view's to close.
+    func close() async {}
 }
 
 /// A command's process group on its host, and the tag in its environment that proves a group
@@ -165,7 +179,7 @@ public struct TransportError: Error, Sendable, Equatable, CustomStringConvertibl
         switch kind {
         case .connectionLost, .unresponsive, .cancelled: return true
         case .connectionRefused, .nameResolution, .connectTimeout, .handshake, .hostKeyUnknown, .hostKeyChanged,
-             .authentication, .channel, .disconnected, .timeout, .local, .unsupported:
+             .authentication, .channel, .disconnected, .timeout, .local, .unsupported, .become:
             return false
         }
     }

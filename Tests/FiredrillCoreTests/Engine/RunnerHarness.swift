@@ -37,6 +37,8 @@ struct SentCommand: Sendable, Equatable {
     var host: String
     var text: String
     var tag: String
+    /// The user the command was run as (sudo), if another.
+    var become: Become? = nil
     /// `stopLeftover`: the runner looking for (and killing) what a command left running.
     var isLeftoverStop: Bool { text.hasPrefix("t=") && text.contains("FIREDRILL_CMD") && text.contains("kill -KILL") }
     /// `listLeftover`: the runner naming what a command that ended left running (touching nothing).
@@ -82,7 +84,7 @@ final class FakeFleet: DrillHosts, @unchecked Sendable {
         return CommandResult(outcome: .exited(exit), stdout: out, stderr: CapturedOutput(), duration: took)
     }
 
-    func prepare(_ host: String) async -> Result<HostPool.Connected, TransportError> {
+    func prepare(_ host: String, become: [Become]) async -> Result<HostPool.Connected, TransportError> {
         if let kind = unreachable[host] {
             return .failure(TransportError(kind, host: host, endpoint: "\(host):22", unreachableMessage[host] ?? "no answer (\(kind.rawValue))"))
         }
@@ -103,10 +105,10 @@ struct FakeTransport: Transport {
     let host: String
     let fleet: FakeFleet
 
-    func run(_ command: String, timeout: Duration, tag: String, started: (@Sendable (RemoteProcess) -> Void)?) async throws(TransportError) -> CommandResult {
+    func run(_ command: String, timeout: Duration, tag: String, become: Become?, started: (@Sendable (RemoteProcess) -> Void)?) async throws(TransportError) -> CommandResult {
         if Task.isCancelled { throw TransportError(.cancelled, host: host, endpoint: "\(host):22", "interrupted before it was sent") }
         started?(RemoteProcess(pgid: 4000 + Int32(fleet.sent.count), tag: tag))
-        return try await fleet.run(SentCommand(host: host, text: command, tag: tag))
+        return try await fleet.run(SentCommand(host: host, text: command, tag: tag, become: become))
     }
 
     func close() async {}
