@@ -2,8 +2,8 @@
 # Installs the system packages Firedrill needs on Debian 12 (idempotent).
 set -euo pipefail
 packages=(libssh2-1-dev pkg-config openssh-server openssh-client coreutils procps curl openssl bsdutils)
-# The tests also render HTML reports in a real headless browser.
-if [ "${1:-}" = "--tests" ]; then packages+=(chromium util-linux python3 python3-icalendar); fi
+# The tests also render HTML reports in a real headless browser, and drive sudo and a TTY prompt (tmux).
+if [ "${1:-}" = "--tests" ]; then packages+=(chromium util-linux python3 python3-icalendar sudo tmux); fi
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -9,8 +9,9 @@ struct LabCommand: ParsableCommand {
         discussion: """
         Example:
           firedrill lab up && firedrill ping all -i .firedrill-lab/inventory.yml && firedrill lab down
+          firedrill lab up --fleet --bastion --latency 40ms   # sudo, a jump host, a slow link
         """,
-        subcommands: [LabUp.self, LabDown.self, LabStatus.self, LabServe.self]
+        subcommands: [LabUp.self, LabDown.self, LabStatus.self, LabServe.self, LabRelayCommand.self]
     )
 }
 
@@ -28,14 +29,46 @@ struct LabUp: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "up", abstract: "Start the lab's hosts (idempotent).")
     @OptionGroup var options: LabOptions
     @Option(parsing: .unconditional, help: "Number of hosts (the first six are db1 db2 app1 app2 dns1 dns2).") var hosts = 6
+    @Flag(help: ArgumentHelp("A fleet's shape: log in as non-root users (fd-deploy, fd-ops) who need sudo; needs root once to create them.",
+                             discussion: "Creates the users fd-deploy (sudo with a password), fd-ops (sudo without), fd-guest (no sudo) and fd-tty (requiretty) in the group firedrill-lab, and /etc/sudoers.d/firedrill-lab; they stay after `lab down`. The password is in the lab's become-password file."))
+    var fleet = false
+    @Flag(help: ArgumentHelp("Reach every host through a jump host: one more sshd that forwards and runs nothing (ProxyJump in the inventory's ansible_ssh_common_args)."))
+    var bastion = false
+    @Option(help: ArgumentHelp("Add this delay in each direction on the way to the bastion (or to each host): a slow link between sites, e.g. 40ms.", valueName: "DURATION"))
+    var latency: String?
+    @Option(help: ArgumentHelp("Vary the delay by up to this much (bytes are never reordered), e.g. 5ms.", valueName: "DURATION"))
+    var jitter: String?
 
     func validate() throws {
         if hosts < 1 || hosts > 500 { throw ValidationError("--hosts must be between 1 and 500") }
+        _ = try delays()
+    }
+
+    func delays() throws -> (Duration?, Duration) {
+        func parse(_ flag: String, _ text: String?) throws -> Duration? {
+            guard let text else { return nil }
+            guard let d = DurationText.parse(text), d >= .zero, d <= .seconds(10) else {
+                throw ValidationError("\(flag) '\(text)' is not a duration between 0s and 10s (e.g. 40ms, 0.2s)")
+            }
+            return d
+        }
+        let latency = try parse("--latency", latency)
+        let jitter = try parse("--jitter", jitter) ?? .zero
+        if latency == nil && jitter > .zero { throw ValidationError("--jitter needs --latency") }
+        if let latency, jitter > latency { throw ValidationError("--jitter must not exceed --latency") }
+        return (latency, jitter)
     }
 
     func run() throws {
-        let state = try options.lab.up(count: hosts, executable: currentExecutable()) { Terminal.err($0 + "\n") }
+        let (latency, jitter) = try delays()
+        let shape = Lab.Shape(fleet: fleet, bastion: bastion, latency: latency, jitter: jitter)
+        let state = try options.lab.up(count: hosts, executable: currentExecutable(), shape: shape) { Terminal.err($0 + "\n") }
         Terminal.out("lab up: \(state.hosts.count) hosts\ninventory: \(options.lab.inventoryPath)\n")
+        if let b = state.bastion { Terminal.out("every host is reached through the bastion on 127.0.0.1:\(b.port)\n") }
+        if let r = state.relay { Terminal.out("slow link: +\(r.latencyMS) ms each way\(r.jitterMS > 0 ? " (±\(r.jitterMS) ms)" : "")\n") }
+        if state.fleet == true {
+            Terminal.out("login users: fd-deploy (sudo with a password), fd-ops on app hosts (sudo without)\nbecome password: \(options.lab.becomePasswordPath) (pass -K, or --become-password-file \(options.lab.becomePasswordPath))\n")
+        }
     }
 }
 
@@ -62,6 +95,16 @@ struct LabStatus: ParsableCommand {
             allUp = allUp && up
             Terminal.out("\(h.name)  127.0.0.1:\(h.port)  pid \(h.pid)  \(up ? "running" : "STOPPED")\n")
         }
+        if let b = state.bastion {
+            let up = kill(b.pid, 0) == 0
+            allUp = allUp && up
+            Terminal.out("bastion  127.0.0.1:\(b.port)  pid \(b.pid)  \(up ? "running" : "STOPPED")\n")
+        }
+        if let r = state.relay {
+            let up = kill(r.pid, 0) == 0
+            allUp = allUp && up
+            Terminal.out("latency relay  +\(r.latencyMS) ms each way  " + r.routes.map { ":\($0.listen) → :\($0.target)" }.joined(separator: ", ") + "  pid \(r.pid)  \(up ? "running" : "STOPPED")\n")
+        }
         if let s = state.services {
             let up = kill(s.pid, 0) == 0
             allUp = allUp && up
@@ -84,3 +127,16 @@ struct LabServe: ParsableCommand {
 
 /// This program's path, for starting helper processes of its own.
 func currentExecutable() -> String { ChildProcess.selfPath }
+
+/// The detached process behind the lab's slow link; `lab up --latency` starts it, `lab down` stops it.
+struct LabRelayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "relay", abstract: "Relay the lab's slow link (started by `lab up --latency`).",
+                                                    shouldDisplay: false)
+    @OptionGroup var options: LabOptions
+    func run() throws {
+        guard let config = options.lab.state()?.relay else {
+            throw ValidationError("no latency relay in \(options.lab.directory): start one with firedrill lab up --latency 40ms --dir \(options.lab.directory)")
+        }
+        try LabRelay.serve(config)
+    }
+}

@@ -106,6 +106,10 @@ struct PingCommand: AsyncParsableCommand {
 
         Example:
           firedrill ping all -i .firedrill-lab/inventory.yml
+          firedrill ping db -i inventory.ini --format json
+
+        Each line names the address, the jump hosts (ProxyJump) or proxy command the host is
+        reached through, and the user: `db1  ok  41.2 ms  10.2.0.11:22 via bastion (10.0.0.5:22) as deploy`.
         """
     )
 
@@ -114,13 +118,30 @@ struct PingCommand: AsyncParsableCommand {
     var inventory: [String] = []
     @Option(name: [.customShort("l"), .long], help: ArgumentHelp("Further limit the selection.", valueName: "PATTERN")) var limit: String?
     @OptionGroup var connect: ConnectOptions
+    @Option(help: "Output format: text or json (each host's address, the jump hosts or proxy command it is reached through, user, round trip or error).")
+    var format: OutputFormat = .text
     @Flag(name: .long, help: "Never colour the output (also: NO_COLOR=1).")
     var noColor = false
 
     func validate() throws {
         if inventory.isEmpty { throw ValidationError("give an inventory with -i, e.g. -i .firedrill-lab/inventory.yml") }
         if connect.forks < 1 { throw ValidationError("--forks must be at least 1 (got \(connect.forks))") }
+        if format == .markdown { throw ValidationError("ping writes text or json (got markdown)") }
         _ = try connect.sshOptions()
+    }
+
+    /// One host's answer, as `--format json` writes it.
+    struct HostAnswer: Encodable {
+        var host: String
+        var endpoint: String
+        var via: String?
+        var user: String?
+        var ok: Bool
+        var latencyMS: Double?
+        var error: String?
+        var errorKind: TransportError.Kind?
+        var hint: String?
+        enum CodingKeys: String, CodingKey { case host, endpoint, via, user, ok, latencyMS = "latency_ms", error, errorKind = "error_kind", hint }
     }
 
     func run() async throws {
@@ -130,17 +151,35 @@ struct PingCommand: AsyncParsableCommand {
         let results = await inParallel(hosts, limit: connect.forks) { await reach.prepare($0, become: []) }
         await pool.closeAll()
         var failed = 0
+        var answers: [HostAnswer] = []
         let width = (hosts.map(\.count).max() ?? 0) + 2
         for (name, result) in zip(hosts, results) {
+            let c = inv.connection(of: name)
+            var answer = HostAnswer(host: name, endpoint: c.endpoint, via: c.pathDescription, user: c.user, ok: false)
             switch result {
             case let .success(ready):
-                Terminal.out(name.padding(toLength: width, withPad: " ", startingAt: 0) + String(format: "ok  %.1f ms\n", DurationText.seconds(ready.latency) * 1000))
+                answer.ok = true
+                answer.latencyMS = DurationText.seconds(ready.latency) * 1000
+                if format == .text {
+                    Terminal.out(TerminalText.safe(name).padding(toLength: width, withPad: " ", startingAt: 0) + String(format: "ok  %.1f ms  ", answer.latencyMS ?? 0)
+                                 + TerminalText.safe(c.reachDescription) + "\n")
+                }
                 if let key = ready.trustedNewKey { Terminal.err("\(name): \(key)\n") }
             case let .failure(e):
                 failed += 1
-                Terminal.out(name.padding(toLength: width, withPad: " ", startingAt: 0) + "FAILED  \(e.description)\n")
-                if let hint = e.hint { Terminal.out(String(repeating: " ", count: width) + "hint: \(hint)\n") }
+                answer.error = e.message; answer.errorKind = e.kind; answer.hint = e.hint
+                if format == .text {
+                    Terminal.out(TerminalText.safe(name).padding(toLength: width, withPad: " ", startingAt: 0) + "FAILED  " + TerminalText.safe(e.description) + "\n")
+                    if let via = c.pathDescription { Terminal.out(String(repeating: " ", count: width) + "reached " + TerminalText.safe(via) + "\n") }
+                    if let hint = e.hint { Terminal.out(String(repeating: " ", count: width) + "hint: \(TerminalText.safe(hint))\n") }
+                }
             }
+            answers.append(answer)
+        }
+        if format == .json {
+            Terminal.out(try JSONOutput.encode(answers) + "\n")
+            if failed > 0 { throw ExitCode(.preconditions) }
+            return
         }
         Terminal.out("\(hosts.count - failed)/\(hosts.count) hosts answered\n")
         if failed > 0 { throw ExitCode(.preconditions) }

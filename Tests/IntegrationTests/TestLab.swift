@@ -7,10 +7,11 @@ struct TestLab {
     let lab: Lab
     let state: Lab.State
 
-    static func start(hosts: Int = 6) throws -> TestLab {
+    /// `fleet`: log in as the non-root users of `lab up --fleet` (needs root, and sudo installed).
+    static func start(hosts: Int = 6, fleet: Bool = false, bastion: Bool = false, latency: Duration? = nil) throws -> TestLab {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-tlab-\(UUID().uuidString.prefix(8))").path
         let lab = Lab(directory: dir)
-        return TestLab(lab: lab, state: try lab.up(count: hosts, executable: Firedrill.binary))
+        return TestLab(lab: lab, state: try lab.up(count: hosts, executable: Firedrill.binary, shape: Lab.Shape(fleet: fleet, bastion: bastion, latency: latency)))
     }
 
     func stop() { try? lab.down() }

@@ -13,9 +13,11 @@ public struct PreflightReport: Sendable, Encodable {
         public var hint: String?
         /// With `--accept-new`: the key this run trusted and recorded for the host (type and fingerprint).
         public var trustedNewKey: String?
+        /// The jump hosts or proxy command the host is reached through, in words.
+        public var via: String?
 
         enum CodingKeys: String, CodingKey {
-            case host, endpoint, ok, latencyMS = "latency_ms", error, errorKind = "error_kind", hint, trustedNewKey = "trusted_new_key"
+            case host, endpoint, ok, latencyMS = "latency_ms", error, errorKind = "error_kind", hint, trustedNewKey = "trusted_new_key", via
         }
     }
 
@@ -49,9 +51,9 @@ public enum Preflight {
             switch r {
             case let .success(ready):
                 return .init(host: c.name, endpoint: c.endpoint, ok: true, latencyMS: DurationText.seconds(ready.latency) * 1000,
-                             trustedNewKey: ready.trustedNewKey)
+                             trustedNewKey: ready.trustedNewKey, via: c.pathDescription)
             case let .failure(e):
-                return .init(host: c.name, endpoint: c.endpoint, ok: false, error: e.message, errorKind: e.kind, hint: e.hint)
+                return .init(host: c.name, endpoint: c.endpoint, ok: false, error: e.message, errorKind: e.kind, hint: e.hint, via: c.pathDescription)
             }
         }
         let reachable = Set(hosts.filter(\.ok).map(\.host))
@@ -82,7 +84,7 @@ public enum Preflight {
             for (i, check) in planned.enumerated() {
                 group.addTask {
                     if let from = check.from, let reachable, !reachable.contains(from) {
-                        return (i, CheckOutcome(.error, detail: "not evaluated: \(from) is unreachable", latency: .zero))
+                        return (i, CheckOutcome(.error, detail: "not evaluated: \(from) cannot be used (its connection or sudo failed)", latency: .zero))
                     }
                     return (i, await cancellable(probe, check))
                 }

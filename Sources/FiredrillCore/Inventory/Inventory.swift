@@ -305,12 +305,85 @@ public struct Inventory: Sendable {
         if !identities.isEmpty { result.identityFiles = identities }
         if option("identitiesonly")?.lowercased() == "yes" { result.identitiesOnly = true }
         result.connectTimeoutSeconds = option("connecttimeout").flatMap(Int.init)
-        if let jump = option("proxyjump"), jump.lowercased() != "none" {
-            result.proxy = "ProxyJump \(jump)"
-        } else if let command = option("proxycommand"), command.lowercased() != "none" {
-            result.proxy = "ProxyCommand \(command)"
+        result.keepaliveSeconds = option("serveraliveinterval").flatMap(Int.init)
+        result.strictHostKeyChecking = option("stricthostkeychecking")?.lowercased()
+        // ProxyJump and ProxyCommand are one setting: the first given wins (the command line's
+        // over the file's, as ssh reads them).
+        let proxy: (key: String, value: String)? = ["proxyjump", "proxycommand"].compactMap { k in commandLine[k].map { (k, $0) } }.first
+            ?? file.flatMap { f in f.proxyJump.map { ("proxyjump", $0) } ?? f.proxyCommand.map { ("proxycommand", $0) } }
+        if let proxy, proxy.value.lowercased() != "none" {
+            switch proxy.key {
+            case "proxyjump":
+                switch jumpRoute(proxy.value, knownHostsFile: result.knownHostsFile, privateKeyFile: result.privateKeyFile, depth: 0) {
+                case let .success(route): result.route = route
+                case let .failure(problem): result.routeProblem = problem.message
+                }
+            default:
+                result.route = .command(expand(proxy.value))
+            }
         }
         return result
+    }
+
+    struct RouteProblem: Error { var message: String }
+
+    /// The route `ProxyJump` names (`[user@]host[:port]`, several separated by commas, or
+    /// `ssh://user@host:port`): each hop is read from the SSH configuration under its own name
+    /// (its `HostName`, `User`, `Port`, `IdentityFile`…), as `ssh` reads it; the first hop's own
+    /// `ProxyJump`/`ProxyCommand` is followed (to 8 levels), later hops are reached through the
+    /// one before. A hop's host keys are checked in its own `UserKnownHostsFile`, else in the
+    /// target's; a hop with no `IdentityFile` of its own is offered the host's key
+    /// (`ansible_ssh_private_key_file`) before the default keys and the agent.
+    func jumpRoute(_ spec: String, knownHostsFile: String?, privateKeyFile: String?, depth: Int) -> Result<ProxyRoute, RouteProblem> {
+        guard depth < 8 else { return .failure(RouteProblem(message: "ProxyJump \(spec): jump hosts nest more than 8 deep (a loop in the SSH configuration?)")) }
+        var previous: HostConnection?
+        for raw in spec.split(separator: ",", omittingEmptySubsequences: false).map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            var hop = raw
+            if hop.hasPrefix("ssh://") { hop.removeFirst(6) }
+            var user: String?
+            if let at = hop.lastIndex(of: "@") { user = String(hop[..<at]); hop = String(hop[hop.index(after: at)...]) }
+            var port: Int?
+            if hop.hasPrefix("["), let close = hop.firstIndex(of: "]") {
+                let rest = hop[hop.index(after: close)...]
+                if rest.hasPrefix(":") { port = Int(rest.dropFirst()); if port == nil { return .failure(RouteProblem(message: "ProxyJump \(spec): '\(raw)' has a port that is not a number")) } }
+                hop = String(hop[hop.index(after: hop.startIndex)..<close])
+            } else if let colon = hop.firstIndex(of: ":"), hop.firstIndex(of: ":") == hop.lastIndex(of: ":") {
+                port = Int(hop[hop.index(after: colon)...])
+                if port == nil { return .failure(RouteProblem(message: "ProxyJump \(spec): '\(raw)' has a port that is not a number")) }
+                hop = String(hop[..<colon])
+            }
+            guard !hop.isEmpty, user?.isEmpty != true, (port ?? 22) > 0, (port ?? 22) < 65536,
+                  !hop.contains(where: { $0.isWhitespace || $0 == "'" || $0 == "\"" }) else {
+                return .failure(RouteProblem(message: "ProxyJump \(spec): '\(raw)' is not [user@]host[:port]"))
+            }
+            let file = sshConfig?.resolve(hop)
+            var c = HostConnection(name: hop, address: file?.hostName ?? hop, port: port ?? file?.port ?? 22, user: user ?? file?.user)
+            let home = FileManager.default.homeDirectoryForCurrentUser.path
+            let me = CurrentUser.name()
+            let expand: (String) -> String = { s in
+                (file ?? SSHConfig.Resolved(host: hop.lowercased())).expanded(s, home: home, localUser: me, remoteUser: c.user ?? me, port: c.port)
+            }
+            c.knownHostsFile = file?.userKnownHostsFiles?.first.map(expand) ?? knownHostsFile
+            let identities = (file?.identityFiles ?? []).map(expand)
+            if !identities.isEmpty { c.identityFiles = identities } else { c.privateKeyFile = privateKeyFile }
+            if file?.identitiesOnly == true { c.identitiesOnly = true }
+            c.connectTimeoutSeconds = file?.connectTimeout
+            c.keepaliveSeconds = file?.serverAliveInterval
+            c.strictHostKeyChecking = file?.strictHostKeyChecking
+            if let previous {
+                c.route = .jump(previous)
+            } else if let own = file?.proxyJump {
+                switch jumpRoute(own, knownHostsFile: c.knownHostsFile, privateKeyFile: privateKeyFile, depth: depth + 1) {
+                case let .success(route): c.route = route
+                case let .failure(problem): return .failure(problem)
+                }
+            } else if let command = file?.proxyCommand {
+                c.route = .command(expand(command))
+            }
+            previous = c
+        }
+        guard let last = previous else { return .failure(RouteProblem(message: "ProxyJump is empty")) }
+        return .success(.jump(last))
     }
 
     /// The host's become defaults (`ansible_become`, `ansible_become_user`, `ansible_become_method`,
@@ -332,12 +405,22 @@ public struct Inventory: Sendable {
         return setting
     }
 
-    /// What about the host's become variables is not usable, in words (for validate).
+    /// What about the host's become variables and passwords is not usable, in words (for validate).
     public func becomeProblems(of host: String) -> [String] {
         guard hosts[host] != nil else { return [] }
         let vars = variables(of: host)
         func text(_ k: String) -> String? { vars[k].flatMap { $0 == .null ? nil : $0.text } }
         var out: [String] = []
+        // A vault value or a template would be sent as the password itself, and refused (or,
+        // worse, lock the account after a few tries): said before anything connects.
+        for key in ["ansible_password", "ansible_ssh_pass", "ansible_ssh_password", "ansible_become_password", "ansible_become_pass"] {
+            guard let v = text(key) else { continue }
+            if v.hasPrefix("$ANSIBLE_VAULT") {
+                out.append("\(key) of \(host) is encrypted with ansible-vault, which Firedrill does not decrypt")
+            } else if v.contains("{{") {
+                out.append("\(key) of \(host) is a template (\(v.prefix(40))), which Firedrill does not render in inventory variables")
+            }
+        }
         if let m = text("ansible_become_method"), BecomeMethod(rawValue: m.lowercased()) == nil {
             out.append("ansible_become_method of \(host) is '\(m)': Firedrill supports sudo")
         }
@@ -427,9 +510,16 @@ public struct HostConnection: Sendable, Hashable, Codable {
     public var identitiesOnly: Bool?
     /// `ConnectTimeout` for this host, in seconds.
     public var connectTimeoutSeconds: Int?
-    /// A jump host or proxy command the host is reached through (`ProxyJump x`, `ProxyCommand
-    /// …`): not supported yet, so such a host is refused rather than reached directly.
-    public var proxy: String?
+    /// How the host is reached when not directly: through a jump host (`ProxyJump`, `-J`), or
+    /// through a proxy command's input and output (`ProxyCommand`).
+    public var route: ProxyRoute?
+    /// A `ProxyJump`/`ProxyCommand` that cannot be followed (said at plan; the host is refused,
+    /// never reached directly instead).
+    public var routeProblem: String?
+    /// `ServerAliveInterval`: seconds between keepalives on this host's connection.
+    public var keepaliveSeconds: Int?
+    /// `StrictHostKeyChecking` (`yes`, `accept-new`, `no`, `ask`), lower-cased.
+    public var strictHostKeyChecking: String?
 
     public init(name: String, address: String, port: Int = 22, user: String? = nil, privateKeyFile: String? = nil, kind: Kind = .ssh) {
         self.name = name; self.address = address; self.port = port; self.user = user
@@ -440,5 +530,57 @@ public struct HostConnection: Sendable, Hashable, Codable {
     public var endpoint: String {
         if kind == .local { return "local" }
         return address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
+    }
+
+    /// The jump hosts in the order they are reached (the first is reached directly, or by a
+    /// proxy command), empty when the host is reached directly.
+    public var jumps: [HostConnection] {
+        guard case let .jump(hop)? = route else { return [] }
+        return hop.jumps + [hop]
+    }
+
+    /// Where and how a command gets there: `10.2.0.11:22 via bastion-b (10.0.0.5:22) as deploy`.
+    public var reachDescription: String {
+        endpoint + (pathDescription.map { " \($0)" } ?? "") + (user.map { " as \($0)" } ?? "")
+    }
+
+    /// The way there, in words: `via bastion (10.0.0.5:22)`, `via a (…) → b (…)`, `via the
+    /// ProxyCommand 'nc %h %p'`; nil when the host is reached directly.
+    public var pathDescription: String? {
+        switch route {
+        case nil: return nil
+        case let .command(c)?: return "via the ProxyCommand '\(c)'"
+        case .jump?:
+            let hops = jumps
+            let first = hops.first.flatMap { h -> String? in if case let .command(c)? = h.route { return "the ProxyCommand '\(c)' → " } else { return nil } } ?? ""
+            return "via " + first + hops.map { "\($0.name) (\($0.user.map { "\($0)@" } ?? "")\($0.endpoint))" }.joined(separator: " → ")
+        }
+    }
+}
+
+/// How a host is reached when it is not reached directly.
+public indirect enum ProxyRoute: Sendable, Hashable, Codable {
+    /// Through a forwarded connection (`direct-tcpip`) opened by this jump host, itself reached
+    /// by its own route.
+    case jump(HostConnection)
+    /// Through the standard input and output of this command (`ProxyCommand`, tokens expanded),
+    /// run on the controller.
+    case command(String)
+
+    enum CodingKeys: String, CodingKey { case jump, command }
+
+    // `{"jump": {host…}}` or `{"command": "nc %h %p"}` in plans.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case let .jump(h): try c.encode(h, forKey: .jump)
+        case let .command(s): try c.encode(s, forKey: .command)
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        if let h = try c.decodeIfPresent(HostConnection.self, forKey: .jump) { self = .jump(h); return }
+        self = .command(try c.decode(String.self, forKey: .command))
     }
 }

@@ -102,13 +102,19 @@ public struct SSHConfig: Sendable {
     }
 
     /// `Key Value…` or `Key=Value…` (spaces around `=` allowed), keyword lower-cased, quoted
-    /// arguments unquoted; nil for a blank or comment line.
+    /// arguments unquoted (a `ProxyCommand` is kept as written); nil for a blank or comment line.
     static func split(_ line: String) -> (String, [String])? {
         var rest = Substring(line).drop { $0 == " " || $0 == "\t" }
         if rest.isEmpty || rest.first == "#" { return nil }
         let key = rest.prefix { $0 != " " && $0 != "\t" && $0 != "=" && $0 != "\r" }
         rest = rest.dropFirst(key.count).drop { $0 == " " || $0 == "\t" }
         if rest.first == "=" { rest = rest.dropFirst().drop { $0 == " " || $0 == "\t" } }
+        // A command is the rest of the line as written (its quotes are the shell's), as ssh reads it.
+        if ["proxycommand", "localcommand", "remotecommand", "knownhostscommand"].contains(key.lowercased()) {
+            var raw = String(rest)
+            while let last = raw.last, last == " " || last == "\t" || last == "\r" { raw.removeLast() }
+            return (key.lowercased(), raw.isEmpty ? [] : [raw])
+        }
         var words: [String] = []
         var current = ""
         var quoted = false, inWord = false

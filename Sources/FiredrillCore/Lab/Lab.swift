@@ -18,6 +18,26 @@ public struct Lab: Sendable {
         public var hosts: [Host]
         /// The simulated health endpoints (nil while they are being started).
         public var services: LabServices?
+        /// A fleet-shaped lab (`--fleet`): non-root login users, sudo, passwords.
+        public var fleet: Bool? = nil
+        /// The jump host every host is reached through (`--bastion`): an sshd that forwards
+        /// connections and runs no command.
+        public var bastion: Host? = nil
+        /// The slow link (`--latency`): a relay in front of the bastion (or of each host), with
+        /// the delay it adds per direction.
+        public var relay: LabRelay.Config? = nil
+    }
+
+    /// How a lab is shaped beyond its hosts.
+    public struct Shape: Sendable, Equatable {
+        public var fleet = false
+        public var bastion = false
+        /// Added per direction on the way to the bastion (or each host), with its jitter.
+        public var latency: Duration?
+        public var jitter: Duration = .zero
+        public init(fleet: Bool = false, bastion: Bool = false, latency: Duration? = nil, jitter: Duration = .zero) {
+            self.fleet = fleet; self.bastion = bastion; self.latency = latency; self.jitter = jitter
+        }
     }
 
     /// The lab cannot start or serve: preconditions of a drill on it are not met.
@@ -37,6 +57,8 @@ public struct Lab: Sendable {
     public var inventoryPath: String { "\(directory)/inventory.yml" }
     public var knownHostsPath: String { "\(directory)/known_hosts" }
     public var keyPath: String { "\(directory)/id_ed25519" }
+    /// A fleet lab's sudo (and login) password, mode 600.
+    public var becomePasswordPath: String { "\(directory)/become-password" }
 
     public func state() -> State? {
         guard let data = FileManager.default.contents(atPath: statePath) else { return nil }
@@ -48,7 +70,7 @@ public struct Lab: Sendable {
         guard pid > 0, let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
         let cmdline = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
         return (cmdline.contains("sshd") && cmdline.contains(directory + "/"))
-            || (cmdline.contains(" lab serve ") && cmdline.hasSuffix(" --dir \(directory) "))
+            || ((cmdline.contains(" lab serve ") || cmdline.contains(" lab relay ")) && cmdline.hasSuffix(" --dir \(directory) "))
     }
 
     // MARK: - up
@@ -60,7 +82,12 @@ public struct Lab: Sendable {
     /// Starts `count` hosts and the simulated services (`executable` is the `firedrill` binary that
     /// serves them with `lab serve`). If this lab is already up and healthy, returns its state;
     /// leftovers of a crashed lab are cleaned first.
-    public func up(count: Int = 6, executable: String, progress: (String) -> Void = { _ in }) throws -> State {
+    public func up(count: Int = 6, executable: String, fleet: Bool = false, progress: (String) -> Void = { _ in }) throws -> State {
+        try up(count: count, executable: executable, shape: Shape(fleet: fleet), progress: progress)
+    }
+
+    public func up(count: Int = 6, executable: String, shape: Shape, progress: (String) -> Void = { _ in }) throws -> State {
+        let fleet = shape.fleet
         guard let sshd = Self.findSSHD() else {
             throw Failure(message: "sshd is not installed", hint: "apt-get install openssh-server")
         }
@@ -68,7 +95,9 @@ public struct Lab: Sendable {
             throw Failure(message: "ssh-keygen is not installed", hint: "apt-get install openssh-client")
         }
         if let existing = state() {
-            if existing.hosts.allSatisfy({ isOurs($0.pid) }) && existing.hosts.count == count,
+            if existing.hosts.allSatisfy({ isOurs($0.pid) }) && existing.hosts.count == count && (existing.fleet ?? false) == fleet,
+               (existing.bastion != nil) == shape.bastion, existing.bastion.map({ isOurs($0.pid) }) ?? true,
+               existing.relay?.latencyMS == shape.latency.map(DurationText.milliseconds), existing.relay.map({ isOurs($0.pid) }) ?? true,
                let services = existing.services, isOurs(services.pid) {
                 progress("lab already up in \(directory)")
                 return existing
@@ -77,6 +106,15 @@ public struct Lab: Sendable {
             try down()
         }
         let fm = FileManager.default
+        var fleetPassword: String?
+        if fleet {
+            fleetPassword = try LabFleet.prepare(progress: progress)
+            let parent = (directory as NSString).deletingLastPathComponent
+            if let closed = LabFleet.closedAncestors(of: parent).first {
+                throw Failure(message: "the lab's users cannot reach \(directory): \(closed) is closed to other users",
+                              hint: "put the lab in a folder every user can pass through (e.g. under /tmp or /srv), or chmod o+x \(closed)")
+            }
+        }
         for sub in ["keys", "bin", "home", "hosts", "logs", "config"] {
             try fm.createDirectory(atPath: "\(directory)/\(sub)", withIntermediateDirectories: true)
         }
@@ -90,7 +128,14 @@ public struct Lab: Sendable {
         let pub = try String(contentsOfFile: keyPath + ".pub", encoding: .utf8)
         try pub.write(toFile: "\(directory)/keys/authorized_keys", atomically: true, encoding: .utf8)
         let names = (0..<count).map { $0 < Self.defaultHostNames.count ? Self.defaultHostNames[$0] : String(format: "node%03d", $0 + 1) }
-        let user = CurrentUser.name()
+        if let fleetPassword {
+            chmod(directory, 0o755)
+            let fd = open(becomePasswordPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw Failure(message: "cannot write \(becomePasswordPath)") }
+            _ = (fleetPassword + "\n").withCString { write(fd, $0, strlen($0)) }
+            close(fd)
+        }
+        let user = fleet ? "fd-deploy" : CurrentUser.name()
         var hosts: [Host] = []
         var knownHosts = ""
         for name in names {
@@ -99,36 +144,46 @@ public struct Lab: Sendable {
             try seedState(name, hostDir)
             let hostKey = "\(directory)/keys/host_\(name)"
             try Self.runTool("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "lab-\(name)", "-f", hostKey])
-            var started: Host?
-            for _ in 0..<5 {
-                let port = try Self.freePort()
-                let config = sshdConfig(name: name, port: port, hostKey: hostKey)
-                let configPath = "\(directory)/config/sshd_\(name).conf"
-                try config.write(toFile: configPath, atomically: true, encoding: .utf8)
-                let pid = try spawnDetached([sshd, "-D", "-f", configPath, "-E", "\(directory)/logs/\(name).log"])
-                if waitUntilListening(port: port, pid: pid, deadline: .now + .seconds(5)) {
-                    started = Host(name: name, port: port, pid: pid)
-                    break
-                }
-                // Lost a race for the port (address in use) or sshd refused the config: try another port.
-                kill(pid, SIGKILL)
-                var st: Int32 = 0
-                waitpid(pid, &st, 0)
-            }
-            guard let host = started else {
-                try? down()
-                throw Failure(message: "sshd for \(name) did not start", hint: "see \(directory)/logs/\(name).log")
-            }
+            let host = try startSSHD(name: name, sshd: sshd, hostKey: hostKey, fleet: fleet)
             hosts.append(host)
             let hostPub = try String(contentsOfFile: hostKey + ".pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
             knownHosts += "[127.0.0.1]:\(host.port) \(hostPub)\n"
             progress("\(name) on 127.0.0.1:\(host.port) (pid \(host.pid))")
             // Record as we go, so a failure halfway can still be cleaned up by `down`.
-            try save(State(directory: directory, user: user, hosts: hosts))
+            try save(State(directory: directory, user: user, hosts: hosts, fleet: fleet))
+        }
+        var state = State(directory: directory, user: user, hosts: hosts, fleet: fleet)
+        if shape.bastion {
+            let hostKey = "\(directory)/keys/host_bastion"
+            try Self.runTool("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "lab-bastion", "-f", hostKey])
+            let bastion = try startSSHD(name: "bastion", sshd: sshd, hostKey: hostKey, fleet: fleet, jumpHost: true)
+            state.bastion = bastion
+            try save(state)
+            let hostPub = try String(contentsOfFile: hostKey + ".pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
+            knownHosts += "[127.0.0.1]:\(bastion.port) \(hostPub)\n"
+            progress("bastion on 127.0.0.1:\(bastion.port) (pid \(bastion.pid)): every host is reached through it")
         }
         try knownHosts.write(toFile: knownHostsPath, atomically: true, encoding: .utf8)
-        var state = State(directory: directory, user: user, hosts: hosts)
-        state.services = try startServices(hosts: hosts, user: user, executable: executable)
+        if let latency = shape.latency {
+            // The slow link is in front of the bastion (the way to the other site), or of each host.
+            let targets = state.bastion.map { [$0] } ?? hosts
+            state.relay = try LabRelay.start(directory: directory, executable: executable, targets: targets.map(\.port),
+                                             latency: latency, jitter: shape.jitter, save: { relay in
+                var s = state
+                s.relay = relay
+                try self.save(s)
+            })
+            // The relay's ports present the same host keys as the sshds behind them.
+            for line in knownHosts.split(separator: "\n") {
+                for r in state.relay!.routes where line.hasPrefix("[127.0.0.1]:\(r.target) ") {
+                    knownHosts += "[127.0.0.1]:\(r.listen) " + line.split(separator: " ").dropFirst().joined(separator: " ") + "\n"
+                }
+            }
+            try knownHosts.write(toFile: knownHostsPath, atomically: true, encoding: .utf8)
+            progress("latency relay: +\(latency.text)\(shape.jitter > .zero ? " ±\(shape.jitter.text)" : "") each way (pid \(state.relay!.pid))")
+        }
+        try save(state)
+        state.services = try startServices(hosts: hosts, user: user, executable: executable, state: state)
         progress("health endpoints on 127.0.0.1:\(state.services!.vipPort) (HTTP), :\(state.services!.dnsPort) (DNS) (pid \(state.services!.pid))")
         try writeInventory(state)
         try save(state)
@@ -136,13 +191,15 @@ public struct Lab: Sendable {
     }
 
     /// Starts `firedrill lab serve` detached; the ports it serves are recorded first, so it reads them from lab.json.
-    func startServices(hosts: [Host], user: String, executable: String) throws -> LabServices {
+    func startServices(hosts: [Host], user: String, executable: String, state base: State) throws -> LabServices {
         try FileManager.default.createDirectory(atPath: "\(directory)/dns", withIntermediateDirectories: true)
         try "10.10.0.10\n".write(toFile: "\(directory)/dns/ehr.hospital.example-A", atomically: true, encoding: .utf8)
         for _ in 0..<5 {
             var services = LabServices(vipPort: try Self.freePort(), dnsPort: try Self.freePort(), servicePorts: [:], pid: 0)
             for h in hosts where LabServices.service(of: h.name) != nil { services.servicePorts[h.name] = try Self.freePort() }
-            try save(State(directory: directory, user: user, hosts: hosts, services: services))
+            var pending = base
+            pending.services = services
+            try save(pending)
             services.pid = try spawnDetached([executable, "lab", "serve", "--dir", directory])
             if waitUntilListening(port: services.vipPort, pid: services.pid, deadline: .now + .seconds(5)) { return services }
             kill(services.pid, SIGKILL)
@@ -175,25 +232,46 @@ public struct Lab: Sendable {
         }
     }
 
-    func sshdConfig(name: String, port: Int, hostKey: String) -> String {
-        """
+    /// Starts one sshd (retrying on another port if it lost a race for one).
+    func startSSHD(name: String, sshd: String, hostKey: String, fleet: Bool, jumpHost: Bool = false) throws -> Host {
+        for _ in 0..<5 {
+            let port = try Self.freePort()
+            let config = sshdConfig(name: name, port: port, hostKey: hostKey, fleet: fleet, jumpHost: jumpHost)
+            let configPath = "\(directory)/config/sshd_\(name).conf"
+            try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+            let pid = try spawnDetached([sshd, "-D", "-f", configPath, "-E", "\(directory)/logs/\(name).log"])
+            if waitUntilListening(port: port, pid: pid, deadline: .now + .seconds(5)) {
+                return Host(name: name, port: port, pid: pid)
+            }
+            // Lost a race for the port (address in use) or sshd refused the config: try another port.
+            kill(pid, SIGKILL)
+            var st: Int32 = 0
+            waitpid(pid, &st, 0)
+        }
+        try? down()
+        throw Failure(message: "sshd for \(name) did not start", hint: "see \(directory)/logs/\(name).log")
+    }
+
+    func sshdConfig(name: String, port: Int, hostKey: String, fleet: Bool = false, jumpHost: Bool = false) -> String {
+        // A fleet lab's hosts also take passwords (keyboard-interactive goes through PAM).
+        let auth = fleet ? "UsePAM yes\nPasswordAuthentication yes\nKbdInteractiveAuthentication yes" : "UsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no"
+        return """
         # Firedrill lab host \(name)
         Port \(port)
         ListenAddress 127.0.0.1
         HostKey \(hostKey)
         PidFile \(directory)/logs/\(name).pid
         AuthorizedKeysFile \(directory)/keys/authorized_keys
-        UsePAM no
+        \(auth)
         StrictModes no
-        PasswordAuthentication no
-        KbdInteractiveAuthentication no
         PubkeyAuthentication yes
         PermitRootLogin prohibit-password
         MaxSessions 1000
         MaxStartups 1000:30:2000
-        LogLevel ERROR
+        LogLevel \(jumpHost ? "INFO" : "ERROR")
         # An empty HOME keeps users' shell start-up files (100+ ms each) out of every command.
         SetEnv HOME=\(directory)/home PATH=\(directory)/bin:/usr/local/bin:/usr/bin:/bin FIREDRILL_LAB_DIR=\(directory) FIREDRILL_LAB_HOST=\(name)
+        \(jumpHost ? "# A jump host: it forwards connections to the lab's hosts and runs no command.\nAllowTcpForwarding yes\nPermitOpen 127.0.0.1:*\nPermitTTY no\nForceCommand /bin/echo this is the jump host of the lab: it only forwards" : "AllowTcpForwarding no")
 
         """
     }
@@ -203,18 +281,24 @@ public struct Lab: Sendable {
         let vip = state.services?.vipPort ?? 1, dns = state.services?.dnsPort ?? 1
         func entry(_ name: String, _ portVar: String = "") -> String {
             guard let h = state.hosts.first(where: { $0.name == name }) else { return "" }
-            let extra = portVar.isEmpty ? "" : ", \(portVar): \(ports[name] ?? 1)"
-            return "        \(name): { ansible_port: \(h.port)\(extra) }\n"
+            var extra = portVar.isEmpty ? "" : ", \(portVar): \(ports[name] ?? 1)"
+            // In a fleet lab the application hosts' login user has sudo without a password.
+            if state.fleet == true, name.hasPrefix("app") { extra += ", ansible_user: fd-ops" }
+            // Through the relay when it is in front of each host.
+            let port = state.bastion == nil ? (state.relay?.listenPort(for: h.port) ?? h.port) : h.port
+            return "        \(name): { ansible_port: \(port)\(extra) }\n"
         }
+        // Every host behind the bastion, as real inventories say it (ProxyJump in the ssh arguments).
+        let jump = state.bastion.map { b in " -o ProxyJump=\(state.user)@127.0.0.1:\(state.relay?.listenPort(for: b.port) ?? b.port)" } ?? ""
         var yml = """
         # Written by `firedrill lab up`: the hospital inventory's groups, pointing at the lab.
         # Health endpoints are served by `firedrill lab serve` and follow the hosts' state.
         all:
           vars:
             ansible_host: 127.0.0.1
-            ansible_user: \(state.user)
+            ansible_user: \(state.user)\(state.fleet == true ? "\n    ansible_become: true" : "")
             ansible_ssh_private_key_file: \(keyPath)
-            ansible_ssh_common_args: "-o UserKnownHostsFile=\(knownHostsPath)"
+            ansible_ssh_common_args: "-o UserKnownHostsFile=\(knownHostsPath)\(jump)"
             ehr_url: http://127.0.0.1:\(vip)/ehr/health
             portal_url: http://127.0.0.1:\(vip)/portal/health
             bca_url: http://127.0.0.1:\(vip)/bca/
@@ -256,6 +340,8 @@ public struct Lab: Sendable {
     public func down() throws {
         if let st = state() {
             if let services = st.services { stop(pid: services.pid) }
+            if let relay = st.relay { stop(pid: relay.pid) }
+            if let bastion = st.bastion { stop(pid: bastion.pid) }
             for h in st.hosts { stop(pid: h.pid) }
         }
         if FileManager.default.fileExists(atPath: statePath) || FileManager.default.fileExists(atPath: "\(directory)/config") {
@@ -328,13 +414,19 @@ public struct Lab: Sendable {
         }
     }
 
-    static func runTool(_ path: String, _ args: [String]) throws {
+    static func runTool(_ path: String, _ args: [String], input: String? = nil) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = args
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
+        let pipe = input.map { _ in Pipe() }
+        if let pipe { p.standardInput = pipe }
         try p.run()
+        if let pipe, let input {
+            pipe.fileHandleForWriting.write(Data(input.utf8))
+            try? pipe.fileHandleForWriting.close()
+        }
         p.waitUntilExit()
         guard p.terminationStatus == 0 else { throw Failure(message: "\(path) failed (\(args.joined(separator: " ")))") }
     }

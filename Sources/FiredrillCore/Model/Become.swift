@@ -93,8 +93,8 @@ public enum BecomeFailure: Sendable, Equatable {
         if lower.contains("you must have a tty") || lower.contains("no tty present") || lower.contains("a terminal is required") {
             return .requiresTTY
         }
-        if lower.contains("incorrect password") || lower.contains("sorry, try again") { return .wrongPassword }
         if lower.contains("a password is required") || lower.contains("no password was provided") { return .passwordRequired }
+        if lower.contains("incorrect password") || lower.contains("sorry, try again") { return .wrongPassword }
         if lower.contains("not in the sudoers") || lower.contains("is not allowed to") || lower.contains("may not run sudo") {
             let line = text.split(whereSeparator: \.isNewline).first { $0.lowercased().contains("sudoers") || $0.lowercased().contains("not allowed") || $0.lowercased().contains("may not") }
             return .notAllowed(line.map { String($0).trimmingCharacters(in: .whitespaces) } ?? "not allowed")

@@ -75,12 +75,17 @@ public struct Planner {
         // said before anything connects (the connection refuses a proxy; this says it early).
         var said = Set<String>()
         for c in connections {
-            if let proxy = c.proxy, said.insert("proxy \(c.name)").inserted {
-                state.diagnostics.append(.warning("\(c.name) is reached through \(proxy): jump hosts and proxy commands are not supported yet, so it will be refused at preflight",
-                                                  hint: "run from a machine that reaches it directly, or --no-ssh-config if the SSH configuration's setting does not apply"))
+            if let problem = c.routeProblem, said.insert("route \(c.name)").inserted {
+                state.diagnostics.append(.error("\(c.name) cannot be reached as the SSH configuration or ansible_ssh_common_args says: \(problem)",
+                                                hint: "write ProxyJump as [user@]host[:port][,…]; the host is never reached directly instead"))
+            }
+            for p in inventory?.becomeProblems(of: c.name) ?? [] where said.insert(p).inserted {
+                state.diagnostics.append(.error(p, hint: p.contains("password") || p.contains("pass ") || p.contains("_pass")
+                                                ? "give the password with -K/--become-password-file (sudo) or -k/--connection-password-file (login) instead, or write it in a vars file only root can read"
+                                                : "ansible_become_method sudo, a user name for ansible_become_user, true/false for ansible_become"))
             }
             for n in inventory?.sshNotes(of: c.name) ?? [] where said.insert(n).inserted {
-                state.diagnostics.append(.warning(n, hint: "Firedrill honours HostName, User, Port, IdentityFile, IdentitiesOnly, UserKnownHostsFile and ConnectTimeout"))
+                state.diagnostics.append(.warning(n, hint: "Firedrill honours HostName, User, Port, IdentityFile, IdentitiesOnly, UserKnownHostsFile, StrictHostKeyChecking, ConnectTimeout, ServerAliveInterval, ProxyJump and ProxyCommand"))
             }
         }
 

@@ -25,7 +25,7 @@ public struct PlanMarkdownRenderer: Sendable {
         md.append("")
         md.append("| Host | Address | User | Connection |")
         md.append("|---|---|---|---|")
-        for h in plan.hosts { md.append("| \(h.name) | \(h.endpoint) | \(h.user ?? "") | \(h.kind.rawValue) |") }
+        for h in plan.hosts { md.append("| \(h.name) | \(h.endpoint)\(h.pathDescription.map { " \($0)" } ?? "") | \(h.user ?? "")\(plan.become(on: h.name).map { ", \($0)" }.joined()) | \(h.kind.rawValue) |") }
         if !plan.steadyState.isEmpty {
             md.append("")
             md.append("## Steady state")

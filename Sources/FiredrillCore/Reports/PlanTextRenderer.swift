@@ -48,9 +48,15 @@ public struct PlanTextRenderer: Sendable {
         let nameWidth = min(24, (plan.hosts.map(\.name.count).max() ?? 0) + 2)
         for h in plan.hosts.prefix(50) {
             var line = "  " + TextLayout.pad(h.name, nameWidth) + h.endpoint
-            if let u = h.user { line += "  user \(u)" }
+            if let u = h.user { line += "  as \(u)" }
+            let becomes = plan.become(on: h.name)
+            if !becomes.isEmpty { line += ", " + becomes.map(\.description).joined(separator: " / ") }
             if h.kind == .local { line += "  (on this machine)" }
             out.append(line)
+            // The way there on a line of its own: `via bastion (ops@10.0.0.5:22) → …`.
+            if let via = h.pathDescription {
+                out += TextLayout.wrap(via, width: width, firstIndent: String(repeating: " ", count: 2 + nameWidth), indent: String(repeating: " ", count: 4 + nameWidth))
+            }
         }
         if plan.hosts.count > 50 { out.append(style.dim("  … \(plan.hosts.count - 50) more (see --format json)")) }
 

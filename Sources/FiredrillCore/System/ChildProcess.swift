@@ -23,6 +23,8 @@ public enum ChildProcess {
         case devNull
         /// The write ends of two pipes (closed in the child after they are duplicated).
         case pipes(stdout: Int32, stderr: Int32)
+        /// A socket as standard input and output (a proxy command's connection), stderr to a pipe.
+        case socket(Int32, stderr: Int32)
     }
 
     /// Starts `argv` (`argv[0]` a path, or a name looked up in `PATH` when `searchPath`) with
@@ -50,6 +52,10 @@ public enum ChildProcess {
             for fd: Int32 in [1, 2] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_WRONLY, 0) }
         case let .pipes(out, err):
             posix_spawn_file_actions_adddup2(&actions, out, 1)
+            posix_spawn_file_actions_adddup2(&actions, err, 2)
+        case let .socket(socket, err):
+            posix_spawn_file_actions_adddup2(&actions, socket, 0)
+            posix_spawn_file_actions_adddup2(&actions, socket, 1)
             posix_spawn_file_actions_adddup2(&actions, err, 2)
         }
         // Nothing else of ours may leak into a child: Foundation's Process learns that a child

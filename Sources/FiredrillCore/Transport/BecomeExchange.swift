@@ -8,7 +8,8 @@ import Foundation
 ///
 /// Pure (bytes in, decisions out): the transports feed it what they read.
 struct BecomeExchange {
-    let become: Become
+    /// Nil: no sudo, only the command's first line to find.
+    let become: Become?
     let password: Secret?
     let prompt: [UInt8]
     private(set) var answered = false
@@ -18,14 +19,14 @@ struct BecomeExchange {
     /// Past this much text without the command starting, the text is the command's after all.
     static let limit = 16 * 1024
 
-    init(become: Become, password: Secret?, nonce: String = RemoteProcess.newTag()) {
+    init(become: Become?, password: Secret?, nonce: String = RemoteProcess.newTag()) {
         self.become = become
         self.password = password
         self.prompt = Array(Become.prompt(nonce: nonce).utf8)
     }
 
     func wrap(_ command: String) -> String {
-        become.wrap(command, prompt: String(decoding: prompt, as: UTF8.self))
+        become.map { $0.wrap(command, prompt: String(decoding: prompt, as: UTF8.self)) } ?? command
     }
 
     enum Step: Equatable {
@@ -41,7 +42,7 @@ struct BecomeExchange {
 
     /// Reads what arrived so far on standard error (`head`, consumed as it is understood).
     mutating func read(_ head: inout [UInt8]) -> Step {
-        if let r = Self.find(prompt, in: head) {
+        if become != nil, let r = Self.find(prompt, in: head) {
             preamble += head[..<r.lowerBound]
             head.removeSubrange(..<r.upperBound)
             if answered { return .refused(.wrongPassword) }

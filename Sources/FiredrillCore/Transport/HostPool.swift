@@ -3,8 +3,13 @@ public actor HostPool {
     private var transports: [String: any Transport] = [:]
     private var ssh: [String: SSHConnection] = [:]
     public let options: SSHOptions
+    /// The jump hosts the pool's hosts are reached through: one connection each, shared.
+    private let jumps: JumpHosts
 
-    public init(options: SSHOptions) { self.options = options }
+    public init(options: SSHOptions) {
+        self.options = options
+        self.jumps = JumpHosts(options: options)
+    }
 
     public func transport(for connection: HostConnection, credentials: HostCredentials = HostCredentials()) -> any Transport {
         if let t = transports[connection.name] { return t }
@@ -13,7 +18,7 @@ public actor HostPool {
         case .local:
             t = LocalTransport(name: connection.name, killGrace: options.killGrace, credentials: credentials.or(options.passwords))
         case .ssh:
-            let c = SSHConnection(connection, credentials: credentials, options: options)
+            let c = SSHConnection(connection, credentials: credentials, options: options, jumps: jumps, role: .target)
             ssh[connection.name] = c
             t = c
         }
@@ -70,5 +75,7 @@ public actor HostPool {
         for t in transports.values { await t.close() }
         transports = [:]
         ssh = [:]
+        // The hosts behind the jump hosts are closed: their tunnels end, then the jump hosts.
+        await jumps.closeAll()
     }
 }

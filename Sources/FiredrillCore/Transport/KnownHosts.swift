@@ -24,6 +24,20 @@ struct KnownHosts {
         port == 22 ? host : "[\(host)]:\(port)"
     }
 
+    /// Lines (1-based) of `@cert-authority` entries whose patterns name the host: the team trusts
+    /// host certificates signed by that authority, which libssh2 1.10 cannot check.
+    func certificateAuthorityLines(host: String, port: Int) -> [Int] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        let name = Self.name(host: host, port: port)
+        var out: [Int] = []
+        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let fields = raw.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard fields.count >= 2, fields[0] == "@cert-authority", Self.matches(String(fields[1]), name: name) else { continue }
+            out.append(i + 1)
+        }
+        return out
+    }
+
     /// Entries for the host, in file order (`@cert-authority` lines are not host keys; `@revoked`
     /// lines are only read with `revoked: true`).
     func entries(host: String, port: Int, revoked: Bool = false) -> [Entry] {

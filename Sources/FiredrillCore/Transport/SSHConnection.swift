@@ -13,10 +13,19 @@ public final class SSHConnection: Transport, @unchecked Sendable {
     public let options: SSHOptions
     /// The host's passwords (the inventory's, else the operator's): secrets, only ever sent.
     let credentials: HostCredentials
-    private let worker: WorkerThread
+    let worker: WorkerThread
+    /// What the connection is for: a host's commands, or forwarding to the hosts behind it.
+    enum Role { case target, jumpHost }
+    let role: Role
+    /// The jump hosts this drill reaches hosts through (shared by the hosts of one pool).
+    let jumps: JumpHosts?
+    /// A jump host's forwarding (nil for a target).
+    let tunnelPump: TunnelPump?
     // Touched only on `worker`.
-    private var session: OpaquePointer?
-    private var socketFD: Int32 = -1
+    var session: OpaquePointer?
+    var socketFD: Int32 = -1
+    /// The `ProxyCommand` the session runs over, if the host is reached through one.
+    private var proxyProcess: ProxyCommandProcess?
     private var connectCount = 0
     /// The host key trusted on first use by the last connect, described (set on `worker`).
     private var trustedKey: String?
@@ -25,27 +34,34 @@ public final class SSHConnection: Transport, @unchecked Sendable {
 
     private static let initOnce: Int32 = libssh2_init(0)
 
-    public init(_ connection: HostConnection, credentials: HostCredentials = HostCredentials(), options: SSHOptions) {
+    public convenience init(_ connection: HostConnection, credentials: HostCredentials = HostCredentials(), options: SSHOptions) {
+        self.init(connection, credentials: credentials, options: options, jumps: nil, role: .target)
+    }
+
+    init(_ connection: HostConnection, credentials: HostCredentials = HostCredentials(), options: SSHOptions, jumps: JumpHosts?, role: Role) {
         _ = Self.initOnce
         self.connection = connection
         self.options = options
         self.credentials = credentials.or(options.passwords)
+        self.jumps = jumps
+        self.role = role
+        self.tunnelPump = role == .jumpHost ? TunnelPump() : nil
         self.worker = WorkerThread(name: "ssh-\(connection.name)")
     }
 
     deinit {
         // Jobs hold the connection strongly, so none runs now: free the session on the worker, then end it.
-        let s = session, fd = socketFD
+        let s = session, fd = socketFD, proxy = proxyProcess
         if s != nil || fd >= 0 {
             let raw = SessionHandle(session: s, fd: fd)
-            worker.submit { raw.close() }
+            worker.submit { raw.close(); proxy?.stop() }
         }
         worker.stop()
     }
 
-    private var user: String { connection.user ?? options.defaultUser }
+    var user: String { connection.user ?? options.defaultUser }
 
-    private func error(_ kind: TransportError.Kind, _ message: String, hint: String? = nil) -> TransportError {
+    func error(_ kind: TransportError.Kind, _ message: String, hint: String? = nil) -> TransportError {
         TransportError(kind, host: connection.name, endpoint: connection.endpoint, message, hint: hint)
     }
 
@@ -103,45 +119,85 @@ public final class SSHConnection: Transport, @unchecked Sendable {
     // MARK: - Connecting (worker thread)
 
     /// `ConnectTimeout` of the host (its SSH configuration) when it is shorter than --connect-timeout.
-    private var connectTimeout: Duration {
+    var connectTimeout: Duration {
         connection.connectTimeoutSeconds.map { min(options.connectTimeout, .seconds($0)) } ?? options.connectTimeout
     }
 
-    private func connectOnWorker() throws(TransportError) {
+    func connectOnWorker() throws(TransportError) {
         if session != nil { return }
-        // Reaching the host directly when the team reaches it through a jump host could reach
-        // another machine, or none: refused, never bypassed.
-        if let proxy = connection.proxy {
-            throw error(.unsupported, "\(connection.name) is reached through \(proxy) (the SSH configuration or ansible_ssh_common_args): jump hosts and proxy commands are not supported yet",
-                        hint: "run Firedrill from a machine that reaches the host directly, or pass --no-ssh-config if that setting does not apply")
+        // A route that cannot be followed is refused: reaching the host directly instead could
+        // reach another machine, or none.
+        if let problem = connection.routeProblem {
+            throw error(.unsupported, problem, hint: "write ProxyJump as [user@]host[:port][,…]")
         }
+        let fd = try openSocket(deadline: ContinuousClock.now + connectTimeout)
+        // Through a jump host or a proxy command, the host's own deadline starts once the way
+        // there is open (each hop has its own, as with ssh).
         let deadline = ContinuousClock.now + connectTimeout
-        let fd = try openSocket(deadline: deadline)
         connectCount += 1
         guard let s = libssh2_session_init_ex(nil, nil, nil, nil) else {
-            Glibc.close(fd)
+            socketFD = fd
+            disconnectOnWorker()
             throw error(.handshake, "could not create an SSH session")
         }
         session = s
         socketFD = fd
-        do {
+        do throws(TransportError) {
             libssh2_session_set_blocking(s, 0)
             // Offer the key types known_hosts already has for this host first, so the server presents
             // a key we can check (otherwise a host known by ECDSA that also has ED25519 looks new).
             _ = libssh2_session_method_pref(s, LIBSSH2_METHOD_HOSTKEY, KnownHosts.algorithmPreference(known: knownHosts.entries(host: connection.address, port: connection.port)))
-            try retry("key exchange", kind: .handshake, deadline: deadline) { libssh2_session_handshake(s, fd) }
+            do throws(TransportError) {
+                try retry("key exchange", kind: .handshake, deadline: deadline) { libssh2_session_handshake(s, fd) }
+            } catch let failure {
+                // A proxy command that ended is why the handshake failed: say so.
+                if let ended = proxyProcess?.endedDescription("before the SSH handshake") {
+                    throw error(.connectionRefused, ended,
+                                hint: "run the ProxyCommand by hand to see why; check ProxyCommand in the SSH configuration or ansible_ssh_common_args")
+                }
+                throw failure
+            }
             try verifyHostKey(s)
             try authenticate(s, deadline: deadline)
-            if options.keepaliveSeconds > 0 { libssh2_keepalive_config(s, 1, UInt32(options.keepaliveSeconds)) }
-            // The first command on a fresh connection costs ~50 ms more on the server side: pay it now.
-            _ = try execute("true", openWithin: connectTimeout, endWithin: connectTimeout, cancelled: CancellationFlag())
-        } catch {
+            let keepalive = connection.keepaliveSeconds ?? options.keepaliveSeconds
+            if keepalive > 0 { libssh2_keepalive_config(s, 1, UInt32(keepalive)) }
+            // The first command on a fresh connection costs ~50 ms more on the server side: pay it
+            // now (a jump host runs no commands: many allow forwarding only).
+            if role == .target {
+                _ = try execute("true", openWithin: connectTimeout, endWithin: connectTimeout, cancelled: CancellationFlag())
+            }
+        } catch let failure {
             disconnectOnWorker()
-            throw error
+            throw failure
         }
     }
 
     private func openSocket(deadline: ContinuousClock.Instant) throws(TransportError) -> Int32 {
+        switch connection.route {
+        case nil:
+            return try openTCP(deadline: deadline)
+        case let .jump(hop)?:
+            guard let jumps else { throw error(.unsupported, "reached through \(hop.name), but no jump hosts were set up for this connection") }
+            do throws(TransportError) {
+                return try jumps.connection(for: hop).openTunnel(to: connection.address, port: connection.port, within: connectTimeout, cancelled: connectCancel)
+            } catch {
+                let hint = error.kind == .nameResolution
+                    ? "check the jump host in ProxyJump (the SSH configuration or ansible_ssh_common_args), or DNS" : error.hint
+                throw TransportError(error.kind, host: connection.name, endpoint: connection.endpoint,
+                                     "through the jump host \(hop.name) (\(hop.user.map { "\($0)@" } ?? "")\(hop.endpoint)): \(error.message)", hint: hint)
+            }
+        case let .command(command)?:
+            do throws(ChildProcess.Failure) {
+                let p = try ProxyCommandProcess.start(command)
+                proxyProcess = p
+                return p.fd
+            } catch {
+                throw self.error(.connectionRefused, "cannot start the ProxyCommand '\(command)': \(error.description)")
+            }
+        }
+    }
+
+    private func openTCP(deadline: ContinuousClock.Instant) throws(TransportError) -> Int32 {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -226,7 +282,21 @@ public final class SSHConnection: Transport, @unchecked Sendable {
             throw error(.hostKeyChanged, "HOST KEY CHANGED — refusing to connect: the host presented \(Self.keyTypeName(type)) \(fingerprint), but \(file.path) records \(recorded) for \(KnownHosts.name(host: connection.address, port: connection.port))",
                         hint: "someone may be intercepting the connection, or the host was rebuilt. Verify the new key out of band, then remove the old lines for \(connection.address) from \(file.path)")
         }
-        guard options.acceptNew else {
+        // A host the team trusts through a certificate authority cannot be checked here (libssh2
+        // 1.10 negotiates no host certificates): refused, never trusted on first use instead.
+        if let line = file.certificateAuthorityLines(host: connection.address, port: connection.port).first {
+            throw error(.hostKeyUnknown, "\(file.path) trusts a host certificate authority for \(KnownHosts.name(host: connection.address, port: connection.port)) (line \(line)), but libssh2 1.10 cannot check host certificates, and the host's own key is not recorded",
+                        hint: "record the host's own key beside the @cert-authority line (ssh-keyscan -p \(connection.port) \(connection.address), then verify its fingerprint)")
+        }
+        // StrictHostKeyChecking (SSH configuration, -o): `yes` never records a new key, even with
+        // --accept-new; `accept-new` and `no` record a new one as --accept-new does. A changed key
+        // is refused whatever it says (`no` would accept one in ssh; never here).
+        let strict = connection.strictHostKeyChecking
+        if strict == "yes" {
+            throw error(.hostKeyUnknown, "host key not known (\(Self.keyTypeName(type)) \(fingerprint)), and StrictHostKeyChecking is yes for this host",
+                        hint: "verify the fingerprint, then add the key to \(file.path) (ssh-keyscan -p \(connection.port) \(connection.address))")
+        }
+        guard options.acceptNew || strict == "accept-new" || strict == "no" || strict == "off" else {
             throw error(.hostKeyUnknown, "host key not known (\(Self.keyTypeName(type)) \(fingerprint))",
                         hint: "verify the fingerprint, then rerun with --accept-new to record it in \(file.path), or add the key with ssh-keyscan")
         }
@@ -329,8 +399,13 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         var hint = "check the user (ansible_user=\(user)), that the public key is in the host's authorized_keys, or set ansible_ssh_private_key_file"
         if password == nil, offered.contains("password") || offered.contains("keyboard-interactive"), !publickey || tried.isEmpty {
             hint = "the server takes a password for \(user): set ansible_password (from a vault) or pass -k / --connection-password-file"
-        } else if password != nil, !tried.contains(where: { $0.hasPrefix("password") || $0.hasPrefix("keyboard") }) {
+        } else if password != nil, tried.contains(where: { $0.hasPrefix("password") || $0.hasPrefix("keyboard") }) {
+            hint = "the password given for \(user) (ansible_password, or -k/--connection-password-file) was refused: check it, and that the account is not locked"
+        } else if password != nil {
             hint = "a password was given, but the server does not take one for \(user) (it offers \(offered.joined(separator: ", ")))"
+        }
+        if let cert = keys.first(where: { FileManager.default.fileExists(atPath: $0 + "-cert.pub") }) {
+            hint = "\(cert)-cert.pub is a user certificate, which Firedrill does not present (only the plain key was offered). Add its public key to the host's authorized_keys for \(user), or run from a controller that reaches the host with a key"
         }
         if rsaRefused {
             hint = "the RSA key was refused: libssh2 1.10 signs with SHA-1 only, which OpenSSH 8.8+ rejects. Use an ed25519 or ECDSA key (ssh-keygen -t ed25519)"
@@ -368,12 +443,18 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         return .failure(.init(message: "the server accepted none of its \(identities.count) key\(identities.count == 1 ? "" : "s")"))
     }
 
-    private func disconnectOnWorker() {
+    func disconnectOnWorker() {
         if let s = session {
             _ = libssh2_session_disconnect_ex(s, SSH_DISCONNECT_BY_APPLICATION, "drill done", "")
             libssh2_session_free(s)
         }
-        if socketFD >= 0 { Glibc.close(socketFD) }
+        if let p = proxyProcess {
+            // The command's socket is ours: it closes it and ends the command (by its PID).
+            p.stop()
+            proxyProcess = nil
+        } else if socketFD >= 0 {
+            Glibc.close(socketFD)
+        }
         session = nil
         socketFD = -1
     }
@@ -412,8 +493,10 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         // Under become, sudo runs the wrapped command; its prompt (unique to this command) is
         // answered on the channel's input, and what sudo says before the command starts is read
         // apart from the command's output (`BecomeExchange`).
-        var sudo = become.map { BecomeExchange(become: $0, password: credentials.becomePassword) }
-        let sent = sudo.map { $0.wrap(tag == nil ? "echo \(RemoteCommand.pgidMarker)$$ >&2; " + command : command) } ?? command
+        // Without become, the same reading finds the command's first line after whatever the
+        // login itself printed on stderr (a shell start-up file that talks).
+        var sudo = BecomeExchange(become: become, password: credentials.becomePassword)
+        let sent = become == nil ? command : sudo.wrap(tag == nil ? "echo \(RemoteCommand.pgidMarker)$$ >&2; " + command : command)
         let start = ContinuousClock.now
         let openDeadline = start + openWithin
         var channel: OpaquePointer?
@@ -480,37 +563,34 @@ public final class SSHConnection: Transport, @unchecked Sendable {
                         }
                         else {
                             stderrHead.append(contentsOf: chunk)
-                            if sudo != nil {
-                                switch sudo!.read(&stderrHead) {
-                                case .waiting: continue
-                                case let .answer(bytes):
-                                    do throws(TransportError) { try writeInput(ch, bytes, deadline: openDeadline) } catch {
-                                        abandonSession(); throw error
-                                    }
-                                    continue
-                                case let .refused(failure):
-                                    // sudo has not run the command: end its channel, and say why.
-                                    _ = libssh2_channel_free(ch); freed = true
-                                    throw becomeError(failure, become: become!)
-                                case .started:
-                                    stderr.append(sudo!.preamble)
+                            switch sudo.read(&stderrHead) {
+                            case .waiting: continue
+                            case let .answer(bytes):
+                                do throws(TransportError) { try writeInput(ch, bytes, deadline: openDeadline) } catch {
+                                    abandonSession(); throw error
                                 }
+                                continue
+                            case let .refused(failure):
+                                // sudo has not run the command: end its channel, and say why.
+                                _ = libssh2_channel_free(ch); freed = true
+                                throw becomeError(failure, become: become!)
+                            case .started:
+                                stderr.append(sudo.preamble)
                             }
-                            if let nl = stderrHead.firstIndex(of: 10) {
-                                let line = String(decoding: stderrHead[..<nl], as: UTF8.self)
-                                if line.hasPrefix(RemoteCommand.pgidMarker), let id = Int32(line.dropFirst(RemoteCommand.pgidMarker.count)) {
-                                    pgid = id
-                                    if let tag { started?(RemoteProcess(pgid: id, tag: tag)) }
-                                    stderr.append(Array(stderrHead[(nl + 1)...]))
-                                } else {
-                                    stderr.append(stderrHead)
-                                }
-                                headDone = true
-                                // A quick command's end can come in the same read as its process group.
-                                if endSaidAt == nil, let marker, stderr.endStatus(marker: marker, window: stderrHead.count + 8) != nil { endSaidAt = .now }
-                            } else if stderrHead.count > 256 {
-                                stderr.append(stderrHead); headDone = true
+                            headDone = true
+                            // `head` now starts with the command's first line (or is all the
+                            // command's output when it never came).
+                            if let nl = stderrHead.firstIndex(of: 10),
+                               case let line = String(decoding: stderrHead[..<nl], as: UTF8.self),
+                               line.hasPrefix(RemoteCommand.pgidMarker), let id = Int32(line.dropFirst(RemoteCommand.pgidMarker.count)) {
+                                pgid = id
+                                if let tag { started?(RemoteProcess(pgid: id, tag: tag)) }
+                                stderr.append(Array(stderrHead[(nl + 1)...]))
+                            } else {
+                                stderr.append(stderrHead)
                             }
+                            // A quick command's end can come in the same read as its process group.
+                            if endSaidAt == nil, let marker, stderr.endStatus(marker: marker, window: stderrHead.count + 8) != nil { endSaidAt = .now }
                         }
                     } else if n == Int(LIBSSH2_ERROR_EAGAIN) || n == 0 {
                         break
@@ -524,8 +604,8 @@ public final class SSHConnection: Transport, @unchecked Sendable {
             }
             if libssh2_channel_eof(ch) == 1 {
                 // sudo ended without starting the command: what it said is why.
-                if let exchange = sudo, !headDone {
-                    throw becomeError(exchange.failure(said: stderrHead), become: become!)
+                if let become, !headDone {
+                    throw becomeError(sudo.failure(said: stderrHead), become: become)
                 }
                 break
             }
@@ -665,7 +745,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         _ = poll(&pfd, 1, Int32(clamping: min(ms, 1000)))
     }
 
-    private func lastError(_ s: OpaquePointer) -> String {
+    func lastError(_ s: OpaquePointer) -> String {
         var msg: UnsafeMutablePointer<CChar>?
         var len: Int32 = 0
         _ = libssh2_session_last_error(s, &msg, &len, 0)

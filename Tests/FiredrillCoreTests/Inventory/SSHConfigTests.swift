@@ -71,7 +71,9 @@ import Testing
             Host mixed
               ProxyJump first
               ProxyCommand nc %h %p
-            """, ["behind-a", "direct", "else", "mixed"]),
+            Host quoted
+              ProxyCommand sh -c "nc %h %p" # the rest of the line, quotes and all
+            """, ["behind-a", "direct", "else", "mixed", "quoted"]),
         ("top-level", """
             User toplevel
             Port 2444
@@ -202,7 +204,7 @@ import Testing
         let c1 = inv.connection(of: "db1")
         #expect(c1.address == "db1.dc1.example" && c1.port == 2201 && c1.user == "fromconfig", "\(c1)")
         #expect(c1.identityFiles == ["/home/op/.ssh/dc1_fromconfig"] || c1.identityFiles?.first?.hasSuffix("/.ssh/dc1_fromconfig") == true, "\(c1)")
-        #expect(c1.identitiesOnly == true && c1.connectTimeoutSeconds == 4 && c1.proxy == nil)
+        #expect(c1.identitiesOnly == true && c1.connectTimeoutSeconds == 4 && c1.route == nil)
         #expect(c1.knownHostsFile?.hasSuffix("/.ssh/known_db1.dc1.example") == true, "\(c1.knownHostsFile ?? "")")
         let c2 = inv.connection(of: "db2")
         #expect(c2.user == "deploy" && c2.port == 22, "inventory variables win: \(c2)")
@@ -218,10 +220,82 @@ import Testing
         #expect(c.user == "fromargs" && c.port == 2999 && c.connectTimeoutSeconds == 9 && c.knownHostsFile == "/etc/kh", "\(c)")
     }
 
-    @Test func aJumpHostIsRecordedNeverBypassed() {
-        let inv = inventory("all:\n  hosts:\n    far: { ansible_host: 10.9.0.5 }\n    near: { ansible_ssh_common_args: \"-J jump@b:2222\" }\n")
-        #expect(inv.connection(of: "far").proxy == "ProxyJump bastion.example")
-        #expect(inv.connection(of: "near").proxy == "ProxyJump jump@b:2222")
+    @Test func aJumpHostIsReadUnderItsOwnNameInTheFile() throws {
+        let inv = inventory("all:\n  hosts:\n    far: { ansible_host: 10.9.0.5, ansible_ssh_private_key_file: /k/drill }\n    near: { ansible_ssh_common_args: \"-J jump@b:2222\" }\n")
+        let far = inv.connection(of: "far")
+        let hop = try #require(far.jumps.first)
+        // bastion.example matches `Host *` only: its connect timeout and known_hosts come from there.
+        #expect(far.jumps.count == 1 && hop.name == "bastion.example" && hop.address == "bastion.example" && hop.port == 22 && hop.user == nil, "\(hop)")
+        #expect(hop.connectTimeoutSeconds == 4 && hop.knownHostsFile?.hasSuffix("/.ssh/known_bastion.example") == true, "\(hop)")
+        #expect(hop.privateKeyFile == "/k/drill", "a hop without an IdentityFile is offered the host's key")
+        #expect(far.pathDescription == "via bastion.example (bastion.example:22)")
+        let near = inv.connection(of: "near")
+        #expect(near.jumps.map(\.name) == ["b"] && near.jumps[0].user == "jump" && near.jumps[0].port == 2222, "\(near)")
+        #expect(near.reachDescription == "near:22 via b (jump@b:2222)")
+    }
+
+    @Test func chainsNestedRoutesAndProxyCommands() throws {
+        var inv = InventoryLoader(sshConfig: { nil }).load(text: """
+            all:
+              hosts:
+                chain: { ansible_host: 10.5.0.1, ansible_ssh_common_args: "-o ProxyJump=ops@a:2201,ssh://b,[fd00::1]:2022" }
+                nested: { ansible_host: site-b.db1 }
+                piped: { ansible_host: 10.6.0.1, ansible_user: deploy, ansible_port: 2200, ansible_ssh_common_args: "-o 'ProxyCommand=connect-proxy -u %r -n %n %h %p'" }
+                loop: { ansible_host: loop1 }
+                odd: { ansible_ssh_common_args: "-J 'a b'" }
+                badport: { ansible_ssh_common_args: "-J a:notaport" }
+            """, file: "inv.yml").inventory
+        inv.sshConfig = SSHConfig.parse("""
+            Host site-b.*
+              ProxyJump gw-b
+            Host gw-b
+              HostName 192.0.2.9
+              User jumper
+              ProxyJump gw-a
+            Host gw-a
+              HostName 192.0.2.1
+              Port 2022
+            Host loop1
+              ProxyJump loop2
+            Host loop2
+              ProxyJump loop1
+            """, file: "config", home: "/home/op")
+        let chain = inv.connection(of: "chain")
+        #expect(chain.jumps.map(\.name) == ["a", "b", "fd00::1"], "\(chain.jumps)")
+        #expect(chain.jumps.map(\.port) == [2201, 22, 2022] && chain.jumps[0].user == "ops")
+        #expect(chain.pathDescription == "via a (ops@a:2201) → b (b:22) → fd00::1 ([fd00::1]:2022)", "\(chain.pathDescription ?? "")")
+        // A hop's own ProxyJump in the file is followed: gw-a, then gw-b, then the host.
+        let nested = inv.connection(of: "nested")
+        #expect(nested.jumps.map(\.name) == ["gw-a", "gw-b"] && nested.jumps.map(\.address) == ["192.0.2.1", "192.0.2.9"], "\(nested.jumps)")
+        #expect(nested.jumps[1].user == "jumper" && nested.jumps[0].port == 2022)
+        // ProxyCommand's tokens: %h the address, %p the port, %r the user, %n the name as given.
+        #expect(inv.connection(of: "piped").route == .command("connect-proxy -u deploy -n 10.6.0.1 10.6.0.1 2200"))
+        #expect(inv.connection(of: "piped").pathDescription == "via the ProxyCommand 'connect-proxy -u deploy -n 10.6.0.1 10.6.0.1 2200'")
+        // What cannot be followed is a problem, never a direct connection.
+        for host in ["loop", "odd", "badport"] {
+            let c = inv.connection(of: host)
+            #expect(c.route == nil && c.routeProblem != nil, "\(host): \(c)")
+        }
+        #expect(inv.connection(of: "loop").routeProblem?.contains("more than 8 deep") == true)
+        #expect(inv.connection(of: "badport").routeProblem?.contains("not a number") == true)
+    }
+
+    @Test func aRouteIsWrittenInPlansAsJumpOrCommand() throws {
+        var c = HostConnection(name: "db1", address: "10.0.0.1")
+        c.route = .jump(HostConnection(name: "bastion", address: "192.0.2.1", port: 2222, user: "ops"))
+        let json = String(decoding: try JSONEncoder().encode(c), as: UTF8.self)
+        #expect(json.contains("\"route\":{\"jump\":{") && json.contains("\"name\":\"bastion\""), "\(json)")
+        #expect(try JSONDecoder().decode(HostConnection.self, from: Data(json.utf8)) == c)
+        c.route = .command("nc %h %p")
+        let again = try JSONDecoder().decode(HostConnection.self, from: try JSONEncoder().encode(c))
+        #expect(again.route == .command("nc %h %p"))
+    }
+
+    @Test func keepalivesAndHostKeyCheckingAreRead() {
+        let inv = inventory("all:\n  hosts:\n    db1: { ansible_ssh_common_args: \"-o ServerAliveInterval=7 -o StrictHostKeyChecking=Yes\" }\n")
+        let c = inv.connection(of: "db1")
+        #expect(c.keepaliveSeconds == 7 && c.strictHostKeyChecking == "yes", "\(c)")
+        #expect(inv.sshNotes(of: "db1").isEmpty, "both are acted on: \(inv.sshNotes(of: "db1"))")
     }
 
     @Test func whatIsNotUsedIsNamed() {

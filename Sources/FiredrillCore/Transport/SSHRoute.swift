@@ -1,0 +1,460 @@
+import CLibSSH2
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// How a host that is not reached directly is reached: through a jump host's forwarded
+// connection (`ProxyJump`), or through a proxy command's input and output (`ProxyCommand`).
+// Either way the target's SSH session runs over one end of a socket pair, exactly as it would
+// over TCP: its host key, authentication, deadlines and kills are the same.
+
+/// The jump hosts of a drill: one authenticated connection per jump host, shared by every host
+/// behind it (a bastion in front of 50 hosts is logged into once).
+public final class JumpHosts: @unchecked Sendable {
+    private let lock = NSLock()
+    private var connections: [HostConnection: SSHConnection] = [:]
+    private let options: SSHOptions
+
+    public init(options: SSHOptions) { self.options = options }
+
+    /// The connection to `hop`, made on first use (it connects when a tunnel is first asked for).
+    func connection(for hop: HostConnection) -> SSHConnection {
+        lock.lock()
+        defer { lock.unlock() }
+        if let c = connections[hop] { return c }
+        let c = SSHConnection(hop, options: options, jumps: self, role: .jumpHost)
+        connections[hop] = c
+        return c
+    }
+
+    /// Closes every jump host connection (after the hosts behind them are closed), the nearest
+    /// to the targets first.
+    public func closeAll() async {
+        let all = takeAll()
+        for (_, c) in all.sorted(by: { $0.key.jumps.count > $1.key.jumps.count }) { await c.close() }
+    }
+
+    private func takeAll() -> [HostConnection: SSHConnection] {
+        lock.lock()
+        defer { lock.unlock() }
+        let all = connections
+        connections = [:]
+        return all
+    }
+}
+
+/// A forwarded connection asked of a jump host, answered by its pump with our end of a socket
+/// pair, or an error.
+final class TunnelRequest: @unchecked Sendable {
+    let host: String
+    let port: Int
+    /// How long the jump host has to open the forwarded connection, once it is connected.
+    let within: Duration
+    /// Set by the pump when it starts opening.
+    var deadline: ContinuousClock.Instant = .now
+    private let condition = NSCondition()
+    private var result: Result<Int32, TransportError>?
+    private var abandoned = false
+
+    init(host: String, port: Int, within: Duration) {
+        self.host = host; self.port = port; self.within = within
+    }
+
+    /// Hands the result over; false (the socket closed) when the asker gave up waiting.
+    func finish(_ r: Result<Int32, TransportError>) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        if abandoned || result != nil {
+            if case let .success(fd) = r { Glibc.close(fd) }
+            return false
+        }
+        result = r
+        condition.broadcast()
+        return true
+    }
+
+    /// The result, if it came within `wait`.
+    func wait(_ wait: Duration) -> Result<Int32, TransportError>? {
+        condition.lock()
+        defer { condition.unlock() }
+        if result == nil { _ = condition.wait(until: Date(timeIntervalSinceNow: DurationText.seconds(wait))) }
+        return result
+    }
+
+    /// Gives up waiting; a result that came meanwhile is returned instead.
+    func abandon() -> Result<Int32, TransportError>? {
+        condition.lock()
+        defer { condition.unlock() }
+        if let result { return result }
+        abandoned = true
+        return nil
+    }
+}
+
+/// The state of a jump host's pump: requests from any thread; tunnels touched only on the jump
+/// host connection's worker.
+final class TunnelPump: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pending: [TunnelRequest] = []
+    private var running = false
+    /// A pipe that wakes the pump's poll when a request comes.
+    let wake: (read: Int32, write: Int32)
+    // Worker only.
+    var opening: [TunnelRequest] = []
+    var tunnels: [Tunnel] = []
+    var closing: [(channel: OpaquePointer, until: ContinuousClock.Instant)] = []
+
+    init() {
+        var fds: [Int32] = [-1, -1]
+        if pipe(&fds) == 0 {
+            for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC); _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        } else {
+            fds = [-1, -1]
+        }
+        wake = (fds[0], fds[1])
+    }
+
+    deinit {
+        if wake.read >= 0 { Glibc.close(wake.read); Glibc.close(wake.write) }
+    }
+
+    /// Queues a request; true when the pump is not running and must be started.
+    func enqueue(_ r: TunnelRequest) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        pending.append(r)
+        var one: UInt8 = 1
+        _ = Glibc.write(wake.write, &one, 1)
+        if running { return false }
+        running = true
+        return true
+    }
+
+    func takePending() -> [TunnelRequest] {
+        lock.lock()
+        defer { lock.unlock() }
+        var drain = [UInt8](repeating: 0, count: 64)
+        while Glibc.read(wake.read, &drain, drain.count) > 0 {}
+        let taken = pending
+        pending = []
+        return taken
+    }
+
+    /// Stops the pump when nothing is left to do (under the lock, so a request that comes now
+    /// starts it again).
+    func stopIfIdle() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard pending.isEmpty, opening.isEmpty, tunnels.isEmpty, closing.isEmpty else { return false }
+        running = false
+        return true
+    }
+}
+
+/// One forwarded connection: bytes between a `direct-tcpip` channel and our end of the socket
+/// pair whose other end carries the target's SSH session.
+final class Tunnel {
+    let channel: OpaquePointer
+    let fd: Int32
+    private var toChannel: [UInt8] = []
+    private var toChannelAt = 0
+    private var toLocal: [UInt8] = []
+    private var toLocalAt = 0
+    /// The target's session closed its end (it disconnected): the tunnel is done.
+    private(set) var localEOF = false
+    private var eofSent = false
+    private var remoteEOF = false
+    private var localShut = false
+    /// The channel failed; `sessionFailed` when the jump host's session itself broke.
+    private(set) var failed = false
+    private(set) var sessionFailed = false
+
+    init(channel: OpaquePointer, fd: Int32) { self.channel = channel; self.fd = fd }
+
+    var finished: Bool { failed || (localEOF && (eofSent || remoteEOF)) }
+    var wantsRead: Bool { !localEOF && toChannelAt >= toChannel.count }
+    var wantsWrite: Bool { toLocalAt < toLocal.count }
+
+    private static func isSessionError(_ rc: Int) -> Bool {
+        rc == Int(LIBSSH2_ERROR_SOCKET_SEND) || rc == Int(LIBSSH2_ERROR_SOCKET_RECV) || rc == Int(LIBSSH2_ERROR_SOCKET_DISCONNECT)
+            || rc == Int(LIBSSH2_ERROR_TIMEOUT) || rc == Int(LIBSSH2_ERROR_SOCKET_TIMEOUT)
+    }
+
+    /// Moves what can move without waiting; true if anything did.
+    func step(_ buffer: inout [UInt8]) -> Bool {
+        var progress = false
+        // Target → jump host.
+        if wantsRead {
+            let n = buffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 {
+                toChannel = Array(buffer[0..<n]); toChannelAt = 0; progress = true
+            } else if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                localEOF = true; progress = true
+            }
+        }
+        while toChannelAt < toChannel.count {
+            let w = toChannel.withUnsafeBytes { raw in
+                libssh2_channel_write_ex(channel, 0, raw.baseAddress!.assumingMemoryBound(to: CChar.self) + toChannelAt, toChannel.count - toChannelAt)
+            }
+            if w > 0 { toChannelAt += w; progress = true; continue }
+            if w == Int(LIBSSH2_ERROR_EAGAIN) { break }
+            failed = true; sessionFailed = Self.isSessionError(w)
+            return true
+        }
+        if localEOF, toChannelAt >= toChannel.count, !eofSent {
+            let rc = libssh2_channel_send_eof(channel)
+            if rc != LIBSSH2_ERROR_EAGAIN { eofSent = true; progress = true }
+        }
+        // Jump host → target.
+        if !remoteEOF, toLocalAt >= toLocal.count {
+            let r = buffer.withUnsafeMutableBytes { raw in
+                libssh2_channel_read_ex(channel, 0, raw.baseAddress!.assumingMemoryBound(to: CChar.self), raw.count)
+            }
+            if r > 0 {
+                toLocal = Array(buffer[0..<r]); toLocalAt = 0; progress = true
+            } else if r == 0 || r == Int(LIBSSH2_ERROR_EAGAIN) {
+                if libssh2_channel_eof(channel) != 0 { remoteEOF = true; progress = true }
+            } else {
+                remoteEOF = true; progress = true
+                if Self.isSessionError(r) { failed = true; sessionFailed = true }
+            }
+        }
+        if toLocalAt < toLocal.count {
+            let w = toLocal.withUnsafeBytes { raw in
+                Glibc.send(fd, raw.baseAddress! + toLocalAt, toLocal.count - toLocalAt, Int32(MSG_NOSIGNAL))
+            }
+            if w > 0 { toLocalAt += w; progress = true }
+            else if w < 0, errno != EAGAIN, errno != EWOULDBLOCK, errno != EINTR { localEOF = true; toLocalAt = toLocal.count; progress = true }
+        }
+        if remoteEOF, toLocalAt >= toLocal.count, !localShut {
+            Glibc.shutdown(fd, Int32(SHUT_WR)); localShut = true
+        }
+        return progress
+    }
+
+    /// Data libssh2 already holds for the channel (read off the socket while serving another).
+    var hasBuffered: Bool {
+        guard !remoteEOF, toLocalAt >= toLocal.count else { return false }
+        var available: UInt = 0
+        _ = libssh2_channel_window_read_ex(channel, &available, nil)
+        return available > 0
+    }
+}
+
+/// A `ProxyCommand` running on the controller: its standard input and output are the target
+/// connection's socket; its standard error is kept (the last 4 KB) to say why it ended.
+final class ProxyCommandProcess: @unchecked Sendable {
+    let pid: pid_t
+    /// Our end of the socket pair.
+    let fd: Int32
+    private let stderrFD: Int32
+    private var stderrTail: [UInt8] = []
+    private var exitStatus: Int32?
+
+    private init(pid: pid_t, fd: Int32, stderrFD: Int32) { self.pid = pid; self.fd = fd; self.stderrFD = stderrFD }
+
+    /// Starts `/bin/sh -c command` in a process group of its own.
+    static func start(_ command: String) throws(ChildProcess.Failure) -> ProxyCommandProcess {
+        var pair: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+            throw ChildProcess.Failure(description: "cannot make a socket pair: \(String(cString: strerror(errno)))")
+        }
+        var err: [Int32] = [-1, -1]
+        guard pipe(&err) == 0 else {
+            Glibc.close(pair[0]); Glibc.close(pair[1])
+            throw ChildProcess.Failure(description: "cannot make a pipe: \(String(cString: strerror(errno)))")
+        }
+        let pid: pid_t
+        do {
+            pid = try ChildProcess.spawn(["/bin/sh", "-c", command], group: .own, output: .socket(pair[1], stderr: err[1]))
+        } catch {
+            for fd in pair + err { Glibc.close(fd) }
+            throw error
+        }
+        Glibc.close(pair[1]); Glibc.close(err[1])
+        _ = fcntl(err[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(pair[0], F_SETFL, fcntl(pair[0], F_GETFL) | O_NONBLOCK)
+        _ = fcntl(err[0], F_SETFL, fcntl(err[0], F_GETFL) | O_NONBLOCK)
+        return ProxyCommandProcess(pid: pid, fd: pair[0], stderrFD: err[0])
+    }
+
+    private func collectStderr() {
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buf.withUnsafeMutableBytes { Glibc.read(stderrFD, $0.baseAddress, $0.count) }
+            guard n > 0 else { break }
+            stderrTail += buf[0..<n]
+            if stderrTail.count > 4096 { stderrTail.removeFirst(stderrTail.count - 4096) }
+        }
+    }
+
+    /// Reaps the command if it ended (never waits).
+    private func reap() -> Int32? {
+        if let exitStatus { return exitStatus }
+        var status: Int32 = 0
+        if waitpid(pid, &status, WNOHANG) == pid {
+            exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        }
+        return exitStatus
+    }
+
+    /// Why the connection through the command failed, when the command ended (given it 200 ms
+    /// to end once its connection broke): its status, `when`, and the last line it wrote on
+    /// stderr.
+    func endedDescription(_ when: String) -> String? {
+        var status = reap()
+        var waited = 0
+        while status == nil, waited < 20 { usleep(10_000); waited += 1; status = reap() }
+        collectStderr()
+        guard let status else { return nil }
+        let lastLine = String(decoding: stderrTail, as: UTF8.self).split(whereSeparator: \.isNewline).last.map(String.init)
+        return "the ProxyCommand exited with status \(status) \(when)" + (lastLine.map { ": \(TerminalText.safe(String($0.prefix(300))))" } ?? "")
+    }
+
+    /// Ends the command: its socket closed, then SIGTERM to its process group, SIGKILL half a
+    /// second later if it is still there, and reaped. Only this PID's group is signalled.
+    func stop() {
+        Glibc.close(fd)
+        if reap() == nil {
+            kill(-pid, SIGTERM)
+            var waited = 0
+            while reap() == nil, waited < 50 { usleep(10_000); waited += 1 }
+            if reap() == nil {
+                kill(-pid, SIGKILL)
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                exitStatus = 137
+            }
+        }
+        collectStderr()
+        Glibc.close(stderrFD)
+    }
+}
+
+extension SSHConnection {
+    /// Opens a forwarded connection through this jump host to `host:port` and returns our end
+    /// of a socket pair carrying it. Called on the target's worker (a blocking wait, never on
+    /// the cooperative pool); the jump host's own worker does the work (its pump).
+    func openTunnel(to host: String, port: Int, within: Duration, cancelled: CancellationFlag?) throws(TransportError) -> Int32 {
+        guard let pump = tunnelPump else { throw error(.unsupported, "not a jump host") }
+        let request = TunnelRequest(host: host, port: port, within: within)
+        if pump.enqueue(request) { worker.submit { self.pumpLoop(pump) } }
+        // The jump host's own connect, then the forwarded connection, each within its deadline.
+        let limit = ContinuousClock.now + connectTimeout + within + .seconds(2)
+        while true {
+            if let r = request.wait(.milliseconds(100)) { return try r.get() }
+            if cancelled?.isSet == true || ContinuousClock.now > limit {
+                if let r = request.abandon() { return try r.get() }
+                if cancelled?.isSet == true { throw error(.cancelled, "connecting was interrupted") }
+                throw error(.connectTimeout, "no forwarded connection to \(host):\(port) within \((connectTimeout + within).text)")
+            }
+        }
+    }
+
+    /// The jump host's pump, on its worker, while any tunnel is open or asked for: connects (or
+    /// reconnects) the jump host, opens `direct-tcpip` channels, moves bytes both ways, sends
+    /// keepalives; when the jump host's session breaks, every tunnel through it ends (the hosts
+    /// behind it see their connection lost, as they would if their own TCP broke).
+    func pumpLoop(_ pump: TunnelPump) {
+        var buffer = [UInt8](repeating: 0, count: 32 * 1024)
+        while true {
+            for r in pump.takePending() {
+                if session == nil {
+                    do throws(TransportError) { try connectOnWorker() } catch {
+                        _ = r.finish(.failure(error))
+                        continue
+                    }
+                }
+                r.deadline = .now + r.within
+                pump.opening.append(r)
+            }
+            var progress = false
+            var broken = false
+            if let s = session {
+                pump.opening.removeAll { r in
+                    if let ch = libssh2_channel_direct_tcpip_ex(s, r.host, Int32(r.port), "127.0.0.1", 22) {
+                        var pair: [Int32] = [-1, -1]
+                        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+                            pump.closing.append((ch, .now + .seconds(2)))
+                            _ = r.finish(.failure(error(.local, "cannot make a socket pair: \(String(cString: strerror(errno)))")))
+                            return true
+                        }
+                        _ = fcntl(pair[0], F_SETFL, fcntl(pair[0], F_GETFL) | O_NONBLOCK)
+                        if r.finish(.success(pair[1])) {
+                            pump.tunnels.append(Tunnel(channel: ch, fd: pair[0]))
+                        } else {
+                            Glibc.close(pair[0])
+                            pump.closing.append((ch, .now + .seconds(2)))
+                        }
+                        progress = true
+                        return true
+                    }
+                    let rc = libssh2_session_last_errno(s)
+                    if rc == LIBSSH2_ERROR_EAGAIN {
+                        if ContinuousClock.now < r.deadline { return false }
+                        _ = r.finish(.failure(error(.connectTimeout, "opened no forwarded connection to \(r.host):\(r.port) within \(r.within.text)",
+                                                    hint: "is \(r.host) up, and reachable from \(connection.name)?")))
+                        return true
+                    }
+                    if rc == LIBSSH2_ERROR_CHANNEL_FAILURE {
+                        let why = lastError(s)
+                        let prohibited = why.lowercased().contains("prohibited")
+                        _ = r.finish(.failure(error(.connectionRefused, "refused to forward a connection to \(r.host):\(r.port) (\(why))",
+                                                    hint: prohibited
+                                                        ? "the jump host does not allow forwarding (AllowTcpForwarding or PermitOpen in its sshd_config) for \(user)"
+                                                        : "check that \(r.host) resolves and listens on port \(r.port) as seen from \(connection.name)")))
+                        return true
+                    }
+                    broken = true
+                    _ = r.finish(.failure(error(.connectionLost, "the connection broke while forwarding to \(r.host):\(r.port): \(lastError(s))")))
+                    return true
+                }
+                for t in pump.tunnels {
+                    if t.step(&buffer) { progress = true }
+                    if t.sessionFailed { broken = true }
+                }
+                pump.tunnels.removeAll { t in
+                    guard t.finished else { return false }
+                    Glibc.close(t.fd)
+                    pump.closing.append((t.channel, .now + .seconds(2)))
+                    return true
+                }
+                pump.closing.removeAll { c in
+                    let rc = libssh2_channel_free(c.channel)
+                    return rc != LIBSSH2_ERROR_EAGAIN || ContinuousClock.now > c.until
+                }
+                if !broken {
+                    var next: Int32 = 0
+                    let rc = libssh2_keepalive_send(s, &next)
+                    if rc < 0 && rc != LIBSSH2_ERROR_EAGAIN { broken = true }
+                }
+                if pump.tunnels.contains(where: \.hasBuffered) { progress = true }
+            }
+            if broken || session == nil {
+                // Every tunnel through a broken session ends; the session is dropped (freeing its
+                // channels) and made again for the next request.
+                for t in pump.tunnels { Glibc.close(t.fd) }
+                pump.tunnels = []
+                pump.closing = []
+                for r in pump.opening { _ = r.finish(.failure(error(.connectionLost, "the connection to the jump host broke"))) }
+                pump.opening = []
+                disconnectOnWorker()
+            }
+            if pump.stopIfIdle() { return }
+            if progress { continue }
+            var fds = [pollfd(fd: pump.wake.read, events: Int16(POLLIN), revents: 0)]
+            if let s = session {
+                let dirs = libssh2_session_block_directions(s)
+                fds.append(pollfd(fd: socketFD, events: Int16(POLLIN) | (dirs & 2 != 0 ? Int16(POLLOUT) : 0), revents: 0))
+            }
+            for t in pump.tunnels {
+                var events: Int16 = 0
+                if t.wantsRead { events |= Int16(POLLIN) }
+                if t.wantsWrite { events |= Int16(POLLOUT) }
+                if events != 0 { fds.append(pollfd(fd: t.fd, events: events, revents: 0)) }
+            }
+            _ = poll(&fds, nfds_t(fds.count), pump.opening.isEmpty && pump.closing.isEmpty ? 200 : 20)
+        }
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+@testable import FiredrillCore
+
+/// `become` as written (playbook, step, check, inventory) and as planned: each level over the one
+/// below, the unsupported refused where it is written, passwords kept out of the plan.
+@Suite struct BecomeTests {
+    static let inventory = """
+    all:
+      vars: { vip: 10.0.0.50, ansible_user: deploy }
+      children:
+        db_primary: { hosts: { db1: { ansible_host: 10.0.0.11, pg_port: 5432, ansible_become: yes, ansible_become_password: s3cret-pw } } }
+        db_standby: { hosts: { db2: { ansible_host: 10.0.0.12, pg_port: 5433, ansible_become: true, ansible_become_user: postgres } } }
+        web: { hosts: { "web[1:4]": { http_port: 8080 } } }
+    """
+
+    @Test func eachLevelOverridesTheOneBelowFieldByField() throws {
+        let pb = playbook(steps: """
+          - name: Inventory decides
+            on: "db1:db2"
+            run: "true"
+          - name: Step turns it off
+            on: db1
+            become: false
+            run: "true"
+          - name: Step names the user
+            on: web1
+            become: true
+            become_user: www-data
+            become_flags: "-H -E"
+            run: "true"
+        """, extra: "become_user: ops")
+        let (p, d) = plan(pb.replacingOccurrences(of: "on: db_primary\n    run: systemctl start", with: "on: db_primary\n    run: systemctl start"), inventory: Self.inventory)
+        #expect(!d.hasErrors, "\(d.messages)")
+        let steps = try #require(p?.steps)
+        // db1: the host turns become on; the playbook's user wins over the default root.
+        #expect(steps[0].commands.map(\.become) == [Become(user: "ops"), Become(user: "ops")])
+        #expect(p?.restore.first?.commands.first?.become == Become(user: "ops"))
+        #expect(steps[1].commands.first?.become == nil)
+        #expect(steps[2].commands.first?.become == Become(user: "www-data", method: .sudo, flags: "-H -E"))
+        // The plan says as whom; never the password.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let json = String(decoding: try encoder.encode(try #require(p)), as: UTF8.self)
+        #expect(json.contains("\"become\":{\"method\":\"sudo\",\"user\":\"ops\"}"))
+        #expect(!json.contains("s3cret-pw"))
+    }
+
+    @Test func theHostsUserIsUsedWhenNoLevelAboveNamesOne() throws {
+        let (p, d) = plan(playbook(steps: """
+          - name: Promote
+            on: db2
+            run: pg_ctl promote
+        """), inventory: Self.inventory)
+        #expect(!d.hasErrors, "\(d.messages)")
+        #expect(p?.steps.first?.commands.first?.become == Become(user: "postgres"))
+        #expect(p?.become(on: "db2") == [Become(user: "postgres")])
+        #expect(p?.become(step: "failover.1", host: "db2") == Become(user: "postgres"))
+        #expect(p?.become(on: "web1") == [])
+    }
+
+    @Test func aCheckRunOnAHostBecomesAndOneRunHereCannot() throws {
+        let ok = playbook(steps: """
+          - name: Stop
+            on: web1
+            run: "true"
+            verify: { up: [svc], within: 30s }
+        """).replacingOccurrences(of: "checks:\n", with: "checks:\n  svc: { command: \"systemctl is-active nginx\", on: web1, become: true }\n")
+        let (p, d) = plan(ok)
+        #expect(!d.hasErrors, "\(d.messages)")
+        #expect(p?.steps.first?.verify?.up.first?.become == Become())
+        let bad = ok.replacingOccurrences(of: "api: { http: \"http://{{ vip }}/health\", timeout: 3s }", with: "api: { http: \"http://{{ vip }}/health\", timeout: 3s, become: true }")
+        let errors = diagnose(bad).filter { $0.severity == .error }
+        #expect(errors.first(containing: "check 'api' has become but runs from here")?.location?.line != nil, "\(errors.messages)")
+    }
+
+    @Test(arguments: [
+        ("become_method: su", "become_method su is not supported"),
+        ("become_method: doas", "become_method 'doas' is not supported"),
+        ("become_user: \"root; rm -rf /\"", "is not a user name"),
+        ("become_flags: \"-S\"", "has '-S', which Firedrill sets itself"),
+        ("become_flags: \"-p x\"", "has '-p', which Firedrill sets itself"),
+        ("become_flags: \"-H; id\"", "shell characters"),
+        ("become: maybe", "become"),
+    ])
+    func unsupportedBecomeIsRefusedWhereItIsWritten(_ line: String, _ message: String) throws {
+        let text = playbook(steps: """
+          - name: Stop
+            on: db1
+            \(line)
+            run: "true"
+        """)
+        let errors = diagnose(text).filter { $0.severity == .error }
+        let e = try #require(errors.first(containing: message), "\(errors.messages)")
+        let written = text.components(separatedBy: "\n").firstIndex { $0.contains(line) }.map { $0 + 1 }
+        #expect(e.location?.line == written, "\(e.location.map { "\($0)" } ?? "no location")")
+    }
+
+    @Test func aManualStepCannotBecome() {
+        let errors = diagnose(playbook(steps: """
+          - name: Call pharmacy
+            manual: "Call them"
+            become: true
+        """)).filter { $0.severity == .error }
+        #expect(errors.first(containing: "manual step 'Call pharmacy' cannot have become") != nil, "\(errors.messages)")
+    }
+
+    @Test func inventoryBecomeProblemsAndVaultPasswordsAreRefusedBeforeConnecting() {
+        let inv = """
+        all:
+          children:
+            db_primary: { hosts: { db1: { ansible_host: 10.0.0.11, ansible_become: true, ansible_become_method: su } } }
+            db_standby: { hosts: { db2: { ansible_host: 10.0.0.12, ansible_become_password: "{{ vault_sudo }}" } } }
+            web: { hosts: { "web[1:4]": { ansible_password: "$ANSIBLE_VAULT;1.1;AES256\\n6162" } } }
+        """
+        let errors = diagnose(playbook(steps: """
+          - name: Everywhere
+            on: all
+            run: "true"
+        """), inventory: inv).filter { $0.severity == .error }
+        #expect(errors.first(containing: "ansible_become_method su (db1) is not supported") != nil, "\(errors.messages)")
+        #expect(errors.first(containing: "ansible_become_password of db2 is a template") != nil, "\(errors.messages)")
+        #expect(errors.first(containing: "ansible_password of web1 is encrypted with ansible-vault") != nil, "\(errors.messages)")
+    }
+
+    @Test func passwordsComeFromTheInventoryAndElseFromTheOperator() throws {
+        let inv = InventoryLoader().load(text: Self.inventory, file: "inventory.yml").inventory
+        let db1 = inv.credentials(of: "db1")
+        #expect(db1.becomePassword?.reveal() == "s3cret-pw")
+        #expect("\(db1.becomePassword!)" == Secret.mask)
+        let operatorGiven = HostCredentials(password: Secret("login"), becomePassword: Secret("typed"))
+        #expect(db1.or(operatorGiven).becomePassword?.reveal() == "s3cret-pw")
+        #expect(inv.credentials(of: "db2").or(operatorGiven).becomePassword?.reveal() == "typed")
+        #expect(inv.credentials(of: "db2").or(operatorGiven).password?.reveal() == "login")
+        #expect(inv.becomeSetting(of: "db1") == BecomeSetting(enabled: true))
+        #expect(inv.becomeSetting(of: "web1") == BecomeSetting())
+    }
+
+    @Test func theWrappedCommandCarriesNoPasswordAndQuotesTheCommand() {
+        let b = Become(user: "postgres")
+        let text = b.wrap("echo 'it''s' && id", prompt: Become.prompt(nonce: "abc"))
+        #expect(text == "sudo -S -p '[firedrill-become-abc] password: ' -H -u postgres -- sh -c " + ShellQuoting.quote("echo 'it''s' && id"))
+    }
+}

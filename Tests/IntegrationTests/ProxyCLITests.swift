@@ -1,0 +1,152 @@
+import Foundation
+import Testing
+@testable import FiredrillCore
+
+/// Hosts behind a jump host (ProxyJump over direct-tcpip) or a proxy command, through the
+/// built binary, on a lab whose hosts are reached through its bastion.
+@Suite(.serialized) struct ProxyCLITests {
+    /// The lab's inventory with `from` replaced by `to` (written beside it).
+    func inventory(_ lab: TestLab, replacing from: String, with to: String) throws -> String {
+        let text = try String(contentsOfFile: lab.inventory, encoding: .utf8)
+        #expect(text.contains(from), "the lab's inventory no longer contains \(from)")
+        let path = "\(lab.dir)/inventory-\(UUID().uuidString.prefix(6)).yml"
+        try text.replacingOccurrences(of: from, with: to).write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func jumpOption(_ lab: TestLab) throws -> String {
+        let b = try #require(lab.state.bastion)
+        return "-o ProxyJump=\(lab.state.user)@127.0.0.1:\(lab.state.relay?.listenPort(for: b.port) ?? b.port)"
+    }
+
+    /// Lines of the bastion's log saying a login was accepted.
+    func bastionLogins(_ lab: TestLab) -> Int {
+        let log = (try? String(contentsOfFile: "\(lab.dir)/logs/bastion.log", encoding: .utf8)) ?? ""
+        return log.components(separatedBy: "Accepted publickey").count - 1
+    }
+
+    /// Processes whose command line contains `text` (only ever ones this test started).
+    func processes(containing text: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            return String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(text)
+        }
+    }
+
+    @Test func everyHostIsReachedThroughTheBastionWhichIsLoggedIntoOnce() throws {
+        let lab = try TestLab.start(hosts: 3, bastion: true)
+        defer { lab.stop() }
+        let b = try #require(lab.state.bastion)
+        let ping = try Firedrill.run(["ping", "all", "-i", lab.inventory])
+        #expect(ping.status == 0, "\(ping.stdout)\(ping.stderr)")
+        #expect(ping.stdout.contains("via 127.0.0.1 (\(lab.state.user)@127.0.0.1:\(b.port))"), "the path is shown: \(ping.stdout)")
+        #expect(bastionLogins(lab) == 1, "three hosts, one login to the bastion: \(bastionLogins(lab))")
+        let json = try Firedrill.run(["ping", "db1", "-i", lab.inventory, "--format", "json"])
+        let answers = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        #expect(answers.count == 1 && answers[0]["ok"] as? Bool == true && (answers[0]["via"] as? String)?.contains("127.0.0.1:\(b.port)") == true, "\(json.stdout)")
+        let plan = try Firedrill.run(["plan", try lab.ehrPlaybook(), "-i", lab.inventory, "--format", "json"])
+        #expect(plan.status == 0 && plan.stdout.contains("\"jump\"") && plan.stdout.contains("\"port\" : \(b.port)"), "\(plan.stdout.prefix(3000))")
+        let text = try Firedrill.run(["plan", try lab.ehrPlaybook(), "-i", lab.inventory])
+        #expect(text.stdout.contains("      via 127.0.0.1 (\(lab.state.user)@127.0.0.1:\(b.port))"), "\(text.stdout)")
+        // With the bastion gone the hosts, still running, cannot be reached: nothing went around it.
+        lab.lab.stop(pid: b.pid)
+        let cut = try Firedrill.run(["ping", "all", "-i", lab.inventory])
+        #expect(cut.status == 3 && cut.stdout.contains("through the jump host 127.0.0.1") && cut.stdout.contains("connection refused"), "\(cut.stdout)")
+        #expect(lab.state.hosts.allSatisfy { kill($0.pid, 0) == 0 })
+    }
+
+    /// The done-when: the EHR drill as the non-root user with sudo, every host behind
+    /// the bastion, the password from a file.
+    @Test func theEHRDrillPassesThroughTheBastionAsANonRootUserWithSudo() throws {
+        let lab = try TestLab.start(fleet: true, bastion: true)
+        defer { lab.stop() }
+        let runs = "\(lab.dir)/runs"
+        let r = try Firedrill.run(["run", try lab.ehrPlaybook(), "-i", lab.inventory, "--become-password-file", lab.lab.becomePasswordPath,
+                                   "--yes", "--manual=pass", "--output", "plain", "--runs-dir", runs])
+        #expect(r.status == 0 && r.stdout.contains("Drill PASSED"), "\(r.stdout)\(r.stderr)")
+        #expect(bastionLogins(lab) == 1, "one bastion connection for the whole drill: \(bastionLogins(lab))")
+        let secret = try String(contentsOfFile: lab.lab.becomePasswordPath, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!r.stdout.contains(secret) && !r.stderr.contains(secret))
+    }
+
+    @Test(arguments: ["unknown-key", "no-forwarding", "proxy-exits"])
+    func aJumpThatFailsIsCaughtAtPreflightTouchingNothing(_ fault: String) throws {
+        let lab = try TestLab.start(hosts: 2, bastion: true)
+        defer { lab.stop() }
+        let jump = try jumpOption(lab)
+        let inv: String
+        let said: String
+        switch fault {
+        case "unknown-key":
+            let b = try #require(lab.state.bastion)
+            let known = try String(contentsOfFile: lab.lab.knownHostsPath, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("[127.0.0.1]:\(b.port) ") }
+            let file = "\(lab.dir)/known_without_bastion"
+            try (known.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+            inv = try inventory(lab, replacing: "UserKnownHostsFile=\(lab.lab.knownHostsPath)", with: "UserKnownHostsFile=\(file)")
+            said = "through the jump host 127.0.0.1 (\(lab.state.user)@127.0.0.1:\(b.port)): host key not known"
+        case "no-forwarding":
+            // db2's sshd does not forward (AllowTcpForwarding no), as most hosts that are not bastions.
+            let db2 = try #require(lab.state.hosts.first { $0.name == "db2" })
+            inv = try inventory(lab, replacing: jump, with: "-o ProxyJump=\(lab.state.user)@127.0.0.1:\(db2.port)")
+            said = "refused to forward a connection to 127.0.0.1:"
+        default:
+            inv = try inventory(lab, replacing: jump, with: "-o 'ProxyCommand=sh -c \\\"echo no route to site B >&2; exit 3\\\"'")
+            said = "the ProxyCommand exited with status 3 before the SSH handshake: no route to site B"
+        }
+        let runs = "\(lab.dir)/runs"
+        let r = try Firedrill.run(["run", try lab.ehrPlaybook(), "-i", inv, "--yes", "--manual=pass", "--output", "plain", "--runs-dir", runs])
+        #expect(r.status == 3, "\(r.stdout)\(r.stderr)")
+        #expect((r.stdout + r.stderr).contains(said), "\(fault): \(r.stdout)\(r.stderr)")
+        #expect(!r.stdout.contains("failover.1"), "nothing ran: \(r.stdout)")
+        let role = try String(contentsOfFile: "\(lab.dir)/hosts/db1/state/pg-role", encoding: .utf8)
+        #expect(role.hasPrefix("primary"))
+    }
+
+    @Test func aProxyCommandCarriesTheConnectionAndEndsWithIt() throws {
+        let lab = try TestLab.start(hosts: 1, bastion: true)
+        defer { lab.stop() }
+        let b = try #require(lab.state.bastion)
+        let marker = "fd-proxy-\(UUID().uuidString.prefix(6))"
+        // The classic form: OpenSSH's own client forwards to the host (%h:%p) through the bastion.
+        let command = "ssh -q -o BatchMode=yes -o UserKnownHostsFile=\(lab.lab.knownHostsPath) -o SetEnv=X=\(marker) -i \(lab.lab.keyPath) -p \(b.port) -W %h:%p \(lab.state.user)@127.0.0.1"
+        let inv = try inventory(lab, replacing: try jumpOption(lab), with: "-o 'ProxyCommand=\(command)'")
+        let ping = try Firedrill.run(["ping", "all", "-i", inv])
+        #expect(ping.status == 0 && ping.stdout.contains("via the ProxyCommand 'ssh -q"), "\(ping.stdout)\(ping.stderr)")
+        #expect(processes(containing: marker).isEmpty, "the proxy command ended with the connection")
+    }
+
+    /// A slow link (40 ms each way through the relay): the drill passes, its deadlines hold, and
+    /// ping's round trip includes the link.
+    @Test func theDrillPassesOverASlowLink() throws {
+        let lab = try TestLab.start(fleet: true, bastion: true, latency: .milliseconds(40))
+        defer { lab.stop() }
+        let relay = try #require(lab.state.relay)
+        let json = try Firedrill.run(["ping", "db1", "-i", lab.inventory, "--format", "json"])
+        let answers = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        // Connecting takes several round trips through the relay: it cannot take less than one.
+        let ms = try #require(answers.first?["latency_ms"] as? Double)
+        #expect(ms >= Double(2 * relay.latencyMS), "\(ms) ms")
+        let runs = "\(lab.dir)/runs"
+        let r = try Firedrill.run(["run", try lab.ehrPlaybook(), "-i", lab.inventory, "--become-password-file", lab.lab.becomePasswordPath,
+                                   "--yes", "--manual=pass", "--output", "plain", "--runs-dir", runs])
+        #expect(r.status == 0 && r.stdout.contains("Drill PASSED"), "\(r.stdout)\(r.stderr)")
+    }
+}
+
+/// The example fleet inventory: a plan (no connection) shows who logs in, the sudo, and the
+/// way to the second site through its bastion.
+@Suite struct FleetInventoryExampleTests {
+    @Test func thePlanShowsTheUserTheSudoAndTheBastion() throws {
+        let r = try Firedrill.run(["plan", "Playbooks/ehr-db-failover.yml", "-i", "Inventory/hospital-fleet.ini", "--no-ssh-config"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        let db2 = try #require(lines.firstIndex { $0.hasPrefix("  db2") })
+        #expect(lines[db2].contains("10.20.1.11:22  as deploy, sudo → root"), "\(r.stdout)")
+        #expect(lines[db2 + 1].trimmingCharacters(in: .whitespaces) == "via bastion-b.hospital.example (jump@bastion-b.hospital.example:2222)", "\(r.stdout)")
+        let db1 = try #require(lines.firstIndex { $0.hasPrefix("  db1") })
+        #expect(lines[db1].contains("10.10.1.11:22  as deploy, sudo → root") && !lines[db1 + 1].contains("via"), "\(r.stdout)")
+        let json = try Firedrill.run(["plan", "Playbooks/ehr-db-failover.yml", "-i", "Inventory/hospital-fleet.ini", "--no-ssh-config", "--format", "json"])
+        #expect(json.stdout.contains("\"route\"") && json.stdout.contains("\"become\""), "\(json.stdout.prefix(2000))")
+    }
+}
