@@ -150,3 +150,34 @@ import Testing
         #expect(json.stdout.contains("\"route\"") && json.stdout.contains("\"become\""), "\(json.stdout.prefix(2000))")
     }
 }
+
+/// Certificates: what libssh2 1.10 cannot check is refused in words, never trusted instead.
+@Suite struct CertificateTests {
+    @Test func aHostTrustedThroughACertificateAuthorityIsRefusedNotTrustedOnFirstUse() throws {
+        let lab = try TestLab.start(hosts: 1)
+        defer { lab.stop() }
+        let db1 = try #require(lab.state.hosts.first)
+        // The team's known_hosts trusts a CA for the host and records no key of the host itself.
+        let ca = try String(contentsOfFile: lab.lab.keyPath + ".pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
+        let file = "\(lab.dir)/known_ca"
+        try "@cert-authority [127.0.0.1]:\(db1.port) \(ca)\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let text = try String(contentsOfFile: lab.inventory, encoding: .utf8).replacingOccurrences(of: "UserKnownHostsFile=\(lab.lab.knownHostsPath)", with: "UserKnownHostsFile=\(file)")
+        try text.write(toFile: "\(lab.dir)/ca.yml", atomically: true, encoding: .utf8)
+        let r = try Firedrill.run(["ping", "all", "-i", "\(lab.dir)/ca.yml", "--accept-new"])
+        #expect(r.status == 3 && r.stdout.contains("trusts a host certificate authority") && r.stdout.contains("(line 1)"), "\(r.stdout)\(r.stderr)")
+        let after = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(after.split(separator: "\n").count == 1, "--accept-new recorded nothing: \(after)")
+    }
+
+    @Test func aRefusedKeyWithAUserCertificateBesideItSaysTheCertificateWasNotPresented() throws {
+        let lab = try TestLab.start(hosts: 1)
+        defer { lab.stop() }
+        let key = "\(lab.dir)/id_cert_user"
+        try Lab.runTool("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key])
+        try "ssh-ed25519-cert-v01@openssh.com AAAA (stands for a certificate)\n".write(toFile: key + "-cert.pub", atomically: true, encoding: .utf8)
+        let text = try String(contentsOfFile: lab.inventory, encoding: .utf8).replacingOccurrences(of: "ansible_ssh_private_key_file: \(lab.lab.keyPath)", with: "ansible_ssh_private_key_file: \(key)")
+        try text.write(toFile: "\(lab.dir)/cert.yml", atomically: true, encoding: .utf8)
+        let r = try Firedrill.run(["ping", "all", "-i", "\(lab.dir)/cert.yml"], environment: ["SSH_AUTH_SOCK": ""])
+        #expect(r.status == 3 && r.stdout.contains("authentication failed") && r.stdout.contains("-cert.pub is a user certificate, which Firedrill does not present"), "\(r.stdout)")
+    }
+}
