@@ -64,7 +64,9 @@ struct LabUp: ParsableCommand {
         let shape = Lab.Shape(fleet: fleet, bastion: bastion, latency: latency, jitter: jitter)
         let state = try options.lab.up(count: hosts, executable: currentExecutable(), shape: shape) { Terminal.err($0 + "\n") }
         Terminal.out("lab up: \(state.hosts.count) hosts\ninventory: \(options.lab.inventoryPath)\n")
-        if let b = state.bastion { Terminal.out("every host is reached through the bastion on 127.0.0.1:\(b.port)\n") }
+        if let b = state.bastion {
+            Terminal.out("every host is reached through the bastion on \(state.namespace?.siteAddress ?? "127.0.0.1"):\(b.port)\(state.namespace.map { " (the hosts are in the network namespace \($0.name))" } ?? "")\n")
+        }
         if let r = state.relay { Terminal.out("slow link: +\(r.latencyMS) ms each way\(r.jitterMS > 0 ? " (±\(r.jitterMS) ms)" : "")\n") }
         if state.fleet == true {
             Terminal.out("login users: fd-deploy (sudo with a password), fd-ops on app hosts (sudo without)\nbecome password: \(options.lab.becomePasswordPath) (pass -K, or --become-password-file \(options.lab.becomePasswordPath))\n")
@@ -98,7 +100,10 @@ struct LabStatus: ParsableCommand {
         if let b = state.bastion {
             let up = kill(b.pid, 0) == 0
             allUp = allUp && up
-            Terminal.out("bastion  127.0.0.1:\(b.port)  pid \(b.pid)  \(up ? "running" : "STOPPED")\n")
+            Terminal.out("bastion  \(state.namespace?.siteAddress ?? "127.0.0.1"):\(b.port)  pid \(b.pid)  \(up ? "running" : "STOPPED")\n")
+        }
+        if let ns = state.namespace {
+            Terminal.out("network namespace \(ns.name)  the hosts on its own 127.0.0.1, the bastion on \(ns.siteAddress) (this side \(ns.hostAddress), link \(ns.link))\n")
         }
         if let r = state.relay {
             let up = kill(r.pid, 0) == 0

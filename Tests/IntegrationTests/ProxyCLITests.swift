@@ -16,8 +16,12 @@ import Testing
 
     func jumpOption(_ lab: TestLab) throws -> String {
         let b = try #require(lab.state.bastion)
-        return "-o ProxyJump=\(lab.state.user)@127.0.0.1:\(lab.state.relay?.listenPort(for: b.port) ?? b.port)"
+        if let relayed = lab.state.relay?.listenPort(for: b.port) { return "-o ProxyJump=\(lab.state.user)@127.0.0.1:\(relayed)" }
+        return "-o ProxyJump=\(lab.state.user)@\(address(lab)):\(b.port)"
     }
+
+    /// Where the bastion listens: its network namespace's address, or 127.0.0.1 without one.
+    func address(_ lab: TestLab) -> String { lab.state.namespace?.siteAddress ?? "127.0.0.1" }
 
     /// Lines of the bastion's log saying a login was accepted.
     func bastionLogins(_ lab: TestLab) -> Int {
@@ -40,19 +44,24 @@ import Testing
         let b = try #require(lab.state.bastion)
         let ping = try Firedrill.run(["ping", "all", "-i", lab.inventory])
         #expect(ping.status == 0, "\(ping.stdout)\(ping.stderr)")
-        #expect(ping.stdout.contains("via 127.0.0.1 (\(lab.state.user)@127.0.0.1:\(b.port))"), "the path is shown: \(ping.stdout)")
+        #expect(ping.stdout.contains("via \(address(lab)) (\(lab.state.user)@\(address(lab)):\(b.port))"), "the path is shown: \(ping.stdout)")
         #expect(bastionLogins(lab) == 1, "three hosts, one login to the bastion: \(bastionLogins(lab))")
         let json = try Firedrill.run(["ping", "db1", "-i", lab.inventory, "--format", "json"])
         let answers = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
-        #expect(answers.count == 1 && answers[0]["ok"] as? Bool == true && (answers[0]["via"] as? String)?.contains("127.0.0.1:\(b.port)") == true, "\(json.stdout)")
+        #expect(answers.count == 1 && answers[0]["ok"] as? Bool == true && (answers[0]["via"] as? String)?.contains("\(address(lab)):\(b.port)") == true, "\(json.stdout)")
         let plan = try Firedrill.run(["plan", try lab.ehrPlaybook(), "-i", lab.inventory, "--format", "json"])
         #expect(plan.status == 0 && plan.stdout.contains("\"jump\"") && plan.stdout.contains("\"port\" : \(b.port)"), "\(plan.stdout.prefix(3000))")
         let text = try Firedrill.run(["plan", try lab.ehrPlaybook(), "-i", lab.inventory])
-        #expect(text.stdout.contains("      via 127.0.0.1 (\(lab.state.user)@127.0.0.1:\(b.port))"), "\(text.stdout)")
+        #expect(text.stdout.contains("      via \(address(lab)) (\(lab.state.user)@\(address(lab)):\(b.port))"), "\(text.stdout)")
+        // In their network namespace the hosts cannot be reached around the bastion at all.
+        if lab.state.namespace != nil {
+            let direct = try Firedrill.run(["ping", "all", "-i", try inventory(lab, replacing: try jumpOption(lab), with: "")])
+            #expect(direct.status == 3 && !direct.stdout.contains(" ok "), "\(direct.stdout)")
+        }
         // With the bastion gone the hosts, still running, cannot be reached: nothing went around it.
         lab.lab.stop(pid: b.pid)
         let cut = try Firedrill.run(["ping", "all", "-i", lab.inventory])
-        #expect(cut.status == 3 && cut.stdout.contains("through the jump host 127.0.0.1") && cut.stdout.contains("connection refused"), "\(cut.stdout)")
+        #expect(cut.status == 3 && cut.stdout.contains("through the jump host \(address(lab))") && cut.stdout.contains("connection refused"), "\(cut.stdout)")
         #expect(lab.state.hosts.allSatisfy { kill($0.pid, 0) == 0 })
     }
 
@@ -80,15 +89,16 @@ import Testing
         switch fault {
         case "unknown-key":
             let b = try #require(lab.state.bastion)
-            let known = try String(contentsOfFile: lab.lab.knownHostsPath, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("[127.0.0.1]:\(b.port) ") }
+            let known = try String(contentsOfFile: lab.lab.knownHostsPath, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("[\(address(lab))]:\(b.port) ") }
             let file = "\(lab.dir)/known_without_bastion"
             try (known.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
             inv = try inventory(lab, replacing: "UserKnownHostsFile=\(lab.lab.knownHostsPath)", with: "UserKnownHostsFile=\(file)")
-            said = "through the jump host 127.0.0.1 (\(lab.state.user)@127.0.0.1:\(b.port)): host key not known"
+            said = "through the jump host \(address(lab)) (\(lab.state.user)@\(address(lab)):\(b.port)): host key not known"
         case "no-forwarding":
-            // db2's sshd does not forward (AllowTcpForwarding no), as most hosts that are not bastions.
+            // db2's sshd does not forward (AllowTcpForwarding no), as most hosts that are not
+            // bastions: a chain through the bastion, then db2, is refused at its second hop.
             let db2 = try #require(lab.state.hosts.first { $0.name == "db2" })
-            inv = try inventory(lab, replacing: jump, with: "-o ProxyJump=\(lab.state.user)@127.0.0.1:\(db2.port)")
+            inv = try inventory(lab, replacing: jump, with: jump + ",\(lab.state.user)@127.0.0.1:\(db2.port)")
             said = "refused to forward a connection to 127.0.0.1:"
         default:
             inv = try inventory(lab, replacing: jump, with: "-o 'ProxyCommand=sh -c \\\"echo no route to site B >&2; exit 3\\\"'")
@@ -109,7 +119,7 @@ import Testing
         let b = try #require(lab.state.bastion)
         let marker = "fd-proxy-\(UUID().uuidString.prefix(6))"
         // The classic form: OpenSSH's own client forwards to the host (%h:%p) through the bastion.
-        let command = "ssh -q -o BatchMode=yes -o UserKnownHostsFile=\(lab.lab.knownHostsPath) -o SetEnv=X=\(marker) -i \(lab.lab.keyPath) -p \(b.port) -W %h:%p \(lab.state.user)@127.0.0.1"
+        let command = "ssh -q -o BatchMode=yes -o UserKnownHostsFile=\(lab.lab.knownHostsPath) -o SetEnv=X=\(marker) -i \(lab.lab.keyPath) -p \(b.port) -W %h:%p \(lab.state.user)@\(address(lab))"
         let inv = try inventory(lab, replacing: try jumpOption(lab), with: "-o 'ProxyCommand=\(command)'")
         let ping = try Firedrill.run(["ping", "all", "-i", inv])
         #expect(ping.status == 0 && ping.stdout.contains("via the ProxyCommand 'ssh -q"), "\(ping.stdout)\(ping.stderr)")

@@ -26,6 +26,9 @@ public struct Lab: Sendable {
         /// The slow link (`--latency`): a relay in front of the bastion (or of each host), with
         /// the delay it adds per direction.
         public var relay: LabRelay.Config? = nil
+        /// The second site's network namespace (`--bastion`, as root): the hosts listen on its
+        /// own loopback, reachable only through the bastion.
+        public var namespace: LabNamespace? = nil
     }
 
     /// How a lab is shaped beyond its hosts.
@@ -138,36 +141,49 @@ public struct Lab: Sendable {
         let user = fleet ? "fd-deploy" : CurrentUser.name()
         var hosts: [Host] = []
         var knownHosts = ""
+        // Behind a bastion, the hosts are a site of their own: a network namespace, reachable
+        // only through the bastion (else, said, the loopback shape).
+        var namespace: LabNamespace?
+        if shape.bastion {
+            if let why = LabNamespace.unavailable() {
+                progress("no network namespace: \(why); the hosts listen on this machine's 127.0.0.1, where they can also be reached around the bastion")
+            } else {
+                namespace = try LabNamespace.create(directory: directory)
+                try save(State(directory: directory, user: user, hosts: [], fleet: fleet, namespace: namespace))
+                progress("network namespace \(namespace!.name): the hosts listen on its own 127.0.0.1; the bastion on \(namespace!.siteAddress)")
+            }
+        }
         for name in names {
             let hostDir = "\(directory)/hosts/\(name)"
             try fm.createDirectory(atPath: "\(hostDir)/state", withIntermediateDirectories: true)
             try seedState(name, hostDir)
             let hostKey = "\(directory)/keys/host_\(name)"
             try Self.runTool("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "lab-\(name)", "-f", hostKey])
-            let host = try startSSHD(name: name, sshd: sshd, hostKey: hostKey, fleet: fleet)
+            let host = try startSSHD(name: name, sshd: sshd, hostKey: hostKey, fleet: fleet, namespace: namespace, usedPorts: Set(hosts.map(\.port)))
             hosts.append(host)
             let hostPub = try String(contentsOfFile: hostKey + ".pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
             knownHosts += "[127.0.0.1]:\(host.port) \(hostPub)\n"
-            progress("\(name) on 127.0.0.1:\(host.port) (pid \(host.pid))")
+            progress("\(name) on 127.0.0.1:\(host.port)\(namespace.map { " in \($0.name)" } ?? "") (pid \(host.pid))")
             // Record as we go, so a failure halfway can still be cleaned up by `down`.
-            try save(State(directory: directory, user: user, hosts: hosts, fleet: fleet))
+            try save(State(directory: directory, user: user, hosts: hosts, fleet: fleet, namespace: namespace))
         }
-        var state = State(directory: directory, user: user, hosts: hosts, fleet: fleet)
+        var state = State(directory: directory, user: user, hosts: hosts, fleet: fleet, namespace: namespace)
         if shape.bastion {
             let hostKey = "\(directory)/keys/host_bastion"
             try Self.runTool("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "lab-bastion", "-f", hostKey])
-            let bastion = try startSSHD(name: "bastion", sshd: sshd, hostKey: hostKey, fleet: fleet, jumpHost: true)
+            let bastion = try startSSHD(name: "bastion", sshd: sshd, hostKey: hostKey, fleet: fleet, jumpHost: true, namespace: namespace, usedPorts: Set(hosts.map(\.port)))
             state.bastion = bastion
             try save(state)
             let hostPub = try String(contentsOfFile: hostKey + ".pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
-            knownHosts += "[127.0.0.1]:\(bastion.port) \(hostPub)\n"
-            progress("bastion on 127.0.0.1:\(bastion.port) (pid \(bastion.pid)): every host is reached through it")
+            knownHosts += "[\(bastionAddress(state))]:\(bastion.port) \(hostPub)\n"
+            progress("bastion on \(bastionAddress(state)):\(bastion.port) (pid \(bastion.pid)): every host is reached through it")
         }
         try knownHosts.write(toFile: knownHostsPath, atomically: true, encoding: .utf8)
         if let latency = shape.latency {
             // The slow link is in front of the bastion (the way to the other site), or of each host.
-            let targets = state.bastion.map { [$0] } ?? hosts
-            state.relay = try LabRelay.start(directory: directory, executable: executable, targets: targets.map(\.port),
+            let targets = state.bastion.map { [LabRelay.Target(host: bastionAddress(state), port: $0.port)] }
+                ?? hosts.map { LabRelay.Target(host: "127.0.0.1", port: $0.port) }
+            state.relay = try LabRelay.start(directory: directory, executable: executable, targets: targets,
                                              latency: latency, jitter: shape.jitter, save: { relay in
                 var s = state
                 s.relay = relay
@@ -175,7 +191,7 @@ public struct Lab: Sendable {
             })
             // The relay's ports present the same host keys as the sshds behind them.
             for line in knownHosts.split(separator: "\n") {
-                for r in state.relay!.routes where line.hasPrefix("[127.0.0.1]:\(r.target) ") {
+                for r in state.relay!.routes where line.hasPrefix("[\(r.host ?? "127.0.0.1")]:\(r.target) ") {
                     knownHosts += "[127.0.0.1]:\(r.listen) " + line.split(separator: " ").dropFirst().joined(separator: " ") + "\n"
                 }
             }
@@ -233,14 +249,38 @@ public struct Lab: Sendable {
     }
 
     /// Starts one sshd (retrying on another port if it lost a race for one).
-    func startSSHD(name: String, sshd: String, hostKey: String, fleet: Bool, jumpHost: Bool = false) throws -> Host {
+    /// Where the bastion listens: the namespace's side of its veth pair, or 127.0.0.1.
+    func bastionAddress(_ state: State) -> String { state.namespace?.siteAddress ?? "127.0.0.1" }
+
+    func startSSHD(name: String, sshd: String, hostKey: String, fleet: Bool, jumpHost: Bool = false, namespace: LabNamespace? = nil,
+                   usedPorts: Set<Int> = []) throws -> Host {
         for _ in 0..<5 {
-            let port = try Self.freePort()
-            let config = sshdConfig(name: name, port: port, hostKey: hostKey, fleet: fleet, jumpHost: jumpHost)
+            // A port free here is not bound here by a host in the namespace: never give two of
+            // the lab's sshds the same one.
+            var port = try Self.freePort()
+            while usedPorts.contains(port) { port = try Self.freePort() }
+            let listen = jumpHost ? (namespace?.siteAddress ?? "127.0.0.1") : "127.0.0.1"
+            let config = sshdConfig(name: name, port: port, hostKey: hostKey, fleet: fleet, jumpHost: jumpHost, listen: listen)
             let configPath = "\(directory)/config/sshd_\(name).conf"
             try config.write(toFile: configPath, atomically: true, encoding: .utf8)
-            let pid = try spawnDetached([sshd, "-D", "-f", configPath, "-E", "\(directory)/logs/\(name).log"])
-            if waitUntilListening(port: port, pid: pid, deadline: .now + .seconds(5)) {
+            let argv = [sshd, "-D", "-f", configPath, "-E", "\(directory)/logs/\(name).log"]
+            let pid = try spawnDetached(namespace?.inside(argv) ?? argv)
+            let listening: Bool
+            if namespace != nil {
+                // In the namespace: its own sockets, read from /proc (we cannot connect there).
+                let deadline = ContinuousClock.now + .seconds(5)
+                var seen = false
+                while !seen && ContinuousClock.now < deadline {
+                    var st: Int32 = 0
+                    if waitpid(pid, &st, WNOHANG) == pid { break }
+                    seen = namespace!.listening(pid: pid, port: port)
+                    if !seen { usleep(5_000) }
+                }
+                listening = seen
+            } else {
+                listening = waitUntilListening(port: port, pid: pid, deadline: .now + .seconds(5))
+            }
+            if listening {
                 return Host(name: name, port: port, pid: pid)
             }
             // Lost a race for the port (address in use) or sshd refused the config: try another port.
@@ -252,13 +292,13 @@ public struct Lab: Sendable {
         throw Failure(message: "sshd for \(name) did not start", hint: "see \(directory)/logs/\(name).log")
     }
 
-    func sshdConfig(name: String, port: Int, hostKey: String, fleet: Bool = false, jumpHost: Bool = false) -> String {
+    func sshdConfig(name: String, port: Int, hostKey: String, fleet: Bool = false, jumpHost: Bool = false, listen: String = "127.0.0.1") -> String {
         // A fleet lab's hosts also take passwords (keyboard-interactive goes through PAM).
         let auth = fleet ? "UsePAM yes\nPasswordAuthentication yes\nKbdInteractiveAuthentication yes" : "UsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no"
         return """
         # Firedrill lab host \(name)
         Port \(port)
-        ListenAddress 127.0.0.1
+        ListenAddress \(listen)
         HostKey \(hostKey)
         PidFile \(directory)/logs/\(name).pid
         AuthorizedKeysFile \(directory)/keys/authorized_keys
@@ -289,7 +329,9 @@ public struct Lab: Sendable {
             return "        \(name): { ansible_port: \(port)\(extra) }\n"
         }
         // Every host behind the bastion, as real inventories say it (ProxyJump in the ssh arguments).
-        let jump = state.bastion.map { b in " -o ProxyJump=\(state.user)@127.0.0.1:\(state.relay?.listenPort(for: b.port) ?? b.port)" } ?? ""
+        let jump = state.bastion.map { b in
+            " -o ProxyJump=\(state.user)@" + (state.relay?.listenPort(for: b.port).map { "127.0.0.1:\($0)" } ?? "\(bastionAddress(state)):\(b.port)")
+        } ?? ""
         var yml = """
         # Written by `firedrill lab up`: the hospital inventory's groups, pointing at the lab.
         # Health endpoints are served by `firedrill lab serve` and follow the hosts' state.
@@ -343,6 +385,7 @@ public struct Lab: Sendable {
             if let relay = st.relay { stop(pid: relay.pid) }
             if let bastion = st.bastion { stop(pid: bastion.pid) }
             for h in st.hosts { stop(pid: h.pid) }
+            st.namespace?.remove()
         }
         if FileManager.default.fileExists(atPath: statePath) || FileManager.default.fileExists(atPath: "\(directory)/config") {
             try FileManager.default.removeItem(atPath: directory)

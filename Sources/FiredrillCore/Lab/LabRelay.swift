@@ -12,7 +12,12 @@ public enum LabRelay {
     public struct Route: Sendable, Codable, Equatable {
         public var listen: Int
         public var target: Int
+        /// The target's address (nil: 127.0.0.1).
+        public var host: String?
     }
+
+    /// Where a route leads.
+    struct Target { var host: String; var port: Int }
 
     public struct Config: Sendable, Codable, Equatable {
         public var pid: Int32
@@ -28,12 +33,12 @@ public enum LabRelay {
 
     /// Starts `firedrill lab relay --dir DIR` detached, after recording (with `save`) the ports it
     /// is to listen on and the delay; returns its configuration once it listens.
-    static func start(directory: String, executable: String, targets: [Int], latency: Duration, jitter: Duration,
+    static func start(directory: String, executable: String, targets: [Target], latency: Duration, jitter: Duration,
                       save: (Config) throws -> Void) throws -> Config {
         let lab = Lab(directory: directory)
         for _ in 0..<5 {
             var config = Config(pid: 0, latencyMS: DurationText.milliseconds(latency), jitterMS: DurationText.milliseconds(jitter),
-                                routes: try targets.map { Route(listen: try Lab.freePort(), target: $0) })
+                                routes: try targets.map { Route(listen: try Lab.freePort(), target: $0.port, host: $0.host == "127.0.0.1" ? nil : $0.host) })
             try save(config)
             config.pid = try lab.spawnDetached([executable, "lab", "relay", "--dir", directory])
             if config.routes.allSatisfy({ lab.waitUntilListening(port: $0.listen, pid: config.pid, deadline: .now + .seconds(5)) }) {
@@ -50,7 +55,7 @@ public enum LabRelay {
     /// Relays every route until the process is terminated (`lab relay`).
     public static func serve(_ config: Config) throws -> Never {
         signal(SIGPIPE, SIG_IGN)
-        var listeners: [(Int32, Int)] = []
+        var listeners: [(Int32, Route)] = []
         for route in config.routes {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var one: Int32 = 1
@@ -60,16 +65,17 @@ public enum LabRelay {
             guard fd >= 0, bound == 0, listen(fd, 128) == 0 else {
                 throw Lab.Failure(message: "the relay cannot listen on 127.0.0.1:\(route.listen): \(String(cString: strerror(errno)))")
             }
-            listeners.append((fd, route.target))
+            listeners.append((fd, route))
         }
         let delay = Delay(latencyMS: config.latencyMS, jitterMS: config.jitterMS)
-        for (fd, target) in listeners {
+        for (fd, route) in listeners {
             let t = Thread {
                 while true {
                     let client = accept(fd, nil, nil)
                     if client < 0 { continue }
                     let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-                    var addr = loopback(port: target)
+                    var addr = loopback(port: route.target)
+                    if let host = route.host { addr.sin_addr.s_addr = inet_addr(host) }
                     let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
                     guard ok == 0 else { close(client); close(server); continue }
                     for s in [client, server] {

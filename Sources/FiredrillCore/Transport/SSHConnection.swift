@@ -636,6 +636,10 @@ public final class SSHConnection: Transport, @unchecked Sendable {
                 break
             }
             if !progressed {
+                // A long command keeps the connection alive (ServerAliveInterval, else every 15 s):
+                // a firewall or a bastion that drops idle connections does not cut it.
+                var next: Int32 = 0
+                _ = libssh2_keepalive_send(s, &next)
                 try waitSocket(s, deadline: min(endDeadline, ContinuousClock.now + .milliseconds(100)), what: nil)
             }
         }
