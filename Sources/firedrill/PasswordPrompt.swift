@@ -57,6 +57,9 @@ enum PasswordPrompt {
         }
         tcsetattr(fd, TCSAFLUSH, &original)
         _ = write(fd, "\n", 1)
+        // Nothing typed (Enter, Ctrl-D) is not a password: sent to sudo on every host, it would
+        // only cost a failed attempt each (an empty password file is refused the same way).
+        guard !bytes.isEmpty else { throw Unavailable(description: "no password was typed") }
         return Secret(String(decoding: bytes, as: UTF8.self))
     }
 

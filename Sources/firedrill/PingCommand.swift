@@ -89,7 +89,8 @@ struct ConnectOptions: ParsableArguments {
             if askPass { o.passwords.password = try PasswordPrompt.ask("SSH password: ") }
             if askBecomePass { o.passwords.becomePassword = try PasswordPrompt.ask("BECOME password: ") }
         } catch {
-            throw ValidationError("\(askBecomePass ? "-K" : "-k"): \(error.description); give the password in a file instead (--become-password-file / --connection-password-file, mode 600)")
+            throw CommandError("\(askBecomePass ? "-K" : "-k"): \(error.description)",
+                               hint: "give the password in a file instead (--become-password-file / --connection-password-file, mode 600)")
         }
         if let f = connectionPasswordFile { o.passwords.password = try PasswordPrompt.fromFile(f, flag: "--connection-password-file") }
         if let f = becomePasswordFile { o.passwords.becomePassword = try PasswordPrompt.fromFile(f, flag: "--become-password-file") }
@@ -108,8 +109,10 @@ struct PingCommand: AsyncParsableCommand {
           firedrill ping all -i .firedrill-lab/inventory.yml
           firedrill ping db -i inventory.ini --format json
 
-        Each line names the address, the jump hosts (ProxyJump) or proxy command the host is
-        reached through, and the user: `db1  ok  41.2 ms  10.2.0.11:22 via bastion (10.0.0.5:22) as deploy`.
+        Each line gives the round trip of one command on the open connection (what each of a
+        drill's commands costs), the time to connect, the address, the jump hosts (ProxyJump) or
+        proxy command the host is reached through, and the user:
+          db1  ok  41.2 ms (connect 305 ms)  10.2.0.11:22 via bastion (10.0.0.5:22) as deploy
         """
     )
 
@@ -137,11 +140,14 @@ struct PingCommand: AsyncParsableCommand {
         var via: String?
         var user: String?
         var ok: Bool
+        /// One no-op command on the open connection.
         var latencyMS: Double?
+        /// Connecting: TCP, the way through jump hosts, key exchange, login.
+        var connectMS: Double?
         var error: String?
         var errorKind: TransportError.Kind?
         var hint: String?
-        enum CodingKeys: String, CodingKey { case host, endpoint, via, user, ok, latencyMS = "latency_ms", error, errorKind = "error_kind", hint }
+        enum CodingKeys: String, CodingKey { case host, endpoint, via, user, ok, latencyMS = "latency_ms", connectMS = "connect_ms", error, errorKind = "error_kind", hint }
     }
 
     func run() async throws {
@@ -159,9 +165,11 @@ struct PingCommand: AsyncParsableCommand {
             switch result {
             case let .success(ready):
                 answer.ok = true
-                answer.latencyMS = DurationText.seconds(ready.latency) * 1000
+                answer.latencyMS = DurationText.seconds(ready.roundTrip) * 1000
+                answer.connectMS = DurationText.seconds(ready.latency) * 1000
                 if format == .text {
-                    Terminal.out(TerminalText.safe(name).padding(toLength: width, withPad: " ", startingAt: 0) + String(format: "ok  %.1f ms  ", answer.latencyMS ?? 0)
+                    Terminal.out(TerminalText.safe(name).padding(toLength: width, withPad: " ", startingAt: 0)
+                                 + String(format: "ok  %.1f ms (connect %.0f ms)  ", answer.latencyMS ?? 0, answer.connectMS ?? 0)
                                  + TerminalText.safe(c.reachDescription) + "\n")
                 }
                 if let key = ready.trustedNewKey { Terminal.err("\(name): \(key)\n") }

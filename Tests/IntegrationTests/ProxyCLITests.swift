@@ -191,3 +191,92 @@ import Testing
         #expect(r.status == 3 && r.stdout.contains("authentication failed") && r.stdout.contains("-cert.pub is a user certificate, which Firedrill does not present"), "\(r.stdout)")
     }
 }
+
+/// What a hostile review found wrong with jump hosts and proxy commands, each kept fixed.
+@Suite(.serialized) struct ProxyFaultTests {
+    func inventory(_ lab: TestLab, adding options: String, removingJump: Bool = false) throws -> String {
+        var text = try String(contentsOfFile: lab.inventory, encoding: .utf8)
+        if removingJump, let b = lab.state.bastion {
+            let address = lab.state.namespace?.siteAddress ?? "127.0.0.1"
+            text = text.replacingOccurrences(of: " -o ProxyJump=\(lab.state.user)@\(address):\(b.port)", with: "")
+        }
+        text = text.replacingOccurrences(of: "UserKnownHostsFile=\(lab.lab.knownHostsPath)", with: "UserKnownHostsFile=\(lab.lab.knownHostsPath) \(options)")
+        let path = "\(lab.dir)/inventory-\(UUID().uuidString.prefix(6)).yml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func processes(containing text: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            return String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(text)
+        }
+    }
+
+    /// libssh2 keeps one channel open in progress per session: opened for several hosts at once
+    /// through one bastion, a host could be handed another's connection (a command on the wrong
+    /// machine; host keys caught it as "HOST KEY CHANGED"). Twelve hosts, all at once, over a
+    /// slow link with jitter, several times; then a command on each that says where it ran.
+    @Test func hostsBehindOneBastionEachGetTheirOwnConnection() throws {
+        let lab = try TestLab.start(hosts: 12, bastion: true, latency: .milliseconds(20))
+        defer { lab.stop() }
+        for _ in 0..<3 {
+            let ping = try Firedrill.run(["ping", "all", "-i", lab.inventory, "--forks", "12"])
+            #expect(ping.status == 0 && ping.stdout.contains("12/12 hosts answered"), "\(ping.stdout)")
+        }
+        let pb = "\(lab.dir)/where.yml"
+        try """
+            name: Where am I
+            service: where
+            criticality: low
+            steps:
+              - name: Here
+                on: all
+                run: "test \\"$FIREDRILL_LAB_HOST\\" = {{ inventory_hostname }}"
+            """.write(toFile: pb, atomically: true, encoding: .utf8)
+        let r = try Firedrill.run(["run", pb, "-i", lab.inventory, "--forks", "12", "--yes", "--output", "plain", "--runs-dir", "\(lab.dir)/runs"])
+        #expect(r.status == 0 && r.stdout.contains("Drill PASSED"), "every command ran on its own host: \(r.stdout)\(r.stderr)")
+    }
+
+    /// A proxy command that never stops talking kept libssh2 inside one call forever (Ctrl-C
+    /// and the connect deadline ignored); one that ignores SIGTERM was left running.
+    @Test func aProxyCommandThatTalksForeverOrIgnoresSIGTERMIsEnded() throws {
+        let lab = try TestLab.start(hosts: 1)
+        defer { lab.stop() }
+        let talker = try Firedrill.start(["ping", "all", "-i", try inventory(lab, adding: "-o 'ProxyCommand=yes garbage'"), "--connect-timeout", "2s"])
+        let deadline = ContinuousClock.now + .seconds(60)   // a bound, not a timing
+        while talker.process.isRunning && ContinuousClock.now < deadline { usleep(20_000) }
+        if talker.process.isRunning { kill(talker.process.processIdentifier, SIGKILL) }
+        let t = talker.wait()
+        #expect(t.status == 3 && t.stdout.contains("the SSH handshake did not finish within 2s") && t.stdout.contains("kept sending"), "\(t.stdout)")
+        let marker = "sleep 2\(Int.random(in: 100_000...999_999))"
+        let stubborn = try inventory(lab, adding: "-o 'ProxyCommand=sh -c \\\"trap \\\\\\\"\\\\\\\" TERM HUP INT; \(marker); \(marker)\\\"'")
+        let s = try Firedrill.run(["ping", "all", "-i", stubborn, "--connect-timeout", "2s"])
+        #expect(s.status == 3 && s.stdout.contains("no SSH server answered through the ProxyCommand"), "\(s.stdout)")
+        let left = processes(containing: marker)
+        #expect(left.isEmpty, "the proxy command's process group was killed")
+        for pid in left { kill(pid, SIGKILL) }
+    }
+
+    /// A bastion that stopped answering held an interrupted run for its whole connect deadline.
+    @Test func anInterruptCutsAConnectThroughAStalledBastionShort() throws {
+        let lab = try TestLab.start(hosts: 2, bastion: true)
+        defer { lab.stop() }
+        let b = try #require(lab.state.bastion)
+        kill(b.pid, SIGSTOP)
+        defer { kill(b.pid, SIGCONT) }
+        let runs = "\(lab.dir)/runs"
+        let runner = try Firedrill.start(["run", try lab.ehrPlaybook(), "-i", lab.inventory, "--yes", "--manual=pass", "--output", "plain",
+                                          "--runs-dir", runs, "--connect-timeout", "600s"])
+        #expect(DrillScenarioTests.waitForEvent(in: runs, while: runner) { $0.event == .runStarted })
+        kill(runner.process.processIdentifier, SIGINT)
+        // Far less than the 600 s connect deadline: a bound on a hang, not a timing.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while runner.process.isRunning && ContinuousClock.now < deadline { usleep(20_000) }
+        let stillRunning = runner.process.isRunning
+        if stillRunning { kill(runner.process.processIdentifier, SIGKILL) }
+        let r = runner.wait()
+        #expect(!stillRunning && r.status == 130 && r.stdout.contains("nothing was changed on any host"), "\(r.stdout)\(r.stderr)")
+    }
+}

@@ -261,21 +261,25 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
     /// errors that say why.
     private func steadyStateSample() async -> [CheckOutcome] {
         let slowest = (plan.steadyState.map { $0.timeout.duration }.max() ?? .zero) + .seconds(1)
-        var stale: [Duration] = []
+        // Why a sample was not trusted: the heartbeat saw the controller stop, or the sample took
+        // longer than its checks may (a connection that stalled, or a pause too short to see).
+        var stale: [String] = []
         for _ in 0..<3 {
             let mark = environment.pauses.mark()
             let began = now
             let outcomes = await Preflight.evaluate(plan.steadyState, with: environment.checks)
             if Task.isCancelled { return outcomes }
             let took = now - began
-            guard let pause = environment.pauses.stalled(since: mark) ?? (took > slowest ? took : nil) else {
+            let paused = environment.pauses.stalled(since: mark)
+            guard paused != nil || took > slowest else {
                 guard let first = stale.first else { return outcomes }
-                let note = " (checked again: the controller did not run for \(DurationText.format(first)) while the first sample was out)"
+                let note = " (checked again: \(first) while the first sample was out)"
                 return outcomes.map { var o = $0; o.detail += note; return o }
             }
-            stale.append(pause)
+            stale.append(paused.map { "the controller did not run for \(DurationText.format($0))" }
+                         ?? "the checks took \(DurationText.format(took)), longer than their timeouts allow")
         }
-        let why = "not trusted: the controller did not run for \(stale.map(DurationText.format).joined(separator: ", then ")) while the checks were out"
+        let why = "not trusted: \(stale.joined(separator: ", then ")) while the checks were out (a paused controller, or a connection that stalled)"
         return plan.steadyState.map { _ in CheckOutcome(.error, detail: why, latency: .zero) }
     }
 
@@ -593,7 +597,7 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
             if let gap = window.gap {
                 let why = stalled != nil
                     ? "the controller did not run for \(DurationText.format(gap)) (stopped, suspended or starved of CPU): this sample may be from before the pause and does not count"
-                    : "no sample for \(DurationText.format(gap)) (the controller was paused): nothing was seen in between"
+                    : "no sample for \(DurationText.format(gap)) (the controller was paused, or a check took that long): nothing was seen in between"
                 await log(.verifyGap(.init(phase: phase, step: step.id, attempt: attempt, fromOffsetMS: Self.milliseconds(start + t - gap),
                                            toOffsetMS: Self.milliseconds(start + t), seconds: DurationText.seconds(gap),
                                            detail: why + "; the hold window starts again")))

@@ -319,13 +319,30 @@ public struct Inventory: Sendable {
                 case let .failure(problem): result.routeProblem = problem.message
                 }
             default:
-                result.route = .command(expand(proxy.value))
+                // %h, %n and %r go into a shell command: a name with shell characters is refused,
+                // as ssh refuses it, never run.
+                let tokens = [("%h", address), ("%n", target), ("%r", user ?? me)]
+                if let bad = tokens.first(where: { proxy.value.contains($0.0) && !Self.isSafeName($0.1) }) {
+                    result.routeProblem = "the ProxyCommand would be given \(bad.0) = '\(TerminalText.safe(String(bad.1.prefix(80))))', which contains characters a \(bad.0 == "%r" ? "user" : "host") name cannot have"
+                } else {
+                    result.route = .command(expand(proxy.value))
+                }
             }
         }
         return result
     }
 
     struct RouteProblem: Error { var message: String }
+
+    /// A host or user name ssh would accept (no shell characters, no blanks or control
+    /// characters, not starting with `-`, at most 255 characters), as OpenSSH's
+    /// `valid_hostname`/`valid_ruser` judge them.
+    static func isSafeName(_ s: String) -> Bool {
+        guard !s.isEmpty, s.utf8.count <= 255, !s.hasPrefix("-") else { return false }
+        return !s.unicodeScalars.contains { c in
+            "'`\"$\\;&<>|(){},*".unicodeScalars.contains(c) || c.properties.isWhitespace || c.value < 0x20 || c.value == 0x7f
+        }
+    }
 
     /// The route `ProxyJump` names (`[user@]host[:port]`, several separated by commas, or
     /// `ssh://user@host:port`): each hop is read from the SSH configuration under its own name
@@ -352,9 +369,11 @@ public struct Inventory: Sendable {
                 if port == nil { return .failure(RouteProblem(message: "ProxyJump \(spec): '\(raw)' has a port that is not a number")) }
                 hop = String(hop[..<colon])
             }
-            guard !hop.isEmpty, user?.isEmpty != true, (port ?? 22) > 0, (port ?? 22) < 65536,
-                  !hop.contains(where: { $0.isWhitespace || $0 == "'" || $0 == "\"" }) else {
-                return .failure(RouteProblem(message: "ProxyJump \(spec): '\(raw)' is not [user@]host[:port]"))
+            guard !hop.isEmpty, user?.isEmpty != true, (port ?? 22) > 0, (port ?? 22) < 65536 else {
+                return .failure(RouteProblem(message: "ProxyJump \(TerminalText.safe(String(spec.prefix(200)))): '\(TerminalText.safe(String(raw.prefix(200))))' is not [user@]host[:port]"))
+            }
+            guard Self.isSafeName(hop), user.map(Self.isSafeName) ?? true else {
+                return .failure(RouteProblem(message: "ProxyJump \(TerminalText.safe(String(spec.prefix(200)))): '\(TerminalText.safe(String(raw.prefix(200))))' has characters a host or user name cannot have"))
             }
             let file = sshConfig?.resolve(hop)
             var c = HostConnection(name: hop, address: file?.hostName ?? hop, port: port ?? file?.port ?? 22, user: user ?? file?.user)

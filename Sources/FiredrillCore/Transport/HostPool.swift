@@ -38,10 +38,15 @@ public actor HostPool {
     /// A host that answered: how long connecting (and a no-op command) took, and the key trusted
     /// on first use, if any.
     public struct Connected: Sendable, Equatable {
+        /// Connecting (TCP, the way through jump hosts, key exchange, login) and a no-op.
         public var latency: Duration
+        /// One no-op command on the open connection: what each of the drill's commands costs.
+        public var roundTrip: Duration
         public var trustedNewKey: String?
 
-        public init(latency: Duration, trustedNewKey: String?) { self.latency = latency; self.trustedNewKey = trustedNewKey }
+        public init(latency: Duration, roundTrip: Duration? = nil, trustedNewKey: String?) {
+            self.latency = latency; self.roundTrip = roundTrip ?? latency; self.trustedNewKey = trustedNewKey
+        }
     }
 
     /// Connects (fresh connection + authentication + a no-op command), then runs the no-op once
@@ -53,7 +58,9 @@ public actor HostPool {
         do throws(TransportError) {
             let trusted = try await connect(c, credentials: credentials)
             let t = transport(for: c, credentials: credentials)
+            let sent = clock.now
             let r = try await t.run("true", timeout: .seconds(10))
+            let roundTrip = clock.now - sent
             guard r.succeeded else {
                 return .failure(TransportError(.channel, host: c.name, endpoint: c.endpoint, "the no-op command failed: \(r.stderr.text)"))
             }
@@ -65,7 +72,7 @@ public actor HostPool {
                                                    hint: "run `sudo -u \(b.user) true` on the host as \(c.user ?? "the login user") to see why"))
                 }
             }
-            return .success(Connected(latency: latency, trustedNewKey: trusted))
+            return .success(Connected(latency: latency, roundTrip: roundTrip, trustedNewKey: trusted))
         } catch {
             return .failure(error)
         }

@@ -30,7 +30,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
     /// The host key trusted on first use by the last connect, described (set on `worker`).
     private var trustedKey: String?
     /// Set while `connect()` runs: its task's cancellation, seen by every wait (on `worker`).
-    private var connectCancel: CancellationFlag?
+    var connectCancel: CancellationFlag?
 
     private static let initOnce: Int32 = libssh2_init(0)
 
@@ -142,7 +142,13 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         }
         session = s
         socketFD = fd
+        // A peer that keeps sending without completing the handshake (a proxy command printing
+        // forever, a hostile server) keeps libssh2 inside one call, where no deadline of ours is
+        // looked at: a watchdog shuts the socket at the deadline, or at an interrupt, and the
+        // call returns.
+        let watchdog = ConnectWatchdog(fd: fd, deadline: deadline + .seconds(1), cancel: connectCancel)
         do throws(TransportError) {
+            defer { watchdog.finish() }
             libssh2_session_set_blocking(s, 0)
             // Offer the key types known_hosts already has for this host first, so the server presents
             // a key we can check (otherwise a host known by ECDSA that also has ED25519 looks new).
@@ -154,6 +160,10 @@ public final class SSHConnection: Transport, @unchecked Sendable {
                 if let ended = proxyProcess?.endedDescription("before the SSH handshake") {
                     throw error(.connectionRefused, ended,
                                 hint: "run the ProxyCommand by hand to see why; check ProxyCommand in the SSH configuration or ansible_ssh_common_args")
+                }
+                if proxyProcess != nil, failure.kind == .timeout {
+                    throw error(.connectTimeout, "no SSH server answered through the ProxyCommand within \(connectTimeout.text) (it was running; it is stopped now)",
+                                hint: "run the ProxyCommand by hand: it must connect to \(connection.address) port \(connection.port) and carry that connection")
                 }
                 throw failure
             }
@@ -168,7 +178,15 @@ public final class SSHConnection: Transport, @unchecked Sendable {
             }
         } catch let failure {
             disconnectOnWorker()
-            throw failure
+            switch watchdog.fired {
+            case .deadline?:
+                throw error(.connectTimeout, "the SSH handshake did not finish within \(connectTimeout.text)\(connection.pathDescription.map { " (\($0))" } ?? ""): the other end kept sending without completing it",
+                            hint: connection.route.map { if case .command = $0 { return "run the ProxyCommand by hand: it must carry an SSH server's connection and nothing else" } else { return "check the jump host and the host behind it" } } ?? "is port \(connection.port) an SSH server?")
+            case .cancelled?:
+                throw error(.cancelled, "connecting was interrupted")
+            case nil:
+                throw failure
+            }
         }
     }
 
@@ -181,8 +199,16 @@ public final class SSHConnection: Transport, @unchecked Sendable {
             do throws(TransportError) {
                 return try jumps.connection(for: hop).openTunnel(to: connection.address, port: connection.port, within: connectTimeout, cancelled: connectCancel)
             } catch {
-                let hint = error.kind == .nameResolution
-                    ? "check the jump host in ProxyJump (the SSH configuration or ansible_ssh_common_args), or DNS" : error.hint
+                // The jump host's own problems are about ProxyJump, not the host's ansible_* variables.
+                var hint = error.hint
+                let about = "the jump host \(hop.user.map { "\($0)@" } ?? "")\(hop.name):\(hop.port) in ProxyJump (the SSH configuration or ansible_ssh_common_args)"
+                switch error.kind {
+                case .nameResolution: hint = "check \(about), or DNS"
+                case .connectionRefused where !error.message.hasPrefix("refused to forward"): hint = "check \(about): is its sshd up on that port?"
+                case .connectTimeout where !error.message.hasPrefix("opened no forwarded"): hint = "check \(about): is it up and reachable?"
+                case .authentication: hint = "check the user and key for \(about) (its IdentityFile, else the host's ansible_ssh_private_key_file, the default keys and the agent)"
+                default: break
+                }
                 throw TransportError(error.kind, host: connection.name, endpoint: connection.endpoint,
                                      "through the jump host \(hop.name) (\(hop.user.map { "\($0)@" } ?? "")\(hop.endpoint)): \(error.message)", hint: hint)
             }

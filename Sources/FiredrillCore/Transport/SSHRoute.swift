@@ -32,6 +32,7 @@ public final class JumpHosts: @unchecked Sendable {
     /// to the targets first.
     public func closeAll() async {
         let all = takeAll()
+        for c in all.values { c.tunnelPump?.cancelConnect() }
         for (_, c) in all.sorted(by: { $0.key.jumps.count > $1.key.jumps.count }) { await c.close() }
     }
 
@@ -82,6 +83,10 @@ final class TunnelRequest: @unchecked Sendable {
         return result
     }
 
+    var isAbandoned: Bool { condition.lock(); defer { condition.unlock() }; return abandoned }
+    /// Answered (or given up on).
+    var isFinished: Bool { condition.lock(); defer { condition.unlock() }; return abandoned || result != nil }
+
     /// Gives up waiting; a result that came meanwhile is returned instead.
     func abandon() -> Result<Int32, TransportError>? {
         condition.lock()
@@ -102,6 +107,8 @@ final class TunnelPump: @unchecked Sendable {
     let wake: (read: Int32, write: Int32)
     // Worker only.
     var opening: [TunnelRequest] = []
+    /// The one open in progress (libssh2 allows one per session).
+    var started: TunnelRequest?
     var tunnels: [Tunnel] = []
     var closing: [(channel: OpaquePointer, until: ContinuousClock.Instant)] = []
 
@@ -131,6 +138,39 @@ final class TunnelPump: @unchecked Sendable {
         return true
     }
 
+    /// The requests a connect of the jump host is for, and the flag that ends that connect.
+    private var connecting: (batch: [TunnelRequest], flag: CancellationFlag)?
+
+    /// A connect for `batch` begins: its flag is set when every one of them stops waiting, or
+    /// when the jump host is closed.
+    func beginConnect(_ batch: [TunnelRequest]) -> CancellationFlag {
+        lock.lock()
+        defer { lock.unlock() }
+        let flag = CancellationFlag()
+        connecting = (batch, flag)
+        return flag
+    }
+
+    func endConnect() {
+        lock.lock()
+        connecting = nil
+        lock.unlock()
+    }
+
+    /// An asker stopped waiting: if nobody the connect is for still waits, it ends.
+    func noteAbandoned() {
+        lock.lock()
+        defer { lock.unlock() }
+        if let c = connecting, c.batch.allSatisfy(\.isAbandoned) { c.flag.set() }
+    }
+
+    /// The jump host is being closed: a connect in progress ends now.
+    func cancelConnect() {
+        lock.lock()
+        defer { lock.unlock() }
+        connecting?.flag.set()
+    }
+
     func takePending() -> [TunnelRequest] {
         lock.lock()
         defer { lock.unlock() }
@@ -146,7 +186,7 @@ final class TunnelPump: @unchecked Sendable {
     func stopIfIdle() -> Bool {
         lock.lock()
         defer { lock.unlock() }
-        guard pending.isEmpty, opening.isEmpty, tunnels.isEmpty, closing.isEmpty else { return false }
+        guard pending.isEmpty, opening.isEmpty, started == nil, tunnels.isEmpty, closing.isEmpty else { return false }
         running = false
         return true
     }
@@ -313,19 +353,23 @@ final class ProxyCommandProcess: @unchecked Sendable {
     }
 
     /// Ends the command: its socket closed, then SIGTERM to its process group, SIGKILL half a
-    /// second later if it is still there, and reaped. Only this PID's group is signalled.
+    /// second later to whatever of the group is still there (the shell may have gone while a
+    /// child that ignores SIGTERM stays), and the command reaped. Only this PID's group is
+    /// signalled, and only while it has members.
     func stop() {
         Glibc.close(fd)
-        if reap() == nil {
+        _ = reap()
+        if kill(-pid, 0) == 0 {
             kill(-pid, SIGTERM)
+            kill(-pid, SIGCONT)
             var waited = 0
-            while reap() == nil, waited < 50 { usleep(10_000); waited += 1 }
-            if reap() == nil {
-                kill(-pid, SIGKILL)
-                var status: Int32 = 0
-                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-                exitStatus = 137
-            }
+            while kill(-pid, 0) == 0, waited < 50 { _ = reap(); usleep(10_000); waited += 1 }
+            if kill(-pid, 0) == 0 { kill(-pid, SIGKILL) }
+        }
+        if exitStatus == nil {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         }
         collectStderr()
         Glibc.close(stderrFD)
@@ -346,6 +390,7 @@ extension SSHConnection {
             if let r = request.wait(.milliseconds(100)) { return try r.get() }
             if cancelled?.isSet == true || ContinuousClock.now > limit {
                 if let r = request.abandon() { return try r.get() }
+                pump.noteAbandoned()
                 if cancelled?.isSet == true { throw error(.cancelled, "connecting was interrupted") }
                 throw error(.connectTimeout, "no forwarded connection to \(host):\(port) within \((connectTimeout + within).text)")
             }
@@ -359,57 +404,86 @@ extension SSHConnection {
     func pumpLoop(_ pump: TunnelPump) {
         var buffer = [UInt8](repeating: 0, count: 32 * 1024)
         while true {
-            for r in pump.takePending() {
-                if session == nil {
-                    do throws(TransportError) { try connectOnWorker() } catch {
-                        _ = r.finish(.failure(error))
-                        continue
-                    }
+            // Requests whose askers stopped waiting before they were looked at are dropped.
+            let batch = pump.takePending().filter { !$0.isAbandoned }
+            if session == nil, !batch.isEmpty {
+                // One connect for every request that came with it (a stalled bastion costs them
+                // one deadline, not one each); it ends early when none of them waits any more,
+                // or when the jump host is closed.
+                connectCancel = pump.beginConnect(batch)
+                do throws(TransportError) {
+                    defer { connectCancel = nil; pump.endConnect() }
+                    try connectOnWorker()
+                    for r in batch { r.deadline = .now + r.within; pump.opening.append(r) }
+                } catch {
+                    for r in batch { _ = r.finish(.failure(error)) }
                 }
-                r.deadline = .now + r.within
-                pump.opening.append(r)
+            } else {
+                for r in batch { r.deadline = .now + r.within; pump.opening.append(r) }
             }
             var progress = false
             var broken = false
             if let s = session {
-                pump.opening.removeAll { r in
+                // Requests whose asker stopped waiting, and that were never started, are dropped.
+                pump.opening.removeAll { r in r !== pump.started && r.isAbandoned }
+                // libssh2 keeps ONE channel open in progress per session: a call for another
+                // request while one is in progress would continue that one and hand its channel
+                // to the wrong host. Opens go one at a time, each driven with its own arguments
+                // until it ends; one whose asker gave up is still driven to its end (its channel
+                // then freed), within a bound after which the session is dropped.
+                if let r = pump.started ?? pump.opening.first {
+                    pump.started = r
                     if let ch = libssh2_channel_direct_tcpip_ex(s, r.host, Int32(r.port), "127.0.0.1", 22) {
+                        pump.started = nil
+                        pump.opening.removeAll { $0 === r }
+                        progress = true
                         var pair: [Int32] = [-1, -1]
-                        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+                        if socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) != 0 {
                             pump.closing.append((ch, .now + .seconds(2)))
                             _ = r.finish(.failure(error(.local, "cannot make a socket pair: \(String(cString: strerror(errno)))")))
-                            return true
-                        }
-                        _ = fcntl(pair[0], F_SETFL, fcntl(pair[0], F_GETFL) | O_NONBLOCK)
-                        if r.finish(.success(pair[1])) {
-                            pump.tunnels.append(Tunnel(channel: ch, fd: pair[0]))
                         } else {
-                            Glibc.close(pair[0])
-                            pump.closing.append((ch, .now + .seconds(2)))
+                            _ = fcntl(pair[0], F_SETFL, fcntl(pair[0], F_GETFL) | O_NONBLOCK)
+                            if r.finish(.success(pair[1])) {
+                                pump.tunnels.append(Tunnel(channel: ch, fd: pair[0]))
+                            } else {
+                                Glibc.close(pair[0])
+                                pump.closing.append((ch, .now + .seconds(2)))
+                            }
                         }
-                        progress = true
-                        return true
+                    } else {
+                        let rc = libssh2_session_last_errno(s)
+                        if rc == LIBSSH2_ERROR_EAGAIN {
+                            if ContinuousClock.now >= r.deadline, !r.isAbandoned {
+                                _ = r.finish(.failure(error(.connectTimeout, "opened no forwarded connection to \(r.host):\(r.port) within \(r.within.text)",
+                                                            hint: "is \(r.host) up, and reachable from \(connection.name)?")))
+                            }
+                            // Given up on long ago and still not answered: the session is in a
+                            // state no other open may share.
+                            if ContinuousClock.now >= r.deadline + .seconds(30) { broken = true }
+                        } else {
+                            pump.started = nil
+                            pump.opening.removeAll { $0 === r }
+                            progress = true
+                            if rc == LIBSSH2_ERROR_CHANNEL_FAILURE {
+                                let why = lastError(s)
+                                let prohibited = why.lowercased().contains("prohibited")
+                                _ = r.finish(.failure(error(.connectionRefused, "refused to forward a connection to \(r.host):\(r.port) (\(why))",
+                                                            hint: prohibited
+                                                                ? "the jump host does not allow forwarding (AllowTcpForwarding or PermitOpen in its sshd_config) for \(user)"
+                                                                : "check that \(r.host) resolves and listens on port \(r.port) as seen from \(connection.name)")))
+                            } else {
+                                broken = true
+                                _ = r.finish(.failure(error(.connectionLost, "the connection broke while forwarding to \(r.host):\(r.port): \(lastError(s))")))
+                            }
+                        }
                     }
-                    let rc = libssh2_session_last_errno(s)
-                    if rc == LIBSSH2_ERROR_EAGAIN {
-                        if ContinuousClock.now < r.deadline { return false }
-                        _ = r.finish(.failure(error(.connectTimeout, "opened no forwarded connection to \(r.host):\(r.port) within \(r.within.text)",
-                                                    hint: "is \(r.host) up, and reachable from \(connection.name)?")))
-                        return true
-                    }
-                    if rc == LIBSSH2_ERROR_CHANNEL_FAILURE {
-                        let why = lastError(s)
-                        let prohibited = why.lowercased().contains("prohibited")
-                        _ = r.finish(.failure(error(.connectionRefused, "refused to forward a connection to \(r.host):\(r.port) (\(why))",
-                                                    hint: prohibited
-                                                        ? "the jump host does not allow forwarding (AllowTcpForwarding or PermitOpen in its sshd_config) for \(user)"
-                                                        : "check that \(r.host) resolves and listens on port \(r.port) as seen from \(connection.name)")))
-                        return true
-                    }
-                    broken = true
-                    _ = r.finish(.failure(error(.connectionLost, "the connection broke while forwarding to \(r.host):\(r.port): \(lastError(s))")))
-                    return true
                 }
+                // Waiting requests time out on their own deadlines.
+                for r in pump.opening where r !== pump.started && ContinuousClock.now >= r.deadline {
+                    _ = r.finish(.failure(error(.connectTimeout, "opened no forwarded connection to \(r.host):\(r.port) within \(r.within.text) (the jump host was busy opening others)",
+                                                hint: "is \(connection.name) overloaded? try fewer --forks")))
+                }
+                pump.opening.removeAll { $0 !== pump.started && $0.isFinished }
                 for t in pump.tunnels {
                     if t.step(&buffer) { progress = true }
                     if t.sessionFailed { broken = true }
@@ -439,6 +513,7 @@ extension SSHConnection {
                 pump.closing = []
                 for r in pump.opening { _ = r.finish(.failure(error(.connectionLost, "the connection to the jump host broke"))) }
                 pump.opening = []
+                pump.started = nil
                 disconnectOnWorker()
             }
             if pump.stopIfIdle() { return }
@@ -456,5 +531,48 @@ extension SSHConnection {
             }
             _ = poll(&fds, nfds_t(fds.count), pump.opening.isEmpty && pump.closing.isEmpty ? 200 : 20)
         }
+    }
+}
+
+/// Shuts a connecting socket when its deadline passes or the connect is interrupted, so a
+/// libssh2 call that never returns on its own (the peer keeps sending) returns. `finish()` is
+/// called before the socket can be closed: after it, the socket is never touched.
+final class ConnectWatchdog: @unchecked Sendable {
+    enum Reason { case deadline, cancelled }
+    private let condition = NSCondition()
+    private var done = false
+    private var reason: Reason?
+
+    init(fd: Int32, deadline: ContinuousClock.Instant, cancel: CancellationFlag?) {
+        let thread = Thread { [self] in
+            condition.lock()
+            defer { condition.unlock() }
+            while !done {
+                if cancel?.isSet == true { reason = .cancelled } else if ContinuousClock.now >= deadline { reason = .deadline }
+                if reason != nil {
+                    Glibc.shutdown(fd, Int32(SHUT_RDWR))
+                    return
+                }
+                _ = condition.wait(until: Date(timeIntervalSinceNow: 0.05))
+            }
+        }
+        thread.name = "connect-watchdog"
+        thread.stackSize = 64 * 1024
+        thread.start()
+    }
+
+    /// The connect is over: the socket is no longer watched.
+    func finish() {
+        condition.lock()
+        done = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Why the socket was shut, if it was.
+    var fired: Reason? {
+        condition.lock()
+        defer { condition.unlock() }
+        return reason
     }
 }

@@ -280,6 +280,30 @@ import Testing
         #expect(inv.connection(of: "badport").routeProblem?.contains("not a number") == true)
     }
 
+    /// %h, %n and %r go into a shell command: names with shell characters are refused (as ssh
+    /// refuses them), never expanded into it.
+    @Test func namesWithShellCharactersNeverReachAProxyCommand() {
+        let inv = inventory("""
+            all:
+              vars: { ansible_ssh_common_args: "-o 'ProxyCommand=ssh -W %h:%p -l %r gw'" }
+              hosts:
+                evilhost: { ansible_host: "127.0.0.1;touch /tmp/pwned;" }
+                eviluser: { ansible_host: 10.0.0.1, ansible_user: "ops$(touch /tmp/pwned)" }
+                fine: { ansible_host: 10.0.0.2, ansible_user: deploy }
+                evilhop: { ansible_host: 10.0.0.3, ansible_ssh_common_args: "-J 'ops$(id)@gw'" }
+                longhop: { ansible_host: 10.0.0.4, ansible_ssh_common_args: "-J \(String(repeating: "a", count: 300))" }
+            """)
+        for host in ["evilhost", "eviluser", "evilhop", "longhop"] {
+            let c = inv.connection(of: host)
+            #expect(c.route == nil && c.routeProblem != nil, "\(host): \(c)")
+        }
+        #expect(inv.connection(of: "evilhost").routeProblem?.contains("characters a host name cannot have") == true)
+        #expect(inv.connection(of: "eviluser").routeProblem?.contains("characters a user name cannot have") == true)
+        #expect(inv.connection(of: "fine").route == .command("ssh -W 10.0.0.2:22 -l deploy gw"))
+        #expect(Inventory.isSafeName("db-1.example") && Inventory.isSafeName("fe80::1%eth0") && !Inventory.isSafeName("-oProxyCommand=x")
+                && !Inventory.isSafeName("a b") && !Inventory.isSafeName("a\u{7}") && !Inventory.isSafeName(""))
+    }
+
     @Test func aRouteIsWrittenInPlansAsJumpOrCommand() throws {
         var c = HostConnection(name: "db1", address: "10.0.0.1")
         c.route = .jump(HostConnection(name: "bastion", address: "192.0.2.1", port: 2222, user: "ops"))
