@@ -57,9 +57,10 @@ import Testing
     }
 
     /// `-K`: the password typed at the terminal (tmux types it here, from a paste buffer: never on
-    /// a command line), not echoed, used once for every host.
+    /// a command line), not echoed, used once for every host — every host behind the lab's
+    /// bastion (in its network namespace, as root); then the EHR drill the same way.
     @Test func theBecomePasswordIsAskedOnTheTerminalOnce() throws {
-        let lab = try TestLab.start(hosts: 2, fleet: true)
+        let lab = try TestLab.start(fleet: true, bastion: true)
         defer { lab.stop() }
         let secret = try password(lab)
         let runs = "\(lab.dir)/runs"
@@ -76,6 +77,17 @@ import Testing
         #expect(!screen.contains(secret), "the password was echoed")
         let (_, events) = DrillScenarioTests.journal(runs)
         #expect(events.filter { $0.event == .commandFinished && ($0.stdout ?? "").contains("as=root by=fd-deploy") }.count == 2)
+
+        let ehrDir = "\(lab.dir)/ehr-tty"
+        try FileManager.default.createDirectory(atPath: ehrDir, withIntermediateDirectories: true)
+        let second = TmuxSession(dir: ehrDir)
+        defer { second.kill() }
+        try second.start([Firedrill.binary, "run", try lab.ehrPlaybook(), "-i", lab.inventory, "-K", "--yes", "--manual=pass", "--output", "plain",
+                          "--runs-dir", "\(ehrDir)/runs"])
+        #expect(second.waitForScreen { $0.contains("BECOME password:") }, "no prompt: \(second.screen())")
+        try second.type(secret + "\n")
+        let ehr = second.waitForExit()
+        #expect(ehr == 0 && second.screen().contains("Drill PASSED") && !second.screen().contains(secret), "\(second.screen())")
     }
 
     /// Each way sudo can refuse is one clear line at preflight, exit 3, and nothing ran.
@@ -204,28 +216,7 @@ struct TmuxSession {
     /// inherit Process's private socket and make waiting for the client hang forever.
     /// ChildProcess passes the child no descriptor but its standard ones.
     func tmux(_ args: [String]) throws -> String {
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { throw ChildProcess.Failure(description: "pipe") }
-        let pid: pid_t
-        do {
-            pid = try ChildProcess.spawn(["/usr/bin/tmux", "-S", socket] + args, output: .pipes(stdout: fds[1], stderr: fds[1]))
-        } catch {
-            close(fds[0]); close(fds[1])
-            throw error
-        }
-        close(fds[1])
-        var data = Data()
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = read(fds[0], &buffer, buffer.count)
-            if n > 0 { data.append(contentsOf: buffer[0..<n]); continue }
-            if n < 0 && errno == EINTR { continue }
-            break
-        }
-        close(fds[0])
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return String(decoding: data, as: UTF8.self)
+        try ChildProcess.capture(["/usr/bin/tmux", "-S", socket] + args).output
     }
 
     func start(_ argv: [String]) throws {

@@ -2,6 +2,15 @@ import Foundation
 import Testing
 @testable import FiredrillCore
 
+/// Processes whose command line contains `text` (only ever ones a test started).
+func processes(containing text: String) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap(Int32.init).filter { pid in
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        return String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(text)
+    }
+}
+
 /// Hosts behind a jump host (ProxyJump over direct-tcpip) or a proxy command, through the
 /// built binary, on a lab whose hosts are reached through its bastion.
 @Suite(.serialized) struct ProxyCLITests {
@@ -27,15 +36,6 @@ import Testing
     func bastionLogins(_ lab: TestLab) -> Int {
         let log = (try? String(contentsOfFile: "\(lab.dir)/logs/bastion.log", encoding: .utf8)) ?? ""
         return log.components(separatedBy: "Accepted publickey").count - 1
-    }
-
-    /// Processes whose command line contains `text` (only ever ones this test started).
-    func processes(containing text: String) -> [Int32] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap(Int32.init).filter { pid in
-            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-            return String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(text)
-        }
     }
 
     @Test func everyHostIsReachedThroughTheBastionWhichIsLoggedIntoOnce() throws {
@@ -204,14 +204,6 @@ import Testing
         let path = "\(lab.dir)/inventory-\(UUID().uuidString.prefix(6)).yml"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
-    }
-
-    func processes(containing text: String) -> [Int32] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap(Int32.init).filter { pid in
-            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-            return String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(text)
-        }
     }
 
     /// libssh2 keeps one channel open in progress per session: opened for several hosts at once

@@ -94,35 +94,14 @@ public struct LabNamespace: Sendable, Codable, Equatable {
     }
 
     static func run(_ argv: [String]) throws {
-        let pid: pid_t
-        do throws(ChildProcess.Failure) { pid = try ChildProcess.spawn(argv, output: .devNull) } catch {
-            throw Lab.Failure(message: error.description)
+        let result: (status: Int32, output: String)
+        do throws(ChildProcess.Failure) { result = try ChildProcess.capture(argv) } catch { throw Lab.Failure(message: error.description) }
+        guard result.status == 0 else {
+            throw Lab.Failure(message: "\(argv.joined(separator: " ")) failed: \(result.output.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        guard status == 0 else { throw Lab.Failure(message: "\(argv.joined(separator: " ")) failed") }
     }
 
     static func output(_ argv: [String]) throws -> String {
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { throw Lab.Failure(message: "cannot make a pipe") }
-        let pid: pid_t
-        do throws(ChildProcess.Failure) { pid = try ChildProcess.spawn(argv, output: .pipes(stdout: fds[1], stderr: fds[1])) } catch {
-            close(fds[0]); close(fds[1])
-            throw Lab.Failure(message: error.description)
-        }
-        close(fds[1])
-        var data = [UInt8]()
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = read(fds[0], &buffer, buffer.count)
-            if n > 0 { data += buffer[0..<n]; continue }
-            if n < 0 && errno == EINTR { continue }
-            break
-        }
-        close(fds[0])
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return String(decoding: data, as: UTF8.self)
+        do throws(ChildProcess.Failure) { return try ChildProcess.capture(argv).output } catch { throw Lab.Failure(message: error.description) }
     }
 }

@@ -87,6 +87,32 @@ public enum ChildProcess {
         }
     }
 
+    /// Runs `argv` to its end and returns its exit status and what it wrote (standard output
+    /// and error together), read on this thread: for short tools (`ip`, `tmux`), never on the
+    /// cooperative pool.
+    public static func capture(_ argv: [String]) throws(Failure) -> (status: Int32, output: String) {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { throw Failure(description: "cannot make a pipe: \(String(cString: strerror(errno)))") }
+        let pid: pid_t
+        do throws(Failure) { pid = try spawn(argv, output: .pipes(stdout: fds[1], stderr: fds[1])) } catch {
+            close(fds[0]); close(fds[1])
+            throw error
+        }
+        close(fds[1])
+        var data = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(fds[0], &buffer, buffer.count)
+            if n > 0 { data += buffer[0..<n]; continue }
+            if n < 0 && errno == EINTR { continue }
+            break
+        }
+        close(fds[0])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return ((status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f), String(decoding: data, as: UTF8.self))
+    }
+
     /// This program's own path.
     public static var selfPath: String {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
