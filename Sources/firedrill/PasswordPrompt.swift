@@ -1,6 +1,7 @@
 import ArgumentParser
 import FiredrillCore
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -63,6 +64,9 @@ enum PasswordPrompt {
         return Secret(String(decoding: bytes, as: UTF8.self))
     }
 
+    /// Files whose loose mode was already warned about.
+    private static let warned = Mutex<Set<String>>([])
+
     /// A password from a file: its first line (a trailing newline is not part of it).
     static func fromFile(_ path: String, flag: String) throws -> Secret {
         var isDir: ObjCBool = false
@@ -76,7 +80,8 @@ enum PasswordPrompt {
         if let nl = text.firstIndex(where: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) { text = String(text[..<nl]) }
         guard !text.isEmpty else { throw ValidationError("\(flag) '\(path)' is empty: write the password on its first line") }
         var st = stat()
-        if stat(path, &st) == 0, st.st_mode & 0o077 != 0 {
+        // Said once per file, though the file is read when the options are checked and again when used.
+        if stat(path, &st) == 0, st.st_mode & 0o077 != 0, warned.withLock({ $0.insert(path).inserted }) {
             Terminal.err("warning: \(path) can be read by other users (mode \(String(st.st_mode & 0o777, radix: 8))): chmod 600 \(path)\n")
         }
         return Secret(text)
