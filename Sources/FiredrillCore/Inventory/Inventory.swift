@@ -449,6 +449,8 @@ public struct Inventory: Sendable {
         if let u = text("ansible_become_user"), !Become.isValidUser(u) { out.append("ansible_become_user of \(host) is not a user name: '\(u)'") }
         if let f = text("ansible_become_flags"), let bad = Become.refusedFlag(in: f) {
             out.append("ansible_become_flags of \(host) has \(bad), which Firedrill sets itself")
+        } else if let f = text("ansible_become_flags"), Become.hasShellCharacters(f) {
+            out.append("ansible_become_flags of \(host) may hold only sudo options, found shell characters in '\(TerminalText.safe(String(f.prefix(80))))'")
         }
         return out
     }

@@ -158,7 +158,7 @@ public struct PlaybookLoader {
             if let bad = Become.refusedFlag(in: f) {
                 reader.error("become_flags has '\(bad)', which Firedrill sets itself (it answers sudo's prompt and names the user)", at: n,
                              hint: "leave it out; become_user names the user; other sudo options such as -H or -E may stay")
-            } else if f.contains(where: { "\n\r;&|`$<>()".contains($0) }) {
+            } else if Become.hasShellCharacters(f) {
                 reader.error("become_flags may hold only sudo options, found shell characters in '\(f)'", at: n, hint: "e.g. become_flags: \"-H -E\"")
             } else {
                 b.flags = f

@@ -65,6 +65,11 @@ public struct Become: Sendable, Equatable, Hashable, Codable, CustomStringConver
     }
 
     /// Flags that change what sudo does with its input or prompt are ours to set.
+    /// Whether flags hold shell characters (they go on sudo's command line as words).
+    public static func hasShellCharacters(_ flags: String) -> Bool {
+        flags.contains(where: { "\n\r;&|`$<>()".contains($0) })
+    }
+
     public static func refusedFlag(in flags: String) -> String? {
         let words = flags.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         let reserved: Set<String> = ["-S", "--stdin", "-p", "--prompt", "-u", "--user", "-A", "--askpass", "-b", "--background", "-e", "--edit", "-l", "--list", "-s", "--shell", "-i", "--login", "-v", "--validate", "-k", "-K"]

@@ -112,6 +112,7 @@ import Testing
             db_primary: { hosts: { db1: { ansible_host: 10.0.0.11, ansible_become: true, ansible_become_method: su } } }
             db_standby: { hosts: { db2: { ansible_host: 10.0.0.12, ansible_become_password: "{{ vault_sudo }}" } } }
             web: { hosts: { "web[1:4]": { ansible_password: "$ANSIBLE_VAULT;1.1;AES256\\n6162" } } }
+            app: { hosts: { app1: { ansible_host: 10.0.0.21, ansible_become_flags: "-H; touch /tmp/x" } } }
         """
         let errors = diagnose(playbook(steps: """
           - name: Everywhere
@@ -121,6 +122,7 @@ import Testing
         #expect(errors.first(containing: "ansible_become_method su (db1) is not supported") != nil, "\(errors.messages)")
         #expect(errors.first(containing: "ansible_become_password of db2 is a template") != nil, "\(errors.messages)")
         #expect(errors.first(containing: "ansible_password of web1 is encrypted with ansible-vault") != nil, "\(errors.messages)")
+        #expect(errors.first(containing: "ansible_become_flags of app1 may hold only sudo options, found shell characters") != nil, "\(errors.messages)")
     }
 
     @Test func passwordsComeFromTheInventoryAndElseFromTheOperator() throws {
