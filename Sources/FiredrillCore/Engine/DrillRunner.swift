@@ -468,6 +468,7 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
         }
         let transport = await environment.hosts.transport(for: host)
         let running = RunningEvent()
+        let pauseMark = environment.pauses.mark()
         let r: CommandResult
         do throws(TransportError) {
             r = try await transport.run(text, timeout: step.timeout.duration, tag: tag, become: planned.become) { process in
@@ -500,6 +501,11 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
         }
         let cut = r.stdout.droppedBytes + r.stderr.droppedBytes
         finished.outputCutBytes = cut > 0 ? cut : nil
+        // A controller stopped while the command ran measures the pause as the command's time
+        // (and the RTO with it): said, so no one reads it as the host's.
+        if let stalled = environment.pauses.stalled(since: pauseMark) {
+            finished.detail = "the controller did not run for \(DurationText.format(stalled)) while this command ran (stopped, suspended or starved of CPU): its duration includes that"
+        }
         await log(.commandFinished(finished))
         let process = running.process ?? RemoteProcess(pgid: 0, tag: tag)
         switch machine.commandEnded(ref, host: host, process: process, timedOut: r.outcome == .timedOut, outputHeldOpen: r.outputHeldOpen) {

@@ -173,6 +173,23 @@ import Testing
 /// Time and the host's processes: a controller paused mid-verify, a sample after the deadline, a
 /// command that timed out leaving a daemon, one that succeeded leaving one.
 @Suite struct DrillRunnerTimeTests {
+    /// The controller is stopped for 20 s while the promotion (1 s on the host) runs: the
+    /// command's recorded duration includes the pause, and its record says so.
+    @Test func aPauseDuringACommandIsSaidInItsRecord() async throws {
+        let h = try RunnerHarness()
+        let healthy = h.fleet.behaviour, pauses = h.pauses, clock = h.clock
+        h.fleet.behaviour = { c, fleet throws(TransportError) in
+            if c.text == "promote" { pauses.pause(clock, for: .seconds(20)) }
+            return try await healthy(c, fleet)
+        }
+        _ = await h.run()
+        let events = await h.events
+        let promote = try #require(events.all(\.commandFinished).first { $0.step == "failover.2" })
+        #expect((promote.detail ?? "").contains("the controller did not run for 20s while this command ran"), "\(promote)")
+        let stop = try #require(events.all(\.commandFinished).first { $0.step == "failover.1" })
+        #expect(stop.detail == nil, "a command with no pause says nothing: \(stop)")
+    }
+
     /// The API answers from the start of the promotion; the controller is stopped for 20 s while
     /// the second sample of its verify (hold 4 s) is out, a slow check-sized pause: the sample
     /// starts on time, so only the pause watch (the heartbeat) can tell.
