@@ -272,3 +272,30 @@ func processes(containing text: String) -> [Int32] {
         #expect(!stillRunning && r.status == 130 && r.stdout.contains("nothing was changed on any host"), "\(r.stdout)\(r.stderr)")
     }
 }
+
+/// Many hosts at once pushing much output through one bastion: every byte of every tunnel
+/// goes through the pump (reads adjusting windows while others write), and every command ends
+/// with its own status. A tunnel broken by a send libssh2 refused (BAD_USE) fails a host here.
+@Suite struct BastionThroughputTests {
+    @Test func bulkOutputFromSixHostsAtOnceThroughOneBastion() throws {
+        let lab = try TestLab.start(hosts: 6, bastion: true)
+        defer { lab.stop() }
+        let pb = "\(lab.dir)/bulk.yml"
+        try """
+            name: Bulk
+            service: bulk
+            criticality: low
+            steps:
+              - name: Talk a lot
+                on: all
+                run: "yes firedrill-through-the-bastion | head -c 30000000; echo; echo done-$FIREDRILL_LAB_HOST"
+                timeout: 2m
+            """.write(toFile: pb, atomically: true, encoding: .utf8)
+        let runs = "\(lab.dir)/runs"
+        let r = try Firedrill.run(["run", pb, "-i", lab.inventory, "--forks", "6", "--yes", "--output", "plain", "--runs-dir", runs])
+        #expect(r.status == 0 && r.stdout.contains("Drill PASSED"), "\(r.stdout)\(r.stderr)")
+        let (_, events) = DrillScenarioTests.journal(runs)
+        let finished = events.filter { $0.event == .commandFinished }
+        #expect(finished.count == 6 && finished.allSatisfy { ($0.stdout ?? "").contains("done-\($0.host ?? "?")") }, "each host's own end of output")
+    }
+}

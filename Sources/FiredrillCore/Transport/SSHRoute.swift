@@ -110,7 +110,8 @@ final class TunnelPump: @unchecked Sendable {
     /// The one open in progress (libssh2 allows one per session).
     var started: TunnelRequest?
     var tunnels: [Tunnel] = []
-    var closing: [(channel: OpaquePointer, until: ContinuousClock.Instant)] = []
+    var closing: [ClosingChannel] = []
+    let gate = SendGate()
 
     init() {
         var fds: [Int32] = [-1, -1]
@@ -192,6 +193,39 @@ final class TunnelPump: @unchecked Sendable {
     }
 }
 
+/// libssh2 1.10 keeps ONE outgoing packet that the socket could not take whole; until the call
+/// that made it is repeated and completes, any other call that sends (another channel's write,
+/// a read that adjusts its window, a close) fails with LIBSSH2_ERROR_BAD_USE and would break a
+/// tunnel. The gate lets only that call through until it is done (worker only).
+final class SendGate {
+    enum Call { case write, eof, read, free, open }
+    private var holder: (object: AnyObject, call: Call)?
+
+    func may(_ object: AnyObject, _ call: Call) -> Bool {
+        guard let h = holder else { return true }
+        return h.object === object && h.call == call
+    }
+
+    /// After a call: held when it left a packet half sent, free again when the holder is done.
+    func record(_ rc: Int, _ object: AnyObject, _ call: Call, session: OpaquePointer) {
+        if rc == Int(LIBSSH2_ERROR_EAGAIN), libssh2_session_block_directions(session) & LIBSSH2_SESSION_BLOCK_OUTBOUND != 0 {
+            holder = (object, call)
+        } else if let h = holder, h.object === object, h.call == call {
+            holder = nil
+        }
+    }
+
+    var isHeld: Bool { holder != nil }
+    func reset() { holder = nil }
+}
+
+/// A channel being closed (freed once libssh2 can send its close).
+final class ClosingChannel {
+    let channel: OpaquePointer
+    let until: ContinuousClock.Instant
+    init(_ channel: OpaquePointer, until: ContinuousClock.Instant) { self.channel = channel; self.until = until }
+}
+
 /// One forwarded connection: bytes between a `direct-tcpip` channel and our end of the socket
 /// pair whose other end carries the target's SSH session.
 final class Tunnel {
@@ -222,7 +256,7 @@ final class Tunnel {
     }
 
     /// Moves what can move without waiting; true if anything did.
-    func step(_ buffer: inout [UInt8]) -> Bool {
+    func step(_ buffer: inout [UInt8], gate: SendGate, session: OpaquePointer) -> Bool {
         var progress = false
         // Target → jump host.
         if wantsRead {
@@ -233,24 +267,27 @@ final class Tunnel {
                 localEOF = true; progress = true
             }
         }
-        while toChannelAt < toChannel.count {
+        while toChannelAt < toChannel.count, gate.may(self, .write) {
             let w = toChannel.withUnsafeBytes { raw in
                 libssh2_channel_write_ex(channel, 0, raw.baseAddress!.assumingMemoryBound(to: CChar.self) + toChannelAt, toChannel.count - toChannelAt)
             }
+            gate.record(w, self, .write, session: session)
             if w > 0 { toChannelAt += w; progress = true; continue }
             if w == Int(LIBSSH2_ERROR_EAGAIN) { break }
             failed = true; sessionFailed = Self.isSessionError(w)
             return true
         }
-        if localEOF, toChannelAt >= toChannel.count, !eofSent {
+        if localEOF, toChannelAt >= toChannel.count, !eofSent, gate.may(self, .eof) {
             let rc = libssh2_channel_send_eof(channel)
+            gate.record(Int(rc), self, .eof, session: session)
             if rc != LIBSSH2_ERROR_EAGAIN { eofSent = true; progress = true }
         }
         // Jump host → target.
-        if !remoteEOF, toLocalAt >= toLocal.count {
+        if !remoteEOF, toLocalAt >= toLocal.count, gate.may(self, .read) {
             let r = buffer.withUnsafeMutableBytes { raw in
                 libssh2_channel_read_ex(channel, 0, raw.baseAddress!.assumingMemoryBound(to: CChar.self), raw.count)
             }
+            gate.record(r, self, .read, session: session)
             if r > 0 {
                 toLocal = Array(buffer[0..<r]); toLocalAt = 0; progress = true
             } else if r == 0 || r == Int(LIBSSH2_ERROR_EAGAIN) {
@@ -398,8 +435,8 @@ extension SSHConnection {
     }
 
     /// The jump host's pump, on its worker, while any tunnel is open or asked for: connects (or
-    /// reconnects) the jump host, opens `direct-tcpip` channels, moves bytes both ways, sends
-    /// keepalives; when the jump host's session breaks, every tunnel through it ends (the hosts
+    /// reconnects) the jump host, opens `direct-tcpip` channels one at a time, moves bytes both
+    /// ways through the send gate; when the jump host's session breaks, every tunnel through it ends (the hosts
     /// behind it see their connection lost, as they would if their own TCP broke).
     func pumpLoop(_ pump: TunnelPump) {
         var buffer = [UInt8](repeating: 0, count: 32 * 1024)
@@ -431,15 +468,17 @@ extension SSHConnection {
                 // to the wrong host. Opens go one at a time, each driven with its own arguments
                 // until it ends; one whose asker gave up is still driven to its end (its channel
                 // then freed), within a bound after which the session is dropped.
-                if let r = pump.started ?? pump.opening.first {
+                if let r = pump.started ?? pump.opening.first, pump.gate.may(r, .open) {
                     pump.started = r
-                    if let ch = libssh2_channel_direct_tcpip_ex(s, r.host, Int32(r.port), "127.0.0.1", 22) {
+                    let opened = libssh2_channel_direct_tcpip_ex(s, r.host, Int32(r.port), "127.0.0.1", 22)
+                    pump.gate.record(opened == nil ? Int(libssh2_session_last_errno(s)) : 0, r, .open, session: s)
+                    if let ch = opened {
                         pump.started = nil
                         pump.opening.removeAll { $0 === r }
                         progress = true
                         var pair: [Int32] = [-1, -1]
                         if socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) != 0 {
-                            pump.closing.append((ch, .now + .seconds(2)))
+                            pump.closing.append(ClosingChannel(ch, until: .now + .seconds(2)))
                             _ = r.finish(.failure(error(.local, "cannot make a socket pair: \(String(cString: strerror(errno)))")))
                         } else {
                             _ = fcntl(pair[0], F_SETFL, fcntl(pair[0], F_GETFL) | O_NONBLOCK)
@@ -447,7 +486,7 @@ extension SSHConnection {
                                 pump.tunnels.append(Tunnel(channel: ch, fd: pair[0]))
                             } else {
                                 Glibc.close(pair[0])
-                                pump.closing.append((ch, .now + .seconds(2)))
+                                pump.closing.append(ClosingChannel(ch, until: .now + .seconds(2)))
                             }
                         }
                     } else {
@@ -485,24 +524,25 @@ extension SSHConnection {
                 }
                 pump.opening.removeAll { $0 !== pump.started && $0.isFinished }
                 for t in pump.tunnels {
-                    if t.step(&buffer) { progress = true }
+                    if t.step(&buffer, gate: pump.gate, session: s) { progress = true }
                     if t.sessionFailed { broken = true }
                 }
                 pump.tunnels.removeAll { t in
                     guard t.finished else { return false }
                     Glibc.close(t.fd)
-                    pump.closing.append((t.channel, .now + .seconds(2)))
+                    pump.closing.append(ClosingChannel(t.channel, until: .now + .seconds(2)))
                     return true
                 }
                 pump.closing.removeAll { c in
+                    guard pump.gate.may(c, .free) else { return false }
                     let rc = libssh2_channel_free(c.channel)
-                    return rc != LIBSSH2_ERROR_EAGAIN || ContinuousClock.now > c.until
+                    pump.gate.record(Int(rc), c, .free, session: s)
+                    // Past its time it is left to the session's own end (never freed twice).
+                    return rc != LIBSSH2_ERROR_EAGAIN || (ContinuousClock.now > c.until && !pump.gate.isHeld)
                 }
-                if !broken {
-                    var next: Int32 = 0
-                    let rc = libssh2_keepalive_send(s, &next)
-                    if rc < 0 && rc != LIBSSH2_ERROR_EAGAIN { broken = true }
-                }
+                // No keepalives of its own: libssh2 1.10's keepalive leaves a half-sent packet
+                // no later call may complete; the hosts' own traffic (and their keepalives)
+                // goes through the jump host's connection.
                 if pump.tunnels.contains(where: \.hasBuffered) { progress = true }
             }
             if broken || session == nil {
@@ -511,6 +551,7 @@ extension SSHConnection {
                 for t in pump.tunnels { Glibc.close(t.fd) }
                 pump.tunnels = []
                 pump.closing = []
+                pump.gate.reset()
                 for r in pump.opening { _ = r.finish(.failure(error(.connectionLost, "the connection to the jump host broke"))) }
                 pump.opening = []
                 pump.started = nil
