@@ -108,12 +108,15 @@ public final class History: Sendable {
             if try pool.read({ db in try History.migrator.hasBeenSuperseded(db) }) { throw Failure(message: History.newer(path)) }
             // Two runners opening a new file together both see it unmigrated; the second one's
             // migration then fails on what the first created. Checking again finds it done.
+            // A migration that meets the other's write lock is refused at once (SQLite does not
+            // wait for a reader that wants to write): tried again for as long as the busy timeout.
             var attempt = 0
+            let giveUp = ContinuousClock.now + .seconds(15)
             while true {
                 do { try History.migrator.migrate(self.pool); break } catch {
                     attempt += 1
-                    if attempt >= 5 { throw error }
-                    usleep(UInt32(20_000 * attempt))
+                    if ContinuousClock.now >= giveUp { throw error }
+                    usleep(UInt32(min(200_000, 20_000 * attempt)))
                 }
             }
         } catch let f as Failure {

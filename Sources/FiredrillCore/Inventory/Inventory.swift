@@ -276,8 +276,10 @@ public struct Inventory: Sendable {
         // `ssh`'s command line: the first value of each option wins over the configuration file.
         var commandLine: [String: String] = [:]
         var commandLineKeys: [String] = []
+        var openQuote: String?
         for key in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
             guard let args = text(key) else { continue }
+            if SSHConfig.hasOpenQuote(args) { openQuote = key }
             for o in SSHConfig.commandLineOptions(args).options {
                 if o.key == "identityfile" { commandLineKeys.append(o.value); continue }
                 if commandLine[o.key] == nil { commandLine[o.key] = o.value }
@@ -305,6 +307,11 @@ public struct Inventory: Sendable {
         if !identities.isEmpty { result.identityFiles = identities }
         if option("identitiesonly")?.lowercased() == "yes" { result.identitiesOnly = true }
         result.connectTimeoutSeconds = option("connecttimeout").flatMap(Int.init)
+        // Arguments Ansible could not split are not guessed at: the host is refused.
+        if let openQuote {
+            result.routeProblem = "\(openQuote) of \(host) has a quote that is never closed (Ansible would refuse it too)"
+            return result
+        }
         result.keepaliveSeconds = option("serveraliveinterval").flatMap(Int.init)
         result.strictHostKeyChecking = option("stricthostkeychecking")?.lowercased()
         // ProxyJump and ProxyCommand are one setting: the first given wins (the command line's

@@ -317,7 +317,12 @@ extension SSHConfig {
 
     /// Words as a POSIX shell splits them (quotes and backslashes), which is how Ansible passes
     /// these arguments to `ssh`.
-    static func shellWords(_ s: String) -> [String] {
+    static func shellWords(_ s: String) -> [String] { shellSplit(s).words }
+
+    /// Whether a quote is left open (Ansible's shlex refuses such arguments).
+    public static func hasOpenQuote(_ s: String) -> Bool { shellSplit(s).open }
+
+    static func shellSplit(_ s: String) -> (words: [String], open: Bool) {
         var words: [String] = []
         var current = ""
         var inWord = false
@@ -338,6 +343,6 @@ extension SSHConfig {
             }
         }
         if inWord { words.append(current) }
-        return words
+        return (words, quote != nil || escaped)
     }
 }

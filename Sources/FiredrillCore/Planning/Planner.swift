@@ -77,7 +77,7 @@ public struct Planner {
         for c in connections {
             if let problem = c.routeProblem, said.insert("route \(c.name)").inserted {
                 state.diagnostics.append(.error("\(c.name) cannot be reached as the SSH configuration or ansible_ssh_common_args says: \(problem)",
-                                                hint: "write ProxyJump as [user@]host[:port][,…]; the host is never reached directly instead"))
+                                                hint: "fix ProxyJump ([user@]host[:port][,…]), ProxyCommand or ansible_ssh_common_args for the host; it is never reached directly instead"))
             }
             for p in inventory?.becomeProblems(of: c.name) ?? [] where said.insert(p).inserted {
                 state.diagnostics.append(.error(p, hint: p.contains("password") || p.contains("pass ") || p.contains("_pass")

@@ -128,7 +128,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         // A route that cannot be followed is refused: reaching the host directly instead could
         // reach another machine, or none.
         if let problem = connection.routeProblem {
-            throw error(.unsupported, problem, hint: "write ProxyJump as [user@]host[:port][,…]")
+            throw error(.unsupported, problem, hint: "fix ProxyJump ([user@]host[:port][,…]), ProxyCommand or ansible_ssh_common_args for the host")
         }
         let fd = try openSocket(deadline: ContinuousClock.now + connectTimeout)
         // Through a jump host or a proxy command, the host's own deadline starts once the way

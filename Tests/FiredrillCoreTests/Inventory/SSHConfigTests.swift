@@ -292,7 +292,9 @@ import Testing
                 fine: { ansible_host: 10.0.0.2, ansible_user: deploy }
                 evilhop: { ansible_host: 10.0.0.3, ansible_ssh_common_args: "-J 'ops$(id)@gw'" }
                 longhop: { ansible_host: 10.0.0.4, ansible_ssh_common_args: "-J \(String(repeating: "a", count: 300))" }
+                openquote: { ansible_host: 10.0.0.5, ansible_ssh_common_args: "-o ProxyJump=\\"ops@gw" }
             """)
+        #expect(inv.connection(of: "openquote").routeProblem?.contains("a quote that is never closed") == true, "\(inv.connection(of: "openquote"))")
         for host in ["evilhost", "eviluser", "evilhop", "longhop"] {
             let c = inv.connection(of: host)
             #expect(c.route == nil && c.routeProblem != nil, "\(host): \(c)")
