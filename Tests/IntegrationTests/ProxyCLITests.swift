@@ -118,11 +118,12 @@ func processes(containing text: String) -> [Int32] {
         defer { lab.stop() }
         let b = try #require(lab.state.bastion)
         let marker = "fd-proxy-\(UUID().uuidString.prefix(6))"
-        // The classic form: OpenSSH's own client forwards to the host (%h:%p) through the bastion.
-        let command = "ssh -q -o BatchMode=yes -o UserKnownHostsFile=\(lab.lab.knownHostsPath) -o SetEnv=X=\(marker) -i \(lab.lab.keyPath) -p \(b.port) -W %h:%p \(lab.state.user)@\(address(lab))"
+        // The classic form: OpenSSH's own client forwards to the host (%h:%p) through the bastion,
+        // after much chatter on stderr (more than a pipe holds: it must be read as it comes).
+        let command = "yes chatter | head -c 300000 >&2; exec ssh -q -o BatchMode=yes -o UserKnownHostsFile=\(lab.lab.knownHostsPath) -o SetEnv=X=\(marker) -i \(lab.lab.keyPath) -p \(b.port) -W %h:%p \(lab.state.user)@\(address(lab))"
         let inv = try inventory(lab, replacing: try jumpOption(lab), with: "-o 'ProxyCommand=\(command)'")
         let ping = try Firedrill.run(["ping", "all", "-i", inv])
-        #expect(ping.status == 0 && ping.stdout.contains("via the ProxyCommand 'ssh -q"), "\(ping.stdout)\(ping.stderr)")
+        #expect(ping.status == 0 && ping.stdout.contains("via the ProxyCommand 'yes chatter"), "\(ping.stdout)\(ping.stderr)")
         #expect(processes(containing: marker).isEmpty, "the proxy command ended with the connection")
     }
 

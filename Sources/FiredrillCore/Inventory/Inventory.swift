@@ -328,7 +328,8 @@ public struct Inventory: Sendable {
             default:
                 // %h, %n and %r go into a shell command: a name with shell characters is refused,
                 // as ssh refuses it, never run.
-                let tokens = [("%h", address), ("%n", target), ("%r", user ?? me)]
+                // (%h is what the file's HostName makes of the host; -o HostName= gives `address`.)
+                let tokens = [("%h", address), ("%h", file?.hostName ?? target), ("%n", target), ("%r", user ?? me)]
                 if let bad = tokens.first(where: { proxy.value.contains($0.0) && !Self.isSafeName($0.1) }) {
                     result.routeProblem = "the ProxyCommand would be given \(bad.0) = '\(TerminalText.safe(String(bad.1.prefix(80))))', which contains characters a \(bad.0 == "%r" ? "user" : "host") name cannot have"
                 } else {

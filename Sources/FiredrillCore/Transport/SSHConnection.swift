@@ -51,8 +51,9 @@ public final class SSHConnection: Transport, @unchecked Sendable {
 
     deinit {
         // Jobs hold the connection strongly, so none runs now: free the session on the worker, then end it.
-        let s = session, fd = socketFD, proxy = proxyProcess
-        if s != nil || fd >= 0 {
+        // A proxy command's socket is closed by the command's own stop (never twice).
+        let s = session, proxy = proxyProcess, fd = proxy == nil ? socketFD : -1
+        if s != nil || fd >= 0 || proxy != nil {
             let raw = SessionHandle(session: s, fd: fd)
             worker.submit { raw.close(); proxy?.stop() }
         }

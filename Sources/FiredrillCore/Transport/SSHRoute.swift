@@ -325,11 +325,35 @@ final class ProxyCommandProcess: @unchecked Sendable {
     let pid: pid_t
     /// Our end of the socket pair.
     let fd: Int32
-    private let stderrFD: Int32
+    private let tailLock = NSCondition()
+    /// The reader saw the end of the command's stderr.
+    private var stderrClosed = false
     private var stderrTail: [UInt8] = []
     private var exitStatus: Int32?
 
-    private init(pid: pid_t, fd: Int32, stderrFD: Int32) { self.pid = pid; self.fd = fd; self.stderrFD = stderrFD }
+    /// Its standard error is read all along by a thread of its own, keeping the last 4 KB: a
+    /// command that writes much there (`ssh -v -W …`) would otherwise block on a full pipe and
+    /// stall the connection it carries. The thread ends when the command's stderr closes.
+    private init(pid: pid_t, fd: Int32, stderrFD: Int32) {
+        self.pid = pid; self.fd = fd
+        let reader = Thread { [self] in
+            var buf = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = buf.withUnsafeMutableBytes { Glibc.read(stderrFD, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { break }
+                tailLock.withLock {
+                    stderrTail += buf[0..<n]
+                    if stderrTail.count > 4096 { stderrTail.removeFirst(stderrTail.count - 4096) }
+                }
+            }
+            Glibc.close(stderrFD)
+            tailLock.withLock { stderrClosed = true; tailLock.broadcast() }
+        }
+        reader.name = "proxy-stderr"
+        reader.stackSize = 64 * 1024
+        reader.start()
+    }
 
     /// Starts `/bin/sh -c command` in a process group of its own.
     static func start(_ command: String) throws(ChildProcess.Failure) -> ProxyCommandProcess {
@@ -352,19 +376,9 @@ final class ProxyCommandProcess: @unchecked Sendable {
         Glibc.close(pair[1]); Glibc.close(err[1])
         _ = fcntl(err[0], F_SETFD, FD_CLOEXEC)
         _ = fcntl(pair[0], F_SETFL, fcntl(pair[0], F_GETFL) | O_NONBLOCK)
-        _ = fcntl(err[0], F_SETFL, fcntl(err[0], F_GETFL) | O_NONBLOCK)
         return ProxyCommandProcess(pid: pid, fd: pair[0], stderrFD: err[0])
     }
 
-    private func collectStderr() {
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buf.withUnsafeMutableBytes { Glibc.read(stderrFD, $0.baseAddress, $0.count) }
-            guard n > 0 else { break }
-            stderrTail += buf[0..<n]
-            if stderrTail.count > 4096 { stderrTail.removeFirst(stderrTail.count - 4096) }
-        }
-    }
 
     /// Reaps the command if it ended (never waits).
     private func reap() -> Int32? {
@@ -383,9 +397,15 @@ final class ProxyCommandProcess: @unchecked Sendable {
         var status = reap()
         var waited = 0
         while status == nil, waited < 20 { usleep(10_000); waited += 1; status = reap() }
-        collectStderr()
         guard let status else { return nil }
-        let lastLine = String(decoding: stderrTail, as: UTF8.self).split(whereSeparator: \.isNewline).last.map(String.init)
+        // What it wrote last may still be in the pipe: the reader takes it up to the end of
+        // stderr (a child left holding it gets 200 ms).
+        let tail: [UInt8] = tailLock.withLock {
+            let until = Date(timeIntervalSinceNow: 0.2)
+            while !stderrClosed, tailLock.wait(until: until) {}
+            return stderrTail
+        }
+        let lastLine = String(decoding: tail, as: UTF8.self).split(whereSeparator: \.isNewline).last.map(String.init)
         return "the ProxyCommand exited with status \(status) \(when)" + (lastLine.map { ": \(TerminalText.safe(String($0.prefix(300))))" } ?? "")
     }
 
@@ -408,8 +428,6 @@ final class ProxyCommandProcess: @unchecked Sendable {
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
             exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         }
-        collectStderr()
-        Glibc.close(stderrFD)
     }
 }
 
@@ -543,7 +561,9 @@ extension SSHConnection {
                 // No keepalives of its own: libssh2 1.10's keepalive leaves a half-sent packet
                 // no later call may complete; the hosts' own traffic (and their keepalives)
                 // goes through the jump host's connection.
-                if pump.tunnels.contains(where: \.hasBuffered) { progress = true }
+                // (Not while a half-sent packet holds the gate: nothing could be read then, and the
+                // loop would spin instead of waiting for the socket.)
+                if !pump.gate.isHeld, pump.tunnels.contains(where: \.hasBuffered) { progress = true }
             }
             if broken || session == nil {
                 // Every tunnel through a broken session ends; the session is dropped (freeing its
