@@ -199,20 +199,21 @@ public struct Lab: Sendable {
             progress("latency relay: +\(latency.text)\(shape.jitter > .zero ? " ±\(shape.jitter.text)" : "") each way (pid \(state.relay!.pid))")
         }
         try save(state)
-        state.services = try startServices(hosts: hosts, user: user, executable: executable, state: state)
+        state.services = try startServices(for: state, executable: executable)
         progress("health endpoints on 127.0.0.1:\(state.services!.vipPort) (HTTP), :\(state.services!.dnsPort) (DNS) (pid \(state.services!.pid))")
         try writeInventory(state)
         try save(state)
         return state
     }
 
-    /// Starts `firedrill lab serve` detached; the ports it serves are recorded first, so it reads them from lab.json.
-    func startServices(hosts: [Host], user: String, executable: String, state base: State) throws -> LabServices {
+    /// Starts `firedrill lab serve` detached for the lab `base` describes (the ports it serves
+    /// are recorded with it first, so the server reads them from lab.json).
+    func startServices(for base: State, executable: String) throws -> LabServices {
         try FileManager.default.createDirectory(atPath: "\(directory)/dns", withIntermediateDirectories: true)
         try "10.10.0.10\n".write(toFile: "\(directory)/dns/ehr.hospital.example-A", atomically: true, encoding: .utf8)
         for _ in 0..<5 {
             var services = LabServices(vipPort: try Self.freePort(), dnsPort: try Self.freePort(), servicePorts: [:], pid: 0)
-            for h in hosts where LabServices.service(of: h.name) != nil { services.servicePorts[h.name] = try Self.freePort() }
+            for h in base.hosts where LabServices.service(of: h.name) != nil { services.servicePorts[h.name] = try Self.freePort() }
             var pending = base
             pending.services = services
             try save(pending)
@@ -248,9 +249,11 @@ public struct Lab: Sendable {
         }
     }
 
-    /// Starts one sshd (retrying on another port if it lost a race for one).
     /// Where the bastion listens: the namespace's side of its veth pair, or 127.0.0.1.
     func bastionAddress(_ state: State) -> String { state.namespace?.siteAddress ?? "127.0.0.1" }
+
+    /// Starts one sshd (retrying on another port if it lost a race for one), in the namespace
+    /// when there is one.
 
     func startSSHD(name: String, sshd: String, hostKey: String, fleet: Bool, jumpHost: Bool = false, namespace: LabNamespace? = nil,
                    usedPorts: Set<Int> = []) throws -> Host {
