@@ -112,7 +112,7 @@ struct PingCommand: AsyncParsableCommand {
         Each line gives the round trip of one command on the open connection (what each of a
         drill's commands costs), the time to connect, the address, the jump hosts (ProxyJump) or
         proxy command the host is reached through, and the user:
-          db1  ok  41.2 ms (connect 305 ms)  10.2.0.11:22 via bastion (10.0.0.5:22) as deploy
+          db1  ok  41.2 ms (connect 305 ms)  10.2.0.11:22 via bastion (ops@10.0.0.5:22) as deploy
         """
     )
 
