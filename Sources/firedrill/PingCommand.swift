@@ -31,10 +31,10 @@ struct ConnectOptions: ParsableArguments {
     @Option(help: ArgumentHelp("File holding the SSH login password on its first line (mode 600).", valueName: "FILE"))
     var connectionPasswordFile: String?
 
-    @Flag(name: [.customShort("K"), .long], help: "Ask for the become (sudo) password (for hosts whose inventory gives none).")
+    @Flag(name: [.customShort("K"), .long], help: "Ask for the become password (sudo: the login user's; su: the target user's), for hosts whose inventory gives none.")
     var askBecomePass = false
 
-    @Option(help: ArgumentHelp("File holding the become (sudo) password on its first line (mode 600).", valueName: "FILE"))
+    @Option(help: ArgumentHelp("File holding the become password (sudo or su) on its first line (mode 600).", valueName: "FILE"))
     var becomePasswordFile: String?
 
     /// The SSH configuration is read where the inventory is loaded: said through the environment.

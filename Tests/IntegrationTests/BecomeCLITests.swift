@@ -150,6 +150,59 @@ import Testing
         #expect(r.stdout.contains("killed"), "\(r.stdout)")
     }
 
+    /// `become_method: su` (util-linux su reads the password from its input, no terminal
+    /// needed): fd-guest, who may not sudo, becomes fd-ops with fd-ops's password. A wrong
+    /// password is one line at preflight with nothing run; a timed-out step is killed through su
+    /// as fd-ops, leaving nothing; the password is in no output or journal.
+    @Test func suBecomesAnotherUserAndKillsAsThatUser() throws {
+        let lab = try TestLab.start(hosts: 1, fleet: true)
+        defer { lab.stop() }
+        let secret = try password(lab)
+        let inventory = "\(lab.dir)/as-guest.yml"
+        try String(contentsOfFile: lab.inventory, encoding: .utf8)
+            .replacingOccurrences(of: "ansible_user: fd-deploy", with: "ansible_user: fd-guest")
+            .replacingOccurrences(of: "    ansible_become: true\n", with: "    ansible_become: true\n    ansible_become_method: su\n    ansible_become_user: fd-ops\n")
+            .write(toFile: inventory, atomically: true, encoding: .utf8)
+        let mark = "31\(Int.random(in: 100...999))"
+        // A folder fd-ops may write in (the lab's own is root's).
+        let drop = "\(lab.dir)/drop"
+        try FileManager.default.createDirectory(atPath: drop, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o1777])
+        let pb = "\(lab.dir)/su.yml"
+        try """
+            name: As ops
+            service: su
+            criticality: low
+            become: true
+            steps:
+              - name: Who
+                on: db1
+                run: "echo as=$(id -un) home=$HOME; touch \(drop)/by-su"
+              - name: Hang
+                on: db1
+                timeout: 2s
+                run: "setsid sleep \(mark)1 & sleep \(mark)2"
+            """.write(toFile: pb, atomically: true, encoding: .utf8)
+        let wrong = "\(lab.dir)/wrong-pw"
+        _ = FileManager.default.createFile(atPath: wrong, contents: Data("not-it\n".utf8), attributes: [.posixPermissions: 0o600])
+        let refused = try Firedrill.run(["run", pb, "-i", inventory, "--become-password-file", wrong, "--yes", "--output", "plain", "--runs-dir", "\(lab.dir)/refused"])
+        #expect(refused.status == 3 && refused.stdout.contains("fd-guest cannot su to fd-ops on db1: the become password was refused"),
+                "\(refused.stdout)\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "\(drop)/by-su"))
+
+        let runs = "\(lab.dir)/runs"
+        let r = try Firedrill.run(["run", pb, "-i", inventory, "--become-password-file", lab.lab.becomePasswordPath,
+                                   "--yes", "--output", "plain", "--runs-dir", runs, "--kill-grace", "1s"])
+        #expect(r.status == 1 && r.stdout.contains("timed out") && r.stdout.contains("killed"), "\(r.stdout)\(r.stderr)")
+        let (_, events) = DrillScenarioTests.journal(runs)
+        #expect(events.contains { $0.event == .commandFinished && ($0.stdout ?? "").contains("as=fd-ops") }, "\(events.compactMap(\.stdout))")
+        #expect(try FileManager.default.attributesOfItem(atPath: "\(drop)/by-su")[.ownerAccountName] as? String == "fd-ops")
+        let left = Self.processes(matching: "sleep \(mark)")
+        #expect(left.isEmpty, "still running: \(left)")
+        #expect(!r.stdout.contains(secret) && !r.stderr.contains(secret) && files(under: runs, containing: secret).isEmpty)
+        let plan = try Firedrill.run(["plan", pb, "-i", inventory])
+        #expect(plan.stdout.contains("as fd-guest, su → fd-ops"), "\(plan.stdout)")
+    }
+
     /// Login by password (no key): keyboard-interactive then password, as OpenSSH orders them;
     /// a refused one names what the server offers.
     @Test func aPasswordLoginWorksAndARefusedOneSaysWhatTheServerOffers() throws {

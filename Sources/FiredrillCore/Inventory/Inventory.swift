@@ -449,16 +449,16 @@ public struct Inventory: Sendable {
             }
         }
         if let m = text("ansible_become_method"), BecomeMethod(rawValue: m.lowercased()) == nil {
-            out.append("ansible_become_method of \(host) is '\(m)': Firedrill supports sudo")
+            out.append("ansible_become_method of \(host) is '\(m)': Firedrill supports sudo and su")
         }
         if let v = vars["ansible_become"], case let .string(s) = v, !["yes", "true", "1", "on", "no", "false", "0", "off"].contains(s.lowercased()) {
             out.append("ansible_become of \(host) is '\(s)', which is neither true nor false")
         }
         if let u = text("ansible_become_user"), !Become.isValidUser(u) { out.append("ansible_become_user of \(host) is not a user name: '\(u)'") }
-        if let f = text("ansible_become_flags"), let bad = Become.refusedFlag(in: f) {
-            out.append("ansible_become_flags of \(host) has \(bad), which Firedrill sets itself")
-        } else if let f = text("ansible_become_flags"), Become.hasShellCharacters(f) {
-            out.append("ansible_become_flags of \(host) may hold only sudo options, found shell characters in '\(TerminalText.safe(String(f.prefix(80))))'")
+        // Flags Firedrill sets itself are refused by the planner, once a playbook may have
+        // chosen the method.
+        if let f = text("ansible_become_flags"), Become.hasShellCharacters(f) {
+            out.append("ansible_become_flags of \(host) may hold only options, found shell characters in '\(TerminalText.safe(String(f.prefix(80))))'")
         }
         return out
     }

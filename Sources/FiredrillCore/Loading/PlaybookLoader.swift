@@ -145,23 +145,19 @@ public struct PlaybookLoader {
             }
         }
         if let n = m["become_method"], let text = reader.string(n, "become_method") {
-            switch BecomeMethod(rawValue: text) {
-            case .sudo?: b.method = .sudo
-            case .su?:
-                reader.error("become_method su is not supported: su reads its password from a terminal, and Firedrill runs commands without one", at: n,
-                             hint: "use sudo (become_method: sudo), with a sudoers rule for the login user")
-            case nil:
-                reader.error("become_method '\(text)' is not supported", at: n, hint: "Firedrill becomes another user with sudo: become_method: sudo")
+            if let method = BecomeMethod(rawValue: text) { b.method = method } else {
+                reader.error("become_method '\(text)' is not supported", at: n, hint: "Firedrill becomes another user with sudo or su: become_method: sudo")
             }
         }
         if let n = m["become_flags"], let f = reader.string(n, "become_flags") {
-            if let bad = Become.refusedFlag(in: f) {
-                reader.error("become_flags has '\(bad)', which Firedrill sets itself (it answers sudo's prompt and names the user)", at: n,
-                             hint: "leave it out; become_user names the user; other sudo options such as -H or -E may stay")
-            } else if Become.hasShellCharacters(f) {
-                reader.error("become_flags may hold only sudo options, found shell characters in '\(f)'", at: n, hint: "e.g. become_flags: \"-H -E\"")
+            // Which flags are Firedrill's own depends on the method, which another level may
+            // give: the planner checks them once it is known (`flagsAt` says where they were).
+            if Become.hasShellCharacters(f) {
+                reader.error("become_flags may hold only options, found shell characters in '\(f)'", at: n,
+                             hint: "letters, digits and - = _ . / , : @ + only, e.g. become_flags: \"-H -E\" (sudo) or \"-s /bin/sh\" (su)")
             } else {
                 b.flags = f
+                b.flagsAt = n.location
             }
         }
         return b

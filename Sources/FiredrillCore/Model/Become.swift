@@ -9,9 +9,12 @@ public struct BecomeSetting: Sendable, Equatable {
     public var user: String?
     public var method: BecomeMethod?
     public var flags: String?
+    /// Where `flags` was written (a playbook, step or check), for an error about them once the
+    /// method they go with is known.
+    public var flagsAt: SourceLocation?
 
-    public init(enabled: Bool? = nil, user: String? = nil, method: BecomeMethod? = nil, flags: String? = nil) {
-        self.enabled = enabled; self.user = user; self.method = method; self.flags = flags
+    public init(enabled: Bool? = nil, user: String? = nil, method: BecomeMethod? = nil, flags: String? = nil, flagsAt: SourceLocation? = nil) {
+        self.enabled = enabled; self.user = user; self.method = method; self.flags = flags; self.flagsAt = flagsAt
     }
 
     public var isEmpty: Bool { enabled == nil && user == nil && method == nil && flags == nil }
@@ -19,7 +22,7 @@ public struct BecomeSetting: Sendable, Equatable {
     /// Each field from `self`, or else from `below`.
     public func over(_ below: BecomeSetting) -> BecomeSetting {
         BecomeSetting(enabled: enabled ?? below.enabled, user: user ?? below.user,
-                      method: method ?? below.method, flags: flags ?? below.flags)
+                      method: method ?? below.method, flags: flags ?? below.flags, flagsAt: flags != nil ? flagsAt : below.flagsAt)
     }
 
     /// What a command runs as: nil when become is off.
@@ -51,11 +54,23 @@ public struct Become: Sendable, Equatable, Hashable, Codable, CustomStringConver
     /// anything the host prints, and answered only when it is seen.
     public static func prompt(nonce: String) -> String { "[firedrill-become-\(nonce)] password: " }
 
-    /// `command` run through sudo: the password (if sudo asks) is read from standard input after
-    /// the unique prompt, never from the command line; `-H` gives the target user's HOME.
+    /// `command` run as `user`, as Ansible runs it, with the password (if one is asked for) read
+    /// from standard input, never from the command line:
+    /// - sudo: `sudo -S -p PROMPT -H -u USER -- sh -c CMD`; the prompt is unique to the command,
+    ///   `-H` gives the target user's HOME (become_flags replace `-H`);
+    /// - su: `su FLAGS USER -c 'sh -c CMD'`; su cannot be given a prompt, so its own (`Password:`)
+    ///   is recognised (`BecomeExchange`). util-linux su (Debian, Ubuntu, RHEL, SUSE) reads the
+    ///   password from its input without a terminal; an su that insists on one says so and is
+    ///   reported as such.
     public func wrap(_ command: String, prompt: String) -> String {
-        let flagText = flags.map { " " + $0 } ?? " -H"
-        return "sudo -S -p \(ShellQuoting.quote(prompt))\(flagText) -u \(ShellQuoting.quote(user)) -- sh -c \(ShellQuoting.quote(command))"
+        switch method {
+        case .sudo:
+            let flagText = flags.map { " " + $0 } ?? " -H"
+            return "sudo -S -p \(ShellQuoting.quote(prompt))\(flagText) -u \(ShellQuoting.quote(user)) -- sh -c \(ShellQuoting.quote(command))"
+        case .su:
+            let flagText = flags.map { " " + $0 } ?? ""
+            return "su\(flagText) \(ShellQuoting.quote(user)) -c \(ShellQuoting.quote("sh -c " + ShellQuoting.quote(command)))"
+        }
     }
 
     /// Characters a user name may have (POSIX portable names; what useradd accepts).
@@ -64,20 +79,28 @@ public struct Become: Sendable, Equatable, Hashable, Codable, CustomStringConver
             && s.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "._-$".unicodeScalars.contains($0) }
     }
 
-    /// Flags that change what sudo does with its input or prompt are ours to set.
-    /// Whether flags hold shell characters (they go on sudo's command line as words).
+    /// Whether flags hold anything but words of options: they go on the host's command line as
+    /// they are, so a quote, `#`, `;` or `$` would change what runs (`su # x` is an interactive su).
     public static func hasShellCharacters(_ flags: String) -> Bool {
-        flags.contains(where: { "\n\r;&|`$<>()".contains($0) })
+        !flags.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || " \t-=_./,:@+".unicodeScalars.contains($0) }
     }
 
-    public static func refusedFlag(in flags: String) -> String? {
+    /// A flag in `flags` that Firedrill sets itself for `method` (how the password is read, who
+    /// the user is, what runs), or that would make it wait on a terminal.
+    public static func refusedFlag(in flags: String, method: BecomeMethod) -> String? {
         let words = flags.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-        let reserved: Set<String> = ["-S", "--stdin", "-p", "--prompt", "-u", "--user", "-A", "--askpass", "-b", "--background", "-e", "--edit", "-l", "--list", "-s", "--shell", "-i", "--login", "-v", "--validate", "-k", "-K"]
-        return words.first { reserved.contains($0) || $0.hasPrefix("--prompt=") || $0.hasPrefix("--user=") }
+        switch method {
+        case .sudo:
+            let reserved: Set<String> = ["-S", "--stdin", "-p", "--prompt", "-u", "--user", "-A", "--askpass", "-b", "--background", "-e", "--edit", "-l", "--list", "-s", "--shell", "-i", "--login", "-v", "--validate", "-k", "-K"]
+            return words.first { reserved.contains($0) || $0.hasPrefix("--prompt=") || $0.hasPrefix("--user=") }
+        case .su:
+            let reserved: Set<String> = ["-c", "--command", "--session-command", "-P", "--pty"]
+            return words.first { reserved.contains($0) || $0.hasPrefix("--command=") || $0.hasPrefix("--session-command=") }
+        }
     }
 }
 
-/// What sudo said when it did not run the command, read from its output before the command's own.
+/// What sudo or su said when it did not run the command, read from its output before the command's own.
 public enum BecomeFailure: Sendable, Equatable {
     /// It asked for a password and none was given.
     case passwordRequired
@@ -92,43 +115,68 @@ public enum BecomeFailure: Sendable, Equatable {
     /// Anything else sudo said.
     case other(String)
 
-    /// Classifies sudo's message (its standard error before the command started).
-    public static func classify(_ text: String) -> BecomeFailure {
+    /// Classifies what sudo or su said (its standard error before the command started).
+    public static func classify(_ text: String, method: BecomeMethod = .sudo) -> BecomeFailure {
         let lower = text.lowercased()
-        if lower.contains("you must have a tty") || lower.contains("no tty present") || lower.contains("a terminal is required") {
+        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if lower.contains("you must have a tty") || lower.contains("no tty present") || lower.contains("a terminal is required")
+            || lower.contains("must be run from a terminal") {
             return .requiresTTY
         }
-        if lower.contains("a password is required") || lower.contains("no password was provided") { return .passwordRequired }
-        if lower.contains("incorrect password") || lower.contains("sorry, try again") { return .wrongPassword }
-        if lower.contains("not in the sudoers") || lower.contains("is not allowed to") || lower.contains("may not run sudo") {
-            let line = text.split(whereSeparator: \.isNewline).first { $0.lowercased().contains("sudoers") || $0.lowercased().contains("not allowed") || $0.lowercased().contains("may not") }
-            return .notAllowed(line.map { String($0).trimmingCharacters(in: .whitespaces) } ?? "not allowed")
-        }
-        if lower.contains("sudo: not found") || lower.contains("sudo: command not found") || lower.contains("sudo: no such file") {
+        if lower.contains("\(method.rawValue): not found") || lower.contains("\(method.rawValue): command not found") || lower.contains("\(method.rawValue): no such file") {
             return .notInstalled
         }
-        return .other(text.split(whereSeparator: \.isNewline).first.map(String.init) ?? "sudo failed")
+        switch method {
+        case .sudo:
+            if lower.contains("a password is required") || lower.contains("no password was provided") { return .passwordRequired }
+            if lower.contains("incorrect password") || lower.contains("sorry, try again") { return .wrongPassword }
+            if lower.contains("not in the sudoers") || lower.contains("is not allowed to") || lower.contains("may not run sudo") {
+                let line = lines.first { $0.lowercased().contains("sudoers") || $0.lowercased().contains("not allowed") || $0.lowercased().contains("may not") }
+                return .notAllowed(line ?? "not allowed")
+            }
+        case .su:
+            // util-linux su: a refused password, and pam_wheel or a missing account.
+            if lower.contains("authentication failure") || lower.contains("incorrect password") { return .wrongPassword }
+            if let line = lines.first(where: { $0.lowercased().contains("permission denied") || $0.lowercased().contains("does not exist") }) {
+                return .notAllowed(line)
+            }
+        }
+        return .other(lines.first ?? "\(method.rawValue) failed")
     }
 
     /// One line for the operator: what is wrong and what to do, for `login` on `host`.
     public func explain(login: String, host: String, become: Become) -> (message: String, hint: String) {
-        switch self {
-        case .passwordRequired:
-            return ("\(login) cannot sudo on \(host): a password is required",
-                    "pass -K (--ask-become-pass) or --become-password-file FILE, or set ansible_become_password (from a vault) for the host")
-        case .wrongPassword:
+        let verb = become.method.rawValue
+        let passwordSource = "-K/--become-password-file or ansible_become_password"
+        switch (self, become.method) {
+        case (.passwordRequired, _):
+            return ("\(login) cannot \(verb) on \(host): a password is required",
+                    "pass -K (--ask-become-pass) or --become-password-file FILE, or set ansible_become_password (from a vault) for the host"
+                        + (become.method == .su ? "; su asks for \(become.user)'s password" : ""))
+        case (.wrongPassword, .sudo):
             return ("\(login) cannot sudo on \(host): the become password was refused",
-                    "check the password given with -K/--become-password-file or ansible_become_password; nothing was run")
-        case let .notAllowed(line):
+                    "check the password given with \(passwordSource); nothing was run")
+        case (.wrongPassword, .su):
+            return ("\(login) cannot su to \(become.user) on \(host): the become password was refused",
+                    "su asks for \(become.user)'s password (not \(login)'s): check the one given with \(passwordSource); nothing was run")
+        case let (.notAllowed(line), .sudo):
             return ("\(login) cannot sudo to \(become.user) on \(host): \(line)",
                     "add a sudoers rule for \(login) on the host (visudo), or set ansible_user to an account that has one")
-        case .requiresTTY:
+        case let (.notAllowed(line), .su):
+            return ("\(login) cannot su to \(become.user) on \(host): \(line)",
+                    "check that \(become.user) exists on the host and that \(login) may use su (pam_wheel: the wheel or sudo group)")
+        case (.requiresTTY, .sudo):
             return ("\(login) cannot sudo on \(host): sudoers requires a terminal (requiretty)",
                     "Firedrill runs commands without a terminal; add 'Defaults:\(login) !requiretty' to the host's sudoers")
-        case .notInstalled:
-            return ("sudo is not installed on \(host)", "install sudo on the host, or log in as \(become.user) (ansible_user) without become")
-        case let .other(line):
-            return ("\(login) cannot sudo on \(host): \(line)", "run `sudo -u \(become.user) true` as \(login) on the host to see why")
+        case (.requiresTTY, .su):
+            return ("\(login) cannot su on \(host): this su reads the password only from a terminal",
+                    "Firedrill runs commands without one, and util-linux su does not need it; use become_method: sudo on this host")
+        case (.notInstalled, _):
+            return ("\(verb) is not installed on \(host)", "install \(verb) on the host, or log in as \(become.user) (ansible_user) without become")
+        case let (.other(line), _):
+            return ("\(login) cannot \(verb) on \(host): \(line)",
+                    become.method == .sudo ? "run `sudo -u \(become.user) true` as \(login) on the host to see why"
+                        : "run `su \(become.user) -c true` as \(login) on the host to see why")
         }
     }
 }

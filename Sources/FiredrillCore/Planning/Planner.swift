@@ -196,14 +196,18 @@ public struct Planner {
     func become(_ own: BecomeSetting, host: String, at location: SourceLocation, _ state: inout State) -> Become? {
         let hostSetting = inventory?.becomeSetting(of: host) ?? BecomeSetting()
         let setting = own.over(playbook.become).over(hostSetting)
-        guard setting.enabled == true else { return nil }
-        if setting.method == .su {
-            if !state.diagnostics.contains(where: { $0.message.hasPrefix("ansible_become_method su") }) {
-                state.diagnostics.append(.error("ansible_become_method su (\(host)) is not supported: su reads its password from a terminal, and Firedrill runs commands without one",
-                                                hint: "set ansible_become_method: sudo for the host, with a sudoers rule for its login user"))
+        // Flags are checked even where become is off: what is written wrong is said.
+        if let flags = setting.flags, let bad = Become.refusedFlag(in: flags, method: setting.method ?? .sudo) {
+            let method = (setting.method ?? .sudo).rawValue
+            let message = "become_flags has '\(bad)', which Firedrill sets itself for \(method)"
+            if !state.diagnostics.contains(where: { $0.message == message || $0.message.hasPrefix(message + " (") }) {
+                let at = setting.flagsAt
+                state.diagnostics.append(.error(at == nil ? "\(message) (ansible_become_flags of \(host))" : message, at: at ?? location,
+                                                hint: method == "sudo" ? "leave it out: Firedrill answers sudo's prompt and names the user; options such as -H or -E may stay"
+                                                    : "leave it out: Firedrill gives su the command and the user; options such as - or -s /bin/sh may stay"))
             }
-            return nil
         }
+        guard setting.enabled == true else { return nil }
         return setting.resolved
     }
 

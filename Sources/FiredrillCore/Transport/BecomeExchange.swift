@@ -1,10 +1,14 @@
 import Foundation
 
-/// The conversation with sudo before a command starts: sudo runs the wrapped command
-/// (`Become.wrap`), prints its prompt — unique to this command — when it wants a password, and
-/// the password is written to its input once. What sudo prints before the command's first line
-/// (`FIREDRILL-PGID=`) is sudo's, not the command's: a second prompt is a refused password, and
-/// sudo ending without starting the command says why in that text.
+/// The conversation with sudo or su before a command starts: sudo or su runs the wrapped command
+/// (`Become.wrap`), prints its prompt when it wants a password, and the password is written to
+/// its input once. What it prints before the command's first line (`FIREDRILL-PGID=`) is its
+/// own, not the command's: a second prompt is a refused password, and sudo or su ending without
+/// starting the command says why in that text.
+///
+/// sudo's prompt is unique to the command. su's cannot be chosen: it is PAM's (`Password: `, or
+/// its translation), recognised as a line that ends in a colon and waits for input before the
+/// command has started — nothing else runs then but su and the login's own start-up.
 ///
 /// Pure (bytes in, decisions out): the transports feed it what they read.
 struct BecomeExchange {
@@ -42,14 +46,7 @@ struct BecomeExchange {
 
     /// Reads what arrived so far on standard error (`head`, consumed as it is understood).
     mutating func read(_ head: inout [UInt8]) -> Step {
-        if become != nil, let r = Self.find(prompt, in: head) {
-            preamble += head[..<r.lowerBound]
-            head.removeSubrange(..<r.upperBound)
-            if answered { return .refused(.wrongPassword) }
-            guard let password else { return .refused(.passwordRequired) }
-            answered = true
-            return .answer(Array(password.reveal().utf8) + [10])
-        }
+        if become?.method == .sudo, let r = Self.find(prompt, in: head) { return answer(prompt: r, in: &head) }
         let marker = Array(RemoteCommand.pgidMarker.utf8)
         var start = 0
         while let r = Self.find(marker, in: head, from: start) {
@@ -60,6 +57,9 @@ struct BecomeExchange {
             }
             start = r.upperBound
         }
+        // su's prompt is looked for only while the command has not started: once it has, a
+        // line ending in a colon is the command's, and must never be given the password.
+        if become?.method == .su, let r = Self.suPrompt(in: head) { return answer(prompt: r, in: &head) }
         if head.count > Self.limit {
             preamble += head
             head = []
@@ -68,11 +68,33 @@ struct BecomeExchange {
         return .waiting
     }
 
-    /// Why sudo ended without starting the command, from all it said.
+    /// The prompt at `r` is taken out of `head`; the password is the answer, once.
+    private mutating func answer(prompt r: Range<Int>, in head: inout [UInt8]) -> Step {
+        preamble += head[..<r.lowerBound]
+        head.removeSubrange(..<r.upperBound)
+        if answered { return .refused(.wrongPassword) }
+        guard let password else { return .refused(.passwordRequired) }
+        answered = true
+        return .answer(Array(password.reveal().utf8) + [10])
+    }
+
+    /// Why sudo or su ended without starting the command, from all it said.
     func failure(said rest: [UInt8]) -> BecomeFailure {
         let text = String(decoding: preamble + rest, as: UTF8.self)
         if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, answered { return .wrongPassword }
-        return BecomeFailure.classify(text)
+        return BecomeFailure.classify(text, method: become?.method ?? .sudo)
+    }
+
+    /// su's prompt at the end of `head`: the last line, not ended, ending in a colon (ASCII or
+    /// full width) and maybe spaces, with a letter in it, not su's own complaint (`su: …`).
+    static func suPrompt(in head: [UInt8]) -> Range<Int>? {
+        let start = (head.lastIndex(of: 10) ?? -1) + 1
+        let line = String(decoding: head[start...], as: UTF8.self)
+        guard !line.isEmpty, line.utf8.count <= 200 else { return nil }
+        let trimmed = line.trimmingCharacters(in: .whitespaces)
+        guard trimmed.hasSuffix(":") || trimmed.hasSuffix("："), trimmed.contains(where: \.isLetter),
+              !trimmed.lowercased().hasPrefix("su:"), !trimmed.hasPrefix(RemoteCommand.pgidMarker) else { return nil }
+        return start..<head.count
     }
 
     static func find(_ needle: [UInt8], in hay: [UInt8], from: Int = 0) -> Range<Int>? {

@@ -60,6 +60,58 @@ import Testing
         #expect(feed(&e, &head, "[firedrill-become-n1] password: ") == .waiting)
     }
 
+    // su: PAM's prompt, which Firedrill cannot choose.
+
+    func suExchange(password: String? = "pw") -> BecomeExchange {
+        BecomeExchange(become: Become(user: "postgres", method: .su), password: password.map(Secret.init), nonce: "n1")
+    }
+
+    @Test(arguments: ["Password: ", "Passwort: ", "Mot de passe : ", "パスワード：", "Password:"])
+    func suPromptIsAnsweredOnceInAnyLanguage(_ prompt: String) {
+        var e = suExchange()
+        var head: [UInt8] = []
+        #expect(feed(&e, &head, String(prompt.prefix(3))) == .waiting)
+        #expect(feed(&e, &head, String(prompt.dropFirst(3))) == .answer(Array("pw\n".utf8)))
+        #expect(feed(&e, &head, "FIREDRILL-PGID=9\n") == .started)
+        #expect(e.preamble.isEmpty)
+    }
+
+    @Test func suWithoutAPasswordIsRefusedAtItsPrompt() {
+        var e = suExchange(password: nil)
+        var head: [UInt8] = []
+        #expect(feed(&e, &head, "Password: ") == .refused(.passwordRequired))
+    }
+
+    /// su's complaint ends in a colon too, and a command's own question after it started must
+    /// never be answered with the password.
+    @Test func suOnlyAnswersBeforeTheCommandStarts() {
+        var e = suExchange()
+        var head: [UInt8] = []
+        #expect(feed(&e, &head, "su: ") == .waiting)
+        #expect(feed(&e, &head, "warning: locale not set\n") == .waiting)
+        #expect(feed(&e, &head, "FIREDRILL-PGID=9\nEnter the code:") == .started)
+        var root = suExchange()
+        var head2: [UInt8] = []
+        #expect(feed(&root, &head2, "FIREDRILL-PGID=9\nPassword: ") == .started, "root's su asks nothing; the command's prompt is its own")
+        var done = suExchange()
+        var head3: [UInt8] = []
+        _ = feed(&done, &head3, "Password: ")
+        #expect(done.failure(said: Array("su: Authentication failure\n".utf8)) == .wrongPassword)
+    }
+
+    @Test(arguments: [
+        ("su: Authentication failure\n", BecomeFailure.wrongPassword),
+        ("su: Permission denied\n", .notAllowed("su: Permission denied")),
+        ("su: user pgsql does not exist or the user entry does not contain all the required fields\n",
+         .notAllowed("su: user pgsql does not exist or the user entry does not contain all the required fields")),
+        ("su: must be run from a terminal\n", .requiresTTY),
+        ("sh: 1: su: not found\n", .notInstalled),
+        ("This account is currently not available.\n", .other("This account is currently not available.")),
+    ])
+    func susWordsAreClassified(_ text: String, _ expected: BecomeFailure) {
+        #expect(BecomeFailure.classify(text, method: .su) == expected)
+    }
+
     @Test(arguments: [
         ("sudo: a password is required\n", BecomeFailure.passwordRequired),
         ("sudo: no password was provided\nsudo: 1 incorrect password attempt\n", .passwordRequired),
@@ -79,5 +131,11 @@ import Testing
             #expect(message.contains("db2") && !message.contains("\n") && !hint.isEmpty, "\(message)")
         }
         #expect(BecomeFailure.passwordRequired.explain(login: "deploy", host: "db2", become: Become()).message == "deploy cannot sudo on db2: a password is required")
+        let su = Become(user: "postgres", method: .su)
+        for f in [BecomeFailure.passwordRequired, .wrongPassword, .notAllowed("x"), .requiresTTY, .notInstalled, .other("y")] {
+            let (message, hint) = f.explain(login: "deploy", host: "db2", become: su)
+            #expect(message.contains("db2") && message.contains("su") && !message.contains("sudo") && !hint.isEmpty, "\(message)")
+        }
+        #expect(BecomeFailure.wrongPassword.explain(login: "deploy", host: "db2", become: su).hint.contains("postgres's password"))
     }
 }
