@@ -38,6 +38,9 @@ struct LabUp: ParsableCommand {
     var latency: String?
     @Option(help: ArgumentHelp("Vary the delay by up to this much (bytes are never reordered), e.g. 5ms.", valueName: "DURATION"))
     var jitter: String?
+    @Flag(help: ArgumentHelp("Real PostgreSQL for db1 (primary) and db2 (streaming standby), run as the postgres user; needs root and Debian's postgresql.",
+                             discussion: "The servers listen on 127.0.0.1 and accept the postgres user there without a password (lab only); their folders are written to the inventory as pg_data, pg_conf, pg_log, pg_bin, pg_port and pg_peer. Playbooks/ehr-db-failover.yml drills them."))
+    var postgres = false
 
     func validate() throws {
         if hosts < 1 || hosts > 500 { throw ValidationError("--hosts must be between 1 and 500") }
@@ -61,13 +64,16 @@ struct LabUp: ParsableCommand {
 
     func run() throws {
         let (latency, jitter) = try delays()
-        let shape = Lab.Shape(fleet: fleet, bastion: bastion, latency: latency, jitter: jitter)
+        let shape = Lab.Shape(fleet: fleet, bastion: bastion, latency: latency, jitter: jitter, postgres: postgres)
         let state = try options.lab.up(count: hosts, executable: currentExecutable(), shape: shape) { Terminal.err($0 + "\n") }
         Terminal.out("lab up: \(state.hosts.count) hosts\ninventory: \(options.lab.inventoryPath)\n")
         if let b = state.bastion {
             Terminal.out("every host is reached through the bastion on \(state.namespace?.siteAddress ?? "127.0.0.1"):\(b.port)\(state.namespace.map { " (the hosts are in the network namespace \($0.name))" } ?? "")\n")
         }
         if let r = state.relay { Terminal.out("slow link: +\(r.latencyMS) ms each way\(r.jitterMS > 0 ? " (±\(r.jitterMS) ms)" : "")\n") }
+        if let pg = state.postgres {
+            Terminal.out("PostgreSQL \(pg.version): " + pg.servers.map { "\($0.name) on 127.0.0.1:\($0.port)" }.joined(separator: ", ") + " (primary db1, standby db2 streaming from it)\n")
+        }
         if state.fleet == true {
             Terminal.out("login users: fd-deploy (sudo with a password), fd-ops on app hosts (sudo without)\nbecome password: \(options.lab.becomePasswordPath) (pass -K, or --become-password-file \(options.lab.becomePasswordPath))\n")
         }
@@ -109,6 +115,10 @@ struct LabStatus: ParsableCommand {
             let up = kill(r.pid, 0) == 0
             allUp = allUp && up
             Terminal.out("latency relay  +\(r.latencyMS) ms each way  " + r.routes.map { ":\($0.listen) → :\($0.target)" }.joined(separator: ", ") + "  pid \(r.pid)  \(up ? "running" : "STOPPED")\n")
+        }
+        for (line, healthy) in state.postgres?.statusLines() ?? [] {
+            allUp = allUp && healthy
+            Terminal.out(TerminalText.safe(line) + "\n")
         }
         if let s = state.services {
             let up = kill(s.pid, 0) == 0

@@ -13,7 +13,7 @@ import Testing
     @Test func labEndpointsFollowAFailover() async throws {
         let lab = try TestLab.start()
         defer { lab.stop() }
-        let d = try lab.definition("ehr-db-failover.yml")
+        let d = try lab.definition(TestLab.simulatedEHR)
         let rt = try lab.runtime(d)
         let before = await outcomes(d.preview.steadyState, rt)
         #expect(before.values.allSatisfy { $0.passed }, "\(before)")
@@ -124,13 +124,13 @@ import Testing
     @Test func planPreflightReportsHostsAndSteadyState() throws {
         let lab = try TestLab.start(hosts: 2)
         defer { lab.stop() }
-        let ok = try Firedrill.run(["plan", "Playbooks/ehr-db-failover.yml", "-i", lab.inventory, "--preflight"])
+        let ok = try Firedrill.run(["plan", TestLab.simulatedEHR, "-i", lab.inventory, "--preflight"])
         #expect(ok.status == 0, "\(ok.stdout)\(ok.stderr)")
         #expect(ok.stdout.contains("2/2 hosts ready, 5/5 steady-state checks pass"))
         #expect(!ok.stdout.contains("no connection was made"), "the preflight below does connect")
         try lab.knob("db2", "pg-role", "primary\n")
         try lab.lab.stopHost("db1")
-        let bad = try Firedrill.run(["plan", "Playbooks/ehr-db-failover.yml", "-i", lab.inventory, "--preflight", "--format", "json"])
+        let bad = try Firedrill.run(["plan", TestLab.simulatedEHR, "-i", lab.inventory, "--preflight", "--format", "json"])
         #expect(bad.status == 3)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(bad.stdout.utf8)) as? [String: Any])
         let pre = try #require(json["preflight"] as? [String: Any])

@@ -51,7 +51,11 @@ import Testing
 
     /// A copy of a repository playbook with some text replaced (objectives, deadlines), next to the original.
     func variant(_ name: String, _ replacements: [(String, String)]) throws -> String {
-        var text = try String(contentsOfFile: "\(Firedrill.repoRoot)/Playbooks/\(name)", encoding: .utf8)
+        // A name with a folder is relative to the repository (a fixture); the copy is written
+        // beside the examples, so their includes and inventory resolve the same.
+        var text = try String(contentsOfFile: "\(Firedrill.repoRoot)/\(name.contains("/") ? name : "Playbooks/" + name)", encoding: .utf8)
+            .replacingOccurrences(of: "inventory: ../../../../Inventory/", with: "inventory: ../Inventory/")
+        let name = (name as NSString).lastPathComponent
         for (a, b) in replacements {
             #expect(text.contains(a), "\(name) no longer contains \(a)")
             text = text.replacingOccurrences(of: a, with: b)
@@ -64,7 +68,7 @@ import Testing
     @Test func healthyFailoverAndRestorePass() throws {
         let lab = try TestLab.start()
         defer { lab.stop() }
-        let d = try drill("Playbooks/ehr-db-failover.yml", lab)
+        let d = try drill(TestLab.simulatedEHR, lab)
         #expect(d.result.status == 0, "\(d.result.stdout)\(d.result.stderr)")
         #expect(d.ended?.result == "passed")
         let rto = try #require(d.events(.rto).first)
@@ -93,7 +97,7 @@ import Testing
         let lab = try TestLab.start()
         defer { lab.stop() }
         try lab.knob("db2", "fail-pg_ctlcluster-promote")
-        let d = try drill("Playbooks/ehr-db-failover.yml", lab)
+        let d = try drill(TestLab.simulatedEHR, lab)
         #expect(d.result.status == 1, "\(d.result.stdout)\(d.result.stderr)")
         #expect(d.step("failover.1")?.result == "passed")
         #expect(d.step("failover.2")?.result == "failed")
@@ -112,7 +116,7 @@ import Testing
     @Test func failoverSlowerThanTheObjectiveIsRecordedAsExceeded() throws {
         let lab = try TestLab.start()
         defer { lab.stop() }
-        let pb = try variant("ehr-db-failover.yml", [("objectives: { rto: 5m, rpo: 30s }", "objectives: { rto: 1s, rpo: 30s }")])
+        let pb = try variant(TestLab.simulatedEHR, [("objectives: { rto: 5m, rpo: 30s }", "objectives: { rto: 1s, rpo: 30s }")])
         defer { try? FileManager.default.removeItem(atPath: pb) }
         try lab.knob("db2", "delay-pg_ctlcluster", "2")   // promotion takes 2 s > the 1 s objective
         let d = try drill(pb, lab)
@@ -128,7 +132,7 @@ import Testing
         let lab = try TestLab.start()
         defer { lab.stop() }
         // Stop the primary and expect the EHR to answer within 3 s — nobody promotes the standby.
-        let pb = try variant("ehr-db-failover.yml", [("      down: [db_port]           # the primary is really gone…\n      within: 30s",
+        let pb = try variant(TestLab.simulatedEHR, [("      down: [db_port]           # the primary is really gone…\n      within: 30s",
                                                       "      down: [db_port]\n      up: [ehr_api]\n      within: 3s")])
         defer { try? FileManager.default.removeItem(atPath: pb) }
         let d = try drill(pb, lab)
@@ -147,7 +151,7 @@ import Testing
         let lab = try TestLab.start(hosts: 2)
         defer { lab.stop() }
         try lab.knob("db2", "pg-role", "primary\n")
-        let d = try drill("Playbooks/ehr-db-failover.yml", lab)
+        let d = try drill(TestLab.simulatedEHR, lab)
         #expect(d.result.status == 3, "\(d.result.stdout)\(d.result.stderr)")
         #expect(d.events(.stepStarted).isEmpty && d.events(.commandStarted).isEmpty && d.events(.markerWritten).isEmpty)
         #expect(d.events(.preconditionsFailed).first?.detail?.contains("standby_is_replica") == true)
@@ -161,7 +165,7 @@ import Testing
         // Reading the data marker on the standby takes 5 s: the runner is killed while it waits for it,
         // after every failover step finished and before restore.
         try lab.knob("db2", "delay-drill-marker", "5")
-        let runner = try Firedrill.start(["run", "Playbooks/ehr-db-failover.yml", "-i", lab.inventory, "--yes", "--manual=pass",
+        let runner = try Firedrill.start(["run", TestLab.simulatedEHR, "-i", lab.inventory, "--yes", "--manual=pass",
                                           "--output", "plain", "--runs-dir", runs])
         #expect(Self.waitForEvent(in: runs, while: runner) { $0.event == .stepFinished && $0.step == "failover.3" })
         kill(runner.process.processIdentifier, SIGKILL)
@@ -202,7 +206,7 @@ import Testing
         defer { lab.stop() }
         let runs = Self.runsDir(in: lab)
         try lab.knob("db1", "delay-systemctl", "300")   // "Stop primary database" hangs on the host
-        let runner = try Firedrill.start(["run", "Playbooks/ehr-db-failover.yml", "-i", lab.inventory, "--yes", "--manual=pass",
+        let runner = try Firedrill.start(["run", TestLab.simulatedEHR, "-i", lab.inventory, "--yes", "--manual=pass",
                                           "--output", "plain", "--runs-dir", runs])
         #expect(Self.waitForEvent(in: runs, while: runner) { $0.event == .commandStarted && $0.step == "failover.1" })
         kill(runner.process.processIdentifier, SIGINT)
@@ -260,7 +264,7 @@ import Testing
     @Test func tamperingAndTruncationAreDetected() throws {
         let lab = try TestLab.start(hosts: 2)
         defer { lab.stop() }
-        let d = try drill("Playbooks/ehr-db-failover.yml", lab)
+        let d = try drill(TestLab.simulatedEHR, lab)
         let path = RunStore(root: d.runsDir).journalPath(d.runID ?? "")
         let original = try String(contentsOfFile: path, encoding: .utf8)
         var lines = original.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -284,9 +288,9 @@ import Testing
     @Test func refusesWithoutConfirmationOrManualAnswers() throws {
         let noYes = try Firedrill.run(["run", "Playbooks/dns-failover.yml"])
         #expect(noYes.status == 2 && noYes.stderr.contains("--yes"))
-        let manual = try Firedrill.run(["run", "Playbooks/ehr-db-failover.yml", "--yes"])
+        let manual = try Firedrill.run(["run", TestLab.simulatedEHR, "--yes"])
         #expect(manual.status == 2 && manual.stderr.contains("--manual=pass"))
-        let both = try Firedrill.run(["run", "Playbooks/ehr-db-failover.yml", "--resume", "x"])
+        let both = try Firedrill.run(["run", TestLab.simulatedEHR, "--resume", "x"])
         #expect(both.status == 2)
         let override = try Firedrill.run(["run", "--resume", "x", "--limit", "db1"])
         #expect(override.status == 2 && override.stderr.contains("run's own inventory and --limit"), "\(override.stderr)")

@@ -28,7 +28,7 @@ import Testing
 
     /// The EHR playbook with a steady-state check that takes a while (so an interrupt lands in preflight).
     func slowPreflight() throws -> String {
-        try Scenario().variant("ehr-db-failover.yml", [
+        try Scenario().variant(TestLab.simulatedEHR, [
             ("checks:\n", "checks:\n  slow_probe: { command: \"sleep 20\", on: db_primary, timeout: 30s }\n"),
             ("steady_state: [ehr_api,", "steady_state: [slow_probe, ehr_api,"),
         ])
@@ -63,7 +63,7 @@ import Testing
         defer { lab.stop() }
         let runs = Scenario.runsDir(in: lab)
         try lab.knob("db1", "delay-rejoin", "2")
-        let runner = try start("Playbooks/ehr-db-failover.yml", lab, runs: runs)
+        let runner = try start(TestLab.simulatedEHR, lab, runs: runs)
         #expect(Scenario.waitForEvent(in: runs, while: runner) { $0.event == .commandStarted && $0.step == "restore.1" })
         kill(runner.process.processIdentifier, SIGINT)
         let r = runner.wait()
@@ -83,7 +83,7 @@ import Testing
         defer { lab.stop() }
         let runs = Scenario.runsDir(in: lab)
         try lab.knob("db1", "delay-systemctl", "30")
-        let runner = try start("Playbooks/ehr-db-failover.yml", lab, runs: runs)
+        let runner = try start(TestLab.simulatedEHR, lab, runs: runs)
         #expect(Scenario.waitForEvent(in: runs, while: runner) { $0.event == .commandRunning && $0.step == "failover.1" })
         kill(runner.process.processIdentifier, SIGHUP)
         let r = runner.wait()
@@ -98,7 +98,7 @@ import Testing
         let lab = try TestLab.start(hosts: 2)
         defer { lab.stop() }
         let runs = Scenario.runsDir(in: lab)
-        let runner = try Firedrill.start(["run", "Playbooks/ehr-db-failover.yml", "-i", lab.inventory, "--yes", "--manual=pass", "--output", "plain",
+        let runner = try Firedrill.start(["run", TestLab.simulatedEHR, "-i", lab.inventory, "--yes", "--manual=pass", "--output", "plain",
                                           "--runs-dir", runs], closedStdout: true)
         let r = runner.wait()
         #expect(r.status == 0, "\(r.stderr)")
@@ -138,7 +138,7 @@ import Testing
         let lab = try TestLab.start(hosts: 2)
         defer { lab.stop() }
         let runs = Scenario.runsDir(in: lab)
-        let command = [Firedrill.binary, "run", "Playbooks/ehr-db-failover.yml", "-i", lab.inventory, "--yes", "--output", "plain",
+        let command = [Firedrill.binary, "run", TestLab.simulatedEHR, "-i", lab.inventory, "--yes", "--output", "plain",
                        "--runs-dir", runs].map(ShellQuoting.quote).joined(separator: " ")
         let script = try Firedrill.startProcess("/usr/bin/script", ["-qec", "exec " + command, "/dev/null"],
                                                 environment: ["FIREDRILL_LOCK_DIR": runs + "/.locks"])
@@ -238,7 +238,7 @@ import Testing
         defer { lab.stop() }
         let runs = Scenario.runsDir(in: lab)
         try lab.knob("db2", "delay-pg_ctlcluster", "3")
-        let runner = try start("Playbooks/ehr-db-failover.yml", lab, runs: runs, extra: ["--connect-timeout", "2s"])
+        let runner = try start(TestLab.simulatedEHR, lab, runs: runs, extra: ["--connect-timeout", "2s"])
         #expect(Scenario.waitForEvent(in: runs, while: runner) { $0.event == .commandRunning && $0.step == "failover.2" })
         let frozen = sessionProcesses(lab, "db1")
         for p in frozen { kill(p, SIGSTOP) }
@@ -281,10 +281,10 @@ import Testing
         defer { lab.stop() }
         let runs = Scenario.runsDir(in: lab)
         try lab.knob("db1", "delay-systemctl", "3")
-        let first = try start("Playbooks/ehr-db-failover.yml", lab, runs: runs)
+        let first = try start(TestLab.simulatedEHR, lab, runs: runs)
         #expect(Scenario.waitForEvent(in: runs, while: first) { $0.event == .commandStarted })
         let (firstID, _) = Scenario.journal(runs)
-        let second = try Firedrill.run(["run", "Playbooks/ehr-db-failover.yml", "-i", lab.inventory, "--yes", "--manual=pass", "--runs-dir", runs])
+        let second = try Firedrill.run(["run", TestLab.simulatedEHR, "-i", lab.inventory, "--yes", "--manual=pass", "--runs-dir", runs])
         #expect(second.status == 3, "\(second.stdout)\(second.stderr)")
         #expect(second.stderr.contains("service ehr-db is being drilled by run \(firstID ?? "?")"), "\(second.stderr)")
         #expect(second.stderr.contains("PID \(first.process.processIdentifier)"))
@@ -294,9 +294,9 @@ import Testing
         #expect(first.wait().status == 0)
         // Another service on the same hosts is refused while a drill holds them.
         try lab.knob("db1", "delay-systemctl", "3")
-        let again = try start("Playbooks/ehr-db-failover.yml", lab, runs: runs)
+        let again = try start(TestLab.simulatedEHR, lab, runs: runs)
         #expect(Scenario.waitForEvent(in: runs, while: again) { $0.event == .commandStarted && $0.run != firstID })
-        let other = try Scenario().variant("ehr-db-failover.yml", [("service: ehr-db", "service: ehr-db-copy")])
+        let other = try Scenario().variant(TestLab.simulatedEHR, [("service: ehr-db", "service: ehr-db-copy")])
         defer { try? FileManager.default.removeItem(atPath: other) }
         let shared = try Firedrill.run(["run", other, "-i", lab.inventory, "--yes", "--manual=pass", "--runs-dir", runs])
         #expect(shared.status == 3 && shared.stderr.contains("host 127.0.0.1:"), "\(shared.stderr)")
@@ -308,7 +308,7 @@ import Testing
         defer { lab.stop() }
         let runs = Scenario.runsDir(in: lab)
         try lab.knob("db1", "delay-systemctl", "47")
-        let runner = try start("Playbooks/ehr-db-failover.yml", lab, runs: runs)
+        let runner = try start(TestLab.simulatedEHR, lab, runs: runs)
         #expect(Scenario.waitForEvent(in: runs, while: runner) { $0.event == .commandRunning && $0.step == "failover.1" })
         kill(runner.process.processIdentifier, SIGKILL)
         _ = runner.wait()
@@ -345,13 +345,13 @@ import Testing
         let locks = lab.dir + "/locks"
         try lab.knob("db1", "delay-systemctl", "30")
         // A relative --runs-dir, from the lab's folder.
-        let runner = try Firedrill.start(["run", "\(Firedrill.repoRoot)/Playbooks/ehr-db-failover.yml", "-i", lab.inventory, "--yes", "--manual=pass",
+        let runner = try Firedrill.start(["run", "\(Firedrill.repoRoot)/\(TestLab.simulatedEHR)", "-i", lab.inventory, "--yes", "--manual=pass",
                                           "--output", "plain", "--runs-dir", "rel-runs"], environment: ["FIREDRILL_LOCK_DIR": locks], cwd: lab.dir)
         #expect(Scenario.waitForEvent(in: lab.dir + "/rel-runs", while: runner) { $0.event == .commandRunning })
         kill(runner.process.processIdentifier, SIGKILL)
         _ = runner.wait()
         // From elsewhere, with another runs folder: still refused.
-        let other = try Firedrill.run(["run", "Playbooks/ehr-db-failover.yml", "-i", lab.inventory, "--yes", "--manual=pass",
+        let other = try Firedrill.run(["run", TestLab.simulatedEHR, "-i", lab.inventory, "--yes", "--manual=pass",
                                        "--runs-dir", lab.dir + "/other-runs"], environment: ["FIREDRILL_LOCK_DIR": locks])
         #expect(other.status == 3 && other.stderr.contains("stopped before the run ended") && other.stderr.contains("--runs-dir \(lab.dir)/rel-runs"),
                 "\(other.stderr)")
@@ -366,14 +366,14 @@ import Testing
         defer { lab.stop() }
         let runs = Scenario.runsDir(in: lab)
         try lab.knob("db1", "delay-systemctl", "1")
-        let runner = try start("Playbooks/ehr-db-failover.yml", lab, runs: runs)
+        let runner = try start(TestLab.simulatedEHR, lab, runs: runs)
         #expect(Scenario.waitForEvent(in: runs, while: runner) { $0.event == .commandStarted })
         kill(runner.process.processIdentifier, SIGKILL)
         _ = runner.wait()
         let (id, _) = Scenario.journal(runs)
         try FileManager.default.removeItem(atPath: "\(lab.dir)/hosts/db1/state/delay-systemctl")
         // A new drill of the service is refused while the dead run is unfinished.
-        let fresh = try Firedrill.run(["run", "Playbooks/ehr-db-failover.yml", "-i", lab.inventory, "--yes", "--manual=pass", "--runs-dir", runs])
+        let fresh = try Firedrill.run(["run", TestLab.simulatedEHR, "-i", lab.inventory, "--yes", "--manual=pass", "--runs-dir", runs])
         #expect(fresh.status == 3 && fresh.stderr.contains("stopped before the run ended") && fresh.stderr.contains("--resume \(id ?? "")"), "\(fresh.stderr)")
         let resumed = try Firedrill.run(["run", "--resume", id ?? "", "--yes", "--manual=pass", "--output", "plain", "--runs-dir", runs])
         #expect(resumed.status == 1)
@@ -386,7 +386,7 @@ import Testing
     func aLimitThatMeansNothingIsRefusedBeforeAnythingRuns(_ limit: String) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-limit-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let r = try Firedrill.run(["run", "Playbooks/ehr-db-failover.yml", "--yes", "--manual=pass", "--limit", limit, "--runs-dir", dir])
+        let r = try Firedrill.run(["run", TestLab.simulatedEHR, "--yes", "--manual=pass", "--limit", limit, "--runs-dir", dir])
         #expect(r.status == 2, "\(r.stdout)\(r.stderr)")
         #expect(r.stderr.contains("--limit '\(limit)'"), "\(r.stderr)")
         #expect(!r.stdout.contains("PASSED"))
@@ -397,7 +397,7 @@ import Testing
         let lab = try TestLab.start(hosts: 2)
         defer { lab.stop() }
         let runs = Scenario.runsDir(in: lab)
-        let r = try Firedrill.run(["run", "Playbooks/ehr-db-failover.yml", "-i", lab.inventory, "--yes", "--manual=pass", "--output", "plain",
+        let r = try Firedrill.run(["run", TestLab.simulatedEHR, "-i", lab.inventory, "--yes", "--manual=pass", "--output", "plain",
                                    "--runs-dir", runs, "--limit", "db1", "--accept-new"])
         let (_, events) = Scenario.journal(runs)
         let skipped = try #require(events.first { $0.event == .stepFinished && $0.step == "failover.2" }, "\(r.stdout)\(r.stderr)")
@@ -470,7 +470,7 @@ import Testing
         let tmp = lab.dir + "/tmp"
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         try lab.knob("db1", "delay-systemctl", "1")
-        let runner = try start("Playbooks/ehr-db-failover.yml", lab, runs: runs, environment: ["TMPDIR": tmp])
+        let runner = try start(TestLab.simulatedEHR, lab, runs: runs, environment: ["TMPDIR": tmp])
         #expect(Scenario.waitForEvent(in: runs, while: runner) { $0.event == .commandStarted && $0.step == "failover.1" })
         disk.fill()
         let r = runner.wait()
@@ -490,7 +490,7 @@ import Testing
         defer { lab.stop() }
         let runs = Scenario.runsDir(in: lab)
         try lab.knob("db1", "delay-systemctl", "2")
-        let runner = try start("Playbooks/ehr-db-failover.yml", lab, runs: runs)
+        let runner = try start(TestLab.simulatedEHR, lab, runs: runs)
         #expect(Scenario.waitForEvent(in: runs, while: runner) { $0.event == .commandStarted && $0.step == "failover.1" })
         let path = RunStore(root: runs).journalPath(try #require(Scenario.journal(runs).0))
         if how == "deleted" {

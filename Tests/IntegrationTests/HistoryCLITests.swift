@@ -13,7 +13,7 @@ import FiredrillBench
         defer { lab.stop() }
         let runs = Scenario.runsDir(in: lab)
         let db = lab.dir + "/history.sqlite"
-        let r = try Firedrill.run(["run", "Playbooks/ehr-db-failover.yml", "-i", lab.inventory, "--yes", "--manual=pass", "--runs-dir", runs,
+        let r = try Firedrill.run(["run", TestLab.simulatedEHR, "-i", lab.inventory, "--yes", "--manual=pass", "--runs-dir", runs,
                                    "--db", db, "--output", "plain"])
         #expect(r.status == 0, "\(r.stderr)")
         let (id, _) = Scenario.journal(runs)
@@ -72,7 +72,7 @@ import FiredrillBench
         let runs = Scenario.runsDir(in: lab)
         let db = lab.dir + "/corrupt.sqlite"
         try Data(repeating: 0x42, count: 8192).write(to: URL(fileURLWithPath: db))
-        let r = try Firedrill.run(["run", "Playbooks/ehr-db-failover.yml", "-i", lab.inventory, "--yes", "--manual=pass", "--runs-dir", runs,
+        let r = try Firedrill.run(["run", TestLab.simulatedEHR, "-i", lab.inventory, "--yes", "--manual=pass", "--runs-dir", runs,
                                    "--db", db, "--output", "plain"])
         #expect(r.status == 0, "the drill's own result: \(r.stdout)\(r.stderr)")
         #expect(r.stderr.contains("history was not updated") && r.stderr.contains("firedrill history --rebuild --runs-dir \(runs) --db \(db)"), "\(r.stderr)")

@@ -153,10 +153,10 @@ func processes(containing text: String) -> [Int32] {
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         let lines = r.stdout.split(separator: "\n").map(String.init)
         let db2 = try #require(lines.firstIndex { $0.hasPrefix("  db2") })
-        #expect(lines[db2].contains("10.20.1.11:22  as deploy, sudo → root"), "\(r.stdout)")
+        #expect(lines[db2].contains("10.20.1.11:22  as deploy, sudo → postgres"), "\(r.stdout)")
         #expect(lines[db2 + 1].trimmingCharacters(in: .whitespaces) == "via bastion-b.hospital.example (jump@bastion-b.hospital.example:2222)", "\(r.stdout)")
         let db1 = try #require(lines.firstIndex { $0.hasPrefix("  db1") })
-        #expect(lines[db1].contains("10.10.1.11:22  as deploy, sudo → root") && !lines[db1 + 1].contains("via"), "\(r.stdout)")
+        #expect(lines[db1].contains("10.10.1.11:22  as deploy, sudo → postgres") && !lines[db1 + 1].contains("via"), "\(r.stdout)")
         let json = try Firedrill.run(["plan", "Playbooks/ehr-db-failover.yml", "-i", "Inventory/hospital-fleet.ini", "--no-ssh-config", "--format", "json"])
         #expect(json.stdout.contains("\"route\"") && json.stdout.contains("\"become\""), "\(json.stdout.prefix(2000))")
     }

@@ -58,13 +58,13 @@ import Testing
         let runs = Scenario.runsDir(in: lab)
         let db = lab.dir + "/history.sqlite"
         let base = ["-i", lab.inventory, "--yes", "--manual=pass", "--output", "plain", "--runs-dir", runs, "--db", db]
-        let first = try Firedrill.run(["run", "Playbooks/ehr-db-failover.yml"] + base)
+        let first = try Firedrill.run(["run", TestLab.simulatedEHR] + base)
         #expect(first.status == 0, "\(first.stdout)")
         let (firstID, _) = Scenario.journal(runs)
         let ann = try Firedrill.run(["annotate", firstID ?? "", "--db", db, "--verdict", "partial", "--note", "pharmacy confirmed late",
                                      "--action", "pharmacy-lead: print the order list earlier, due 2099-01-15", "--by", "alice"])
         #expect(ann.status == 0, "\(ann.stderr)")
-        let second = try Firedrill.run(["run", "Playbooks/ehr-db-failover.yml"] + base)
+        let second = try Firedrill.run(["run", TestLab.simulatedEHR] + base)
         #expect(second.status == 0, "\(second.stdout)")
 
         // The second drill's report compares with the first; the first's carries the review.
@@ -100,7 +100,11 @@ import Testing
         // A copy of the example playbooks, drilled with the lab's inventory.
         let books = lab.dir + "/Playbooks"
         try FileManager.default.copyItem(atPath: Firedrill.repoRoot + "/Playbooks", toPath: books)
+        // The EHR example drills a real PostgreSQL; this lab's database is simulated.
         let ehr = books + "/ehr-db-failover.yml"
+        try String(contentsOfFile: Firedrill.repoRoot + "/" + TestLab.simulatedEHR, encoding: .utf8)
+            .replacingOccurrences(of: "inventory: ../../../../Inventory/", with: "inventory: ../Inventory/")
+            .write(toFile: ehr, atomically: true, encoding: .utf8)
         let run = try Firedrill.run(["run", ehr, "-i", lab.inventory, "--yes", "--manual=pass", "--output", "plain", "--runs-dir", runs, "--db", db])
         #expect(run.status == 0, "\(run.stdout)")
         func card() throws -> Scorecard {

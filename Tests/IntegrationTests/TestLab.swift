@@ -8,10 +8,11 @@ struct TestLab {
     let state: Lab.State
 
     /// `fleet`: log in as the non-root users of `lab up --fleet` (needs root, and sudo installed).
-    static func start(hosts: Int = 6, fleet: Bool = false, bastion: Bool = false, latency: Duration? = nil) throws -> TestLab {
+    static func start(hosts: Int = 6, fleet: Bool = false, bastion: Bool = false, latency: Duration? = nil, postgres: Bool = false) throws -> TestLab {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-tlab-\(UUID().uuidString.prefix(8))").path
         let lab = Lab(directory: dir)
-        return TestLab(lab: lab, state: try lab.up(count: hosts, executable: Firedrill.binary, shape: Lab.Shape(fleet: fleet, bastion: bastion, latency: latency)))
+        return TestLab(lab: lab, state: try lab.up(count: hosts, executable: Firedrill.binary,
+                                                   shape: Lab.Shape(fleet: fleet, bastion: bastion, latency: latency, postgres: postgres)))
     }
 
     func stop() { try? lab.down() }
@@ -22,7 +23,7 @@ struct TestLab {
 
     /// A playbook of the repository, loaded against this lab.
     func definition(_ playbook: String, environment: [String: String] = [:]) throws -> DrillDefinition {
-        let path = playbook.hasPrefix("/") ? playbook : "\(Firedrill.repoRoot)/Playbooks/\(playbook)"
+        let path = playbook.hasPrefix("/") ? playbook : playbook.contains("/") ? "\(Firedrill.repoRoot)/\(playbook)" : "\(Firedrill.repoRoot)/Playbooks/\(playbook)"
         let loaded = DrillDefinition.load(playbookPath: path, inventoryOverride: [inventory], environment: environment)
         return try #require(loaded.definition, "\(loaded.diagnostics.map(\.message))")
     }
@@ -43,14 +44,18 @@ struct TestLab {
     /// hospital inventory dropped), with `replacements` applied — each must still be found —
     /// written to `path` (default: a new file in the lab's folder).
     static let ehrManualStep = "  - name: Pharmacy confirms read access\n    manual: \"Pharmacy lead opens three active medication orders in the EHR and confirms they display\"\n"
+    /// The EHR failover against the lab's simulated database (knobs, speed), relative to the
+    /// repository; `Playbooks/ehr-db-failover.yml` drills a real PostgreSQL (`postgres: true`).
+    static let simulatedEHR = "Tests/IntegrationTests/Fixtures/playbooks/ehr-simulated.yml"
+
     func ehrPlaybook(_ replacements: [(String, String)] = [], at path: String? = nil) throws -> String {
-        var text = try String(contentsOfFile: "\(Firedrill.repoRoot)/Playbooks/ehr-db-failover.yml", encoding: .utf8)
+        var text = try String(contentsOfFile: "\(Firedrill.repoRoot)/\(TestLab.simulatedEHR)", encoding: .utf8)
         for (a, b) in replacements {
             #expect(text.contains(a), "the playbook no longer contains \(a)")
             text = text.replacingOccurrences(of: a, with: b)
         }
         text = text.replacingOccurrences(of: "include: [checks/common.yml]", with: "include: [\(Firedrill.repoRoot)/Playbooks/checks/common.yml]")
-        text = text.replacingOccurrences(of: "inventory: ../Inventory/hospital.yml\n", with: "")
+        text = text.replacingOccurrences(of: "inventory: ../../../../Inventory/hospital.yml\n", with: "")
         let target = path ?? "\(dir)/ehr-\(UUID().uuidString.prefix(8)).yml"
         try text.write(toFile: target, atomically: true, encoding: .utf8)
         return target

@@ -29,6 +29,8 @@ public struct Lab: Sendable {
         /// The second site's network namespace (`--bastion`, as root): the hosts listen on its
         /// own loopback, reachable only through the bastion.
         public var namespace: LabNamespace? = nil
+        /// Real PostgreSQL servers for db1 and db2 (`--postgres`), instead of simulated ones.
+        public var postgres: LabPostgres? = nil
     }
 
     /// How a lab is shaped beyond its hosts.
@@ -38,8 +40,10 @@ public struct Lab: Sendable {
         /// Added per direction on the way to the bastion (or each host), with its jitter.
         public var latency: Duration?
         public var jitter: Duration = .zero
-        public init(fleet: Bool = false, bastion: Bool = false, latency: Duration? = nil, jitter: Duration = .zero) {
-            self.fleet = fleet; self.bastion = bastion; self.latency = latency; self.jitter = jitter
+        /// Real PostgreSQL for db1 (primary) and db2 (streaming standby).
+        public var postgres = false
+        public init(fleet: Bool = false, bastion: Bool = false, latency: Duration? = nil, jitter: Duration = .zero, postgres: Bool = false) {
+            self.fleet = fleet; self.bastion = bastion; self.latency = latency; self.jitter = jitter; self.postgres = postgres
         }
     }
 
@@ -101,12 +105,23 @@ public struct Lab: Sendable {
             if existing.hosts.allSatisfy({ isOurs($0.pid) }) && existing.hosts.count == count && (existing.fleet ?? false) == fleet,
                (existing.bastion != nil) == shape.bastion, existing.bastion.map({ isOurs($0.pid) }) ?? true,
                existing.relay?.latencyMS == shape.latency.map(DurationText.milliseconds), existing.relay.map({ isOurs($0.pid) }) ?? true,
+               (existing.postgres != nil) == shape.postgres,
+               existing.postgres.map({ $0.servers.allSatisfy { LabPostgres.role(of: $0) != .stopped } }) ?? true,
                let services = existing.services, isOurs(services.pid) {
                 progress("lab already up in \(directory)")
                 return existing
             }
             progress("cleaning up a previous lab in \(directory)")
             try down()
+        }
+        if shape.postgres {
+            guard count >= 2 else {
+                throw Failure(message: "--postgres needs the hosts db1 and db2: start at least 2 hosts", hint: "leave --hosts out (6 hosts)")
+            }
+            if shape.bastion {
+                throw Failure(message: "--postgres and --bastion together are not supported yet: the standby's server would live in the second site's network namespace, out of the primary's reach",
+                              hint: "use --postgres without --bastion")
+            }
         }
         let fm = FileManager.default
         var fleetPassword: String?
@@ -199,6 +214,14 @@ public struct Lab: Sendable {
             progress("latency relay: +\(latency.text)\(shape.jitter > .zero ? " ±\(shape.jitter.text)" : "") each way (pid \(state.relay!.pid))")
         }
         try save(state)
+        if shape.postgres {
+            state.postgres = try LabPostgres.start(directory: directory, primary: "db1", standby: "db2", progress: progress) { pg in
+                var s = state
+                s.postgres = pg
+                try self.save(s)
+            }
+            try save(state)
+        }
         state.services = try startServices(for: state, executable: executable)
         progress("health endpoints on 127.0.0.1:\(state.services!.vipPort) (HTTP), :\(state.services!.dnsPort) (DNS) (pid \(state.services!.pid))")
         try writeInventory(state)
@@ -213,7 +236,12 @@ public struct Lab: Sendable {
         try "10.10.0.10\n".write(toFile: "\(directory)/dns/ehr.hospital.example-A", atomically: true, encoding: .utf8)
         for _ in 0..<5 {
             var services = LabServices(vipPort: try Self.freePort(), dnsPort: try Self.freePort(), servicePorts: [:], pid: 0)
-            for h in base.hosts where LabServices.service(of: h.name) != nil { services.servicePorts[h.name] = try Self.freePort() }
+            for h in base.hosts where LabServices.service(of: h.name) != nil {
+                // A real database's port is its server's.
+                if let server = base.postgres?.servers.first(where: { $0.name == h.name }) { services.servicePorts[h.name] = server.port; continue }
+                services.servicePorts[h.name] = try Self.freePort()
+            }
+            services.databases = base.postgres?.servers
             var pending = base
             pending.services = services
             try save(pending)
@@ -327,6 +355,11 @@ public struct Lab: Sendable {
             var extra = portVar.isEmpty ? "" : ", \(portVar): \(ports[name] ?? 1)"
             // In a fleet lab the application hosts' login user has sudo without a password.
             if state.fleet == true, name.hasPrefix("app") { extra += ", ansible_user: fd-ops" }
+            // A real database: where its server keeps its data and log, and the other server.
+            if let pg = state.postgres, let server = pg.servers.first(where: { $0.name == name }) {
+                extra += ", pg_bin: \(pg.bin), pg_data: \(server.data), pg_conf: \(server.data), pg_log: \(server.log)"
+                if let peer = pg.servers.first(where: { $0.name != name }) { extra += ", pg_peer: \"host=127.0.0.1 port=\(peer.port)\"" }
+            }
             // Through the relay when it is in front of each host.
             let port = state.bastion == nil ? (state.relay?.listenPort(for: h.port) ?? h.port) : h.port
             return "        \(name): { ansible_port: \(port)\(extra) }\n"
@@ -388,6 +421,7 @@ public struct Lab: Sendable {
             if let relay = st.relay { stop(pid: relay.pid) }
             if let bastion = st.bastion { stop(pid: bastion.pid) }
             for h in st.hosts { stop(pid: h.pid) }
+            st.postgres?.stop()
             st.namespace?.remove()
         }
         if FileManager.default.fileExists(atPath: statePath) || FileManager.default.fileExists(atPath: "\(directory)/config") {

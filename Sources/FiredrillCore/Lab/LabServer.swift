@@ -25,6 +25,9 @@ public struct LabServices: Sendable, Codable, Equatable {
     /// Host name → TCP port of its service (`pg_port` or `http_port`).
     public var servicePorts: [String: Int]
     public var pid: Int32
+    /// The lab's real PostgreSQL servers (`--postgres`): the EHR answers from whichever is a
+    /// running primary, and their ports are theirs (not served here).
+    public var databases: [LabPostgres.Server]? = nil
 
     /// Which state file controls a host's service port.
     static func service(of host: String) -> String? {
@@ -104,6 +107,8 @@ public final class LabServer {
     func reconcile() {
         for (host, port) in services.servicePorts {
             guard let service = LabServices.service(of: host) else { continue }
+            // A real database's port is its own server's to open.
+            if services.databases?.contains(where: { $0.name == host }) == true { continue }
             let up = running(host, service)
             if up, listeners[host] == nil {
                 listeners[host] = try? Self.listen(port: port)
@@ -146,6 +151,14 @@ public final class LabServer {
         if let host { return (200, "ok: \(host) serves\n") }
         switch path {
         case "/ehr/health":
+            if let databases = services.databases {
+                // As an application would see it: one database accepting writes, or none, or
+                // two (split brain: the EHR must not write to either).
+                let primaries = databases.filter { LabPostgres.role(of: $0) == .primary }.map(\.name)
+                if primaries.count == 1 { return (200, "ok: EHR answering, database primary \(primaries[0]) (PostgreSQL)\n") }
+                if primaries.isEmpty { return (503, "unavailable: no PostgreSQL server accepts writes\n") }
+                return (503, "unavailable: split brain, \(primaries.joined(separator: " and ")) both accept writes\n")
+            }
             if let primary = hostNames.first(where: { state($0, "pg-role") == "primary" && running($0, "postgresql") }) {
                 return (200, "ok: EHR answering, database primary \(primary)\n")
             }

@@ -54,7 +54,8 @@ public struct Become: Sendable, Equatable, Hashable, Codable, CustomStringConver
     /// anything the host prints, and answered only when it is seen.
     public static func prompt(nonce: String) -> String { "[firedrill-become-\(nonce)] password: " }
 
-    /// `command` run as `user`, as Ansible runs it, with the password (if one is asked for) read
+    /// `command` run as `user`, as Ansible runs it (from / when the current folder is closed to
+    /// `user`), with the password (if one is asked for) read
     /// from standard input, never from the command line:
     /// - sudo: `sudo -S -p PROMPT -H -u USER -- sh -c CMD`; the prompt is unique to the command,
     ///   `-H` gives the target user's HOME (become_flags replace `-H`);
@@ -63,6 +64,9 @@ public struct Become: Sendable, Equatable, Hashable, Codable, CustomStringConver
     ///   password from its input without a terminal; an su that insists on one says so and is
     ///   reported as such.
     public func wrap(_ command: String, prompt: String) -> String {
+        // The login's folder (a home closed to others, such as /root) may be one the target
+        // user cannot enter; then the command starts in / (else psql and pg_ctl complain).
+        let command = "[ -x . ] || cd /; " + command
         switch method {
         case .sudo:
             let flagText = flags.map { " " + $0 } ?? " -H"

@@ -172,10 +172,10 @@ import Testing
     @Test func theWrappedCommandCarriesNoPasswordAndQuotesTheCommand() {
         let b = Become(user: "postgres")
         let text = b.wrap("echo 'it''s' && id", prompt: Become.prompt(nonce: "abc"))
-        #expect(text == "sudo -S -p '[firedrill-become-abc] password: ' -H -u postgres -- sh -c " + ShellQuoting.quote("echo 'it''s' && id"))
+        #expect(text == "sudo -S -p '[firedrill-become-abc] password: ' -H -u postgres -- sh -c " + ShellQuoting.quote("[ -x . ] || cd /; echo 'it''s' && id"))
         let su = Become(user: "postgres", method: .su, flags: "-")
         #expect(su.wrap("echo 'it''s' && id", prompt: Become.prompt(nonce: "abc"))
-                    == "su - postgres -c " + ShellQuoting.quote("sh -c " + ShellQuoting.quote("echo 'it''s' && id")))
+                    == "su - postgres -c " + ShellQuoting.quote("sh -c " + ShellQuoting.quote("[ -x . ] || cd /; echo 'it''s' && id")))
     }
 
     /// The su wrapping, run by a real shell with `su` replaced by a function that runs its

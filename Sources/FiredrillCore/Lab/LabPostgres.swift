@@ -1,0 +1,298 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The lab's real PostgreSQL (`lab up --postgres`): Debian's server binaries, run as the
+/// `postgres` user (PostgreSQL refuses root), a primary for db1 and a streaming standby for db2.
+///
+/// Layout, per server, under `root` (`/tmp/firedrill-pg-<hash of the lab folder>`, mode 700,
+/// owned by postgres — a lab folder under /root would be closed to postgres):
+/// - `NAME/data`: the data folder (`pg_data`, and the folder `pg_ctl -D` takes: `pg_conf`);
+///   its `postgresql.conf` is the same on both servers (as clones' are: `pg_basebackup` and
+///   `pg_rewind` copy it) and includes `../server.conf`, which is each server's own (`port`,
+///   `cluster_name`) and never copied;
+/// - `NAME/postgresql.log` (`pg_log`).
+///
+/// Lab only: the servers listen on 127.0.0.1 and accept the `postgres` user there without a
+/// password (`trust`), also for replication; they have no Unix socket, and dynamic shared
+/// memory lives in the data folder, so nothing is left in /dev/shm or /var/run/postgresql.
+public struct LabPostgres: Sendable, Codable, Equatable {
+    public struct Server: Sendable, Codable, Equatable {
+        public var name: String
+        public var port: Int
+        public var data: String
+        public var log: String
+    }
+
+    public var root: String
+    public var bin: String
+    public var version: String
+    public var servers: [Server]
+
+    /// The database the examples drill: `drill_marker` (RPO markers) and `medication_orders`.
+    public static let database = "ehr"
+    static let user = "postgres"
+
+    /// The newest installed server's binaries (`/usr/lib/postgresql/N/bin`).
+    static func findBinaries() -> (bin: String, version: String)? {
+        let base = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).compactMap(Int.init).sorted(by: >)
+        for v in versions where FileManager.default.isExecutableFile(atPath: "\(base)/\(v)/bin/initdb") {
+            return ("\(base)/\(v)/bin", String(v))
+        }
+        return nil
+    }
+
+    /// Where a lab's servers live: one folder per lab, named by its path.
+    static func root(for directory: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in directory.utf8 { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return "/tmp/firedrill-pg-" + String(hash, radix: 16).prefix(12)
+    }
+
+    static let commonConfig = """
+
+    # --- Firedrill lab (the same on every server: base backups and pg_rewind copy this file) ---
+    listen_addresses = '127.0.0.1'
+    unix_socket_directories = ''
+    dynamic_shared_memory_type = mmap
+    shared_buffers = 16MB
+    max_connections = 30
+    wal_level = replica
+    max_wal_senders = 5
+    wal_keep_size = 128MB
+    hot_standby = on
+    # This server's own port and name, kept beside the data folder (never copied).
+    include_if_exists = '../server.conf'
+
+    """
+
+    static let hba = """
+    # Firedrill lab only: the postgres user over TCP on 127.0.0.1, without a password.
+    host  all          postgres  127.0.0.1/32  trust
+    host  replication  postgres  127.0.0.1/32  trust
+
+    """
+
+    /// The EHR database's schema and a known table (its rows and checksum are what a restore
+    /// is checked against).
+    static let schema = """
+    CREATE TABLE drill_marker (run_id text PRIMARY KEY, written_at timestamptz NOT NULL DEFAULT now());
+    CREATE TABLE medication_orders (id int PRIMARY KEY, patient text NOT NULL, drug text NOT NULL, dose text NOT NULL);
+    INSERT INTO medication_orders SELECT i, 'patient-' || (i % 97), (ARRAY['heparin','insulin','vancomycin','morphine'])[1 + i % 4], (i % 5 + 1) || ' mg' FROM generate_series(1, 1000) AS i;
+    """
+
+    // MARK: - start
+
+    /// Creates and starts a primary for `primary` and a streaming standby for `standby`.
+    static func start(directory: String, primary: String, standby: String, progress: (String) -> Void,
+                      save: (LabPostgres) throws -> Void) throws -> LabPostgres {
+        guard geteuid() == 0 else {
+            throw Lab.Failure(message: "lab up --postgres runs PostgreSQL as the postgres user, which needs root",
+                              hint: "run `lab up --postgres` as root, or leave --postgres out for the simulated database")
+        }
+        guard let (bin, version) = findBinaries() else {
+            throw Lab.Failure(message: "PostgreSQL is not installed", hint: "apt-get install postgresql (scripts/setup.sh does)")
+        }
+        guard let pw = getpwnam(user) else {
+            throw Lab.Failure(message: "there is no postgres user on this machine", hint: "apt-get install postgresql creates it")
+        }
+        let uid = pw.pointee.pw_uid, gid = pw.pointee.pw_gid
+        let root = Self.root(for: directory)
+        if FileManager.default.fileExists(atPath: root) {
+            throw Lab.Failure(message: "\(root) already exists: another lab in \(directory) did not stop cleanly",
+                              hint: "stop its servers (`pg_ctl -D \(root)/db1/data stop` as postgres) and remove the folder")
+        }
+        guard mkdir(root, 0o700) == 0, chown(root, uid, gid) == 0 else {
+            throw Lab.Failure(message: "cannot create \(root): \(String(cString: strerror(errno)))")
+        }
+        var pg = LabPostgres(root: root, bin: bin, version: version, servers: [])
+        try save(pg)
+        for name in [primary, standby] {
+            guard mkdir("\(root)/\(name)", 0o700) == 0, chown("\(root)/\(name)", uid, gid) == 0 else {
+                throw Lab.Failure(message: "cannot create \(root)/\(name): \(String(cString: strerror(errno)))")
+            }
+        }
+        // The primary: a new cluster with data checksums (pg_rewind needs them or wal_log_hints).
+        var first = Server(name: primary, port: try Lab.freePort(), data: "\(root)/\(primary)/data", log: "\(root)/\(primary)/postgresql.log")
+        try pg.asPostgres(["\(bin)/initdb", "-D", first.data, "-k", "-A", "trust", "-U", user, "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"],
+                          what: "initdb for \(primary)")
+        try pg.writeAsPostgres("\(first.data)/postgresql.conf", append: commonConfig)
+        try pg.writeAsPostgres("\(first.data)/pg_hba.conf", hba)
+        try pg.startServer(&first)
+        pg.servers.append(first)
+        try save(pg)
+        try pg.sql(first, "CREATE DATABASE \(database)")
+        try pg.sql(first, schema, database: database)
+        progress("PostgreSQL \(version) primary for \(primary) on 127.0.0.1:\(first.port) (data \(first.data))")
+        // The standby: a base backup of the primary that streams from it.
+        var second = Server(name: standby, port: try Lab.freePort(), data: "\(root)/\(standby)/data", log: "\(root)/\(standby)/postgresql.log")
+        try pg.asPostgres(["\(bin)/pg_basebackup", "-h", "127.0.0.1", "-p", String(first.port), "-U", user, "-D", second.data, "-R", "-X", "stream", "-c", "fast"],
+                          what: "pg_basebackup for \(standby)")
+        try pg.startServer(&second)
+        pg.servers.append(second)
+        try save(pg)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while pg.replication(of: first).first(where: { $0.name == standby && $0.state == "streaming" }) == nil {
+            guard ContinuousClock.now < deadline else {
+                throw Lab.Failure(message: "the standby for \(standby) does not stream from \(primary)", hint: "see \(second.log)")
+            }
+            usleep(50_000)
+        }
+        progress("PostgreSQL \(version) standby for \(standby) on 127.0.0.1:\(second.port), streaming from \(primary)")
+        return pg
+    }
+
+    /// Writes the server's own settings and starts it (a few ports are tried: one may be taken
+    /// between choosing and binding it).
+    func startServer(_ server: inout Server) throws {
+        for attempt in 0..<4 {
+            if attempt > 0 { server.port = try Lab.freePort() }
+            try writeAsPostgres((server.data as NSString).deletingLastPathComponent + "/server.conf",
+                                "# This server's own settings (Firedrill lab).\nport = \(server.port)\ncluster_name = '\(server.name)'\n")
+            do {
+                try asPostgres(["\(bin)/pg_ctl", "-D", server.data, "-l", server.log, "-w", "-t", "30", "start"], what: "starting \(server.name)'s server")
+                return
+            } catch {
+                let log = (try? String(contentsOfFile: server.log, encoding: .utf8)) ?? ""
+                if !log.contains("Address already in use") || attempt == 3 { throw error }
+            }
+        }
+    }
+
+    // MARK: - what the servers are doing
+
+    public enum Role: String, Sendable { case primary, standby, stopped }
+
+    /// The postmaster's PID, if it runs for this data folder (its command line names it).
+    static func postmaster(of server: Server) -> Int32? {
+        guard let text = try? String(contentsOfFile: "\(server.data)/postmaster.pid", encoding: .utf8),
+              let pid = text.split(separator: "\n").first.flatMap({ Int32($0.trimmingCharacters(in: .whitespaces)) }), pid > 0,
+              let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+        let line = String(decoding: cmd.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+        return line.contains("postgres") && line.contains(server.data) ? pid : nil
+    }
+
+    /// Running, and a standby (`standby.signal`) or not.
+    public static func role(of server: Server) -> Role {
+        guard postmaster(of: server) != nil else { return .stopped }
+        return FileManager.default.fileExists(atPath: "\(server.data)/standby.signal") ? .standby : .primary
+    }
+
+    public struct Replica: Sendable, Equatable {
+        public var name: String
+        public var state: String
+        /// Bytes of WAL the standby has not replayed yet.
+        public var lagBytes: Int64
+    }
+
+    /// The standbys streaming from `server` (`pg_stat_replication`), by their cluster names.
+    public func replication(of server: Server) -> [Replica] {
+        guard let out = try? query(server, "SELECT application_name, state, COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0)::bigint FROM pg_stat_replication") else { return [] }
+        return out.split(separator: "\n").compactMap { line in
+            let f = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+            guard f.count == 3, let lag = Int64(f[2]) else { return nil }
+            return Replica(name: f[0], state: f[1], lagBytes: lag)
+        }
+    }
+
+    /// One line per server for `lab status`.
+    public func statusLines() -> [(line: String, healthy: Bool)] {
+        servers.map { s in
+            let role = Self.role(of: s)
+            var line = "\(s.name)  PostgreSQL \(version) \(role.rawValue)  127.0.0.1:\(s.port)"
+            if let pid = Self.postmaster(of: s) { line += "  pid \(pid)" }
+            switch role {
+            case .primary:
+                let replicas = replication(of: s)
+                line += replicas.isEmpty ? "  no standby streams from it"
+                    : "  " + replicas.map { "\($0.name) \($0.state), lag \($0.lagBytes) bytes" }.joined(separator: "; ")
+            case .standby:
+                let upstream = servers.first { Self.role(of: $0) == .primary && replication(of: $0).contains { $0.name == s.name } }
+                line += upstream.map { "  streaming from \($0.name)" } ?? "  not streaming"
+            case .stopped:
+                line += "  STOPPED"
+            }
+            return (line, role != .stopped)
+        }
+    }
+
+    // MARK: - stop
+
+    /// Stops each server (its postmaster, found by its data folder: a drill may have restarted
+    /// it under another PID) — politely, then by SIGKILL — removes a System V segment it left,
+    /// and the servers' folder.
+    func stop() {
+        for s in servers {
+            guard let pid = Self.postmaster(of: s) else { continue }
+            let key = Self.shmKey(of: s)
+            _ = try? asPostgres(["\(bin)/pg_ctl", "-D", s.data, "stop", "-m", "fast", "-w", "-t", "15"], what: "stopping \(s.name)")
+            if Self.postmaster(of: s) == pid {
+                kill(pid, SIGKILL)
+                let deadline = ContinuousClock.now + .seconds(5)
+                while kill(pid, 0) == 0 && ContinuousClock.now < deadline { usleep(10_000) }
+            }
+            // Its backends end when the postmaster does; the segment goes once none is attached.
+            if let key, case let id = shmget(key, 0, 0), id >= 0 {
+                var ds = shmid_ds()
+                if shmctl(id, IPC_STAT, &ds) == 0, ds.shm_nattch == 0 { shmctl(id, IPC_RMID, nil) }
+            }
+        }
+        if root.hasPrefix("/tmp/firedrill-pg-") { try? FileManager.default.removeItem(atPath: root) }
+    }
+
+    /// The System V key from postmaster.pid (line 7: key and id).
+    static func shmKey(of server: Server) -> key_t? {
+        guard let text = try? String(contentsOfFile: "\(server.data)/postmaster.pid", encoding: .utf8) else { return nil }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.count > 6, let key = lines[6].split(separator: " ").first.flatMap({ key_t($0) }) else { return nil }
+        return key
+    }
+
+    // MARK: - running things as postgres
+
+    /// Runs `argv` as the postgres user (`runuser`), within a minute.
+    func asPostgres(_ argv: [String], what: String) throws {
+        let r: (status: Int32, output: String)
+        do throws(ChildProcess.Failure) {
+            r = try ChildProcess.capture(["/usr/bin/timeout", "60", "/usr/sbin/runuser", "-u", Self.user, "--"] + argv)
+        } catch {
+            throw Lab.Failure(message: "\(what) failed: \(error.description)")
+        }
+        guard r.status == 0 else {
+            throw Lab.Failure(message: "\(what) failed: " + (r.output.split(separator: "\n").last.map(String.init) ?? "exit \(r.status)"))
+        }
+    }
+
+    /// Runs SQL on a server (psql as postgres, over TCP), within 10 s; its unaligned output.
+    @discardableResult
+    func query(_ server: Server, _ sql: String, database: String = "postgres") throws -> String {
+        let conninfo = "host=127.0.0.1 port=\(server.port) user=\(Self.user) dbname=\(database) connect_timeout=5"
+        let argv = ["/usr/bin/timeout", "10", "/usr/sbin/runuser", "-u", Self.user, "--", "\(bin)/psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-c", sql]
+        let r: (status: Int32, output: String)
+        do throws(ChildProcess.Failure) { r = try ChildProcess.capture(argv) } catch {
+            throw Lab.Failure(message: "psql on \(server.name) failed: \(error.description)")
+        }
+        guard r.status == 0 else { throw Lab.Failure(message: "psql on \(server.name) failed: \(r.output.prefix(300))") }
+        return r.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func sql(_ server: Server, _ sql: String, database: String = "postgres") throws {
+        try query(server, sql, database: database)
+    }
+
+    /// Writes (or appends to) a file owned by postgres, mode 600.
+    func writeAsPostgres(_ path: String, _ text: String = "", append: String? = nil) throws {
+        guard let pw = getpwnam(Self.user) else { throw Lab.Failure(message: "there is no postgres user") }
+        var body = text
+        if let append { body = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "") + append }
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Lab.Failure(message: "cannot write \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let ok = body.withCString { write(fd, $0, strlen($0)) } == body.utf8.count
+        guard ok, fchown(fd, pw.pointee.pw_uid, pw.pointee.pw_gid) == 0 else {
+            throw Lab.Failure(message: "cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+}
