@@ -21,7 +21,8 @@ import Testing
         return out
     }
 
-    /// A step that says who it runs as, and who logged in.
+    /// A step that says who it runs as, and who logged in, and prints the become password (as
+    /// root, who can read the file): the output must show it masked.
     func whoami(_ lab: TestLab, on host: String = "db1") throws -> String {
         let pb = "\(lab.dir)/whoami-\(UUID().uuidString.prefix(6)).yml"
         try """
@@ -31,7 +32,7 @@ import Testing
             steps:
               - name: Who
                 on: \(host)
-                run: "echo as=$(id -un) by=$SUDO_USER"
+                run: "echo as=$(id -un) by=$SUDO_USER; cat \(lab.lab.becomePasswordPath) >&2"
             """.write(toFile: pb, atomically: true, encoding: .utf8)
         return pb
     }
@@ -50,6 +51,7 @@ import Testing
                                      "--yes", "--output", "plain", "--runs-dir", runs])
         #expect(who.status == 0, "\(who.stdout)\(who.stderr)")
         #expect(!files(under: runs, containing: "as=root by=fd-deploy").isEmpty, "the step's output in its journal says who it ran as")
+        #expect(!files(under: runs, containing: Secret.mask).isEmpty, "the password the step printed is masked in its journal")
         let report = try Firedrill.run(["report", "latest", "--runs-dir", runs, "--format", "html", "-o", "\(runs)/report.html"])
         #expect(report.status == 0, "\(report.stderr)")
         #expect(!r.stdout.contains(secret) && !r.stderr.contains(secret) && !who.stdout.contains(secret))

@@ -54,7 +54,7 @@ import Testing
         #expect(events.contains { $0.event == .rto && $0.seconds != nil }, "\(events.filter { $0.event == .rto })")
         // The standby really took writes while it was the primary (the verify asked it), and
         // after restore the original roles hold.
-        #expect(events.contains { $0.event == .checkResult && $0.check?.hasPrefix("standby_accepts_writes") == true && $0.passed == true },
+        #expect(events.contains { $0.event == .checkResult && $0.check?.hasPrefix("standby_accepts_writes") == true && $0.met == true },
                 "\(events.filter { $0.event == .checkResult }.compactMap(\.check))")
         try Self.expectOriginalRoles(lab, "after the drill")
         // A second drill from the end state passes too: the timelines moved on, the roles did not.

@@ -89,18 +89,53 @@ public struct Become: Sendable, Equatable, Hashable, Codable, CustomStringConver
         !flags.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || " \t-=_./,:@+".unicodeScalars.contains($0) }
     }
 
-    /// A flag in `flags` that Firedrill sets itself for `method` (how the password is read, who
-    /// the user is, what runs), or that would make it wait on a terminal.
-    public static func refusedFlag(in flags: String, method: BecomeMethod) -> String? {
+    /// A word of `flags` that cannot be given to `method`, and why: an option Firedrill sets
+    /// itself (how the password is read, who the user is, what runs) or that would make it wait
+    /// on a terminal; or a word that is not an option (sudo would run it, su would become it).
+    /// Read as getopt reads them: short options bundled (`-Hi` is `-H -i`), long ones by any
+    /// prefix (`--pt` is `--pty`), and an option's value (`-s /bin/sh`) skipped.
+    public static func refusedFlag(in flags: String, method: BecomeMethod) -> (word: String, reason: String)? {
         let words = flags.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        let reservedShort: Set<Character>, withValueShort: Set<Character>
+        let reservedLong: [String], withValueLong: [String]
         switch method {
         case .sudo:
-            let reserved: Set<String> = ["-S", "--stdin", "-p", "--prompt", "-u", "--user", "-A", "--askpass", "-b", "--background", "-e", "--edit", "-l", "--list", "-s", "--shell", "-i", "--login", "-v", "--validate", "-k", "-K"]
-            return words.first { reserved.contains($0) || $0.hasPrefix("--prompt=") || $0.hasPrefix("--user=") }
+            reservedShort = ["S", "p", "u", "A", "b", "e", "l", "s", "i", "v", "k", "K", "V"]
+            withValueShort = ["g", "C", "D", "h", "r", "t", "T", "U"]
+            reservedLong = ["stdin", "prompt", "user", "askpass", "background", "edit", "list", "shell", "login", "validate",
+                            "reset-timestamp", "remove-timestamp", "help", "version"]
+            withValueLong = ["group", "close-from", "chdir", "host", "role", "type", "command-timeout", "other-user"]
         case .su:
-            let reserved: Set<String> = ["-c", "--command", "--session-command", "-P", "--pty"]
-            return words.first { reserved.contains($0) || $0.hasPrefix("--command=") || $0.hasPrefix("--session-command=") }
+            reservedShort = ["c", "P", "h", "V"]
+            withValueShort = ["s", "g", "G", "w"]
+            reservedLong = ["command", "session-command", "pty", "help", "version"]
+            withValueLong = ["shell", "group", "supp-group", "whitelist-environment"]
         }
+        let own = "which Firedrill sets itself for \(method.rawValue)"
+        var valueOf: String?
+        for w in words {
+            if valueOf != nil { valueOf = nil; continue }
+            if w == "-" && method == .su { continue }
+            guard w.hasPrefix("-"), w != "--" else {
+                return (w, method == .su ? "which is not an option: su would take it as the user to become" : "which is not an option: sudo would run it as the command")
+            }
+            if w.hasPrefix("--") {
+                let name = String(w.dropFirst(2).prefix { $0 != "=" })
+                if reservedLong.contains(where: { $0.hasPrefix(name) }) { return (w, own) }
+                if !w.contains("="), withValueLong.contains(where: { $0.hasPrefix(name) }) { valueOf = w }
+                continue
+            }
+            let letters = Array(w.dropFirst())
+            for (i, ch) in letters.enumerated() {
+                if reservedShort.contains(ch) { return (w, own) }
+                if withValueShort.contains(ch) {
+                    if i == letters.count - 1 { valueOf = w }
+                    break
+                }
+            }
+        }
+        if let valueOf { return (valueOf, "whose value is missing: the next word on the command line would be taken for it") }
+        return nil
     }
 }
 
@@ -116,6 +151,8 @@ public enum BecomeFailure: Sendable, Equatable {
     case requiresTTY
     /// sudo is not on the host.
     case notInstalled
+    /// su: the target account's shell runs no command (`nologin`).
+    case noShell
     /// Anything else sudo said.
     case other(String)
 
@@ -155,7 +192,7 @@ public enum BecomeFailure: Sendable, Equatable {
         switch (self, become.method) {
         case (.passwordRequired, _):
             return ("\(login) cannot \(verb) on \(host): a password is required",
-                    "pass -K (--ask-become-pass) or --become-password-file FILE, or set ansible_become_password (from a vault) for the host"
+                    "pass -K (--ask-become-pass) or --become-password-file FILE, or set ansible_become_password for the host"
                         + (become.method == .su ? "; su asks for \(become.user)'s password" : ""))
         case (.wrongPassword, .sudo):
             return ("\(login) cannot sudo on \(host): the become password was refused",
@@ -173,12 +210,15 @@ public enum BecomeFailure: Sendable, Equatable {
             return ("\(login) cannot sudo on \(host): sudoers requires a terminal (requiretty)",
                     "Firedrill runs commands without a terminal; add 'Defaults:\(login) !requiretty' to the host's sudoers")
         case (.requiresTTY, .su):
-            return ("\(login) cannot su on \(host): this su reads the password only from a terminal",
+            return ("\(login) cannot su to \(become.user) on \(host): this su reads the password only from a terminal",
                     "Firedrill runs commands without one, and util-linux su does not need it; use become_method: sudo on this host")
+        case (.noShell, _):
+            return ("\(login) cannot su to \(become.user) on \(host): \(become.user)'s shell runs no command (nologin)",
+                    login == "root" ? "give su a shell: become_flags: \"-s /bin/sh\"" : "su gives another shell only to root; use become_method: sudo for \(become.user), or log in as root")
         case (.notInstalled, _):
             return ("\(verb) is not installed on \(host)", "install \(verb) on the host, or log in as \(become.user) (ansible_user) without become")
         case let (.other(line), _):
-            return ("\(login) cannot \(verb) on \(host): \(line)",
+            return ("\(login) cannot \(verb)\(become.method == .su ? " to \(become.user)" : "") on \(host): \(line)",
                     become.method == .sudo ? "run `sudo -u \(become.user) true` as \(login) on the host to see why"
                         : "run `su \(become.user) -c true` as \(login) on the host to see why")
         }

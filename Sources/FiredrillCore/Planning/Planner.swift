@@ -199,7 +199,7 @@ public struct Planner {
         // Flags are checked even where become is off: what is written wrong is said.
         if let flags = setting.flags, let bad = Become.refusedFlag(in: flags, method: setting.method ?? .sudo) {
             let method = (setting.method ?? .sudo).rawValue
-            let message = "become_flags has '\(bad)', which Firedrill sets itself for \(method)"
+            let message = "become_flags has '\(bad.word)', \(bad.reason)"
             if !state.diagnostics.contains(where: { $0.message == message || $0.message.hasPrefix(message + " (") }) {
                 let at = setting.flagsAt
                 state.diagnostics.append(.error(at == nil ? "\(message) (ansible_become_flags of \(host))" : message, at: at ?? location,
@@ -223,6 +223,7 @@ public struct Planner {
                                                 at: run.location, length: max(1, min(run.source.count, 80)),
                                                 hint: "put a long script in a file on the host and run that file"))
             }
+            noNUL(command, run, on: host, &state)
             // `sh -c ''` exits 0: an empty command would "pass" having done nothing.
             let shown = command.description.trimmingCharacters(in: .whitespacesAndNewlines)
             if command.secretNames.isEmpty, shown.isEmpty || shown == "''" {
@@ -231,6 +232,17 @@ public struct Planner {
                                                 hint: "check the variables it uses; a variable that is empty on this host?"))
             }
             return PlannedCommand(host: host, command: command, become: become(own, host: host, at: location ?? on.location, &state))
+        }
+    }
+
+    /// A command line cannot carry a NUL byte (SSH sends the command as a C string): said where
+    /// it is written, once, instead of a command that breaks the connection when sent.
+    func noNUL(_ command: RenderedText, _ source: Template, on host: String, _ state: inout State) {
+        guard command.description.utf8.contains(0) else { return }
+        let message = "the command holds a NUL character (\\0), which a command line cannot carry"
+        if !state.diagnostics.contains(where: { $0.message == message && $0.location == source.location }) {
+            state.diagnostics.append(.error(message, at: source.location, length: max(1, min(source.source.count, 80)),
+                                            hint: "remove the \\0 (in the text or in a variable it uses on \(host))"))
         }
     }
 
@@ -351,6 +363,7 @@ public struct Planner {
             expect = "certificate valid ≥ \(t.minDaysValid) days, name matches"
         case let .command(c):
             target = render(c.run, host: host, step: nil, mode: .shell, &state)
+            noNUL(target, c.run, on: host ?? from ?? "the controller", &state)
             var e = "exit \(c.expectExit)"
             if let o = c.outputContains { e += ", output contains \"\(o)\"" }
             expect = e

@@ -25,6 +25,15 @@ public struct DrillRuntime: Sendable {
         guard problems.isEmpty else { return .failure(DiagnosticsError(problems)) }
         let pool = HostPool(options: ssh)
         let inventory = definition.inventory
+        // Login and become passwords (the operator's, the inventory's) are masked in output like
+        // secrets: a command may print one it was given. Their names (with a space) are no
+        // template's, so `{{ … }}` cannot reach them.
+        var values = Set<String>()
+        for c in [ssh.passwords] + inventory.hosts.keys.map({ inventory.credentials(of: $0) }) {
+            for p in [c.password, c.becomePassword].compactMap({ $0 }) where values.insert(p.reveal()).inserted {
+                secrets[" password \(values.count)"] = p
+            }
+        }
         let checks = CheckRunner(secrets: secrets) { host in
             guard inventory.hosts[host] != nil || Inventory.localhostNames.contains(host) else { return nil }
             return await pool.transport(for: inventory.connection(of: host), credentials: inventory.credentials(of: host))

@@ -7,8 +7,11 @@ import Foundation
 /// starting the command says why in that text.
 ///
 /// sudo's prompt is unique to the command. su's cannot be chosen: it is PAM's (`Password: `, or
-/// its translation), recognised as a line that ends in a colon and waits for input before the
-/// command has started — nothing else runs then but su and the login's own start-up.
+/// its translation), recognised as a line that ends in a colon and then *waits* (nothing more
+/// arrives for `suQuiet`: a read that merely stopped at a colon is not a prompt), before the
+/// command has started — nothing else runs then but su and the login's own start-up. su run by
+/// root asks nothing, so a root login never answers (a target's start-up file that asks would
+/// get the password).
 ///
 /// Pure (bytes in, decisions out): the transports feed it what they read.
 struct BecomeExchange {
@@ -16,6 +19,8 @@ struct BecomeExchange {
     let become: Become?
     let password: Secret?
     let prompt: [UInt8]
+    /// The login user is root: su asks no password, so nothing is ever answered.
+    let loginIsRoot: Bool
     private(set) var answered = false
     /// What sudo said before the command started (the prompts taken out).
     private(set) var preamble: [UInt8] = []
@@ -23,9 +28,13 @@ struct BecomeExchange {
     /// Past this much text without the command starting, the text is the command's after all.
     static let limit = 16 * 1024
 
-    init(become: Become?, password: Secret?, nonce: String = RemoteProcess.newTag()) {
+    /// How long su's output must stay quiet after a line ending in a colon for it to be su's prompt.
+    static let suQuiet: Duration = .milliseconds(100)
+
+    init(become: Become?, password: Secret?, nonce: String = RemoteProcess.newTag(), loginIsRoot: Bool = false) {
         self.become = become
         self.password = password
+        self.loginIsRoot = loginIsRoot
         self.prompt = Array(Become.prompt(nonce: nonce).utf8)
     }
 
@@ -57,15 +66,21 @@ struct BecomeExchange {
             }
             start = r.upperBound
         }
-        // su's prompt is looked for only while the command has not started: once it has, a
-        // line ending in a colon is the command's, and must never be given the password.
-        if become?.method == .su, let r = Self.suPrompt(in: head) { return answer(prompt: r, in: &head) }
+        // su's prompt is answered by `settle`, once the output has stayed quiet.
         if head.count > Self.limit {
             preamble += head
             head = []
             return .started
         }
         return .waiting
+    }
+
+    /// Called when nothing more arrived for `suQuiet` while the command has not started: su's
+    /// prompt, if `head` ends with one, is answered. Looked for only before the command's first
+    /// line: after it, a line ending in a colon is the command's and never gets the password.
+    mutating func settle(_ head: inout [UInt8]) -> Step {
+        guard become?.method == .su, !loginIsRoot, let r = Self.suPrompt(in: head) else { return .waiting }
+        return answer(prompt: r, in: &head)
     }
 
     /// The prompt at `r` is taken out of `head`; the password is the answer, once.
@@ -78,8 +93,13 @@ struct BecomeExchange {
         return .answer(Array(password.reveal().utf8) + [10])
     }
 
-    /// Why sudo or su ended without starting the command, from all it said.
-    func failure(said rest: [UInt8]) -> BecomeFailure {
+    /// Why sudo or su ended without starting the command, from all it said (and, for su, what
+    /// the target's shell printed on standard output: nologin says why there).
+    func failure(said rest: [UInt8], stdout: [UInt8] = []) -> BecomeFailure {
+        let out = String(decoding: stdout, as: UTF8.self)
+        if become?.method == .su, out.contains("currently not available") || out.lowercased().contains("nologin") {
+            return .noShell
+        }
         let text = String(decoding: preamble + rest, as: UTF8.self)
         if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, answered { return .wrongPassword }
         return BecomeFailure.classify(text, method: become?.method ?? .sudo)

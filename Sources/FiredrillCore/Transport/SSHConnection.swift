@@ -522,7 +522,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         // apart from the command's output (`BecomeExchange`).
         // Without become, the same reading finds the command's first line after whatever the
         // login itself printed on stderr (a shell start-up file that talks).
-        var sudo = BecomeExchange(become: become, password: credentials.becomePassword)
+        var sudo = BecomeExchange(become: become, password: credentials.becomePassword, loginIsRoot: user == "root")
         let sent = become == nil ? command : sudo.wrap(tag == nil ? "echo \(RemoteCommand.pgidMarker)$$ >&2; " + command : command)
         let start = ContinuousClock.now
         let openDeadline = start + openWithin
@@ -566,6 +566,8 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         var stdout = CapturedOutput(), stderr = CapturedOutput()
         var stderrHead: [UInt8] = []
         var headDone = tag == nil && become == nil
+        // When su's output last grew (its prompt is answered once it has stayed quiet).
+        var headGrewAt = ContinuousClock.now
         var pgid: Int32?
         let endDeadline = start + endWithin
         var timedOut = false
@@ -590,6 +592,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
                         }
                         else {
                             stderrHead.append(contentsOf: chunk)
+                            headGrewAt = .now
                             switch sudo.read(&stderrHead) {
                             case .waiting: continue
                             case let .answer(bytes):
@@ -629,10 +632,25 @@ public final class SSHConnection: Transport, @unchecked Sendable {
                     }
                 }
             }
+            // su's prompt: a line ending in a colon, after which nothing more came.
+            if !headDone, become?.method == .su, !stderrHead.isEmpty, ContinuousClock.now - headGrewAt >= BecomeExchange.suQuiet {
+                switch sudo.settle(&stderrHead) {
+                case let .answer(bytes):
+                    headGrewAt = .now
+                    do throws(TransportError) { try writeInput(ch, bytes, deadline: openDeadline) } catch {
+                        abandonSession(); throw error
+                    }
+                case let .refused(failure):
+                    _ = libssh2_channel_free(ch); freed = true
+                    throw becomeError(failure, become: become!)
+                case .waiting, .started:
+                    break
+                }
+            }
             if libssh2_channel_eof(ch) == 1 {
-                // sudo ended without starting the command: what it said is why.
+                // sudo or su ended without starting the command: what it said is why.
                 if let become, !headDone {
-                    throw becomeError(sudo.failure(said: stderrHead), become: become)
+                    throw becomeError(sudo.failure(said: stderrHead, stdout: stdout.bytes), become: become)
                 }
                 break
             }

@@ -105,6 +105,19 @@ import Testing
         ("become_method: su", "become_flags: \"-c id\"", "has '-c', which Firedrill sets itself for su"),
         ("become_method: sudo", "become_flags: \"-s /bin/sh\"", "has '-s', which Firedrill sets itself for sudo"),
         ("become_method: su", "become_flags: \"--pty\"", "has '--pty', which Firedrill sets itself for su"),
+        // As getopt reads them: bundled short options, long ones by prefix, values skipped.
+        ("become_method: sudo", "become_flags: \"-Hi\"", "has '-Hi', which Firedrill sets itself for sudo"),
+        ("become_method: sudo", "become_flags: \"-E -g wheel\"", nil),
+        ("become_method: su", "become_flags: \"--pt\"", "has '--pt', which Firedrill sets itself for su"),
+        ("become_method: su", "become_flags: \"--comm=id\"", "has '--comm=id', which Firedrill sets itself for su"),
+        ("become_method: su", "become_flags: \"-lc id\"", "has '-lc', which Firedrill sets itself for su"),
+        ("become_method: su", "become_flags: \"--shell /bin/sh -\"", nil),
+        // A bare word is a user to su, a command to sudo; an option at the end takes the next word.
+        ("become_method: su", "become_flags: fd-deploy", "has 'fd-deploy', which is not an option: su would take it as the user to become"),
+        ("become_method: su", "become_flags: 42", "has '42', which is not an option"),
+        ("become_method: su", "become_flags: \"-- x\"", "has '--', which is not an option"),
+        ("become_method: sudo", "become_flags: \"id\"", "sudo would run it as the command"),
+        ("become_method: su", "become_flags: \"-s\"", "has '-s', whose value is missing"),
     ] as [(String, String, String?)])
     func flagsAreCheckedForTheMethodTheyGoWith(_ method: String, _ flags: String, _ message: String?) throws {
         // The method on the playbook, the flags on the step: the error points at the flags.
@@ -119,12 +132,24 @@ import Testing
         guard let message else {
             #expect(errors.isEmpty, "\(errors.messages)")
             let (p, _) = plan(text)
-            #expect(p?.steps.first?.commands.first?.become?.method == .su)
+            #expect(p?.steps.first?.commands.first?.become?.method.rawValue == method.split(separator: " ").last.map(String.init))
             return
         }
         let e = try #require(errors.first(containing: message), "\(errors.messages)")
         let written = text.components(separatedBy: "\n").firstIndex { $0.contains(flags) }.map { $0 + 1 }
         #expect(e.location?.line == written)
+    }
+
+    /// SSH carries a command as a C string: a NUL would break the connection when sent.
+    @Test func aCommandWithANULIsRefusedWhereItIsWritten() throws {
+        let text = playbook(steps: """
+          - name: Stop
+            on: db1
+            run: "echo a\\0b"
+        """)
+        let errors = diagnose(text).filter { $0.severity == .error }
+        let e = try #require(errors.first(containing: "NUL character"), "\(errors.messages)")
+        #expect(e.location?.line == text.components(separatedBy: "\n").firstIndex { $0.contains("echo a") }.map { $0 + 1 })
     }
 
     @Test func aManualStepCannotBecome() {

@@ -62,16 +62,21 @@ import Testing
 
     // su: PAM's prompt, which Firedrill cannot choose.
 
-    func suExchange(password: String? = "pw") -> BecomeExchange {
-        BecomeExchange(become: Become(user: "postgres", method: .su), password: password.map(Secret.init), nonce: "n1")
+    func suExchange(password: String? = "pw", root: Bool = false) -> BecomeExchange {
+        BecomeExchange(become: Become(user: "postgres", method: .su), password: password.map(Secret.init), nonce: "n1", loginIsRoot: root)
     }
 
+    /// su's prompt is answered only once the output has stayed quiet (`settle`, called by the
+    /// transport after `suQuiet`), never from a read that merely stopped at a colon.
     @Test(arguments: ["Password: ", "Passwort: ", "Mot de passe : ", "パスワード：", "Password:"])
     func suPromptIsAnsweredOnceInAnyLanguage(_ prompt: String) {
         var e = suExchange()
         var head: [UInt8] = []
         #expect(feed(&e, &head, String(prompt.prefix(3))) == .waiting)
-        #expect(feed(&e, &head, String(prompt.dropFirst(3))) == .answer(Array("pw\n".utf8)))
+        #expect(e.settle(&head) == .waiting, "no colon yet")
+        #expect(feed(&e, &head, String(prompt.dropFirst(3))) == .waiting, "not answered on arrival")
+        #expect(e.settle(&head) == .answer(Array("pw\n".utf8)))
+        #expect(e.settle(&head) == .waiting, "answered once")
         #expect(feed(&e, &head, "FIREDRILL-PGID=9\n") == .started)
         #expect(e.preamble.isEmpty)
     }
@@ -79,24 +84,33 @@ import Testing
     @Test func suWithoutAPasswordIsRefusedAtItsPrompt() {
         var e = suExchange(password: nil)
         var head: [UInt8] = []
-        #expect(feed(&e, &head, "Password: ") == .refused(.passwordRequired))
+        _ = feed(&e, &head, "Password: ")
+        #expect(e.settle(&head) == .refused(.passwordRequired))
     }
 
     /// su's complaint ends in a colon too, and a command's own question after it started must
-    /// never be answered with the password.
-    @Test func suOnlyAnswersBeforeTheCommandStarts() {
+    /// never be answered with the password; su run by root asks nothing, so a root login
+    /// answers nothing (a target's start-up file that asks would get the password).
+    @Test func suOnlyAnswersBeforeTheCommandStartsAndNeverForRoot() {
         var e = suExchange()
         var head: [UInt8] = []
         #expect(feed(&e, &head, "su: ") == .waiting)
+        #expect(e.settle(&head) == .waiting, "su's own complaint is not a prompt")
         #expect(feed(&e, &head, "warning: locale not set\n") == .waiting)
         #expect(feed(&e, &head, "FIREDRILL-PGID=9\nEnter the code:") == .started)
-        var root = suExchange()
+        var root = suExchange(root: true)
         var head2: [UInt8] = []
-        #expect(feed(&root, &head2, "FIREDRILL-PGID=9\nPassword: ") == .started, "root's su asks nothing; the command's prompt is its own")
+        #expect(feed(&root, &head2, "Token: ") == .waiting)
+        #expect(root.settle(&head2) == .waiting, "a root login never answers")
         var done = suExchange()
         var head3: [UInt8] = []
         _ = feed(&done, &head3, "Password: ")
+        _ = done.settle(&head3)
         #expect(done.failure(said: Array("su: Authentication failure\n".utf8)) == .wrongPassword)
+        // nologin says so on standard output, after su accepted the password.
+        #expect(done.failure(said: [], stdout: Array("This account is currently not available.\n".utf8)) == .noShell)
+        #expect(BecomeFailure.noShell.explain(login: "guest", host: "db1", become: Become(user: "www", method: .su)).message
+                    == "guest cannot su to www on db1: www's shell runs no command (nologin)")
     }
 
     @Test(arguments: [
@@ -132,7 +146,7 @@ import Testing
         }
         #expect(BecomeFailure.passwordRequired.explain(login: "deploy", host: "db2", become: Become()).message == "deploy cannot sudo on db2: a password is required")
         let su = Become(user: "postgres", method: .su)
-        for f in [BecomeFailure.passwordRequired, .wrongPassword, .notAllowed("x"), .requiresTTY, .notInstalled, .other("y")] {
+        for f in [BecomeFailure.passwordRequired, .wrongPassword, .notAllowed("x"), .requiresTTY, .notInstalled, .noShell, .other("y")] {
             let (message, hint) = f.explain(login: "deploy", host: "db2", become: su)
             #expect(message.contains("db2") && message.contains("su") && !message.contains("sudo") && !hint.isEmpty, "\(message)")
         }
