@@ -11,7 +11,7 @@ struct LabCommand: ParsableCommand {
           firedrill lab up && firedrill ping all -i .firedrill-lab/inventory.yml && firedrill lab down
           firedrill lab up --fleet --bastion --latency 40ms   # sudo, a jump host, a slow link
         """,
-        subcommands: [LabUp.self, LabDown.self, LabStatus.self, LabServe.self, LabRelayCommand.self]
+        subcommands: [LabUp.self, LabDown.self, LabStatus.self, LabBackup.self, LabServe.self, LabRelayCommand.self]
     )
 }
 
@@ -77,6 +77,24 @@ struct LabUp: ParsableCommand {
         if state.fleet == true {
             Terminal.out("login users: fd-deploy (sudo with a password), fd-ops on app hosts (sudo without)\nbecome password: \(options.lab.becomePasswordPath) (pass -K, or --become-password-file \(options.lab.becomePasswordPath))\n")
         }
+    }
+}
+
+struct LabBackup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Back up the lab's EHR database (pg_dump) for the restore drill (needs `lab up --postgres`).",
+        discussion: "Writes DIR's backup folder (the inventory's backup_dir): ehr-TIME.dump and the known table's rows and checksum beside it (ehr-TIME.manifest); ehr-latest.dump and ehr-latest.manifest point at the newest. Run it on a schedule (cron, a systemd timer) as a site would; `lab up --postgres` takes the first.")
+    @OptionGroup var options: LabOptions
+    func run() throws {
+        guard let state = options.lab.state() else {
+            throw ValidationError("no lab in \(options.lab.directory): start one with `firedrill lab up --postgres --dir \(options.dir)`")
+        }
+        guard let pg = state.postgres else {
+            throw ValidationError("the lab in \(options.lab.directory) has no real database: start it with `firedrill lab up --postgres`")
+        }
+        let name = try pg.backup()
+        Terminal.out("backup: \(pg.backups)/\(name)\n")
     }
 }
 

@@ -99,6 +99,65 @@ import Testing
         try Self.expectOriginalRoles(lab, "after restore")
     }
 
+    /// The runner is killed (SIGKILL) once the primary was stopped (the promotion may or may
+    /// not have begun): `--resume` runs restore, and the servers end as they began.
+    @Test func aRunnerKilledMidFailoverIsResumedToTheSameEndState() throws {
+        let lab = try TestLab.start(hosts: 2, postgres: true)
+        defer { lab.stop() }
+        let runs = "\(lab.dir)/runs"
+        let runner = try Firedrill.start(["run", "Playbooks/ehr-db-failover.yml", "-i", lab.inventory, "--yes", "--manual=pass",
+                                          "--output", "plain", "--runs-dir", runs])
+        #expect(DrillScenarioTests.waitForEvent(in: runs, while: runner) { $0.event == .stepFinished && $0.step == "failover.1" })
+        kill(runner.process.processIdentifier, SIGKILL)
+        _ = runner.wait()
+        #expect(LabPostgres.role(of: try #require(lab.lab.state()?.postgres?.servers.first)) == .stopped, "db1 was stopped")
+        let (id, _) = DrillScenarioTests.journal(runs)
+        let resumed = try Firedrill.run(["run", "--resume", id ?? "", "--yes", "--manual=pass", "--output", "plain", "--runs-dir", runs])
+        #expect(resumed.status == 1 && resumed.stdout.contains("restore  completed"), "\(resumed.stdout)\(resumed.stderr)")
+        try Self.expectOriginalRoles(lab, "after the resumed restore")
+    }
+
+    /// The ransomware case: the latest backup is restored into a scratch instance on the
+    /// isolated host and proven whole (rows and checksum as recorded at backup time), the
+    /// restore time is the RTO, and the scratch instance is dropped. A damaged backup and one
+    /// older than the RPO each fail the drill with the reason.
+    @Test func theBackupDrillRestoresTheLatestBackupAndFailsOnADamagedOrOldOne() throws {
+        let lab = try TestLab.start(hosts: 4, postgres: true)
+        defer { lab.stop() }
+        let pg = try #require(lab.lab.state()?.postgres)
+        let runs = "\(lab.dir)/runs"
+        func drill() throws -> Firedrill.Result {
+            try Firedrill.run(["run", "Playbooks/ehr-restore-from-backup.yml", "-i", lab.inventory, "--yes", "--output", "plain", "--runs-dir", runs])
+        }
+        // A backup taken now (as a site's schedule would), then the drill.
+        let backup = try Firedrill.run(["lab", "backup", "--dir", lab.dir])
+        #expect(backup.status == 0 && backup.stdout.contains("backup: \(pg.backups)/ehr-"), "\(backup.stdout)\(backup.stderr)")
+        let ok = try drill()
+        #expect(ok.status == 0 && ok.stdout.contains("Drill PASSED") && ok.stdout.contains("RTO "), "\(ok.stdout)\(ok.stderr)")
+        let (_, events) = DrillScenarioTests.journal(runs)
+        #expect(events.contains { $0.event == .checkResult && $0.check?.hasPrefix("scratch_integrity") == true && $0.met == true })
+        #expect(events.contains { $0.event == .rto && $0.seconds != nil })
+        #expect(!FileManager.default.fileExists(atPath: pg.scratchData), "the scratch instance was dropped")
+        #expect(BecomeCLITests.processes(matching: pg.scratchData).isEmpty)
+
+        let latest = "\(pg.backups)/" + (try FileManager.default.destinationOfSymbolicLink(atPath: "\(pg.backups)/ehr-latest.dump"))
+        let good = try Data(contentsOf: URL(fileURLWithPath: latest))
+        // Damaged: 64 bytes flipped in the middle of the dump.
+        var bad = good
+        for i in (bad.count / 2)..<(bad.count / 2 + 64) { bad[i] ^= 0xff }
+        try bad.write(to: URL(fileURLWithPath: latest))
+        let damaged = try drill()
+        #expect(damaged.status == 1 && damaged.stdout.contains("Restore the backup into a scratch instance") && damaged.stdout.contains("pg_restore: error"),
+                "\(damaged.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: pg.scratchData), "dropped after a failed restore too")
+        // Whole again, but three days old (the link is new: its target's age counts).
+        try good.write(to: URL(fileURLWithPath: latest))
+        let old = Date().addingTimeInterval(-3 * 86_400)
+        try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: latest)
+        let stale = try drill()
+        #expect(stale.status == 1 && stale.stdout.contains("backup_fresh") && stale.stdout.contains("older than 1d"), "\(stale.stdout)")
+    }
+
     @Test func postgresNeedsTheDatabaseHostsAndNoBastion() throws {
         for (args, says) in [(["--hosts", "1"], "--postgres needs the hosts db1 and db2"),
                              (["--bastion"], "--postgres and --bastion together are not supported yet")] {

@@ -79,7 +79,8 @@ import FiredrillBench
             try base.replacingOccurrences(of: line, with: schedule).write(toFile: pb, atomically: true, encoding: .utf8)
             let r = try Firedrill.run(["validate", pb])
             #expect(r.status == 2 && r.stderr.contains(says) && r.stderr.contains(hint), "\(schedule): \(r.stderr)")
-            #expect(r.stderr.contains("pb.yml:10:"), "names the line: \(r.stderr)")
+            let written = base.components(separatedBy: "\n").firstIndex { $0.hasPrefix("schedule:") }.map { $0 + 1 } ?? 0
+            #expect(r.stderr.contains("pb.yml:\(written):"), "names the line: \(r.stderr)")
         }
         let bad = try Firedrill.run(["due", "--dir", "Playbooks", "--run"])
         #expect(bad.status == 2 && bad.stderr.contains("--yes"))

@@ -187,7 +187,9 @@ public struct CheckRunner: Sendable {
 
     func fileAge(_ f: FileAgeCheck, path: String, on t: any Transport, timeout: Duration) async throws -> CheckOutcome {
         let q = ShellQuoting.quote(path)
-        let r = try await t.run("stat -c %Y \(q) && date +%s", timeout: timeout)
+        // The file's own age, through symlinks: a `latest` link to the newest backup is as old
+        // as that backup, not as the link (-L).
+        let r = try await t.run("stat -L -c %Y \(q) && date +%s", timeout: timeout)
         let lines = r.stdout.text.split(separator: "\n").compactMap { Int($0) }
         guard r.succeeded, lines.count == 2 else {
             let why = r.stderr.text.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -398,6 +398,10 @@ public struct Lab: Sendable {
         }
         if state.hosts.contains(where: { $0.name == "app2" }) {
             yml += "    bca:\n      hosts:\n        app2: { bca_dir: \(directory)/hosts/app2/srv/bca }\n"
+            // The restore drill's isolated host: the backups, and where a scratch instance may run.
+            if let pg = state.postgres {
+                yml += "    backup_restore:\n      hosts:\n        app2: { pg_bin: \(pg.bin), backup_dir: \(pg.backups), scratch_data: \(pg.scratchData), scratch_port: \(pg.scratchPort) }\n"
+            }
         }
         let nodes = state.hosts.filter { !Self.defaultHostNames.contains($0.name) }
         if !nodes.isEmpty {

@@ -29,6 +29,11 @@ public struct LabPostgres: Sendable, Codable, Equatable {
     public var bin: String
     public var version: String
     public var servers: [Server]
+    /// Where backups go (`lab backup`), and the scratch instance a restore drill may start.
+    public var backups: String { "\(root)/backups" }
+    public var scratchData: String { "\(root)/scratch" }
+    /// The port the scratch instance of a restore drill listens on (chosen at `lab up`).
+    public var scratchPort: Int = 0
 
     /// The database the examples drill: `drill_marker` (RPO markers) and `medication_orders`.
     public static let database = "ehr"
@@ -141,6 +146,13 @@ public struct LabPostgres: Sendable, Codable, Equatable {
             usleep(50_000)
         }
         progress("PostgreSQL \(version) standby for \(standby) on 127.0.0.1:\(second.port), streaming from \(primary)")
+        guard mkdir(pg.backups, 0o700) == 0, chown(pg.backups, uid, gid) == 0 else {
+            throw Lab.Failure(message: "cannot create \(pg.backups): \(String(cString: strerror(errno)))")
+        }
+        pg.scratchPort = try Lab.freePort()
+        try save(pg)
+        let backup = try pg.backup()
+        progress("backup \(backup) in \(pg.backups)")
         return pg
     }
 
@@ -159,6 +171,42 @@ public struct LabPostgres: Sendable, Codable, Equatable {
                 if !log.contains("Address already in use") || attempt == 3 { throw error }
             }
         }
+    }
+
+    // MARK: - backups
+
+    /// The known table's fingerprint, `ROWS:MD5`: what a restore is checked against.
+    public static let fingerprintSQL = "SELECT count(*) || ':' || md5(string_agg(id || '|' || patient || '|' || drug || '|' || dose, ',' ORDER BY id)) FROM medication_orders"
+
+    /// Takes a backup of the EHR database from the current primary (`pg_dump -Fc`) into
+    /// `backups/ehr-TIME.dump`, with the known table's fingerprint beside it
+    /// (`ehr-TIME.manifest`); `ehr-latest.dump` and `ehr-latest.manifest` then point at them.
+    /// Returns the dump's file name.
+    @discardableResult
+    public func backup() throws -> String {
+        guard let primary = servers.first(where: { Self.role(of: $0) == .primary }) else {
+            throw Lab.Failure(message: "no PostgreSQL server of the lab accepts writes: nothing to back up", hint: "see `firedrill lab status`")
+        }
+        var now = time(nil)
+        var tmv = tm()
+        gmtime_r(&now, &tmv)
+        var buf = [CChar](repeating: 0, count: 32)
+        strftime(&buf, buf.count, "%Y%m%dT%H%M%SZ", &tmv)
+        let stamp = String(cString: buf)
+        let name = "ehr-\(stamp).dump"
+        // The fingerprint before the dump: nothing writes the known table while the lab runs.
+        let fingerprint = try query(primary, Self.fingerprintSQL, database: Self.database)
+        try asPostgres(["\(bin)/pg_dump", "-Fc", "-h", "127.0.0.1", "-p", String(primary.port), "-U", Self.user, "-d", Self.database,
+                        "-f", "\(backups)/\(name)"], what: "pg_dump of \(primary.name)")
+        try writeAsPostgres("\(backups)/ehr-\(stamp).manifest", fingerprint + "\n")
+        for (link, target) in [("ehr-latest.dump", name), ("ehr-latest.manifest", "ehr-\(stamp).manifest")] {
+            let staged = "\(backups)/.\(link).new"
+            unlink(staged)
+            guard symlink(target, staged) == 0, rename(staged, "\(backups)/\(link)") == 0 else {
+                throw Lab.Failure(message: "cannot point \(backups)/\(link) at \(target): \(String(cString: strerror(errno)))")
+            }
+        }
+        return name
     }
 
     // MARK: - what the servers are doing
@@ -224,7 +272,9 @@ public struct LabPostgres: Sendable, Codable, Equatable {
     /// it under another PID) — politely, then by SIGKILL — removes a System V segment it left,
     /// and the servers' folder.
     func stop() {
-        for s in servers {
+        // A restore drill's scratch instance, if one was left running.
+        let scratch = Server(name: "scratch", port: scratchPort, data: scratchData, log: "")
+        for s in servers + [scratch] {
             guard let pid = Self.postmaster(of: s) else { continue }
             let key = Self.shmKey(of: s)
             _ = try? asPostgres(["\(bin)/pg_ctl", "-D", s.data, "stop", "-m", "fast", "-w", "-t", "15"], what: "stopping \(s.name)")
