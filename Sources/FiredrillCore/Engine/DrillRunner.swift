@@ -37,6 +37,9 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
     /// are written, the one interpreter of them.
     private var record: DrillRecord
     private var stepStarts: [StepRef: Duration] = [:]
+    /// Hosts a failover command was sent to (not an on_failure hook's, which looks, not changes):
+    /// an `only_touched` restore step runs on these alone (from the journal, on a resume).
+    private var touchedHosts: Set<String> = []
 
     public init(plan: Plan, environment: DrillEnvironment, journal: any JournalWriter, observer: any DrillObserver, options: RunOptions,
                 resuming: ResumePoint? = nil, clock: C, wallClock: @escaping @Sendable () -> Date = { Date() },
@@ -56,6 +59,7 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
         let shape = Machine.Shape(plan)
         if let r = resuming {
             machine = Machine(resuming: shape, touched: r.touched, restoredBefore: r.restoredBefore, leftovers: r.leftovers)
+            touchedHosts = r.touchedHosts
         } else {
             machine = Machine(shape: shape)
         }
@@ -413,9 +417,14 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
         let step = plannedStep(ref)
         let at = now
         stepStarts[ref] = at
-        await log(.stepStarted(.init(phase: ref.phase, step: step.id, name: step.name,
-                                     detail: step.kind == .manual ? "manual" : step.hosts.isEmpty ? "on no host" : "on \(step.hosts.joined(separator: ", "))",
-                                     spec: StepSpec(step))), at: at)
+        var detail = step.kind == .manual ? "manual" : step.hosts.isEmpty ? "on no host" : "on \(step.hosts.joined(separator: ", "))"
+        if step.onlyTouched {
+            // A rollback of what a staged failover touched: the other hosts never changed.
+            let touched = step.hosts.filter(touchedHosts.contains)
+            detail = touched.isEmpty ? "on no host: the failover touched none of \(step.hosts.joined(separator: ", "))"
+                : "on \(touched.joined(separator: ", ")) (only the hosts the failover touched; \(step.hosts.count - touched.count) of \(step.hosts.count) untouched)"
+        }
+        await log(.stepStarted(.init(phase: ref.phase, step: step.id, name: step.name, detail: detail, spec: StepSpec(step))), at: at)
         return at
     }
 
@@ -435,7 +444,9 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
         let step = plannedStep(ref)
         let batches = step.batches.filter { !$0.isEmpty }
         guard batch < batches.count else { return 0 }
-        let results = await inParallel(batches[batch], limit: options.forks) { host in
+        // A rollback of what a staged failover touched: the other hosts never changed.
+        let hosts = step.onlyTouched ? batches[batch].filter(touchedHosts.contains) : batches[batch]
+        let results = await inParallel(hosts, limit: options.forks) { host in
             await self.command(ref, step, host: host)
         }
         return results.filter { !$0 }.count
@@ -466,6 +477,7 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
         if case let .notSent(why) = machine.commandJournaled(ref, journaled: journaled) {
             return await notSent(why)
         }
+        if case .failover = ref { touchedHosts.insert(host) }
         let transport = await environment.hosts.transport(for: host)
         let running = RunningEvent()
         let pauseMark = environment.pauses.mark()
@@ -565,9 +577,20 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
         let step = plannedStep(ref)
         guard let v = step.verify else { return now }
         let phase = ref.phase
-        let checks = v.up.map { ($0, Expect.up) } + v.down.map { ($0, Expect.down) }
+        var checks = v.up.map { ($0, Expect.up) } + v.down.map { ($0, Expect.down) }
+        // After batch N of a staged step: the checks of the hosts reached so far (and those tied
+        // to no host of the step), not of hosts whose turn has not come.
+        var scope = ""
+        if let through = machine.verifyCovers(ref) {
+            let batches = step.batches.filter { !$0.isEmpty }
+            let stepHosts = Set(step.hosts), reached = Set(batches.prefix(through + 1).joined())
+            checks = checks.filter { pair in [pair.0.host, pair.0.from].compactMap { $0 }.allSatisfy { !stepHosts.contains($0) || reached.contains($0) } }
+            scope = "after batch \(through + 1) of \(batches.count) (\(reached.count) of \(stepHosts.count) hosts); "
+        } else if step.batches.filter({ !$0.isEmpty }).count > 1 {
+            scope = "after the last batch; "
+        }
         await log(.verifyStarted(.init(phase: phase, step: step.id,
-                                       detail: "up: \(v.up.map(\.label).joined(separator: ", ")); down: \(v.down.map(\.label).joined(separator: ", ")); "
+                                       detail: scope + "up: \(checks.filter { $0.1 == .up }.map(\.0.label).joined(separator: ", ")); down: \(checks.filter { $0.1 == .down }.map(\.0.label).joined(separator: ", ")); "
                                            + "hold \(v.hold.duration.formatted) within \(v.within.duration.formatted)")))
         let start = now
         // A sample starting more than 1 s late, one the controller stopped running around (the

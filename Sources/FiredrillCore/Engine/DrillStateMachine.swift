@@ -245,6 +245,8 @@ public struct DrillStateMachine: Sendable, Equatable {
     /// Restore steps that passed before a resume: not repeated.
     let restoredBefore: Set<Int>
     private var failedHosts: [StepRef: Int] = [:]
+    /// A staged step whose verify after batch N (the value) is running or next.
+    private var verifyingBatch: [StepRef: Int] = [:]
     private var restoreStatus: RestoreStatus?
     /// Commands to stop (if they still run) before restore starts or ends.
     private var leftovers: [Leftover]
@@ -372,9 +374,22 @@ public struct DrillStateMachine: Sendable, Equatable {
         failedHosts[ref] = total
         // Ansible's rule: the step fails when more than max_fail_percentage of its hosts failed.
         if total > 0, total * 100 > step.maxFailPercentage * step.hostCount { return .finishStep(ref, .failed) }
-        if batch + 1 < step.batches.count { return .runBatch(ref, batch: batch + 1) }
+        if batch + 1 < step.batches.count {
+            // A staged step is verified after each batch, on what it touched so far: a batch that
+            // breaks the service halts the step before the next batch starts.
+            if step.verify {
+                verifyingBatch[ref] = batch
+                return .verify(ref)
+            }
+            return .runBatch(ref, batch: batch + 1)
+        }
+        verifyingBatch[ref] = nil
         return step.verify ? .verify(ref) : .finishStep(ref, .passed)
     }
+
+    /// The batches a verify about to run covers: `0...N` after batch N of a staged step, nil
+    /// when it covers all of the step's hosts.
+    public func verifyCovers(_ ref: StepRef) -> Int? { verifyingBatch[ref] }
 
     public mutating func operatorAnswered(_ ref: StepRef, _ answer: ManualAnswer) -> Action {
         if stepStopped(ref) { return .finishStep(ref, .interrupted) }
@@ -388,7 +403,9 @@ public struct DrillStateMachine: Sendable, Equatable {
     /// that held (RTO ends there), when it held.
     public mutating func verifyFinished(_ ref: StepRef, heldSince: Duration?) -> Action {
         if stepStopped(ref) { return .finishStep(ref, .interrupted) }
-        guard let heldSince else { return .finishStep(ref, .failed) }
+        guard let heldSince else { verifyingBatch[ref] = nil; return .finishStep(ref, .failed) }
+        // A batch of a staged step held: the next batch.
+        if let batch = verifyingBatch.removeValue(forKey: ref) { return .runBatch(ref, batch: batch + 1) }
         // RTO: from the start of the first disruptive step to the first sample of the run that
         // held, in the first failover step whose verify shows the service answering (`up`).
         if case .failover = ref, step(ref).verifiesUp, !rtoRecorded, !failoverSkipped, let d = disruptionAt {

@@ -45,6 +45,14 @@ public struct ResumePoint: Sendable {
         }
     }
 
+    /// The hosts failover commands went to (an `only_touched` restore step runs on these alone;
+    /// an on_failure hook looks, it does not change).
+    public var touchedHosts: Set<String> {
+        Set(record.steps.filter { $0.phase == .failover }.flatMap { s in
+            s.commands.filter { $0.started && $0.failure != .notSent }.map(\.host)
+        })
+    }
+
     /// Indexes of the restore steps that passed (not repeated).
     public var restoredBefore: Set<Int> {
         Set(record.steps.compactMap { s -> Int? in

@@ -270,6 +270,8 @@ public struct Lab: Sendable {
         case "dns1", "dns2": files = ["pdns": "running"]
         default: files = ["app": "running"]
         }
+        // Every host runs the endpoint agent (servers too, as fleets hit by a bad update did).
+        files["agent-version"] = "7.10"
         for (k, v) in files { try (v + "\n").write(toFile: "\(dir)/state/\(k)", atomically: true, encoding: .utf8) }
         if name == "app2" {
             try FileManager.default.createDirectory(atPath: "\(dir)/srv/bca", withIntermediateDirectories: true)

@@ -63,6 +63,22 @@ enum LabShims {
         out="${2:?usage: bca-export --out FILE}"; mkdir -p "$(dirname "$out")"
         printf 'medication list exported %s\\n' "$(date -u +%FT%TZ)" > "$out"
         """,
+        "endpoint-agent": common + """
+        # The endpoint security agent (simulated): endpoint-agent version | install VERSION | health
+        case "${1:-}" in
+          version) cat "$STATE/agent-version" 2>/dev/null || echo none ;;
+          install)
+            v="${2:?usage: endpoint-agent install VERSION}"
+            delay "endpoint-agent"; fail_if "endpoint-agent-install-$v"
+            echo "$v" > "$STATE/agent-version"; echo "agent $v installed on $FIREDRILL_LAB_HOST" ;;
+          health)
+            # A host whose knob names the installed version as bad crashes with it (the CrowdStrike case).
+            v="$(cat "$STATE/agent-version" 2>/dev/null || echo none)"
+            if [ -f "$STATE/agent-crashes-$v" ]; then echo "agent $v crashed on $FIREDRILL_LAB_HOST" >&2; exit 1; fi
+            echo "agent $v healthy" ;;
+          *) echo "usage: endpoint-agent version|install VERSION|health" >&2; exit 2 ;;
+        esac
+        """,
         "journalctl": common + """
         echo "-- lab journal for $FIREDRILL_LAB_HOST: no entries --"
         """,

@@ -13,7 +13,7 @@ public struct PlaybookLoader {
     static let topKeys = ["name", "service", "criticality", "owner", "scenario", "exercise", "schedule", "objectives",
                           "inventory", "vars", "secrets", "include", "checks", "steady_state", "data_check", "steps", "restore",
                           "description"] + becomeKeys
-    static let stepKeys = ["name", "on", "run", "manual", "timeout", "serial", "max_fail_percentage", "verify", "on_failure", "disruptive"] + becomeKeys
+    static let stepKeys = ["name", "on", "run", "manual", "timeout", "serial", "max_fail_percentage", "verify", "on_failure", "disruptive", "only_touched"] + becomeKeys
     static let checkCommonKeys = ["timeout", "on", "targets"] + becomeKeys
     static let becomeKeys = ["become", "become_user", "become_method", "become_flags"]
 
@@ -421,10 +421,21 @@ public struct PlaybookLoader {
         }
         let timeout = m["timeout"].flatMap { reader.duration($0, "timeout") } ?? Step.defaultTimeout
         var serial: Serial?
-        if let s = m["serial"], let text = reader.string(s, "serial") {
-            if text.hasSuffix("%"), let p = Int(text.dropLast()), (1...100).contains(p) { serial = .percent(p) }
-            else if let n = Int(text), n >= 1 { serial = .count(n) }
-            else { reader.error("serial must be a count (e.g. 2) or a percentage (e.g. 25%), found '\(text)'", at: s) }
+        if let s = m["serial"] {
+            func size(_ node: YAMLNode) -> Serial? {
+                guard let text = reader.string(node, "serial") else { return nil }
+                if text.hasSuffix("%"), let p = Int(text.dropLast()), (1...100).contains(p) { return .percent(p) }
+                if let n = Int(text), n >= 1 { return .count(n) }
+                reader.error("serial must be a count (e.g. 2), a percentage (e.g. 25%) or a list of them (e.g. [1, 25%, 100%]), found '\(text)'", at: node)
+                return nil
+            }
+            if case let .sequence(items) = s.kind {
+                if items.isEmpty { reader.error("serial is an empty list", at: s, hint: "e.g. serial: [1, 25%, 100%]") }
+                let sizes = items.compactMap(size)
+                if sizes.count == items.count, !sizes.isEmpty { serial = .list(sizes) }
+            } else {
+                serial = size(s)
+            }
         }
         let maxFail = m["max_fail_percentage"].flatMap { reader.int($0, "max_fail_percentage", range: 0...100) } ?? 0
         var verify: Verify?
@@ -455,6 +466,15 @@ public struct PlaybookLoader {
         var step = Step(name: name, location: node.location, action: action, timeout: timeout, serial: serial,
                         maxFailPercentage: maxFail, verify: verify, onFailure: onFailure, disruptive: disruptive)
         step.become = readBecome(m, &reader)
+        if let n = m["only_touched"], let b = reader.bool(n, "only_touched") {
+            if section != "restore" {
+                reader.error("only_touched is for restore steps: it runs a step only on the hosts the failover touched", at: n,
+                             hint: "move the step under restore:, or remove only_touched")
+            } else if case .manual = action {
+                reader.error("only_touched is for a step with 'on:' hosts, not a manual one", at: n)
+            }
+            step.onlyTouched = b
+        }
         if case .manual = action, !step.become.isEmpty, let first = Self.becomeKeys.compactMap({ m[$0] }).first {
             reader.error("manual step '\(name.value)' cannot have become: the operator does it", at: first, hint: "remove the become keys from this step")
         }

@@ -14,6 +14,9 @@ public struct Step: Sendable, Equatable {
     public var disruptive: Bool
     /// The step's own `become*` keys (over the playbook's and the host's).
     public var become = BecomeSetting()
+    /// A restore step that runs only on the hosts the failover touched (`only_touched: true`):
+    /// a staged rollout rolls back exactly the batches that ran.
+    public var onlyTouched = false
 
     public static let defaultTimeout: Duration = .seconds(300)
 
@@ -28,23 +31,42 @@ public struct Step: Sendable, Equatable {
     }
 }
 
-/// `serial:` — run a step's hosts in batches of a count or a percentage of them.
+/// `serial:` — run a step's hosts in batches: a count, a percentage of them, or a list of those
+/// (`[1, 25%, 100%]`: a canary, then a quarter, then the rest), the last size repeating until
+/// every host had its turn, as Ansible reads it.
 public enum Serial: Sendable, Equatable, CustomStringConvertible {
     case count(Int)
     case percent(Int)
+    indirect case list([Serial])
 
-    /// Batch sizes for `hostCount` hosts, as Ansible computes them.
+    /// The size of one batch of `hostCount` hosts (a percentage of them all, at least 1).
     public func batchSize(of hostCount: Int) -> Int {
         switch self {
         case let .count(n): return max(1, min(n, max(hostCount, 1)))
         case let .percent(p): return max(1, hostCount * p / 100)
+        case let .list(sizes): return sizes.first?.batchSize(of: hostCount) ?? max(hostCount, 1)
         }
+    }
+
+    /// `hosts` cut into batches, in order.
+    public func batches<T>(of hosts: [T]) -> [[T]] {
+        let sizes: [Serial]
+        if case let .list(list) = self { sizes = list.isEmpty ? [.percent(100)] : list } else { sizes = [self] }
+        var out: [[T]] = [], i = 0, k = 0
+        while i < hosts.count {
+            let size = sizes[min(k, sizes.count - 1)].batchSize(of: hosts.count)
+            out.append(Array(hosts[i..<min(i + size, hosts.count)]))
+            i += size
+            k += 1
+        }
+        return out
     }
 
     public var description: String {
         switch self {
         case let .count(n): return "\(n)"
         case let .percent(p): return "\(p)%"
+        case let .list(sizes): return "[" + sizes.map(\.description).joined(separator: ", ") + "]"
         }
     }
 }

@@ -118,10 +118,13 @@ public struct PlannedStep: Sendable, Encodable {
     public var verify: PlannedVerify?
     public var onFailure: [PlannedStep]
     public var worstCase: Seconds
+    /// A restore step run only on the hosts the failover touched.
+    public var onlyTouched = false
 
     enum CodingKeys: String, CodingKey {
         case id, number, name, phase, kind, pattern, instruction, hosts, batches, commands, timeout
         case maxFailPercentage = "max_fail_percentage", disruptive, verify, onFailure = "on_failure", worstCase = "worst_case"
+        case onlyTouched = "only_touched"
     }
 }
 

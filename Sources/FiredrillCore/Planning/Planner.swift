@@ -266,8 +266,7 @@ public struct Planner {
         }
         var batches: [[String]] = []
         if !hostList.isEmpty {
-            let size = step.serial?.batchSize(of: hostList.count) ?? hostList.count
-            batches = stride(from: 0, to: hostList.count, by: size).map { Array(hostList[$0..<min($0 + size, hostList.count)]) }
+            batches = step.serial?.batches(of: hostList) ?? [hostList]
         }
         var verify: PlannedVerify?
         if let v = step.verify {
@@ -280,11 +279,12 @@ public struct Planner {
         }
         // Batches run one after another; a manual step's duration is the operator's and is not counted.
         let commandTime = kind == .manual ? .zero : step.timeout * max(1, batches.count)
-        let worst = commandTime + (step.verify?.within ?? .zero)
+        // In batches, the verify follows each batch.
+        let worst = commandTime + (step.verify?.within ?? .zero) * max(1, batches.count)
         return PlannedStep(id: id, number: number, name: step.name.value, phase: phase, kind: kind, pattern: pattern, instruction: instruction,
                            hosts: hostList, batches: batches, commands: cmds, timeout: Seconds(step.timeout),
                            maxFailPercentage: step.maxFailPercentage, disruptive: step.disruptive, verify: verify,
-                           onFailure: onFailure, worstCase: Seconds(worst))
+                           onFailure: onFailure, worstCase: Seconds(worst), onlyTouched: step.onlyTouched)
     }
 
     // MARK: - Checks

@@ -206,10 +206,12 @@ public struct DrillReport: Sendable, Codable, Equatable {
         public var instruction: String?
         public var manualResult: ManualOutcome?
         public var answeredBy: String?
+        /// A staged step's batches (`serial:`), in order; nil when it ran all at once.
+        public var batches: [[String]]?
 
         enum CodingKeys: String, CodingKey {
             case id, name, phase, kind, pattern, result, detail, startedOffsetMS = "started_offset_ms", durationMS = "duration_ms", hosts, plannedHosts = "planned_hosts", verify
-            case instruction, manualResult = "manual_result", answeredBy = "answered_by"
+            case instruction, manualResult = "manual_result", answeredBy = "answered_by", batches
         }
     }
 
@@ -597,7 +599,8 @@ extension DrillReport {
         return Step(id: s.id, name: s.name, phase: s.phase ?? .failover, kind: s.isManual ? .manual : .command,
                     pattern: s.spec?.pattern, result: StepStatus(s.result), detail: s.detail, startedOffsetMS: s.startedOffsetMS,
                     durationMS: s.durationMS, hosts: hosts, plannedHosts: s.spec?.hosts ?? hosts.map(\.host), verify: verify,
-                    instruction: s.spec?.instruction, manualResult: s.manualResult, answeredBy: s.manualAnsweredBy)
+                    instruction: s.spec?.instruction, manualResult: s.manualResult, answeredBy: s.manualAnsweredBy,
+                    batches: (s.spec?.batches.filter { !$0.isEmpty }).flatMap { $0.count > 1 ? $0 : nil })
     }
 
     static func restore(_ r: DrillRecord) -> Restore {

@@ -72,6 +72,7 @@ struct TimelineSVG {
                 continue
             }
             s += bars(step, y: y)
+            s += batchMarks(step, y: y)
             for a in step.verify?.attemptsSummary ?? [] { s += tickMark(a, y: y) }
             if step.kind == .manual {
                 let a = x(step.startedOffsetMS), b = x((step.startedOffsetMS ?? 0) + (step.durationMS ?? 0))
@@ -91,7 +92,7 @@ struct TimelineSVG {
         s += "</g>"
         s += "<text x=\"\(f(labelWidth))\" y=\"\(f(height - 2))\">time since the run started →</text>"
         s += "</svg><figcaption>Legend: solid bar = command passed on a host; hatched bar = failed; ▮ tick = a verify attempt whose every check met what was expected; ✕ = one that did not; "
-        s += "dashed box = manual step; hatched band = outage window (RTO). Hover a mark for its detail.</figcaption></figure>"
+        s += "dashed box = manual step; numbered bracket = a batch of a staged step; hatched band = outage window (RTO). Hover a mark for its detail.</figcaption></figure>"
         return s
     }
 
@@ -122,6 +123,25 @@ struct TimelineSVG {
         }
         if bad.count > Self.hostRowsMax {
             s += "<text x=\"\(f(x(bad[Self.hostRowsMax].startedOffsetMS)))\" y=\"\(f(y + 28))\">+\(bad.count - Self.hostRowsMax) more failed</text>"
+        }
+        return s
+    }
+
+    /// A staged step's batches: a bracket under the span of each batch's commands, numbered,
+    /// with its hosts and how many failed in its title.
+    func batchMarks(_ step: DrillReport.Step, y: Double) -> String {
+        guard let batches = step.batches, batches.count > 1 else { return "" }
+        var s = ""
+        for (k, batch) in batches.enumerated() {
+            let ran = step.hosts.filter { batch.contains($0.host) && $0.startedOffsetMS != nil }
+            guard let a = ran.compactMap(\.startedOffsetMS).min() else { continue }
+            let b = ran.map { ($0.startedOffsetMS ?? 0) + ($0.durationMS ?? 0) }.max() ?? a
+            let failed = ran.filter { !$0.passed }.count
+            let title = "batch \(k + 1) of \(batches.count): \(batch.count) host\(batch.count == 1 ? "" : "s")"
+                + (failed > 0 ? ", \(failed) failed" : "") + " (\(batch.prefix(8).joined(separator: ", "))\(batch.count > 8 ? ", …" : ""))"
+            let x0 = x(a), x1 = max(x(a) + 4, x(b))
+            s += "<g class=\"batch\" data-batch=\"\(k + 1)\"><path d=\"M\(f(x0)) \(f(y + 26)) V\(f(y + 28.5)) H\(f(x1)) V\(f(y + 26))\" fill=\"none\" stroke=\"\(failed > 0 ? "#a4001d" : "#1a1a1a")\" stroke-width=\"1\"/>"
+            s += "<text x=\"\(f(x0 + 1))\" y=\"\(f(y + 4.5))\" font-size=\"8\">\(k + 1)</text><title>\(e(title))</title></g>"
         }
         return s
     }

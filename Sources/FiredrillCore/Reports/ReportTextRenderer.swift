@@ -61,6 +61,16 @@ public struct ReportTextRenderer: Sendable {
             if s.kind == .manual {
                 wrapped("manual: \(s.instruction ?? "") — \(s.manualResult?.rawValue ?? "no answer") (answered by \(s.answeredBy ?? "nobody"))", "           ", "             ")
             }
+            if let batches = s.batches {
+                // A staged step: each batch, and how far it got.
+                let parts = batches.enumerated().map { k, batch -> String in
+                    let ran = s.hosts.filter { batch.contains($0.host) }
+                    let failed = ran.filter { !$0.passed }.count
+                    let state = ran.isEmpty ? "not run" : failed > 0 ? "\(failed) failed" : "passed"
+                    return "\(k + 1): \(batch.count) host\(batch.count == 1 ? "" : "s") \(state)"
+                }
+                wrapped("batches " + parts.joined(separator: " · "), "           ", "             ")
+            }
             let ok = s.hosts.filter(\.passed)
             if !ok.isEmpty { wrapped(style.green("✓") + " \(ok.count == 1 ? ok[0].host : "\(ok.count) hosts"): \(ok.count == 1 ? ok[0].text : TextLayout.hostList(ok.map(\.host)))", "           ", "             ") }
             for h in s.hosts where !h.passed { wrapped(style.red("✗") + " \(h.host): \(h.outcome) — \(h.text)", "           ", "             ") }

@@ -27,6 +27,9 @@ import Testing
         var markerOK = true
         var failingHosts: [Ref: Int] = [:]
         var verifyHolds: [Ref: Bool] = [:]
+        /// The n-th verify (1-based) of a step does not hold; earlier ones do.
+        var verifyFailsAt: [Ref: Int] = [:]
+        var verifies: [Ref: Int] = [:]
         var manual: M.ManualAnswer = .confirmed
         var finalHolds = true
         var sealOK: Bool? = true
@@ -89,7 +92,10 @@ import Testing
                 }
                 return machine.batchFinished(ref, batch: batch, failed: failed)
             case let .askOperator(ref): return machine.operatorAnswered(ref, manual)
-            case let .verify(ref): return machine.verifyFinished(ref, heldSince: !cancelled && (verifyHolds[ref] ?? true) ? clock : nil)
+            case let .verify(ref):
+                verifies[ref, default: 0] += 1
+                let holds = (verifyHolds[ref] ?? true) && verifyFailsAt[ref] != verifies[ref]
+                return machine.verifyFinished(ref, heldSince: !cancelled && holds ? clock : nil)
             case .recordRTO, .recordRPO: return machine.measured()
             case let .finishStep(ref, result): return machine.stepFinished(ref, result)
             case .readMarker: return machine.markerRead(found: !cancelled, cut: cancelled)
@@ -129,6 +135,30 @@ import Testing
         let batches = s.actions.filter { if case .runBatch(.failover(1), _) = $0 { return true } else { return false } }
         #expect(batches == [.runBatch(.failover(1), batch: 0), .runBatch(.failover(1), batch: 1)], "serial batches in order")
         #expect(s.index(of: .checkFinalState)! > s.index(of: .finishRestore(.completed))!)
+    }
+
+    /// A staged step (`serial: [1, 25%, 100%]`) is verified after each batch, on what it reached
+    /// so far; a batch whose verify does not hold halts the step: the next batch never starts.
+    @Test func aStagedStepIsVerifiedAfterEachBatchAndHaltsAtTheFirstThatDoesNotHold() {
+        let staged = M.Shape(failover: [.init(id: "failover.1", batches: [1, 6, 17], maxFailPercentage: 4, verify: true)],
+                             restore: [.init(id: "restore.1", batches: [24])], dataCheck: false)
+        var ok = Sim(M(shape: staged))
+        _ = ok.run()
+        let f = Ref.failover(0)
+        #expect(ok.actions.filter { if case .runBatch(f, _) = $0 { return true }; return $0 == .verify(f) }
+                == [.runBatch(f, batch: 0), .verify(f), .runBatch(f, batch: 1), .verify(f), .runBatch(f, batch: 2), .verify(f)])
+        var halted = Sim(M(shape: staged))
+        halted.verifyFailsAt[f] = 2
+        let end = halted.run()
+        #expect(end.result == .failed && end.restore == .completed)
+        #expect(!halted.actions.contains(.runBatch(f, batch: 2)), "the third batch never starts")
+        #expect(halted.actions.contains(.finishStep(f, .failed)))
+        #expect(!halted.actions.contains { if case .recordRTO = $0 { return true }; return false }, "a batch's verify is not the service answering again")
+        // More than 4% of 24 hosts failing (the canary) halts it too, before any verify.
+        var crossed = Sim(M(shape: staged))
+        crossed.failingHosts[f] = 1
+        _ = crossed.run()
+        #expect(crossed.actions.contains(.runBatch(f, batch: 0)) && !crossed.actions.contains(.verify(f)) && !crossed.actions.contains(.runBatch(f, batch: 1)))
     }
 
     @Test func preflightFailingRunsNothing() {

@@ -212,3 +212,48 @@ import Testing
         #expect(r.status == 0 && r.output == "a b|it's|3|", "\(r.output)")
     }
 }
+
+/// `serial:` as Ansible reads it, and `only_touched` where it means something.
+@Suite struct StagedStepTests {
+    @Test(arguments: [
+        (Serial.list([.count(1), .percent(25), .percent(100)]), 24, [1, 6, 17]),
+        (Serial.list([.count(1), .percent(25)]), 24, [1, 6, 6, 6, 5]),
+        (Serial.count(2), 5, [2, 2, 1]),
+        (Serial.percent(30), 10, [3, 3, 3, 1]),
+        (Serial.percent(10), 3, [1, 1, 1]),
+    ])
+    func batchesFollowTheListAndTheLastSizeRepeats(_ serial: Serial, _ hosts: Int, _ sizes: [Int]) {
+        #expect(serial.batches(of: Array(0..<hosts)).map(\.count) == sizes)
+        #expect(serial.batches(of: Array(0..<hosts)).joined().map { $0 } == Array(0..<hosts), "every host once, in order")
+    }
+
+    func diagnose(_ text: String) -> [Diagnostic] {
+        PlaybookLoader().load(text: text, file: "pb.yml").diagnostics
+    }
+
+    @Test func serialListsAndOnlyTouchedAreCheckedWhereTheyAreWritten() throws {
+        let base = """
+        name: Stage
+        service: agent
+        criticality: low
+        steps:
+          - name: Update
+            on: all
+            run: "true"
+            SERIAL
+        restore:
+          - name: Roll back
+            on: all
+            run: "true"
+            only_touched: true
+        """
+        #expect(diagnose(base.replacingOccurrences(of: "SERIAL", with: "serial: [1, 25%, 100%]")).filter { $0.severity == .error }.isEmpty)
+        let bad = diagnose(base.replacingOccurrences(of: "SERIAL", with: "serial: [1, lots]")).filter { $0.severity == .error }
+        let e = try #require(bad.first { $0.message.contains("serial must be a count") }, "\(bad.map(\.message))")
+        #expect(e.location?.line == 8)
+        let empty = diagnose(base.replacingOccurrences(of: "SERIAL", with: "serial: []")).filter { $0.severity == .error }
+        #expect(empty.contains { $0.message.contains("serial is an empty list") })
+        let misplaced = diagnose(base.replacingOccurrences(of: "SERIAL", with: "only_touched: true")).filter { $0.severity == .error }
+        #expect(misplaced.first { $0.message.contains("only_touched is for restore steps") }?.location?.line == 8, "\(misplaced.map(\.message))")
+    }
+}
