@@ -70,8 +70,11 @@ enum PasswordPrompt {
     /// A password from a file: its first line (a trailing newline is not part of it).
     static func fromFile(_ path: String, flag: String) throws -> Secret {
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {
-            throw ValidationError("\(flag) '\(path)' is not a file: give the file that holds the password on its first line")
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw ValidationError("\(flag) '\(path)' does not exist: give the file that holds the password on its first line")
+        }
+        guard !isDir.boolValue else {
+            throw ValidationError("\(flag) '\(path)' is a folder, not a file: give the file that holds the password on its first line")
         }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ValidationError("\(flag) '\(path)' cannot be read by this user: check its permissions (it should be 0600, yours)")

@@ -237,7 +237,7 @@ import Testing
         let empty = FileManager.default.temporaryDirectory.appendingPathComponent("fd-empty-\(UUID().uuidString.prefix(6))").path
         _ = FileManager.default.createFile(atPath: empty, contents: Data(), attributes: [.posixPermissions: 0o600])
         defer { try? FileManager.default.removeItem(atPath: empty) }
-        for (args, said) in [(["--become-password-file", "/nonexistent/pw"], "is not a file"),
+        for (args, said) in [(["--become-password-file", "/nonexistent/pw"], "does not exist"),
                              (["--become-password-file", empty], "is empty"),
                              (["-K", "--become-password-file", empty], "give one")] {
             let r = try Firedrill.run(["ping", "all", "-i", "Inventory/hospital.yml"] + args)
