@@ -88,10 +88,10 @@ struct LabBackup: ParsableCommand {
     @OptionGroup var options: LabOptions
     func run() throws {
         guard let state = options.lab.state() else {
-            throw ValidationError("no lab in \(options.lab.directory): start one with `firedrill lab up --postgres --dir \(options.dir)`")
+            throw Lab.Failure(message: "no lab in \(options.lab.directory)", hint: "start one with `firedrill lab up --postgres --dir \(options.dir)`")
         }
         guard let pg = state.postgres else {
-            throw ValidationError("the lab in \(options.lab.directory) has no real database: start it with `firedrill lab up --postgres`")
+            throw Lab.Failure(message: "the lab in \(options.lab.directory) has no real database", hint: "start it with `firedrill lab up --postgres --dir \(options.dir)`")
         }
         let name = try pg.backup()
         Terminal.out("backup: \(pg.backups)/\(name)\n")

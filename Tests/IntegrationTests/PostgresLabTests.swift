@@ -158,6 +158,29 @@ import Testing
         #expect(stale.status == 1 && stale.stdout.contains("backup_fresh") && stale.stdout.contains("older than 1d"), "\(stale.stdout)")
     }
 
+    /// A postmaster that crashed leaves its System V segment; a lab folder deleted by hand
+    /// leaves its servers: lab down (and the next lab up) clean both.
+    @Test func crashedAndOrphanedServersAreCleanedUp() throws {
+        let lab = try TestLab.start(hosts: 2, postgres: true)
+        defer { lab.stop() }
+        let pg = try #require(lab.lab.state()?.postgres)
+        let keys = pg.servers.compactMap(LabPostgres.shmKey(of:))
+        let db1 = try #require(LabPostgres.postmaster(of: pg.servers[0]))
+        kill(db1, SIGKILL)
+        var st: Int32 = 0
+        _ = waitpid(db1, &st, WNOHANG)
+        // Deleted by hand, with one server crashed and one running.
+        let copy = "\(lab.dir)-copy"
+        try FileManager.default.copyItem(atPath: lab.dir, toPath: copy)
+        try FileManager.default.removeItem(atPath: lab.dir)
+        let up = try Firedrill.run(["lab", "up", "--hosts", "2", "--postgres", "--dir", lab.dir])
+        #expect(up.status == 0 && up.stderr.contains("stopping the database servers an earlier lab"), "\(up.stderr)")
+        try? FileManager.default.removeItem(atPath: copy)
+        lab.stop()
+        #expect(Self.leftovers(root: pg.root, keys: keys).isEmpty, "\(Self.leftovers(root: pg.root, keys: keys))")
+        #expect(LabPostgres.orphans(under: pg.root).isEmpty)
+    }
+
     @Test func postgresNeedsTheDatabaseHostsAndNoBastion() throws {
         for (args, says) in [(["--hosts", "1"], "--postgres needs the hosts db1 and db2"),
                              (["--bastion"], "--postgres and --bastion together are not supported yet")] {

@@ -285,6 +285,39 @@ final class SharedLab: @unchecked Sendable {
         #expect(!FileManager.default.fileExists(atPath: dir))
     }
 
+    /// The lab never takes a folder with the user's files in it, never removes files it did not
+    /// write, refuses a path sshd's configuration cannot carry, and finds its daemons when its
+    /// folder was deleted by hand.
+    @Test func theLabLeavesTheUsersFilesAlone() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("fd-own-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        // A folder with a file of the user's: refused, the file untouched.
+        try "precious\n".write(toFile: "\(base)/mine.txt", atomically: true, encoding: .utf8)
+        let taken = try Firedrill.run(["lab", "up", "--hosts", "1", "--dir", base])
+        #expect(taken.status == 3 && taken.stderr.contains("already holds files that are not a lab's (mine.txt)"), "\(taken.stderr)")
+        #expect(FileManager.default.fileExists(atPath: "\(base)/mine.txt"))
+        // An empty folder that was there before: lab down takes the lab's files, not the folder.
+        let empty = "\(base)/empty"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        #expect(try Firedrill.run(["lab", "up", "--hosts", "1", "--dir", empty]).status == 0)
+        #expect(try Firedrill.run(["lab", "down", "--dir", empty]).status == 0)
+        let remaining = try FileManager.default.contentsOfDirectory(atPath: empty)
+        #expect(FileManager.default.fileExists(atPath: empty) && remaining.isEmpty, "\(remaining)")
+        // A space in the path: said before anything starts or is removed.
+        let spaced = "\(base)/with space"
+        let refused = try Firedrill.run(["lab", "up", "--hosts", "1", "--dir", spaced])
+        #expect(refused.status == 3 && refused.stderr.contains("has a space"), "\(refused.stderr)")
+        // A lab whose folder was deleted by hand: lab down still stops its sshds.
+        let lost = "\(base)/lost"
+        let up = try Firedrill.run(["lab", "up", "--hosts", "1", "--dir", lost])
+        #expect(up.status == 0, "\(up.stderr)")
+        let pid = try #require(Lab(directory: lost).state()?.hosts.first?.pid)
+        try FileManager.default.removeItem(atPath: lost)
+        _ = try Firedrill.run(["lab", "down", "--dir", lost])
+        #expect(!isRunning(pid), "the sshd of a lab whose folder was deleted still runs")
+    }
+
     @Test func pingReportsUnreachableHostsAndExitsThree() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-ping-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -110,9 +110,21 @@ public struct DrillRecord: Sendable, Equatable {
         /// The evidence of a failed command: an unknown outcome says why in its detail.
         public var evidence: String { failure == .unknown ? (end?.detail ?? "outcome unknown") : outcomeText }
 
+        /// The end of stderr, where a command says why it failed: whole lines, about 200
+        /// characters (a word cut in half would hide the last error).
         static func withStderr(_ head: String, _ stderr: String?) -> String {
             let err = (stderr ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-            return head + (err.isEmpty ? "" : ": " + String(err.suffix(200)))
+            guard err.count > 200 else { return head + (err.isEmpty ? "" : ": " + err) }
+            var kept: [Substring] = []
+            var size = 0
+            for line in err.split(separator: "\n", omittingEmptySubsequences: true).reversed() {
+                if !kept.isEmpty && size + line.count > 200 { break }
+                kept.insert(line, at: 0)
+                size += line.count + 1
+            }
+            var text = kept.joined(separator: "\n")
+            if text.count > 300 { text = "…" + String(text.suffix(299)) }
+            return head + ": " + text
         }
     }
 

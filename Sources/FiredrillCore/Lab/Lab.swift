@@ -53,6 +53,7 @@ public struct Lab: Sendable {
         public var hint: String?
         public var exitStatus: ExitStatus { .preconditions }
         public var description: String { message }
+        public init(message: String, hint: String? = nil) { self.message = message; self.hint = hint }
     }
 
     public static let defaultHostNames = ["db1", "db2", "app1", "app2", "dns1", "dns2"]
@@ -124,6 +125,7 @@ public struct Lab: Sendable {
             }
         }
         let fm = FileManager.default
+        try claimFolder()
         var fleetPassword: String?
         if fleet {
             fleetPassword = try LabFleet.prepare(progress: progress)
@@ -430,9 +432,55 @@ public struct Lab: Sendable {
             st.postgres?.stop()
             st.namespace?.remove()
         }
-        if FileManager.default.fileExists(atPath: statePath) || FileManager.default.fileExists(atPath: "\(directory)/config") {
-            try FileManager.default.removeItem(atPath: directory)
+        // What lab.json no longer names (the folder deleted by hand, a crash before it was
+        // written): the lab's daemons are still known by their command lines, which name this
+        // folder, and its database servers by their data folders.
+        for pid in Self.processes() where isOurs(pid) { stop(pid: pid) }
+        LabPostgres.stopStale(directory: directory)
+        let fm = FileManager.default
+        if fm.fileExists(atPath: "\(directory)/\(Self.ownedMarker)") {
+            try fm.removeItem(atPath: directory)
+        } else if fm.fileExists(atPath: statePath) || fm.fileExists(atPath: "\(directory)/config") {
+            // A folder that was there before the lab: only what the lab wrote goes.
+            for entry in Self.labEntries where fm.fileExists(atPath: "\(directory)/\(entry)") {
+                try fm.removeItem(atPath: "\(directory)/\(entry)")
+            }
         }
+    }
+
+    /// Written in a folder `lab up` created: `lab down` removes the whole folder then, and only
+    /// the lab's own entries otherwise.
+    static let ownedMarker = ".firedrill-lab-created-this-folder"
+    static let labEntries = ["keys", "bin", "home", "hosts", "logs", "config", "dns", "lab.json", "inventory.yml", "known_hosts",
+                             "id_ed25519", "id_ed25519.pub", "become-password"]
+
+    /// Makes sure the lab may use its folder: a new one (created and marked as the lab's), an
+    /// empty one, or a lab's. A folder with other files is refused (the lab would mix its files
+    /// with them); so is a path sshd's configuration cannot carry.
+    func claimFolder() throws {
+        if directory.contains(where: { $0.isWhitespace || "\"'\\%#".contains($0) }) {
+            throw Failure(message: "the lab's folder '\(TerminalText.safe(directory))' has a space or one of \" ' \\ % #, which sshd's configuration cannot carry",
+                          hint: "give --dir a path without them, e.g. /tmp/firedrill-lab")
+        }
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: directory, isDirectory: &isDir) {
+            guard isDir.boolValue else { throw Failure(message: "\(directory) is a file, not a folder", hint: "give --dir a folder for the lab") }
+            let entries = (try? fm.contentsOfDirectory(atPath: directory)) ?? []
+            let foreign = entries.filter { !Self.labEntries.contains($0) && $0 != Self.ownedMarker }
+            if !foreign.isEmpty && !fm.fileExists(atPath: "\(directory)/\(Self.ownedMarker)") {
+                throw Failure(message: "\(directory) already holds files that are not a lab's (\(foreign.prefix(3).joined(separator: ", "))\(foreign.count > 3 ? ", …" : ""))",
+                              hint: "give --dir a new or empty folder: the lab writes its keys and configuration there, and `lab down` removes them")
+            }
+        } else {
+            try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            _ = fm.createFile(atPath: "\(directory)/\(Self.ownedMarker)", contents: Data())
+        }
+    }
+
+    /// Every process's PID (from /proc).
+    static func processes() -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init)
     }
 
     func stop(pid: Int32) {

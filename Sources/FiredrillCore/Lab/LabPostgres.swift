@@ -106,8 +106,13 @@ public struct LabPostgres: Sendable, Codable, Equatable {
         let uid = pw.pointee.pw_uid, gid = pw.pointee.pw_gid
         let root = Self.root(for: directory)
         if FileManager.default.fileExists(atPath: root) {
-            throw Lab.Failure(message: "\(root) already exists: another lab in \(directory) did not stop cleanly",
-                              hint: "stop its servers (`pg_ctl -D \(root)/db1/data stop` as postgres) and remove the folder")
+            // An earlier lab in this folder that did not stop cleanly: its servers are ours to stop.
+            progress("stopping the database servers an earlier lab in \(directory) left in \(root)")
+            stopStale(directory: directory)
+            if FileManager.default.fileExists(atPath: root) {
+                throw Lab.Failure(message: "\(root) is left from an earlier lab in \(directory) and could not be removed",
+                                  hint: "stop its servers (postgres -D \(root)/…) and remove the folder")
+            }
         }
         guard mkdir(root, 0o700) == 0, chown(root, uid, gid) == 0 else {
             throw Lab.Failure(message: "cannot create \(root): \(String(cString: strerror(errno)))")
@@ -192,7 +197,13 @@ public struct LabPostgres: Sendable, Codable, Equatable {
         gmtime_r(&now, &tmv)
         var buf = [CChar](repeating: 0, count: 32)
         strftime(&buf, buf.count, "%Y%m%dT%H%M%SZ", &tmv)
-        let stamp = String(cString: buf)
+        var stamp = String(cString: buf)
+        // Two backups in one second are two backups.
+        var n = 1
+        while FileManager.default.fileExists(atPath: "\(backups)/ehr-\(stamp).dump") {
+            n += 1
+            stamp = String(cString: buf) + "-\(n)"
+        }
         let name = "ehr-\(stamp).dump"
         // The fingerprint before the dump: nothing writes the known table while the lab runs.
         let fingerprint = try query(primary, Self.fingerprintSQL, database: Self.database)
@@ -263,7 +274,14 @@ public struct LabPostgres: Sendable, Codable, Equatable {
                 line += "  STOPPED"
             }
             return (line, role != .stopped)
-        }
+        } + scratchLine()
+    }
+
+    /// A restore drill's scratch instance, while one runs (a drill that died may have left it).
+    func scratchLine() -> [(line: String, healthy: Bool)] {
+        let scratch = Server(name: "scratch", port: scratchPort, data: scratchData, log: "")
+        guard let pid = Self.postmaster(of: scratch) else { return [] }
+        return [("scratch  PostgreSQL \(version) restore drill's instance  127.0.0.1:\(scratchPort)  pid \(pid)  running (its drill drops it in restore; lab down stops it)", true)]
     }
 
     // MARK: - stop
@@ -275,21 +293,57 @@ public struct LabPostgres: Sendable, Codable, Equatable {
         // A restore drill's scratch instance, if one was left running.
         let scratch = Server(name: "scratch", port: scratchPort, data: scratchData, log: "")
         for s in servers + [scratch] {
-            guard let pid = Self.postmaster(of: s) else { continue }
+            // The key first: a postmaster that crashed (or was killed) left its segment behind.
             let key = Self.shmKey(of: s)
-            _ = try? asPostgres(["\(bin)/pg_ctl", "-D", s.data, "stop", "-m", "fast", "-w", "-t", "15"], what: "stopping \(s.name)")
-            if Self.postmaster(of: s) == pid {
-                kill(pid, SIGKILL)
-                let deadline = ContinuousClock.now + .seconds(5)
-                while kill(pid, 0) == 0 && ContinuousClock.now < deadline { usleep(10_000) }
+            if let pid = Self.postmaster(of: s) {
+                _ = try? asPostgres(["\(bin)/pg_ctl", "-D", s.data, "stop", "-m", "fast", "-w", "-t", "15"], what: "stopping \(s.name)")
+                if Self.postmaster(of: s) == pid { Self.kill(pid) }
             }
-            // Its backends end when the postmaster does; the segment goes once none is attached.
-            if let key, case let id = shmget(key, 0, 0), id >= 0 {
-                var ds = shmid_ds()
-                if shmctl(id, IPC_STAT, &ds) == 0, ds.shm_nattch == 0 { shmctl(id, IPC_RMID, nil) }
-            }
+            if let key { Self.removeSegment(key) }
         }
+        // A postmaster whose postmaster.pid is gone or names another (an orphan of a folder
+        // removed by hand): known by its command line, which names a data folder under root.
+        for pid in Self.orphans(under: root) { Self.kill(pid) }
         if root.hasPrefix("/tmp/firedrill-pg-") { try? FileManager.default.removeItem(atPath: root) }
+    }
+
+    /// What is left of the servers of a lab in `directory` whose lab.json is gone: their
+    /// folder names them (db1, db2, the scratch instance).
+    static func stopStale(directory: String) {
+        let root = Self.root(for: directory)
+        guard FileManager.default.fileExists(atPath: root) else { return }
+        let bin = findBinaries()?.bin ?? "/usr/lib/postgresql/15/bin"
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter { $0 != "backups" && $0 != "scratch" && !$0.hasSuffix(".log") }
+        let pg = LabPostgres(root: root, bin: bin, version: "", servers: names.map { Server(name: $0, port: 0, data: "\(root)/\($0)/data", log: "") })
+        pg.stop()
+    }
+
+    /// Postmasters (`postgres -D DATA`) whose data folder is under `root`.
+    static func orphans(under root: String) -> [Int32] {
+        Lab.processes().filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            let line = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+            return line.contains("/postgres ") && line.contains(" -D \(root)/")
+        }
+    }
+
+    /// Stops a postmaster: a fast shutdown (SIGINT), then SIGKILL after 5 s.
+    static func kill(_ pid: Int32) {
+        Glibc.kill(pid, SIGINT)
+        var deadline = ContinuousClock.now + .seconds(5)
+        while Glibc.kill(pid, 0) == 0 && ContinuousClock.now < deadline { usleep(10_000) }
+        guard Glibc.kill(pid, 0) == 0 else { return }
+        Glibc.kill(pid, SIGKILL)
+        deadline = ContinuousClock.now + .seconds(5)
+        while Glibc.kill(pid, 0) == 0 && ContinuousClock.now < deadline { usleep(10_000) }
+    }
+
+    /// Removes a System V segment nothing is attached to any more.
+    static func removeSegment(_ key: key_t) {
+        let id = shmget(key, 0, 0)
+        guard id >= 0 else { return }
+        var ds = shmid_ds()
+        if shmctl(id, IPC_STAT, &ds) == 0, ds.shm_nattch == 0 { shmctl(id, IPC_RMID, nil) }
     }
 
     /// The System V key from postmaster.pid (line 7: key and id).

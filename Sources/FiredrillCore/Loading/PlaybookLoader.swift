@@ -466,6 +466,11 @@ public struct PlaybookLoader {
         var step = Step(name: name, location: node.location, action: action, timeout: timeout, serial: serial,
                         maxFailPercentage: maxFail, verify: verify, onFailure: onFailure, disruptive: disruptive)
         step.become = readBecome(m, &reader)
+        if case .manual = action {
+            for key in ["serial", "max_fail_percentage"] {
+                if let n = m[key] { reader.error("\(key) is for a step with 'on:' hosts, not a manual one", at: n, hint: "remove it: the operator does a manual step once") }
+            }
+        }
         if let n = m["only_touched"], let b = reader.bool(n, "only_touched") {
             if section != "restore" {
                 reader.error("only_touched is for restore steps: it runs a step only on the hosts the failover touched", at: n,

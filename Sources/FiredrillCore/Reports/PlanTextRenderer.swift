@@ -99,7 +99,9 @@ public struct PlanTextRenderer: Sendable {
         var tags = ["timeout \(s.timeout.duration.text)"]
         if s.kind == .manual { tags = ["manual"] }
         if s.disruptive { tags.append("disruptive") }
-        if s.batches.count > 1 { tags.append("\(s.batches.count) batches, verified after each" + (s.verify == nil ? " (no verify)" : "")) }
+        if s.batches.count > 1 {
+            tags.append("\(s.batches.count) batches" + (s.verify == nil ? "" : ", verified after each") + (s.onlyTouched ? " (of the hosts it will run on)" : ""))
+        }
         if s.onlyTouched { tags.append("only the hosts the failover touches") }
         if s.maxFailPercentage > 0 { tags.append("max fail \(s.maxFailPercentage)%") }
         // Wrap plain text first, then colour whole lines: escape codes must not count as columns.
