@@ -21,6 +21,26 @@ struct Firedrill: AsyncParsableCommand {
                       InventoryCommand.self, PingCommand.self, LabCommand.self, BenchCommand.self]
     )
 
+    /// The first word that should name a subcommand and does not (a typo such as `valdiate` or
+    /// `lab stup`), with the command it was given to and that command's subcommands.
+    static func misspelledSubcommand(_ args: [String]) -> (String, String, [String])? {
+        var command: any ParsableCommand.Type = Firedrill.self
+        var path = ["firedrill"]
+        for arg in args {
+            let subs = command.configuration.subcommands
+            guard !subs.isEmpty, command.configuration.defaultSubcommand == nil, !arg.hasPrefix("-") else { return nil }
+            let names = subs.map { $0.configuration.commandName ?? String(describing: $0).lowercased() } + ["help"]
+            if arg == "help" { return nil }
+            guard let next = subs.first(where: { ($0.configuration.commandName ?? "") == arg || $0.configuration.aliases.contains(arg) }) else {
+                let shown = subs.filter { $0.configuration.shouldDisplay }.compactMap { $0.configuration.commandName }
+                return (arg, path.joined(separator: " "), shown.isEmpty ? names.filter { $0 != "help" } : shown)
+            }
+            command = next
+            path.append(arg)
+        }
+        return nil
+    }
+
     /// Parses and runs the command; usage errors exit 2 (invalid input), as every other input error does.
     static func main() async {
         // A parent may have started us with SIGINT/SIGTERM blocked (dispatch threads block them);
@@ -36,6 +56,12 @@ struct Firedrill: AsyncParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         // A file-size limit makes writes fail with EFBIG (the journal handles it), not kill us.
         signal(SIGXFSZ, SIG_IGN)
+        if let (word, parent, names) = misspelledSubcommand(Array(CommandLine.arguments.dropFirst())) {
+            let guess = Suggestions.closest(to: word, in: names)
+            Terminal.err("error: \(parent) has no command '\(TerminalText.safe(word))'\n"
+                         + "  hint: \(guess.map { "did you mean '\($0)'? " } ?? "")see '\(parent) --help' (commands: \(names.joined(separator: ", ")))\n")
+            Terminal.exit(.invalidInput)
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

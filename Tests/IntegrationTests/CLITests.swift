@@ -29,6 +29,18 @@ import Testing
         #expect(object?["format"] as? String == "firedrill.plan/1")
     }
 
+    /// A misspelled command is invalid input with a did-you-mean, at any level.
+    @Test(arguments: [
+        (["valdiate", "Playbooks/ehr-db-failover.yml"], "firedrill has no command 'valdiate'", "did you mean 'validate'?"),
+        (["shedule"], "firedrill has no command 'shedule'", "did you mean 'schedule'?"),
+        (["lab", "staus"], "firedrill lab has no command 'staus'", "did you mean 'status'?"),
+        (["lab", "xyz"], "firedrill lab has no command 'xyz'", "commands: up, down, status, backup"),
+    ])
+    func aMisspelledCommandGetsADidYouMean(_ args: [String], _ says: String, _ hint: String) throws {
+        let r = try Firedrill.run(args)
+        #expect(r.status == 2 && r.stderr.contains(says) && r.stderr.contains(hint), "\(r.stderr)")
+    }
+
     @Test func planShowsRenderedCommandsAndHosts() throws {
         let r = try Firedrill.run(["plan", "Playbooks/ehr-db-failover.yml"])
         #expect(r.stdout.contains("on db_primary → db1"))
