@@ -46,6 +46,9 @@ import Testing
         #expect(r.stdout.contains("on db_primary → db1"))
         #expect(r.stdout.contains("$ /usr/lib/postgresql/15/bin/pg_ctl -D /etc/postgresql/15/main stop -m"), "\(r.stdout)")
         #expect(r.stdout.contains("db_port@db1  tcp  10.10.1.11:5432"))
+        // Nothing ran: no check is shown as "ok"; a down check says it must fail.
+        #expect(!r.stdout.split(separator: "\n").contains { $0.hasPrefix("  ok ") }, "\(r.stdout)")
+        #expect(r.stdout.contains("must fail (not: connection accepted)"), "\(r.stdout)")
     }
 
     @Test func planWithLimitAndExtraVarsAndINIInventory() throws {

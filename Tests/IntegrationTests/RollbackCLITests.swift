@@ -50,6 +50,12 @@ import Testing
         #expect(hosts(events, "restore.1") == batch1and2, "exactly the touched hosts are rolled back")
         #expect(events.first { $0.event == .stepStarted && $0.step == "restore.1" }?.detail?.contains("17 of 24 untouched") == true)
         #expect(Set(try versions(lab).values) == ["7.10"])
+        // The run's summary lists every deduction the score has.
+        let score = try Firedrill.run(["score", "latest", "--runs-dir", runs, "--format", "json"])
+        struct Out: Decodable { var score: Score }
+        let deductions = try JSONDecoder().decode(Out.self, from: Data(score.stdout.utf8)).score.deductions.count
+        let listed = halted.stdout.split(separator: "\n").filter { $0.hasPrefix("           −") }.count
+        #expect(deductions >= 2 && listed == deductions, "\(listed) of \(deductions) deductions listed: \(halted.stdout)")
         let report = try Firedrill.run(["report", "latest", "--runs-dir", runs, "--format", "text"])
         #expect(report.stdout.contains("batches 1: 1 host passed · 2: 6 hosts 1 failed · 3: 17 hosts not run"), "\(report.stdout)")
         let html = "\(lab.dir)/report.html"

@@ -63,7 +63,8 @@ public struct PlanTextRenderer: Sendable {
         if !plan.steadyState.isEmpty {
             out.append("")
             out.append(style.bold("Steady state") + style.dim(" — must hold before step 1 and after restore"))
-            for c in plan.steadyState { out += check(c, marker: "ok") }
+            // Nothing ran yet: each check is what must hold (up), never a result.
+            for c in plan.steadyState { out += check(c, marker: "up") }
         }
         if let dc = plan.dataCheck {
             out.append("")
@@ -147,7 +148,9 @@ public struct PlanTextRenderer: Sendable {
         let from = c.from.map { " from \($0)" } ?? ""
         let head = "\(TextLayout.pad(marker, 4)) \(c.label)  \(c.type)\(from)  \(c.target)"
         var out = TextLayout.wrap(head, width: width, firstIndent: indent, indent: indent + "     ")
-        out += TextLayout.wrap("expect \(c.expect) · timeout \(c.timeout.duration.text)", width: width,
+        // A `down` check passes when the check fails: say so, not what it would see when up.
+        let expect = marker == "down" ? "must fail (not: \(c.expect))" : "expect \(c.expect)"
+        out += TextLayout.wrap("\(expect) · timeout \(c.timeout.duration.text)", width: width,
                                firstIndent: indent + "     ", indent: indent + "     ").map(style.dim)
         return out
     }

@@ -35,7 +35,8 @@ public struct RunSummaryRenderer: Sendable {
             let score = Score(record)
             let scorer = ScoreRenderer(style: style)
             out += "  score    \(scorer.headline(score))" + style.dim("  (\(score.rules); firedrill score \(record.runID ?? "RUN") explains it)") + "\n"
-            for d in score.deductions.sorted(by: { $0.points > $1.points }).prefix(3) {
+            // Every deduction: the points must add up to what the headline says.
+            for d in score.deductions.sorted(by: { $0.points > $1.points }) {
                 out += "           " + style.red("−\(ScoreRenderer.num(d.points))") + " \(scorer.line(d))\n"
             }
         }
