@@ -100,7 +100,7 @@ actor ProgressPrinter: DrillObserver {
             return style.yellow("  ~ gap: \(p.detail ?? "")")
         case let .verifyFinished(p):
             let ms = p.durationMS.map { DurationText.format(.milliseconds(Int64($0))) } ?? ""
-            return p.passed ? "  \(ok) verified (\(p.detail ?? "held")) after \(p.attempt ?? 1) attempt(s), \(ms)" : "  \(bad) verify failed: \(p.detail ?? "")"
+            return p.passed ? "  \(ok) verified (\(p.detail ?? "held")) after \(p.attempt ?? 1) attempt\((p.attempt ?? 1) == 1 ? "" : "s"), \(ms)" : "  \(bad) verify failed: \(p.detail ?? "")"
         case let .manualPrompt(p): return style.yellow("  ✋ manual: \(p.instruction ?? "")")
         case let .manualResult(p): return "  \(p.outcome == .failed ? bad : ok) \(p.outcome?.rawValue ?? ""): \(p.detail ?? "")"
         case let .stepFinished(p):

@@ -590,8 +590,10 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
             scope = "after the last batch; "
         }
         await log(.verifyStarted(.init(phase: phase, step: step.id,
-                                       detail: scope + "up: \(checks.filter { $0.1 == .up }.map(\.0.label).joined(separator: ", ")); down: \(checks.filter { $0.1 == .down }.map(\.0.label).joined(separator: ", ")); "
-                                           + "hold \(v.hold.duration.formatted) within \(v.within.duration.formatted)")))
+                                       detail: scope + [("up", Expect.up), ("down", Expect.down)].compactMap { word, expect -> String? in
+                                           let labels = checks.filter { $0.1 == expect }.map(\.0.label)
+                                           return labels.isEmpty ? nil : "\(word): " + labels.joined(separator: ", ")
+                                       }.joined(separator: "; ") + "; hold \(v.hold.duration.formatted) within \(v.within.duration.formatted)")))
         let start = now
         // A sample starting more than 1 s late, one the controller stopped running around (the
         // heartbeat saw it), or one longer than its checks may take, is a gap: the hold starts again.

@@ -672,6 +672,9 @@ extension DrillReport {
 
 /// Small wording shared by the report renderers.
 enum ReportText {
+    /// `1 attempt`, `7 attempts`: no `(s)`.
+    static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+
     /// `16ms`, `3.25s`, `30s`, `5m` — the same wording as the score's notes.
     static func duration(_ seconds: Double) -> String {
         if seconds > 0 && seconds < 1 { return String(format: "%.0fms", seconds * 1000) }

@@ -100,7 +100,7 @@ public struct ReportHTMLRenderer: Sendable {
                     s += "</tbody></table>"
                 }
                 if let v = step.verify, step.result != .notRun, !(v.samples.isEmpty && v.passed == nil) {
-                    s += "<p>Verify \(v.passed == true ? "held" : v.passed == false ? "<strong class=\"bad\">did not hold</strong>" : "<strong class=\"bad\">did not finish</strong>") after \(v.attempts ?? v.samples.count) attempt(s)"
+                    s += "<p>Verify \(v.passed == true ? "held" : v.passed == false ? "<strong class=\"bad\">did not hold</strong>" : "<strong class=\"bad\">did not finish</strong>") after \(ReportText.count(v.attempts ?? v.samples.count, "attempt"))"
                     s += (v.withinSeconds.map { " (within \(ReportText.duration($0)), hold \(ReportText.duration(v.holdSeconds ?? 0)))" } ?? "") + ".</p>"
                     for f in v.flaps { s += "<p class=\"warn\">Flapped: \(e(f))</p>" }
                     if v.samples.count > DrillReport.Verify.samplesListedMax {

@@ -91,7 +91,7 @@ public struct ReportJUnitRenderer: Sendable {
                             c.problem = ("failure", last.outcome.rawValue, "\(label): \(last.detail)",
                                          list.map { "#\($0.attempt) \(ReportText.offset($0.offsetMS)) \($0.outcome)\($0.met ? "" : " (not met)"): \($0.detail)" }.joined(separator: "\n"))
                         }
-                        c.output = "\(list.count) sample(s)" + (v.flaps.isEmpty ? "" : "; flapped: " + v.flaps.joined(separator: "; "))
+                        c.output = ReportText.count(list.count, "sample") + (v.flaps.isEmpty ? "" : "; flapped: " + v.flaps.joined(separator: "; "))
                         suite.cases.append(c)
                     }
                     if order.isEmpty || (v.passed != true && !(samples.values.contains { !($0.last?.met ?? true) })) {

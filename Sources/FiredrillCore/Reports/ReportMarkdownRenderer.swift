@@ -47,7 +47,7 @@ public struct ReportMarkdownRenderer: Sendable {
                 md += "\n"
             }
             if let v = s.verify {
-                md += "Verify \(v.passed == true ? "held" : v.passed == false ? "**did not hold**" : "**did not finish**") after \(v.attempts ?? v.samples.count) attempt(s)"
+                md += "Verify \(v.passed == true ? "held" : v.passed == false ? "**did not hold**" : "**did not finish**") after \(ReportText.count(v.attempts ?? v.samples.count, "attempt"))"
                 md += (v.withinSeconds.map { " (within \(ReportText.duration($0)), hold \(ReportText.duration(v.holdSeconds ?? 0)))" } ?? "") + ".\n\n"
                 for f in v.flaps { md += "- flapped: \(cell(f))\n" }
                 if v.samples.count > DrillReport.Verify.samplesListedMax {

@@ -77,7 +77,7 @@ public struct ReportTextRenderer: Sendable {
             if let v = s.verify, s.result != .notRun {
                 if v.samples.isEmpty && v.passed == nil { wrapped("verify not run", "           "); continue }
                 let held = v.passed == true ? style.green("held") : v.passed == false ? style.red("did NOT hold") : style.yellow("did not finish")
-                wrapped("verify \(held) after \(v.attempts ?? v.samples.count) attempt(s)" + (v.withinSeconds.map { " (within \(ReportText.duration($0))" } ?? "")
+                wrapped("verify \(held) after \(ReportText.count(v.attempts ?? v.samples.count, "attempt"))" + (v.withinSeconds.map { " (within \(ReportText.duration($0))" } ?? "")
                         + (v.holdSeconds.map { ", hold \(ReportText.duration($0)))" } ?? (v.withinSeconds == nil ? "" : ")")), "           ")
                 for f in v.flaps { wrapped(style.yellow("flapped: ") + f, "             ") }
                 if v.samples.count <= DrillReport.Verify.samplesListedMax {
