@@ -20,11 +20,7 @@ struct RunsCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("Show this run's summary (ID, prefix or 'latest').", valueName: "RUN")) var runRef: String?
     @Option(help: ArgumentHelp("Where runs are kept (default $FIREDRILL_RUNS or ~/.local/share/firedrill/runs).", valueName: "DIR"))
     var runsDir: String?
-    @Option(help: "text or json.") var format: OutputFormat = .text
-
-    func validate() throws {
-        if format == .markdown { throw ValidationError("--format must be text or json for runs") }
-    }
+    @Option(help: "text or json.") var format: TextOrJSON = .text
     @Flag(name: .long, help: "Never colour the output (also: NO_COLOR=1).") var noColor = false
 
     func run() throws {
