@@ -33,6 +33,10 @@ struct RunsCommand: ParsableCommand {
             // A damaged journal (not merely a torn last line, which a killed runner leaves) is not
             // an unfinished run to resume: the summary says what the record is, and exits 1.
             let damaged = archive.onlyTorn ? nil : archive.problem
+            // Which run this is: the summary alone does not say.
+            let r = archive.record
+            Terminal.out("Run \(id): " + TerminalText.safe(r.name ?? "?") + (r.facts.map { " (\(TerminalText.safe($0.service)))" } ?? "")
+                         + (r.startedAt.map { ", started \($0)" } ?? "") + (r.facts.map { ", playbook \(TerminalText.safe($0.playbook))" } ?? "") + "\n")
             Terminal.out(RunSummaryRenderer(style: TerminalStyle.detect(noColorFlag: noColor))
                 .render(archive.record, journalPath: store.journalPath(id), result: damaged == nil ? nil : .incomplete,
                         incomplete: damaged.map { "the journal is damaged (\($0)); firedrill verify-journal \(id) says where" }))

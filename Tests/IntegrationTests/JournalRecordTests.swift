@@ -47,7 +47,9 @@ import Testing
         let shown = try Firedrill.run(["runs", id ?? "", "--runs-dir", runs])
         #expect(shown.status == 0)
         let printed = try #require(r.stdout.range(of: "\nDrill ").map { String(r.stdout[$0.lowerBound...]) })
-        #expect(shown.stdout == printed)
+        // Headed by which run it is (id, drill, service, start, playbook).
+        #expect(shown.stdout.hasPrefix("Run \(id ?? ""): ") && shown.stdout.hasSuffix(printed), "\(shown.stdout)")
+        #expect(shown.stdout.components(separatedBy: "\n").first?.contains("EHR database failover (ehr-db), started ") == true, "\(shown.stdout)")
         // The fast line reader and Codable agree on every line of a real journal.
         let raw = try String(contentsOfFile: RunStore(root: runs).journalPath(id ?? ""), encoding: .utf8).split(separator: "\n")
         for line in raw {
