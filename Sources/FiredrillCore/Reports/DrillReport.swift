@@ -121,6 +121,19 @@ public struct DrillReport: Sendable, Codable, Equatable {
 
         public var label: String { host.map { "\(check)@\($0)" } ?? check }
 
+        /// What the probe found, against what was expected, in words that cannot contradict
+        /// the mark beside them (never `✓ failed` or `✗ passed`).
+        public var verdict: String {
+            switch (outcome, expect) {
+            case (.passed, .up): return "up"
+            case (.failed, .down): return "down, as expected"
+            case (.failed, .up): return "down (expected up)"
+            case (.passed, .down): return "still up (expected down)"
+            case (.error, _): return "could not check"
+            case (.skipped, _): return "not checked"
+            }
+        }
+
         enum CodingKeys: String, CodingKey { case check, host, from, attempt, offsetMS = "offset_ms", expect, outcome, met, detail }
     }
 

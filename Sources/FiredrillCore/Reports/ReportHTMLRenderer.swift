@@ -189,7 +189,7 @@ public struct ReportHTMLRenderer: Sendable {
         var s = "<table class=\"checks\"><thead><tr><th scope=\"col\">At</th><th scope=\"col\">#</th><th scope=\"col\">Check</th><th scope=\"col\">Expect</th><th scope=\"col\">Found</th><th scope=\"col\">Detail</th></tr></thead><tbody>"
         for c in cs {
             s += "<tr><td>\(ReportText.offset(c.offsetMS))</td><td>\(c.attempt)</td><th scope=\"row\">\(e(c.label))</th><td>\(c.expect)</td>"
-            s += "<td class=\"\(c.met ? "ok" : "bad")\">\(HTML.mark(c.met))\(e(c.outcome.rawValue))\(c.met ? "" : " (not met)")</td><td>\(e(c.detail))</td></tr>"
+            s += "<td class=\"\(c.met ? "ok" : "bad")\">\(HTML.mark(c.met))\(e(c.verdict))</td><td>\(e(c.detail))</td></tr>"
         }
         return s + "</tbody></table>"
     }

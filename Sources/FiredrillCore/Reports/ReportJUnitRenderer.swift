@@ -89,7 +89,7 @@ public struct ReportJUnitRenderer: Sendable {
                         var c = Case(name: "\(s.id) verify \(label) (expect \(last.expect))", classname: "\(cls).verify")
                         if v.passed != true && !last.met {
                             c.problem = ("failure", last.outcome.rawValue, "\(label): \(last.detail)",
-                                         list.map { "#\($0.attempt) \(ReportText.offset($0.offsetMS)) \($0.outcome)\($0.met ? "" : " (not met)"): \($0.detail)" }.joined(separator: "\n"))
+                                         list.map { "#\($0.attempt) \(ReportText.offset($0.offsetMS)) \($0.verdict): \($0.detail)" }.joined(separator: "\n"))
                         }
                         c.output = ReportText.count(list.count, "sample") + (v.flaps.isEmpty ? "" : "; flapped: " + v.flaps.joined(separator: "; "))
                         suite.cases.append(c)

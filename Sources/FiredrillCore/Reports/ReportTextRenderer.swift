@@ -163,7 +163,7 @@ public struct ReportTextRenderer: Sendable {
 
     func checkLine(_ c: DrillReport.Check) -> String {
         let mark = c.met ? style.green("✓") : style.red("✗")
-        return "\(mark) \(TextLayout.pad(ReportText.offset(c.offsetMS), 7)) #\(c.attempt) \(c.label) (expect \(c.expect)): \(c.outcome), \(c.detail)"
+        return "\(mark) \(TextLayout.pad(ReportText.offset(c.offsetMS), 7)) #\(c.attempt) \(c.label): \(c.verdict) — \(c.detail)"
     }
 
     func colour(_ tone: Tone, _ text: String) -> String {
