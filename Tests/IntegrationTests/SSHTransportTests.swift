@@ -337,3 +337,23 @@ func isRunning(_ pid: Int32) -> Bool {
     guard let close = stat.lastIndex(of: ")") else { return false }
     return stat[stat.index(close, offsetBy: 2)] != "Z"
 }
+
+/// The confirmation names the inventory and each host's address: a lab and production, whose
+/// host names are the same, look different there. Answering no starts nothing.
+@Suite struct ConfirmationTests {
+    @Test func theConfirmationNamesTheInventoryAndTheAddresses() throws {
+        let lab = try TestLab.start(hosts: 2)
+        defer { lab.stop() }
+        let tmux = TmuxSession(dir: lab.dir)
+        defer { tmux.kill() }
+        let runs = "\(lab.dir)/runs"
+        try tmux.start([Firedrill.binary, "run", "\(Firedrill.repoRoot)/\(TestLab.simulatedEHR)", "-i", lab.inventory, "--output", "plain", "--runs-dir", runs])
+        #expect(tmux.waitForScreen { $0.contains("Start? [y/N]") }, "no prompt: \(tmux.screen())")
+        let port = try #require(lab.state.hosts.first?.port)
+        let screen = tmux.screen().replacingOccurrences(of: "\n", with: "")
+        #expect(screen.contains("inventory: \(lab.inventory)") && screen.contains("db1 (127.0.0.1:\(port))"), "\(tmux.screen())")
+        try tmux.type("n\n")
+        #expect(tmux.waitForExit() != 0)
+        #expect(DrillScenarioTests.journal(runs).1.allSatisfy { $0.event != .commandStarted })
+    }
+}

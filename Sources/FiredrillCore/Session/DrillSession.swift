@@ -199,7 +199,8 @@ public final class DrillSession: @unchecked Sendable {
         return """
         \(resuming ? "Resume" : "Run") drill “\(p.playbook.name)” (\(p.playbook.service), \(p.playbook.criticality.rawValue))
           \(s.hosts) hosts, \(s.steps) steps, \(s.restoreSteps) restore steps, \(s.commands) commands, \(s.manualSteps) manual
-          hosts: \(p.hosts.map(\.name).joined(separator: ", "))
+          inventory: \(definition.inventoryPaths.isEmpty ? "(none)" : definition.inventoryPaths.map { TerminalText.safe($0) }.joined(separator: ", "))
+          hosts: \(p.hosts.prefix(12).map { "\($0.name) (\(TerminalText.safe($0.endpoint)))" }.joined(separator: ", "))\(p.hosts.count > 12 ? ", +\(p.hosts.count - 12) more" : "")
           worst case \(DurationText.format(s.estimatedWorstCase.duration))
         \(resuming ? "This re-checks the hosts and runs restore." : "This changes the hosts above. Restore runs afterwards in any case.")
         Start? [y/N] 
