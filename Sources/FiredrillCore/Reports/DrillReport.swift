@@ -690,8 +690,7 @@ enum ReportText {
 
     /// `16ms`, `3.25s`, `30s`, `5m` — the same wording as the score's notes.
     static func duration(_ seconds: Double) -> String {
-        if seconds > 0 && seconds < 1 { return String(format: "%.0fms", seconds * 1000) }
-        return seconds < 60 ? (seconds == seconds.rounded() ? "\(Int(seconds))s" : String(format: "%.2fs", seconds)) : DurationText.format(.milliseconds(Int64((seconds * 1000).rounded())))
+        DurationText.measured(seconds)
     }
 
     static func offset(_ ms: Double?) -> String {

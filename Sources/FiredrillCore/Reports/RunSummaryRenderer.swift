@@ -62,8 +62,7 @@ public struct RunSummaryRenderer: Sendable {
 
     func measure(_ seconds: Double?, _ objective: Double?, missing: String) -> String {
         guard let seconds else { return missing }
-        let d = Duration.milliseconds(Int64((seconds * 1000).rounded()))
-        let text = seconds < 60 ? String(format: "%.2fs", seconds) : DurationText.format(d)
+        let text = DurationText.measured(seconds)
         guard let objective else { return text }
         let o = Duration.milliseconds(Int64((objective * 1000).rounded()))
         return text + " (objective \(DurationText.format(o)): " + (seconds <= objective ? style.green("met") : style.red("EXCEEDED")) + ")"

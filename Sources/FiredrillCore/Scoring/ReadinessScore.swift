@@ -328,7 +328,6 @@ struct ScoreCalculator {
     }
 
     static func duration(_ seconds: Double) -> String {
-        if seconds < 1 { return String(format: "%.0fms", seconds * 1000) }
-        return seconds < 60 ? String(format: "%.2fs", seconds) : DurationText.format(.milliseconds(Int64((seconds * 1000).rounded())))
+        DurationText.measured(seconds)
     }
 }
