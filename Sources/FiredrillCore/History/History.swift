@@ -88,7 +88,9 @@ public final class History: Sendable {
         readOnly = existing && (access(path, W_OK) != 0 || access(folder, W_OK) != 0)
         if !readOnly, let problem = RunStore.folderProblem(folder) { throw Failure(message: problem) }
         var config = Configuration()
-        config.busyMode = .timeout(15)
+        // Another writer (a runner finishing, an import of many runs) may hold the database for
+        // a while on a loaded machine: wait for it rather than lose this run's record.
+        config.busyMode = .timeout(Self.busySeconds)
         config.foreignKeysEnabled = true
         if readOnly {
             config.readonly = true
@@ -110,9 +112,10 @@ public final class History: Sendable {
             // migration then fails on what the first created. Checking again finds it done.
             // A migration that meets the other's write lock is refused at once (SQLite does not
             // wait for a reader that wants to write): tried again for as long as the busy timeout.
+            // A database already migrated needs no write lock to say so.
             var attempt = 0
-            let giveUp = ContinuousClock.now + .seconds(15)
-            while true {
+            let giveUp = ContinuousClock.now + .seconds(Self.busySeconds)
+            while try !pool.read({ db in try History.migrator.hasCompletedMigrations(db) }) {
                 do { try History.migrator.migrate(self.pool); break } catch {
                     attempt += 1
                     if ContinuousClock.now >= giveUp { throw error }
@@ -125,6 +128,9 @@ public final class History: Sendable {
             throw Failure.database("cannot open the history database \(path)", error, path: path)
         }
     }
+
+    /// How long a write waits for another process's (SQLite's busy timeout, and the migration's retries).
+    static let busySeconds: Double = 60
 
     static func newer(_ path: String) -> String {
         "the history database \(path) was written by a newer version of Firedrill (it knows migrations this one does not): use that version, or another --db"

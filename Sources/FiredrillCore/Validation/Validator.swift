@@ -32,8 +32,20 @@ public struct Validator {
             d.append(.warning("the playbook has no restore steps", at: pb.name.location, length: pb.name.width,
                               hint: "add 'restore:' steps that put the service back; they run even when the drill fails"))
         }
-        if pb.objectives.rto == nil {
+        // RTO runs from the first disruptive failover step to the first verify, at or after it,
+        // that shows the service answering (`up`): without both it can never be measured.
+        let disruptiveAt = pb.steps.firstIndex { $0.disruptive }
+        let measurable = disruptiveAt.map { i in pb.steps[i...].contains { !($0.verify?.up.isEmpty ?? true) } } ?? false
+        if pb.objectives.rto == nil, disruptiveAt != nil {
             d.append(.warning("no RTO objective", at: top, hint: "add objectives: { rto: 5m } so the drill can say whether recovery was fast enough"))
+        }
+        if pb.objectives.rto != nil, !measurable {
+            d.append(.warning(disruptiveAt == nil
+                                ? "an RTO objective is set but no failover step is disruptive: the RTO can never be measured (and would cost the score)"
+                                : "an RTO objective is set but no failover step from the first disruptive one on verifies the service answering (verify up): the RTO can never be measured",
+                              at: top,
+                              hint: disruptiveAt == nil ? "remove objectives.rto, or mark the step that takes the service down with disruptive: true"
+                                  : "give the step that brings the service back verify: { up: [CHECK] }"))
         }
         if pb.objectives.rpo != nil, pb.dataCheck == nil {
             d.append(.warning("an RPO objective is set but there is no data_check to measure it", at: top,

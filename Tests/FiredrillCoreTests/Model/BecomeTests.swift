@@ -257,3 +257,24 @@ import Testing
         #expect(misplaced.first { $0.message.contains("only_touched is for restore steps") }?.location?.line == 8, "\(misplaced.map(\.message))")
     }
 }
+
+/// An objective the drill can never measure is said at validate (it would only cost the score).
+@Suite struct ObjectiveWarningTests {
+    func warnings(_ steps: String, objectives: String) throws -> [String] {
+        let text = "name: D\nservice: d\ncriticality: low\n\(objectives)\nsteps:\n\(steps)\nrestore:\n  - name: Back\n    on: localhost\n    run: \"true\"\n"
+        let pb = try #require(PlaybookLoader().load(text: text, file: "pb.yml").playbook)
+        return Validator(playbook: pb, inventory: nil).validateAndPlan().diagnostics.filter { $0.severity == .warning }.map(\.message)
+    }
+
+    @Test func anRTONoStepCanMeasureIsSaid() throws {
+        let quiet = "  - name: Look\n    on: localhost\n    run: \"true\"\n    disruptive: false\n    verify: { up: [c], within: 5s }"
+        #expect(try warnings(quiet, objectives: "objectives: { rto: 15m }\nchecks: { c: { command: \"true\", on: localhost } }")
+                    .contains { $0.contains("no failover step is disruptive: the RTO can never be measured") })
+        #expect(try !warnings(quiet, objectives: "checks: { c: { command: \"true\", on: localhost } }").contains { $0.contains("no RTO objective") },
+                "nothing is taken down: no RTO to ask for")
+        let unverified = "  - name: Stop\n    on: localhost\n    run: \"true\""
+        #expect(try warnings(unverified, objectives: "objectives: { rto: 5m }").contains { $0.contains("verifies the service answering (verify up)") })
+        let good = "  - name: Stop\n    on: localhost\n    run: \"true\"\n    verify: { up: [c], within: 5s }"
+        #expect(try !warnings(good, objectives: "objectives: { rto: 5m }\nchecks: { c: { command: \"true\", on: localhost } }").contains { $0.contains("RTO") })
+    }
+}
