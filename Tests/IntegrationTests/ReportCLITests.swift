@@ -121,6 +121,12 @@ import Testing
         let weights = before.services.reduce(0) { $0 + $1.weight }
         #expect(abs(before.readiness - (row.weight * 89 / weights)) < 0.06, "never drilled counts 0: \(before.readiness)")
         #expect(before.services.last?.service == "ehr-db", "worst first")
+        // Without -i the playbook's own inventory is read: not a change, another file, said so.
+        try FileManager.default.copyItem(atPath: Firedrill.repoRoot + "/Inventory", toPath: lab.dir + "/Inventory")
+        let plain = try Firedrill.run(["scorecard", "--dir", books, "--db", db, "--format", "json"])
+        let elsewhere = try #require(try JSONDecoder().decode(Scorecard.self, from: Data(plain.stdout.utf8)).services.first { $0.service == "ehr-db" })
+        #expect(elsewhere.status == .needsVerification && elsewhere.reason.contains("ran with the inventory \(lab.inventory)")
+                && elsewhere.reason.contains("pass -i \(lab.inventory)"), "\(elsewhere.reason)")
         // The text and HTML say the same.
         let text = try Firedrill.run(["scorecard", "--dir", books, "-i", lab.inventory, "--db", db])
         #expect(text.stdout.contains("never drilled") && text.stdout.contains("ehr-db"))

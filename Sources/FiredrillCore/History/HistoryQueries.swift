@@ -376,6 +376,8 @@ public struct LatestRun: Sendable, Equatable {
     public var lastPassedRun: String?
     public var lastPassedPlaybookSHA256: String?
     public var lastPassedInventorySHA256: String?
+    /// The inventory files the run used (from its journal; filled by the scorecard).
+    public var inventory: [String]? = nil
 }
 
 extension History {

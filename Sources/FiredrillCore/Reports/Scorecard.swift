@@ -79,12 +79,15 @@ public struct Scorecard: Sendable, Codable, Equatable {
         public var missingInventory: [String] = []
         /// Why the playbook does not load (then the row is `invalid playbook`).
         public var problem: String?
+        /// The inventory files this scorecard read for the service.
+        public var inventory: [String] = []
 
         public init(service: String, name: String, playbook: String, criticality: Criticality, rtoObjectiveSeconds: Double?, rpoObjectiveSeconds: Double?,
-                    playbookSHA256: String, inventorySHA256: String, missingInventory: [String] = [], problem: String? = nil) {
+                    playbookSHA256: String, inventorySHA256: String, missingInventory: [String] = [], problem: String? = nil, inventory: [String] = []) {
             self.service = service; self.name = name; self.playbook = playbook; self.criticality = criticality
             self.rtoObjectiveSeconds = rtoObjectiveSeconds; self.rpoObjectiveSeconds = rpoObjectiveSeconds
             self.playbookSHA256 = playbookSHA256; self.inventorySHA256 = inventorySHA256; self.missingInventory = missingInventory; self.problem = problem
+            self.inventory = inventory
         }
     }
 
@@ -121,7 +124,14 @@ public struct Scorecard: Sendable, Codable, Equatable {
                 status = .needsVerification
                 let what = [last.lastPassedPlaybookSHA256 != s.playbookSHA256 ? "the playbook" : nil, last.lastPassedInventorySHA256 != s.inventorySHA256 ? "the inventory" : nil]
                     .compactMap { $0 }.joined(separator: " and ")
-                reason = "\(what) changed since the last passing drill \(last.id): drill it again"
+                if last.lastPassedPlaybookSHA256 == s.playbookSHA256, let used = last.inventory, !used.isEmpty,
+                   Set(used.map { ($0 as NSString).standardizingPath }) != Set(s.inventory.map { ($0 as NSString).standardizingPath }) {
+                    // Not a change: another inventory file than the one the drill ran with.
+                    reason = "the last passing drill \(last.id) ran with the inventory \(used.joined(separator: ", ")), not \(s.inventory.isEmpty ? "none" : s.inventory.joined(separator: ", ")): "
+                        + "pass -i \(used.joined(separator: " -i ")) to score against it, or drill again with this one"
+                } else {
+                    reason = "\(what) changed since the last passing drill \(last.id): drill it again"
+                }
             } else {
                 status = .ok
                 reason = "last drill passed on the current playbook and inventory"

@@ -46,7 +46,7 @@ public enum ScorecardBuilder {
                                               rtoObjectiveSeconds: pb.objectives.rto.map { DurationText.seconds($0) },
                                               rpoObjectiveSeconds: pb.objectives.rpo.map { DurationText.seconds($0) },
                                               playbookSHA256: RunStore.sha256(files: [pb.file] + pb.includes), inventorySHA256: RunStore.sha256(files: paths),
-                                              missingInventory: paths.filter { !FileManager.default.fileExists(atPath: $0) }))
+                                              missingInventory: paths.filter { !FileManager.default.fileExists(atPath: $0) }, inventory: paths))
         }
         var latest: [LatestRun] = []
         var lastDrills: [String: Date] = [:]
@@ -57,11 +57,15 @@ public enum ScorecardBuilder {
         } else {
             notes.append("no history database at \(historyPath): every service counts as never drilled (--db PATH, or firedrill import RUNS_DIR)")
         }
-        // Runs indexed before the history kept score components: read from their journals.
-        for i in latest.indices where latest[i].components == nil {
-            if let a = try? RunArchive.open(latest[i].journal), a.problem == nil {
-                latest[i].components = Score(a.record).components
-            }
+        // Runs indexed before the history kept score components: read from their journals; and
+        // which inventory a passing run used, to name it when the scorecard reads another.
+        for i in latest.indices {
+            let needsComponents = latest[i].components == nil
+            let passedOnOther = latest[i].lastPassedInventorySHA256 != nil
+                && services.first { $0.service == latest[i].service }.map { $0.inventorySHA256 != latest[i].lastPassedInventorySHA256 } == true
+            guard needsComponents || passedOnOther, let a = try? RunArchive.open(latest[i].journal), a.problem == nil else { continue }
+            if needsComponents { latest[i].components = Score(a.record).components }
+            latest[i].inventory = a.record.facts?.inventory
         }
         var card = Scorecard(services: services, latest: latest)
         // Next due and overdue, from each playbook's schedule and the last drill that ran.
