@@ -156,6 +156,8 @@ import Testing
         #expect(d.events(.stepStarted).isEmpty && d.events(.commandStarted).isEmpty && d.events(.markerWritten).isEmpty)
         #expect(d.events(.preconditionsFailed).first?.detail?.contains("standby_is_replica") == true)
         #expect(d.ended?.result == "preconditions")
+        // The playbook has a data check: the RPO was not measured because nothing started.
+        #expect(d.result.stdout.contains("RPO      not measured (the drill did not start)"), "\(d.result.stdout)")
     }
 
     @Test func sigkilledRunnerIsResumedAndRestoreRuns() throws {

@@ -305,10 +305,17 @@ extension History {
     public func latestRuns() async throws(Failure) -> [LatestRun] {
         do {
             return try await pool.read { db in
+                // A run that never started (preconditions) touched nothing and is no drill: the
+                // service's latest *drill* scores it; a later attempt is shown beside it.
                 let rows = try Row.fetchAll(db, sql: """
                     SELECT * FROM (
-                      SELECT r.*, ROW_NUMBER() OVER (PARTITION BY service ORDER BY started DESC, id DESC) AS n FROM run r) WHERE n = 1
+                      SELECT r.*, ROW_NUMBER() OVER (PARTITION BY service ORDER BY started DESC, id DESC) AS n FROM run r WHERE result <> 'preconditions') WHERE n = 1
                     """)
+                var attempts: [String: (id: String, started: String)] = [:]
+                for a in try Row.fetchAll(db, sql: """
+                    SELECT * FROM (
+                      SELECT service, id, started, ROW_NUMBER() OVER (PARTITION BY service ORDER BY started DESC, id DESC) AS n FROM run WHERE result = 'preconditions') WHERE n = 1
+                    """) { attempts[try a.checked("service")] = (try a.checked("id"), try a.checked("started")) }
                 let lastPassed = try Row.fetchAll(db, sql: """
                     SELECT * FROM (
                       SELECT service, id, playbook_sha256, inventory_sha256,
@@ -342,7 +349,11 @@ extension History {
                                      rpoSeconds: try row.checkedOptional("rpo_seconds"), rpoObjectiveSeconds: try row.checkedOptional("rpo_objective_seconds"),
                                      rpoFound: try row.checkedOptional("rpo_found"),
                                      components: components[id], openActions: open[service] ?? 0, lastPassedRun: p?.0,
-                                     lastPassedPlaybookSHA256: p?.1, lastPassedInventorySHA256: p?.2)
+                                     lastPassedPlaybookSHA256: p?.1, lastPassedInventorySHA256: p?.2,
+                                     failedAttempt: attempts[service].flatMap { a in a.started > (try? row.checked("started", as: String.self)) ?? "" ? FailedAttempt(id: a.id, started: a.started) : nil })
+                } + attempts.filter { service, _ in !rows.contains { (try? $0.checked("service", as: String.self)) == service } }.map { service, a in
+                    // Only attempts: never drilled, but the attempt is said.
+                    LatestRun(neverDrilled: service, attempt: FailedAttempt(id: a.id, started: a.started))
                 }
             }
         } catch let f as Failure {
@@ -378,6 +389,25 @@ public struct LatestRun: Sendable, Equatable {
     public var lastPassedInventorySHA256: String?
     /// The inventory files the run used (from its journal; filled by the scorecard).
     public var inventory: [String]? = nil
+    /// A newer attempt that never started (preconditions not met): not a drill, said beside it.
+    public var failedAttempt: FailedAttempt? = nil
+
+}
+
+extension LatestRun {
+    /// A service with attempts only (`result` = preconditions): the scorecard counts it as never drilled.
+    public init(neverDrilled service: String, attempt: FailedAttempt) {
+        self.init(service: service, id: attempt.id, result: "preconditions", started: attempt.started, score: 0, grade: "", rules: "",
+                  playbookSHA256: nil, inventorySHA256: nil, journal: "", rtoSeconds: nil, rtoObjectiveSeconds: nil, rpoSeconds: nil,
+                  rpoObjectiveSeconds: nil, rpoFound: nil, components: [], openActions: 0, lastPassedRun: nil, lastPassedPlaybookSHA256: nil,
+                  lastPassedInventorySHA256: nil, failedAttempt: attempt)
+    }
+}
+
+/// A run that did not start: its id and when it was tried.
+public struct FailedAttempt: Sendable, Equatable {
+    public var id: String
+    public var started: String
 }
 
 extension History {

@@ -24,8 +24,11 @@ public struct RunSummaryRenderer: Sendable {
         out += "  RTO      \(measure(record.rto?.seconds, rtoObjective, missing: "not measured"))\n"
         let rpoObjective = record.rpo?.objectiveSeconds ?? record.facts?.rpoObjectiveSeconds
         let rpo = record.rpo?.passed == true ? record.rpo?.seconds : nil
+        // Whether the playbook has a data check is in the plan the run recorded; a drill that
+        // never started wrote no marker, and that is not "no data check".
+        let hasDataCheck = record.marker != nil || ((record.plan?["data_check"] ?? .null) != .null)
         let rpoMissing = record.rpo?.passed == false ? style.red("marker not found: data written before the failure was lost")
-            : record.marker == nil ? "no data check" : "not measured"
+            : !hasDataCheck ? "no data check" : record.ending?.result == .preconditions ? "not measured (the drill did not start)" : "not measured"
         out += "  RPO      \(measure(rpo, rpoObjective, missing: rpoMissing))\n"
         // A run that ended has a score; the top deductions say why points were lost. A run whose
         // journal broke has none: the score is read from the journal, which lacks the end.

@@ -104,9 +104,11 @@ public struct Scorecard: Sendable, Codable, Equatable {
                                 reason: problem, counted: 0, components: [], rto: Measure(status: .notMeasured), rpo: Measure(status: .notMeasured), openActions: 0))
                 continue
             }
-            guard let last = byService[s.service] else {
+            // A run that never started is an attempt, not a drill: said beside the last drill.
+            let attempt = byService[s.service]?.failedAttempt.map { "; last attempt \($0.started.prefix(16).replacingOccurrences(of: "T", with: " ")) did not start: preconditions not met (\($0.id))" } ?? ""
+            guard let last = byService[s.service], last.result != "preconditions" else {
                 rows.append(Row(service: s.service, name: s.name, playbook: s.playbook, criticality: s.criticality, weight: weight, status: .neverDrilled,
-                                reason: "no drill of \(s.service) in the history: it counts 0", counted: 0, components: [],
+                                reason: "no drill of \(s.service) in the history: it counts 0" + attempt, counted: 0, components: [],
                                 rto: Measure(objectiveSeconds: s.rtoObjectiveSeconds, status: s.rtoObjectiveSeconds == nil ? .noObjective : .notMeasured),
                                 rpo: Measure(objectiveSeconds: s.rpoObjectiveSeconds, status: s.rpoObjectiveSeconds == nil ? .noObjective : .notMeasured),
                                 openActions: 0))
@@ -138,7 +140,7 @@ public struct Scorecard: Sendable, Codable, Equatable {
             }
             let rto = Self.measure(last.rtoSeconds, objective: s.rtoObjectiveSeconds ?? last.rtoObjectiveSeconds, found: true)
             let rpo = Self.measure(last.rpoSeconds, objective: s.rpoObjectiveSeconds ?? last.rpoObjectiveSeconds, found: last.rpoFound != false)
-            rows.append(Row(service: s.service, name: s.name, playbook: s.playbook, criticality: s.criticality, weight: weight, status: status, reason: reason,
+            rows.append(Row(service: s.service, name: s.name, playbook: s.playbook, criticality: s.criticality, weight: weight, status: status, reason: reason + attempt,
                             lastRun: last.id, lastDrill: last.started, lastResult: RunStatus(text: last.result), score: last.score, grade: last.grade, counted: last.score,
                             components: last.components ?? [], rto: rto, rpo: rpo, openActions: last.openActions))
         }

@@ -74,4 +74,31 @@ import FiredrillBench
         #expect(latest[1].lastPassedRun == "a1" && latest[1].openActions == 2 && latest[0].openActions == 0)
         #expect(latest[1].components?.count == 5 && latest[1].components?.map(\.id) == Score.ComponentID.allCases)
     }
+
+    /// A drill that never started (a mistyped port: preconditions) touched nothing: it does not
+    /// replace the last drill on the scorecard, it is shown beside it; a service with attempts
+    /// only is never drilled, with its attempt said.
+    @Test func anAttemptThatNeverStartedDoesNotReplaceTheLastDrill() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-card-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let db = try History(path: dir + "/h.sqlite")
+        let runs = dir + "/runs"
+        for (id, service, started, result) in [("a1", "ehr", "2026-09-01T02:00:00.000Z", RunResult.passed),
+                                               ("a2", "ehr", "2026-09-01T02:10:00.000Z", .preconditions),
+                                               ("b1", "dns", "2026-10-05T02:00:00.000Z", .preconditions)] {
+            _ = try await db.ingest(journal: try await SyntheticJournal.write(runs: runs, id: id, service: service, started: started, result: result))
+        }
+        let latest = try await db.latestRuns().sorted { $0.service < $1.service }
+        #expect(latest.map(\.id) == ["b1", "a1"], "the drill, not the attempt")
+        #expect(latest[1].failedAttempt?.id == "a2" && latest[0].result == "preconditions")
+        let card = Scorecard(services: [service("ehr", .critical), service("dns", .high)], latest: latest.map { l in
+            var l = l
+            l.playbookSHA256 = "p1"; l.inventorySHA256 = "i1"; l.lastPassedPlaybookSHA256 = l.lastPassedRun == nil ? nil : "p1"; l.lastPassedInventorySHA256 = l.lastPassedRun == nil ? nil : "i1"
+            return l
+        })
+        let ehr = try #require(card.services.first { $0.service == "ehr" })
+        #expect(ehr.status == .ok && ehr.lastRun == "a1" && ehr.reason.contains("last attempt 2026-09-01 02:10 did not start: preconditions not met (a2)"), "\(ehr.reason)")
+        let dns = try #require(card.services.first { $0.service == "dns" })
+        #expect(dns.status == .neverDrilled && dns.counted == 0 && dns.reason.contains("did not start"), "\(dns.reason)")
+    }
 }
