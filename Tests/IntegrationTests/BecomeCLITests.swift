@@ -250,10 +250,8 @@ import Testing
 
     /// Live processes whose command line contains `text` (from /proc).
     static func processes(matching text: String) -> [String] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap(Int32.init).compactMap { pid -> String? in
-            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else { return nil }
-            let cmd = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+        Lab.processes().compactMap { pid -> String? in
+            guard let cmd = Lab.commandLine(of: pid), !cmd.isEmpty else { return nil }
             if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), stat.contains(") Z ") { return nil }
             return cmd.contains(text) ? "\(pid) \(cmd)" : nil
         }

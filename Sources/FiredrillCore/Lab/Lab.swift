@@ -75,8 +75,7 @@ public struct Lab: Sendable {
 
     /// Whether `pid` is an sshd or the services process this lab started (its command line names this lab's folder).
     func isOurs(_ pid: Int32) -> Bool {
-        guard pid > 0, let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-        let cmdline = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+        guard pid > 0, let cmdline = Self.commandLine(of: pid) else { return false }
         return (cmdline.contains("sshd") && cmdline.contains(directory + "/"))
             || ((cmdline.contains(" lab serve ") || cmdline.contains(" lab relay ")) && cmdline.hasSuffix(" --dir \(directory) "))
     }
@@ -476,6 +475,13 @@ public struct Lab: Sendable {
             try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
             _ = fm.createFile(atPath: "\(directory)/\(Self.ownedMarker)", contents: Data())
         }
+    }
+
+    /// A process's command line, its arguments separated by spaces and ending in one (from
+    /// /proc); nil when it is gone.
+    static func commandLine(of pid: Int32) -> String? {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+        return String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
     }
 
     /// Every process's PID (from /proc).

@@ -133,8 +133,8 @@ public struct LabPostgres: Sendable, Codable, Equatable {
         try pg.startServer(&first)
         pg.servers.append(first)
         try save(pg)
-        try pg.sql(first, "CREATE DATABASE \(database)")
-        try pg.sql(first, schema, database: database)
+        try pg.query(first, "CREATE DATABASE \(database)")
+        try pg.query(first, schema, database: database)
         progress("PostgreSQL \(version) primary for \(primary) on 127.0.0.1:\(first.port) (data \(first.data))")
         // The standby: a base backup of the primary that streams from it.
         var second = Server(name: standby, port: try Lab.freePort(), data: "\(root)/\(standby)/data", log: "\(root)/\(standby)/postgresql.log")
@@ -228,8 +228,7 @@ public struct LabPostgres: Sendable, Codable, Equatable {
     static func postmaster(of server: Server) -> Int32? {
         guard let text = try? String(contentsOfFile: "\(server.data)/postmaster.pid", encoding: .utf8),
               let pid = text.split(separator: "\n").first.flatMap({ Int32($0.trimmingCharacters(in: .whitespaces)) }), pid > 0,
-              let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
-        let line = String(decoding: cmd.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+              let line = Lab.commandLine(of: pid) else { return nil }
         return line.contains("postgres") && line.contains(server.data) ? pid : nil
     }
 
@@ -258,18 +257,20 @@ public struct LabPostgres: Sendable, Codable, Equatable {
 
     /// One line per server for `lab status`.
     public func statusLines() -> [(line: String, healthy: Bool)] {
-        servers.map { s in
-            let role = Self.role(of: s)
+        // Each server's role, and each primary's standbys, asked once.
+        let roles = servers.map(Self.role(of:))
+        let streams = Dictionary(uniqueKeysWithValues: zip(servers, roles).filter { $0.1 == .primary }.map { ($0.0.name, replication(of: $0.0)) })
+        return zip(servers, roles).map { s, role in
             var line = "\(s.name)  PostgreSQL \(version) \(role.rawValue)  127.0.0.1:\(s.port)"
             if let pid = Self.postmaster(of: s) { line += "  pid \(pid)" }
             switch role {
             case .primary:
-                let replicas = replication(of: s)
+                let replicas = streams[s.name] ?? []
                 line += replicas.isEmpty ? "  no standby streams from it"
                     : "  " + replicas.map { "\($0.name) \($0.state), lag \($0.lagBytes) bytes" }.joined(separator: "; ")
             case .standby:
-                let upstream = servers.first { Self.role(of: $0) == .primary && replication(of: $0).contains { $0.name == s.name } }
-                line += upstream.map { "  streaming from \($0.name)" } ?? "  not streaming"
+                let upstream = streams.first { $0.value.contains { $0.name == s.name } }?.key
+                line += upstream.map { "  streaming from \($0)" } ?? "  not streaming"
             case .stopped:
                 line += "  STOPPED"
             }
@@ -321,8 +322,7 @@ public struct LabPostgres: Sendable, Codable, Equatable {
     /// Postmasters (`postgres -D DATA`) whose data folder is under `root`.
     static func orphans(under root: String) -> [Int32] {
         Lab.processes().filter { pid in
-            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-            let line = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+            guard let line = Lab.commandLine(of: pid) else { return false }
             return line.contains("/postgres ") && line.contains(" -D \(root)/")
         }
     }
@@ -380,10 +380,6 @@ public struct LabPostgres: Sendable, Codable, Equatable {
         }
         guard r.status == 0 else { throw Lab.Failure(message: "psql on \(server.name) failed: \(r.output.prefix(300))") }
         return r.output.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    func sql(_ server: Server, _ sql: String, database: String = "postgres") throws {
-        try query(server, sql, database: database)
     }
 
     /// Writes (or appends to) a file owned by postgres, mode 600.

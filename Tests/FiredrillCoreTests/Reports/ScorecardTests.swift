@@ -58,16 +58,20 @@ import FiredrillBench
         #expect(none.services[0].rto.status == .notMeasured)
     }
 
+    /// A history database (a real SQLite file in `dir`) holding these synthetic runs.
+    func history(_ dir: String, _ runs: [(String, String, String, RunResult)]) async throws -> History {
+        let db = try History(path: dir + "/h.sqlite")
+        for (id, service, started, result) in runs {
+            _ = try await db.ingest(journal: try await SyntheticJournal.write(runs: dir + "/runs", id: id, service: service, started: started, result: result))
+        }
+        return db
+    }
+
     @Test func theHistoryGivesEachServiceItsLatestRunWithComponentsAndOpenActions() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-card-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let db = try History(path: dir + "/h.sqlite")
-        let runs = dir + "/runs"
-        for (id, service, started, result) in [("a1", "ehr", "2026-09-01T02:00:00.000Z", RunResult.passed),
-                                               ("a2", "ehr", "2026-10-01T02:00:00.000Z", .failed),
-                                               ("b1", "dns", "2026-10-05T02:00:00.000Z", .passed)] {
-            _ = try await db.ingest(journal: try await SyntheticJournal.write(runs: runs, id: id, service: service, started: started, result: result))
-        }
+        let db = try await history(dir, [("a1", "ehr", "2026-09-01T02:00:00.000Z", .passed), ("a2", "ehr", "2026-10-01T02:00:00.000Z", .failed),
+                                         ("b1", "dns", "2026-10-05T02:00:00.000Z", .passed)])
         _ = try await db.annotate(run: "a2", verdict: .fail, note: "n", actions: [.init(owner: "o", item: "i", due: "2099-01-01"), .init(owner: "o", item: "j", due: "2099-01-02")], by: "x")
         let latest = try await db.latestRuns().sorted { $0.service < $1.service }
         #expect(latest.map(\.id) == ["b1", "a2"])
@@ -81,13 +85,8 @@ import FiredrillBench
     @Test func anAttemptThatNeverStartedDoesNotReplaceTheLastDrill() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-card-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let db = try History(path: dir + "/h.sqlite")
-        let runs = dir + "/runs"
-        for (id, service, started, result) in [("a1", "ehr", "2026-09-01T02:00:00.000Z", RunResult.passed),
-                                               ("a2", "ehr", "2026-09-01T02:10:00.000Z", .preconditions),
-                                               ("b1", "dns", "2026-10-05T02:00:00.000Z", .preconditions)] {
-            _ = try await db.ingest(journal: try await SyntheticJournal.write(runs: runs, id: id, service: service, started: started, result: result))
-        }
+        let db = try await history(dir, [("a1", "ehr", "2026-09-01T02:00:00.000Z", .passed), ("a2", "ehr", "2026-09-01T02:10:00.000Z", .preconditions),
+                                         ("b1", "dns", "2026-10-05T02:00:00.000Z", .preconditions)])
         let latest = try await db.latestRuns().sorted { $0.service < $1.service }
         #expect(latest.map(\.id) == ["b1", "a1"], "the drill, not the attempt")
         #expect(latest[1].failedAttempt?.id == "a2" && latest[0].result == "preconditions")
