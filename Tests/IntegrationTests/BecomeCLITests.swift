@@ -274,7 +274,10 @@ struct TmuxSession {
 
     func start(_ argv: [String]) throws {
         let command = argv.map(ShellQuoting.quote).joined(separator: " ") + "; echo $? > \(ShellQuoting.quote(statusFile)); sleep 600"
-        _ = try tmux(["new-session", "-d", "-x", "200", "-y", "50", "-s", "t", "env NO_COLOR=1 sh -c " + ShellQuoting.quote(command)])
+        // Its own lock folder and history, as `Firedrill.run` gives each test: two tests drilling
+        // the same service name at once must not wait for (or take over) each other's locks.
+        let env = "NO_COLOR=1 FIREDRILL_LOCK_DIR=\(ShellQuoting.quote(dir + "/locks")) FIREDRILL_DB=\(ShellQuoting.quote(dir + "/history.sqlite"))"
+        _ = try tmux(["new-session", "-d", "-x", "200", "-y", "50", "-s", "t", "env \(env) sh -c " + ShellQuoting.quote(command)])
     }
 
     func screen() -> String { (try? tmux(["capture-pane", "-p", "-S", "-200", "-t", "t"])) ?? "" }

@@ -318,6 +318,40 @@ final class SharedLab: @unchecked Sendable {
         #expect(!isRunning(pid), "the sshd of a lab whose folder was deleted still runs")
     }
 
+    /// A stopped service's port refuses connections but stays the lab's: another lab on this
+    /// machine that drew the same port (free ports are drawn, then bound) cannot take it and
+    /// answer for the stopped database.
+    @Test func aStoppedServiceKeepsItsPort() throws {
+        let lab = try TestLab.start(hosts: 2)
+        defer { lab.stop() }
+        let port = try #require(lab.lab.state()?.services?.servicePorts["db1"])
+        func connects() -> Bool {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = in_port_t(UInt16(port).bigEndian)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 } }
+        }
+        /// Polls the port for a bounded time (the server reconciles every 10 ms).
+        func becomes(_ wanted: Bool) -> Bool {
+            let end = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < end { if connects() == wanted { return true }; usleep(10_000) }
+            return false
+        }
+        #expect(becomes(true), "db1's port does not answer while it runs")
+        try lab.knob("db1", "postgresql", "stopped")
+        #expect(becomes(false), "db1's port still answers once stopped")
+        // Another lab's server binds as the lab does (SO_REUSEADDR): refused.
+        let other = try? LabServer.listen(port: port)
+        if let other { close(other) }
+        #expect(other == nil, "another socket took the stopped service's port \(port)")
+        #expect(!connects())
+        try lab.knob("db1", "postgresql", "running")
+        #expect(becomes(true), "db1's port does not answer once started again")
+    }
+
     @Test func pingReportsUnreachableHostsAndExitsThree() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-ping-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

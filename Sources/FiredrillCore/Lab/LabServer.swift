@@ -42,6 +42,7 @@ public final class LabServer {
     let directory: String
     let services: LabServices
     private var listeners: [String: Int32] = [:]   // host → listening fd (open while its service runs)
+    private var parked: [String: Int32] = [:]      // host → its port, held but refusing (service stopped)
     private var vip: Int32 = -1
     private var dns: Int32 = -1
     private var clients: [Int32: Client] = [:]
@@ -60,6 +61,14 @@ public final class LabServer {
     /// Serves until the process is terminated.
     public func run() throws {
         signal(SIGPIPE, SIG_IGN)
+        // Every service port is held from the start, stopped or not: a port only closed while
+        // its service is down is free for another lab on this machine to take (two labs that
+        // drew the same free port once made a stopped database answer for 30 s). A port that
+        // cannot be held stops the server before the VIP listens, so `lab up` draws again.
+        for (host, port) in services.servicePorts where LabServices.service(of: host) != nil
+            && services.databases?.contains(where: { $0.name == host }) != true {
+            parked[host] = try Self.park(Self.bound(port: port))
+        }
         vip = try Self.listen(port: services.vipPort)
         dns = try Self.bindUDP(port: services.dnsPort)
         var lastReconcile = ContinuousClock.now - .seconds(1)
@@ -111,10 +120,12 @@ public final class LabServer {
             if services.databases?.contains(where: { $0.name == host }) == true { continue }
             let up = running(host, service)
             if up, listeners[host] == nil {
+                // A parked socket cannot listen again: it gives its port to a new one.
+                if let fd = parked.removeValue(forKey: host) { Glibc.close(fd) }
                 listeners[host] = try? Self.listen(port: port)
             } else if !up, let fd = listeners.removeValue(forKey: host) {
-                Glibc.close(fd)
                 for (cfd, c) in clients where c.host == host { drop(cfd) }
+                parked[host] = Self.park(fd)
             }
         }
     }
@@ -210,12 +221,30 @@ public final class LabServer {
     // MARK: sockets
 
     static func listen(port: Int) throws -> Int32 {
+        let fd = try bound(port: port)
+        guard Glibc.listen(fd, 128) == 0 else { Glibc.close(fd); throw Lab.Failure(message: "cannot listen on 127.0.0.1:\(port)") }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        return fd
+    }
+
+    /// A TCP socket bound to 127.0.0.1:`port` (SO_REUSEADDR: the connections a stopped service
+    /// closed linger in TIME_WAIT on it).
+    static func bound(port: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         try bind(fd, port: port)
-        guard Glibc.listen(fd, 128) == 0 else { Glibc.close(fd); throw Lab.Failure(message: "cannot listen on 127.0.0.1:\(port)") }
-        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        return fd
+    }
+
+    /// Stops `fd` listening but keeps its port: Linux refuses connections to a listener shut
+    /// down, keeps an explicitly bound port bound, and — once SO_REUSEADDR is off — lets no
+    /// other socket bind it until this one is closed (tried on Debian 12's kernel).
+    static func park(_ fd: Int32) -> Int32 {
+        _ = Glibc.listen(fd, 1)
+        _ = shutdown(fd, Int32(SHUT_RDWR))
+        var zero: Int32 = 0
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &zero, socklen_t(MemoryLayout<Int32>.size))
         return fd
     }
 
