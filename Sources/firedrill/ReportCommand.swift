@@ -42,7 +42,7 @@ struct ReportCommand: AsyncParsableCommand {
         let path = try RunArchive.locate(runRef, runsDir: runsDir)
         let database = History.defaultPath(history.db)
         if let output { try OutputFile.check(output, keeping: [path, path + ".head", database, database + "-wal", database + "-shm"]) }
-        let report = try await DrillReport.load(journal: path, database: database, reportVersion: FiredrillVersion.current)
+        let report = try await DrillReport.load(journal: path, database: database, reportVersion: FiredrillVersion.current, generatedAt: Date())
         let style = output == nil && format == .text ? TerminalStyle.detect(noColorFlag: noColor) : TerminalStyle(enabled: false)
         try writeOutput(try report.rendered(format, style: style), to: output)
         for w in report.evidence.warnings { Terminal.err("warning: \(TerminalText.safe(w))\n") }

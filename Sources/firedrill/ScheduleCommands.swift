@@ -160,7 +160,7 @@ struct DueCommand: AsyncParsableCommand {
         if !run {
             if format == .json { Terminal.out(try JSONOutput.encode(entries.map(\.entry)) + "\n"); return }
             let style = TerminalStyle.detect(noColorFlag: options.noColor)
-            if entries.isEmpty { Terminal.out("nothing due at \(Zoned.format(now, in: .current)) (\(loaded.services.count) scheduled service(s))\n") }
+            if entries.isEmpty { Terminal.out("nothing due at \(Zoned.format(now, in: .current)) (\(loaded.services.count) scheduled service\(loaded.services.count == 1 ? "" : "s"))\n") }
             for d in entries {
                 let e = d.entry, s = d.service
                 let head: String

@@ -178,6 +178,75 @@ import Testing
     }
 }
 
+/// The report and the scorecard as printed: chromium's `--print-to-pdf`, read back with
+/// poppler (`pdfinfo`, `pdftotext`), on journals recorded on the lab.
+@Suite struct PrintTests {
+    static let fixtures = Firedrill.repoRoot + "/Tests/FiredrillCoreTests/Fixtures/reports"
+
+    func tool(_ name: String, _ args: [String]) throws -> String {
+        let r = try Chromium.exec("/usr/bin/\(name)", args)
+        guard r.status == 0 else { throw Journal.Failure(message: "\(name) failed (\(r.status)); apt-get install poppler-utils") }
+        return r.stdout
+    }
+
+    func pages(_ pdf: String) throws -> (count: Int, width: Double, height: Double) {
+        let info = try tool("pdfinfo", [pdf])
+        let count = info.split(separator: "\n").first { $0.hasPrefix("Pages:") }.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+        let size = info.split(separator: "\n").first { $0.hasPrefix("Page size:") }.map { $0.split(separator: " ").compactMap { Double($0) } } ?? []
+        return (count, size.first ?? 0, size.dropFirst().first ?? 0)
+    }
+
+    /// The failed and the passed EHR drills print compactly: at most 9 Letter pages, the
+    /// headline on the first, no page ending on a heading, the timeline's lane labels whole
+    /// and at least 7 points high.
+    @Test(arguments: ["failed", "passed", "interrupted"]) func theReportPrintsCompactlyWithHeadingsKeptWithTheirContent(_ name: String) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-print-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let html = "\(dir)/\(name).html", pdf = "\(dir)/\(name).pdf"
+        let r = try Firedrill.run(["report", "\(Self.fixtures)/\(name).jsonl", "--format", "html", "-o", html, "--db", "\(dir)/none.sqlite"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let chromium = try Chromium(dir: dir)
+        _ = try chromium.browser(["--no-pdf-header-footer", "--print-to-pdf=\(pdf)", "file://\(html)"])
+        let (count, width, height) = try pages(pdf)
+        #expect(count >= 2 && count <= 9, "\(name) prints to \(count) pages")
+        #expect(width == 612 && height == 792, "Letter portrait: \(width)×\(height)")
+        let source = try String(contentsOfFile: html, encoding: .utf8)
+        let headings = Set(source.matches(of: /<h[23][^>]*>(.*?)<\/h[23]>/).map { String($0.output.1).replacingOccurrences(of: "<[^>]+>", with: "", options: .regularExpression) })
+        #expect(headings.contains("Timeline") && headings.contains("Evidence"))
+        for page in 1...max(1, count) {
+            // -layout: a page's lines as printed (a table's header cells stay on their row).
+            let text = try tool("pdftotext", ["-layout", "-f", "\(page)", "-l", "\(page)", pdf, "-"])
+            let last = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.last { !$0.isEmpty && $0 != "\u{0C}" } ?? ""
+            #expect(!headings.contains(last), "page \(page) of \(count) ends with the heading \(last)")
+            if page == 1 { #expect(text.contains("Overview") && (name == "passed" || text.contains("Cause")), "page 1: \(text)") }
+        }
+        // The timeline's lane labels: whole (the longest step name is there in one line) and legible.
+        let bbox = try tool("pdftotext", ["-bbox", pdf, "-"])
+        let label = try #require(bbox.matches(of: /yMin="([0-9.]+)" xMax="[0-9.]+" yMax="([0-9.]+)">restore\.1<\/word>/).first)
+        #expect((Double(label.output.2) ?? 0) - (Double(label.output.1) ?? 0) >= 7, "the lane label is \(label.output.2) − \(label.output.1) points high")
+        let plain = try tool("pdftotext", [pdf, "-"])
+        #expect(plain.contains("restore.1 Rejoin old primary as standby —"), "a lane label was cut")
+    }
+
+    /// The scorecard prints across the page, and says when it was made.
+    @Test func theScorecardPrintsInLandscapeWithItsTime() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-print-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let html = "\(dir)/card.html", pdf = "\(dir)/card.pdf"
+        let r = try Firedrill.run(["scorecard", "--dir", Firedrill.repoRoot + "/Playbooks", "--format", "html", "-o", html, "--db", "\(dir)/h.sqlite"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let chromium = try Chromium(dir: dir)
+        _ = try chromium.browser(["--no-pdf-header-footer", "--print-to-pdf=\(pdf)", "file://\(html)"])
+        let (count, width, height) = try pages(pdf)
+        #expect(count >= 1 && width > height, "\(count) pages of \(width)×\(height)")
+        #expect(try tool("pdftotext", [pdf, "-"]).contains("Generated 20"))
+        let json = try Firedrill.run(["scorecard", "--dir", Firedrill.repoRoot + "/Playbooks", "--format", "json", "--db", "\(dir)/h.sqlite"])
+        #expect(json.stdout.contains("\"generated_at\" : \"20"), "\(json.stdout.prefix(300))")
+    }
+}
+
 /// Debian's `chromium`, headless, in a network namespace of its own when the machine allows it
 /// and always behind a proxy on a dead loopback port: nothing it asks for can leave the machine.
 /// The net log says what a page asked for; the browser's own service requests are left out.

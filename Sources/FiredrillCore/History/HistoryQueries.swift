@@ -221,7 +221,7 @@ extension History {
                 if broken == nil, let tip = try Row.fetchOne(db, sql: "SELECT count, tip FROM annotation_tip WHERE run_id = ?", arguments: [run]) {
                     let count = try tip.checked("count", as: Int.self), hash = try tip.checked("tip", as: String.self)
                     if count != out.count || hash != (out.last?.hash ?? "") {
-                        broken = "run \(run) had \(count) annotation(s), \(out.count) remain: annotations were removed (or the tip was changed)"
+                        broken = "run \(run) had \(count) annotations, \(out.count) remain: annotations were removed (or the tip was changed)"
                     }
                 }
                 if broken == nil, let head = try String.fetchOne(db, sql: "SELECT head_hash FROM run WHERE id = ?", arguments: [run]),
@@ -291,9 +291,11 @@ extension History {
             }
             let (annotations, problem) = try await annotations(of: run)
             let runs = try await entries(service: service, limit: 200).reversed()
-            return ReportHistory(inHistory: row != nil, annotations: annotations, annotationProblem: problem, runs: Array(runs),
-                                 note: row != nil ? nil : "run \(run) is not in the history \(path): firedrill import its journal",
-                                 indexedHead: row?.0, indexedEvents: row?.1)
+            var history = ReportHistory(inHistory: row != nil, annotations: annotations, annotationProblem: problem, runs: Array(runs),
+                                        note: row != nil ? nil : "run \(run) is not in the history \(path): firedrill import its journal",
+                                        indexedHead: row?.0, indexedEvents: row?.1)
+            history.openActions = try await actions(openOnly: true, service: service)
+            return history
         } catch let f as Failure {
             return ReportHistory(note: "the history could not be read: \(f.message)", problem: f.message)
         } catch {

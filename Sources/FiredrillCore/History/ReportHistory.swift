@@ -12,6 +12,8 @@ public struct ReportHistory: Sendable {
     /// The journal head and event count the run was indexed with.
     public var indexedHead: String?
     public var indexedEvents: Int?
+    /// The service's open action items (every drill's), due date first.
+    public var openActions: [ActionItem] = []
 
     public init(inHistory: Bool = false, annotations: [Annotation] = [], annotationProblem: String? = nil, runs: [HistoryEntry] = [],
                 note: String? = nil, problem: String? = nil, indexedHead: String? = nil, indexedEvents: Int? = nil) {

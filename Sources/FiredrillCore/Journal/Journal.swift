@@ -288,7 +288,7 @@ public enum JournalReader {
         if sealed < n && c.events[sealed].prev == hash {
             out.events = Array(c.events[..<sealed])
             out.lastHash = hash
-            out.problem = "\(n - sealed) line(s) were added after the run was sealed at line \(sealed): they are not part of the record"
+            out.problem = "\(n - sealed == 1 ? "1 line was" : "\(n - sealed) lines were") added after the run was sealed at line \(sealed): they are not part of the record"
             return out
         }
         // Line `sealed` is not the one sealed: it was changed; what precedes it is still vouched for by its chain.

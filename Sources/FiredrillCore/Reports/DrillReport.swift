@@ -13,6 +13,8 @@ public struct DrillReport: Sendable, Codable, Equatable {
 
     public var format = DrillReport.format
     public var overview: Overview
+    /// What failed, how long the service was down, the operator's verdict, open actions: first in every format.
+    public var headline: Headline
     public var scope: Scope
     public var objectives: Objectives
     /// The steady state checked before the drill.
@@ -34,7 +36,7 @@ public struct DrillReport: Sendable, Codable, Equatable {
     public var requirements: [Requirement]
 
     enum CodingKeys: String, CodingKey {
-        case format, overview, scope, objectives, steadyState = "steady_state", timeline, restore, finalState = "final_state", score
+        case format, overview, headline, scope, objectives, steadyState = "steady_state", timeline, restore, finalState = "final_state", score
         case findings, notes, afterAction = "after_action", previous, trend, evidence, requirements
     }
 
@@ -292,6 +294,8 @@ public struct DrillReport: Sendable, Codable, Equatable {
         /// The Firedrill version that ran the drill, and the one that wrote this report.
         public var runVersion: String?
         public var reportVersion: String
+        /// When this report was made (ISO 8601 UTC); nil in the golden tests.
+        public var generatedAt: String?
         public var journal: String
         public var events: Int
         public var headHash: String
@@ -305,7 +309,7 @@ public struct DrillReport: Sendable, Codable, Equatable {
 
         enum CodingKeys: String, CodingKey {
             case playbook, playbookSHA256 = "playbook_sha256", inventory, inventorySHA256 = "inventory_sha256", runVersion = "run_version"
-            case reportVersion = "report_version", journal, events, headHash = "head_hash", chainVerified = "chain_verified", problem, sealed, warnings
+            case reportVersion = "report_version", generatedAt = "generated_at", journal, events, headHash = "head_hash", chainVerified = "chain_verified", problem, sealed, warnings
         }
     }
 
@@ -489,7 +493,9 @@ extension DrillReport {
         }
         if let p = history.problem { evidence.warnings.append("the history could not be read (\(p)): the after-action review and earlier drills are missing") }
         requirements = []
+        headline = Headline(cause: nil, moreFindings: 0, downtime: nil, operatorVerdict: nil, verdictBy: nil, disagrees: false, openActions: [])
         requirements = Self.requirements(self, r)
+        headline = Self.headline(self, openActions: history.openActions)
     }
 
     static func zip2(_ a: Double?, _ b: Double?) -> (Double, Double)? {
@@ -661,7 +667,7 @@ extension DrillReport {
             id: "HIPAA 164.308(a)(7)(ii)(D)", title: "Testing and revision procedures",
             status: !ran ? .partial : reviewed && report.evidence.chainVerified ? .evidenced : .partial,
             evidence: "drill \(report.overview.run) on \(report.overview.started ?? "?"), \(chain); score \(ScoreRenderer.num(report.score.points)) (\(report.score.grade.rawValue)); "
-                + (reviewed ? "after-action review recorded (\(report.afterAction.annotations.count) annotation(s), \(actions) action item(s))" : "no after-action review recorded yet (firedrill annotate)")))
+                + (reviewed ? "after-action review recorded (\(ReportText.count(report.afterAction.annotations.count, "annotation")), \(ReportText.count(actions, "action item")))" : "no after-action review recorded yet (firedrill annotate)")))
         out.append(Requirement(
             id: "HIPAA 164.308(a)(7)(ii)(E)", title: "Applications and data criticality analysis",
             status: report.overview.criticality == nil ? .missing : rto.objectiveSeconds != nil ? .evidenced : .partial,
@@ -674,9 +680,9 @@ extension DrillReport {
         out.append(Requirement(
             id: "NIST SP 800-53 CP-4 / SP 800-84", title: "Contingency plan testing: test, review the results, take corrective action",
             status: !ran ? .missing : reviewed && report.evidence.chainVerified ? .evidenced : .partial,
-            evidence: "timeline of every step and verify attempt, \(report.score.deductions.count) deduction(s) with evidence, \(chain)"
+            evidence: "timeline of every step and verify attempt, \(ReportText.count(report.score.deductions.count, "deduction")) with evidence, \(chain)"
                 + (report.previous.map { "; compared with the previous drill \($0.run)" } ?? "")
-                + (reviewed ? "; \(actions) corrective action item(s) with owners and due dates" : "")))
+                + (reviewed ? "; \(ReportText.count(actions, "corrective action item")) with owners and due dates" : "")))
         return out
     }
 
@@ -709,7 +715,7 @@ extension DrillReport {
     /// The report of the journal at `path`, with what the history at `database` adds (nil, or a
     /// file that does not exist: no history). Reading a journal never fails the report: a damaged
     /// one is reported as damaged, with what precedes the damage.
-    public static func load(journal path: String, database: String?, reportVersion: String) async throws -> DrillReport {
+    public static func load(journal path: String, database: String?, reportVersion: String, generatedAt: Date? = nil) async throws -> DrillReport {
         let archive = try RunArchive.open(path)
         guard !archive.events.isEmpty || archive.problem != nil else {
             throw Journal.Failure(message: "\(path) holds no run (empty or missing)")
@@ -725,7 +731,9 @@ extension DrillReport {
                 history = ReportHistory(note: "the history could not be read: \(error.message)", problem: error.message)
             }
         }
-        return DrillReport(archive: archive, history: history, reportVersion: reportVersion)
+        var report = DrillReport(archive: archive, history: history, reportVersion: reportVersion)
+        report.evidence.generatedAt = generatedAt.map(Journal.timestamp)
+        return report
     }
 
     /// The report of a journal as read now, with what the history adds. The history remembers how

@@ -8,13 +8,21 @@ import Foundation
 /// passed and one per host that did not, so a 1,000-host drill stays small.
 struct TimelineSVG {
     let report: DrillReport
-    let width = 1000.0
-    let labelWidth = 250.0
-    let laneHeight = 30.0
+    /// As wide as a printed page's text (A4 or Letter, 14 mm margins) at 1:1, so its text
+    /// prints at the size it is drawn: each lane's label runs the full width above its bars
+    /// (never cut to a column), the bars below use the full width too.
+    let width = 680.0
+    let left = 6.0
+    /// A lane: its label (one text row), then the marks of the step (`band` high).
+    let labelRow = 16.0
+    let band = 30.0
+    var laneHeight: Double { labelRow + band }
     let top = 34.0
     static let hostRowsMax = 12
+    /// Characters of a lane label before it is cut (its title keeps the whole name).
+    static let labelMax = 110
 
-    var plotWidth: Double { width - labelWidth - 20 }
+    var plotWidth: Double { width - 2 * left }
 
     /// The last moment anything happened, in ms.
     var span: Double {
@@ -29,7 +37,7 @@ struct TimelineSVG {
         return end * 1.02
     }
 
-    func x(_ ms: Double?) -> Double { labelWidth + (ms ?? 0) / span * plotWidth }
+    func x(_ ms: Double?) -> Double { left + (ms ?? 0) / span * plotWidth }
 
     func render() -> String {
         let steps = report.timeline
@@ -65,32 +73,31 @@ struct TimelineSVG {
             let y = top + Double(i) * laneHeight
             s += "<g class=\"lane\" data-step=\"\(e(step.id))\" data-phase=\"\(e(step.phase.rawValue))\">"
             if i % 2 == 0 { s += "<rect x=\"0\" y=\"\(f(y))\" width=\"\(f(width))\" height=\"\(f(laneHeight))\" fill=\"#f6f7f9\"/>" }
-            let name = "\(step.id) \(step.name)"
-            s += "<text x=\"4\" y=\"\(f(y + 19))\"><title>\(e(name)) — \(e(step.result.rawValue))</title>\(e(name.count > 36 ? String(name.prefix(35)) + "…" : name))</text>"
-            if step.startedOffsetMS == nil {
-                s += "<text x=\"\(f(labelWidth + 4))\" y=\"\(f(y + 19))\" font-style=\"italic\">\(e(step.result.rawValue)): \(e(step.detail ?? ""))</text></g>"
-                continue
-            }
-            s += bars(step, y: y)
-            s += batchMarks(step, y: y)
-            for a in step.verify?.attemptsSummary ?? [] { s += tickMark(a, y: y) }
+            var name = "\(step.id) \(step.name) — \(step.result.rawValue)"
+            if step.startedOffsetMS == nil, let d = step.detail { name += ": \(d)" }
+            s += "<text class=\"lane-label\" x=\"\(f(left))\" y=\"\(f(y + 12))\"\(step.startedOffsetMS == nil ? " font-style=\"italic\"" : "")><title>\(e(name))</title>\(e(name.count > Self.labelMax ? String(name.prefix(Self.labelMax - 1)) + "…" : name))</text>"
+            if step.startedOffsetMS == nil { s += "</g>"; continue }
+            let marks = y + labelRow
+            s += bars(step, y: marks)
+            s += batchMarks(step, y: marks)
+            for a in step.verify?.attemptsSummary ?? [] { s += tickMark(a, y: marks) }
             if step.kind == .manual {
                 let a = x(step.startedOffsetMS), b = x((step.startedOffsetMS ?? 0) + (step.durationMS ?? 0))
-                s += "<rect x=\"\(f(a))\" y=\"\(f(y + 8))\" width=\"\(f(max(2, b - a)))\" height=\"14\" fill=\"none\" stroke=\"#1a1a1a\" stroke-dasharray=\"3 2\"><title>manual: \(e(step.manualResult?.rawValue ?? "no answer"))</title></rect>"
+                s += "<rect x=\"\(f(a))\" y=\"\(f(marks + 8))\" width=\"\(f(max(2, b - a)))\" height=\"14\" fill=\"none\" stroke=\"#1a1a1a\" stroke-dasharray=\"3 2\"><title>manual: \(e(step.manualResult?.rawValue ?? "no answer"))</title></rect>"
             }
             s += "</g>"
         }
         // The restore phase, as one lane.
         let y = top + Double(steps.count) * laneHeight
-        s += "<g class=\"restore-lane\"><text x=\"4\" y=\"\(f(y + 19))\" font-weight=\"bold\">restore: \(e((report.restore.status?.rawValue ?? "not run").replacingOccurrences(of: "_", with: " ")))</text>"
+        s += "<g class=\"restore-lane\"><text x=\"\(f(left))\" y=\"\(f(y + 12))\" font-weight=\"bold\">restore: \(e((report.restore.status?.rawValue ?? "not run").replacingOccurrences(of: "_", with: " ")))</text>"
         if let first = restoreSteps.first?.startedOffsetMS {
             let end = restoreSteps.map { ($0.startedOffsetMS ?? 0) + ($0.durationMS ?? 0) }.max() ?? first
             let ok = report.restore.status == .completed
-            s += "<rect x=\"\(f(x(first)))\" y=\"\(f(y + 8))\" width=\"\(f(max(2, x(end) - x(first))))\" height=\"14\" fill=\"\(ok ? "#1b5e20" : "url(#hatch-fail)")\" stroke=\"#1a1a1a\" stroke-width=\"0.5\">"
+            s += "<rect x=\"\(f(x(first)))\" y=\"\(f(y + labelRow + 8))\" width=\"\(f(max(2, x(end) - x(first))))\" height=\"14\" fill=\"\(ok ? "#1b5e20" : "url(#hatch-fail)")\" stroke=\"#1a1a1a\" stroke-width=\"0.5\">"
             s += "<title>restore \(e(report.restore.status?.rawValue ?? "")): \(e(report.restore.summary))</title></rect>"
         }
         s += "</g>"
-        s += "<text x=\"\(f(labelWidth))\" y=\"\(f(height - 2))\">time since the run started →</text>"
+        s += "<text x=\"\(f(left))\" y=\"\(f(height - 2))\">time since the run started →</text>"
         s += "</svg><figcaption>Legend: solid bar = command passed on a host; hatched bar = failed; ▮ tick = a verify attempt whose every check met what was expected; ✕ = one that did not; "
         s += "dashed box = manual step; numbered bracket = a batch of a staged step; hatched band = outage window (RTO). Hover a mark for its detail.</figcaption></figure>"
         return s
@@ -122,7 +129,7 @@ struct TimelineSVG {
             s += bar(a, a + (h.durationMS ?? 0), y + 16, 9, ok: false, title: "\(h.host): \(h.text)")
         }
         if bad.count > Self.hostRowsMax {
-            s += "<text x=\"\(f(x(bad[Self.hostRowsMax].startedOffsetMS)))\" y=\"\(f(y + 28))\">+\(bad.count - Self.hostRowsMax) more failed</text>"
+            s += "<text x=\"\(f(width - left))\" y=\"\(f(y - 4))\" text-anchor=\"end\">+\(bad.count - Self.hostRowsMax) more failed</text>"
         }
         return s
     }
@@ -183,23 +190,25 @@ struct TrendSVG {
 
     func render() -> String {
         guard !points.isEmpty else { return "<p>No history of this service yet.</p>" }
-        let w = 1000.0, h = 220.0, left = 50.0, right = 60.0, top = 20.0, bottom = 40.0
+        let w = 680.0, h = 220.0, left = 40.0, right = 64.0, top = 20.0, bottom = 40.0
         let plotW = w - left - right, plotH = h - top - bottom
         let n = Double(max(1, points.count - 1))
-        func x(_ i: Int) -> Double { points.count == 1 ? left + plotW / 2 : left + Double(i) / n * plotW }
+        // The first and last bars stand clear of the axes' labels.
+        let inset = 20.0
+        func x(_ i: Int) -> Double { points.count == 1 ? left + plotW / 2 : left + inset + Double(i) / n * (plotW - 2 * inset) }
         func y(_ score: Double) -> Double { top + (1 - score / 100) * plotH }
         // The axis fits what was measured; the objective line is drawn when it falls on it.
         let measured = points.compactMap(\.rtoSeconds).max() ?? 0
         let rtoMax = max(measured > 0 ? measured : (rtoObjective ?? 1), 0.001) * 1.15
         func yr(_ s: Double) -> Double { top + (1 - s / rtoMax) * plotH }
         var s = "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(f(w)) \(f(h))\" width=\"\(f(w))\" height=\"\(f(h))\" role=\"img\" aria-labelledby=\"tr-title tr-desc\">"
-        s += "<title id=\"tr-title\">Score and RTO of \(e(service)) over its last \(points.count) drill(s)</title>"
+        s += "<title id=\"tr-title\">Score and RTO of \(e(service)) over its last \(ReportText.count(points.count, "drill"))</title>"
         s += "<desc id=\"tr-desc\">Line: score 0–100 (left axis). Bars: measured RTO (right axis)\(rtoObjective.map { ", dashed line: the RTO objective \(ReportText.duration($0))" } ?? "").</desc>"
         for g in [0.0, 25, 50, 75, 100] {
             s += "<line x1=\"\(f(left))\" y1=\"\(f(y(g)))\" x2=\"\(f(w - right))\" y2=\"\(f(y(g)))\" stroke=\"#e2e2e2\"/><text x=\"\(f(left - 6))\" y=\"\(f(y(g) + 4))\" text-anchor=\"end\">\(Int(g))</text>"
         }
         s += "<text x=\"\(f(w - right + 6))\" y=\"\(f(top + 4))\">\(e(ReportText.duration(rtoMax)))</text><text x=\"\(f(w - right + 6))\" y=\"\(f(top + plotH + 4))\">0s</text>"
-        let barW = max(3, min(24, plotW / Double(points.count) * 0.5))
+        let barW = max(3, min(2 * inset - 4, plotW / Double(points.count) * 0.5))
         for (i, p) in points.enumerated() {
             if let r = p.rtoSeconds {
                 s += "<rect class=\"rto-bar\" x=\"\(f(x(i) - barW / 2))\" y=\"\(f(yr(r)))\" width=\"\(f(barW))\" height=\"\(f(top + plotH - yr(r)))\" fill=\"#b9c4d6\" stroke=\"#44546a\" stroke-width=\"0.5\"><title>\(e(p.run)): RTO \(e(ReportText.duration(r)))</title></rect>"

@@ -9,6 +9,9 @@ public struct ReportMarkdownRenderer: Sendable {
             md += "> **JOURNAL DAMAGED:** \(cell(r.evidence.problem ?? "")). This report shows only what precedes the damage and is not evidence.\n\n"
         }
         for w in r.evidence.warnings { md += "> **Warning:** \(cell(w)).\n\n" }
+        md += "**\(o.resultText)** · \(ScoreRenderer.num(r.score.points))/100 (\(r.score.grade.rawValue))\n\n"
+        for (label, text, _) in r.headline.lines(result: o) { md += "- **\(label):** \(cell(text))\n" }
+        if !r.headline.lines(result: o).isEmpty { md += "\n" }
         md += "## Overview\n\n| | |\n|---|---|\n"
         for (k, v) in [("Run", "`\(o.run)`"), ("Result", "**\(o.resultText)**"), ("Score", "**\(ScoreRenderer.num(r.score.points))/100 (\(r.score.grade.rawValue))** — \(r.score.rules)"),
                        ("Scenario", cell(o.scenario ?? "not set")), ("Exercise", o.exercise ?? "not set"), ("Criticality", o.criticality?.rawValue ?? ""),
@@ -110,7 +113,7 @@ public struct ReportMarkdownRenderer: Sendable {
         md += "| Inventory | \(e.inventory.map { "\(code($0))" }.joined(separator: ", ")) |\n| Inventory SHA-256 | `\(e.inventorySHA256 ?? "?")` |\n"
         md += "| Journal | \(code(e.journal)) (\(e.events) events) |\n| Head hash | `\(e.headHash)` |\n"
         md += "| Chain | \(e.chainVerified ? "verified when this report was made" + (e.sealed ? " (sealed)" : "") : "**BROKEN: \(cell(e.problem ?? ""))**") |\n"
-        md += "| Versions | ran with firedrill \(e.runVersion ?? "?"), report by firedrill \(e.reportVersion) |\n"
+        md += "| Versions | ran with firedrill \(e.runVersion ?? "?"), report by firedrill \(e.reportVersion)\(e.generatedAt.map { ", generated \($0)" } ?? "") |\n"
 
         md += "\n## Requirements\n\n| Requirement | Status | Evidence |\n|---|---|---|\n"
         for q in r.requirements { md += "| \(q.id): \(cell(q.title)) | \(q.status == .evidenced ? "evidenced" : "**\(q.status)**") | \(cell(q.evidence)) |\n" }

@@ -24,6 +24,9 @@ public struct ReportTextRenderer: Sendable {
         wrapped("started \(o.started ?? "?") · ended \(o.ended ?? "no end recorded")", "")
         line("result \(colour(o.result.tone, o.resultText)) · score \(ScoreRenderer(style: style).headline(r.score))"
              + (o.resumed > 0 ? " · resumed \(o.resumed)×" : ""))
+        for (label, text, tone) in r.headline.lines(result: o) {
+            wrapped(style.bold(TextLayout.pad(label.lowercased(), 18)) + " " + colour(tone, text), "", String(repeating: " ", count: 19))
+        }
 
         section("Scope")
         let unreachable = r.scope.unreachable.count
@@ -150,7 +153,7 @@ public struct ReportTextRenderer: Sendable {
         wrapped("  head \(e.headHash)")
         wrapped(e.chainVerified ? style.green("chain verified") + " when this report was made" + (e.sealed ? " (sealed)" : "")
                 : style.red("CHAIN BROKEN: \(e.problem ?? "")"))
-        wrapped("ran with firedrill \(e.runVersion ?? "?"); report by firedrill \(e.reportVersion)")
+        wrapped("ran with firedrill \(e.runVersion ?? "?"); report by firedrill \(e.reportVersion)" + (e.generatedAt.map { ", generated \($0)" } ?? ""))
 
         section("Requirements")
         for q in r.requirements {

@@ -14,6 +14,10 @@ public struct Scorecard: Sendable, Codable, Equatable {
     /// Weighted by criticality, 0–100.
     public var readiness: Double
     public var services: [Row]
+    /// When it was made (ISO 8601 UTC): a scorecard is true of that moment only.
+    public var generatedAt: String?
+
+    enum CodingKeys: String, CodingKey { case format, readiness, services, generatedAt = "generated_at" }
 
     public enum Status: String, Sendable, Codable, Equatable {
         case ok, failed
@@ -227,7 +231,7 @@ extension Scorecard {
 
     /// 80 columns: a heading line per service, then why, points, measures.
     func text(_ style: TerminalStyle) -> String {
-        var out = TextLayout.wrap(style.bold("Readiness \(ScoreRenderer.num(readiness))/100") + " over \(services.count) service(s), weighted by criticality (critical 4, high 3, medium 2, low 1); a service never drilled, or overdue, counts 0",
+        var out = TextLayout.wrap(style.bold("Readiness \(ScoreRenderer.num(readiness))/100") + " over \(ReportText.count(services.count, "service")), weighted by criticality (critical 4, high 3, medium 2, low 1); a service never drilled, or overdue, counts 0" + (generatedAt.map { "; generated \($0)" } ?? ""),
                                   width: 80, firstIndent: "", indent: "").joined(separator: "\n") + "\n"
         for r in services {
             let status: String
@@ -254,7 +258,7 @@ extension Scorecard {
 
     func markdown() -> String {
         let md = ReportMarkdownRenderer()
-        var out = "# Readiness scorecard\n\n**Readiness \(ScoreRenderer.num(readiness))/100** over \(services.count) service(s), weighted by criticality (critical 4, high 3, medium 2, low 1); a service never drilled counts 0.\n\n"
+        var out = "# Readiness scorecard\n\n**Readiness \(ScoreRenderer.num(readiness))/100** over \(ReportText.count(services.count, "service")), weighted by criticality (critical 4, high 3, medium 2, low 1); a service never drilled counts 0.\(generatedAt.map { " Generated \($0)." } ?? "")\n\n"
         out += "| Service | Criticality | Status | Score | Points per component | Last drill | RTO (measured / objective) | RPO (measured / objective) | Open actions | Next due |\n"
         out += "|---|---|---|---|---|---|---|---|---|---|\n"
         for r in services {
@@ -266,8 +270,8 @@ extension Scorecard {
 
     func html() -> String {
         func e(_ s: String) -> String { XMLText.escape(s, quotes: true) }
-        var h = HTML.head(title: "Readiness scorecard — \(ScoreRenderer.num(readiness))/100")
-        h += "<header class=\"top\"><div><p class=\"kicker\">Firedrill readiness scorecard</p><h1>Readiness across \(services.count) service(s)</h1>"
+        var h = HTML.head(title: "Readiness scorecard — \(ScoreRenderer.num(readiness))/100", landscape: true)
+        h += "<header class=\"top\"><div><p class=\"kicker\">Firedrill readiness scorecard</p><h1>Readiness across \(ReportText.count(services.count, "service"))</h1>"
         let counts = Dictionary(grouping: services, by: \.status).mapValues(\.count)
         h += "<p>\([Status.ok, .failed, .overdue, .needsVerification, .neverDrilled, .invalid].compactMap { s in counts[s].map { "\($0) \(s.rawValue)" } }.joined(separator: " · "))</p></div>"
         let grade = Score.Grade(points: readiness).rawValue
@@ -307,7 +311,7 @@ extension Scorecard {
             h += "<td>\(e(Self.measureText(r.rto))) \(e(r.rto.status.rawValue))</td><td>\(e(Self.measureText(r.rpo))) \(e(r.rpo.status.rawValue))</td><td>\(r.openActions)</td>"
             h += "<td>\(e(r.nextDue ?? "—"))\(r.overdue == true ? " <strong class=\"bad\">overdue</strong>" : "")</td></tr>"
         }
-        h += "</tbody></table></section>\n</main>\n<footer><p>format \(Scorecard.format)</p></footer>\n</body>\n</html>\n"
+        h += "</tbody></table></section>\n</main>\n<footer><p>\(generatedAt.map { "Generated \($0) — " } ?? "")format \(Scorecard.format)</p></footer>\n</body>\n</html>\n"
         return h
     }
 }

@@ -75,6 +75,7 @@ public enum ScorecardBuilder {
             due[service] = Scorecard.Due(nextDue: Zoned.format(st.next.start, in: schedule.timeZone), overdue: st.state == .overdue)
         }
         card.schedule(due)
+        card.generatedAt = Journal.timestamp(now)
         return Built(card: card, problems: problems, warnings: warnings, notes: notes)
     }
 }

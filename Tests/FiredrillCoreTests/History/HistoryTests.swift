@@ -116,7 +116,7 @@ import FiredrillBench
         let last = try await db.annotate(run: "r1", verdict: .pass, note: "second", actions: [], by: "b")
         #expect(try await db.annotations(of: "r1").broken == nil)
         try await db.pool.write { d in try d.execute(sql: "DELETE FROM annotation WHERE id = ?", arguments: [last.id]) }
-        #expect(try await db.annotations(of: "r1").broken?.contains("had 2 annotation(s), 1 remain") == true)
+        #expect(try await db.annotations(of: "r1").broken?.contains("had 2 annotations, 1 remain") == true)
         try await db.pool.write { d in try d.execute(sql: "DELETE FROM annotation") }
         #expect(try await db.annotations(of: "r1").broken?.contains("removed") == true)
         // A value Firedrill never writes is a failure with a message, not a crash.

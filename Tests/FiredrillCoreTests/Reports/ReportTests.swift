@@ -173,6 +173,74 @@ import Testing
         #expect(try r.rendered(.html).contains("class=\"rto-bar\""))
     }
 
+    /// The headline leads every format: the first finding as the cause, how long the service's
+    /// checks saw it down, the operator's verdict beside the tool's result, open actions.
+    @Test func theHeadlineLeadsWithTheCauseTheDowntimeTheVerdictAndOpenActions() throws {
+        let failed = try report("failed")
+        #expect(failed.headline.cause == failed.findings.first && failed.headline.cause != nil)
+        #expect(failed.headline.moreFindings == failed.findings.count - 1)
+        let passed = try report("passed")
+        #expect(passed.headline.cause == nil)
+        // A passing failover: down from the primary stopped to every service check answering,
+        // within the measured RTO's span (both are taken from the same samples).
+        let down = try #require(passed.headline.downtime)
+        let rto = try #require(passed.objectives.rto.measuredSeconds)
+        #expect(down.seconds != nil && abs((down.seconds ?? 0) - rto) < 1.5, "downtime \(down) against RTO \(rto)")
+        #expect(down.fromOffsetMS <= (passed.objectives.rto.fromOffsetMS ?? 0) + 1_000)
+
+        let note = Annotation(id: 1, run: passed.overview.run, journalHead: "h", verdict: .partial, note: "pharmacy could not print", by: "lead",
+                              created: "2026-12-01T18:00:00.000Z", actions: [], prevHash: "", hash: "")
+        var history = ReportHistory(inHistory: true, annotations: [note])
+        history.openActions = [ActionItem(id: 7, run: "20261101-000000-ehr-db-0000", service: "ehr-db", owner: "dba-team", item: "automate the rejoin",
+                                          due: "2027-01-15", status: "open", doneAt: nil, doneBy: nil)]
+        let annotated = try report("passed", history: history)
+        #expect(annotated.headline.operatorVerdict == .partial && annotated.headline.disagrees)
+        /// The text as read: lines wrapped at 80 columns joined, HTML's escaped quote read back.
+        func read(_ text: String) -> String {
+            text.replacingOccurrences(of: "&#39;", with: "'").replacingOccurrences(of: "&apos;", with: "'")
+                .replacingOccurrences(of: "\\n +", with: " ", options: .regularExpression)
+        }
+        for format in [DrillReport.Format.text, .markdown, .html] {
+            let text = read(try annotated.rendered(format))
+            let verdict = try #require(text.range(of: "partial (lead) — the tool's result was PASSED"), "\(format)")
+            let scope = try #require(text.range(of: "Scope"), "\(format)")
+            #expect(verdict.lowerBound < scope.lowerBound, "\(format): the verdict comes after the scope")
+            #expect(text.contains("#7 dba-team: automate the rejoin, due 2027-01-15 (from 20261101-000000-ehr-db-0000)"), "\(format)")
+        }
+        for format in [DrillReport.Format.text, .markdown, .html] {
+            let text = read(try failed.rendered(format))
+            let cause = try #require(text.range(of: failed.headline.cause ?? "?"), "\(format)")
+            #expect(cause.lowerBound < (text.range(of: "Scope")?.lowerBound ?? text.startIndex), "\(format): the cause is not first")
+        }
+    }
+
+    /// Downtime from samples: a check expected up failing, then every service check answering.
+    @Test func downtimeRunsFromTheFirstCheckDownToEveryServiceCheckAnswering() throws {
+        var r = try report("passed")
+        func sample(_ check: String, _ at: Double, _ ok: Bool, expect: Expect = .up) -> DrillReport.Check {
+            DrillReport.Check(check: check, host: nil, from: nil, attempt: 1, offsetMS: at, expect: expect, outcome: ok ? .passed : .failed,
+                              met: ok == (expect == .up), detail: "")
+        }
+        r.steadyState = [sample("api", 0, true)]
+        r.finalState = [sample("api", 20_000, true)]
+        for i in r.timeline.indices { r.timeline[i].verify = nil }
+        let f = try #require(r.timeline.firstIndex { $0.phase == .failover })
+        r.timeline[f].verify = DrillReport.Verify(withinSeconds: 30, holdSeconds: 0, passed: true, attempts: 4, detail: nil, flaps: [],
+                                                  samples: [sample("db", 1_000, false, expect: .down), sample("api", 2_000, false), sample("api", 5_000, true),
+                                                            sample("api", 6_000, false), sample("api", 9_500, true)])
+        let d = try #require(DrillReport.downtime(r))
+        #expect(d.fromOffsetMS == 1_000 && d.toOffsetMS == 9_500 && d.seconds == 8.5 && d.firstDown == "db" && d.backBy == "api")
+        // Never answering again: still down when the record ends.
+        r.finalState = [sample("api", 20_000, false)]
+        r.timeline[f].verify?.samples.removeLast()
+        let open = try #require(DrillReport.downtime(r))
+        #expect(open.toOffsetMS == nil && open.text.hasPrefix("still down"))
+        // Nothing ever down: no downtime.
+        r.timeline[f].verify = nil
+        r.finalState = [sample("api", 20_000, true)]
+        #expect(DrillReport.downtime(r) == nil)
+    }
+
     @Test func aLargeVerifyIsListedByAttemptNamingEverySampleNotMet() throws {
         var r = try report("passed")
         let crossesBefore = try r.rendered(.html).components(separatedBy: "class=\"tick-fail\"").count
