@@ -18,7 +18,7 @@ struct Firedrill: AsyncParsableCommand {
         version: FiredrillVersion.current,
         subcommands: [ValidateCommand.self, PlanCommand.self, RunCommand.self, RunsCommand.self, ScoreCommand.self, ReportCommand.self, ScorecardCommand.self, ScheduleCommand.self, DueCommand.self, HistoryCommand.self,
                       ImportCommand.self, AnnotateCommand.self, AnnotationsCommand.self, ActionsCommand.self, VerifyJournalCommand.self,
-                      InventoryCommand.self, PingCommand.self, LabCommand.self, BenchCommand.self]
+                      InventoryCommand.self, PingCommand.self, LabCommand.self, EvidenceCommand.self, BenchCommand.self]
     )
 
     /// The first word that should name a subcommand and does not (a typo such as `valdiate` or

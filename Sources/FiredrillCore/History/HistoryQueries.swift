@@ -237,6 +237,27 @@ extension History {
         }
     }
 
+    /// The runs of `service` that started in [`from`, `until`] (ISO 8601 prefixes compare as
+    /// text: `2026-10-01` ≤ started < `2026-12-31T24`), oldest first, with their journal paths.
+    public func runs(service: String, from: String?, until: String?) async throws(Failure) -> [(id: String, journal: String)] {
+        var sql = "SELECT id, journal_path FROM run WHERE service = ?"
+        var args: [(any DatabaseValueConvertible)?] = [service]
+        if let from { sql += " AND started >= ?"; args.append(from) }
+        // `until` is inclusive of its whole day (or whatever prefix it gives).
+        if let until { sql += " AND substr(started, 1, ?) <= ?"; args.append(until.count); args.append(until) }
+        sql += " ORDER BY started, id"
+        let query = sql, arguments = StatementArguments(args)
+        do {
+            return try await pool.read { db in
+                try Row.fetchAll(db, sql: query, arguments: arguments).map { (id: try $0.checked("id"), journal: try $0.checked("journal_path")) }
+            }
+        } catch let f as Failure {
+            throw f
+        } catch {
+            throw Failure.database("cannot read \(path)", error, path: path)
+        }
+    }
+
     public func actions(openOnly: Bool, service: String?) async throws(Failure) -> [ActionItem] {
         var sql = "SELECT a.*, r.service FROM action_item a LEFT JOIN run r ON r.id = a.run_id WHERE 1 = 1"
         var args: [(any DatabaseValueConvertible)?] = []

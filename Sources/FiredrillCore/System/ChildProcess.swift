@@ -30,7 +30,7 @@ public enum ChildProcess {
     /// Starts `argv` (`argv[0]` a path, or a name looked up in `PATH` when `searchPath`) with
     /// `environment` (ours when nil); returns its PID.
     public static func spawn(_ argv: [String], group: Group = .own, output: Output = .inherit, environment: [String: String]? = nil,
-                             searchPath: Bool = false) throws(Failure) -> pid_t {
+                             searchPath: Bool = false, input: String = "/dev/null") throws(Failure) -> pid_t {
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
@@ -45,7 +45,7 @@ public enum ChildProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 0, input, O_RDONLY, 0)
         switch output {
         case .inherit: break
         case .devNull:
@@ -90,11 +90,12 @@ public enum ChildProcess {
     /// Runs `argv` to its end and returns its exit status and what it wrote (standard output
     /// and error together), read on this thread: for short tools (`ip`, `tmux`), never on the
     /// cooperative pool.
-    public static func capture(_ argv: [String]) throws(Failure) -> (status: Int32, output: String) {
+    /// `input`: a file read as its standard input.
+    public static func capture(_ argv: [String], input: String = "/dev/null") throws(Failure) -> (status: Int32, output: String) {
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { throw Failure(description: "cannot make a pipe: \(String(cString: strerror(errno)))") }
         let pid: pid_t
-        do throws(Failure) { pid = try spawn(argv, output: .pipes(stdout: fds[1], stderr: fds[1])) } catch {
+        do throws(Failure) { pid = try spawn(argv, output: .pipes(stdout: fds[1], stderr: fds[1]), input: input) } catch {
             close(fds[0]); close(fds[1])
             throw error
         }
