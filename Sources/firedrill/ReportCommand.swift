@@ -16,7 +16,8 @@ struct ReportCommand: AsyncParsableCommand {
         items (firedrill annotate), the comparison with the service's previous drill, the \
         evidence block (hashes, journal head, chain re-verified now) and which requirement \
         each piece of evidence answers (HIPAA 164.308(a)(7)(ii)(B)–(E), CMS 482.15(d)(2), \
-        NIST SP 800-53 CP-4 / SP 800-84).
+        NIST SP 800-53 CP-4 / SP 800-84, DORA Art. 11 and 12, NIS2 Art. 21(2)(c), \
+        ISO 22301:2019 8.5, SOC 2 A1.3, PCI DSS v4.0.1 12.10.2; --framework selects).
 
         Formats: text (terminal), markdown (wikis, tickets), html (one self-contained file \
         with SVG timeline and trend, prints on A4/Letter), json (firedrill.report/1, \
@@ -37,12 +38,25 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Write the report to FILE instead of standard output.", valueName: "FILE"))
     var output: String?
     @Flag(name: .long, help: "Never colour the output (also: NO_COLOR=1).") var noColor = false
+    @Option(help: ArgumentHelp("Which frameworks the requirement map shows, comma-separated: hipaa, cms, nist, dora, nis2, iso22301, soc2, pci (default all).",
+                               valueName: "LIST")) var framework: String?
 
     func run() async throws {
+        var frameworks = Set(DrillReport.Framework.allCases)
+        if let framework {
+            let names = framework.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            let unknown = names.filter { DrillReport.Framework(rawValue: $0) == nil }
+            guard unknown.isEmpty, !names.isEmpty else {
+                throw CommandError("--framework: unknown \(unknown.map { "'\(TerminalText.safe($0))'" }.joined(separator: ", "))",
+                                   hint: "choose from \(DrillReport.Framework.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            frameworks = Set(names.compactMap(DrillReport.Framework.init(rawValue:)))
+        }
         let path = try RunArchive.locate(runRef, runsDir: runsDir)
         let database = History.defaultPath(history.db)
         if let output { try OutputFile.check(output, keeping: [path, path + ".head", database, database + "-wal", database + "-shm"]) }
-        let report = try await DrillReport.load(journal: path, database: database, reportVersion: FiredrillVersion.current, generatedAt: Date())
+        var report = try await DrillReport.load(journal: path, database: database, reportVersion: FiredrillVersion.current, generatedAt: Date())
+        report.requirements.removeAll { !frameworks.contains($0.framework) }
         let style = output == nil && format == .text ? TerminalStyle.detect(noColorFlag: noColor) : TerminalStyle(enabled: false)
         try writeOutput(try report.rendered(format, style: style), to: output)
         for w in report.evidence.warnings { Terminal.err("warning: \(TerminalText.safe(w))\n") }

@@ -168,6 +168,7 @@ import Testing
                              (["report", dir + "/journal.jsonl", "-o", "/proc/version/report.html"], "does not exist"),
                              (["report", dir + "/journal.jsonl", "-o", dir + "/journal.jsonl"], "would be overwritten"),
                              (["report", dir, "-o", ""], "needs a file name"),
+                             (["report", dir, "--framework", "gdpr"], "--framework: unknown 'gdpr'"),
                              (["scorecard"], "--dir"),
                              (["scorecard", "--dir", dir + "/missing"], "not a folder"),
                              (["scorecard", "--dir", dir], "no playbook")] {

@@ -316,6 +316,7 @@ public struct DrillReport: Sendable, Codable, Equatable {
     public struct Requirement: Sendable, Codable, Equatable {
         /// `HIPAA 164.308(a)(7)(ii)(B)`, …
         public var id: String
+        public var framework: Framework
         public var title: String
         /// `evidenced`, `partial`, or `missing`.
         public var status: RequirementStatus
@@ -429,6 +430,12 @@ extension DrillReport {
             }
         }
 
+        public var description: String { rawValue }
+    }
+
+    /// The frameworks the requirement map quotes, by clause number (never paraphrased law).
+    public enum Framework: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
+        case hipaa, cms, nist, dora, nis2, iso22301, soc2, pci
         public var description: String { rawValue }
     }
 
@@ -655,34 +662,62 @@ extension DrillReport {
         let restored = report.restore.status == .completed
         var out: [Requirement] = []
         out.append(Requirement(
-            id: "HIPAA 164.308(a)(7)(ii)(B)", title: "Disaster recovery plan: procedures to restore any loss of data",
+            id: "HIPAA 164.308(a)(7)(ii)(B)", framework: .hipaa, title: "Disaster recovery plan: procedures to restore any loss of data",
             status: !ran ? .missing : restored && passed ? .evidenced : .partial,
             evidence: "playbook \(report.evidence.playbook ?? "?") (SHA-256 \(short(report.evidence.playbookSHA256))) defines failover and restore; "
                 + (ran ? "this drill ran \(started.filter { $0.phase == .failover }.count) failover and \(started.filter { $0.phase == .restore }.count) restore steps; restore: \(report.restore.status?.rawValue ?? "not run"); RPO \(rpo.status)" : "the drill did not run (\(report.overview.resultText))")))
         out.append(Requirement(
-            id: "HIPAA 164.308(a)(7)(ii)(C)", title: "Emergency mode operation plan: critical processes continue during the emergency",
+            id: "HIPAA 164.308(a)(7)(ii)(C)", framework: .hipaa, title: "Emergency mode operation plan: critical processes continue during the emergency",
             status: !ran || verifies.isEmpty ? .missing : held == verifies.count ? .evidenced : .partial,
             evidence: verifies.isEmpty ? "no failover step verified the service" : "\(held) of \(verifies.count) failover steps showed the service answering (verify held); RTO \(rto.status)"))
         out.append(Requirement(
-            id: "HIPAA 164.308(a)(7)(ii)(D)", title: "Testing and revision procedures",
+            id: "HIPAA 164.308(a)(7)(ii)(D)", framework: .hipaa, title: "Testing and revision procedures",
             status: !ran ? .partial : reviewed && report.evidence.chainVerified ? .evidenced : .partial,
             evidence: "drill \(report.overview.run) on \(report.overview.started ?? "?"), \(chain); score \(ScoreRenderer.num(report.score.points)) (\(report.score.grade.rawValue)); "
                 + (reviewed ? "after-action review recorded (\(ReportText.count(report.afterAction.annotations.count, "annotation")), \(ReportText.count(actions, "action item")))" : "no after-action review recorded yet (firedrill annotate)")))
         out.append(Requirement(
-            id: "HIPAA 164.308(a)(7)(ii)(E)", title: "Applications and data criticality analysis",
+            id: "HIPAA 164.308(a)(7)(ii)(E)", framework: .hipaa, title: "Applications and data criticality analysis",
             status: report.overview.criticality == nil ? .missing : rto.objectiveSeconds != nil ? .evidenced : .partial,
             evidence: "service \(report.overview.service) rated \(report.overview.criticality?.rawValue ?? "?"); objectives RTO \(rto.objectiveSeconds.map(ReportText.duration) ?? "not set"), RPO \(rpo.objectiveSeconds.map(ReportText.duration) ?? "not set")"))
         out.append(Requirement(
-            id: "CMS 482.15(d)(2)", title: "Testing for emergency preparedness: exercises and their after-action analysis",
+            id: "CMS 482.15(d)(2)", framework: .cms, title: "Testing for emergency preparedness: exercises and their after-action analysis",
             status: !ran ? .missing : reviewed ? .evidenced : .partial,
             evidence: "\(report.overview.exercise.map { "\($0) exercise" } ?? "exercise (type not set in the playbook)") of scenario \"\(report.overview.scenario ?? "not set")\"; "
                 + (reviewed ? "analysis and action items recorded" : "after-action analysis still to record (firedrill annotate)")))
         out.append(Requirement(
-            id: "NIST SP 800-53 CP-4 / SP 800-84", title: "Contingency plan testing: test, review the results, take corrective action",
+            id: "NIST SP 800-53 CP-4 / SP 800-84", framework: .nist, title: "Contingency plan testing: test, review the results, take corrective action",
             status: !ran ? .missing : reviewed && report.evidence.chainVerified ? .evidenced : .partial,
             evidence: "timeline of every step and verify attempt, \(ReportText.count(report.score.deductions.count, "deduction")) with evidence, \(chain)"
                 + (report.previous.map { "; compared with the previous drill \($0.run)" } ?? "")
                 + (reviewed ? "; \(ReportText.count(actions, "corrective action item")) with owners and due dates" : "")))
+        // Beyond US healthcare: the clauses that ask for recovery to be tested, by number.
+        let measured = rto.status == .met && rpo.status == .met
+        let drill = ran ? "drill \(report.overview.run) \(report.overview.resultText), restore \(report.restore.status?.rawValue ?? "not run")" : "the drill did not run (\(report.overview.resultText))"
+        out.append(Requirement(
+            id: "DORA Art. 11", framework: .dora, title: "Regulation (EU) 2022/2554, Article 11: Response and recovery (ICT business continuity plans, tested)",
+            status: !ran ? .missing : passed && restored && reviewed ? .evidenced : .partial,
+            evidence: "\(drill); " + (reviewed ? "after-action review recorded" : "no after-action review recorded yet (firedrill annotate)")))
+        out.append(Requirement(
+            id: "DORA Art. 12", framework: .dora, title: "Regulation (EU) 2022/2554, Article 12: Backup policies and procedures, restoration and recovery procedures and methods",
+            status: !ran ? .missing : restored && rpo.status == .met ? .evidenced : .partial,
+            evidence: "\(drill); RPO \(rpo.status)\(rpo.measuredSeconds.map { " (\(ReportText.duration($0)))" } ?? ""), restore \(report.restore.summary)"))
+        out.append(Requirement(
+            id: "NIS2 Art. 21(2)(c)", framework: .nis2, title: "Directive (EU) 2022/2555, Article 21(2)(c): business continuity, backup management and disaster recovery",
+            status: !ran ? .missing : passed && restored ? .evidenced : .partial,
+            evidence: "\(drill); RTO \(rto.status), RPO \(rpo.status)"))
+        out.append(Requirement(
+            id: "ISO 22301:2019 8.5", framework: .iso22301, title: "Exercise programme: exercises, their post-exercise reports and the actions they lead to",
+            status: !ran ? .missing : reviewed ? .evidenced : .partial,
+            evidence: "\(report.overview.exercise.map { "\($0) exercise" } ?? "exercise (type not set in the playbook)"); this report; "
+                + (reviewed ? "\(ReportText.count(actions, "action item")) recorded" : "post-exercise review still to record (firedrill annotate)")))
+        out.append(Requirement(
+            id: "SOC 2 A1.3", framework: .soc2, title: "Trust Services Criteria A1.3: recovery plan procedures supporting system recovery are tested",
+            status: !ran ? .missing : restored && measured ? .evidenced : .partial,
+            evidence: "\(drill); RTO \(rto.status) and RPO \(rpo.status) against the objectives"))
+        out.append(Requirement(
+            id: "PCI DSS v4.0.1 12.10.2", framework: .pci, title: "The incident response plan is tested at least once every 12 months",
+            status: !ran ? .missing : report.evidence.chainVerified ? (reviewed ? .evidenced : .partial) : .partial,
+            evidence: "drill on \(report.overview.started ?? "?"), \(chain); " + (reviewed ? "review recorded" : "review still to record (firedrill annotate)")))
         return out
     }
 

@@ -214,6 +214,25 @@ import Testing
         }
     }
 
+    /// Every framework has its rows, each quoting a clause number, with a status that follows
+    /// the evidence: the review turns DORA Art. 11 and ISO 22301 8.5 from partial to evidenced.
+    @Test func theRequirementMapCoversEveryFrameworkByClause() throws {
+        let bare = try report("passed")
+        #expect(Set(bare.requirements.map(\.framework)) == Set(DrillReport.Framework.allCases))
+        for id in ["DORA Art. 11", "DORA Art. 12", "NIS2 Art. 21(2)(c)", "ISO 22301:2019 8.5", "SOC 2 A1.3", "PCI DSS v4.0.1 12.10.2"] {
+            #expect(bare.requirements.contains { $0.id == id }, "\(id) is missing")
+        }
+        #expect(bare.requirements.first { $0.id == "DORA Art. 11" }?.status == .partial)
+        #expect(bare.requirements.first { $0.id == "DORA Art. 12" }?.status == .evidenced, "restored, RPO met")
+        let note = Annotation(id: 1, run: bare.overview.run, journalHead: "h", verdict: .pass, note: "ok", by: "lead", created: "2026-12-01T18:00:00.000Z",
+                              actions: [], prevHash: "", hash: "")
+        let reviewed = try report("passed", history: ReportHistory(inHistory: true, annotations: [note]))
+        #expect(reviewed.requirements.first { $0.id == "DORA Art. 11" }?.status == .evidenced)
+        #expect(reviewed.requirements.first { $0.id == "ISO 22301:2019 8.5" }?.status == .evidenced)
+        let failed = try report("failed")
+        #expect(failed.requirements.first { $0.id == "NIS2 Art. 21(2)(c)" }?.status == .partial, "a failed restore is not evidence of recovery")
+    }
+
     /// Downtime from samples: a check expected up failing, then every service check answering.
     @Test func downtimeRunsFromTheFirstCheckDownToEveryServiceCheckAnswering() throws {
         var r = try report("passed")
