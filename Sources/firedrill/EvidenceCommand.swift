@@ -67,13 +67,17 @@ struct EvidencePackCommand: AsyncParsableCommand {
         case let (k, true, false): signer = .agent(publicKey: k)
         default: signer = nil
         }
+        if let signer { try EvidencePack.check(signer) }
         let tarball = output.hasSuffix(".tar.gz") || output.hasSuffix(".tgz")
         let fm = FileManager.default
         var isDir: ObjCBool = false
+        guard !output.isEmpty else { throw CommandError("-o needs a folder or FILE.tar.gz") }
+        let parent = URL(fileURLWithPath: output).deletingLastPathComponent().path
+        guard fm.fileExists(atPath: parent, isDirectory: &isDir), isDir.boolValue else {
+            throw CommandError("\(parent) does not exist (the folder -o writes into)", hint: "create it first")
+        }
         if tarball {
             if fm.fileExists(atPath: output) { throw CommandError("\(output) already exists", hint: "give a new file name") }
-            let parent = URL(fileURLWithPath: output).deletingLastPathComponent().path
-            guard fm.fileExists(atPath: parent, isDirectory: &isDir), isDir.boolValue else { throw CommandError("\(parent) does not exist (the folder of -o)") }
         } else if fm.fileExists(atPath: output, isDirectory: &isDir) {
             guard isDir.boolValue, (try? fm.contentsOfDirectory(atPath: output))?.isEmpty == true else {
                 throw CommandError("\(output) already exists and is not an empty folder", hint: "give a new folder (or FILE.tar.gz)")
@@ -99,16 +103,24 @@ struct EvidencePackCommand: AsyncParsableCommand {
         } else {
             journals = try runs.map { try RunArchive.locate($0, runsDir: runsDir) }
         }
-        let dir = tarball ? output + ".tmp-\(UUID().uuidString.prefix(8))" : output
-        defer { if tarball { try? fm.removeItem(atPath: dir) } }
+        // Built in a scratch folder beside -o, published in one step that never replaces
+        // another's pack (rename onto an empty folder; link for a file); removed on any failure.
+        let dir = output + ".tmp-\(UUID().uuidString.prefix(8))"
+        defer { try? fm.removeItem(atPath: dir) }
+        guard mkdir(dir, 0o755) == 0 else {
+            throw CommandError("cannot create \(dir): \(String(cString: strerror(errno)))", hint: "choose another -o")
+        }
         let manifest = try await EvidencePack.build(journals: journals, database: History.exists(database) ? database : nil, into: dir,
                                                     version: FiredrillVersion.current, period: period)
         if let signer { try EvidencePack.sign(dir, with: signer) }
         if tarball {
-            let part = output + ".part"
+            let part = dir + ".tar.gz"
+            defer { try? fm.removeItem(atPath: part) }
             let r = try ChildProcess.capture(["/bin/tar", "-czf", part, "-C", dir, "."])
-            guard r.status == 0 else { try? fm.removeItem(atPath: part); throw CommandError("tar could not write \(output): \(TerminalText.safe(r.output))", exit: .failed) }
-            try fm.moveItem(atPath: part, toPath: output)
+            guard r.status == 0 else { throw CommandError("tar could not write \(output): \(TerminalText.safe(r.output))", exit: .failed) }
+            guard link(part, output) == 0 else { throw CommandError("\(output): \(String(cString: strerror(errno)))", hint: "another pack was written there meanwhile") }
+        } else {
+            guard rename(dir, output) == 0 else { throw CommandError("\(output): \(String(cString: strerror(errno)))", hint: "another pack was written there meanwhile") }
         }
         let damaged = manifest.runs.filter { !$0.chainVerified }
         Terminal.out("wrote \(output): \(manifest.runs.count == 1 ? "1 drill" : "\(manifest.runs.count) drills"), \(manifest.files.count) files"

@@ -92,11 +92,16 @@ public enum EvidencePack {
         var facts: [[String: JSONValue]] = []
         let fm = FileManager.default
         try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        var seen = Set<String>()
+        var seen: [String: String] = [:]
         for journal in journals {
             let report = try await DrillReport.load(journal: journal, database: database, reportVersion: version, generatedAt: now)
             let id = report.overview.run.isEmpty ? URL(fileURLWithPath: journal).deletingLastPathComponent().lastPathComponent : report.overview.run
-            guard seen.insert(id).inserted else { continue }
+            let digest = Journal.sha256(FileManager.default.contents(atPath: journal) ?? Data())
+            if let other = seen[id] {
+                if other == digest { continue }
+                throw Failure("two different journals of run \(id) were given (\(journal) is one)", hint: "a run is packed once: give one of them")
+            }
+            seen[id] = digest
             let folder = "runs/\(safeName(id))"
             try fm.createDirectory(atPath: "\(dir)/\(folder)", withIntermediateDirectories: true)
             try copy(journal, to: "\(dir)/\(folder)/journal.jsonl")
@@ -185,6 +190,21 @@ public enum EvidencePack {
     """
 
     // MARK: signing and checking
+
+    /// Refuses a signer that cannot sign, before anything is written.
+    public static func check(_ signer: Signer, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        switch signer {
+        case let .key(path):
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw Failure("the signing key \(path) does not exist or cannot be read", hint: "give an SSH private key (--key ~/.ssh/id_ed25519), or --agent")
+            }
+        case let .agent(publicKey):
+            guard let sock = environment["SSH_AUTH_SOCK"], !sock.isEmpty else {
+                throw Failure("--agent: no SSH agent (SSH_AUTH_SOCK is not set)", hint: "start one (eval $(ssh-agent)) and ssh-add your key, or sign with --key FILE")
+            }
+            if let publicKey, !FileManager.default.isReadableFile(atPath: publicKey) { throw Failure("the public key \(publicKey) does not exist or cannot be read") }
+        }
+    }
 
     /// Signs `dir/manifest.json` into `dir/manifest.json.sig`.
     public static func sign(_ dir: String, with signer: Signer, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
@@ -278,7 +298,10 @@ public enum EvidencePack {
             guard f.path.split(separator: "/").allSatisfy({ $0 != ".." && $0 != "." }), !f.path.hasPrefix("/") else {
                 problems.append("manifest.json lists a path outside the pack: \(f.path)"); continue
             }
-            guard let bytes = fm.contents(atPath: "\(dir)/\(f.path)") else { problems.append("\(f.path) is missing"); continue }
+            var st = stat()
+            guard lstat("\(dir)/\(f.path)", &st) == 0 else { problems.append("\(f.path) is missing"); continue }
+            guard st.st_mode & S_IFMT == S_IFREG else { problems.append("\(f.path) is not a regular file (a link?): not read"); continue }
+            guard let bytes = fm.contents(atPath: "\(dir)/\(f.path)") else { problems.append("\(f.path) cannot be read"); continue }
             let digest = Journal.sha256(bytes)
             if digest != f.sha256 {
                 problems.append("\(f.path) was changed: its SHA-256 is \(digest.prefix(16))…, the manifest says \(f.sha256.prefix(16))…")
@@ -286,7 +309,13 @@ public enum EvidencePack {
                 problems.append("\(f.path) is \(bytes.count) bytes, the manifest says \(f.bytes)")
             }
         }
-        for f in (try? files(in: dir)) ?? [] where listed[f.path] == nil { problems.append("\(f.path) is not in the manifest: it was added") }
+        var strays: [String] = []
+        for f in (try? files(in: dir, strays: &strays)) ?? [] where listed[f.path] == nil { problems.append("\(f.path) is not in the manifest: it was added") }
+        for stray in strays { problems.append("\(stray) is not a regular file (a link, a fifo…): it was added") }
+        for m in ["manifest.json", "manifest.json.sig"] {
+            var st = stat()
+            if lstat("\(dir)/\(m)", &st) == 0, st.st_mode & S_IFMT != S_IFREG { problems.append("\(m) is not a regular file") }
+        }
         // The statement names the same files with the same digests.
         if let s = fm.contents(atPath: "\(dir)/statement.intoto.json"), let st = try? JSONDecoder().decode(Statement.self, from: s) {
             if st.predicateType != predicateType { problems.append("statement.intoto.json has predicate type \(st.predicateType)") }
@@ -315,15 +344,24 @@ public enum EvidencePack {
 
     // MARK: files
 
-    /// Every regular file under `dir` but the manifest and its signature, by path.
     static func files(in dir: String) throws -> [File] {
+        var strays: [String] = []
+        return try files(in: dir, strays: &strays)
+    }
+
+    /// Every regular file under `dir` but the manifest and its signature, by path; anything
+    /// else (a link, a fifo, a device) in `strays`.
+    static func files(in dir: String, strays: inout [String]) throws -> [File] {
         let fm = FileManager.default
         var out: [File] = []
         guard let walk = fm.enumerator(atPath: dir) else { return [] }
         while let rel = walk.nextObject() as? String {
             if rel == "manifest.json" || rel == "manifest.json.sig" { continue }
-            var isDir: ObjCBool = false
-            guard fm.fileExists(atPath: "\(dir)/\(rel)", isDirectory: &isDir), !isDir.boolValue else { continue }
+            // Only regular files and folders belong in a pack: a link is never followed out of it.
+            var st = stat()
+            guard lstat("\(dir)/\(rel)", &st) == 0 else { strays.append(rel); continue }
+            if st.st_mode & S_IFMT == S_IFDIR { continue }
+            guard st.st_mode & S_IFMT == S_IFREG else { strays.append(rel); walk.skipDescendants(); continue }
             guard let bytes = fm.contents(atPath: "\(dir)/\(rel)") else { throw Failure("cannot read \(dir)/\(rel)", exit: .failed) }
             out.append(File(path: rel, sha256: Journal.sha256(bytes), bytes: bytes.count))
         }
