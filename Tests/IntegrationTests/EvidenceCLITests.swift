@@ -124,6 +124,23 @@ import Testing
         #expect(none.status == 2 && none.stderr.contains("no drill of ehr-db in the history until 2026-01-31"), "\(none.stderr)")
     }
 
+    /// Packs written at once to one place: one wins, the others say so (exit 2), nothing half
+    /// written is left, and the winner verifies.
+    @Test func packsWrittenAtOnceToOnePlaceLeaveOneWholePack() throws {
+        let s = try Setup()
+        defer { s.remove() }
+        for output in [s.dir + "/same", s.dir + "/same.tar.gz"] {
+            let writers = try (0..<3).map { _ in try Firedrill.start(["evidence", "pack"] + s.journals + ["-o", output, "--key", s.key, "--db", s.db]) }
+            let results = writers.map { $0.wait() }
+            #expect(results.filter { $0.status == 0 }.count == 1, "\(results.map(\.status))")
+            #expect(results.allSatisfy { $0.status == 0 || $0.status == 2 } && !results.contains { $0.stderr.contains("Error Domain") }, "\(results.map(\.stderr))")
+            let v = try Firedrill.run(["evidence", "verify", output, "--allowed-signers", s.allowed])
+            #expect(v.status == 0, "\(v.stdout)")
+        }
+        let left = try FileManager.default.contentsOfDirectory(atPath: s.dir).filter { $0.contains(".tmp-") || $0.hasSuffix(".part") }
+        #expect(left.isEmpty, "left behind: \(left)")
+    }
+
     @Test func badInputIsRefusedWithWhatToDo() throws {
         let s = try Setup()
         defer { s.remove() }
