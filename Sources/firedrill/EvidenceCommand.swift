@@ -125,9 +125,7 @@ struct EvidencePackCommand: AsyncParsableCommand {
         let damaged = manifest.runs.filter { !$0.chainVerified }
         Terminal.out("wrote \(output): \(manifest.runs.count == 1 ? "1 drill" : "\(manifest.runs.count) drills"), \(manifest.files.count) files"
                      + (signer == nil ? ", UNSIGNED\n" : ", manifest signed (namespace \(EvidencePack.namespace))\n"))
-        for r in manifest.runs {
-            Terminal.out("  \(r.run)  \(r.service)  \(r.result.rawValue)  \(ScoreRenderer.num(r.score))/100\(r.chainVerified ? "" : "  JOURNAL DAMAGED")\n")
-        }
+        for r in manifest.runs { Terminal.out(runLine(r) + (r.chainVerified ? "" : "  JOURNAL DAMAGED") + "\n") }
         if !damaged.isEmpty {
             throw CommandError("\(damaged.map(\.run).joined(separator: ", ")): the journal is damaged; the pack says so", exit: .failed)
         }
@@ -165,9 +163,14 @@ struct EvidenceVerifyCommand: AsyncParsableCommand {
         let v = try EvidencePack.verify(dir, allowedSigners: allowedSigners, identity: identity)
         if let s = v.signature { Terminal.out("✓ signature: \(s)\n") }
         Terminal.out("\(v.problems.isEmpty ? "✓" : "✗") \(v.files) files, \(v.runs.count == 1 ? "1 drill" : "\(v.runs.count) drills")\n")
-        for r in v.runs { Terminal.out("  \(r.run)  \(r.service)  \(r.result.rawValue)  \(ScoreRenderer.num(r.score))/100\n") }
+        for r in v.runs { Terminal.out(runLine(r) + "\n") }
         for p in v.problems { Terminal.out("✗ \(TerminalText.safe(p))\n") }
         guard v.ok else { throw CommandError("the pack does not verify: \(v.problems.count == 1 ? "1 problem" : "\(v.problems.count) problems")", exit: .failed) }
         Terminal.out("the pack verifies: signed by \(TerminalText.safe(v.signer ?? "?")), nothing changed, added or missing\n")
     }
+}
+
+/// A packed drill on one line, as `pack` and `verify` list them (names made terminal-safe).
+func runLine(_ r: EvidencePack.Run) -> String {
+    TerminalText.safe("  \(r.run)  \(r.service)  \(r.result.rawValue)  \(ScoreRenderer.num(r.score))/100")
 }

@@ -75,13 +75,6 @@ public enum EvidencePack {
         case agent(publicKey: String?)
     }
 
-    public struct Failure: UserFacingError {
-        public var message: String
-        public var hint: String?
-        public var exitStatus: ExitStatus
-        init(_ message: String, hint: String? = nil, exit: ExitStatus = .invalidInput) { self.message = message; self.hint = hint; self.exitStatus = exit }
-    }
-
     // MARK: building
 
     /// Writes the pack of `journals` into the folder `dir` (created; it must not exist or be
@@ -96,15 +89,16 @@ public enum EvidencePack {
         for journal in journals {
             let report = try await DrillReport.load(journal: journal, database: database, reportVersion: version, generatedAt: now)
             let id = report.overview.run.isEmpty ? URL(fileURLWithPath: journal).deletingLastPathComponent().lastPathComponent : report.overview.run
-            let digest = Journal.sha256(FileManager.default.contents(atPath: journal) ?? Data())
+            guard let journalBytes = fm.contents(atPath: journal) else { throw CommandError("cannot read \(journal)", exit: .failed) }
+            let digest = Journal.sha256(journalBytes)
             if let other = seen[id] {
                 if other == digest { continue }
-                throw Failure("two different journals of run \(id) were given (\(journal) is one)", hint: "a run is packed once: give one of them")
+                throw CommandError("two different journals of run \(id) were given (\(journal) is one)", hint: "a run is packed once: give one of them")
             }
             seen[id] = digest
             let folder = "runs/\(safeName(id))"
             try fm.createDirectory(atPath: "\(dir)/\(folder)", withIntermediateDirectories: true)
-            try copy(journal, to: "\(dir)/\(folder)/journal.jsonl")
+            try write(journalBytes, to: "\(dir)/\(folder)/journal.jsonl")
             if fm.fileExists(atPath: journal + ".head") { try copy(journal + ".head", to: "\(dir)/\(folder)/journal.jsonl.head") }
             let plan = URL(fileURLWithPath: journal).deletingLastPathComponent().appendingPathComponent("plan.json").path
             if fm.fileExists(atPath: plan) { try copy(plan, to: "\(dir)/\(folder)/plan.json") }
@@ -134,7 +128,7 @@ public enum EvidencePack {
             if let v = report.headline.operatorVerdict { f["operator_verdict"] = .string(v.rawValue) }
             facts.append(f)
         }
-        guard !runs.isEmpty else { throw Failure("no drill to pack", hint: "name runs (IDs, 'latest', journal paths) or --service S with --from/--until") }
+        guard !runs.isEmpty else { throw CommandError("no drill to pack", hint: "name runs (IDs, 'latest', journal paths) or --service S with --from/--until") }
         try write(readme, to: "\(dir)/README.txt")
         // The statement's subjects: every drill file (not the statement itself, nor the manifest).
         let drillFiles = try files(in: dir)
@@ -196,37 +190,32 @@ public enum EvidencePack {
         switch signer {
         case let .key(path):
             guard FileManager.default.isReadableFile(atPath: path) else {
-                throw Failure("the signing key \(path) does not exist or cannot be read", hint: "give an SSH private key (--key ~/.ssh/id_ed25519), or --agent")
+                throw CommandError("the signing key \(path) does not exist or cannot be read", hint: "give an SSH private key (--key ~/.ssh/id_ed25519), or --agent")
             }
         case let .agent(publicKey):
             guard let sock = environment["SSH_AUTH_SOCK"], !sock.isEmpty else {
-                throw Failure("--agent: no SSH agent (SSH_AUTH_SOCK is not set)", hint: "start one (eval $(ssh-agent)) and ssh-add your key, or sign with --key FILE")
+                throw CommandError("--agent: no SSH agent (SSH_AUTH_SOCK is not set)", hint: "start one (eval $(ssh-agent)) and ssh-add your key, or sign with --key FILE")
             }
-            if let publicKey, !FileManager.default.isReadableFile(atPath: publicKey) { throw Failure("the public key \(publicKey) does not exist or cannot be read") }
+            if let publicKey, !FileManager.default.isReadableFile(atPath: publicKey) { throw CommandError("the public key \(publicKey) does not exist or cannot be read") }
         }
     }
 
     /// Signs `dir/manifest.json` into `dir/manifest.json.sig`.
     public static func sign(_ dir: String, with signer: Signer, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        try check(signer, environment: environment)
         let manifest = "\(dir)/manifest.json"
         var keyFile: String
         var cleanup: String?
         switch signer {
         case let .key(path):
-            guard FileManager.default.isReadableFile(atPath: path) else {
-                throw Failure("the signing key \(path) does not exist or cannot be read", hint: "give an SSH private key (--key ~/.ssh/id_ed25519), or --agent")
-            }
             keyFile = path
         case let .agent(publicKey):
-            guard let sock = environment["SSH_AUTH_SOCK"], !sock.isEmpty else {
-                throw Failure("--agent: no SSH agent (SSH_AUTH_SOCK is not set)", hint: "start one (eval $(ssh-agent)) and ssh-add your key, or sign with --key FILE")
-            }
             if let publicKey {
                 keyFile = publicKey
             } else {
                 let listed = try tool(["/usr/bin/ssh-add", "-L"])
                 guard listed.status == 0, let first = listed.output.split(separator: "\n").first(where: { $0.hasPrefix("ssh-") || $0.hasPrefix("ecdsa-") || $0.hasPrefix("sk-") }) else {
-                    throw Failure("--agent: the agent holds no key", hint: "ssh-add ~/.ssh/id_ed25519, or sign with --key FILE")
+                    throw CommandError("--agent: the agent holds no key", hint: "ssh-add ~/.ssh/id_ed25519, or sign with --key FILE")
                 }
                 keyFile = "\(dir)/.signer.pub"
                 try write(String(first) + "\n", to: keyFile)
@@ -238,7 +227,7 @@ public enum EvidencePack {
         let r = try tool(["/usr/bin/ssh-keygen", "-q", "-Y", "sign", "-f", keyFile, "-n", namespace, manifest])
         guard r.status == 0, FileManager.default.fileExists(atPath: manifest + ".sig") else {
             let why = r.output.split(whereSeparator: \.isNewline).map { TerminalText.safe(String($0)) }.joined(separator: "; ")
-            throw Failure("ssh-keygen could not sign the manifest: \(why.isEmpty ? "exit \(r.status)" : why)",
+            throw CommandError("ssh-keygen could not sign the manifest: \(why.isEmpty ? "exit \(r.status)" : why)",
                           hint: "an encrypted key needs the agent: ssh-add it and pass --agent (with --key KEY.pub to choose it)", exit: .failed)
         }
     }
@@ -262,10 +251,10 @@ public enum EvidencePack {
         let fm = FileManager.default
         let manifestPath = "\(dir)/manifest.json"
         guard fm.isReadableFile(atPath: allowedSigners) else {
-            throw Failure("the allowed signers file \(allowedSigners) does not exist", hint: "one line per signer: 'ID ssh-ed25519 AAAA…' (ssh-keygen(1), ALLOWED SIGNERS)")
+            throw CommandError("the allowed signers file \(allowedSigners) does not exist", hint: "one line per signer: 'ID ssh-ed25519 AAAA…' (ssh-keygen(1), ALLOWED SIGNERS)")
         }
         guard let data = fm.contents(atPath: manifestPath) else {
-            throw Failure("\(dir) is not an evidence pack: it has no manifest.json", hint: "give the folder or .tar.gz that firedrill evidence wrote")
+            throw CommandError("\(dir) is not an evidence pack: it has no manifest.json", hint: "give the folder or .tar.gz that firedrill evidence wrote")
         }
         var problems: [String] = []
         // The signature first: it is what makes the rest worth checking.
@@ -362,7 +351,7 @@ public enum EvidencePack {
             guard lstat("\(dir)/\(rel)", &st) == 0 else { strays.append(rel); continue }
             if st.st_mode & S_IFMT == S_IFDIR { continue }
             guard st.st_mode & S_IFMT == S_IFREG else { strays.append(rel); walk.skipDescendants(); continue }
-            guard let bytes = fm.contents(atPath: "\(dir)/\(rel)") else { throw Failure("cannot read \(dir)/\(rel)", exit: .failed) }
+            guard let bytes = fm.contents(atPath: "\(dir)/\(rel)") else { throw CommandError("cannot read \(dir)/\(rel)", exit: .failed) }
             out.append(File(path: rel, sha256: Journal.sha256(bytes), bytes: bytes.count))
         }
         return out.sorted { $0.path < $1.path }
@@ -375,7 +364,7 @@ public enum EvidencePack {
     }
 
     static func copy(_ from: String, to: String) throws {
-        guard let data = FileManager.default.contents(atPath: from) else { throw Failure("cannot read \(from)", exit: .failed) }
+        guard let data = FileManager.default.contents(atPath: from) else { throw CommandError("cannot read \(from)", exit: .failed) }
         try write(data, to: to)
     }
 
@@ -383,14 +372,14 @@ public enum EvidencePack {
 
     static func write(_ data: Data, to path: String) throws {
         do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw Failure("cannot write \(path): \(error.localizedDescription)", exit: .failed)
+            throw CommandError("cannot write \(path): \(error.localizedDescription)", exit: .failed)
         }
     }
 
     /// A local tool, to its end within 60 seconds (an agent that never answers must not hang us).
     static func tool(_ argv: [String], input: String = "/dev/null") throws -> (status: Int32, output: String) {
         do throws(ChildProcess.Failure) { return try ChildProcess.capture(["/usr/bin/timeout", "60"] + argv, input: input) } catch {
-            throw Failure("cannot run \(argv[0]): \(error.description)", hint: "apt-get install openssh-client", exit: .failed)
+            throw CommandError("cannot run \(argv[0]): \(error.description)", hint: "apt-get install openssh-client", exit: .failed)
         }
     }
 }
