@@ -40,6 +40,10 @@ struct RunCommand: AsyncParsableCommand {
         sent twice (a connection lost while it ran makes its outcome unknown, the step \
         fails and restore runs).
 
+        A playbook that requires approval (`approval:`, or the configuration's policy for \
+        its criticality) runs only under a valid signed approval from someone else: see \
+        firedrill approve. A resume never needs one (it only restores).
+
         Exit codes: 0 passed, 1 failed (restore ran), 2 invalid input, 3 preconditions not \
         met (steady state, unreachable hosts, another drill holds the lock), 4 the journal \
         could not be written (restore was attempted; evidence on stderr and in a fallback \
@@ -62,6 +66,9 @@ struct RunCommand: AsyncParsableCommand {
     var runsDir: String?
     @Option(help: ArgumentHelp("Continue a run whose runner was killed: re-check hosts, then run restore.", valueName: "RUN_ID"))
     var resume: String?
+    @Option(help: ArgumentHelp("An approval file, or a folder of them (repeatable; default approvals/ beside the playbook). See firedrill approve.", valueName: "PATH"))
+    var approval: [String] = []
+    @OptionGroup var config: ConfigOption
     @OptionGroup var history: HistoryOptions
     /// For `due --run`: a service or host held by a live drill exits with `ExitStatus.busy` (skipped, not failed).
     @Flag(help: .hidden) var busyExit = false
@@ -81,7 +88,9 @@ struct RunCommand: AsyncParsableCommand {
         let session = try DrillSession.prepare(DrillSession.Request(
             playbook: playbook, resume: resume, inventory: options.inventory, limit: options.limit, extraVars: options.extraVars,
             runsDir: runsDir, ssh: try connect.sshOptionsWithPasswords(), forks: connect.forks, manual: manual, interactive: interactive,
-            busyExit: busyExit, historyDB: history.db, version: version))
+            busyExit: busyExit, historyDB: history.db, version: version, approvals: approval,
+            // A resume only restores and needs no approval: a broken configuration must not stand in its way.
+            config: resume == nil ? try config.load() : FiredrillConfig()))
         Terminal.report(session.warnings.diagnostics, sources: session.warnings.sources, noColor: options.noColor)
         for note in session.notes { Terminal.err("note: \(TerminalText.safe(note))\n") }
         if !yes {

@@ -107,7 +107,7 @@ struct ScheduleCommand: AsyncParsableCommand {
             for c in d.conflicts { text += style.red("  CONFLICT: ") + c + "\n" }
         }
         let conflicts = drills.filter { !$0.conflicts.isEmpty }.count
-        if conflicts > 0 { text += "\n" + style.red("\(conflicts) drill(s) overlap another drill on a shared host") + "\n" }
+        if conflicts > 0 { text += "\n" + style.red(conflicts == 1 ? "1 drill overlaps another drill on a shared host" : "\(conflicts) drills overlap another drill on a shared host") + "\n" }
         try writeOutput(text, to: output)
     }
 }
@@ -139,6 +139,9 @@ struct DueCommand: AsyncParsableCommand {
     @Flag(help: "With --run: run without asking (required: nobody is there to confirm).") var yes = false
     @Option(help: ArgumentHelp("With --run: answer manual steps (pass or fail); without it they have no answer.", valueName: "ANSWER")) var manual: String?
     @Option(help: ArgumentHelp("With --run: where runs are kept.", valueName: "DIR")) var runsDir: String?
+    @Option(help: ArgumentHelp("With --run: standing approvals (a file or folder, repeatable; default each playbook's approvals/).", valueName: "PATH"))
+    var approval: [String] = []
+    @OptionGroup var config: ConfigOption
 
     func validate() throws {
         if run && !yes { throw ValidationError("--run needs --yes: the drills run unattended, nobody is asked to confirm") }
@@ -176,7 +179,8 @@ struct DueCommand: AsyncParsableCommand {
             return
         }
         let due = entries.filter { $0.status.state != .scheduled }
-        let runner = DueRunner(inventory: options.inventory, manual: manual, runsDir: runsDir, historyDB: History.defaultPath(history.db), now: now)
+        let runner = DueRunner(inventory: options.inventory, manual: manual, runsDir: runsDir, historyDB: History.defaultPath(history.db), now: now,
+                               approvals: approval, config: config.config)
         try runner.check(due)
         let children = ChildRunner()
         let worst = await runner.run(due, launch: { args in

@@ -138,7 +138,7 @@ import FiredrillBench
         #expect(r.stdout.contains("running ehr-db-open") && r.stdout.contains("Drill PASSED"), "\(r.stdout)")
         #expect(r.stdout.contains("skipped ehr-db-later: outside its window"), "\(r.stdout)")
         #expect(r.stdout.contains("skipped ehr-db-frozen: in blackout 2027-01-01..2027-01-03"), "\(r.stdout)")
-        #expect(r.stdout.contains("1 drill(s) run, 2 skipped"))
+        #expect(r.stdout.contains("1 drill run, 2 skipped"))
         // It ran as a drill does: a journal, and a run in the history.
         let history = try Firedrill.run(["history", "--db", db, "--format", "json"])
         let entries = try JSONDecoder().decode([HistoryEntry].self, from: Data(history.stdout.utf8))

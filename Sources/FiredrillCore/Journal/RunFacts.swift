@@ -22,12 +22,14 @@ public struct RunFacts: Sendable, Equatable, Codable {
     public var `operator`: String
     public var controller: String
     public var version: String
+    /// The approval the drill ran under (nil: none was required).
+    public var approval: ApprovalRecord?
 
     enum CodingKeys: String, CodingKey {
         case service, criticality, owner, scenario, exercise
         case rtoObjectiveSeconds = "rto_objective_seconds", rpoObjectiveSeconds = "rpo_objective_seconds"
         case playbook, playbookSHA256 = "playbook_sha256", inventory, inventorySHA256 = "inventory_sha256", limit
-        case extraVarNames = "extra_var_names", `operator`, controller, version
+        case extraVarNames = "extra_var_names", `operator`, controller, version, approval
     }
 
     /// The facts journals before format 1 kept in `run_started`'s `data`.

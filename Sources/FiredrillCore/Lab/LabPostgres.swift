@@ -197,12 +197,13 @@ public struct LabPostgres: Sendable, Codable, Equatable {
         gmtime_r(&now, &tmv)
         var buf = [CChar](repeating: 0, count: 32)
         strftime(&buf, buf.count, "%Y%m%dT%H%M%SZ", &tmv)
-        var stamp = String(cString: buf)
+        let written = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        var stamp = written
         // Two backups in one second are two backups.
         var n = 1
         while FileManager.default.fileExists(atPath: "\(backups)/ehr-\(stamp).dump") {
             n += 1
-            stamp = String(cString: buf) + "-\(n)"
+            stamp = written + "-\(n)"
         }
         let name = "ehr-\(stamp).dump"
         // The fingerprint before the dump: nothing writes the known table while the lab runs.

@@ -12,7 +12,7 @@ public struct PlaybookLoader {
 
     static let topKeys = ["name", "service", "criticality", "owner", "scenario", "exercise", "schedule", "objectives",
                           "inventory", "vars", "secrets", "include", "checks", "steady_state", "data_check", "steps", "restore",
-                          "description"] + becomeKeys
+                          "description", "approval"] + becomeKeys
     static let stepKeys = ["name", "on", "run", "manual", "timeout", "serial", "max_fail_percentage", "verify", "on_failure", "disruptive", "only_touched"] + becomeKeys
     static let checkCommonKeys = ["timeout", "on", "targets"] + becomeKeys
     static let becomeKeys = ["become", "become_user", "become_method", "become_flags"]
@@ -130,6 +130,7 @@ public struct PlaybookLoader {
             exercise: exercise, schedule: schedule, objectives: objectives, inventory: inventory, vars: vars, secrets: secrets,
             checks: checks, steadyState: steadyState, dataCheck: dataCheck, steps: steps, restore: restore, includes: includes)
         playbook.become = readBecome(top, &reader)
+        playbook.approval = top["approval"].flatMap { readApproval($0, file: file, &reader) }
         return Result(playbook: playbook, diagnostics: reader.diagnostics, sources: sources)
     }
 
@@ -213,6 +214,22 @@ public struct PlaybookLoader {
             }
         }
         return schedule
+    }
+
+    /// `approval: { required: true, approvers: [alice@example.org], allowed_signers: FILE }`.
+    func readApproval(_ node: YAMLNode, file: String, _ reader: inout NodeReader) -> ApprovalSetting? {
+        guard let m = reader.mapping(node, "approval", allowed: ["required", "approvers", "allowed_signers"]) else { return nil }
+        let required = m["required"].map { reader.bool($0, "approval required") ?? true } ?? true
+        let approvers = m["approvers"].map { reader.nameList($0, "approvers").map(\.value) } ?? []
+        var signers: String?
+        if let n = m["allowed_signers"], let path = reader.nonEmptyString(n, "allowed_signers") {
+            let resolved = resolvePath(path, relativeTo: file)
+            if FileManager.default.isReadableFile(atPath: resolved) { signers = resolved } else {
+                reader.error("allowed_signers '\(path)' does not exist (looked for \(resolved))", at: n,
+                             hint: "paths are relative to the playbook's folder; the file holds one line per approver: 'alice@example.org ssh-ed25519 AAAA…' (ssh-keygen(1), ALLOWED SIGNERS)")
+            }
+        }
+        return ApprovalSetting(required: required, approvers: approvers, allowedSigners: signers, location: node.location)
     }
 
     func readObjectives(_ node: YAMLNode, _ reader: inout NodeReader) -> Objectives {

@@ -25,6 +25,8 @@ public struct Playbook: Sendable, Equatable {
     public var includes: [String]
     /// `become`, `become_user`, `become_method`, `become_flags` at the top: every step's and check's default.
     public var become = BecomeSetting()
+    /// `approval:`: the drill runs only under a signed approval (four eyes).
+    public var approval: ApprovalSetting?
 
     public func check(named name: String) -> Check? { checks.first { $0.name == name } }
 }

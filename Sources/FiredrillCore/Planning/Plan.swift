@@ -35,6 +35,14 @@ public struct Plan: Sendable, Encodable {
         public var scenario: String?
         public var exercise: ExerciseType?
         public var schedule: ScheduleInfo?
+        /// The playbook's `approval:` when it requires one (a configuration policy is checked by `run`).
+        public var approval: ApprovalInfo? = nil
+    }
+
+    public struct ApprovalInfo: Sendable, Encodable {
+        public var approvers: [String]
+        public var allowedSigners: String
+        enum CodingKeys: String, CodingKey { case approvers, allowedSigners = "allowed_signers" }
     }
 
     public struct ScheduleInfo: Sendable, Encodable {

@@ -306,10 +306,13 @@ public struct DrillReport: Sendable, Codable, Equatable {
         public var sealed: Bool
         /// What weakens the evidence without damaging it (no seal file, the history unreadable).
         public var warnings: [String] = []
+        /// The signed approval the drill ran under (document and signature as recorded), if one was required.
+        public var approval: ApprovalRecord?
 
         enum CodingKeys: String, CodingKey {
             case playbook, playbookSHA256 = "playbook_sha256", inventory, inventorySHA256 = "inventory_sha256", runVersion = "run_version"
             case reportVersion = "report_version", generatedAt = "generated_at", journal, events, headHash = "head_hash", chainVerified = "chain_verified", problem, sealed, warnings
+            case approval
         }
     }
 
@@ -495,6 +498,7 @@ extension DrillReport {
         evidence = Evidence(playbook: facts?.playbook, playbookSHA256: facts?.playbookSHA256, inventory: facts?.inventory ?? [],
                             inventorySHA256: facts?.inventorySHA256, runVersion: facts?.version, reportVersion: reportVersion,
                             journal: journal, events: events, headHash: headHash, chainVerified: problem == nil, problem: problem, sealed: sealed)
+        evidence.approval = facts?.approval
         if !sealed && r.isFinished {
             evidence.warnings.append("the journal has no seal (journal.jsonl.head beside it): its last line and its completeness cannot be proven")
         }

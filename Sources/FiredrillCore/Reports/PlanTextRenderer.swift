@@ -31,6 +31,10 @@ public struct PlanTextRenderer: Sendable {
         let rto = plan.objectives.rto.map { "RTO \($0.duration.text)" } ?? "RTO not set"
         let rpo = plan.objectives.rpo.map { "RPO \($0.duration.text)" } ?? "RPO not set"
         out.append("Objectives: \(rto) · \(rpo)")
+        if let a = pb.approval {
+            out += TextLayout.wrap("Approval: required, signed by \(a.approvers.isEmpty ? "anyone" : a.approvers.joined(separator: " or ")) in \(a.allowedSigners), not the operator (firedrill approve)",
+                                   width: width, firstIndent: "", indent: "  ")
+        }
         if let s = pb.schedule {
             var line = "Schedule: every \(s.every)"
             if let w = s.window { line += ", window \(w)" }

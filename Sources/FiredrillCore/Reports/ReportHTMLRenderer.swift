@@ -172,6 +172,7 @@ public struct ReportHTMLRenderer: Sendable {
             s += "<dt>Inventory</dt><dd>\(e(ev.inventory.joined(separator: ", ")))<br>SHA-256 \(e(ev.inventorySHA256 ?? "?"))</dd>"
             s += "<dt>Journal</dt><dd>\(e(ev.journal)) (\(ev.events) events)<br>head \(e(ev.headHash))</dd>"
             s += "<dt>Chain</dt><dd class=\"\(ev.chainVerified ? "ok" : "bad")\">\(HTML.mark(ev.chainVerified))\(ev.chainVerified ? "verified when this report was made" + (ev.sealed ? " (sealed)" : "") : "BROKEN: " + e(ev.problem ?? ""))</dd>"
+            if let a = ev.approval { s += "<dt>Approved by</dt><dd>\(e(a.summary))<br>signed \(e(a.approvedAt)); document and signature in the journal</dd>" }
             s += "<dt>Versions</dt><dd>ran with firedrill \(e(ev.runVersion ?? "?")), report by firedrill \(e(ev.reportVersion))</dd></dl>"
             return s
         }

@@ -147,7 +147,8 @@ public struct ReportJUnitRenderer: Sendable {
                 for (k, v) in r.evidence.warnings.enumerated().map({ ("warning_\($0.offset + 1)", $0.element) }) + [("run", r.overview.run), ("service", service), ("result", r.overview.result.rawValue), ("score", ScoreRenderer.num(r.score.points)),
                                ("grade", r.score.grade.rawValue), ("score_rules", r.score.rules), ("journal", r.evidence.journal),
                                ("journal_head", r.evidence.headHash), ("chain_verified", String(r.evidence.chainVerified))]
-                    + (r.evidence.generatedAt.map { [("generated_at", $0)] } ?? []) {
+                    + (r.evidence.generatedAt.map { [("generated_at", $0)] } ?? [])
+                    + (r.evidence.approval.map { [("approved_by", $0.approver)] } ?? []) {
                     xml += "      <property name=\(attr(k)) value=\(attr(v))/>\n"
                 }
                 xml += "    </properties>\n"

@@ -113,6 +113,7 @@ public struct ReportMarkdownRenderer: Sendable {
         md += "| Inventory | \(e.inventory.map { "\(code($0))" }.joined(separator: ", ")) |\n| Inventory SHA-256 | `\(e.inventorySHA256 ?? "?")` |\n"
         md += "| Journal | \(code(e.journal)) (\(e.events) events) |\n| Head hash | `\(e.headHash)` |\n"
         md += "| Chain | \(e.chainVerified ? "verified when this report was made" + (e.sealed ? " (sealed)" : "") : "**BROKEN: \(cell(e.problem ?? ""))**") |\n"
+        if let a = e.approval { md += "| Approved by | \(cell(a.summary)), signed \(cell(a.approvedAt)) |\n" }
         md += "| Versions | ran with firedrill \(e.runVersion ?? "?"), report by firedrill \(e.reportVersion)\(e.generatedAt.map { ", generated \($0)" } ?? "") |\n"
 
         md += "\n## Requirements\n\n| Requirement | Status | Evidence |\n|---|---|---|\n"

@@ -153,6 +153,7 @@ public struct ReportTextRenderer: Sendable {
         wrapped("  head \(e.headHash)")
         wrapped(e.chainVerified ? style.green("chain verified") + " when this report was made" + (e.sealed ? " (sealed)" : "")
                 : style.red("CHAIN BROKEN: \(e.problem ?? "")"))
+        if let a = e.approval { wrapped("approved by \(a.summary), signed \(a.approvedAt) (document and signature in run_started)", "  ") }
         wrapped("ran with firedrill \(e.runVersion ?? "?"); report by firedrill \(e.reportVersion)" + (e.generatedAt.map { ", generated \($0)" } ?? ""))
 
         section("Requirements")

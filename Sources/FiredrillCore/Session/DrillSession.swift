@@ -27,12 +27,17 @@ public final class DrillSession: @unchecked Sendable {
         public var busyExit: Bool
         public var historyDB: String?
         public var version: String
+        /// `--approval`: approval files or folders of them (default: `approvals/` beside the playbook).
+        public var approvals: [String]
+        /// The configuration file's content (its approval policy).
+        public var config: FiredrillConfig
 
         public init(playbook: String?, resume: String?, inventory: [String], limit: String?, extraVars: [String], runsDir: String?,
-                    ssh: SSHOptions, forks: Int, manual: ManualMode, interactive: Bool, busyExit: Bool, historyDB: String?, version: String) {
+                    ssh: SSHOptions, forks: Int, manual: ManualMode, interactive: Bool, busyExit: Bool, historyDB: String?, version: String,
+                    approvals: [String] = [], config: FiredrillConfig = FiredrillConfig()) {
             self.playbook = playbook; self.resume = resume; self.inventory = inventory; self.limit = limit; self.extraVars = extraVars
             self.runsDir = runsDir; self.ssh = ssh; self.forks = forks; self.manual = manual; self.interactive = interactive
-            self.busyExit = busyExit; self.historyDB = historyDB; self.version = version
+            self.busyExit = busyExit; self.historyDB = historyDB; self.version = version; self.approvals = approvals; self.config = config
         }
     }
 
@@ -46,14 +51,16 @@ public final class DrillSession: @unchecked Sendable {
     public let resumePoint: ResumePoint?
     /// Warnings of loading and validation, to show (with the files' text).
     public let warnings: DiagnosticsError
+    /// The approval the drill runs under (nil: none required, or a resume, which only restores).
+    public let approval: ApprovalRecord?
     /// Locks taken over from runners that died, in words.
     public var notes: [String] { locks.flatMap(\.takenOver) }
     private let locks: [RunLock]
 
     private init(request: Request, store: RunStore, definition: DrillDefinition, runtime: DrillRuntime, plan: Plan, runID: String,
-                 resumePoint: ResumePoint?, warnings: DiagnosticsError, locks: [RunLock]) {
+                 resumePoint: ResumePoint?, warnings: DiagnosticsError, approval: ApprovalRecord?, locks: [RunLock]) {
         self.request = request; self.store = store; self.definition = definition; self.runtime = runtime; self.plan = plan
-        self.runID = runID; self.resumePoint = resumePoint; self.warnings = warnings; self.locks = locks
+        self.runID = runID; self.resumePoint = resumePoint; self.warnings = warnings; self.approval = approval; self.locks = locks
     }
 
     /// Everything before the confirmation: refuses (with why and what to do) or returns a
@@ -109,6 +116,9 @@ public final class DrillSession: @unchecked Sendable {
             throw CommandError("the inventory \(definition.inventoryPaths.joined(separator: ", ")) changed since run \(runID) started",
                                hint: "restore by hand, or put the inventory back as it was (sha256 \(point.facts.inventorySHA256))")
         }
+        // Four eyes, before anything else is resolved or locked; a resume only restores, which
+        // nothing may stand in the way of.
+        let approval = point == nil ? try Self.approval(for: definition, request: r) : nil
         // A resumed run only restores: only restore's manual steps need an answer then.
         let toRun = point == nil ? definition.preview.steps + definition.preview.restore : definition.preview.restore
         if toRun.contains(where: { $0.kind == .manual }) && r.manual == .ask && !r.interactive {
@@ -127,7 +137,31 @@ public final class DrillSession: @unchecked Sendable {
         // One drill per service and per host at a time, held until the session ends.
         locks.append(try lock(RunLock.Key.drill(plan, run: runID).filter { point == nil || $0 != .run(runID) }, store: store, run: runID, busyExit: r.busyExit))
         return DrillSession(request: r, store: store, definition: definition, runtime: runtime, plan: plan, runID: runID, resumePoint: point,
-                            warnings: DiagnosticsError(loaded.diagnostics, sources: loaded.sources), locks: locks)
+                            warnings: DiagnosticsError(loaded.diagnostics, sources: loaded.sources), approval: approval, locks: locks)
+    }
+
+    /// The approval this drill needs and has, or a refusal (exit 3) saying what each approval
+    /// found is missing; nil when nothing requires one.
+    static func approval(for d: DrillDefinition, request r: Request, now: Date = Date()) throws -> ApprovalRecord? {
+        let rules = try ApprovalRequirement.rules(for: d.playbook, policy: r.config.approval)
+        guard !rules.isEmpty else { return nil }
+        let paths = r.approvals.isEmpty ? [Approval.defaultFolder(playbook: d.playbook.file)] : r.approvals
+        let candidates = try Approval.candidates(in: paths, rules: rules)
+        let scope = ApprovalCheck.Scope(service: d.playbook.service, playbookSHA256: RunFacts.playbookHash(d),
+                                        inventorySHA256: RunStore.sha256(files: d.inventoryPaths), limit: d.limit, operator: CurrentUser.name())
+        let needs = "the drill requires a signed approval (\(rules.map(\.source).joined(separator: "; ")))"
+        let ask = "ask an approver to run: firedrill approve \(d.playbook.file)\(d.inventoryPaths.map { " -i \($0)" }.joined())\(d.limit.map { " --limit \($0)" } ?? "") --window FROM..UNTIL --key THEIR_KEY; then pass the file with --approval FILE (or put it in \(Approval.defaultFolder(playbook: d.playbook.file))/)"
+        switch ApprovalCheck.decide(candidates, rules: rules, scope: scope, now: now) {
+        case let .success(c):
+            guard let record = ApprovalRecord(c) else { throw CommandError("cannot record the approval \(c.path)", exit: .failed) }
+            return record
+        case let .failure(refusal):
+            if candidates.isEmpty {
+                throw CommandError("\(needs), and there is none in \(paths.joined(separator: ", ")); nothing was run", hint: ask, exit: .preconditions)
+            }
+            let why = refusal.problems.map { "\n  \($0.path): \($0.why)" }.joined()
+            throw CommandError("\(needs), and no approval found lets this run start now; nothing was run:\(why)", hint: ask, exit: .preconditions)
+        }
     }
 
     /// A resume restores where the run failed over: every host at the address, port and user it
@@ -202,7 +236,7 @@ public final class DrillSession: @unchecked Sendable {
           inventory: \(definition.inventoryPaths.isEmpty ? "(none)" : definition.inventoryPaths.map { TerminalText.safe($0) }.joined(separator: ", "))
           hosts: \(p.hosts.prefix(12).map { "\($0.name) (\(TerminalText.safe($0.endpoint)))" }.joined(separator: ", "))\(p.hosts.count > 12 ? ", +\(p.hosts.count - 12) more" : "")
           worst case \(DurationText.format(s.estimatedWorstCase.duration))
-        \(resuming ? "This re-checks the hosts and runs restore." : "This changes the hosts above. Restore runs afterwards in any case.")
+        \(approval.map { "  approved by \(TerminalText.safe($0.summary))\n" } ?? "")\(resuming ? "This re-checks the hosts and runs restore." : "This changes the hosts above. Restore runs afterwards in any case.")
         Start? [y/N] 
         """
     }
@@ -227,8 +261,13 @@ public final class DrillSession: @unchecked Sendable {
     /// Writes the plan next to the journal-to-be and opens the journal; if the disk cannot take
     /// even that, nothing starts (and a new run leaves no folder behind).
     /// `echo` shows what goes to the fallback file once the journal cannot be written.
-    public func start(observer: any DrillObserver, echo: @escaping @Sendable (String) -> Void) throws(CommandError) -> Started {
+    public func start(observer: any DrillObserver, echo: @escaping @Sendable (String) -> Void, now: Date = Date()) throws(CommandError) -> Started {
         let isNew = resumePoint == nil
+        // The confirmation can wait a long time: an approval whose window closed meanwhile does not count.
+        if let a = approval, let until = Journal.date(a.windowUntil), now >= until {
+            throw CommandError("the approval's window closed at \(a.windowUntil) while the drill waited to start; nothing was run",
+                               hint: "ask \(a.approver) for a new approval (firedrill approve)", exit: .preconditions)
+        }
         if isNew {
             let problem = (try? JSONOutput.encode(plan)).flatMap { RunStore.write($0, to: store.directory(runID) + "/plan.json") }
             if let problem {
@@ -252,7 +291,7 @@ public final class DrillSession: @unchecked Sendable {
 
     /// Runs the drill to its end, indexes it in the history, releases the locks.
     public func run(_ started: Started) async -> Finished {
-        let facts = resumePoint == nil ? RunFacts.collect(definition: definition, plan: plan, version: request.version) : nil
+        let facts = resumePoint == nil ? RunFacts.collect(definition: definition, plan: plan, version: request.version, approval: approval) : nil
         let outcome = await started.runner.run(facts: facts, notes: notes)
         await runtime.pool.closeAll()
         var warnings: [String] = []

@@ -102,9 +102,15 @@ public struct DueRunner: Sendable {
     public var runsDir: String?
     public var historyDB: String
     public var now: Date
+    /// `--approval` files or folders, passed to each run (standing approvals); none: each
+    /// playbook's own `approvals/` folder.
+    public var approvals: [String]
+    /// `--config`, passed to each run.
+    public var config: String?
 
-    public init(inventory: [String], manual: String?, runsDir: String?, historyDB: String, now: Date) {
+    public init(inventory: [String], manual: String?, runsDir: String?, historyDB: String, now: Date, approvals: [String] = [], config: String? = nil) {
         self.inventory = inventory; self.manual = manual; self.runsDir = runsDir; self.historyDB = historyDB; self.now = now
+        self.approvals = approvals; self.config = config
     }
 
     /// Refuses up front what nobody will be there to answer.
@@ -135,6 +141,8 @@ public struct DueRunner: Sendable {
         for i in inventory { args += ["-i", i] }
         if let manual { args += ["--manual=\(manual)"] }
         if let runsDir { args += ["--runs-dir", runsDir] }
+        for a in approvals { args += ["--approval", a] }
+        if let config { args += ["--config", config] }
         return args + ["--db", historyDB]
     }
 
@@ -161,7 +169,7 @@ public struct DueRunner: Sendable {
             say("\(name): exit \(status.rawValue)")
             worst = worst.worse(status)
         }
-        say("\(ran) drill(s) run, \(due.count - ran) skipped")
+        say("\(ran) \(ran == 1 ? "drill" : "drills") run, \(due.count - ran) skipped")
         return worst
     }
 }

@@ -68,12 +68,7 @@ public enum EvidencePack {
         public var bytes: Int
     }
 
-    /// How to sign: a key file (private, or public with its private key in the agent), or the
-    /// agent's first key.
-    public enum Signer: Sendable, Equatable {
-        case key(String)
-        case agent(publicKey: String?)
-    }
+    public typealias Signer = SSHSignature.Signer
 
     // MARK: building
 
@@ -106,6 +101,11 @@ public enum EvidencePack {
                 try write(try report.rendered(format), to: "\(dir)/\(folder)/\(name)")
             }
             try write(try JSONOutput.encode(report.score) + "\n", to: "\(dir)/\(folder)/score.json")
+            // The approval as it was signed, so an auditor checks it with ssh-keygen too.
+            if let a = report.evidence.approval {
+                try write(a.document, to: "\(dir)/\(folder)/approval.json")
+                try write(a.signature, to: "\(dir)/\(folder)/approval.json.sig")
+            }
             let review = AfterActionRecord(annotations: report.afterAction.annotations, openActions: report.headline.openActions.filter { $0.run == id },
                                            note: report.afterAction.note, problem: report.afterAction.problem)
             try write(try JSONOutput.encode(review) + "\n", to: "\(dir)/\(folder)/after-action.json")
@@ -126,6 +126,7 @@ public enum EvidencePack {
             if let v = e.playbookSHA256 { f["playbook_sha256"] = .string(v) }
             if let v = e.inventorySHA256 { f["inventory_sha256"] = .string(v) }
             if let v = report.headline.operatorVerdict { f["operator_verdict"] = .string(v.rawValue) }
+            if let a = e.approval { f["approved_by"] = .string(a.approver); f["approval_ticket"] = a.ticket.map(JSONValue.string) ?? .null }
             facts.append(f)
         }
         guard !runs.isEmpty else { throw CommandError("no drill to pack", hint: "name runs (IDs, 'latest', journal paths) or --service S with --from/--until") }
@@ -170,7 +171,8 @@ public enum EvidencePack {
     manifest.json.sig    an SSH signature (SSHSIG, namespace firedrill-evidence) over manifest.json
     statement.intoto.json an in-toto Statement v1: the files as subjects, the drills' facts as predicate
     runs/RUN/            each drill: journal.jsonl (+ .head seal), plan.json, report.{html,json,md,txt,junit.xml},
-                         score.json, after-action.json
+                         score.json, after-action.json; approval.json (+ .sig) when the drill ran under a
+                         signed approval (namespace firedrill-approval, signed by its approver)
 
     Check it without Firedrill (OpenSSH 8.1 or later, coreutils, jq):
 
@@ -187,49 +189,12 @@ public enum EvidencePack {
 
     /// Refuses a signer that cannot sign, before anything is written.
     public static func check(_ signer: Signer, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        switch signer {
-        case let .key(path):
-            guard FileManager.default.isReadableFile(atPath: path) else {
-                throw CommandError("the signing key \(path) does not exist or cannot be read", hint: "give an SSH private key (--key ~/.ssh/id_ed25519), or --agent")
-            }
-        case let .agent(publicKey):
-            guard let sock = environment["SSH_AUTH_SOCK"], !sock.isEmpty else {
-                throw CommandError("--agent: no SSH agent (SSH_AUTH_SOCK is not set)", hint: "start one (eval $(ssh-agent)) and ssh-add your key, or sign with --key FILE")
-            }
-            if let publicKey, !FileManager.default.isReadableFile(atPath: publicKey) { throw CommandError("the public key \(publicKey) does not exist or cannot be read") }
-        }
+        try SSHSignature.check(signer, environment: environment)
     }
 
     /// Signs `dir/manifest.json` into `dir/manifest.json.sig`.
     public static func sign(_ dir: String, with signer: Signer, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        try check(signer, environment: environment)
-        let manifest = "\(dir)/manifest.json"
-        var keyFile: String
-        var cleanup: String?
-        switch signer {
-        case let .key(path):
-            keyFile = path
-        case let .agent(publicKey):
-            if let publicKey {
-                keyFile = publicKey
-            } else {
-                let listed = try tool(["/usr/bin/ssh-add", "-L"])
-                guard listed.status == 0, let first = listed.output.split(separator: "\n").first(where: { $0.hasPrefix("ssh-") || $0.hasPrefix("ecdsa-") || $0.hasPrefix("sk-") }) else {
-                    throw CommandError("--agent: the agent holds no key", hint: "ssh-add ~/.ssh/id_ed25519, or sign with --key FILE")
-                }
-                keyFile = "\(dir)/.signer.pub"
-                try write(String(first) + "\n", to: keyFile)
-                cleanup = keyFile
-            }
-        }
-        defer { if let cleanup { try? FileManager.default.removeItem(atPath: cleanup) } }
-        try? FileManager.default.removeItem(atPath: manifest + ".sig")
-        let r = try tool(["/usr/bin/ssh-keygen", "-q", "-Y", "sign", "-f", keyFile, "-n", namespace, manifest])
-        guard r.status == 0, FileManager.default.fileExists(atPath: manifest + ".sig") else {
-            let why = r.output.split(whereSeparator: \.isNewline).map { TerminalText.safe(String($0)) }.joined(separator: "; ")
-            throw CommandError("ssh-keygen could not sign the manifest: \(why.isEmpty ? "exit \(r.status)" : why)",
-                          hint: "an encrypted key needs the agent: ssh-add it and pass --agent (with --key KEY.pub to choose it)", exit: .failed)
-        }
+        try SSHSignature.sign("\(dir)/manifest.json", namespace: namespace, with: signer, environment: environment)
     }
 
     /// What `verify` found.
@@ -258,24 +223,9 @@ public enum EvidencePack {
         }
         var problems: [String] = []
         // The signature first: it is what makes the rest worth checking.
-        var signature: String?
-        var signer = identity
-        if !fm.fileExists(atPath: manifestPath + ".sig") {
-            problems.append("manifest.json.sig is missing: the pack is not signed")
-        } else {
-            if signer == nil {
-                let found = try tool(["/usr/bin/ssh-keygen", "-Y", "find-principals", "-s", manifestPath + ".sig", "-f", allowedSigners])
-                signer = found.status == 0 ? found.output.split(separator: "\n").first.map(String.init) : nil
-            }
-            if let signer {
-                let r = try tool(["/usr/bin/ssh-keygen", "-Y", "verify", "-f", allowedSigners, "-I", signer, "-n", namespace, "-s", manifestPath + ".sig"],
-                                 input: manifestPath)
-                let said = r.output.split(whereSeparator: \.isNewline).map { TerminalText.safe(String($0)) }.joined(separator: "; ")
-                if r.status == 0 { signature = said } else { problems.append("the signature does not verify for \(signer): \(said)") }
-            } else {
-                problems.append("no signer in \(allowedSigners) made manifest.json.sig (or manifest.json was changed)")
-            }
-        }
+        let checked = try SSHSignature.verify(manifestPath, namespace: namespace, allowedSigners: allowedSigners, identity: identity)
+        let signature = checked.good, signer = checked.signer
+        if let p = checked.problem { problems.append(p) }
         let manifest: Manifest
         do { manifest = try JSONDecoder().decode(Manifest.self, from: data) } catch {
             problems.append("manifest.json is not a firedrill.evidence/1 manifest")
@@ -358,7 +308,7 @@ public enum EvidencePack {
     }
 
     /// A run ID as a folder name: letters, digits, `-`, `_`, `.` (a run ID already is).
-    static func safeName(_ id: String) -> String {
+    public static func safeName(_ id: String) -> String {
         let name = String(id.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" })
         return name.isEmpty || name == "." || name == ".." ? "run" : name
     }
@@ -373,13 +323,6 @@ public enum EvidencePack {
     static func write(_ data: Data, to path: String) throws {
         do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
             throw CommandError("cannot write \(path): \(error.localizedDescription)", exit: .failed)
-        }
-    }
-
-    /// A local tool, to its end within 60 seconds (an agent that never answers must not hang us).
-    static func tool(_ argv: [String], input: String = "/dev/null") throws -> (status: Int32, output: String) {
-        do throws(ChildProcess.Failure) { return try ChildProcess.capture(["/usr/bin/timeout", "60"] + argv, input: input) } catch {
-            throw CommandError("cannot run \(argv[0]): \(error.description)", hint: "apt-get install openssh-client", exit: .failed)
         }
     }
 }
