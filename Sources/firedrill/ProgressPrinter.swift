@@ -120,6 +120,11 @@ actor ProgressPrinter: DrillObserver {
             return style.bold("  ⛁ RPO \(seconds(m.seconds))") + within
         case let .interrupted(p): return style.yellow("\n■ interrupt: \(p.detail ?? "interrupted")")
         case let .journalFailed(p): return style.red("\n✗ \(p.detail ?? "the journal cannot be written")")
+        case let .guardTripped(p):
+            return style.red("\n⛔ guard \(p.label) \(p.outcome == .failed ? "failed" : "could not be checked") for \(seconds(p.seconds)) (\(p.samples) sample\(p.samples == 1 ? "" : "s")): \(p.detail)")
+        case let .notification(p):
+            return p.delivered ? style.dim("  ✉ \(p.on) notification to \(p.target): \(p.detail)")
+                : style.yellow("  ✉ \(p.on) notification to \(p.target) not delivered (attempt \(p.attempt)): \(p.detail)")
         case let .restoreStarted(p): return style.bold("\nRestore") + style.dim("  \(p.detail ?? "")")
         case let .restoreFinished(p): return "  restore \(p.detail ?? "")"
         case .runEnded: return nil

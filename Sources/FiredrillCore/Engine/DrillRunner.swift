@@ -40,6 +40,8 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
     /// Hosts a failover command was sent to (not an on_failure hook's, which looks, not changes):
     /// an `only_touched` restore step runs on these alone (from the journal, on a resume).
     private var touchedHosts: Set<String> = []
+    /// Samples the guards from the first failover action until restore ends (`guards:`).
+    private var guardTask: Task<Void, Never>?
 
     public init(plan: Plan, environment: DrillEnvironment, journal: any JournalWriter, observer: any DrillObserver, options: RunOptions,
                 resuming: ResumePoint? = nil, clock: C, wallClock: @escaping @Sendable () -> Date = { Date() },
@@ -85,6 +87,7 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
         }
         var action = machine.start()
         while true {
+            await followGuards()
             if case let .finish(ending) = action { return outcome(ending) }
             let next = action
             let task = Task { await self.perform(next) }
@@ -297,6 +300,18 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
             await logCheck(check, o, phase: .steadyState, step: nil, attempt: 1)
             if !o.passed { problems.append("steady state \(check.label): \(o.detail)") }
         }
+        // A guard already failing: production is hurting before the drill touched it.
+        if let g = plan.guards, !g.checks.isEmpty, !Task.isCancelled {
+            let outcomes = await Preflight.evaluate(g.checks, with: environment.checks)
+            if Task.isCancelled { return false }
+            let watch = GuardWatch(guards: g.checks.count, hold: .zero, onUnknown: g.onUnknown, maxGap: .zero)
+            for (check, o) in zip(g.checks, outcomes) {
+                await logCheck(check, o, phase: .guards, step: nil, attempt: 1)
+                if watch.isBad(o.status) {
+                    problems.append("guard \(check.label) \(o.status == .failed ? "fails" : "cannot be checked") before the drill: \(o.detail)")
+                }
+            }
+        }
         // Cut short by an interrupt: the checks did not fail, they were stopped.
         if Task.isCancelled { return false }
         if !problems.isEmpty {
@@ -400,6 +415,61 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
     func phaseOf(_ step: String) -> Phase {
         if step.hasPrefix("restore.") { return .restore }
         return step.contains(".on_failure.") ? .onFailure : .failover
+    }
+
+    // MARK: Guards
+
+    /// Starts the guards when the failover begins, stops them once restore has ended (before
+    /// `run_ended`, so nothing is journaled after the seal).
+    private func followGuards() async {
+        if machine.watchesGuards {
+            if guardTask == nil, let g = plan.guards, !g.checks.isEmpty {
+                guardTask = Task { await self.watchGuards(g) }
+            }
+        } else if let task = guardTask {
+            task.cancel()
+            await task.value
+        }
+    }
+
+    /// Samples every guard each `every` on the runner's clock until cancelled or one trips.
+    /// The first sample of each guard and each change of its status are journaled (`check_result`,
+    /// phase `guard`); a trip is `guard_tripped`, and the machine stops the failover.
+    private func watchGuards(_ g: PlannedGuards) async {
+        let slowest = g.checks.map(\.timeout.duration).max() ?? .zero
+        var watch = GuardWatch(guards: g.checks.count, hold: g.hold.duration, onUnknown: g.onUnknown,
+                               maxGap: g.every.duration * 2 + slowest + .seconds(1))
+        var n = 0
+        while !Task.isCancelled {
+            n += 1
+            let mark = environment.pauses.mark()
+            let t = now
+            let outcomes = await Preflight.evaluate(g.checks, with: environment.checks)
+            if Task.isCancelled { return }
+            let verdict = watch.sample(at: t, outcomes.map(\.status), stalled: environment.pauses.stalled(since: mark) != nil)
+            for i in verdict.changed { await logCheck(g.checks[i], outcomes[i], phase: .guards, step: nil, attempt: n) }
+            if let trip = verdict.trip {
+                await guardTripped(g.checks[trip.index], outcomes[trip.index], trip: trip, at: t)
+                return
+            }
+            do { try await clock.sleep(until: started.advanced(by: t + g.every.duration), tolerance: nil) } catch { return }
+        }
+    }
+
+    private func guardTripped(_ check: PlannedCheck, _ o: CheckOutcome, trip: GuardWatch.Trip, at t: Duration) async {
+        let bad = o.status == .failed ? "failed" : "could not be checked"
+        let what = "guard \(check.label) \(bad) for \(DurationText.format(t - trip.since))"
+        let response = machine.guardTripped(what)
+        let phase: Phase
+        switch machine.phase {
+        case .dataMarker, .markerRead: phase = .dataCheck
+        case .onFailure: phase = .onFailure
+        case .restore: phase = .restore
+        case .preflight, .failover, .finalCheck, .ending, .ended: phase = .failover
+        }
+        await log(.guardTripped(.init(phase: phase, check: check.name, host: check.host, from: check.from, outcome: o.status, detail: o.detail,
+                                      sinceOffsetMS: Self.milliseconds(trip.since), seconds: DurationText.seconds(t - trip.since), samples: trip.samples)))
+        if case .stop = response { current?.cancel() }
     }
 
     // MARK: Steps
@@ -772,6 +842,7 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
         case .interrupted: return "interrupted: putting back what the failover changed"
         case .journalFailed: return "the journal cannot be written: putting back what the failover changed"
         case .resumed: return "resumed after the runner stopped: putting back what the failover changed"
+        case .guardTripped: return "a guard tripped (production was being hurt): putting back what the failover changed"
         }
     }
 

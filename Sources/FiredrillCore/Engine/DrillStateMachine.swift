@@ -222,6 +222,8 @@ public struct DrillStateMachine: Sendable, Equatable {
         case running
         case interrupted
         case journalFailed
+        /// A guard failed for its hold: production is being hurt.
+        case guardTripped
     }
 
     /// The verdict so far, apart from interrupts and the record.
@@ -539,6 +541,33 @@ public struct DrillStateMachine: Sendable, Equatable {
         }
     }
 
+    /// A guard failed for its hold (`what` names it). The failover stops as after an interrupt —
+    /// the running step is cancelled, nothing more is sent, restore runs if anything was touched —
+    /// and the drill fails. During restore, restore goes on (it is what heals production).
+    public mutating func guardTripped(_ what: String) -> Response {
+        switch phase {
+        case .ended, .ending, .finalCheck:
+            return .ignore("")
+        case .restore:
+            verdict = .failed
+            return .keepRestoring("\(what) during restore: restore continues")
+        case .preflight, .dataMarker, .failover, .onFailure, .markerRead:
+            verdict = .failed
+            if stopping { return .ignore("") }
+            stop = .guardTripped
+            return .stop(touched ? "\(what): stopping the failover; restore will run"
+                                 : "\(what): stopping before any failover command was sent; nothing was changed on any host")
+        }
+    }
+
+    /// Whether guards are watched now: from the first failover action until restore ends.
+    public var watchesGuards: Bool {
+        switch phase {
+        case .dataMarker, .failover, .onFailure, .markerRead, .restore: return true
+        case .preflight, .finalCheck, .ending, .ended: return false
+        }
+    }
+
     /// The operator's answer to "abandon restore?".
     public mutating func abandonAnswered(_ yes: Bool) -> Response {
         guard case .restore(abandoned: false) = phase else { return .ignore("restore already ended") }
@@ -608,7 +637,7 @@ public struct DrillStateMachine: Sendable, Equatable {
 
     private mutating func afterFailoverStopped() -> Action {
         guard touched else { return finish() }
-        return beginRestore(recordIncomplete ? .journalFailed : interrupts > 0 ? .interrupted : .stepFailed)
+        return beginRestore(recordIncomplete ? .journalFailed : interrupts > 0 ? .interrupted : stop == .guardTripped ? .guardTripped : .stepFailed)
     }
 
     private mutating func beginRestore(_ reason: RestoreReason) -> Action {

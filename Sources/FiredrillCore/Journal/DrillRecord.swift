@@ -20,6 +20,11 @@ public struct DrillRecord: Sendable, Equatable {
     /// The steady state before the drill, and after restore.
     public var steadyState: [CheckSample] = []
     public var finalState: [CheckSample] = []
+    /// Guard samples journaled (the first of each guard, then each change), and the guard that tripped.
+    public var guardSamples: [CheckSample] = []
+    public var guardTrip: JournalEvent.GuardTripped?
+    /// Notification attempts, in order.
+    public var notifications: [JournalEvent.NotificationAttempt] = []
     public var preconditions: String?
     public var marker: Marker?
     public var steps: [StepRecord] = []
@@ -211,6 +216,8 @@ public struct DrillRecord: Sendable, Equatable {
                 steps[i].verify?.samples.append(sample)
             } else if p.phase == .final {
                 finalState.append(sample)
+            } else if p.phase == .guards {
+                guardSamples.append(sample)
             } else {
                 steadyState.append(sample)
             }
@@ -284,6 +291,10 @@ public struct DrillRecord: Sendable, Equatable {
             restore?.detail = p.detail
         case let .journalFailed(p):
             journalFailed = p.detail
+        case let .guardTripped(p):
+            if guardTrip == nil { guardTrip = p }
+        case let .notification(p):
+            notifications.append(p)
         case let .runEnded(p):
             endedAt = e.time
             ending = p
@@ -314,6 +325,13 @@ public struct DrillRecord: Sendable, Equatable {
         }
         out += Failure.unreachable(down, step: resumes.isEmpty ? "preflight" : "resume")
         for c in steadyState where !c.met { out.append(Failure(step: "preflight", host: nil, reason: "steady state \(c.label): \(c.detail)")) }
+        // A guard failing before any step ran stopped the drill at preflight.
+        if steps.isEmpty {
+            for c in guardSamples where !c.met { out.append(Failure(step: "preflight", host: nil, reason: "guard \(c.label): \(c.detail)")) }
+        }
+        if let g = guardTrip {
+            out.append(Failure(step: "guard", host: nil, reason: "\(g.label) \(g.outcome == .error ? "could not be checked" : "failed") for \(DurationText.measured(g.seconds ?? 0)): \(g.detail)"))
+        }
         if let m = marker, !m.written { out.append(Failure(step: "data check", host: nil, reason: "cannot write the marker: \(m.writeDetail ?? "")")) }
         for s in steps { out += Self.failures(of: s) }
         for c in finalState where !c.met { out.append(Failure(step: "steady state after restore", host: nil, reason: "\(c.label): \(c.detail)")) }

@@ -36,6 +36,8 @@ extension JournalEvent.Payload {
             p.detail = o(p.detail); p.restore = o(p.restore); p.finalState = o(p.finalState)
             return .runEnded(p)
         case var .journalFailed(p): p.detail = o(p.detail); return .journalFailed(p)
+        case var .guardTripped(p): p.detail = f(p.detail); return .guardTripped(p)
+        case var .notification(p): p.detail = f(p.detail); p.target = f(p.target); return .notification(p)
         }
     }
 }

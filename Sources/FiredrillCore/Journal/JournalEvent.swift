@@ -53,6 +53,10 @@ public struct JournalEvent: Sendable, Equatable {
         case runEnded = "run_ended"
         /// Written only to the fallback file and stderr: the journal itself could not take it.
         case journalFailed = "journal_failed"
+        /// A guard failed for its hold: the failover was stopped (restore runs).
+        case guardTripped = "guard_tripped"
+        /// One attempt to deliver a notification (webhook or command) and its answer.
+        case notification
     }
 
     /// What happened, by kind.
@@ -84,6 +88,8 @@ public struct JournalEvent: Sendable, Equatable {
         case restoreFinished(RestoreFinished)
         case runEnded(RunEnded)
         case journalFailed(JournalFailed)
+        case guardTripped(GuardTripped)
+        case notification(NotificationAttempt)
 
         public var kind: Kind {
             switch self {
@@ -114,6 +120,8 @@ public struct JournalEvent: Sendable, Equatable {
             case .restoreFinished: return .restoreFinished
             case .runEnded: return .runEnded
             case .journalFailed: return .journalFailed
+            case .guardTripped: return .guardTripped
+            case .notification: return .notification
             }
         }
     }
@@ -436,6 +444,48 @@ extension JournalEvent {
         public var detail: String?
         public init(detail: String?) { self.detail = detail }
     }
+
+    /// A guard failed (or could not be checked, with `on_unknown: abort`) for its hold.
+    public struct GuardTripped: Sendable, Equatable {
+        /// The drill's phase when it tripped.
+        public var phase: Phase?
+        public var check: String
+        public var host: String?
+        public var from: String?
+        public var outcome: CheckOutcome.Status
+        /// The last failing sample, and what follows.
+        public var detail: String
+        /// The first failing sample of the run of failing samples.
+        public var sinceOffsetMS: Double?
+        /// How long it had been failing.
+        public var seconds: Double?
+        /// Failing samples in a row.
+        public var samples: Int
+        public init(phase: Phase?, check: String, host: String? = nil, from: String? = nil, outcome: CheckOutcome.Status, detail: String,
+                    sinceOffsetMS: Double? = nil, seconds: Double? = nil, samples: Int) {
+            self.phase = phase; self.check = check; self.host = host; self.from = from; self.outcome = outcome; self.detail = detail
+            self.sinceOffsetMS = sinceOffsetMS; self.seconds = seconds; self.samples = samples
+        }
+
+        /// `name` or `name@host`.
+        public var label: String { host.map { "\(check)@\($0)" } ?? check }
+    }
+
+    /// One delivery attempt of a notification.
+    public struct NotificationAttempt: Sendable, Equatable {
+        /// What it tells: `started`, `failed`, `restore_failed`…
+        public var on: String
+        /// Where it went, secrets masked: `webhook https://hooks.example.org/…`, `command mail -s …`.
+        public var target: String
+        public var attempt: Int
+        public var delivered: Bool
+        /// The answer: `HTTP 200 in 12 ms`, `HTTP 500: …`, `connection refused`, `exit 0`.
+        public var detail: String
+        public var latencyMS: Double?
+        public init(on: String, target: String, attempt: Int, delivered: Bool, detail: String, latencyMS: Double? = nil) {
+            self.on = on; self.target = target; self.attempt = attempt; self.delivered = delivered; self.detail = detail; self.latencyMS = latencyMS
+        }
+    }
 }
 
 // MARK: - Common fields, for readers that look across kinds
@@ -459,7 +509,7 @@ extension JournalEvent {
         case let .manualResult(p): return p.step
         case let .rto(p), let .rpo(p): return p.step
         case .runStarted, .resumed, .hostReady, .hostUnreachable, .preconditionsFailed, .markerWritten, .markerRead,
-             .interrupted, .restoreStarted, .restoreFinished, .runEnded, .journalFailed:
+             .interrupted, .restoreStarted, .restoreFinished, .runEnded, .journalFailed, .guardTripped, .notification:
             return nil
         }
     }
@@ -618,6 +668,12 @@ extension JournalEvent: Codable {
                                          rtoSeconds: l.data?["rto_seconds"].flatMap(Double.init), rpoSeconds: l.data?["rpo_seconds"].flatMap(Double.init)))
         case .journalFailed:
             payload = .journalFailed(JournalFailed(detail: detail))
+        case .guardTripped:
+            payload = .guardTripped(GuardTripped(phase: l.phase, check: l.check ?? "", host: l.host, from: l.from, outcome: l.outcome ?? .failed,
+                                                 detail: detail ?? "", sinceOffsetMS: l.fromOffsetMS, seconds: l.seconds, samples: l.attempt ?? 1))
+        case .notification:
+            payload = .notification(NotificationAttempt(on: l.result ?? "", target: l.name ?? "", attempt: l.attempt ?? 1, delivered: l.passed == true,
+                                                        detail: detail ?? "", latencyMS: l.latencyMS))
         }
         self.init(payload, offsetMS: l.offsetMS)
         seq = l.seq; time = l.time; run = l.run; prev = l.prev
@@ -703,6 +759,11 @@ extension JournalEvent: Codable {
             l.data = data.isEmpty ? nil : data
         case let .journalFailed(p):
             l.detail = p.detail
+        case let .guardTripped(p):
+            l.phase = p.phase; l.check = p.check; l.host = p.host; l.from = p.from; l.outcome = p.outcome; l.detail = p.detail
+            l.fromOffsetMS = p.sinceOffsetMS; l.seconds = p.seconds; l.attempt = p.samples
+        case let .notification(p):
+            l.result = p.on; l.name = p.target; l.attempt = p.attempt; l.passed = p.delivered; l.detail = p.detail; l.latencyMS = p.latencyMS
         }
         return l
     }

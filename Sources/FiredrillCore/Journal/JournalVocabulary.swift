@@ -5,6 +5,8 @@
 /// Where in a run an event happened.
 public enum Phase: String, Sendable, Codable, CaseIterable {
     case steadyState = "steady_state", resume, dataCheck = "data_check", failover, onFailure = "on_failure", restore, final
+    /// A guard's sample (`guards:`), apart from the steps.
+    case guards = "guard"
 }
 
 /// What a check was expected to show.
@@ -33,6 +35,8 @@ public enum RestoreReason: String, Sendable, Codable, CaseIterable {
     case journalFailed = "journal_failed"
     /// A runner died mid-drill and `--resume` finishes its restore.
     case resumed
+    /// A guard failed for its hold: production was being hurt.
+    case guardTripped = "guard_tripped"
 }
 
 /// What restore did (`restore_finished`, and the run's ending).

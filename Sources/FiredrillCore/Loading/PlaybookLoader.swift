@@ -12,7 +12,7 @@ public struct PlaybookLoader {
 
     static let topKeys = ["name", "service", "criticality", "owner", "scenario", "exercise", "schedule", "objectives",
                           "inventory", "vars", "secrets", "include", "checks", "steady_state", "data_check", "steps", "restore",
-                          "description", "approval"] + becomeKeys
+                          "description", "approval", "guards"] + becomeKeys
     static let stepKeys = ["name", "on", "run", "manual", "timeout", "serial", "max_fail_percentage", "verify", "on_failure", "disruptive", "only_touched"] + becomeKeys
     static let checkCommonKeys = ["timeout", "on", "targets"] + becomeKeys
     static let becomeKeys = ["become", "become_user", "become_method", "become_flags"]
@@ -131,6 +131,7 @@ public struct PlaybookLoader {
             checks: checks, steadyState: steadyState, dataCheck: dataCheck, steps: steps, restore: restore, includes: includes)
         playbook.become = readBecome(top, &reader)
         playbook.approval = top["approval"].flatMap { readApproval($0, file: file, &reader) }
+        playbook.guards = top["guards"].flatMap { readGuards($0, &reader) }
         return Result(playbook: playbook, diagnostics: reader.diagnostics, sources: sources)
     }
 
@@ -230,6 +231,35 @@ public struct PlaybookLoader {
             }
         }
         return ApprovalSetting(required: required, approvers: approvers, allowedSigners: signers, location: node.location)
+    }
+
+    /// `guards: { checks: [portal], every: 2s, hold: 4s, on_unknown: abort }`.
+    func readGuards(_ node: YAMLNode, _ reader: inout NodeReader) -> GuardSetting? {
+        guard let m = reader.mapping(node, "guards", allowed: ["checks", "every", "hold", "on_unknown"]) else { return nil }
+        guard let checksNode = m["checks"] else {
+            reader.error("guards names no checks", at: node,
+                         hint: "add 'checks: [NAME, …]': checks of this playbook that fail when production is hurt (e.g. the patient portal)")
+            return nil
+        }
+        let checks = reader.nameList(checksNode, "guards checks")
+        if checks.isEmpty {
+            reader.error("guards names no checks", at: checksNode, hint: "list at least one check, or remove guards:")
+        }
+        var guards = GuardSetting(checks: checks, location: node.location)
+        if let n = m["every"], let every = reader.duration(n, "guards every") {
+            if every < .milliseconds(100) || every > .seconds(3600) {
+                reader.error("guards every must be between 100ms and 1h, found \(DurationText.format(every))", at: n,
+                             hint: "how often every guard is sampled, e.g. every: 2s")
+            } else { guards.every = every }
+        }
+        if let n = m["hold"], let hold = reader.duration(n, "guards hold") {
+            if hold > .seconds(3600) {
+                reader.error("guards hold must be at most 1h, found \(DurationText.format(hold))", at: n,
+                             hint: "how long a guard must fail before it stops the drill, e.g. hold: 4s (0s: at the first failing sample)")
+            } else { guards.hold = hold }
+        }
+        if let n = m["on_unknown"], let v = reader.enumValue(n, "guards on_unknown", GuardSetting.OnUnknown.self) { guards.onUnknown = v }
+        return guards
     }
 
     func readObjectives(_ node: YAMLNode, _ reader: inout NodeReader) -> Objectives {

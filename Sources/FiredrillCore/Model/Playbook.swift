@@ -27,6 +27,8 @@ public struct Playbook: Sendable, Equatable {
     public var become = BecomeSetting()
     /// `approval:`: the drill runs only under a signed approval (four eyes).
     public var approval: ApprovalSetting?
+    /// `guards:`: checks that stop the drill when production is hurt.
+    public var guards: GuardSetting?
 
     public func check(named name: String) -> Check? { checks.first { $0.name == name } }
 }

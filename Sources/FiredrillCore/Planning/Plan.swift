@@ -17,13 +17,15 @@ public struct Plan: Sendable, Encodable {
     public var hostGroups: [String: [String]] = [:]
     public var steadyState: [PlannedCheck]
     public var dataCheck: PlannedDataCheck?
+    /// Checks watched from the first failover command until restore ends (`guards:`).
+    public var guards: PlannedGuards? = nil
     public var steps: [PlannedStep]
     public var restore: [PlannedStep]
     public var summary: Summary
 
     enum CodingKeys: String, CodingKey {
         case format, runID = "run_id", playbook, inventory, limit, objectives, secrets, hosts, hostGroups = "host_groups"
-        case steadyState = "steady_state", dataCheck = "data_check", steps, restore, summary
+        case steadyState = "steady_state", dataCheck = "data_check", guards, steps, restore, summary
     }
 
     public struct PlaybookInfo: Sendable, Encodable {
@@ -208,6 +210,16 @@ extension Plan {
         if id == "data_check" { return dataCheck.flatMap { ($0.write + $0.read).first { $0.host == host }?.become } }
         return find(steps + restore)?.commands.first { $0.host == host }?.become
     }
+}
+
+/// `guards:` resolved: the checks (one per host for `on:`), how often and how long.
+public struct PlannedGuards: Sendable, Encodable {
+    public var checks: [PlannedCheck]
+    public var every: Seconds
+    public var hold: Seconds
+    public var onUnknown: GuardSetting.OnUnknown
+
+    enum CodingKeys: String, CodingKey { case checks, every, hold, onUnknown = "on_unknown" }
 }
 
 public struct PlannedDataCheck: Sendable, Encodable {

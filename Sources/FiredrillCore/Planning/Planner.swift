@@ -36,6 +36,10 @@ public struct Planner {
             return (nil, [problem])
         }
         let steady = playbook.steadyState.flatMap { expand(checkNamed: $0, stepHosts: nil, &state) }
+        let guards = playbook.guards.map { g in
+            PlannedGuards(checks: g.checks.flatMap { expand(checkNamed: $0, stepHosts: nil, &state) },
+                          every: Seconds(g.every), hold: Seconds(g.hold), onUnknown: g.onUnknown)
+        }
         var data: PlannedDataCheck?
         if let dc = playbook.dataCheck {
             data = PlannedDataCheck(write: commands(dc.write.on, dc.write.run, step: "data_check", become: BecomeSetting(), &state),
@@ -67,6 +71,7 @@ public struct Planner {
             s.onFailure.forEach(noteStep)
         }
         steady.forEach { note($0.from) }
+        guards?.checks.forEach { note($0.from) }
         data.map { ($0.write + $0.read).forEach { note($0.host) } }
         steps.forEach(noteStep)
         restore.forEach(noteStep)
@@ -120,6 +125,7 @@ public struct Planner {
                            checks: checkCount, manualSteps: everyStep.filter { $0.kind == .manual }.count,
                            estimatedWorstCase: Seconds(worst)))
         var planned = plan
+        planned.guards = guards
         for c in connections {
             planned.hostGroups[c.name] = (inventory?.hosts[c.name]?.groups ?? []).filter { $0 != "all" && $0 != "ungrouped" }
         }

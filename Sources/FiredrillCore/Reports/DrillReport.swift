@@ -645,6 +645,7 @@ extension DrillReport {
             case .interrupted: return "after an interrupt"
             case .journalFailed: return "after the journal failed"
             case .resumed: return "on resume, after the runner died"
+            case .guardTripped: return "after a guard tripped"
             }
         }
         return Restore(touched: r.ending?.touched, reason: reason, status: status, summary: summary, hostsLeft: left,

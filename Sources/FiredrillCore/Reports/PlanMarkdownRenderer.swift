@@ -33,6 +33,15 @@ public struct PlanMarkdownRenderer: Sendable {
             md.append("")
             md += checkTable(plan.steadyState.map { ("ok", $0) })
         }
+        if let g = plan.guards, !g.checks.isEmpty {
+            md.append("")
+            md.append("## Guards")
+            md.append("")
+            md.append("Sampled every \(g.every.duration.text) from the first failover step until restore ends; a guard failing for \(g.hold.duration.text) stops the failover and restore runs."
+                      + (g.onUnknown == .abort ? " A guard that cannot be checked counts as failing." : " A guard that cannot be checked is reported only."))
+            md.append("")
+            md += checkTable(g.checks.map { ("ok", $0) })
+        }
         if let dc = plan.dataCheck {
             md.append("")
             md.append("## Data check (RPO)")

@@ -70,6 +70,14 @@ public struct PlanTextRenderer: Sendable {
             // Nothing ran yet: each check is what must hold (up), never a result.
             for c in plan.steadyState { out += check(c, marker: "up") }
         }
+        if let g = plan.guards, !g.checks.isEmpty {
+            out.append("")
+            out.append(style.bold("Guards") + style.dim(" — stop the failover when production is hurt"))
+            let rule = "sampled every \(g.every.duration.text) from the first failover step until restore ends; one failing for \(g.hold.duration.text) stops the failover and restore runs"
+                + (g.onUnknown == .abort ? "; one that cannot be checked counts as failing" : "; one that cannot be checked is only reported")
+            out += TextLayout.wrap(rule, width: width, firstIndent: "  ", indent: "  ").map { style.dim($0) }
+            for c in g.checks { out += check(c, marker: "up") }
+        }
         if let dc = plan.dataCheck {
             out.append("")
             out.append(style.bold("Data check (RPO)") + style.dim(" — marker written before failover, read after"))

@@ -177,7 +177,8 @@ struct ScoreCalculator {
         let why: String
         switch bad.result {
         case .skipped?: why = "not drilled: \(bad.detail ?? "selects no host")"
-        case .interrupted?: why = "interrupted"
+        case .interrupted?:
+            why = record.guardTrip.map { "stopped by guard \($0.label), which \($0.outcome == .failed ? "failed" : "could not be checked") for \(Self.duration($0.seconds ?? 0))" } ?? "interrupted"
         case nil: why = "did not finish"
         // The evidence says what failed; the reason says where.
         case .failed?, .passed?: why = failure?.host.map { "failed on \($0)" } ?? (failure == nil ? (bad.detail ?? "failed") : "failed")
@@ -318,6 +319,9 @@ struct ScoreCalculator {
         }
         if record.ending?.result == .interrupted || record.interrupts.contains(where: { $0.response == .stopping }) {
             out.append(Cap(limit: 74, reason: "the drill was interrupted: its measurements are incomplete, it cannot grade above C"))
+        }
+        if let g = record.guardTrip {
+            out.append(Cap(limit: 59, reason: "guard \(g.label) tripped (\(g.outcome == .failed ? "failed" : "could not be checked") for \(Self.duration(g.seconds ?? 0))): production was hurt during the drill, it cannot grade above D"))
         }
         if !record.resumes.isEmpty {
             out.append(Cap(limit: 74, reason: "the runner died and the run was resumed: its measurements are incomplete, it cannot grade above C"))

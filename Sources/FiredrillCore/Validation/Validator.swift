@@ -91,7 +91,7 @@ public struct Validator {
         visit(pb.restore)
 
         // Checks nobody uses are likely a typo elsewhere.
-        var used = Set(pb.steadyState.map(\.value))
+        var used = Set(pb.steadyState.map(\.value) + (pb.guards?.checks.map(\.value) ?? []))
         func collect(_ steps: [Step]) {
             for s in steps {
                 s.verify.map { used.formUnion(($0.up + $0.down).map(\.value)) }
@@ -103,7 +103,7 @@ public struct Validator {
         var unusedRefs: [Located<String>] = []
         for check in pb.checks where !used.contains(check.name) && check.file == pb.file {
             d.append(.warning("check '\(check.name)' is never used", at: check.location, length: check.name.count,
-                              hint: "reference it in steady_state or a step's verify, or remove it"))
+                              hint: "reference it in steady_state, guards or a step's verify, or remove it"))
             // Still render it, so its template mistakes show now rather than when someone uses it.
             if check.on != nil || check.targets != nil || !check.isPerHost {
                 unusedRefs.append(Located(check.name, at: check.location, width: check.name.count))

@@ -19,7 +19,7 @@ import Testing
         restore: [.init(id: "restore.1", batches: [2], verify: true), .init(id: "restore.2", batches: [1])],
         dataCheck: true)
 
-    enum Injection: Equatable { case interrupt, journalFailure, abandonYes, abandonNo }
+    enum Injection: Equatable { case interrupt, journalFailure, abandonYes, abandonNo, guardTrip }
 
     struct Sim {
         var machine: M
@@ -58,6 +58,7 @@ import Testing
                     case .journalFailure: r = machine.journalFailed()
                     case .abandonYes: r = machine.abandonAnswered(true)
                     case .abandonNo: r = machine.abandonAnswered(false)
+                    case .guardTrip: r = machine.guardTripped("guard portal failed for 4s")
                     }
                     responses.append(r)
                     if case .stop = r, stoppedAt == nil { stoppedAt = n }
