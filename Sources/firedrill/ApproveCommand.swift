@@ -20,12 +20,13 @@ struct ApproveCommand: AsyncParsableCommand {
         policy names) runs only under an approval signed by someone other than the \
         operator. The approver runs this command: it shows what is approved, writes \
         NAME.approval.json — the playbook's and the inventory's SHA-256, the --limit, the \
-        window, the ticket, the approver — and signs it with their SSH key as \
+        -e variables (names, and a SHA-256 of their values), the window, the ticket, the \
+        approver — and signs it with their SSH key as \
         `ssh-keygen -Y sign -n firedrill-approval` does (NAME.approval.json.sig). \
         `run` and `due --run` look in approvals/ beside the playbook (or --approval FILE) \
         and refuse (exit 3) when no approval there is valid now: signed by an approver of \
         the allowed signers file, not the operator, for this playbook and inventory as they \
-        are, this --limit, within its window. The journal records the approval and its \
+        are, this --limit and these -e variables, within its window. The journal records the approval and its \
         signature. A changed playbook or inventory needs a new approval.
 
         --window FROM..UNTIL: dates (whole days), times (in the local zone unless they end \
@@ -61,7 +62,7 @@ struct ApproveCommand: AsyncParsableCommand {
         case let (k, true): signer = .agent(publicKey: k)
         }
         try SSHSignature.check(signer)
-        if let ticket, ticket.isEmpty || ticket.count > 200 || ticket.contains(where: { $0.isNewline }) || TerminalText.safe(ticket) != ticket {
+        if let ticket, ticket.trimmingCharacters(in: .whitespaces).isEmpty || ticket.count > 200 || ticket.contains(where: { $0.isNewline }) || TerminalText.safe(ticket) != ticket {
             throw CommandError("--ticket must be one line of at most 200 printable characters")
         }
         let now = Date()
@@ -77,15 +78,20 @@ struct ApproveCommand: AsyncParsableCommand {
         do { try fm.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
             throw CommandError("cannot create the folder \(folder) for the approval", hint: "give a file in a folder you can write with -o")
         }
-        if fm.fileExists(atPath: out) || fm.fileExists(atPath: out + ".sig") { throw CommandError("\(out) already exists", hint: "give another name with -o") }
+        // lstat: a dangling link there is taken too.
+        func taken(_ path: String) -> Bool { var st = stat(); return lstat(path, &st) == 0 }
+        for path in [out, out + ".sig"] where taken(path) { throw CommandError("\(TerminalText.safe(path)) already exists", hint: "give another name with -o") }
 
         // Signed in a scratch file beside it, checked against every rule, then published.
         let scratch = folder + "/.approve-\(UUID().uuidString.prefix(8))\(Approval.suffix)"
+        CleanExit.install(removing: [scratch, scratch + ".sig", scratch + ".signer.pub"])
         defer { try? fm.removeItem(atPath: scratch); try? fm.removeItem(atPath: scratch + ".sig") }
         func write(_ who: String) throws {
-            let approval = Approval(drill: pb.name.value, service: pb.service, playbook: pb.file, playbookSHA256: RunFacts.playbookHash(definition),
+            var approval = Approval(drill: pb.name.value, service: pb.service, playbook: pb.file, playbookSHA256: RunFacts.playbookHash(definition),
                                     inventory: definition.inventoryPaths, inventorySHA256: RunStore.sha256(files: definition.inventoryPaths),
                                     limit: definition.limit, window: window, ticket: ticket, approver: who, approvedAt: now)
+            approval.extraVars = definition.extraVars.isEmpty ? nil : definition.extraVars.keys.sorted()
+            approval.extraVarsSHA256 = Approval.extraVarsHash(definition.extraVars)
             guard fm.createFile(atPath: scratch, contents: try approval.encoded()) else {
                 throw CommandError("cannot write in \(folder)", hint: "give a folder you can write with -o")
             }
@@ -104,7 +110,10 @@ struct ApproveCommand: AsyncParsableCommand {
             }
             who = principal
         }
-        guard let who, !who.isEmpty, TerminalText.safe(who, keepLines: false) == who else { throw CommandError("--as must be a principal such as alice@example.org") }
+        guard let who, !who.isEmpty, TerminalText.safe(who, keepLines: false) == who else {
+            throw CommandError(approver == nil ? "the principal the allowed signers file gives your key holds characters that cannot be shown"
+                                               : "--as must be a principal such as alice@example.org")
+        }
         try write(who)
         // An approval that no rule would accept is refused before anyone relies on it.
         let candidate = try Approval.candidates(in: [scratch], rules: rules)
@@ -114,9 +123,18 @@ struct ApproveCommand: AsyncParsableCommand {
                 throw CommandError("\(who) is not an approver under \(rule.source) (approvers: \(rule.approvers.joined(separator: ", ")))")
             }
         }
-        guard rename(scratch + ".sig", out + ".sig") == 0, link(scratch, out) == 0 else {
-            try? fm.removeItem(atPath: out + ".sig")
-            throw CommandError("cannot write \(out): \(String(cString: strerror(errno)))", exit: .failed)
+        // Published with link(2), which never replaces: the document first (another approve that
+        // got there first wins, and nothing of its is touched), then its signature.
+        if link(scratch, out) != 0 {
+            let e = errno
+            if e == EEXIST { throw CommandError("\(TerminalText.safe(out)) already exists (written meanwhile by someone else)", hint: "give another name with -o") }
+            throw CommandError("cannot write \(TerminalText.safe(out)): \(String(cString: strerror(e)))", exit: .failed)
+        }
+        if link(scratch + ".sig", out + ".sig") != 0 {
+            let e = errno
+            try? fm.removeItem(atPath: out)   // ours: just linked
+            if e == EEXIST { throw CommandError("\(TerminalText.safe(out)).sig already exists (written meanwhile by someone else)", hint: "give another name with -o") }
+            throw CommandError("cannot write \(TerminalText.safe(out)).sig: \(String(cString: strerror(e)))", exit: .failed)
         }
 
         let p = definition.preview

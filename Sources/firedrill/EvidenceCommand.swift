@@ -106,6 +106,7 @@ struct EvidencePackCommand: AsyncParsableCommand {
         // Built in a scratch folder beside -o, published in one step that never replaces
         // another's pack (rename onto an empty folder; link for a file); removed on any failure.
         let dir = output + ".tmp-\(UUID().uuidString.prefix(8))"
+        CleanExit.install(removing: [dir, dir + ".tar.gz"])
         defer { try? fm.removeItem(atPath: dir) }
         guard mkdir(dir, 0o755) == 0 else {
             throw CommandError("cannot create \(dir): \(String(cString: strerror(errno)))", hint: "choose another -o")

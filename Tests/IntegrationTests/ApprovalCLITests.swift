@@ -69,6 +69,16 @@ import Testing
         #expect(past.status == 2 && past.stderr.contains("the window ended at 2020-01-03"), "\(past.stderr)")
         #expect((try? FileManager.default.contentsOfDirectory(atPath: s.approvals))?.isEmpty ?? true, "a refused approval left a file")
 
+        // Two approvers writing the same file at once: one wins whole, the other touches nothing.
+        let race = s.dir + "/race/same.approval.json"
+        let args = ["approve", s.playbook, "-i", s.lab.inventory, "--window", "now..+1h", "--key", s.dir + "/alice", "-o", race]
+        let (first, second) = (try Firedrill.start(args), try Firedrill.start(args))
+        let results = [first.wait(), second.wait()]
+        #expect(results.map(\.status).sorted() == [0, 2], "\(results.map { $0.stderr })")
+        #expect(results.contains { $0.stderr.contains("already exists") })
+        #expect(try Self.sshVerify(race, allowed: s.allowed, identity: "alice@hospital.example") == 0, "the winner's approval lost its signature")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: s.dir + "/race").sorted() == ["same.approval.json", "same.approval.json.sig"])
+
         // One whose window has not opened yet does not count.
         let tomorrow = LocalDate(Journal.timestamp(Date().addingTimeInterval(86400 * 2)).prefix(10).description)!
         let later = try s.approve("alice", window: tomorrow.description, ["-o", s.dir + "/later.approval.json"])
@@ -89,6 +99,9 @@ import Testing
         #expect(own.status == 3 && own.stderr.contains("approved by alice@hospital.example, who is running the drill (alice)"), "\(own.stderr)")
         let limited = try s.run(["--limit", "db1"])
         #expect(limited.status == 3 && limited.stderr.contains("it approves every host and this run asks for --limit db1"), "\(limited.stderr)")
+        // -e changes what runs: an approval binds the variables given (none here).
+        let withVars = try s.run(["-e", "pg_port=1"])
+        #expect(withVars.status == 3 && withVars.stderr.contains("it approves no -e variables and this run gives -e pg_port"), "\(withVars.stderr)")
         // A byte changed in the approval breaks its signature.
         let tampered = s.dir + "/tampered.approval.json"
         let doc = try String(contentsOfFile: file, encoding: .utf8)

@@ -1,4 +1,5 @@
 import Foundation
+import Crypto
 
 /// A signed approval of a drill (four eyes): someone other than the operator approves running
 /// *this* playbook (its SHA-256, with its includes) against *this* inventory (its SHA-256),
@@ -21,6 +22,10 @@ public struct Approval: Sendable, Codable, Equatable {
     public var inventorySHA256: String
     /// The `--limit` approved; nil: every host of the playbook.
     public var limit: String?
+    /// The `-e` variables approved: their names, and a SHA-256 over names and values (values
+    /// are not written: one may be sensitive). nil (and an empty list): none.
+    public var extraVars: [String]? = nil
+    public var extraVarsSHA256: String? = nil
     public var window: Window
     public var ticket: String?
     /// The principal of the approver's key in the allowed signers file (`alice@example.org`).
@@ -38,7 +43,16 @@ public struct Approval: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case format, drill, service, playbook, playbookSHA256 = "playbook_sha256", inventory, inventorySHA256 = "inventory_sha256"
-        case limit, window, ticket, approver, approvedAt = "approved_at"
+        case limit, extraVars = "extra_vars", extraVarsSHA256 = "extra_vars_sha256", window, ticket, approver, approvedAt = "approved_at"
+    }
+
+    /// SHA-256 of `-e` variables (sorted `name=value` lines, values as JSON); nil for none.
+    public static func extraVarsHash(_ vars: [String: VarValue]) -> String? {
+        guard !vars.isEmpty else { return nil }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let lines = vars.keys.sorted().map { k in k + "=" + ((try? encoder.encode(vars[k]!)).map { String(decoding: $0, as: UTF8.self) } ?? "") }
+        return Hex.string(SHA256.hash(data: Data(lines.joined(separator: "\n").utf8)))
     }
 
     public init(drill: String, service: String, playbook: String, playbookSHA256: String, inventory: [String], inventorySHA256: String,
@@ -92,7 +106,40 @@ public struct ApprovalRequirement: Sendable, Equatable {
             throw CommandError("the allowed signers file \(rule.allowedSigners), named by \(rule.source), does not exist or cannot be read",
                                hint: "one line per approver: 'alice@example.org ssh-ed25519 AAAA…' (ssh-keygen(1), ALLOWED SIGNERS)")
         }
+        for rule in rules {
+            if let problem = allowedSignersProblem(rule.allowedSigners) {
+                throw CommandError("\(problem) (the allowed signers file named by \(rule.source))",
+                                   hint: "one line per approver: 'alice@example.org ssh-ed25519 AAAA…' (ssh-keygen(1), ALLOWED SIGNERS); lines starting with # are comments")
+            }
+        }
         return rules
+    }
+
+    /// Why `path` is not an allowed signers file ssh-keygen can use — `FILE:LINE: what` — or
+    /// nil. A FIFO or a device would hang ssh-keygen; a line it cannot read would blame every
+    /// signature instead of the file.
+    static func allowedSignersProblem(_ path: String) -> String? {
+        var st = stat()
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return "\(path) is not a file" }
+        guard st.st_size <= 1 << 20, let data = FileManager.default.contents(atPath: path) else { return "\(path) is larger than 1 MB" }
+        guard let text = String(data: data, encoding: .utf8) else { return "\(path) is not text" }
+        var keys = 0
+        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let at = "\(path):\(i + 1)"
+            if TerminalText.safe(line) != line { return "\(at): the line holds control or invisible characters" }
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            // PRINCIPALS [OPTIONS] KEYTYPE BASE64 [COMMENT]: the key type is the first field after
+            // the principals that names one.
+            guard let k = fields.indices.dropFirst().first(where: { ["ssh-", "ecdsa-", "sk-"].contains(where: fields[$0].hasPrefix) }),
+                  k + 1 < fields.count, fields[k + 1].count >= 16,
+                  fields[k + 1].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+/=".contains($0)) }) else {
+                return "\(at): not PRINCIPALS [OPTIONS] KEYTYPE BASE64 (no key type such as ssh-ed25519 followed by the key)"
+            }
+            keys += 1
+        }
+        return keys == 0 ? "\(path) names nobody (no key in it)" : nil
     }
 }
 
@@ -107,9 +154,15 @@ public enum ApprovalCheck {
         public var inventorySHA256: String
         public var limit: String?
         public var `operator`: String
-        public init(service: String, playbookSHA256: String, inventorySHA256: String, limit: String?, operator: String) {
+        /// `Approval.extraVarsHash` of the run's `-e` variables, and their names.
+        public var extraVarsSHA256: String?
+        public var extraVars: [String]
+        public init(service: String, playbookSHA256: String, inventorySHA256: String, limit: String?, operator: String,
+                    extraVars: [String: VarValue] = [:]) {
             self.service = service; self.playbookSHA256 = playbookSHA256; self.inventorySHA256 = inventorySHA256; self.limit = limit
             self.operator = `operator`
+            self.extraVarsSHA256 = Approval.extraVarsHash(extraVars)
+            self.extraVars = extraVars.keys.sorted()
         }
     }
 
@@ -153,6 +206,11 @@ public enum ApprovalCheck {
         }
         if a.limit != scope.limit {
             return "it approves \(a.limit.map { "--limit \($0)" } ?? "every host") and this run asks for \(scope.limit.map { "--limit \($0)" } ?? "every host")"
+        }
+        if a.extraVarsSHA256 != scope.extraVarsSHA256 {
+            let approved = (a.extraVars ?? []).isEmpty ? "no -e variables" : "-e " + (a.extraVars ?? []).joined(separator: ", ")
+            let given = scope.extraVars.isEmpty ? "none" : "-e " + scope.extraVars.joined(separator: ", ")
+            return "it approves \(approved) and this run gives \(given)\(approved == "-e " + scope.extraVars.joined(separator: ", ") ? " with other values" : "")"
         }
         guard let from = a.window.fromDate, let until = a.window.untilDate else { return "its window \(a.window.from)..\(a.window.until) is not two times" }
         if now < from { return "its window opens at \(a.window.from)" }
@@ -231,8 +289,11 @@ extension Approval.Window {
             guard let day = LocalDate(parts[0]) else { return .failure(CommandError("a window of one value must be a date (that whole day)", hint: hint)) }
             until = Zoned.instant(day.adding(days: 1), minutes: 0, in: zone).0
         } else if parts[1].hasPrefix("+") {
-            guard let d = DurationText.parse(String(parts[1].dropFirst())), DurationText.seconds(d) > 0 else {
+            guard let d = DurationText.parse(String(parts[1].dropFirst())) else {
                 return .failure(CommandError("the window's length '\(TerminalText.safe(parts[1]))' is not a duration", hint: "e.g. now..+8h or 2026-12-05T02:00..+4h"))
+            }
+            guard DurationText.seconds(d) > 0 else {
+                return .failure(CommandError("the window's length \(TerminalText.safe(parts[1])) is empty: it must be longer than 0s", hint: "e.g. now..+8h"))
             }
             until = from.addingTimeInterval(DurationText.seconds(d))
         } else {
@@ -240,6 +301,13 @@ extension Approval.Window {
                 return .failure(CommandError("the window's end '\(TerminalText.safe(parts[1]))' is not a date or a time", hint: hint))
             }
             until = u
+        }
+        if parts.count == 2, let first = LocalDate(parts[0]), let last = LocalDate(parts[1]), last < first {
+            return .failure(CommandError("the window's last day (\(last)) is before its first (\(first))", hint: hint))
+        }
+        guard until != from else {
+            return .failure(CommandError("the window is empty: it ends when it starts (\(Journal.timestamp(from)))",
+                                         hint: "a window of dates covers whole days: 2026-12-07..2026-12-07 is all of the 7th"))
         }
         guard until > from else {
             return .failure(CommandError("the window ends (\(Journal.timestamp(until))) before it starts (\(Journal.timestamp(from)))", hint: hint))
@@ -265,6 +333,7 @@ extension Approval {
         for p in paths {
             var isDir: ObjCBool = false
             guard fm.fileExists(atPath: p, isDirectory: &isDir) else { continue }
+            let p = isDir.boolValue && p.count > 1 && p.hasSuffix("/") ? String(p.dropLast()) : p
             if isDir.boolValue {
                 files += ((try? fm.contentsOfDirectory(atPath: p)) ?? []).filter { $0.hasSuffix(suffix) && !$0.hasPrefix(".") }.sorted().map { "\(p)/\($0)" }
             } else {

@@ -146,9 +146,13 @@ public final class DrillSession: @unchecked Sendable {
         let rules = try ApprovalRequirement.rules(for: d.playbook, policy: r.config.approval)
         guard !rules.isEmpty else { return nil }
         let paths = r.approvals.isEmpty ? [Approval.defaultFolder(playbook: d.playbook.file)] : r.approvals
+        for p in r.approvals where p.isEmpty || !FileManager.default.fileExists(atPath: p) {
+            throw CommandError("--approval '\(TerminalText.safe(p))': no such file or folder", hint: "give an approval file (NAME.approval.json) or a folder of them")
+        }
         let candidates = try Approval.candidates(in: paths, rules: rules)
         let scope = ApprovalCheck.Scope(service: d.playbook.service, playbookSHA256: RunFacts.playbookHash(d),
-                                        inventorySHA256: RunStore.sha256(files: d.inventoryPaths), limit: d.limit, operator: CurrentUser.name())
+                                        inventorySHA256: RunStore.sha256(files: d.inventoryPaths), limit: d.limit, operator: CurrentUser.name(),
+                                        extraVars: d.extraVars)
         let needs = "the drill requires a signed approval (\(rules.map(\.source).joined(separator: "; ")))"
         let ask = "ask an approver to run: firedrill approve \(d.playbook.file)\(d.inventoryPaths.map { " -i \($0)" }.joined())\(d.limit.map { " --limit \($0)" } ?? "") --window FROM..UNTIL --key THEIR_KEY; then pass the file with --approval FILE (or put it in \(Approval.defaultFolder(playbook: d.playbook.file))/)"
         switch ApprovalCheck.decide(candidates, rules: rules, scope: scope, now: now) {

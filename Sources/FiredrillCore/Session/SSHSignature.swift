@@ -19,12 +19,47 @@ public enum SSHSignature {
             guard FileManager.default.isReadableFile(atPath: path) else {
                 throw CommandError("the signing key \(path) does not exist or cannot be read", hint: "give an SSH private key (--key ~/.ssh/id_ed25519), or --agent")
             }
+            if let problem = privateKeyProblem(path) {
+                throw CommandError("the signing key \(TerminalText.safe(path)) \(problem.what)", hint: problem.hint)
+            }
         case let .agent(publicKey):
             guard let sock = environment["SSH_AUTH_SOCK"], !sock.isEmpty else {
                 throw CommandError("--agent: no SSH agent (SSH_AUTH_SOCK is not set)", hint: "start one (eval $(ssh-agent)) and ssh-add your key, or sign with --key FILE")
             }
             if let publicKey, !FileManager.default.isReadableFile(atPath: publicKey) { throw CommandError("the public key \(publicKey) does not exist or cannot be read") }
         }
+    }
+
+    /// Why `path` cannot be signed with by `ssh-keygen -Y sign -f` without a terminal (nil: it
+    /// looks like an unencrypted private key). Read here, never shown.
+    static func privateKeyProblem(_ path: String) -> (what: String, hint: String)? {
+        let hint = "give an SSH private key (--key ~/.ssh/id_ed25519), or --agent"
+        var st = stat()
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return ("is not a file", hint) }
+        guard st.st_size <= 64 * 1024, let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            return ("is not an SSH private key", hint)
+        }
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if ["ssh-", "ecdsa-", "sk-"].contains(where: trimmed.hasPrefix) {
+            return ("is a public key", "sign with its private key (--key ~/.ssh/id_ed25519), or with the agent holding it: --agent --key \(path)")
+        }
+        guard trimmed.hasPrefix("-----BEGIN "), trimmed.contains("PRIVATE KEY-----") else {
+            return ("is not an SSH private key (it does not start with -----BEGIN … PRIVATE KEY-----)", hint)
+        }
+        let encrypted = (what: "is encrypted (it needs a passphrase, and nothing here may ask for one)",
+                         hint: "load it into the agent (ssh-add \(path)) and pass --agent --key \(path).pub")
+        if trimmed.contains("Proc-Type: 4,ENCRYPTED") || trimmed.contains("BEGIN ENCRYPTED PRIVATE KEY") { return encrypted }
+        if trimmed.hasPrefix("-----BEGIN OPENSSH PRIVATE KEY-----") {
+            let body = trimmed.split(whereSeparator: \.isNewline).filter { !$0.hasPrefix("-----") }.joined()
+            guard let raw = Data(base64Encoded: body), raw.count > 19, raw.starts(with: Array("openssh-key-v1\0".utf8)) else {
+                return ("is not a readable OpenSSH private key", hint)
+            }
+            let bytes = [UInt8](raw)
+            let n = Int(bytes[15]) << 24 | Int(bytes[16]) << 16 | Int(bytes[17]) << 8 | Int(bytes[18])
+            guard n <= 64, 19 + n <= bytes.count else { return ("is not a readable OpenSSH private key", hint) }
+            if String(decoding: bytes[19..<(19 + n)], as: UTF8.self) != "none" { return encrypted }
+        }
+        return nil
     }
 
     /// Signs `file` into `file.sig` (replacing it) in `namespace`.

@@ -1,5 +1,6 @@
 import CPosixSpawn
 import Foundation
+import Synchronization
 
 /// The one way Firedrill starts a process (`due --run`'s drills, the lab's daemons, local
 /// commands): with default signal handling and an empty signal mask (whatever the spawning
@@ -100,6 +101,8 @@ public enum ChildProcess {
             throw error
         }
         close(fds[1])
+        live.withLock { _ = $0.insert(pid) }
+        defer { live.withLock { _ = $0.remove(pid) } }
         var data = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
@@ -112,6 +115,16 @@ public enum ChildProcess {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         return ((status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f), String(decoding: data, as: UTF8.self))
+    }
+
+    /// Tools `capture` is running now (their process groups), for `killLive`.
+    private static let live = Mutex<Set<pid_t>>([])
+
+    /// Kills every tool `capture` is running, with its process group: a command interrupted
+    /// while it waits on one (`ssh-keygen` waiting for a security key's touch) leaves nothing
+    /// behind.
+    public static func killLive() {
+        for pid in live.withLock({ $0 }) { kill(-pid, SIGKILL) }
     }
 
     /// This program's own path.

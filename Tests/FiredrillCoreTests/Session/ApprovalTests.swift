@@ -47,6 +47,8 @@ import Testing
         ("bad signature", "its signature does not count for the playbook's approval (pb.yml:3:1): the signature does not verify"),
         ("unchecked", "its signature was not checked against every rule"),
         ("other format", "it is firedrill.approval/9"),
+        ("extra vars given", "it approves no -e variables and this run gives -e http_port"),
+        ("extra vars changed", "it approves -e http_port and this run gives -e http_port with other values"),
     ])
     func everyReasonAnApprovalDoesNotCount(_ what: String, _ expected: String) {
         var a = Self.approval()
@@ -66,10 +68,60 @@ import Testing
         case "bad signature": sigs = [SSHSignature.Check(signer: "alice@hospital.example", good: nil, problem: "the signature does not verify for alice@hospital.example: Signature verification failed")]
         case "unchecked": sigs = []
         case "other format": a.format = "firedrill.approval/9"
+        case "extra vars given": scope = ApprovalCheck.Scope(service: "ehr-db", playbookSHA256: a.playbookSHA256, inventorySHA256: a.inventorySHA256,
+                                                             limit: nil, operator: "jdoe", extraVars: ["http_port": .string("1")])
+        case "extra vars changed":
+            a.extraVars = ["http_port"]; a.extraVarsSHA256 = Approval.extraVarsHash(["http_port": .string("8080")])
+            scope = ApprovalCheck.Scope(service: "ehr-db", playbookSHA256: a.playbookSHA256, inventorySHA256: a.inventorySHA256,
+                                        limit: nil, operator: "jdoe", extraVars: ["http_port": .string("1")])
         default: Issue.record("unknown case \(what)")
         }
         let p = ApprovalCheck.problem(Self.candidate(a, signatures: sigs), rules: [Self.rule], scope: scope, now: Self.now)
         #expect(p?.contains(expected) == true, "\(what): \(p ?? "accepted")")
+    }
+
+    @Test func approvedExtraVariablesMustBeGivenAgainAsApproved() {
+        var a = Self.approval()
+        let vars: [String: VarValue] = ["http_port": .string("8080"), "site": .string("b")]
+        a.extraVars = vars.keys.sorted(); a.extraVarsSHA256 = Approval.extraVarsHash(vars)
+        let scope = ApprovalCheck.Scope(service: "ehr-db", playbookSHA256: a.playbookSHA256, inventorySHA256: a.inventorySHA256,
+                                        limit: nil, operator: "jdoe", extraVars: vars)
+        #expect(ApprovalCheck.problem(Self.candidate(a), rules: [Self.rule], scope: scope, now: Self.now) == nil)
+        #expect(ApprovalCheck.problem(Self.candidate(a), rules: [Self.rule], scope: Self.scope, now: Self.now)?.contains("and this run gives none") == true)
+    }
+
+    /// What ssh-keygen would hang on or misread is refused with its place, before it runs.
+    @Test func anAllowedSignersFileThatIsNotOneIsRefusedWithItsLine() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-signers-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let good = "# approvers\nalice@hospital.example namespaces=\"firedrill-approval\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ1abc\n"
+        try good.write(toFile: dir + "/good", atomically: true, encoding: .utf8)
+        #expect(ApprovalRequirement.allowedSignersProblem(dir + "/good") == nil)
+        try (good + "bob@hospital.example\n").write(toFile: dir + "/bad", atomically: true, encoding: .utf8)
+        #expect(ApprovalRequirement.allowedSignersProblem(dir + "/bad") == "\(dir)/bad:3: not PRINCIPALS [OPTIONS] KEYTYPE BASE64 (no key type such as ssh-ed25519 followed by the key)")
+        try "# nobody yet\n".write(toFile: dir + "/empty", atomically: true, encoding: .utf8)
+        #expect(ApprovalRequirement.allowedSignersProblem(dir + "/empty")?.contains("names nobody") == true)
+        #expect(mkfifo(dir + "/fifo", 0o600) == 0)
+        #expect(ApprovalRequirement.allowedSignersProblem(dir + "/fifo") == "\(dir)/fifo is not a file")
+        #expect(ApprovalRequirement.allowedSignersProblem(dir) == "\(dir) is not a file")
+    }
+
+    @Test func aSigningKeyThatCannotSignWithoutATerminalIsRefusedBeforeSshKeygenRuns() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-keys-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (name, pass) in [("plain", ""), ("locked", "secret passphrase")] {
+            let r = try ChildProcess.capture(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", pass, "-f", "\(dir)/\(name)"])
+            #expect(r.status == 0, "\(r.output)")
+        }
+        #expect(SSHSignature.privateKeyProblem("\(dir)/plain") == nil)
+        #expect(SSHSignature.privateKeyProblem("\(dir)/locked")?.what.contains("is encrypted") == true)
+        #expect(SSHSignature.privateKeyProblem("\(dir)/plain.pub")?.what == "is a public key")
+        #expect(SSHSignature.privateKeyProblem("/dev/zero")?.what == "is not a file")
+        #expect(SSHSignature.privateKeyProblem(dir)?.what == "is not a file")
+        try "name: not a key\n".write(toFile: "\(dir)/yaml", atomically: true, encoding: .utf8)
+        #expect(SSHSignature.privateKeyProblem("\(dir)/yaml")?.what.contains("is not an SSH private key") == true)
     }
 
     @Test func aLimitedApprovalCoversOnlyThatLimit() {
@@ -137,6 +189,9 @@ import Testing
         ("now", "a window of one value must be a date"),
         ("a..b..c", "is not FROM..UNTIL"),
         ("2026-12-12T02:00+25:00..+1h", "is not a date or a time"),
+        ("now..+0s", "is empty: it must be longer than 0s"),
+        ("2026-12-13T03:00Z..2026-12-13T03:00Z", "the window is empty"),
+        ("2026-12-13..2026-12-12", "the window's last day (2026-12-12) is before its first (2026-12-13)"),
     ])
     func aWindowThatIsNotOneSaysHowToWriteIt(_ text: String, _ expected: String) {
         guard case let .failure(e) = Approval.Window.parse(text, now: Self.now, zone: TimeZone(identifier: "UTC")!) else {
