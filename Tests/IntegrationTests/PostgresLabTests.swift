@@ -75,7 +75,7 @@ import Testing
     /// The standby is lost too before it can be promoted: the drill fails at the promotion and
     /// says why, restore brings db1 back as the primary and db2 back as its standby.
     @Test func aPromotionThatFailsFailsTheDrillAndRestoreRebuildsTheStandby() throws {
-        let lab = try TestLab.start(hosts: 2, postgres: true)
+        let lab = try TestLab.start(hosts: 4, postgres: true)
         defer { lab.stop() }
         let pb = "\(lab.dir)/ehr-lost-standby.yml"
         var text = try String(contentsOfFile: "\(Firedrill.repoRoot)/Playbooks/ehr-db-failover.yml", encoding: .utf8)
@@ -102,7 +102,7 @@ import Testing
     /// The runner is killed (SIGKILL) once the primary was stopped (the promotion may or may
     /// not have begun): `--resume` runs restore, and the servers end as they began.
     @Test func aRunnerKilledMidFailoverIsResumedToTheSameEndState() throws {
-        let lab = try TestLab.start(hosts: 2, postgres: true)
+        let lab = try TestLab.start(hosts: 4, postgres: true)
         defer { lab.stop() }
         let runs = "\(lab.dir)/runs"
         let runner = try Firedrill.start(["run", "Playbooks/ehr-db-failover.yml", "-i", lab.inventory, "--yes", "--manual=pass",
@@ -161,7 +161,7 @@ import Testing
     /// A postmaster that crashed leaves its System V segment; a lab folder deleted by hand
     /// leaves its servers: lab down (and the next lab up) clean both.
     @Test func crashedAndOrphanedServersAreCleanedUp() throws {
-        let lab = try TestLab.start(hosts: 2, postgres: true)
+        let lab = try TestLab.start(hosts: 4, postgres: true)
         defer { lab.stop() }
         let pg = try #require(lab.lab.state()?.postgres)
         let keys = pg.servers.compactMap(LabPostgres.shmKey(of:))

@@ -43,6 +43,9 @@ public struct CheckRunner: Sendable {
             case .tcp: return try await tcp(target, timeout: check.timeout.duration)
             case let .dns(d): return try await dns(d, name: target, check: check)
             case let .tls(t): return try await tls(t, target: target, timeout: check.timeout.duration)
+            case let .prometheus(p):
+                return await prometheus(p, server: target, query: try check.query?.reveal(secrets) ?? "",
+                                        token: try check.token?.reveal(secrets), timeout: check.timeout.duration)
             case .command, .fileAge:
                 // The loader requires on: for these (on: localhost runs them here, through the pool).
                 return CheckOutcome(.error, detail: "\(check.type) checks run on a host: add on:", latency: .zero)
@@ -262,7 +265,90 @@ public struct CheckRunner: Sendable {
             return CheckOutcome(passed: missing.isEmpty && !values.isEmpty, detail: detail, latency: r.duration)
         case .tls:
             return CheckOutcome(.error, detail: "tls checks run from the controller: remove on: from this check", latency: .zero)
+        case let .prometheus(p):
+            // The token is refused with on: at load (it would be on curl's command line).
+            let query = try check.query?.reveal(secrets) ?? ""
+            let args = ["curl", "-sS", "-g", "-G", "-H", "Accept: application/json", "-m", "\(secs)", "--proto", "=http,https", "--proto-redir", "=http,https",
+                        "-w", "\\n%{http_code}", "--data-urlencode", "query=" + query, Self.prometheusEndpoint(target)]
+            let r = try await t.run(args.map(ShellQuoting.quote).joined(separator: " "), timeout: timeout + .seconds(2))
+            guard r.succeeded else {
+                let why = r.stderr.text.trimmingCharacters(in: .whitespacesAndNewlines)
+                return CheckOutcome(.error, detail: "cannot ask Prometheus at \(target) from \(check.from ?? ""): curl (\(r.outcome)): \(why.isEmpty ? "no output" : why)", latency: r.duration)
+            }
+            let text = r.stdout.text
+            let cut = text.lastIndex(of: "\n") ?? text.startIndex
+            let status = Int(text[cut...].trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            return Self.judgePrometheus(p, query: query, status: status, body: Data(text[..<cut].utf8), latency: r.duration)
         }
+    }
+
+    // MARK: - Prometheus
+
+    /// `SERVER/api/v1/query` (the server's URL may end in `/`).
+    static func prometheusEndpoint(_ server: String) -> String {
+        (server.hasSuffix("/") ? String(server.dropLast()) : server) + "/api/v1/query"
+    }
+
+    /// Asks Prometheus' HTTP API for the query's value now. Whatever keeps an answer from being
+    /// one number (Prometheus down, an error, no data, several series, NaN) is "could not
+    /// check": it says nothing about the service.
+    func prometheus(_ p: PrometheusCheck, server: String, query: String, token: String?, timeout: Duration) async -> CheckOutcome {
+        let started = ContinuousClock.now
+        do {
+            let lower = server.lowercased()
+            guard lower.hasPrefix("http://") || lower.hasPrefix("https://"), var url = URLComponents(string: Self.prometheusEndpoint(server)) else {
+                return CheckOutcome(.error, detail: "'\(server)' is not an http:// or https:// URL of a Prometheus server", latency: .zero)
+            }
+            url.queryItems = [URLQueryItem(name: "query", value: query)]
+            // URLComponents leaves '+' as it is, which a server reads as a space.
+            url.percentEncodedQuery = url.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
+            guard let text = url.string else { return CheckOutcome(.error, detail: "cannot make a URL of \(server)", latency: .zero) }
+            var headers = HTTPHeaders()
+            headers.add(name: "Accept", value: "application/json")
+            if let token { headers.add(name: "Authorization", value: "Bearer " + token) }
+            let request = try HTTPClient.Request(url: text, method: .GET, headers: headers)
+            let response = try await Self.httpClient.execute(request: request, deadline: .now() + .nanoseconds(Int64(DurationText.seconds(timeout) * 1e9))).get()
+            let body = response.body.map { Data($0.readableBytesView) } ?? Data()
+            return Self.judgePrometheus(p, query: query, status: Int(response.status.code), body: body, latency: ContinuousClock.now - started)
+        } catch {
+            return CheckOutcome(.error, detail: "cannot ask Prometheus at \(server): \(Self.describe(error))", latency: ContinuousClock.now - started)
+        }
+    }
+
+    /// The value of an answer of `/api/v1/query` against the check's expectation.
+    static func judgePrometheus(_ p: PrometheusCheck, query: String, status: Int, body: Data, latency: Duration) -> CheckOutcome {
+        let json = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
+        func unknown(_ why: String) -> CheckOutcome { CheckOutcome(.error, detail: "\(query): \(why)", latency: latency) }
+        guard status == 200 else {
+            let said = (json?["error"] as? String) ?? String(decoding: body.prefix(160), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            return unknown("Prometheus answered HTTP \(status)" + (said.isEmpty ? "" : ": \(said)"))
+        }
+        guard let json, json["status"] as? String == "success", let data = json["data"] as? [String: Any] else {
+            return unknown("not an answer of Prometheus' query API (\(String(decoding: body.prefix(80), as: UTF8.self)))")
+        }
+        let valueText: String?
+        switch data["resultType"] as? String {
+        case "scalar"?:
+            valueText = (data["result"] as? [Any])?.last as? String
+        case "vector"?:
+            let series = (data["result"] as? [[String: Any]]) ?? []
+            guard !series.isEmpty else { return unknown("no data (the query matches no series now)") }
+            guard series.count == 1 else {
+                let names = series.prefix(3).map { s in
+                    let labels = (s["metric"] as? [String: String]) ?? [:]
+                    return "{" + labels.keys.sorted().map { "\($0)=\"\(labels[$0] ?? "")\"" }.joined(separator: ",") + "}"
+                }
+                return unknown("\(series.count) series (\(names.joined(separator: ", "))\(series.count > 3 ? ", …" : "")): aggregate them to one value (sum, max, avg …)")
+            }
+            valueText = (series[0]["value"] as? [Any])?.last as? String
+        case let other:
+            return unknown("a \(other ?? "missing") result: the query must give one number (an instant vector of one series, or a scalar)")
+        }
+        guard let valueText, let value = Double(valueText) else { return unknown("the answer holds no number") }
+        guard value.isFinite else { return unknown("the value is \(valueText)") }
+        let passed = p.expect.holds(value)
+        let seen = "\(query) = \(Comparison.format(value)) in \(Self.ms(latency))"
+        return CheckOutcome(passed: passed, detail: passed ? seen + " (\(p.expect))" : seen + " — expected \(p.expect)", latency: latency)
     }
 
     // MARK: - helpers

@@ -53,14 +53,25 @@ public struct InventoryHosts: DrillHosts {
     public func closeAll() async { await pool.closeAll() }
 }
 
-/// What a runner reaches the world through: hosts, checks and the secret values its commands need.
+/// Tells people how a drill goes (webhooks, commands: `Notifier`). The runner asks it at the
+/// drill's moments and journals every attempt it reports; it must never throw or hang.
+public protocol DrillNotifier: Sendable {
+    func hears(_ event: NotifyEvent) -> Bool
+    /// Delivers one notification to every target that hears it, each within its budget.
+    func deliver(_ event: NotifyEvent, record: DrillRecord, detail: String) async -> [JournalEvent.NotificationAttempt]
+}
+
+/// What a runner reaches the world through: hosts, checks, the secret values its commands
+/// need, and whom to tell.
 public struct DrillEnvironment: Sendable {
     public var hosts: any DrillHosts
     public var checks: any CheckProbe
     public var secrets: [String: Secret]
     public var pauses: any PauseWatch
+    public var notifier: (any DrillNotifier)?
 
-    public init(hosts: any DrillHosts, checks: any CheckProbe, secrets: [String: Secret], pauses: any PauseWatch = NoPauseWatch()) {
-        self.hosts = hosts; self.checks = checks; self.secrets = secrets; self.pauses = pauses
+    public init(hosts: any DrillHosts, checks: any CheckProbe, secrets: [String: Secret], pauses: any PauseWatch = NoPauseWatch(),
+                notifier: (any DrillNotifier)? = nil) {
+        self.hosts = hosts; self.checks = checks; self.secrets = secrets; self.pauses = pauses; self.notifier = notifier
     }
 }

@@ -42,6 +42,9 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
     private var touchedHosts: Set<String> = []
     /// Samples the guards from the first failover action until restore ends (`guards:`).
     private var guardTask: Task<Void, Never>?
+    /// Notifications on their way (started, guard tripped, restore failed): their attempts are
+    /// journaled as they finish, and all of them before `run_ended`.
+    private var notices: [Task<Void, Never>] = []
 
     public init(plan: Plan, environment: DrillEnvironment, journal: any JournalWriter, observer: any DrillObserver, options: RunOptions,
                 resuming: ResumePoint? = nil, clock: C, wallClock: @escaping @Sendable () -> Date = { Date() },
@@ -88,7 +91,10 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
         var action = machine.start()
         while true {
             await followGuards()
-            if case let .finish(ending) = action { return outcome(ending) }
+            if case let .finish(ending) = action {
+                await settleNotices()
+                return outcome(ending)
+            }
             let next = action
             let task = Task { await self.perform(next) }
             current = task
@@ -214,7 +220,10 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
     private func perform(_ action: Machine.Action) async -> Machine.Action {
         switch action {
         case let .preflight(resuming):
-            return machine.preflightFinished(ok: resuming ? await connectAll(phase: .resume) : await preflight())
+            let next = machine.preflightFinished(ok: resuming ? await connectAll(phase: .resume) : await preflight())
+            // The failover begins (the guards start with it).
+            if !resuming, machine.watchesGuards { notify(.started, detail: "preflight passed: \(plan.hosts.count) host\(plan.hosts.count == 1 ? "" : "s") ready, the steady state holds") }
+            return next
         case .writeMarker:
             let (ok, at) = await writeMarker()
             return machine.markerWritten(ok: ok, at: at)
@@ -249,6 +258,7 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
             return machine.restoreStarted()
         case let .finishRestore(status):
             await log(.restoreFinished(.init(status: status, detail: Self.restoreText(status, record: record))))
+            if status == .failed || status == .abandoned { notify(.restoreFailed, detail: "restore " + Self.restoreText(status, record: record)) }
             return machine.restoreFinished()
         case .checkFinalState:
             return machine.finalStateChecked(holds: await finalCheck())
@@ -470,6 +480,45 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
         await log(.guardTripped(.init(phase: phase, check: check.name, host: check.host, from: check.from, outcome: o.status, detail: o.detail,
                                       sinceOffsetMS: Self.milliseconds(trip.since), seconds: DurationText.seconds(t - trip.since), samples: trip.samples)))
         if case .stop = response { current?.cancel() }
+        notify(.guardTripped, detail: "\(what): \(o.detail)")
+    }
+
+    // MARK: Notifications
+
+    /// Tells whoever hears `event`, without waiting: the attempts are journaled when done.
+    private func notify(_ event: NotifyEvent, detail: String) {
+        guard let n = environment.notifier, n.hears(event) else { return }
+        let record = self.record
+        notices.append(Task { await self.journal(n.deliver(event, record: record, detail: detail)) })
+    }
+
+    private func journal(_ attempts: [JournalEvent.NotificationAttempt]) async {
+        for a in attempts { await log(.notification(a)) }
+    }
+
+    /// Waits for the notifications on their way (each bounded by its target's timeout).
+    private func settleNotices() async {
+        while let first = notices.first {
+            notices.removeFirst()
+            await first.value
+        }
+    }
+
+    /// How the drill ended, told before `run_ended` is written (so its attempts are in the
+    /// sealed journal): passed, interrupted, or failed (also a drill that could not start).
+    private func notifyEnd(_ ending: Machine.Ending, _ ended: JournalEvent.RunEnded) async {
+        await settleNotices()
+        guard let n = environment.notifier else { return }
+        let event: NotifyEvent
+        switch ending.result {
+        case .passed: event = .passed
+        case .interrupted: event = .interrupted
+        case .failed, .preconditions, .incomplete: event = .failed
+        }
+        guard n.hears(event) else { return }
+        var r = record
+        r.apply(JournalEvent(.runEnded(ended)))
+        await journal(await n.deliver(event, record: r, detail: ended.detail ?? ""))
     }
 
     // MARK: Steps
@@ -896,9 +945,11 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
             asking = false
             await log(.interrupted(.init(response: .ignored, detail: "restore ended before the operator answered whether to abandon it")))
         }
-        await log(.runEnded(.init(result: ending.result, detail: record.failures.isEmpty ? nil : record.failures.joined(separator: "; "),
-                                  restore: Self.restoreText(ending.restore, record: record), finalState: Self.finalState(ending, hasSteadyState: !plan.steadyState.isEmpty),
-                                  touched: ending.touched, rtoSeconds: record.rto?.seconds, rpoSeconds: record.rpo.flatMap { $0.passed == true ? $0.seconds : nil })))
+        let ended = JournalEvent.RunEnded(result: ending.result, detail: record.failures.isEmpty ? nil : record.failures.joined(separator: "; "),
+                                          restore: Self.restoreText(ending.restore, record: record), finalState: Self.finalState(ending, hasSteadyState: !plan.steadyState.isEmpty),
+                                          touched: ending.touched, rtoSeconds: record.rto?.seconds, rpoSeconds: record.rpo.flatMap { $0.passed == true ? $0.seconds : nil })
+        await notifyEnd(ending, ended)
+        await log(.runEnded(ended))
         guard journalProblem == nil else { return nil }
         do {
             try await journal.seal()

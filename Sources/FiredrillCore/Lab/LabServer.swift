@@ -11,7 +11,9 @@ import Glibc
 ///
 /// - **VIP** (HTTP): `/ehr/health` answers 200 while some database host is a running
 ///   primary, 503 otherwise; `/portal/health` while some app host runs nginx;
-///   `/bca/` while the BCA host runs nginx.
+///   `/bca/` while the BCA host runs nginx; `/metrics` in Prometheus' text format: requests
+///   served, the services' health, an error ratio and a replication lag (`metrics/NAME` files
+///   in the lab's folder set the last two, for tests of `prometheus:` checks).
 /// - **Service ports** (TCP, one per host): a database host's `pg_port` is open while its
 ///   postgresql runs; an app host's `http_port` is open (and answers `/health`) while its
 ///   nginx runs. A stopped service's port is closed: connections are refused.
@@ -46,6 +48,8 @@ public final class LabServer {
     private var vip: Int32 = -1
     private var dns: Int32 = -1
     private var clients: [Int32: Client] = [:]
+    /// HTTP requests the VIP answered (a counter for `/metrics`).
+    private var served = 0
 
     struct Client {
         var buffer: [UInt8] = []
@@ -160,7 +164,10 @@ public final class LabServer {
 
     func respond(path: String, host: String?) -> (Int, String) {
         if let host { return (200, "ok: \(host) serves\n") }
+        served += 1
         switch path {
+        case "/metrics":
+            return (200, metrics())
         case "/ehr/health":
             if let databases = services.databases {
                 // As an application would see it: one database accepting writes, or none, or
@@ -183,6 +190,33 @@ public final class LabServer {
         default:
             return (404, "no such lab endpoint: \(path)\n")
         }
+    }
+
+    /// The lab's metrics, as Prometheus scrapes them. `error_ratio` follows the portal (1 while
+    /// it is down) and `replication_lag_seconds` is 0, unless a file `metrics/NAME` in the lab's
+    /// folder holds another value.
+    func metrics() -> String {
+        func knob(_ name: String) -> String? {
+            (try? String(contentsOfFile: "\(directory)/metrics/\(name)", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let ehr = respond(path: "/ehr/health", host: nil).0 == 200, portal = respond(path: "/portal/health", host: nil).0 == 200
+        served -= 2
+        return """
+        # HELP firedrill_lab_requests_total HTTP requests the lab's VIP answered.
+        # TYPE firedrill_lab_requests_total counter
+        firedrill_lab_requests_total \(served)
+        # HELP firedrill_lab_service_up Whether the lab's service answers (1) or not (0).
+        # TYPE firedrill_lab_service_up gauge
+        firedrill_lab_service_up{service="ehr"} \(ehr ? 1 : 0)
+        firedrill_lab_service_up{service="portal"} \(portal ? 1 : 0)
+        # HELP firedrill_lab_error_ratio Share of the portal's requests that fail.
+        # TYPE firedrill_lab_error_ratio gauge
+        firedrill_lab_error_ratio \(knob("error_ratio") ?? (portal ? "0" : "1"))
+        # HELP firedrill_lab_replication_lag_seconds How far the standby database is behind.
+        # TYPE firedrill_lab_replication_lag_seconds gauge
+        firedrill_lab_replication_lag_seconds \(knob("replication_lag_seconds") ?? "0")
+
+        """
     }
 
     func drop(_ fd: Int32) {

@@ -1,7 +1,8 @@
 import Foundation
 
 /// The configuration file: what holds for every playbook on this controller (or every
-/// controller that installs it in /etc). Today: the approval policy. docs/approval.md.
+/// controller that installs it in /etc): the approval policy (docs/approval.md) and where
+/// notifications go (docs/notifications.md).
 ///
 ///     approval:
 ///       require_for: [critical, high]
@@ -11,10 +12,14 @@ public struct FiredrillConfig: Sendable, Equatable {
     /// The file read (nil: none exists).
     public var file: String?
     public var approval: ApprovalPolicy?
+    /// Where every drill's notifications go (beside each playbook's own `notify:`), and `due`'s.
+    public var notify: [NotifyTarget] = []
 
-    public init(file: String? = nil, approval: ApprovalPolicy? = nil) { self.file = file; self.approval = approval }
+    public init(file: String? = nil, approval: ApprovalPolicy? = nil, notify: [NotifyTarget] = []) {
+        self.file = file; self.approval = approval; self.notify = notify
+    }
 
-    static let topKeys = ["approval"]
+    static let topKeys = ["approval", "notify"]
 
     /// `--config FILE`, else `$FIREDRILL_CONFIG`, else `$XDG_CONFIG_HOME/firedrill/config.yml`
     /// (`~/.config/…`) when it exists, else `/etc/firedrill/config.yml` when it exists. A file
@@ -51,6 +56,7 @@ public struct FiredrillConfig: Sendable, Equatable {
         var config = FiredrillConfig(file: file)
         if let root, !root.isNull, let top = reader.mapping(root, "the configuration file", allowed: topKeys) {
             config.approval = top["approval"].flatMap { readApproval($0, file: file, &reader) }
+            config.notify = top["notify"].map { reader.notifyTargets($0, file: file) } ?? []
         }
         if reader.diagnostics.hasErrors { throw DiagnosticsError(reader.diagnostics, sources: sources) }
         return config

@@ -12,7 +12,7 @@ public struct PlaybookLoader {
 
     static let topKeys = ["name", "service", "criticality", "owner", "scenario", "exercise", "schedule", "objectives",
                           "inventory", "vars", "secrets", "include", "checks", "steady_state", "data_check", "steps", "restore",
-                          "description", "approval", "guards"] + becomeKeys
+                          "description", "approval", "guards", "notify"] + becomeKeys
     static let stepKeys = ["name", "on", "run", "manual", "timeout", "serial", "max_fail_percentage", "verify", "on_failure", "disruptive", "only_touched"] + becomeKeys
     static let checkCommonKeys = ["timeout", "on", "targets"] + becomeKeys
     static let becomeKeys = ["become", "become_user", "become_method", "become_flags"]
@@ -132,6 +132,7 @@ public struct PlaybookLoader {
         playbook.become = readBecome(top, &reader)
         playbook.approval = top["approval"].flatMap { readApproval($0, file: file, &reader) }
         playbook.guards = top["guards"].flatMap { readGuards($0, &reader) }
+        playbook.notify = top["notify"].map { reader.notifyTargets($0, file: file) } ?? []
         return Result(playbook: playbook, diagnostics: reader.diagnostics, sources: sources)
     }
 
@@ -302,6 +303,7 @@ public struct PlaybookLoader {
             "tls": ["tls", "server_name", "min_days_valid", "ca_file"],
             "command": ["command", "expect"],
             "file_age": ["file_age", "max_age"],
+            "prometheus": ["prometheus", "query", "expect", "bearer_token"],
         ]
         guard let pairs = node.pairs else {
             reader.error("check '\(name)' must be a mapping such as { http: URL } or { tcp: HOST:PORT }, found \(node.typeName)", at: node)
@@ -408,6 +410,33 @@ public struct PlaybookLoader {
                 break
             }
             if let maxAge = reader.duration(ma, "max_age") { kind = .fileAge(FileAgeCheck(path: path, maxAge: maxAge)) }
+        case "prometheus":
+            guard let url = reader.template(mainNode, "prometheus url") else { break }
+            if !(url.source.hasPrefix("http://") || url.source.hasPrefix("https://") || url.source.hasPrefix("{{")) {
+                reader.error("'\(url.source)' is not an http(s) URL", at: mainNode,
+                             hint: "write the Prometheus server's URL, e.g. http://prometheus.example.org:9090 (its /api/v1/query is asked)")
+            }
+            guard let qn = m["query"] else {
+                reader.error("prometheus check '\(name)' needs query", at: key, hint: "e.g. query: 'sum(rate(http_requests_total{code=~\"5..\"}[1m])) / sum(rate(http_requests_total[1m]))'")
+                break
+            }
+            guard let query = reader.template(qn, "query") else { break }
+            guard let en = m["expect"] else {
+                reader.error("prometheus check '\(name)' needs expect", at: key, hint: "the value's comparison, quoted: expect: \"< 0.05\" (also <=, >, >=, ==, !=)")
+                break
+            }
+            guard let et = reader.string(en, "expect") else { break }
+            guard let comparison = Comparison(et) else {
+                reader.error("'\(et)' is not a comparison", at: en,
+                             hint: "write an operator and a number, quoted: expect: \"< 0.05\", \">= 1\", \"== 0\" (a bare '>' starts a YAML folded text)")
+                break
+            }
+            let token = m["bearer_token"].flatMap { reader.template($0, "bearer_token") }
+            if token != nil, let onNode = m["on"] {
+                reader.error("prometheus check '\(name)' has a bearer_token and runs from a host", at: onNode,
+                             hint: "run it from the controller (remove on:): on a host the token would be on curl's command line")
+            }
+            kind = .prometheus(PrometheusCheck(url: url, query: query, expect: comparison, bearerToken: token))
         default:
             break
         }

@@ -23,6 +23,7 @@ public struct Check: Sendable, Equatable {
         case tls(TLSCheck)
         case command(CommandCheck)
         case fileAge(FileAgeCheck)
+        case prometheus(PrometheusCheck)
 
         public var typeName: String {
             switch self {
@@ -32,6 +33,7 @@ public struct Check: Sendable, Equatable {
             case .tls: return "tls"
             case .command: return "command"
             case .fileAge: return "file_age"
+            case .prometheus: return "prometheus"
             }
         }
 
@@ -44,11 +46,12 @@ public struct Check: Sendable, Equatable {
             case let .tls(t): return [t.target]
             case let .command(c): return [c.run]
             case let .fileAge(f): return [f.path]
+            case let .prometheus(p): return [p.url, p.query] + (p.bearerToken.map { [$0] } ?? [])
             }
         }
     }
 
-    public static let kindNames = ["http", "tcp", "dns", "tls", "command", "file_age"]
+    public static let kindNames = ["http", "tcp", "dns", "tls", "command", "file_age", "prometheus"]
 }
 
 public struct HTTPCheck: Sendable, Equatable {
@@ -99,4 +102,51 @@ public struct CommandCheck: Sendable, Equatable {
 public struct FileAgeCheck: Sendable, Equatable {
     public var path: Template
     public var maxAge: Duration
+}
+
+/// A PromQL query whose single value is compared with a threshold (`/api/v1/query`).
+public struct PrometheusCheck: Sendable, Equatable {
+    /// The Prometheus server, e.g. `http://prometheus:9090`.
+    public var url: Template
+    public var query: Template
+    public var expect: Comparison
+    /// Sent as `Authorization: Bearer …` (from a secret).
+    public var bearerToken: Template?
+}
+
+/// `< 0.05`, `>= 1`, `== 0`: how a measured value must compare with a threshold.
+public struct Comparison: Sendable, Equatable, CustomStringConvertible {
+    public enum Operator: String, Sendable, CaseIterable { case le = "<=", ge = ">=", eq = "==", ne = "!=", lt = "<", gt = ">" }
+    public var op: Operator
+    public var value: Double
+
+    public init(_ op: Operator, _ value: Double) { self.op = op; self.value = value }
+
+    /// `< 0.05`, `<0.05`, `== 1`; a bare number means `==`.
+    public init?(_ text: String) {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        let op = Operator.allCases.first { t.hasPrefix($0.rawValue) }
+        let number = t.dropFirst(op?.rawValue.count ?? 0).trimmingCharacters(in: .whitespaces)
+        guard let v = Double(number), v.isFinite else { return nil }
+        self.init(op ?? .eq, v)
+    }
+
+    public func holds(_ x: Double) -> Bool {
+        switch op {
+        case .lt: return x < value
+        case .le: return x <= value
+        case .gt: return x > value
+        case .ge: return x >= value
+        case .eq: return x == value
+        case .ne: return x != value
+        }
+    }
+
+    public var description: String { "\(op.rawValue) \(Comparison.format(value))" }
+
+    /// `0.05`, `1`, `1.5e+09`: as short as the number allows.
+    public static func format(_ x: Double) -> String {
+        if x == x.rounded(), abs(x) < 1e15 { return String(Int64(x)) }
+        return "\(x)"
+    }
 }

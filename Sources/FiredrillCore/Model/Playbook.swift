@@ -29,6 +29,8 @@ public struct Playbook: Sendable, Equatable {
     public var approval: ApprovalSetting?
     /// `guards:`: checks that stop the drill when production is hurt.
     public var guards: GuardSetting?
+    /// `notify:`: where to tell how the drill went (with the configuration file's targets).
+    public var notify: [NotifyTarget] = []
 
     public func check(named name: String) -> Check? { checks.first { $0.name == name } }
 }

@@ -167,8 +167,11 @@ public struct PlannedCheck: Sendable, Encodable {
     public var definition: Check
     /// For a check run on a host: as another user (sudo).
     public var become: Become?
+    /// Prometheus: the PromQL query, rendered; and the bearer token (never encoded).
+    public var query: RenderedText? = nil
+    public var token: RenderedText? = nil
 
-    enum CodingKeys: String, CodingKey { case name, type, host, from, target, timeout, expect, become }
+    enum CodingKeys: String, CodingKey { case name, type, host, from, target, query, timeout, expect, become }
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name)
@@ -176,6 +179,7 @@ public struct PlannedCheck: Sendable, Encodable {
         try c.encodeIfPresent(host, forKey: .host)
         try c.encodeIfPresent(from, forKey: .from)
         try c.encode(target, forKey: .target)
+        try c.encodeIfPresent(query, forKey: .query)
         try c.encode(timeout, forKey: .timeout)
         try c.encode(expect, forKey: .expect)
         try c.encodeIfPresent(become, forKey: .become)

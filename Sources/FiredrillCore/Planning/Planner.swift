@@ -336,6 +336,7 @@ public struct Planner {
         var headers: [String: RenderedText] = [:]
         var server: RenderedText?
         var expectValues: [RenderedText] = []
+        var query: RenderedText?, token: RenderedText?
         let expect: String
         switch check.kind {
         case let .http(h):
@@ -377,10 +378,23 @@ public struct Planner {
         case let .fileAge(f):
             target = plain(f.path)
             expect = "modified within \(DurationText.format(f.maxAge))"
+        case let .prometheus(p):
+            target = plain(p.url)
+            let url = target.description.lowercased()
+            if !url.hasPrefix("http://") && !url.hasPrefix("https://") && !state.diagnostics.contains(where: { $0.location == p.url.location }) {
+                state.diagnostics.append(.error("check '\(check.name)': its URL renders to '\(String(target.description.prefix(80)))', which is not http:// or https://",
+                                                at: p.url.location, hint: "give the Prometheus server's URL, starting with http:// or https://"))
+            }
+            query = plain(p.query)
+            token = p.bearerToken.map(plain)
+            expect = "\(query?.description ?? "") \(p.expect)"
         }
-        return PlannedCheck(name: check.name, type: check.kind.typeName, host: host, from: from, target: target, headers: headers,
-                            server: server, expectValues: expectValues, timeout: Seconds(check.timeout), expect: expect, definition: check,
-                            become: from.flatMap { become(check.become, host: $0, at: check.location, &state) })
+        var planned = PlannedCheck(name: check.name, type: check.kind.typeName, host: host, from: from, target: target, headers: headers,
+                                   server: server, expectValues: expectValues, timeout: Seconds(check.timeout), expect: expect, definition: check,
+                                   become: from.flatMap { become(check.become, host: $0, at: check.location, &state) })
+        planned.query = query
+        planned.token = token
+        return planned
     }
 }
 

@@ -6,10 +6,13 @@ public struct DrillRuntime: Sendable {
     public var secrets: [String: Secret]
     public var pool: HostPool
     public var checks: CheckRunner
+    /// Whom to tell how the drill goes (nil: nobody).
+    public var notifier: Notifier?
 
     /// The hosts and checks as a runner reaches them.
     public var environment: DrillEnvironment {
-        DrillEnvironment(hosts: InventoryHosts(pool: pool, inventory: definition.inventory), checks: checks, secrets: secrets, pauses: Heartbeat.shared)
+        DrillEnvironment(hosts: InventoryHosts(pool: pool, inventory: definition.inventory), checks: checks, secrets: secrets, pauses: Heartbeat.shared,
+                         notifier: notifier)
     }
 
     /// Resolves the playbook's secrets; errors (a secret without a value) say which and how to set it.

@@ -126,11 +126,14 @@ public final class DrillSession: @unchecked Sendable {
                                hint: "pass --manual=pass, --manual=skip or --manual=fail (recorded in the journal)")
         }
         // Secrets are resolved before asking, so a missing one is reported before anyone confirms.
-        let runtime: DrillRuntime
+        var runtime: DrillRuntime
         switch DrillRuntime.make(definition, ssh: r.ssh) {
         case let .success(rt): runtime = rt
         case let .failure(e): throw e
         }
+        // The playbook's notify: and the configuration's (not read on a resume).
+        let targets = definition.playbook.notify + (point == nil ? r.config.notify : [])
+        if !targets.isEmpty { runtime.notifier = Notifier(targets: targets, runsDir: store.root) }
         if runID.isEmpty { runID = RunStore.newRunID(service: definition.playbook.service) }
         guard let plan = definition.plan(runID: runID) else { throw CommandError("cannot plan the drill") }
         if let point { try Self.refuseMoved(plan, since: point) }
