@@ -16,7 +16,7 @@ struct Firedrill: AsyncParsableCommand {
         130 interrupted.
         """,
         version: FiredrillVersion.current,
-        subcommands: [ValidateCommand.self, PlanCommand.self, RunCommand.self, ApproveCommand.self, RunsCommand.self, ScoreCommand.self, ReportCommand.self, ScorecardCommand.self, ScheduleCommand.self, DueCommand.self, HistoryCommand.self,
+        subcommands: [ValidateCommand.self, PlanCommand.self, RunCommand.self, ApproveCommand.self, RunsCommand.self, ScoreCommand.self, ReportCommand.self, ScorecardCommand.self, MetricsCommand.self, ScheduleCommand.self, DueCommand.self, HistoryCommand.self,
                       ImportCommand.self, AnnotateCommand.self, AnnotationsCommand.self, ActionsCommand.self, VerifyJournalCommand.self,
                       InventoryCommand.self, PingCommand.self, LabCommand.self, EvidenceCommand.self, BenchCommand.self]
     )

@@ -122,13 +122,17 @@ struct DueCommand: AsyncParsableCommand {
         (default 14 days) has passed since. With --run --yes, each due drill whose window is \
         open now and that is not in a blackout or already being run is run, one after \
         another, as `firedrill run PLAYBOOK --yes` would (journals and history as usual); \
-        the others are skipped with the reason. Exit code: the worst drill's (0 when none ran). \
+        the others are skipped with the reason. Exit code: the worst drill's (0 when none ran); \
+        with --fail-on-overdue, 1 when a service is overdue or has never been drilled (for \
+        cron mail and CI). --notify tells the configuration file's notify: targets that \
+        hear `overdue` about each overdue service (docs/notifications.md). \
         For cron or a systemd timer: docs/scheduling.md.
 
         Examples:
           firedrill due --dir Playbooks
           firedrill due --dir Playbooks --format json
           firedrill due --dir Playbooks --run --yes --manual=fail
+          firedrill due --dir Playbooks --fail-on-overdue --notify
         """
     )
     @OptionGroup var options: SchedulingOptions
@@ -141,6 +145,8 @@ struct DueCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("With --run: where runs are kept.", valueName: "DIR")) var runsDir: String?
     @Option(help: ArgumentHelp("With --run: standing approvals (a file or folder, repeatable; default each playbook's approvals/).", valueName: "PATH"))
     var approval: [String] = []
+    @Flag(help: "Exit 1 when a service is overdue or has never been drilled (for cron mail and CI).") var failOnOverdue = false
+    @Flag(help: "Tell the configuration's notify: targets about each overdue service.") var notify = false
     @OptionGroup var config: ConfigOption
 
     func validate() throws {
@@ -160,6 +166,16 @@ struct DueCommand: AsyncParsableCommand {
             Terminal.err("note: \(history.noHistory): every service counts as never drilled\n")
         }
         let entries = DueDrill.list(loaded.services, lastDrills: last, now: now, all: all)
+        // Who must hear of overdue services, and whether cron should.
+        let overdue = entries.filter { $0.status.state == .overdue }
+        let neglected = entries.filter { $0.status.state == .overdue || ($0.entry.neverDrilled && $0.status.state != .scheduled) }
+        if notify { await Self.notifyOverdue(overdue, config: try config.load()) }
+        defer {
+            if failOnOverdue && !neglected.isEmpty {
+                Terminal.err("\(neglected.count) service\(neglected.count == 1 ? " is" : "s are") overdue or never drilled: "
+                             + neglected.map { TerminalText.safe($0.service.service) }.joined(separator: ", ") + "\n")
+            }
+        }
         if !run {
             if format == .json { Terminal.out(try JSONOutput.encode(entries.map(\.entry)) + "\n"); return }
             let style = TerminalStyle.detect(noColorFlag: options.noColor)
@@ -176,6 +192,7 @@ struct DueCommand: AsyncParsableCommand {
                 Terminal.out("  last drill \(e.lastDrill ?? "never") · \(s.scheduleText)" + (e.openNow ? " · window open now" : "") + (e.blackout.map { " · in blackout \($0)" } ?? "") + "\n")
                 for n in e.notes { Terminal.out("  note: \(n)\n") }
             }
+            if failOnOverdue && !neglected.isEmpty { throw ExitCode(1) }
             return
         }
         let due = entries.filter { $0.status.state != .scheduled }
@@ -189,6 +206,28 @@ struct DueCommand: AsyncParsableCommand {
         }, stopped: { children.stopped }, say: { Terminal.out($0 + "\n") })
         Terminal.flush()
         if worst != .passed { throw ExitCode(worst) }
+        if failOnOverdue && !neglected.isEmpty { throw ExitCode(1) }
+    }
+
+    /// One `overdue` notification per overdue service, to the configuration's targets; each
+    /// attempt said on standard error.
+    static func notifyOverdue(_ overdue: [DueDrill], config: FiredrillConfig) async {
+        let notifier = Notifier(targets: config.notify, runsDir: "")
+        guard notifier.hears(.overdue) else {
+            if !overdue.isEmpty { Terminal.err("note: --notify: the configuration file names no notify: target that hears overdue\n") }
+            return
+        }
+        for d in overdue {
+            let e = d.entry
+            var m: [String: JSONValue] = ["event": .string("overdue"), "time": .string(Journal.timestamp(Date())),
+                                          "service": .string(d.service.service), "playbook": .string(e.playbook),
+                                          "detail": .string("due \(e.nextDue), overdue since \(e.overdueAt); last drill \(e.lastDrill ?? "never")")]
+            m["drill"] = .string(d.service.name)
+            m["text"] = .string(Notifier.text(.overdue, m))
+            for a in await notifier.deliver(.overdue, message: m) {
+                Terminal.err("\(a.delivered ? "notified" : "could not notify") \(TerminalText.safe(a.target)) that \(TerminalText.safe(d.service.service)) is overdue (attempt \(a.attempt)): \(TerminalText.safe(a.detail))\n")
+            }
+        }
     }
 }
 
