@@ -39,6 +39,9 @@ public struct Plan: Sendable, Encodable {
         public var schedule: ScheduleInfo?
         /// The playbook's `approval:` when it requires one (a configuration policy is checked by `run`).
         public var approval: ApprovalInfo? = nil
+        /// The playbook's `notify:` targets, as `webhook env:SLACK_URL (slack) on failed, restore_failed`
+        /// (the configuration file's are added by `run`).
+        public var notify: [String]? = nil
     }
 
     public struct ApprovalInfo: Sendable, Encodable {

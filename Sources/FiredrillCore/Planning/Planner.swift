@@ -126,6 +126,12 @@ public struct Planner {
                            estimatedWorstCase: Seconds(worst)))
         var planned = plan
         planned.guards = guards
+        if !pb.notify.isEmpty {
+            planned.playbook.notify = pb.notify.map { t in
+                let on = NotifyEvent.allCases.filter { t.hears($0) }.map(\.rawValue).joined(separator: ", ")
+                return t.label + (t.format == .slack ? " (slack)" : "") + " on " + on
+            }
+        }
         for c in connections {
             planned.hostGroups[c.name] = (inventory?.hosts[c.name]?.groups ?? []).filter { $0 != "all" && $0 != "ungrouped" }
         }

@@ -19,6 +19,7 @@ public struct PlanMarkdownRenderer: Sendable {
         md.append("| RTO objective | \(plan.objectives.rto?.duration.text ?? "not set") |")
         md.append("| RPO objective | \(plan.objectives.rpo?.duration.text ?? "not set") |")
         if let a = pb.approval { md.append("| Approval | required: \(a.approvers.isEmpty ? "anyone" : a.approvers.map(escape).joined(separator: " or ")) in `\(a.allowedSigners)`, not the operator |") }
+        for n in pb.notify ?? [] { md.append("| Notify | \(escape(n)) |") }
         md.append("| Inventory | \(plan.inventory.map { "`\($0)`" }.joined(separator: ", ")) |")
         if let l = plan.limit { md.append("| Limit | `\(l)` |") }
         md.append("")

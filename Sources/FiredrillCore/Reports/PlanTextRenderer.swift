@@ -35,6 +35,9 @@ public struct PlanTextRenderer: Sendable {
             out += TextLayout.wrap("Approval: required, signed by \(a.approvers.isEmpty ? "anyone" : a.approvers.joined(separator: " or ")) in \(a.allowedSigners), not the operator (firedrill approve)",
                                    width: width, firstIndent: "", indent: "  ")
         }
+        for n in pb.notify ?? [] {
+            out += TextLayout.wrap("Notify: \(n)", width: width, firstIndent: "", indent: "  ")
+        }
         if let s = pb.schedule {
             var line = "Schedule: every \(s.every)"
             if let w = s.window { line += ", window \(w)" }
