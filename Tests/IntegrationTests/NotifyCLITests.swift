@@ -31,13 +31,16 @@ import Testing
             waitpid(pid, &status, 0)
         }
 
-        /// The bodies it received, parsed.
-        var received: [[String: Any]] {
+        /// What it received: each POST's path and body, parsed.
+        var entries: [(path: String, body: [String: Any])] {
             ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { line in
-                guard let entry = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let body = entry["body"] as? String else { return nil }
-                return try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+                guard let entry = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let body = entry["body"] as? String,
+                      let parsed = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] else { return nil }
+                return (entry["path"] as? String ?? "", parsed)
             }
         }
+
+        var received: [[String: Any]] { entries.map(\.body) }
     }
 
     @Test func aFailedDrillReachesEachReceiverOnceAndReceiversThatCannotTakeItAreJournaled() throws {
@@ -61,13 +64,18 @@ import Testing
         """
         try lab.knob("db2", "fail-pg_ctlcluster-promote")
         let playbook = try lab.ehrPlaybook([("\nsteps:", "\n" + notify)])
-        let d = try DrillScenarioTests().drill(playbook, lab, environment: ["FD_TEST_SLACK_URL": slack.url])
+        // The configuration file's targets are told too.
+        let config = lab.dir + "/config.yml"
+        try "notify:\n  - { webhook: \"http://127.0.0.1:\(ok.port)/from-config\", on: [failed] }\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let d = try DrillScenarioTests().drill(playbook, lab, extra: ["--config", config], environment: ["FD_TEST_SLACK_URL": slack.url])
         #expect(d.result.status == 1, "\(d.result.stdout)\(d.result.stderr)")
 
         // The receiver that answers: started, then failed, once each, with the drill's fields.
-        let got = ok.received
-        #expect(got.map { $0["event"] as? String } == ["started", "failed"], "\(got)")
-        let failed = try #require(got.last)
+        let entries = ok.entries
+        let fromPlaybook = entries.filter { $0.path == "/hook/SECRET-TOKEN" }.map(\.body)
+        #expect(fromPlaybook.map { $0["event"] as? String } == ["started", "failed"], "\(entries)")
+        #expect(entries.filter { $0.path == "/from-config" }.map { $0.body["event"] as? String } == ["failed"], "\(entries)")
+        let failed = try #require(fromPlaybook.last)
         #expect(failed["drill"] as? String == "EHR database failover" && failed["service"] as? String == "ehr-db")
         #expect(failed["result"] as? String == "failed" && failed["run_id"] as? String == d.runID)
         #expect(failed["score"] is Double && failed["grade"] is String && failed["restore"] as? String == "completed")
@@ -92,7 +100,7 @@ import Testing
         let slowAttempt = try #require(of(slow.port).first)
         #expect(slowAttempt.passed == false && slowAttempt.detail == "no answer within 1s" && (slowAttempt.latencyMS ?? 0) < 2_000,
                 "\(slowAttempt.detail ?? "") in \(slowAttempt.latencyMS ?? 0) ms")
-        #expect(attempts.filter { $0.result == "failed" && $0.passed == true }.count == 3, "ok, slack and the command delivered")
+        #expect(attempts.filter { $0.result == "failed" && $0.passed == true }.count == 4, "ok, the configuration's, slack and the command delivered")
         #expect(attempts.contains { $0.name == "webhook env:FD_TEST_SLACK_URL" })
         let journal = try String(contentsOfFile: RunStore(root: d.runsDir).journalPath(try #require(d.runID)), encoding: .utf8)
         #expect(!journal.contains("SECRET-TOKEN"), "a webhook's token reached the journal")
