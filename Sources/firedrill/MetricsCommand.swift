@@ -21,30 +21,12 @@ struct MetricsCommand: AsyncParsableCommand {
           firedrill metrics --dir /etc/firedrill/playbooks -o /var/lib/node_exporter/textfile_collector/firedrill.prom
         """
     )
-    @Argument(help: ArgumentHelp("Playbooks to include.", valueName: "PLAYBOOK")) var playbooks: [String] = []
-    @Option(help: ArgumentHelp("Every playbook (*.yml, *.yaml) in this folder.", valueName: "DIR")) var dir: String?
-    @Option(name: [.customShort("i"), .long], help: ArgumentHelp("Inventory file or folder (repeatable); replaces the playbooks' 'inventory:' when hashing.", valueName: "INVENTORY"))
-    var inventory: [String] = []
-    @OptionGroup var history: HistoryOptions
+    @OptionGroup var services: ServicesOptions
     @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Write to FILE (replaced in one step) instead of standard output.", valueName: "FILE"))
     var output: String?
-    @Option(help: ArgumentHelp("Take this moment as now for what is due (ISO 8601).", valueName: "TIME")) var now: String?
-
-    func validate() throws {
-        if let now, SchedulingOptions.parseNow(now) == nil { throw ValidationError("--now '\(now)' is not a time (ISO 8601, e.g. 2027-01-02T10:30:00Z, or a date)") }
-        if playbooks.isEmpty && dir == nil { throw ValidationError("give playbooks or --dir DIR (e.g. firedrill metrics --dir Playbooks)") }
-    }
 
     func run() async throws {
-        var files = playbooks
-        if let dir {
-            let names = try playbookFiles(in: dir)
-            if names.isEmpty { throw CommandError("no playbook (*.yml, *.yaml) in \(dir)") }
-            files += names
-        }
-        let path = History.defaultPath(history.db)
-        let built = try await ScorecardBuilder.build(playbooks: files, inventory: inventory, historyPath: path,
-                                                     now: now.flatMap(SchedulingOptions.parseNow) ?? Date())
+        let built = try await services.build(try services.files())
         for w in built.warnings { Terminal.err("warning: \(TerminalText.safe(w))\n") }
         let text = ScorecardMetrics.render(built.card)
         if let output {

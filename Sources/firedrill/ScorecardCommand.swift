@@ -23,38 +23,54 @@ struct ScorecardCommand: AsyncParsableCommand {
           firedrill scorecard Playbooks/ehr-db-failover.yml -i lab/inventory.yml --format json
         """
     )
-    @Argument(help: ArgumentHelp("Playbooks to include.", valueName: "PLAYBOOK")) var playbooks: [String] = []
-    @Option(help: ArgumentHelp("Every playbook (*.yml, *.yaml) in this folder.", valueName: "DIR")) var dir: String?
-    @Option(name: [.customShort("i"), .long], help: ArgumentHelp("Inventory file or folder (repeatable); replaces the playbooks' 'inventory:' when hashing.", valueName: "INVENTORY"))
-    var inventory: [String] = []
-    @OptionGroup var history: HistoryOptions
+    @OptionGroup var services: ServicesOptions
     @Option(help: "text, markdown, html or json.") var format: Scorecard.Format = .text
     @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Write the scorecard to FILE instead of standard output.", valueName: "FILE"))
     var output: String?
     @Flag(name: .long, help: "Never colour the output (also: NO_COLOR=1).") var noColor = false
-    @Option(help: ArgumentHelp("Take this moment as now for what is due (ISO 8601).", valueName: "TIME")) var now: String?
-
-    func validate() throws {
-        if let now, SchedulingOptions.parseNow(now) == nil { throw ValidationError("--now '\(now)' is not a time (ISO 8601, e.g. 2027-01-02T10:30:00Z, or a date)") }
-        if playbooks.isEmpty && dir == nil { throw ValidationError("give playbooks or --dir DIR (e.g. firedrill scorecard --dir Playbooks)") }
-    }
 
     func run() async throws {
-        var files = playbooks
-        if let dir {
-            let names = try playbookFiles(in: dir)
-            if names.isEmpty { throw CommandError("no playbook (*.yml, *.yaml) in \(dir)") }
-            files += names
-        }
-        let path = History.defaultPath(history.db)
-        if let output { try checkOutput(output, keeping: files + [path]) }
-        let built = try await ScorecardBuilder.build(playbooks: files, inventory: inventory, historyPath: path,
-                                                     now: now.flatMap(SchedulingOptions.parseNow) ?? Date())
+        let files = try services.files()
+        if let output { try checkOutput(output, keeping: files + [services.historyPath]) }
+        let built = try await services.build(files)
         for w in built.warnings { Terminal.err("warning: \(TerminalText.safe(w))\n") }
         for n in built.notes { Terminal.err("note: \(TerminalText.safe(n))\n") }
         let style = output == nil && format == .text ? TerminalStyle.detect(noColorFlag: noColor) : TerminalStyle(enabled: false)
         try writeOutput(try built.card.rendered(format, style: style), to: output)
         // The card lists a broken playbook as a row; the command still says it was given bad input.
         if !built.problems.diagnostics.isEmpty { throw built.problems }
+    }
+}
+
+/// The services a scorecard (or its metrics) is about, and the history it reads.
+struct ServicesOptions: ParsableArguments {
+    @Argument(help: ArgumentHelp("Playbooks to include.", valueName: "PLAYBOOK")) var playbooks: [String] = []
+    @Option(help: ArgumentHelp("Every playbook (*.yml, *.yaml) in this folder.", valueName: "DIR")) var dir: String?
+    @Option(name: [.customShort("i"), .long], help: ArgumentHelp("Inventory file or folder (repeatable); replaces the playbooks' 'inventory:' when hashing.", valueName: "INVENTORY"))
+    var inventory: [String] = []
+    @OptionGroup var history: HistoryOptions
+    @Option(help: ArgumentHelp("Take this moment as now for what is due (ISO 8601).", valueName: "TIME")) var now: String?
+
+    func validate() throws {
+        if let now, SchedulingOptions.parseNow(now) == nil { throw ValidationError("--now '\(now)' is not a time (ISO 8601, e.g. 2027-01-02T10:30:00Z, or a date)") }
+        if playbooks.isEmpty && dir == nil { throw ValidationError("give playbooks or --dir DIR (e.g. --dir Playbooks)") }
+    }
+
+    var historyPath: String { History.defaultPath(history.db) }
+
+    /// The playbooks given, and every one in --dir.
+    func files() throws -> [String] {
+        var files = playbooks
+        if let dir {
+            let names = try playbookFiles(in: dir)
+            if names.isEmpty { throw CommandError("no playbook (*.yml, *.yaml) in \(dir)") }
+            files += names
+        }
+        return files
+    }
+
+    func build(_ files: [String]) async throws -> ScorecardBuilder.Built {
+        try await ScorecardBuilder.build(playbooks: files, inventory: inventory, historyPath: historyPath,
+                                         now: now.flatMap(SchedulingOptions.parseNow) ?? Date())
     }
 }
