@@ -338,6 +338,17 @@ public struct Planner {
 
     func instance(_ check: Check, host: String?, from: String?, _ state: inout State) -> PlannedCheck {
         func plain(_ t: Template) -> RenderedText { render(t, host: host, step: nil, mode: .plain, &state) }
+        // Checked once rendered: a variable (-e u=file:///etc/shadow) must not turn a health
+        // check into a file read whose content lands in the journal.
+        func webURL(_ t: Template, asks: String) -> RenderedText {
+            let rendered = plain(t)
+            let url = rendered.description.lowercased()
+            if !url.hasPrefix("http://") && !url.hasPrefix("https://") && !state.diagnostics.contains(where: { $0.location == t.location }) {
+                state.diagnostics.append(.error("check '\(check.name)': its URL renders to '\(String(rendered.description.prefix(80)))', which is not http:// or https://",
+                                                at: t.location, hint: "\(asks): give a URL starting with http:// or https://"))
+            }
+            return rendered
+        }
         var target: RenderedText
         var headers: [String: RenderedText] = [:]
         var server: RenderedText?
@@ -346,14 +357,7 @@ public struct Planner {
         let expect: String
         switch check.kind {
         case let .http(h):
-            target = plain(h.url)
-            // Checked once rendered: a variable (-e u=file:///etc/shadow) must not turn a health
-            // check into a file read whose content lands in the journal.
-            let url = target.description.lowercased()
-            if !url.hasPrefix("http://") && !url.hasPrefix("https://") && !state.diagnostics.contains(where: { $0.location == h.url.location }) {
-                state.diagnostics.append(.error("check '\(check.name)': its URL renders to '\(String(target.description.prefix(80)))', which is not http:// or https://",
-                                                at: h.url.location, hint: "an http check asks a web server: give a URL starting with http:// or https://"))
-            }
+            target = webURL(h.url, asks: "an http check asks a web server")
             for (name, value) in h.headers { headers[name] = plain(value) }
             var parts = ["status " + h.expectStatus.map(String.init).joined(separator: "|")]
             if let b = h.bodyContains { parts.append("body contains \"\(b)\"") }
@@ -385,12 +389,7 @@ public struct Planner {
             target = plain(f.path)
             expect = "modified within \(DurationText.format(f.maxAge))"
         case let .prometheus(p):
-            target = plain(p.url)
-            let url = target.description.lowercased()
-            if !url.hasPrefix("http://") && !url.hasPrefix("https://") && !state.diagnostics.contains(where: { $0.location == p.url.location }) {
-                state.diagnostics.append(.error("check '\(check.name)': its URL renders to '\(String(target.description.prefix(80)))', which is not http:// or https://",
-                                                at: p.url.location, hint: "give the Prometheus server's URL, starting with http:// or https://"))
-            }
+            target = webURL(p.url, asks: "a prometheus check asks the Prometheus server's HTTP API")
             query = plain(p.query)
             token = p.bearerToken.map(plain)
             expect = "\(query?.description ?? "") \(p.expect)"
