@@ -54,5 +54,8 @@ import Testing
         #expect(before.result.status == 3, "\(before.result.stdout)\(before.result.stderr)")
         #expect(before.events(.commandStarted).isEmpty && before.events(.restoreStarted).isEmpty)
         #expect(before.events(.preconditionsFailed).first?.detail?.contains("guard portal fails before the drill") == true)
+        // The preview says so too, read-only.
+        let preview = try Firedrill.run(["plan", lab.ehrPlaybook([("\nsteps:", "\n" + Self.guards)]), "-i", lab.inventory, "--preflight"])
+        #expect(preview.status == 3 && preview.stdout.contains("  guards\n    ✗ portal") && preview.stdout.contains("0/1 guards hold"), "\(preview.stdout)")
     }
 }

@@ -30,15 +30,23 @@ public struct PreflightReport: Sendable, Encodable {
 
     public var hosts: [HostStatus]
     public var checks: [CheckStatus]
+    /// The guards (`guards:`): one failing (or not checkable, with `on_unknown: abort`) would stop the drill at preflight.
+    public var guards: [CheckStatus] = []
+    var guardsAbortOnUnknown = true
 
     public var hostsReady: Bool { hosts.allSatisfy(\.ok) }
     public var steadyStateHolds: Bool { checks.allSatisfy(\.outcome.passed) }
-    public var passed: Bool { hostsReady && steadyStateHolds }
+    func guardHolds(_ c: CheckStatus) -> Bool { c.outcome.passed || (c.outcome.status != .failed && !guardsAbortOnUnknown) }
+    public var guardsHold: Bool { guards.allSatisfy(guardHolds) }
+    public var passed: Bool { hostsReady && steadyStateHolds && guardsHold }
+
+    enum CodingKeys: String, CodingKey { case hosts, checks, guards }
 
     /// Why a drill may not start, in one line per problem.
     public var problems: [String] {
         hosts.filter { !$0.ok }.map { "\($0.host): \($0.error ?? "unreachable")" }
             + checks.filter { !$0.outcome.passed }.map { "steady state \($0.check): \($0.outcome.detail)" }
+            + guards.filter { !guardHolds($0) }.map { "guard \($0.check): \($0.outcome.detail)" }
     }
 }
 
@@ -59,7 +67,13 @@ public enum Preflight {
         let reachable = Set(hosts.filter(\.ok).map(\.host))
         let outcomes = await evaluate(plan.steadyState, with: environment.checks, reachable: reachable)
         let statuses = zip(plan.steadyState, outcomes).map { PreflightReport.CheckStatus(check: $0.label, type: $0.type, from: $0.from, outcome: $1) }
-        return PreflightReport(hosts: hosts, checks: statuses)
+        var report = PreflightReport(hosts: hosts, checks: statuses)
+        if let g = plan.guards {
+            let outcomes = await evaluate(g.checks, with: environment.checks, reachable: reachable)
+            report.guards = zip(g.checks, outcomes).map { PreflightReport.CheckStatus(check: $0.label, type: $0.type, from: $0.from, outcome: $1) }
+            report.guardsAbortOnUnknown = g.onUnknown == .abort
+        }
+        return report
     }
 
     /// Evaluates one check, but answers at once (`skipped`, "interrupted") when the task is

@@ -27,8 +27,18 @@ public struct PreflightRenderer: Sendable {
                 out += "    \(mark) \(c.check.padding(toLength: cw, withPad: " ", startingAt: 0))\(c.outcome.detail)\(from)\n"
             }
         }
+        if !report.guards.isEmpty {
+            out += "  guards\n"
+            let cw = (report.guards.map(\.check.count).max() ?? 0) + 2
+            for c in report.guards {
+                let mark = c.outcome.passed ? style.green("✓") : report.guardHolds(c) ? style.yellow("?") : style.red("✗")
+                let from = c.from.map { " (from \($0))" } ?? ""
+                out += "    \(mark) \(c.check.padding(toLength: cw, withPad: " ", startingAt: 0))\(c.outcome.detail)\(from)\n"
+            }
+        }
         let okHosts = report.hosts.filter(\.ok).count, okChecks = report.checks.filter(\.outcome.passed).count
-        let summary = "preflight: \(okHosts)/\(report.hosts.count) hosts ready, \(okChecks)/\(report.checks.count) steady-state checks pass"
+        var summary = "preflight: \(okHosts)/\(report.hosts.count) hosts ready, \(okChecks)/\(report.checks.count) steady-state checks pass"
+        if !report.guards.isEmpty { summary += ", \(report.guards.filter(report.guardHolds).count)/\(report.guards.count) guards hold" }
         out += (report.passed ? style.green(summary) : style.red(summary + " — the drill would not start")) + "\n"
         return out
     }
