@@ -30,7 +30,12 @@ struct MetricsCommand: AsyncParsableCommand {
         for w in built.warnings { Terminal.err("warning: \(TerminalText.safe(w))\n") }
         let text = ScorecardMetrics.render(built.card)
         if let output {
-            // The collector may read at any moment: never a half-written file.
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: output, isDirectory: &isDir), isDir.boolValue {
+                throw CommandError("-o \(output) is a folder", hint: "give the file to write, e.g. -o \(output)/firedrill.prom")
+            }
+            // The collector may read at any moment: never a half-written file (a link there is
+            // replaced by the file, not followed).
             let part = output + ".part-\(getpid())"
             guard FileManager.default.createFile(atPath: part, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644]) else {
                 throw CommandError("cannot write \(output)", hint: "give a file in a folder you can write with -o")

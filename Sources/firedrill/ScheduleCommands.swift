@@ -214,7 +214,7 @@ struct DueCommand: AsyncParsableCommand {
     static func notifyOverdue(_ overdue: [DueDrill], config: FiredrillConfig) async {
         let notifier = Notifier(targets: config.notify, runsDir: "")
         guard notifier.hears(.overdue) else {
-            if !overdue.isEmpty { Terminal.err("note: --notify: the configuration file names no notify: target that hears overdue\n") }
+            Terminal.err("warning: --notify: \(config.file.map { "the configuration file \($0)" } ?? "no configuration file was found, so it") names no notify: target that hears overdue (docs/notifications.md)\n")
             return
         }
         for d in overdue {

@@ -58,7 +58,7 @@ import Testing
           - { webhook: "http://127.0.0.1:\(failing.port)/hook", on: [failed], timeout: 3s, retries: 2 }
           - { webhook: "http://127.0.0.1:\(downPort)/hook", on: [failed], timeout: 2s, retries: 1 }
           - { webhook: "http://127.0.0.1:\(slow.port)/hook", on: [failed], timeout: 1s, retries: 0 }
-          - { command: "cat > \(mailed)", on: [failed] }
+          - { command: "cat > \(mailed); (sleep 127 &)", on: [failed] }
 
         steps:
         """
@@ -87,6 +87,9 @@ import Testing
         // The command got the same JSON on its standard input.
         let mail = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: mailed))) as? [String: Any])
         #expect(mail["event"] as? String == "failed" && mail["run_id"] as? String == d.runID)
+        // What it left in the background neither held the drill up nor outlived it.
+        let ps = try ChildProcess.capture(["/bin/ps", "-eo", "args"])
+        #expect(!ps.output.contains("sleep 127"), "a notification command's background child is still running")
 
         // Every attempt is journaled, before the end; the token in a URL never is.
         let attempts = d.events(.notification)

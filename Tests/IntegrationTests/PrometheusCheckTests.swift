@@ -78,6 +78,10 @@ import Testing
             ("{ prometheus: \"http://p:9090\", query: up }", "needs expect"),
             ("{ prometheus: \"ftp://p\", query: up, expect: \"== 1\" }", "is not an http(s) URL"),
             ("{ prometheus: \"http://p:9090\", query: up, expect: \"== 1\", bearer_token: \"{{ t }}\", on: db1 }", "has a bearer_token and runs from a host"),
+            ("{ prometheus: \"http://p:9090\", query: up, expect: \"== 1\", bearer_token: \"abc123\" }", "the bearer token is written in the playbook"),
+            ("{ prometheus: \"http://p:9090/?token=abc\", query: up, expect: \"== 1\" }", "the Prometheus URL holds a query string"),
+            ("{ prometheus: \"http://u:pw@p:9090\", query: up, expect: \"== 1\" }", "the Prometheus URL holds a user name or password"),
+            ("{ prometheus: \"http://p:9090\", query: up, expect: \"== 1\", timeout: 0s }", "has a timeout of 0s"),
         ]
         for (check, expected) in cases {
             let path = dir + "/pb.yml"

@@ -323,6 +323,9 @@ public struct CheckRunner: Sendable {
             let said = (json?["error"] as? String) ?? String(decoding: body.prefix(160), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             return unknown("Prometheus answered HTTP \(status)" + (said.isEmpty ? "" : ": \(said)"))
         }
+        if json?["status"] as? String == "error" {
+            return unknown("Prometheus answered an error: \((json?["error"] as? String) ?? "no reason given")")
+        }
         guard let json, json["status"] as? String == "success", let data = json["data"] as? [String: Any] else {
             return unknown("not an answer of Prometheus' query API (\(String(decoding: body.prefix(80), as: UTF8.self)))")
         }

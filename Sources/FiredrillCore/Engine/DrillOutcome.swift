@@ -34,6 +34,9 @@ public struct RunOptions: Sendable {
     /// First pause between verify attempts; it grows by half each attempt, up to `maxPollInterval`.
     public var pollInterval: Duration
     public var maxPollInterval: Duration
+    /// A guard's sample that has not answered by its check's timeout plus this much real time
+    /// (a host frozen under its SSH connection) is "could not check".
+    public var guardWatchdog: Duration = .seconds(2)
 
     public init(forks: Int = 10, manual: ManualMode = .ask, pollInterval: Duration = .milliseconds(200), maxPollInterval: Duration = .seconds(2)) {
         self.forks = forks; self.manual = manual; self.pollInterval = pollInterval; self.maxPollInterval = maxPollInterval

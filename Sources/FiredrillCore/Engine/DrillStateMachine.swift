@@ -672,7 +672,8 @@ public struct DrillStateMachine: Sendable, Equatable {
         let restore: RestoreStatus = restoreStatus ?? (touched ? .notRun : .notNeeded)
         let result: Result
         if recordIncomplete { result = .incomplete }
-        else if interrupts > 0 { result = .interrupted }
+        // A guard that tripped first decided the drill: an interrupt during its restore does not hide it.
+        else if interrupts > 0 && stop != .guardTripped { result = .interrupted }
         else if verdict == .preconditions { result = .preconditions }
         // A runner that died before touching anything was, in effect, interrupted.
         else if resuming && !touched { result = .interrupted }

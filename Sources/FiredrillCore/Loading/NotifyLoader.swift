@@ -19,8 +19,8 @@ extension NodeReader {
         case let (w?, nil):
             guard let text = nonEmptyString(w, "webhook") else { return nil }
             if let source = SecretSource(text) {
-                if case let .file(path) = source { destination = .webhook(.secret(.file(resolvePath(path, relativeTo: file)))) }
-                else { destination = .webhook(.secret(source)) }
+                // A file is read relative to `file` when it is sent (SecretDeclaration.resolve).
+                destination = .webhook(.secret(source))
             } else {
                 let lower = text.lowercased()
                 guard lower.hasPrefix("http://") || lower.hasPrefix("https://"), URLComponents(string: text)?.host != nil else {

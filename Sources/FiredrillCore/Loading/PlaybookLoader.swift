@@ -246,11 +246,15 @@ public struct PlaybookLoader {
         if checks.isEmpty {
             reader.error("guards names no checks", at: checksNode, hint: "list at least one check, or remove guards:")
         }
+        var listed = Set<String>()
+        for c in checks where !listed.insert(c.value).inserted {
+            reader.diagnostics.append(.error("guard '\(c.value)' is listed twice", at: c.location, length: c.width, hint: "list each check once"))
+        }
         var guards = GuardSetting(checks: checks, location: node.location)
         if let n = m["every"], let every = reader.duration(n, "guards every") {
-            if every < .milliseconds(100) || every > .seconds(3600) {
-                reader.error("guards every must be between 100ms and 1h, found \(DurationText.format(every))", at: n,
-                             hint: "how often every guard is sampled, e.g. every: 2s")
+            if every < .milliseconds(100) || every > .seconds(60) {
+                reader.error("guards every must be between 100ms and 1m, found \(DurationText.format(every))", at: n,
+                             hint: "how often every guard is sampled, e.g. every: 2s: a guard sampled less often sees little of a drill")
             } else { guards.every = every }
         }
         if let n = m["hold"], let hold = reader.duration(n, "guards hold") {
@@ -324,6 +328,9 @@ public struct PlaybookLoader {
         guard let m = reader.mapping(node, "check '\(name)'", allowed: (specific[kindName] ?? []) + Self.checkCommonKeys),
               let mainNode = m[kindName] else { return nil }
         let timeout = m["timeout"].flatMap { reader.duration($0, "timeout") } ?? Check.defaultTimeout
+        if timeout == .zero, let tn = m["timeout"] {
+            reader.error("check '\(name)' has a timeout of 0s: it could never answer", at: tn, hint: "give it time to answer, e.g. timeout: 5s")
+        }
         let on = m["on"].flatMap { reader.located($0, "on") }
         let targets = m["targets"].flatMap { reader.located($0, "targets") }
         if on != nil, targets != nil, let t = m["targets"] {
@@ -432,6 +439,10 @@ public struct PlaybookLoader {
                 break
             }
             let token = m["bearer_token"].flatMap { reader.template($0, "bearer_token") }
+            if let token, token.placeholders.isEmpty, let tn = m["bearer_token"] {
+                reader.error("prometheus check '\(name)': the bearer token is written in the playbook", at: tn,
+                             hint: "declare it under secrets: (e.g. prom_token: env:PROM_TOKEN) and write bearer_token: \"{{ prom_token }}\"")
+            }
             if token != nil, let onNode = m["on"] {
                 reader.error("prometheus check '\(name)' has a bearer_token and runs from a host", at: onNode,
                              hint: "run it from the controller (remove on:): on a host the token would be on curl's command line")

@@ -390,6 +390,13 @@ public struct Planner {
             expect = "modified within \(DurationText.format(f.maxAge))"
         case let .prometheus(p):
             target = webURL(p.url, asks: "a prometheus check asks the Prometheus server's HTTP API")
+            // The query goes in the URL's query string and a token in bearer_token: credentials
+            // written into the URL would be printed and journaled with the plan.
+            if let u = URLComponents(string: target.description), u.user != nil || u.password != nil || u.query != nil,
+               !state.diagnostics.contains(where: { $0.location == p.url.location }) {
+                state.diagnostics.append(.error("check '\(check.name)': the Prometheus URL holds \(u.query != nil ? "a query string" : "a user name or password")",
+                                                at: p.url.location, hint: "give the server's URL alone (http://prometheus:9090, or with a path prefix); the query goes in query:, a token in bearer_token: from secrets:"))
+            }
             query = plain(p.query)
             token = p.bearerToken.map(plain)
             expect = "\(query?.description ?? "") \(p.expect)"

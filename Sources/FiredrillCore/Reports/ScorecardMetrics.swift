@@ -43,6 +43,6 @@ public enum ScorecardMetrics {
     static func number(_ x: Double) -> String {
         if x.isNaN { return "NaN" }
         if x == x.rounded(), abs(x) < 1e15 { return String(Int64(x)) }
-        return String(format: "%.3f", x)
+        return "\(x)"
     }
 }

@@ -164,26 +164,33 @@ public struct Notifier: DrillNotifier {
         }
     }
 
-    /// `/bin/sh -c COMMAND` with the JSON on standard input, ended (with its process group) at
-    /// the budget; on a thread of its own, never the cooperative pool.
+    /// `/bin/sh -c COMMAND` with the JSON on standard input, in a process group of its own that
+    /// is killed whole when the shell ends or at the budget: a command that leaves something
+    /// running in the background (`(sleep 600 &)`) costs nothing more, and leaves nothing.
+    /// What it writes goes to a file, so nothing it leaves behind can hold a pipe open.
     static func runCommand(_ command: String, input: Data, within budget: Duration) async -> (Bool, Bool, String) {
-        let file = NSTemporaryDirectory() + "firedrill-notify-\(UUID().uuidString.prefix(8)).json"
+        let base = NSTemporaryDirectory() + "firedrill-notify-\(UUID().uuidString.prefix(8))"
+        let (file, log) = (base + ".json", base + ".out")
         guard FileManager.default.createFile(atPath: file, contents: input, attributes: [.posixPermissions: 0o600]) else {
             return (false, false, "not run: cannot write its input in \(NSTemporaryDirectory())")
         }
-        defer { try? FileManager.default.removeItem(atPath: file) }
+        defer { try? FileManager.default.removeItem(atPath: file); try? FileManager.default.removeItem(atPath: log) }
+        let fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return (false, false, "not run: cannot write in \(NSTemporaryDirectory())") }
         let seconds = String(format: "%.1f", max(0.1, DurationText.seconds(budget)))
-        let argv = ["/usr/bin/timeout", "-k", "1", seconds, "/bin/sh", "-c", command]
-        let result: Result<(status: Int32, output: String), ChildProcess.Failure> = await WorkerThread.detached("notify") {
-            do throws(ChildProcess.Failure) { return .success(try ChildProcess.capture(argv, input: file)) } catch { return .failure(error) }
+        let pid: pid_t
+        do throws(ChildProcess.Failure) {
+            pid = try ChildProcess.spawn(["/usr/bin/timeout", "-k", "1", seconds, "/bin/sh", "-c", command], output: .pipes(stdout: fd, stderr: fd), input: file)
+        } catch {
+            close(fd)
+            return (false, false, "not run: \(error.description)")
         }
-        switch result {
-        case let .failure(e): return (false, false, "not run: \(e.description)")
-        case let .success(r):
-            let said = r.output.trimmingCharacters(in: .whitespacesAndNewlines)
-            let tail = said.isEmpty ? "" : ": " + TerminalText.safe(String(said.suffix(160)), keepLines: false)
-            if r.status == 124 || r.status == 137 { return (false, false, "no end within \(DurationText.format(budget)): stopped" + tail) }
-            return (r.status == 0, r.status != 0, "exit \(r.status)" + tail)
-        }
+        close(fd)
+        let status = await ChildProcess.wait(pid)
+        kill(-pid, SIGKILL)   // whatever it left in its group
+        let said = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let tail = said.isEmpty ? "" : ": " + TerminalText.safe(String(said.suffix(160)), keepLines: false)
+        if status == 124 || status == 137 { return (false, false, "no end within \(DurationText.format(budget)): stopped" + tail) }
+        return (status == 0, status != 0, "exit \(status)" + tail)
     }
 }

@@ -65,6 +65,32 @@ import Testing
         #expect(message.contains("guard portal failed for 4s") && message.contains("restore will run"))
     }
 
+    /// The operator pressing Ctrl-C during the restore a guard started does not turn the
+    /// drill the guard failed into an interrupted one.
+    @Test func anInterruptAfterAGuardTrippedLeavesTheDrillFailed() {
+        var s = DrillStateMachineTests.Sim(M(shape: DrillStateMachineTests.shape))
+        s.inject[5] = [.guardTrip, .interrupt]
+        let end = s.run()
+        #expect(end.result == .failed && end.restore == .completed)
+        var first = DrillStateMachineTests.Sim(M(shape: DrillStateMachineTests.shape))
+        first.inject[5] = [.interrupt, .guardTrip]
+        #expect(first.run().result == .interrupted, "an operator who stopped first decided it")
+    }
+
+    @Test(arguments: [
+        ("guards: { checks: [portal, portal] }", "guard 'portal' is listed twice"),
+        ("guards: { checks: [portal], every: 2m }", "between 100ms and 1m"),
+        ("guards: { every: 2s }", "guards names no checks"),
+        ("guards: { checks: [portal], on_unknown: ignore }", "on_unknown is one of: abort, continue"),
+    ])
+    func guardsAsWrittenSayWhatIsWrong(_ yaml: String, _ expected: String) {
+        let text = "name: N\nservice: s\nchecks:\n  portal: { http: \"http://x/\" }\n\(yaml)\nsteps:\n  - { name: s, on: all, run: \"true\" }\n"
+        let r = PlaybookLoader().load(text: text, file: "pb.yml")
+        let errors = r.diagnostics.filter { $0.severity == .error }
+        #expect(errors.contains { $0.message.contains(expected) || ($0.hint ?? "").contains(expected) }, "\(errors.map(\.message))")
+        #expect(errors.allSatisfy { $0.location?.line == 5 }, "\(errors.map { $0.location })")
+    }
+
     @Test func aGuardTripBeforeAnythingIsTouchedEndsWithoutRestore() {
         var s = DrillStateMachineTests.Sim(M(shape: DrillStateMachineTests.shape))
         s.inject[1] = [.guardTrip]   // while the data marker is written
@@ -173,6 +199,36 @@ import Testing
         let score = Score(outcome.record)
         #expect(score.deductions.contains { $0.component == "cap" && $0.reason.contains("guard portal tripped") }, "\(score.deductions)")
         #expect(score.points <= 59)
+    }
+
+    /// A guard whose probe never answers (its `on:` host frozen under the SSH connection, below
+    /// the check's own deadline) is "could not check" after its timeout and the watchdog's slack,
+    /// and with on_unknown: abort it trips: a guard must never go blind.
+    @Test(.timeLimit(.minutes(1))) func aGuardThatNeverAnswersIsCouldNotCheckAndTrips() async throws {
+        var h = try RunnerHarness(playbook: Self.playbook.replacingOccurrences(of: "portal: { http: \"http://{{ vip }}/portal\" }",
+                                                                                  with: "portal: { http: \"http://{{ vip }}/portal\", timeout: 100ms }"))
+        h.options.guardWatchdog = .milliseconds(10)
+        let fleet = h.fleet
+        h.probe = FakeProbe { check, _ in
+            guard check == "portal", fleet.isSet("frozen") else { return .passed }
+            while !Task.isCancelled { await Task.yield() }   // stuck until given up on
+            return .passed
+        }
+        let healthy = h.fleet.behaviour
+        h.fleet.behaviour = { c, fleet throws(TransportError) in
+            if c.text == "promote" {
+                fleet.set("frozen")
+                while !Task.isCancelled { await Task.yield() }
+                throw TransportError(.cancelled, host: c.host, endpoint: "db2:22", "interrupted: the command was killed on the host")
+            }
+            return try await healthy(c, fleet)
+        }
+        let outcome = await h.run()
+        let events = await h.events
+        #expect(outcome.result == .failed)
+        let trip = try #require(events.compactMap { if case let .guardTripped(g) = $0.payload { g } else { nil } }.first)
+        #expect(trip.check == "portal" && trip.outcome == .error && trip.detail.contains("no answer within 110ms"), "\(trip)")
+        #expect(h.fleet.drillCommands.map(\.text) == ["stop-primary", "promote", "start-primary"])
     }
 
     @Test(.timeLimit(.minutes(1))) func aHealthyGuardLetsTheDrillPass() async throws {
