@@ -83,7 +83,7 @@ struct VerifyJournalCommand: ParsableCommand {
             throw ExitCode(.failed)
         }
         let ended = a.record.ending
-        Terminal.out("\(path): intact, \(a.events.count) events, chain head \(a.lastHash.prefix(16))…"
+        Terminal.out("\(path): intact, \(a.eventCount) events, chain head \(a.lastHash.prefix(16))…"
                      + (ended == nil ? ", run unfinished (no run_ended)" : ", run \(ended?.result?.rawValue ?? "")") + "\n")
     }
 }

@@ -1,12 +1,15 @@
 import Foundation
 
-/// A run's journal as read now: its events (every line parsed and the hash chain checked, only
-/// what the seal vouches for kept), the record folded from them once, and whether it is sealed.
-/// The one way to open a journal for reading: the score, reports, history, resume and `runs`
-/// all start here.
+/// A run's journal as read now: every line parsed and the hash chain checked, only what the seal
+/// vouches for kept, folded into its record as it is read (the events themselves are not kept:
+/// a journal of 100,000 events is read in constant memory beside its record), and whether it is
+/// sealed. The one way to open a journal for reading: the score, reports and `runs` start here.
 public struct RunArchive: Sendable {
     public var path: String
-    public var events: [JournalEvent]
+    /// Events kept.
+    public var eventCount: Int
+    /// SHA-256 of each kept line (32 bytes each), for "does this journal extend what was indexed".
+    public var lineHashes: [UInt8]
     /// The run as its events tell it.
     public var record: DrillRecord
     /// SHA-256 of the last line kept.
@@ -20,9 +23,16 @@ public struct RunArchive: Sendable {
 
     /// Reads and checks the journal at `path` (a missing file reads as no events).
     public static func open(_ path: String) throws -> RunArchive {
-        let c = try JournalReader.read(path: path)
-        return RunArchive(path: path, events: c.events, record: DrillRecord.fold(c.events), lastHash: c.lastHash, problem: c.problem,
-                          tornTail: c.tornTail, sealed: FileManager.default.fileExists(atPath: path + ".head"))
+        let f = try JournalReader.fold(path: path)
+        return RunArchive(path: path, eventCount: f.count, lineHashes: f.lineHashes, record: f.record, lastHash: f.lastHash, problem: f.problem,
+                          tornTail: f.tornTail, sealed: FileManager.default.fileExists(atPath: path + ".head"))
+    }
+
+    /// The `prev` the kept line `i` (0-based) carries: the hash of the line before it.
+    public func prev(ofLine i: Int) -> String? {
+        guard i >= 0, i < eventCount else { return nil }
+        if i == 0 { return Journal.genesis }
+        return Hex.string(lineHashes[(i - 1) * 32..<i * 32])
     }
 
     /// Damaged only by a torn last line (a write cut short): what precedes it is intact.

@@ -138,7 +138,7 @@ public struct RunStore: Sendable {
             // A journal damaged before its end cannot say how the run ended: it says so, not "unfinished".
             let status = a.record.ending?.result?.rawValue ?? (a.problem != nil && a.tornTail == nil ? "unknown" : "unfinished")
             return RunSummary(id: id, playbook: a.record.name, started: a.record.startedAt, status: status,
-                              events: a.events.count, intact: a.problem == nil)
+                              events: a.eventCount, intact: a.problem == nil)
         }
     }
 

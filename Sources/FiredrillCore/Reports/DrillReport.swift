@@ -757,7 +757,7 @@ extension DrillReport {
     /// one is reported as damaged, with what precedes the damage.
     public static func load(journal path: String, database: String?, reportVersion: String, generatedAt: Date? = nil) async throws -> DrillReport {
         let archive = try RunArchive.open(path)
-        guard !archive.events.isEmpty || archive.problem != nil else {
+        guard archive.eventCount > 0 || archive.problem != nil else {
             throw Journal.Failure(message: "\(path) holds no run (empty or missing)")
         }
         var history = ReportHistory(note: database.map { "no history database at \($0): firedrill import \(path) records the run" }
@@ -780,15 +780,15 @@ extension DrillReport {
     /// long the journal was and how it ended: a journal cut back or changed since it was indexed
     /// (its seal file removed with it) does not match, and the report says so.
     public init(archive: RunArchive, history: ReportHistory, reportVersion: String) {
-        let events = archive.events, head = archive.lastHash
+        let count = archive.eventCount, head = archive.lastHash
         var problem = archive.problem
         if problem == nil, let indexed = history.indexedEvents, let indexedHead = history.indexedHead {
-            let matches = events.count == indexed ? head == indexedHead : events.count > indexed && events[indexed].prev == indexedHead
+            let matches = count == indexed ? head == indexedHead : count > indexed && archive.prev(ofLine: indexed) == indexedHead
             if !matches {
-                problem = "the history indexed this run with \(indexed) events (head \(indexedHead.prefix(12))…); this journal has \(events.count) (head \(head.prefix(12))…) and does not extend it: it was cut or changed since"
+                problem = "the history indexed this run with \(indexed) events (head \(indexedHead.prefix(12))…); this journal has \(count) (head \(head.prefix(12))…) and does not extend it: it was cut or changed since"
             }
         }
-        self.init(record: archive.record, journal: archive.path, events: events.count, headHash: head, problem: problem,
+        self.init(record: archive.record, journal: archive.path, events: count, headHash: head, problem: problem,
                   sealed: archive.sealed, history: history, reportVersion: reportVersion)
     }
 

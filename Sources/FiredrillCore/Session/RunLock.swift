@@ -242,7 +242,7 @@ public final class RunLock: @unchecked Sendable {
     static func unfinished(_ h: Holder) -> Bool {
         let journal = RunStore(root: h.runs).journalPath(h.run)
         guard FileManager.default.fileExists(atPath: journal), let a = try? RunArchive.open(journal) else { return false }
-        return !a.events.isEmpty && !a.record.isFinished
+        return a.eventCount > 0 && !a.record.isFinished
     }
 
     static func rank(_ key: Key) -> Int {

@@ -13,9 +13,10 @@ import Testing
         let path = Fixtures.path("reports/\(name).jsonl")
         let archive = try RunArchive.open(path)
         #expect(archive.problem == nil && archive.sealed, "\(archive.problem ?? "")")
+        let contents = try JournalReader.read(path: path)
         let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
-        #expect(lines.count == archive.events.count)
-        for (line, event) in zip(lines, archive.events) {
+        #expect(lines.count == archive.eventCount && lines.count == contents.events.count)
+        for (line, event) in zip(lines, contents.events) {
             let again = String(decoding: try Journal.encoder.encode(event), as: UTF8.self)
             #expect(again == String(line), "\(event.kind.rawValue) #\(event.seq)")
         }
