@@ -229,7 +229,8 @@ public struct Planner {
         return hosts(on, &state, purpose: step).map { host in
             let command = render(run, host: host, step: step, mode: .shell, &state)
             // The command quoted as the wrapper quotes it, and the wrapper's own ~500 bytes.
-            let bytes = ShellQuoting.quote(command.description).utf8.count + 500
+            let text = command.description
+            let bytes = ShellQuoting.quotedLength(text) + 500
             if bytes > Self.maxCommandBytes && !tooLong {
                 tooLong = true
                 state.diagnostics.append(.error("'run:' renders to a \(bytes / 1000) KB command on \(host): at most \(Self.maxCommandBytes / 1000) KB can be sent over SSH",
@@ -238,14 +239,21 @@ public struct Planner {
             }
             noNUL(command, run, on: host, &state)
             // `sh -c ''` exits 0: an empty command would "pass" having done nothing.
-            let shown = command.description.trimmingCharacters(in: .whitespacesAndNewlines)
-            if command.secretNames.isEmpty, shown.isEmpty || shown == "''" {
+            if command.secretNames.isEmpty, Self.isEmptyCommand(text) {
                 state.diagnostics.append(.error("'run:' renders to an empty command on \(host): the step would do nothing", at: run.location,
                                                 length: max(1, run.source.count),
                                                 hint: "check the variables it uses; a variable that is empty on this host?"))
             }
             return PlannedCommand(host: host, command: command, become: become(own, host: host, at: location ?? on.location, &state))
         }
+    }
+
+    /// Blank, or only `''` between blanks (by bytes: this runs once per host and step).
+    static func isEmptyCommand(_ text: String) -> Bool {
+        func filled(_ b: UInt8) -> Bool { !(b == 0x20 || (0x09...0x0d).contains(b)) }
+        let u = text.utf8
+        guard let first = u.firstIndex(where: filled), let last = u.lastIndex(where: filled) else { return true }
+        return u.distance(from: first, to: last) == 1 && u[first] == 0x27 && u[last] == 0x27
     }
 
     /// A command line cannot carry a NUL byte (SSH sends the command as a C string): said where
