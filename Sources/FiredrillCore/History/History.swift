@@ -115,8 +115,14 @@ public final class History: Sendable {
             // A database already migrated needs no write lock to say so.
             var attempt = 0
             let giveUp = ContinuousClock.now + .seconds(Self.busySeconds)
-            while try !pool.read({ db in try History.migrator.hasCompletedMigrations(db) }) {
-                do { try History.migrator.migrate(self.pool); break } catch {
+            // Reading whether it is done can meet the other's migration too (a file being switched
+            // to WAL): also tried again.
+            while true {
+                do {
+                    if try pool.read({ db in try History.migrator.hasCompletedMigrations(db) }) { break }
+                    try History.migrator.migrate(self.pool)
+                    break
+                } catch {
                     attempt += 1
                     if ContinuousClock.now >= giveUp { throw error }
                     usleep(UInt32(min(200_000, 20_000 * attempt)))
