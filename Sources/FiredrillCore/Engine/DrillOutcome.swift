@@ -35,8 +35,11 @@ public struct RunOptions: Sendable {
     public var pollInterval: Duration
     public var maxPollInterval: Duration
     /// A guard's sample that has not answered by its check's timeout plus this much real time
-    /// (a host frozen under its SSH connection) is "could not check".
-    public var guardWatchdog: Duration = .seconds(2)
+    /// (a host frozen under its SSH connection) is "could not check"; nil: no watchdog (a
+    /// runner on a virtual clock, whose probes answer at once, must not race real time).
+    public var guardWatchdog: Duration? = .seconds(2)
+    /// How the watchdog waits (real time; a test gives it a gate it opens itself).
+    public var guardWatchdogSleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
 
     public init(forks: Int = 10, manual: ManualMode = .ask, pollInterval: Duration = .milliseconds(200), maxPollInterval: Duration = .seconds(2)) {
         self.forks = forks; self.manual = manual; self.pollInterval = pollInterval; self.maxPollInterval = maxPollInterval

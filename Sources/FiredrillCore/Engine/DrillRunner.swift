@@ -454,7 +454,8 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
             n += 1
             let mark = environment.pauses.mark()
             let t = now
-            let outcomes = await Preflight.evaluate(g.checks, with: environment.checks, watchdog: options.guardWatchdog)
+            let outcomes = await Preflight.evaluate(g.checks, with: environment.checks, watchdog: options.guardWatchdog,
+                                                      sleep: options.guardWatchdogSleep)
             if Task.isCancelled { return }
             let verdict = watch.sample(at: t, outcomes.map(\.status), stalled: environment.pauses.stalled(since: mark) != nil)
             for i in verdict.changed { await logCheck(g.checks[i], outcomes[i], phase: .guards, step: nil, attempt: n) }

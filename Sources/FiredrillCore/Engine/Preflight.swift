@@ -95,12 +95,13 @@ public enum Preflight {
     /// Evaluates `check`, but answers "could not check" once its timeout and `slack` have passed
     /// in real time without an answer: a watchdog for a probe stuck below its own deadline (an
     /// `on:` host frozen under its SSH connection), whatever clock the caller runs on.
-    static func watched(_ probe: any CheckProbe, _ check: PlannedCheck, slack: Duration) async -> CheckOutcome {
+    static func watched(_ probe: any CheckProbe, _ check: PlannedCheck, slack: Duration,
+                        sleep: @escaping @Sendable (Duration) async throws -> Void) async -> CheckOutcome {
         let answer = FirstAnswer<CheckOutcome>()
         let limit = check.timeout.duration + slack
         let work = Task { answer.give(await cancellable(probe, check)) }
         let watchdog = Task {
-            try await Task.sleep(for: limit)
+            try await sleep(limit)
             answer.give(CheckOutcome(.error, detail: "no answer within \(DurationText.format(limit))"
                                      + (check.from.map { ": \($0) or its connection does not answer" } ?? ""), latency: limit))
         }
@@ -118,14 +119,15 @@ public enum Preflight {
     /// Evaluates checks concurrently; results in the checks' order. A check to run from an unreachable host fails without trying.
     /// `watchdog`: see `watched`.
     public static func evaluate(_ planned: [PlannedCheck], with probe: any CheckProbe, reachable: Set<String>? = nil,
-                                watchdog: Duration? = nil) async -> [CheckOutcome] {
+                                watchdog: Duration? = nil,
+                                sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }) async -> [CheckOutcome] {
         await withTaskGroup(of: (Int, CheckOutcome).self) { group in
             for (i, check) in planned.enumerated() {
                 group.addTask {
                     if let from = check.from, let reachable, !reachable.contains(from) {
                         return (i, CheckOutcome(.error, detail: "not evaluated: \(from) cannot be used (its connection or sudo failed)", latency: .zero))
                     }
-                    if let watchdog { return (i, await watched(probe, check, slack: watchdog)) }
+                    if let watchdog { return (i, await watched(probe, check, slack: watchdog, sleep: sleep)) }
                     return (i, await cancellable(probe, check))
                 }
             }

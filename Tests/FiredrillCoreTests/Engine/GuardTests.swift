@@ -207,10 +207,15 @@ import Testing
     @Test(.timeLimit(.minutes(1))) func aGuardThatNeverAnswersIsCouldNotCheckAndTrips() async throws {
         var h = try RunnerHarness(playbook: Self.playbook.replacingOccurrences(of: "portal: { http: \"http://{{ vip }}/portal\" }",
                                                                                   with: "portal: { http: \"http://{{ vip }}/portal\", timeout: 100ms }"))
+        // The watchdog's wait ends when the probe says it is stuck (not on real time, which a
+        // loaded machine stretches): only a stuck probe is given up on.
+        let stuck = CancellableGate()
         h.options.guardWatchdog = .milliseconds(10)
+        h.options.guardWatchdogSleep = { _ in try await stuck.wait() }
         let fleet = h.fleet
         h.probe = FakeProbe { check, _ in
             guard check == "portal", fleet.isSet("frozen") else { return .passed }
+            stuck.open()
             while !Task.isCancelled { await Task.yield() }   // stuck until given up on
             return .passed
         }
@@ -260,5 +265,38 @@ import Testing
         var h = try RunnerHarness(playbook: Self.playbook.replacingOccurrences(of: "hold: 4s }", with: "hold: 4s, on_unknown: continue }"))
         h.probe = FakeProbe { check, _ in check == "portal" ? .error : .passed }
         #expect(await h.run().result == .passed)
+    }
+}
+
+/// Waiters wait until it is opened (or they are cancelled); once open, it stays open.
+final class CancellableGate: @unchecked Sendable {
+    private let lock = NSLock()
+    private var isOpen = false
+    private var waiters: [UUID: CheckedContinuation<Void, any Error>] = [:]
+
+    func open() {
+        let waiting = lock.withLock { () -> [CheckedContinuation<Void, any Error>] in
+            isOpen = true
+            defer { waiters = [:] }
+            return Array(waiters.values)
+        }
+        waiting.forEach { $0.resume() }
+    }
+
+    func wait() async throws {
+        let id = UUID()
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+                let now = lock.withLock { () -> Bool in
+                    if isOpen { return true }
+                    waiters[id] = c
+                    return false
+                }
+                if now { c.resume() }
+            }
+        } onCancel: {
+            let c = lock.withLock { waiters.removeValue(forKey: id) }
+            c?.resume(throwing: CancellationError())
+        }
     }
 }

@@ -234,7 +234,11 @@ struct RunnerHarness {
     let plan: Plan
     let fallbackDir: String
     var probe: FakeProbe
-    var options = RunOptions(forks: 4, manual: .pass, pollInterval: .milliseconds(200), maxPollInterval: .seconds(2))
+    var options: RunOptions = {
+        var o = RunOptions(forks: 4, manual: .pass, pollInterval: .milliseconds(200), maxPollInterval: .seconds(2))
+        o.guardWatchdog = nil   // real time has no say on the virtual clock (a test of the watchdog sets it)
+        return o
+    }()
 
     /// The healthy fleet: each command takes `took`; stopping the primary takes its port down,
     /// promoting brings the API back after `apiBackAfter`; starting the primary brings it back.
