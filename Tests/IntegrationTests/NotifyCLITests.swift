@@ -91,7 +91,8 @@ import Testing
         let ps = try ChildProcess.capture(["/bin/ps", "-eo", "args"])
         #expect(!ps.output.contains("sleep 127"), "a notification command's background child is still running")
 
-        // Every attempt is journaled, before the end; the token in a URL never is.
+        // Every attempt is journaled, before the end; the token in a URL never is. (The slow
+        // receiver answers after 30 s: its attempt ends at its 1 s timeout, well before that.)
         let attempts = d.events(.notification)
         let ended = try #require(d.events.lastIndex { $0.event == .runEnded })
         #expect(d.events.lastIndex { $0.event == .notification }! < ended)
@@ -101,7 +102,7 @@ import Testing
         #expect(!of(downPort).isEmpty && of(downPort).allSatisfy { $0.passed == false && $0.detail?.contains("refused") == true },
                 "\(of(downPort).map { $0.detail ?? "" })")
         let slowAttempt = try #require(of(slow.port).first)
-        #expect(slowAttempt.passed == false && slowAttempt.detail == "no answer within 1s" && (slowAttempt.latencyMS ?? 0) < 2_000,
+        #expect(slowAttempt.passed == false && slowAttempt.detail == "no answer within 1s" && (slowAttempt.latencyMS ?? 0) < 5_000,
                 "\(slowAttempt.detail ?? "") in \(slowAttempt.latencyMS ?? 0) ms")
         #expect(attempts.filter { $0.result == "failed" && $0.passed == true }.count == 4, "ok, the configuration's, slack and the command delivered")
         #expect(attempts.contains { $0.name == "webhook env:FD_TEST_SLACK_URL" })
