@@ -288,7 +288,8 @@ extension History {
         var record: DrillRecord
         var row: RunRow
         var score: Score
-        var events: [JournalEvent]
+        /// The journal as read (its events are not kept: a count and each line's hash).
+        var archive: RunArchive
         var sealed: Bool
     }
 
@@ -300,18 +301,18 @@ extension History {
     }
 
     static func prepare(journal path: String) -> Result<Prepared, NotIndexed> {
-        let contents: JournalReader.Contents
-        do { contents = try JournalReader.read(path: path) } catch { return .failure(.init(message: "cannot read \(path): \(error)", unfinished: false)) }
-        if let problem = contents.problem { return .failure(.init(message: "\(path) is damaged (\(problem)): not imported", unfinished: false)) }
-        let record = DrillRecord.fold(contents.events)
-        guard let id = record.runID, !contents.events.isEmpty else { return .failure(.init(message: "\(path) holds no run", unfinished: false)) }
+        let archive: RunArchive
+        do { archive = try RunArchive.open(path) } catch { return .failure(.init(message: "cannot read \(path): \(error)", unfinished: false)) }
+        if let problem = archive.problem { return .failure(.init(message: "\(path) is damaged (\(problem)): not imported", unfinished: false)) }
+        let record = archive.record
+        guard let id = record.runID, archive.eventCount > 0 else { return .failure(.init(message: "\(path) holds no run", unfinished: false)) }
         guard record.isFinished else {
             return .failure(.init(message: "run \(id) has not ended (no run_ended): it is indexed once it ends (resume it if its runner died)", unfinished: true))
         }
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        return .success(Prepared(id: id, record: record, row: RunRow(record, journal: (absolute as NSString).standardizingPath, head: contents.lastHash,
-                                                                      events: contents.events.count),
-                                 score: Score(record), events: contents.events, sealed: FileManager.default.fileExists(atPath: path + ".head")))
+        return .success(Prepared(id: id, record: record, row: RunRow(record, journal: (absolute as NSString).standardizingPath, head: archive.lastHash,
+                                                                      events: archive.eventCount),
+                                 score: Score(record), archive: archive, sealed: archive.sealed))
     }
 
     /// Indexes one ended run from its journal (verified first). Idempotent: the same run with
@@ -330,7 +331,7 @@ extension History {
                 if let existing {
                     let head = try existing.checked("head_hash", as: String.self), count = try existing.checked("events", as: Int.self)
                     if head == p.row.headHash { return .unchanged }
-                    guard p.events.count > count, p.events[count].prev == head else {
+                    guard p.archive.eventCount > count, p.archive.prev(ofLine: count) == head else {
                         throw Failure(message: "\(path) does not extend the journal of run \(p.id) already indexed (\(count) events, head \(head.prefix(12))…, from \(try existing.checked("journal_path", as: String.self))): not replaced; if this copy is the true one, rebuild the history from its folder (firedrill history --rebuild --runs-dir DIR)")
                     }
                     try db.execute(sql: "DELETE FROM run WHERE id = ?", arguments: [p.id])

@@ -37,7 +37,7 @@ extension JournalReader {
         var carry = [UInt8]()
         var extra = 0          // complete lines after the seal
         var stopped = false    // a problem was found: nothing more is kept
-        let chunkSize = 4 << 20
+        let chunkSize = 1 << 20
         while true {
             let chunk = (try? handle.read(upToCount: chunkSize)) ?? Data()
             if chunk.isEmpty { break }
@@ -70,7 +70,7 @@ extension JournalReader {
     private static func process(_ block: ArraySlice<UInt8>, into out: inout Folded, seal: (count: Int, hash: String)?, name: String,
                                 extra: inout Int, stopped: inout Bool) {
         let lines = block.split(separator: 0x0a, omittingEmptySubsequences: false)
-        let batch = 8_192
+        let batch = 2_048
         var start = 0
         while start < lines.count && !stopped {
             let end = min(lines.count, start + batch)
