@@ -316,25 +316,7 @@ public enum JournalReader {
         // Decoding and hashing each line are independent: done on every core, then the chain is
         // checked in order (a 100,000-event journal is read for every score, report and import).
         let lines = Array(bytes.split(separator: 0x0a, omittingEmptySubsequences: false).dropLast())
-        var decoded = [JournalEvent?](repeating: nil, count: lines.count)
-        var hashes = [String](repeating: "", count: lines.count)
-        let workers = lines.count < 2_000 ? 1 : max(1, min(8, ProcessInfo.processInfo.activeProcessorCount))
-        decoded.withUnsafeMutableBufferPointer { events in
-            hashes.withUnsafeMutableBufferPointer { digests in
-                let out = LineResults(events: events, digests: digests)
-                DispatchQueue.concurrentPerform(iterations: workers) { w in
-                    let decoder = JSONDecoder()
-                    var j = w * lines.count / workers
-                    let end = (w + 1) * lines.count / workers
-                    while j < end {
-                        let line = JournalLineDecoder.decode(lines[j]) ?? (try? decoder.decode(JournalLine.self, from: Data(lines[j])))
-                        out.events[j] = line.map(JournalEvent.init(line:))
-                        out.digests[j] = Journal.sha256(lines[j])
-                        j += 1
-                    }
-                }
-            }
-        }
+        let (decoded, digests) = decodeAndHash(lines)
         var problem: String?
         var checked = 0
         for index in decoded.indices {
@@ -345,7 +327,7 @@ public enum JournalReader {
                 break
             }
             guard e.seq == lineNumber else { problem = "line \(lineNumber) has sequence number \(e.seq)"; break }
-            hash = hashes[index]
+            hash = Hex.string(digests[index * 32..<(index + 1) * 32])
             checked = index + 1
         }
         if let problem { return Contents(events: decoded[..<checked].map { $0! }, lastHash: hash, problem: problem) }
@@ -354,10 +336,39 @@ public enum JournalReader {
     }
 }
 
-/// Where the workers of `verify` put each line's event and digest (each writes its own indexes).
+extension JournalReader {
+    /// Each line decoded into its event (nil: not one) and its SHA-256 (32 bytes per line),
+    /// on every core: decoding and hashing lines are independent; the chain is checked after.
+    static func decodeAndHash(_ lines: [ArraySlice<UInt8>]) -> (events: [JournalEvent?], digests: [UInt8]) {
+        var decoded = [JournalEvent?](repeating: nil, count: lines.count)
+        var digests = [UInt8](repeating: 0, count: lines.count * 32)
+        let workers = lines.count < 2_000 ? 1 : max(1, min(8, ProcessInfo.processInfo.activeProcessorCount))
+        decoded.withUnsafeMutableBufferPointer { events in
+            digests.withUnsafeMutableBufferPointer { hashes in
+                let results = LineResults(events: events, hashes: hashes)
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    let decoder = JSONDecoder()
+                    var j = w * lines.count / workers
+                    let end = (w + 1) * lines.count / workers
+                    while j < end {
+                        let line = JournalLineDecoder.decode(lines[j]) ?? (try? decoder.decode(JournalLine.self, from: Data(lines[j])))
+                        results.events[j] = line.map(JournalEvent.init(line:))
+                        SHA256.hash(data: lines[j]).withUnsafeBytes { raw in
+                            for k in 0..<32 { results.hashes[j * 32 + k] = raw[k] }
+                        }
+                        j += 1
+                    }
+                }
+            }
+        }
+        return (decoded, digests)
+    }
+}
+
+/// Where the workers of `decodeAndHash` put each line's event and digest (each writes its own indexes).
 private struct LineResults: @unchecked Sendable {
     let events: UnsafeMutableBufferPointer<JournalEvent?>
-    let digests: UnsafeMutableBufferPointer<String>
+    let hashes: UnsafeMutableBufferPointer<UInt8>
 }
 
 /// Lower-case hex of bytes, by table: `String(format: "%02x")` per byte cost ~30 µs a journal

@@ -75,28 +75,7 @@ extension JournalReader {
         while start < lines.count && !stopped {
             let end = min(lines.count, start + batch)
             let slice = Array(lines[start..<end])
-            var decoded = [JournalEvent?](repeating: nil, count: slice.count)
-            var digests = [UInt8](repeating: 0, count: slice.count * 32)
-            let workers = slice.count < 2_000 ? 1 : max(1, min(8, ProcessInfo.processInfo.activeProcessorCount))
-            decoded.withUnsafeMutableBufferPointer { events in
-                digests.withUnsafeMutableBufferPointer { hashes in
-                    let results = FoldResults(events: events, hashes: hashes)
-                    DispatchQueue.concurrentPerform(iterations: workers) { w in
-                        let decoder = JSONDecoder()
-                        var j = w * slice.count / workers
-                        let stop = (w + 1) * slice.count / workers
-                        while j < stop {
-                            let line = JournalLineDecoder.decode(slice[j]) ?? (try? decoder.decode(JournalLine.self, from: Data(slice[j])))
-                            results.events[j] = line.map(JournalEvent.init(line:))
-                            let digest = SHA256.hash(data: slice[j])
-                            digest.withUnsafeBytes { raw in
-                                for k in 0..<32 { results.hashes[j * 32 + k] = raw[k] }
-                            }
-                            j += 1
-                        }
-                    }
-                }
-            }
+            let (decoded, digests) = decodeAndHash(slice)
             for i in 0..<slice.count {
                 let lineNumber = out.count + extra + 1
                 if let seal, lineNumber > seal.count {
@@ -123,10 +102,4 @@ extension JournalReader {
             start = end
         }
     }
-}
-
-/// Where the workers of `fold` put each line's event and digest (each writes its own indexes).
-private struct FoldResults: @unchecked Sendable {
-    let events: UnsafeMutableBufferPointer<JournalEvent?>
-    let hashes: UnsafeMutableBufferPointer<UInt8>
 }
