@@ -218,13 +218,7 @@ struct DueCommand: AsyncParsableCommand {
             return
         }
         for d in overdue {
-            let e = d.entry
-            var m: [String: JSONValue] = ["event": .string("overdue"), "time": .string(Journal.timestamp(Date())),
-                                          "service": .string(d.service.service), "playbook": .string(e.playbook),
-                                          "detail": .string("due \(e.nextDue), overdue since \(e.overdueAt); last drill \(e.lastDrill ?? "never")")]
-            m["drill"] = .string(d.service.name)
-            m["text"] = .string(Notifier.text(.overdue, m))
-            for a in await notifier.deliver(.overdue, message: m) {
+            for a in await notifier.deliver(.overdue, message: Notifier.overdue(d)) {
                 Terminal.err("\(a.delivered ? "notified" : "could not notify") \(TerminalText.safe(a.target)) that \(TerminalText.safe(d.service.service)) is overdue (attempt \(a.attempt)): \(TerminalText.safe(a.detail))\n")
             }
         }

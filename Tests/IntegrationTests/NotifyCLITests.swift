@@ -25,11 +25,7 @@ import Testing
             return Receiver(pid: pid, port: port, log: log)
         }
 
-        func stop() {
-            kill(pid, SIGKILL)
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
-        }
+        func stop() { stopStarted(pid) }
 
         /// What it received: each POST's path and body, parsed.
         var entries: [(path: String, body: [String: Any])] {

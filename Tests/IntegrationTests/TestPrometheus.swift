@@ -2,6 +2,20 @@ import Foundation
 import Testing
 @testable import FiredrillCore
 
+/// Stops a process a test started, by its PID: SIGTERM, then SIGKILL when it has not ended
+/// within `grace`; reaped either way (so its PID is never signalled after it could be reused).
+func stopStarted(_ pid: pid_t, grace: Duration = .seconds(5)) {
+    kill(pid, SIGTERM)
+    var status: Int32 = 0
+    let end = ContinuousClock.now + grace
+    while ContinuousClock.now < end {
+        if waitpid(pid, &status, WNOHANG) == pid { return }
+        usleep(10_000)
+    }
+    kill(pid, SIGKILL)
+    waitpid(pid, &status, 0)
+}
+
 /// A real Prometheus (Debian's `prometheus`) on loopback, with a configuration written here,
 /// scraping the lab's `/metrics` every 200 ms; stopped by its PID.
 struct TestPrometheus {
@@ -32,12 +46,7 @@ struct TestPrometheus {
         return p
     }
 
-    func stop() {
-        kill(pid, SIGTERM)
-        var status: Int32 = 0
-        for _ in 0..<500 where waitpid(pid, &status, WNOHANG) == 0 { usleep(10_000) }
-        if kill(pid, 0) == 0 { kill(pid, SIGKILL); waitpid(pid, &status, 0) }
-    }
+    func stop() { stopStarted(pid) }
 
     /// The query's single value now, as Prometheus answers it (nil: none).
     func value(_ query: String) -> Double? {

@@ -314,10 +314,9 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
         if let g = plan.guards, !g.checks.isEmpty, !Task.isCancelled {
             let outcomes = await Preflight.evaluate(g.checks, with: environment.checks)
             if Task.isCancelled { return false }
-            let watch = GuardWatch(guards: g.checks.count, hold: .zero, onUnknown: g.onUnknown, maxGap: .zero)
             for (check, o) in zip(g.checks, outcomes) {
                 await logCheck(check, o, phase: .guards, step: nil, attempt: 1)
-                if watch.isBad(o.status) {
+                if GuardWatch.isBad(o.status, onUnknown: g.onUnknown) {
                     problems.append("guard \(check.label) \(o.status == .failed ? "fails" : "cannot be checked") before the drill: \(o.detail)")
                 }
             }

@@ -34,13 +34,16 @@ struct GuardWatch: Sendable {
         count = Array(repeating: 0, count: guards)
     }
 
-    func isBad(_ status: CheckOutcome.Status) -> Bool {
+    /// The one rule of a bad sample: failed, or not checkable when the playbook says abort.
+    static func isBad(_ status: CheckOutcome.Status, onUnknown: GuardSetting.OnUnknown) -> Bool {
         switch status {
         case .passed: return false
         case .failed: return true
         case .error, .skipped: return onUnknown == .abort
         }
     }
+
+    func isBad(_ status: CheckOutcome.Status) -> Bool { Self.isBad(status, onUnknown: onUnknown) }
 
     /// One sample of every guard, taken at `t`; `stalled`: the controller did not run around it.
     mutating func sample(at t: Duration, _ statuses: [CheckOutcome.Status], stalled: Bool) -> Verdict {

@@ -32,11 +32,11 @@ public struct PreflightReport: Sendable, Encodable {
     public var checks: [CheckStatus]
     /// The guards (`guards:`): one failing (or not checkable, with `on_unknown: abort`) would stop the drill at preflight.
     public var guards: [CheckStatus] = []
-    var guardsAbortOnUnknown = true
+    var guardsOnUnknown = GuardSetting.OnUnknown.abort
 
     public var hostsReady: Bool { hosts.allSatisfy(\.ok) }
     public var steadyStateHolds: Bool { checks.allSatisfy(\.outcome.passed) }
-    func guardHolds(_ c: CheckStatus) -> Bool { c.outcome.passed || (c.outcome.status != .failed && !guardsAbortOnUnknown) }
+    func guardHolds(_ c: CheckStatus) -> Bool { !GuardWatch.isBad(c.outcome.status, onUnknown: guardsOnUnknown) }
     public var guardsHold: Bool { guards.allSatisfy(guardHolds) }
     public var passed: Bool { hostsReady && steadyStateHolds && guardsHold }
 
@@ -71,7 +71,7 @@ public enum Preflight {
         if let g = plan.guards {
             let outcomes = await evaluate(g.checks, with: environment.checks, reachable: reachable)
             report.guards = zip(g.checks, outcomes).map { PreflightReport.CheckStatus(check: $0.label, type: $0.type, from: $0.from, outcome: $1) }
-            report.guardsAbortOnUnknown = g.onUnknown == .abort
+            report.guardsOnUnknown = g.onUnknown
         }
         return report
     }

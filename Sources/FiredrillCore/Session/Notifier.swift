@@ -70,8 +70,18 @@ public struct Notifier: DrillNotifier {
         return m
     }
 
+    /// The fields of an `overdue` notification (from `due`): the service, since when, its last drill.
+    public static func overdue(_ d: DueDrill) -> [String: JSONValue] {
+        let e = d.entry
+        var m: [String: JSONValue] = ["event": .string(NotifyEvent.overdue.rawValue), "time": .string(Journal.timestamp(Date())),
+                                      "drill": .string(d.service.name), "service": .string(d.service.service), "playbook": .string(e.playbook),
+                                      "detail": .string("due \(e.nextDue), overdue since \(e.overdueAt); last drill \(e.lastDrill ?? "never")")]
+        m["text"] = .string(text(.overdue, m))
+        return m
+    }
+
     /// One line for people (the `text` of both forms).
-    public static func text(_ event: NotifyEvent, _ m: [String: JSONValue]) -> String {
+    static func text(_ event: NotifyEvent, _ m: [String: JSONValue]) -> String {
         func s(_ k: String) -> String? { if case let .string(v)? = m[k] { v } else { nil } }
         let drill = "\(s("drill") ?? "drill") (\(s("service") ?? "?"))"
         var line: String
