@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages Firedrill needs on Debian 12 (idempotent).
 set -euo pipefail
-packages=(libssh2-1-dev pkg-config openssh-server openssh-client coreutils procps curl openssl bsdutils iproute2 postgresql sudo)
+packages=(libssh2-1-dev pkg-config openssh-server openssh-client coreutils procps curl openssl bsdutils iproute2 postgresql sudo python3)
 # The lab's EHR database is a real PostgreSQL, reached with sudo -u postgres.
 # The tests also render HTML reports in a real headless browser, and drive sudo and a TTY prompt (tmux).
 if [ "${1:-}" = "--tests" ]; then packages+=(chromium util-linux python3 python3-icalendar sudo tmux poppler-utils prometheus); fi

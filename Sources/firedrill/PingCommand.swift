@@ -19,6 +19,9 @@ struct ConnectOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("After a command's timeout, how long the host gives it to end before SIGKILL.", valueName: "DURATION"))
     var killGrace = "5s"
 
+    @Option(help: ArgumentHelp("How commands reach a host: auto (a resident executor on one channel, started with the host's python3 or ansible_python_interpreter; one channel per command where it cannot run) or channel (always one channel per command).", valueName: "auto|channel"))
+    var executor: ExecutorMode = .auto
+
     @Option(name: [.customShort("F"), .long], help: ArgumentHelp("OpenSSH client configuration to read (default ~/.ssh/config; inventory variables win over it).", valueName: "FILE"))
     var sshConfig: String?
 
@@ -78,6 +81,7 @@ struct ConnectOptions: ParsableArguments {
         }
         var o = SSHOptions(acceptNew: acceptNew, connectTimeout: timeout, killGrace: grace)
         o.knownHostsOverride = knownHosts
+        o.executor = executor
         return o
     }
 

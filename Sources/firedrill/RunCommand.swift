@@ -4,6 +4,7 @@ import FiredrillCore
 import Foundation
 
 extension ManualMode: ExpressibleByArgument {}
+extension ExecutorMode: ExpressibleByArgument {}
 
 enum ProgressOutput: String, ExpressibleByArgument, CaseIterable {
     /// Live view on a terminal, plain lines otherwise.

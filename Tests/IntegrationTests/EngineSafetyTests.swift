@@ -185,11 +185,17 @@ import Testing
         """)
     }
 
-    @Test func aCommandWhoseConnectionDropsIsNeverSentAgain() throws {
+    /// What a command the runner lost sight of has become when the runner looks again: with one
+    /// channel per command it still runs (until its timeout) and the sweep kills it; the resident
+    /// executor killed it when its channel went away.
+    static func leftoverVerdict(_ executor: String) -> String { executor == "channel" ? "killed" : "already_ended" }
+
+    @Test(arguments: ["channel", "auto"])
+    func aCommandWhoseConnectionDropsIsNeverSentAgain(executor: String) throws {
         let lab = try TestLab.start(hosts: 2)
         defer { lab.stop() }
         let runs = Scenario.runsDir(in: lab)
-        let runner = try start(try countingPlaybook(lab), lab, runs: runs)
+        let runner = try start(try countingPlaybook(lab), lab, runs: runs, extra: ["--executor", executor])
         #expect(Scenario.waitForEvent(in: runs, while: runner) { $0.event == .commandRunning && $0.step == "failover.1" })
         let sessions = sessionProcesses(lab, "db1")
         #expect(!sessions.isEmpty)
@@ -205,7 +211,7 @@ import Testing
         #expect(events.contains { $0.event == .stepFinished && $0.step == "failover.1" && $0.result == "failed" })
         // The orphaned command is stopped before restore, then restore runs on a new connection.
         let stopped = try #require(events.first { $0.event == .leftoverStopped })
-        #expect(stopped.result == "killed" && stopped.step == "failover.1")
+        #expect(stopped.result == Self.leftoverVerdict(executor) && stopped.step == "failover.1")
         let restoreAt = try #require(events.firstIndex { $0.event == .restoreStarted })
         #expect(events.firstIndex { $0.event == .leftoverStopped }! < restoreAt)
         #expect(events.contains { $0.event == .restoreFinished && $0.result == "completed" })
@@ -250,7 +256,8 @@ import Testing
         #expect(role(lab, "db1") == "primary" && role(lab, "db2") == "standby", "restore reached db1 on a new connection")
     }
 
-    @Test func aRestoreCommandWhoseConnectionDropsIsStoppedBeforeTheRunEnds() throws {
+    @Test(arguments: ["channel", "auto"])
+    func aRestoreCommandWhoseConnectionDropsIsStoppedBeforeTheRunEnds(executor: String) throws {
         let lab = try TestLab.start(hosts: 2)
         defer { lab.stop() }
         let runs = Scenario.runsDir(in: lab)
@@ -262,16 +269,16 @@ import Testing
         restore:
           - { name: Slow restore, on: db1, run: "sleep 20", timeout: 40s }
         """)
-        let runner = try start(pb, lab, runs: runs)
+        let runner = try start(pb, lab, runs: runs, extra: ["--executor", executor])
         #expect(Scenario.waitForEvent(in: runs, while: runner) { $0.event == .commandRunning && $0.step == "restore.1" })
         for p in sessionProcesses(lab, "db1") { kill(p, SIGKILL) }
         let r = runner.wait()
         #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
         let (_, events) = Scenario.journal(runs)
         let stopped = try #require(events.first { $0.event == .leftoverStopped && $0.step == "restore.1" }, "\(r.stdout)")
-        #expect(stopped.result == "killed")
+        #expect(stopped.result == Self.leftoverVerdict(executor))
         #expect(events.firstIndex(of: stopped)! < events.firstIndex { $0.event == .restoreFinished }!)
-        #expect(r.stdout.contains("was still running"), "\(r.stdout)")
+        #expect(r.stdout.contains(executor == "channel" ? "was still running" : "no process carrying its tag was found"), "\(r.stdout)")
     }
 
     // MARK: - One drill at a time
@@ -303,18 +310,31 @@ import Testing
         #expect(again.wait().status == 0)
     }
 
-    @Test func killedRunnerIsResumedOnceItsLeftoverIsStoppedAndTwoResumesDoNotRace() throws {
+    @Test(arguments: ["channel", "auto"])
+    func killedRunnerIsResumedOnceItsLeftoverIsStoppedAndTwoResumesDoNotRace(executor: String) throws {
         let lab = try TestLab.start(hosts: 2)
         defer { lab.stop() }
         let runs = Scenario.runsDir(in: lab)
         try lab.knob("db1", "delay-systemctl", "47")
-        let runner = try start(TestLab.simulatedEHR, lab, runs: runs)
+        let runner = try start(TestLab.simulatedEHR, lab, runs: runs, extra: ["--executor", executor])
         #expect(Scenario.waitForEvent(in: runs, while: runner) { $0.event == .commandRunning && $0.step == "failover.1" })
         kill(runner.process.processIdentifier, SIGKILL)
         _ = runner.wait()
         let (id, before) = Scenario.journal(runs)
         let pgid = try #require(before.first { $0.event == .commandRunning }?.pgid)
-        #expect(try lab.runSync("db1", "kill -0 -\(pgid) 2>/dev/null && echo alive || echo gone") == "alive\n")
+        if executor == "channel" {
+            // Left running (until its timeout on the host): the resume stops it.
+            #expect(try lab.runSync("db1", "kill -0 -\(pgid) 2>/dev/null && echo alive || echo gone") == "alive\n")
+        } else {
+            // The executor's channel ended with the runner: it killed the group (bounded wait).
+            let clock = ContinuousClock(), deadline = clock.now + .seconds(10)
+            var state = ""
+            while clock.now < deadline {
+                state = try lab.runSync("db1", "kill -0 -\(pgid) 2>/dev/null && echo alive || echo gone")
+                if state == "gone\n" { break }
+            }
+            #expect(state == "gone\n", "the executor did not kill the dead runner's command")
+        }
         try FileManager.default.removeItem(atPath: "\(lab.dir)/hosts/db1/state/delay-systemctl")
         try lab.knob("db1", "delay-rejoin", "2")
         // A torn last line (a write cut short) is dropped by resume, and said so.
@@ -332,8 +352,8 @@ import Testing
         let (_, after) = Scenario.journal(runs)
         #expect(after.contains { $0.event == .resumed && ($0.detail ?? "").contains("dropped the journal's incomplete last line") })
         let stopped = try #require(after.first { $0.event == .leftoverStopped })
-        #expect(stopped.result == "killed" && stopped.host == "db1" && stopped.pgid == pgid)
-        #expect(a.stdout.contains("was still running"), "\(a.stdout)")
+        #expect(stopped.result == Self.leftoverVerdict(executor) && stopped.host == "db1" && stopped.pgid == pgid)
+        #expect(a.stdout.contains(executor == "channel" ? "was still running" : "no process carrying its tag was found"), "\(a.stdout)")
         #expect(try lab.runSync("db1", "kill -0 -\(pgid) 2>/dev/null && echo alive || echo gone") == "gone\n")
         #expect(after.filter { $0.event == .runEnded }.count == 1)
         #expect(try Firedrill.run(["verify-journal", id ?? "", "--runs-dir", runs]).status == 0)

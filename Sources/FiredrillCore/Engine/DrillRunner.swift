@@ -341,9 +341,10 @@ public actor DrillRunner<C: Clock> where C.Duration == Duration {
             case let .success(ready):
                 if let key = ready.trustedNewKey {
                     await log(.hostReady(.init(phase: phase, host: c.name, latencyMS: DurationText.seconds(ready.latency) * 1000,
-                                               detail: "\(c.endpoint): \(key)", trustedNewKey: true)))
+                                               detail: "\(c.endpoint): \(key)", trustedNewKey: true, executor: ready.executor)))
                 } else {
-                    await log(.hostReady(.init(phase: phase, host: c.name, latencyMS: DurationText.seconds(ready.latency) * 1000, detail: c.endpoint)))
+                    await log(.hostReady(.init(phase: phase, host: c.name, latencyMS: DurationText.seconds(ready.latency) * 1000, detail: c.endpoint,
+                                               executor: ready.executor)))
                 }
             case let .failure(err):
                 // Cut short by an interrupt: the host did not fail, the wait was stopped.

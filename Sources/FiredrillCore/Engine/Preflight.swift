@@ -15,9 +15,11 @@ public struct PreflightReport: Sendable, Encodable {
         public var trustedNewKey: String?
         /// The jump hosts or proxy command the host is reached through, in words.
         public var via: String?
+        /// How the host runs commands: the resident executor, or one channel per command (and why).
+        public var executor: String?
 
         enum CodingKeys: String, CodingKey {
-            case host, endpoint, ok, latencyMS = "latency_ms", error, errorKind = "error_kind", hint, trustedNewKey = "trusted_new_key", via
+            case host, endpoint, ok, latencyMS = "latency_ms", error, errorKind = "error_kind", hint, trustedNewKey = "trusted_new_key", via, executor
         }
     }
 
@@ -59,7 +61,7 @@ public enum Preflight {
             switch r {
             case let .success(ready):
                 return .init(host: c.name, endpoint: c.endpoint, ok: true, latencyMS: DurationText.seconds(ready.latency) * 1000,
-                             trustedNewKey: ready.trustedNewKey, via: c.pathDescription)
+                             trustedNewKey: ready.trustedNewKey, via: c.pathDescription, executor: ready.executor)
             case let .failure(e):
                 return .init(host: c.name, endpoint: c.endpoint, ok: false, error: e.message, errorKind: e.kind, hint: e.hint, via: c.pathDescription)
             }

@@ -297,6 +297,9 @@ public struct Inventory: Sendable {
             privateKeyFile: text("ansible_ssh_private_key_file") ?? text("ansible_private_key_file"),
             kind: local ? .local : .ssh)
         guard !local else { return result }
+        if let python = text("ansible_python_interpreter")?.trimmingCharacters(in: .whitespaces), !python.isEmpty, !python.hasPrefix("auto") {
+            result.pythonInterpreter = python
+        }
         let home = FileManager.default.homeDirectoryForCurrentUser.path
         let me = CurrentUser.name()
         let expand: (String) -> String = { s in
@@ -549,6 +552,9 @@ public struct HostConnection: Sendable, Hashable, Codable {
     public var keepaliveSeconds: Int?
     /// `StrictHostKeyChecking` (`yes`, `accept-new`, `no`, `ask`), lower-cased.
     public var strictHostKeyChecking: String?
+    /// `ansible_python_interpreter`: the Python that runs the resident executor (nil: `python3`
+    /// on the login's PATH; Ansible's `auto…` values count as nil).
+    public var pythonInterpreter: String?
 
     public init(name: String, address: String, port: Int = 22, user: String? = nil, privateKeyFile: String? = nil, kind: Kind = .ssh) {
         self.name = name; self.address = address; self.port = port; self.user = user

@@ -162,8 +162,12 @@ extension JournalEvent {
         public var detail: String?
         /// `--accept-new` trusted the host's key on first use.
         public var trustedNewKey: Bool
-        public init(phase: Phase?, host: String, latencyMS: Double?, detail: String?, trustedNewKey: Bool = false) {
+        /// How the host runs the drill's commands (`resident executor (pid N)`, `one channel per
+        /// command (why)`): `data.executor`.
+        public var executor: String?
+        public init(phase: Phase?, host: String, latencyMS: Double?, detail: String?, trustedNewKey: Bool = false, executor: String? = nil) {
             self.phase = phase; self.host = host; self.latencyMS = latencyMS; self.detail = detail; self.trustedNewKey = trustedNewKey
+            self.executor = executor
         }
     }
 
@@ -600,7 +604,7 @@ extension JournalEvent: Codable {
             payload = .resumed(Resumed(detail: detail, lastEvent: l.data?["last_event"], notes: Self.lines(l.data?["notes"])))
         case .hostReady:
             payload = .hostReady(HostReady(phase: l.phase, host: l.host ?? "", latencyMS: l.latencyMS, detail: detail,
-                                           trustedNewKey: l.result == "trusted_new_key"))
+                                           trustedNewKey: l.result == "trusted_new_key", executor: l.data?["executor"]))
         case .hostUnreachable:
             payload = .hostUnreachable(HostUnreachable(phase: l.phase, host: l.host ?? "", detail: detail,
                                                        problem: l.result.flatMap(TransportFailureKind.init(rawValue:))))
@@ -698,6 +702,7 @@ extension JournalEvent: Codable {
         case let .hostReady(p):
             l.phase = p.phase; l.host = p.host; l.latencyMS = p.latencyMS; l.detail = p.detail
             if p.trustedNewKey { l.result = "trusted_new_key" }
+            if let executor = p.executor { l.data = ["executor": executor] }
         case let .hostUnreachable(p):
             l.phase = p.phase; l.host = p.host; l.detail = p.detail; l.result = p.problem?.rawValue
         case let .checkResult(p):

@@ -11,7 +11,7 @@ public struct PreflightRenderer: Sendable {
         for h in report.hosts {
             let name = h.host.padding(toLength: width, withPad: " ", startingAt: 0)
             if h.ok {
-                out += "    \(name)" + style.green("ok") + String(format: "  %.1f ms  ", h.latencyMS ?? 0) + "\(h.endpoint)\(h.via.map { " \($0)" } ?? "")\n"
+                out += "    \(name)" + style.green("ok") + String(format: "  %.1f ms  ", h.latencyMS ?? 0) + "\(h.endpoint)\(h.via.map { " \($0)" } ?? "")\(h.executor.map { ", \(TerminalText.safe($0))" } ?? "")\n"
                 if let key = h.trustedNewKey { out += "    " + String(repeating: " ", count: width) + style.yellow(key) + "\n" }
             } else {
                 out += "    \(name)" + style.red("FAILED") + "  \(h.endpoint)\(h.via.map { " \($0)" } ?? ""): \(h.error ?? "")\n"

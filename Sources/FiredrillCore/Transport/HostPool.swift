@@ -43,9 +43,11 @@ public actor HostPool {
         /// One no-op command on the open connection: what each of the drill's commands costs.
         public var roundTrip: Duration
         public var trustedNewKey: String?
+        /// How the host runs commands (`ExecutorState`, in words); nil for a local host.
+        public var executor: String?
 
-        public init(latency: Duration, roundTrip: Duration? = nil, trustedNewKey: String?) {
-            self.latency = latency; self.roundTrip = roundTrip ?? latency; self.trustedNewKey = trustedNewKey
+        public init(latency: Duration, roundTrip: Duration? = nil, trustedNewKey: String?, executor: String? = nil) {
+            self.latency = latency; self.roundTrip = roundTrip ?? latency; self.trustedNewKey = trustedNewKey; self.executor = executor
         }
     }
 
@@ -72,7 +74,8 @@ public actor HostPool {
                                                    hint: "run `sudo -u \(b.user) true` on the host as \(c.user ?? "the login user") to see why"))
                 }
             }
-            return .success(Connected(latency: latency, roundTrip: roundTrip, trustedNewKey: trusted))
+            let executor = await (t as? SSHConnection)?.executorStatus().description
+            return .success(Connected(latency: latency, roundTrip: roundTrip, trustedNewKey: trusted, executor: executor))
         } catch {
             return .failure(error)
         }

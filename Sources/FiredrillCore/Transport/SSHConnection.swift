@@ -31,6 +31,10 @@ public final class SSHConnection: Transport, @unchecked Sendable {
     private var trustedKey: String?
     /// Set while `connect()` runs: its task's cancellation, seen by every wait (on `worker`).
     var connectCancel: CancellationFlag?
+    /// The resident executor's channel, while it runs (ResidentExecutor; on `worker`).
+    var executor: ExecutorChannel?
+    /// How this host runs commands: said at preflight (on `worker`).
+    var executorState: ExecutorState = .perCommand
 
     private static let initOnce: Int32 = libssh2_init(0)
 
@@ -108,6 +112,11 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         return try result.get()
     }
 
+    /// How the host runs commands: through the resident executor, or one channel per command (and why).
+    public func executorStatus() async -> ExecutorState {
+        await worker.perform { () -> ExecutorState in self.executorState }
+    }
+
     /// How many times a TCP connection was opened (1 while the connection is reused).
     public func connectionsOpened() async -> Int {
         await worker.perform { () -> Int in self.connectCount }
@@ -173,9 +182,13 @@ public final class SSHConnection: Transport, @unchecked Sendable {
             let keepalive = connection.keepaliveSeconds ?? options.keepaliveSeconds
             if keepalive > 0 { libssh2_keepalive_config(s, 1, UInt32(keepalive)) }
             // The first command on a fresh connection costs ~50 ms more on the server side: pay it
-            // now (a jump host runs no commands: many allow forwarding only).
+            // now (a jump host runs no commands: many allow forwarding only). Starting the
+            // resident executor pays it; where it cannot start, a no-op does.
             if role == .target {
-                _ = try execute("true", openWithin: connectTimeout, endWithin: connectTimeout, cancelled: CancellationFlag())
+                if options.executor == .auto { try startExecutor(deadline: ContinuousClock.now + connectTimeout) }
+                if executor == nil {
+                    _ = try execute("true", openWithin: connectTimeout, endWithin: connectTimeout, cancelled: CancellationFlag())
+                }
             }
         } catch let failure {
             disconnectOnWorker()
@@ -471,6 +484,8 @@ public final class SSHConnection: Transport, @unchecked Sendable {
     }
 
     func disconnectOnWorker() {
+        // Freed with the session; its end of input tells the executor to stop and exit.
+        executor = nil
         if let s = session {
             _ = libssh2_session_disconnect_ex(s, SSH_DISCONNECT_BY_APPLICATION, "drill done", "")
             libssh2_session_free(s)
@@ -494,6 +509,13 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         if session == nil { try connectOnWorker() }
         let budget = CommandBudget(timeout: timeout, grace: options.killGrace)
         do throws(TransportError) {
+            // Through the resident executor when it runs (and the command needs no sudo: those
+            // open their own channel, where sudo's prompt is answered). nil: it ended before the
+            // command was sent, which then goes on a channel of its own.
+            if become == nil, let ex = executor,
+               let result = try executeResident(ex, command, timeout: timeout, tag: tag, cancelled: cancelled, started: started) {
+                return result
+            }
             return try execute(RemoteCommand.wrap(command, timeout: timeout, grace: options.killGrace, tag: tag),
                                openWithin: options.connectTimeout, endWithin: budget.waitForEnd, cancelled: cancelled,
                                tag: tag, become: become, started: started)
@@ -526,21 +548,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         let sent = become == nil ? command : sudo.wrap(tag == nil ? "echo \(RemoteCommand.pgidMarker)$$ >&2; " + command : command)
         let start = ContinuousClock.now
         let openDeadline = start + openWithin
-        var channel: OpaquePointer?
-        while channel == nil {
-            channel = libssh2_channel_open_ex(s, "session", 7, 2 * 1024 * 1024, 32768, nil, 0)
-            if channel == nil {
-                let rc = libssh2_session_last_errno(s)
-                guard rc == LIBSSH2_ERROR_EAGAIN else {
-                    if rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_SOCKET_SEND || rc == LIBSSH2_ERROR_SOCKET_RECV {
-                        throw error(.disconnected, "the connection was closed")
-                    }
-                    throw error(.channel, "could not open a channel: \(lastError(s))", hint: "the server may limit sessions (MaxSessions)")
-                }
-                try waitSocket(s, deadline: openDeadline, what: "opening a channel")
-            }
-        }
-        guard let ch = channel else { throw error(.channel, "could not open a channel") }
+        let ch = try openChannel(s, deadline: openDeadline)
         var freed = false
         defer { if !freed { _ = libssh2_channel_free(ch) } }
         /// The session cannot be trusted any more: drop it (freeing it frees the channel too).
@@ -723,11 +731,26 @@ public final class SSHConnection: Transport, @unchecked Sendable {
                              killedAfterGrace: outcome == .timedOut && forced, outputHeldOpen: heldOpen)
     }
 
+    /// Opens a session channel within the deadline.
+    func openChannel(_ s: OpaquePointer, deadline: ContinuousClock.Instant) throws(TransportError) -> OpaquePointer {
+        while true {
+            if let channel = libssh2_channel_open_ex(s, "session", 7, 2 * 1024 * 1024, 32768, nil, 0) { return channel }
+            let rc = libssh2_session_last_errno(s)
+            guard rc == LIBSSH2_ERROR_EAGAIN else {
+                if rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_SOCKET_SEND || rc == LIBSSH2_ERROR_SOCKET_RECV {
+                    throw error(.disconnected, "the connection was closed")
+                }
+                throw error(.channel, "could not open a channel: \(lastError(s))", hint: "the server may limit sessions (MaxSessions)")
+            }
+            try waitSocket(s, deadline: deadline, what: "opening a channel")
+        }
+    }
+
     enum KillResult { case killed, notKilled(String) }
 
     /// Kills a command's process group from a second channel, within `CommandBudget.kill` in all,
     /// with the privileges the command ran with (a root process group is not the login user's to kill).
-    private func killRemote(_ pgid: Int32, become: Become?) -> KillResult {
+    func killRemote(_ pgid: Int32, become: Become?) -> KillResult {
         do throws(TransportError) {
             let within = CommandBudget.kill - CommandBudget.close
             let r = try execute(RemoteCommand.kill(pgid: pgid), openWithin: within, endWithin: within,
@@ -744,7 +767,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
     }
 
     /// Writes all of `bytes` to the channel's input (a password: never logged), within the deadline.
-    private func writeInput(_ ch: OpaquePointer, _ bytes: [UInt8], deadline: ContinuousClock.Instant) throws(TransportError) {
+    func writeInput(_ ch: OpaquePointer, _ bytes: [UInt8], deadline: ContinuousClock.Instant) throws(TransportError) {
         var offset = 0
         while offset < bytes.count {
             let n = bytes[offset...].withUnsafeBufferPointer { b in
@@ -762,7 +785,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
 
     /// Calls `body` until it stops answering EAGAIN, waiting on the socket in between; returns its final code.
     /// Throws `.timeout` when the deadline passes first.
-    private func pump(_ what: String, deadline: ContinuousClock.Instant, _ body: () -> Int32) throws(TransportError) -> Int32 {
+    func pump(_ what: String, deadline: ContinuousClock.Instant, _ body: () -> Int32) throws(TransportError) -> Int32 {
         while true {
             let rc = body()
             guard rc == LIBSSH2_ERROR_EAGAIN, let s = session else { return rc }
@@ -771,14 +794,14 @@ public final class SSHConnection: Transport, @unchecked Sendable {
     }
 
     /// `pump`, and any result but 0 is an error of `kind`.
-    private func retry(_ what: String, kind: TransportError.Kind, deadline: ContinuousClock.Instant, _ body: () -> Int32) throws(TransportError) {
+    func retry(_ what: String, kind: TransportError.Kind, deadline: ContinuousClock.Instant, _ body: () -> Int32) throws(TransportError) {
         let rc = try pump(what, deadline: deadline, body)
         if rc == 0 { return }
         if rc == LIBSSH2_ERROR_SOCKET_DISCONNECT { throw error(.disconnected, "the connection was closed during \(what)") }
         throw error(kind, "\(what) failed: \(session.map(lastError) ?? "error \(rc)")")
     }
 
-    private func waitSocket(_ s: OpaquePointer, deadline: ContinuousClock.Instant, what: String?) throws(TransportError) {
+    func waitSocket(_ s: OpaquePointer, deadline: ContinuousClock.Instant, what: String?) throws(TransportError) {
         if connectCancel?.isSet == true { throw error(.cancelled, "connecting was interrupted") }
         let ms = Self.milliseconds(until: deadline)
         if ms <= 0 {

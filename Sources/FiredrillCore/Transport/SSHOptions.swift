@@ -26,6 +26,9 @@ public struct SSHOptions: Sendable {
     /// The operator's passwords (`--ask-pass`, `-K`, `--become-password-file`): used for a host
     /// whose inventory gives none.
     public var passwords = HostCredentials()
+    /// How commands reach hosts (`--executor`): the resident executor where it can run, or one
+    /// channel per command.
+    public var executor: ExecutorMode = .auto
 
     public init(knownHostsFile: String? = nil, acceptNew: Bool = false, connectTimeout: Duration = .seconds(10),
                 keepaliveSeconds: Int = 15, identityFiles: [String]? = nil, useAgent: Bool = true,

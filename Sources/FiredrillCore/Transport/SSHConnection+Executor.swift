@@ -1,0 +1,280 @@
+import CLibSSH2
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The resident executor's channel on one connection (touched only on the connection's worker).
+final class ExecutorChannel {
+    let channel: OpaquePointer
+    let pid: Int32
+    var reader: ResidentExecutor.FrameReader
+    var nextID = 1
+    /// When the executor last said anything.
+    var lastHeard = ContinuousClock.now
+
+    init(channel: OpaquePointer, pid: Int32, reader: ResidentExecutor.FrameReader) {
+        self.channel = channel; self.pid = pid; self.reader = reader
+    }
+}
+
+extension SSHConnection {
+    /// Starts the resident executor on its own channel and waits for it to say it is ready, within
+    /// `deadline`. Where it cannot start (no Python 3 on the host, a shell that refuses it), the
+    /// reason is kept in `executorState` and commands use a channel each; a broken connection is
+    /// an error, as for any command.
+    func startExecutor(deadline: ContinuousClock.Instant) throws(TransportError) {
+        executor = nil
+        guard let s = session else { throw error(.disconnected, "not connected") }
+        let python = connection.pythonInterpreter ?? "python3"
+        let ch = try openChannel(s, deadline: deadline)
+        var keep = false
+        defer { if !keep { _ = libssh2_channel_free(ch) } }
+        let launch = ResidentExecutor.launch(python: python)
+        let startup = try pump("starting the resident executor", deadline: deadline) {
+            libssh2_channel_process_startup(ch, "exec", 4, launch, UInt32(launch.utf8.count))
+        }
+        guard startup == 0 else {
+            if startup == LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED {
+                executorState = .unavailable("the host refused to start it: \(lastError(s))")
+                return
+            }
+            throw error(.connectionLost, "connection lost while starting the resident executor (\(lastError(s)))")
+        }
+        var reader = ResidentExecutor.FrameReader()
+        var said = CapturedOutput(limit: 2048)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16384, alignment: 1)
+        defer { buffer.deallocate() }
+        while true {
+            var progressed = false
+            for stream: Int32 in [0, 1] {
+                let n = libssh2_channel_read_ex(ch, stream, buffer.baseAddress, buffer.count)
+                if n > 0 {
+                    progressed = true
+                    let chunk = UnsafeRawBufferPointer(start: buffer.baseAddress, count: n)
+                    if stream == 0 { reader.append(chunk) } else { said.append(chunk) }
+                } else if n < 0 && n != Int(LIBSSH2_ERROR_EAGAIN) {
+                    throw error(.connectionLost, "connection lost while starting the resident executor (\(lastError(s)))")
+                }
+            }
+            // Lines before the greeting (a login script that prints) are skipped by the reader.
+            if case .ready(let pid)? = try? reader.next() {
+                executor = ExecutorChannel(channel: ch, pid: pid, reader: reader)
+                executorState = .resident(pid: pid)
+                keep = true
+                return
+            }
+            if libssh2_channel_eof(ch) == 1 {
+                let why = said.text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.last { !$0.isEmpty }
+                executorState = .unavailable("\(python) could not run it" + (why.map { ": " + TerminalText.safe(String($0.prefix(160))) } ?? ""))
+                return
+            }
+            if ContinuousClock.now >= deadline {
+                executorState = .unavailable("\(python) did not start it within \(connectTimeout.text)")
+                return
+            }
+            if !progressed { try waitSocket(s, deadline: min(deadline, ContinuousClock.now + .milliseconds(100)), what: nil) }
+        }
+    }
+
+    /// The executor cannot be used any more (it ended, or said what cannot be read): its channel is
+    /// freed (its input ends: it stops what runs and exits), and later commands open a channel each.
+    private func dropExecutor(_ why: String) {
+        if let ex = executor { _ = libssh2_channel_free(ex.channel) }
+        executor = nil
+        executorState = .unavailable(why)
+    }
+
+    /// Runs one command through the resident executor. Returns nil when the executor turned out
+    /// to be gone before the whole request was sent (the command did not start: the caller sends
+    /// it on a channel of its own). From then on, the rules of `execute` hold: the command's end
+    /// within `CommandBudget.waitForEnd`, then a kill within `CommandBudget.kill`; a cancel
+    /// kills its process group; a connection or executor lost is an unknown outcome, never a resend.
+    func executeResident(_ ex: ExecutorChannel, _ command: String, timeout: Duration, tag: String, cancelled: CancellationFlag,
+                         started: (@Sendable (RemoteProcess) -> Void)?) throws(TransportError) -> CommandResult? {
+        guard let s = session else { return nil }
+        let budget = CommandBudget(timeout: timeout, grace: options.killGrace)
+        let id = ex.nextID
+        ex.nextID += 1
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 32768, alignment: 1)
+        defer { buffer.deallocate() }
+        // What an earlier command given up on still said is read and set aside; an executor that
+        // ended since has not been sent this command: it goes on a channel of its own.
+        for stream: Int32 in [0, 1] {
+            while case let n = libssh2_channel_read_ex(ex.channel, stream, buffer.baseAddress, buffer.count), n > 0 {
+                ex.lastHeard = .now
+                if stream == 0 { ex.reader.append(UnsafeRawBufferPointer(start: buffer.baseAddress, count: n)) }
+            }
+        }
+        do throws(ResidentExecutor.Malformed) {
+            while try ex.reader.next() != nil {}
+        } catch {
+            dropExecutor("it said something that is not its protocol")
+            return nil
+        }
+        if libssh2_channel_eof(ex.channel) == 1 {
+            dropExecutor("it ended between commands")
+            return nil
+        }
+        if ContinuousClock.now - ex.lastHeard >= ResidentExecutor.quietBeforeProbe {
+            guard try probe(ex, buffer: buffer) else { return nil }
+        }
+        let start = ContinuousClock.now
+        // Sending: the executor starts a command only once its whole request has come, so a
+        // request cut short never runs.
+        let request = ResidentExecutor.request(id: id, command: command, timeout: timeout, grace: options.killGrace,
+                                               outputGrace: RemoteCommand.outputGrace, tag: tag)
+        guard write(ex.channel, request, deadline: start + options.connectTimeout) else {
+            disconnectOnWorker()
+            throw error(.disconnected, "the connection stopped taking data before the command was sent")
+        }
+        var stdout = CapturedOutput(), stderr = CapturedOutput()
+        var ending: ResidentExecutor.Ending?
+        var refused: String?
+        // When a cancel was sent, and whether for the controller's own deadline.
+        var killSentAt: ContinuousClock.Instant?
+        var killForDeadline = false
+        let endDeadline = start + budget.waitForEnd
+        func lost(_ why: String) -> TransportError {
+            error(.connectionLost, "\(why) while the command ran — outcome unknown", hint: "the command was not sent again; check the host")
+        }
+        reading: while true {
+            var progressed = false
+            while ending == nil && refused == nil {
+                let n = libssh2_channel_read_ex(ex.channel, 0, buffer.baseAddress, buffer.count)
+                if n == Int(LIBSSH2_ERROR_EAGAIN) || n == 0 { break }
+                guard n > 0 else {
+                    let why = lastError(s)
+                    disconnectOnWorker()
+                    throw lost("connection lost (\(why))")
+                }
+                progressed = true
+                ex.lastHeard = .now
+                ex.reader.append(UnsafeRawBufferPointer(start: buffer.baseAddress, count: n))
+                do throws(ResidentExecutor.Malformed) {
+                    while let frame = try ex.reader.next() {
+                        switch frame {
+                        case let .started(fid, pgid) where fid == id:
+                            started?(RemoteProcess(pgid: pgid, tag: tag))
+                        case let .output(fid, stream, bytes) where fid == id:
+                            if stream == 0 { stdout.append(bytes) } else { stderr.append(bytes) }
+                        case let .ended(fid, end) where fid == id:
+                            ending = end
+                        case let .refused(fid, message) where fid == id || fid == -1:
+                            refused = message
+                        default:
+                            // An earlier command's late words (it was given up on): not this one's.
+                            break
+                        }
+                        if ending != nil || refused != nil { break }
+                    }
+                } catch {
+                    dropExecutor("it said something that is not its protocol")
+                    throw lost("the resident executor said something that is not its protocol ('\(TerminalText.safe(error.line))')")
+                }
+            }
+            // Its own standard error (Python's): not the command's; read so the channel never stalls.
+            while libssh2_channel_read_ex(ex.channel, 1, buffer.baseAddress, buffer.count) > 0 { progressed = true }
+            if ending != nil || refused != nil { break reading }
+            if libssh2_channel_eof(ex.channel) == 1 {
+                dropExecutor("it ended during a command")
+                throw lost("the resident executor on the host ended")
+            }
+            let now = ContinuousClock.now
+            if killSentAt == nil && (cancelled.isSet || now >= endDeadline) {
+                killForDeadline = !cancelled.isSet
+                killSentAt = now
+                if !write(ex.channel, ResidentExecutor.cancel(id: id), deadline: now + CommandBudget.kill) {
+                    disconnectOnWorker()
+                    throw killForDeadline
+                        ? error(.unresponsive, "the host stopped answering: the command did not end within its timeout (\(DurationText.format(budget.waitForEnd)) with grace) and could not be killed — outcome unknown, it may still be running")
+                        : error(.cancelled, "command cancelled, but it could not be killed on the host (the connection stopped taking data): it may still be running")
+                }
+                continue
+            }
+            if let sent = killSentAt, now >= sent + CommandBudget.kill {
+                disconnectOnWorker()
+                throw killForDeadline
+                    ? error(.unresponsive, "the host stopped answering: the command did not end within its timeout (\(DurationText.format(budget.waitForEnd)) with grace) and could not be killed — outcome unknown, it may still be running")
+                    : error(.cancelled, "command cancelled, but the host did not confirm it was killed: it may still be running")
+            }
+            if !progressed {
+                var next: Int32 = 0
+                _ = libssh2_keepalive_send(s, &next)
+                let until = killSentAt.map { $0 + CommandBudget.kill } ?? endDeadline
+                try waitSocket(s, deadline: min(until, ContinuousClock.now + .milliseconds(100)), what: nil)
+            }
+        }
+        if let refused {
+            dropExecutor("it refused a command: \(TerminalText.safe(refused))")
+            throw error(.channel, "the resident executor could not start the command: \(TerminalText.safe(refused))")
+        }
+        guard let ending else { throw lost("the resident executor's answer was lost") }
+        if killSentAt != nil && !killForDeadline {
+            throw error(.cancelled, "command cancelled; its process group was killed on the host")
+        }
+        stdout.finish(); stderr.finish()
+        var outcome = ending.status
+        if ending.why == .timedOut || (killForDeadline && ending.why == .killed) { outcome = .timedOut }
+        return CommandResult(outcome: outcome, stdout: stdout, stderr: stderr, duration: ContinuousClock.now - start,
+                             killedAfterGrace: outcome == .timedOut && ending.forced, outputHeldOpen: ending.heldOpen)
+    }
+
+    /// Asks the executor whether it is there, before a command is sent: true when it answered;
+    /// false when it ended (the command goes on a channel of its own). A connection that stays
+    /// silent for the connect timeout is dropped, and the error (`.timeout`: nothing was sent)
+    /// lets the caller send the command once on a new connection.
+    private func probe(_ ex: ExecutorChannel, buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> Bool {
+        guard let s = session else { throw error(.disconnected, "not connected") }
+        let id = ex.nextID
+        ex.nextID += 1
+        let deadline = ContinuousClock.now + connectTimeout
+        guard write(ex.channel, ResidentExecutor.probe(id: id), deadline: deadline) else {
+            disconnectOnWorker()
+            throw error(.disconnected, "the connection stopped taking data before the command was sent")
+        }
+        while true {
+            var progressed = false
+            for stream: Int32 in [0, 1] {
+                while case let n = libssh2_channel_read_ex(ex.channel, stream, buffer.baseAddress, buffer.count), n != Int(LIBSSH2_ERROR_EAGAIN), n != 0 {
+                    guard n > 0 else { disconnectOnWorker(); throw error(.disconnected, "the connection was closed") }
+                    progressed = true
+                    ex.lastHeard = .now
+                    if stream == 0 { ex.reader.append(UnsafeRawBufferPointer(start: buffer.baseAddress, count: n)) }
+                }
+            }
+            do throws(ResidentExecutor.Malformed) {
+                while let frame = try ex.reader.next() {
+                    if case .alive(id) = frame { return true }
+                }
+            } catch {
+                dropExecutor("it said something that is not its protocol")
+                return false
+            }
+            if libssh2_channel_eof(ex.channel) == 1 {
+                dropExecutor("it ended between commands")
+                return false
+            }
+            if ContinuousClock.now >= deadline {
+                disconnectOnWorker()
+                throw error(.timeout, "no answer from the host within \(connectTimeout.text) before the command was sent")
+            }
+            if !progressed { try waitSocket(s, deadline: min(deadline, ContinuousClock.now + .milliseconds(100)), what: nil) }
+        }
+    }
+
+    /// Writes all of `bytes` to the channel's input within the deadline; false when it could not
+    /// (the channel or the connection is gone, or stopped taking data).
+    private func write(_ ch: OpaquePointer, _ bytes: [UInt8], deadline: ContinuousClock.Instant) -> Bool {
+        guard let s = session else { return false }
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBufferPointer { b in
+                libssh2_channel_write_ex(ch, 0, UnsafeRawPointer(b.baseAddress!).assumingMemoryBound(to: CChar.self), b.count)
+            }
+            if n > 0 { offset += n; continue }
+            guard n == Int(LIBSSH2_ERROR_EAGAIN), ContinuousClock.now < deadline else { return false }
+            do throws(TransportError) { try waitSocket(s, deadline: deadline, what: nil) } catch { return false }
+        }
+        return true
+    }
+}
