@@ -1,49 +1,51 @@
 #!/usr/bin/env bash
-# Benchmarks/run.sh [N] [RUNS] — firedrill run vs the libssh2 floor (l2drill) and multiplexed
-# OpenSSH, interleaved, on the reference lab of ../shared/bench (copied to /tmp/fd-bench).
-# Prints per-run wall time and peak RSS, then medians. Needs a release build (swift build -c release).
+# Benchmarks/run.sh [N] [RUNS] [LATENCY] — the reference drill (Benchmarks/drill-10.yml: 10 steps,
+# 20 commands per host) on N lab hosts, `firedrill run` (resident executor, and one channel per
+# command) against the libssh2 floor (Benchmarks/l2drill.c: one connection per host, a channel per
+# command), interleaved, on the same `firedrill lab up --hosts N [--latency LATENCY]`.
+# Prints each run's wall time, controller CPU and peak RSS, then medians and ratios to the floor.
+# Needs a release build (swift build -c release), gcc and libssh2-1-dev; run as root (the lab).
 set -euo pipefail
-N="${1:-50}"; RUNS="${2:-5}"
+N="${1:-50}"; RUNS="${2:-5}"; LATENCY="${3:-}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FD="$ROOT/.build/release/firedrill"
-B=/tmp/fd-bench
-[ -d "$B" ] || cp -r "$ROOT/../shared/bench" "$B"
-chmod -R u+w "$B"
-cd "$B"
-make -s lab/l2drill
-trap './lab.sh down >/dev/null 2>&1 || true' EXIT
-./lab.sh up "$N" >&2
-measure() {  # name, command...: prints "name wall_s maxrss_mb"
-  local name="$1"; shift
-  python3 - "$name" "$@" <<'PY'
+[ -x "$FD" ] || { echo "no release build: run swift build -c release" >&2; exit 2; }
+W=$(mktemp -d /tmp/fd-bench.XXXXXX)
+trap '"$FD" lab down --dir "$W/lab" >/dev/null 2>&1 || true; rm -rf "$W"' EXIT
+gcc -O2 -o "$W/l2drill" "$ROOT/Benchmarks/l2drill.c" -lssh2 -lpthread
+"$FD" lab up --dir "$W/lab" --hosts "$N" ${LATENCY:+--latency "$LATENCY"} >&2
+# The floor reaches the same ports (the relay's, with --latency) as the inventory.
+grep -oE '^ +[a-z0-9]+: \{ ansible_port: [0-9]+' "$W/lab/inventory.yml" | awk '{gsub(":","",$1); gsub(",","",$4); print $1, "127.0.0.1", $4}' > "$W/hosts.txt"
+[ "$(wc -l < "$W/hosts.txt")" -eq "$N" ] || { echo "expected $N hosts in the lab's inventory" >&2; exit 1; }
+measure() {  # name commands command...: prints "name wall_s cpu_ms_per_command maxrss_mb"
+  local name="$1" commands="$2"; shift 2
+  python3 - "$name" "$commands" "$@" <<'PY'
 import resource, subprocess, sys, time
-name, cmd = sys.argv[1], sys.argv[2:]
+name, commands, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 t = time.monotonic()
 r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 wall = time.monotonic() - t
-rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
 if r.returncode != 0:
     sys.stderr.write(r.stderr.decode()[-2000:]); sys.exit(f"{name} failed: exit {r.returncode}")
-print(f"{name} {wall:.3f} {rss:.1f}")
+print(f"{name} {wall:.3f} {(u.ru_utime + u.ru_stime) * 1000 / commands:.3f} {u.ru_maxrss / 1024:.1f}")
 PY
 }
-RUNSDIR=$(mktemp -d)
-# ssh-mux: masters opened before timing, as in BASELINE.md.
+C=$((N * 20))
 for r in $(seq "$RUNS"); do
-  measure firedrill "$FD" run "$ROOT/Benchmarks/drill-10.yml" -i lab/inventory.ini --yes --output plain --runs-dir "$RUNSDIR" --forks "$N"
-  measure l2drill lab/l2drill lab/hosts.txt lab/known_hosts lab/id_ed25519
-  ./drill_ssh.sh open-masters >/dev/null 2>&1 || true
-  measure ssh-mux ./drill_ssh.sh mux
-  ./drill_ssh.sh close-masters >/dev/null 2>&1 || true
-done | tee /tmp/fd-bench-results.txt
-python3 - /tmp/fd-bench-results.txt <<'PY'
+  measure firedrill "$C" "$FD" run "$ROOT/Benchmarks/drill-10.yml" -i "$W/lab/inventory.yml" --yes --output plain --runs-dir "$W/runs" --forks "$N"
+  measure l2drill "$C" "$W/l2drill" "$W/hosts.txt" "$W/lab/known_hosts" "$W/lab/id_ed25519"
+  measure fd-channel "$C" "$FD" run "$ROOT/Benchmarks/drill-10.yml" -i "$W/lab/inventory.yml" --yes --output plain --runs-dir "$W/runs" --forks "$N" --executor channel
+done | tee "$W/results.txt" >&2
+echo "N=$N runs=$RUNS latency=${LATENCY:-none}  ($(nproc) cores, $(uname -r), $(date -u +%F))"
+python3 - "$W/results.txt" <<'PY'
 import statistics, sys, collections
 rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
-    n, w, m = line.split(); rows[n].append((float(w), float(m)))
-floor = statistics.median(w for w, _ in rows["l2drill"])
+    n, w, c, m = line.split(); rows[n].append((float(w), float(c), float(m)))
+floor = statistics.median(w for w, _, _ in rows["l2drill"])
 for n, v in rows.items():
-    w = statistics.median(x for x, _ in v); m = max(y for _, y in v)
-    print(f"{n:10s} median {w:6.3f} s  (min {min(x for x,_ in v):.3f}, max {max(x for x,_ in v):.3f})  peak RSS {m:5.1f} MB  {w/floor:4.2f}x l2drill")
+    w = statistics.median(x[0] for x in v); c = statistics.median(x[1] for x in v); m = max(x[2] for x in v)
+    print(f"{n:10s} median {w:6.3f} s (min {min(x[0] for x in v):.3f}, max {max(x[0] for x in v):.3f})  "
+          f"CPU {c:.3f} ms/command  peak RSS {m:5.1f} MB  {w / floor:4.2f}x l2drill")
 PY
-rm -rf "$RUNSDIR"

@@ -1,3 +1,4 @@
+import Synchronization
 /// The hosts of a drill, as the runner reaches them: by inventory name. `InventoryHosts` reaches
 /// real ones (SSH, local); tests give the runner fake ones.
 public protocol DrillHosts: Sendable {
@@ -40,14 +41,31 @@ public struct InventoryHosts: DrillHosts {
     public let pool: HostPool
     public let inventory: Inventory
 
+    /// Each host's connection and credentials, worked out once (the SSH configuration and the
+    /// inventory's variables), not once per command.
+    private let resolved = ResolvedHosts()
+
     public init(pool: HostPool, inventory: Inventory) { self.pool = pool; self.inventory = inventory }
 
+    private func reach(_ host: String) -> (HostConnection, HostCredentials) {
+        if let r = resolved.hosts.withLock({ $0[host] }) { return r }
+        let r = (inventory.connection(of: host), inventory.credentials(of: host))
+        resolved.hosts.withLock { $0[host] = r }
+        return r
+    }
+
+    private final class ResolvedHosts: Sendable {
+        let hosts = Mutex<[String: (HostConnection, HostCredentials)]>([:])
+    }
+
     public func prepare(_ host: String, become: [Become]) async -> Result<HostPool.Connected, TransportError> {
-        await pool.prepare(inventory.connection(of: host), credentials: inventory.credentials(of: host), become: become)
+        let (c, credentials) = reach(host)
+        return await pool.prepare(c, credentials: credentials, become: become)
     }
 
     public func transport(for host: String) async -> any Transport {
-        await pool.transport(for: inventory.connection(of: host), credentials: inventory.credentials(of: host))
+        let (c, credentials) = reach(host)
+        return await pool.transport(for: c, credentials: credentials)
     }
 
     public func closeAll() async { await pool.closeAll() }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,35 +28,53 @@ struct KnownHosts {
     /// Lines (1-based) of `@cert-authority` entries whose patterns name the host: the team trusts
     /// host certificates signed by that authority, which libssh2 1.10 cannot check.
     func certificateAuthorityLines(host: String, port: Int) -> [Int] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
         let name = Self.name(host: host, port: port)
-        var out: [Int] = []
+        return lines().filter { $0.fields.count >= 2 && $0.fields[0] == "@cert-authority" && Self.matches($0.fields[1], name: name) }.map(\.number)
+    }
+
+    /// A line of the file, cut into fields (comments and blank lines left out).
+    struct Line: Sendable {
+        var number: Int
+        var fields: [String]
+    }
+
+    /// The file's lines, read and cut once per version of the file (path, size, modification
+    /// time): every host of a fleet drill looks its keys up in the same file.
+    private func lines() -> [Line] {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return [] }
+        let stamp = [Int(st.st_size), Int(st.st_mtim.tv_sec), Int(st.st_mtim.tv_nsec), Int(st.st_ino)]
+        if let hit = Self.cache.withLock({ $0[path] }), hit.stamp == stamp { return hit.lines }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        var out: [Line] = []
         for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let fields = raw.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            guard fields.count >= 2, fields[0] == "@cert-authority", Self.matches(String(fields[1]), name: name) else { continue }
-            out.append(i + 1)
+            guard let first = fields.first, !first.hasPrefix("#") else { continue }
+            out.append(Line(number: i + 1, fields: fields.map(String.init)))
         }
+        Self.cache.withLock { $0[path] = (stamp, out) }
         return out
     }
+
+    private static let cache = Mutex<[String: (stamp: [Int], lines: [Line])]>([:])
 
     /// Entries for the host, in file order (`@cert-authority` lines are not host keys; `@revoked`
     /// lines are only read with `revoked: true`).
     func entries(host: String, port: Int, revoked: Bool = false) -> [Entry] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
         let name = Self.name(host: host, port: port)
         var out: [Entry] = []
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            var fields = raw.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            guard let first = fields.first, !first.hasPrefix("#") else { continue }
+        for line in lines() {
+            var fields = line.fields[...]
+            guard let first = fields.first else { continue }
             if first.hasPrefix("@") {
                 guard revoked, first == "@revoked" else { continue }
                 fields.removeFirst()
             } else if revoked {
                 continue
             }
-            guard fields.count >= 3, Self.matches(String(fields[0]), name: name),
-                  let key = Data(base64Encoded: String(fields[2])) else { continue }
-            out.append(Entry(type: String(fields[1]), key: key, line: i + 1))
+            guard fields.count >= 3, Self.matches(fields[fields.startIndex], name: name),
+                  let key = Data(base64Encoded: fields[fields.startIndex + 2]) else { continue }
+            out.append(Entry(type: fields[fields.startIndex + 1], key: key, line: line.number))
         }
         return out
     }
