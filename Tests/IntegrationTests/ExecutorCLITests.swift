@@ -7,6 +7,8 @@ import Testing
 /// drill is the same; `--executor channel` never starts it; a timeout kills the command's
 /// group on the host through it.
 @Suite(.serialized) struct ExecutorCLITests {
+    typealias Scenario = DrillScenarioTests
+
     func write(_ lab: TestLab, _ name: String, _ text: String) throws -> String {
         let path = "\(lab.dir)/\(name)-\(UUID().uuidString.prefix(6)).yml"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
@@ -55,9 +57,11 @@ import Testing
             #expect(ways["db1"] == "one channel per command" && ways["db2"] == "one channel per command", "\(ways)")
         }
         for host in ["db1", "db2"] {
-            let said = try #require(events.first { $0.event == .commandFinished && $0.step == "failover.1" && $0.host == host })
-            #expect(said.exit == 0 && (said.stdout ?? "").hasPrefix("said-"), "\(said)")
-            let slow = try #require(events.first { $0.event == .commandFinished && $0.step == "failover.2" && $0.host == host })
+            let finished = events.filter { $0.event == .commandFinished && $0.host == host }
+            let said = try #require(finished.first { $0.step == "failover.1" })
+            let out: String = said.stdout ?? ""
+            #expect(said.exit == 0 && out.hasPrefix("said-"), "\(said)")
+            let slow = try #require(finished.first { $0.step == "failover.2" })
             #expect(slow.timedOut == true, "\(slow)")
             // The timeout killed the command's shell on the host.
             let pid = try String(contentsOfFile: "\(lab.dir)/hosts/\(host)/state/slow-pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
