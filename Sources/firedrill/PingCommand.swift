@@ -151,7 +151,9 @@ struct PingCommand: AsyncParsableCommand {
         var error: String?
         var errorKind: TransportError.Kind?
         var hint: String?
-        enum CodingKeys: String, CodingKey { case host, endpoint, via, user, ok, latencyMS = "latency_ms", connectMS = "connect_ms", error, errorKind = "error_kind", hint }
+        /// How the host runs commands (the resident executor, or one channel per command and why).
+        var executor: String?
+        enum CodingKeys: String, CodingKey { case host, endpoint, via, user, ok, latencyMS = "latency_ms", connectMS = "connect_ms", error, errorKind = "error_kind", hint, executor }
     }
 
     func run() async throws {
@@ -171,10 +173,11 @@ struct PingCommand: AsyncParsableCommand {
                 answer.ok = true
                 answer.latencyMS = DurationText.seconds(ready.roundTrip) * 1000
                 answer.connectMS = DurationText.seconds(ready.latency) * 1000
+                answer.executor = ready.executor
                 if format == .text {
                     Terminal.out(TerminalText.safe(name).padding(toLength: width, withPad: " ", startingAt: 0)
                                  + String(format: "ok  %.1f ms (connect %.0f ms)  ", answer.latencyMS ?? 0, answer.connectMS ?? 0)
-                                 + TerminalText.safe(c.reachDescription) + "\n")
+                                 + TerminalText.safe(c.reachDescription) + (ready.executor.map { ", " + TerminalText.safe($0) } ?? "") + "\n")
                 }
                 if let key = ready.trustedNewKey { Terminal.err("\(name): \(key)\n") }
             case let .failure(e):

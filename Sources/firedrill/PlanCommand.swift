@@ -50,7 +50,7 @@ struct PlanCommand: AsyncParsableCommand {
         let style = TerminalStyle.detect(noColorFlag: options.noColor)
         switch format {
         case .text:
-            Terminal.out(PlanTextRenderer(style: style, preflightFollows: report != nil).render(plan))
+            Terminal.out(PlanTextRenderer(style: style, preflightFollows: report != nil, executor: connect.executor).render(plan))
             if let report { Terminal.out("\n" + PreflightRenderer(style: style).render(report)) }
         case .markdown:
             Terminal.out(PlanMarkdownRenderer().render(plan))

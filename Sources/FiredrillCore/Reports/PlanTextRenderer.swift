@@ -5,11 +5,14 @@ public struct PlanTextRenderer: Sendable {
 
     /// Whether a preflight (which connects to the hosts) follows the plan.
     public var preflightFollows: Bool
+    /// How commands will reach the hosts (`--executor`), said under the summary.
+    public var executor: ExecutorMode?
 
-    public init(style: TerminalStyle = TerminalStyle(enabled: false), width: Int = 80, preflightFollows: Bool = false) {
+    public init(style: TerminalStyle = TerminalStyle(enabled: false), width: Int = 80, preflightFollows: Bool = false, executor: ExecutorMode? = nil) {
         self.style = style
         self.width = width
         self.preflightFollows = preflightFollows
+        self.executor = executor
     }
 
     public func render(_ plan: Plan) -> String {
@@ -105,6 +108,15 @@ public struct PlanTextRenderer: Sendable {
         summaryLines[0] = style.bold("Summary:") + summaryLines[0].dropFirst("Summary:".count)
         out += summaryLines
         out.append("  worst case \(sm.estimatedWorstCase.duration.text) (sum of timeouts and verify deadlines\(sm.manualSteps > 0 ? ", plus operator time" : ""))")
+        switch executor {
+        case .auto?:
+            out += TextLayout.wrap("commands: through a resident executor on each host (its python3 or ansible_python_interpreter), else one channel per command — each host's way is found at preflight; become: one channel per command",
+                                   width: width, firstIndent: "  ", indent: "    ")
+        case .channel?:
+            out.append("  commands: one channel per command (--executor channel)")
+        case nil:
+            break
+        }
         out.append(style.dim(preflightFollows ? "Nothing from the steps is executed; the preflight below connects to the hosts and runs the steady-state checks (read-only)."
                                               : "Nothing was executed; no connection was made."))
         return out.joined(separator: "\n") + "\n"
