@@ -99,22 +99,7 @@ extension SSHConnection {
         defer { buffer.deallocate() }
         // What an earlier command given up on still said is read and set aside; an executor that
         // ended since has not been sent this command: it goes on a channel of its own.
-        for stream: Int32 in [0, 1] {
-            while case let n = libssh2_channel_read_ex(ex.channel, stream, buffer.baseAddress, buffer.count), n > 0 {
-                ex.lastHeard = .now
-                if stream == 0 { ex.reader.append(UnsafeRawBufferPointer(start: buffer.baseAddress, count: n)) }
-            }
-        }
-        do throws(ResidentExecutor.Malformed) {
-            while try ex.reader.next() != nil {}
-        } catch {
-            dropExecutor("it said something that is not its protocol")
-            return nil
-        }
-        if libssh2_channel_eof(ex.channel) == 1 {
-            dropExecutor("it ended between commands")
-            return nil
-        }
+        if try drain(ex, buffer: buffer).state == .unusable { return nil }
         if ContinuousClock.now - ex.lastHeard >= ResidentExecutor.quietBeforeProbe {
             guard try probe(ex, buffer: buffer) else { return nil }
         }
@@ -233,33 +218,47 @@ extension SSHConnection {
             throw error(.disconnected, "the connection stopped taking data before the command was sent")
         }
         while true {
-            var progressed = false
-            for stream: Int32 in [0, 1] {
-                while case let n = libssh2_channel_read_ex(ex.channel, stream, buffer.baseAddress, buffer.count), n != Int(LIBSSH2_ERROR_EAGAIN), n != 0 {
-                    guard n > 0 else { disconnectOnWorker(); throw error(.disconnected, "the connection was closed") }
-                    progressed = true
-                    ex.lastHeard = .now
-                    if stream == 0 { ex.reader.append(UnsafeRawBufferPointer(start: buffer.baseAddress, count: n)) }
-                }
-            }
-            do throws(ResidentExecutor.Malformed) {
-                while let frame = try ex.reader.next() {
-                    if case .alive(id) = frame { return true }
-                }
-            } catch {
-                dropExecutor("it said something that is not its protocol")
-                return false
-            }
-            if libssh2_channel_eof(ex.channel) == 1 {
-                dropExecutor("it ended between commands")
-                return false
-            }
+            let (state, progressed) = try drain(ex, buffer: buffer) { if case .alive(id) = $0 { return true } else { return false } }
+            if state == .matched { return true }
+            if state == .unusable { return false }
             if ContinuousClock.now >= deadline {
                 disconnectOnWorker()
                 throw error(.timeout, "no answer from the host within \(connectTimeout.text) before the command was sent")
             }
             if !progressed { try waitSocket(s, deadline: min(deadline, ContinuousClock.now + .milliseconds(100)), what: nil) }
         }
+    }
+
+    enum Drained { case matched, pending, unusable }
+
+    /// Reads what the executor has said so far, without waiting, between commands: frames are set
+    /// aside (an earlier command's late words) until one is `wanted` (`matched`). An executor that
+    /// ended or said what is not its protocol is dropped (`unusable`); a broken connection is
+    /// `.disconnected` (no command was being sent: the caller may send it on a new connection).
+    private func drain(_ ex: ExecutorChannel, buffer: UnsafeMutableRawBufferPointer,
+                       until wanted: (ResidentExecutor.Frame) -> Bool = { _ in false }) throws(TransportError) -> (state: Drained, progressed: Bool) {
+        var progressed = false
+        for stream: Int32 in [0, 1] {
+            while case let n = libssh2_channel_read_ex(ex.channel, stream, buffer.baseAddress, buffer.count), n != Int(LIBSSH2_ERROR_EAGAIN), n != 0 {
+                guard n > 0 else { disconnectOnWorker(); throw error(.disconnected, "the connection was closed") }
+                progressed = true
+                ex.lastHeard = .now
+                if stream == 0 { ex.reader.append(UnsafeRawBufferPointer(start: buffer.baseAddress, count: n)) }
+            }
+        }
+        do throws(ResidentExecutor.Malformed) {
+            while let frame = try ex.reader.next() {
+                if wanted(frame) { return (.matched, progressed) }
+            }
+        } catch {
+            dropExecutor("it said something that is not its protocol")
+            return (.unusable, progressed)
+        }
+        if libssh2_channel_eof(ex.channel) == 1 {
+            dropExecutor("it ended between commands")
+            return (.unusable, progressed)
+        }
+        return (.pending, progressed)
     }
 
     /// Writes all of `bytes` to the channel's input within the deadline; false when it could not
