@@ -39,9 +39,14 @@ enum ResidentExecutor {
 
     /// The command the login shell runs: the interpreter with the program as its argument (no
     /// file is written on the host; `-I -S`: no user site, no environment variables, no `site`).
+    /// The login shell says its process id first (`launchMarker`): an interpreter that never
+    /// becomes the executor is killed by it. The caller's `LC_CTYPE` (or its absence) is passed
+    /// on, so the locale coercion of Python 3.7+ does not reach the commands' environment.
     static func launch(python: String) -> String {
-        "exec \(python) -I -S -c \(ShellQuoting.quote(script))"
+        "echo \(launchMarker)$$ >&2; exec \(python) -I -S -c \(ShellQuoting.quote(script)) \"${LC_CTYPE-}\" \"${LC_CTYPE+set}\""
     }
+
+    static let launchMarker = "FIREDRILL-LAUNCH="
 
     /// One request, framed.
     static func request(id: Int, command: String, timeout: Duration, grace: Duration, outputGrace: Duration, tag: String) -> [UInt8] {
@@ -61,23 +66,29 @@ enum ResidentExecutor {
 
     /// The program (Python 3; `posix_spawnp` from 3.8, else fork and exec).
     static let script = #"""
-import os,select,signal,time
+import os,select,signal,sys,time
 T=time.monotonic
 def main():
     S=signal;P=os.read
     wr,ww=os.pipe();os.set_blocking(wr,False);os.set_blocking(ww,False)
     S.set_wakeup_fd(ww);S.signal(S.SIGCHLD,lambda s,f:None)
     if hasattr(S,'pthread_sigmask'):S.pthread_sigmask(S.SIG_SETMASK,[])
-    os.set_blocking(1,False);env=dict(os.environb);inb=b'';out=[b'FIREDRILL-EXECUTOR-1 %d\n'%os.getpid()];c=None;eof=False
+    os.set_blocking(1,False);env=dict(os.environb);inb=b'';out=[b'FIREDRILL-EXECUTOR-1 %d\n'%os.getpid()];c=None;eof=False;pk=[]
+    a=sys.argv[1:]
+    if len(a)==2:
+        if a[1]:env[b'LC_CTYPE']=os.fsencode(a[0])
+        else:env.pop(b'LC_CTYPE',None)
     def send(b):out.append(b)
-    def kill(g):
+    def sig(pg,g):
         for s in(g,S.SIGCONT):
-            try:os.killpg(c['pid'],s)
+            try:os.killpg(pg,s)
             except OSError:pass
+    def kill(g):sig(c['pid'],g)
     def stop(why):
         if c['st'] is None and not c['why']:c['why']=why;kill(S.SIGTERM);c['at']=T()+c[why]
+        elif c['at'] and why=='kg':c['at']=min(c['at'],T()+0.2)
     def spawn(k,tag,cmd):
-        e=dict(env);e[b'FIREDRILL_CMD']=tag;a=[b'sh',b'-c',cmd];o=os.pipe();q=os.pipe()
+        e=dict(env);e[b'FIREDRILL_CMD']=tag;a=[b'sh',b'-c',cmd,b'firedrill'];o=os.pipe();q=os.pipe()
         try:
             if hasattr(os,'posix_spawnp'):
                 p=os.posix_spawnp(b'sh',a,e,file_actions=[(os.POSIX_SPAWN_OPEN,0,'/dev/null',os.O_RDONLY,0),
@@ -96,10 +107,10 @@ def main():
             return send(b'N %d %s\n'%(k,str(x).encode()[:200].replace(b'\n',b' ')))
         os.close(o[1]);os.close(q[1]);return p,[o[0],q[0]]
     try:
-        while out or not eof or c:
+        while out or not eof or c or pk:
             now=T();r=[wr]+([] if eof else[0])
             if c and sum(map(len,out))<262144:r+=[f for f in c['fds'] if f>=0]
-            ts=[t for t in(c and(c['dl'],c['at'],c['end'],now+0.5))or()if t]
+            ts=[t for t in(c and(c['dl'],c['at'],c['end'],now+0.5))or()if t]+[t for _,t in pk]
             r,w,_=select.select(r,[1] if out else[],[],max(0,min(ts)-now) if ts else None)
             if wr in r:
                 try:P(wr,512)
@@ -130,6 +141,8 @@ def main():
                      'dl':t+int(h[2])/1000,'tg':int(h[3])/1000,'kg':0.2,'og':int(h[4])/1000}
                     send(b'P %d %d\n'%(k,s[0]))
             if eof and c:stop('kg')
+            if eof:pk=[[g,min(t,now+0.2)] for g,t in pk]
+            for x in[x for x in pk if T()>=x[1]]:sig(x[0],S.SIGKILL);pk.remove(x)
             if not c:continue
             for j,f in enumerate(c['fds']):
                 if f in r:
@@ -141,7 +154,9 @@ def main():
             if c['at'] and now>=c['at']:c['at']=None;c['forced']=1;kill(S.SIGKILL)
             if c['st'] is None:
                 p,s=os.waitpid(c['pid'],os.WNOHANG)
-                if p:c['st']=s;c['end']=now+c['og'];c['dl']=c['at']=None
+                if p:
+                    c['st']=s;c['end']=now+c['og'];c['dl']=None
+                    if c['at']:pk.append([c['pid'],c['at']]);c['at']=None
             if c['st'] is not None and(c['fds']==[-1,-1] or now>=c['end']):
                 s=c['st']
                 for f in c['fds']:
@@ -150,8 +165,10 @@ def main():
                 send(b'X %d %s %d %s %d\n'%(c['id'],x,c['fds']!=[-1,-1],(c['why'] or 'ran').encode(),'forced' in c));c=None
     except OSError:pass
     finally:
-        if c and c['st'] is None:
-            kill(S.SIGTERM);time.sleep(0.2);kill(S.SIGKILL)
+        if c and c['st'] is None:kill(S.SIGTERM);pk.append([c['pid'],0])
+        if pk:
+            time.sleep(0.2)
+            for g,_ in pk:sig(g,S.SIGKILL)
 main()
 """#
 }

@@ -40,10 +40,36 @@ extension SSHConnection {
             }
             throw error(.connectionLost, "connection lost while starting the resident executor (\(lastError(s)))")
         }
+        // Asked at once whether it is there: its greeting and its answer prove the program that
+        // runs is one that reads requests (the answer rides on the same start, no round trip more).
+        guard write(ch, ResidentExecutor.probe(id: 0), deadline: deadline) else {
+            throw error(.connectionLost, "connection lost while starting the resident executor (\(lastError(s)))")
+        }
         var reader = ResidentExecutor.FrameReader()
-        var said = CapturedOutput(limit: 2048)
+        var said = CapturedOutput(limit: 4096)
+        var greeted: Int32?
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16384, alignment: 1)
         defer { buffer.deallocate() }
+        /// The launch's process id, as its shell said it.
+        func launched() -> Int32? {
+            said.text.split(separator: "\n").lazy.compactMap { line in
+                line.hasPrefix(ResidentExecutor.launchMarker) ? Int32(line.dropFirst(ResidentExecutor.launchMarker.count)) : nil
+            }.first
+        }
+        /// What the interpreter said on its way out (the launch's own line left out).
+        func lastWords() -> String {
+            let why = said.text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+                .last { !$0.isEmpty && !$0.hasPrefix(ResidentExecutor.launchMarker) }
+            return why.map { ": " + TerminalText.safe(String($0.prefix(160))) } ?? ""
+        }
+        /// Gives up on the launch: what still runs of it (an interpreter that is not the executor,
+        /// and whatever it started) is killed by its process group from a channel of its own.
+        func abandon(_ why: String) {
+            executorState = .unavailable(why)
+            guard libssh2_channel_eof(ch) != 1, let pid = launched(), pid > 1 else { return }
+            _ = try? execute("kill -KILL -\(pid) 2>/dev/null; kill -KILL \(pid) 2>/dev/null; true", openWithin: CommandBudget.kill,
+                             endWithin: CommandBudget.kill, cancelled: CancellationFlag())
+        }
         while true {
             var progressed = false
             for stream: Int32 in [0, 1] {
@@ -57,19 +83,30 @@ extension SSHConnection {
                 }
             }
             // Lines before the greeting (a login script that prints) are skipped by the reader.
-            if case .ready(let pid)? = try? reader.next() {
-                executor = ExecutorChannel(channel: ch, pid: pid, reader: reader)
-                executorState = .resident(pid: pid)
-                keep = true
+            do throws(ResidentExecutor.Malformed) {
+                while let frame = try reader.next() {
+                    switch frame {
+                    case let .ready(pid): greeted = pid
+                    case .alive(0) where greeted != nil:
+                        executor = ExecutorChannel(channel: ch, pid: greeted!, reader: reader)
+                        executorState = .resident(pid: greeted!)
+                        keep = true
+                        return
+                    default:
+                        abandon("\(python) said something that is not the executor's protocol")
+                        return
+                    }
+                }
+            } catch {
+                abandon("\(python) said something that is not the executor's protocol ('\(TerminalText.safe(error.line))')")
                 return
             }
             if libssh2_channel_eof(ch) == 1 {
-                let why = said.text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.last { !$0.isEmpty }
-                executorState = .unavailable("\(python) could not run it" + (why.map { ": " + TerminalText.safe(String($0.prefix(160))) } ?? ""))
+                abandon("\(python) could not run it" + lastWords())
                 return
             }
             if ContinuousClock.now >= deadline {
-                executorState = .unavailable("\(python) did not start it within \(connectTimeout.text)")
+                abandon("\(python) did not start it within \(connectTimeout.text)" + (greeted == nil ? "" : " (it greeted, then did not answer)"))
                 return
             }
             if !progressed { try waitSocket(s, deadline: min(deadline, ContinuousClock.now + .milliseconds(100)), what: nil) }
@@ -263,7 +300,7 @@ extension SSHConnection {
 
     /// Writes all of `bytes` to the channel's input within the deadline; false when it could not
     /// (the channel or the connection is gone, or stopped taking data).
-    private func write(_ ch: OpaquePointer, _ bytes: [UInt8], deadline: ContinuousClock.Instant) -> Bool {
+    func write(_ ch: OpaquePointer, _ bytes: [UInt8], deadline: ContinuousClock.Instant) -> Bool {
         guard let s = session else { return false }
         var offset = 0
         while offset < bytes.count {

@@ -536,7 +536,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
     /// `.unresponsive` (outcome unknown), and the session is dropped. Every wait has a deadline:
     /// opening within `openWithin`, the end of the command within `endWithin` of its start, then
     /// a kill within `CommandBudget.kill` and closing within `CommandBudget.close`.
-    private func execute(_ command: String, openWithin: Duration, endWithin: Duration, cancelled: CancellationFlag,
+    func execute(_ command: String, openWithin: Duration, endWithin: Duration, cancelled: CancellationFlag,
                          tag: String? = nil, become: Become? = nil, started: (@Sendable (RemoteProcess) -> Void)? = nil) throws(TransportError) -> CommandResult {
         guard let s = session else { throw error(.disconnected, "not connected") }
         // Under become, sudo runs the wrapped command; its prompt (unique to this command) is

@@ -56,9 +56,12 @@ import Testing
         var reader = ResidentExecutor.FrameReader()
         var nextID = 1
 
-        init() throws {
+        /// `arguments`: what the launch passes (the login's `LC_CTYPE`, and whether it was set);
+        /// `environment`: the login's (nil: this process's).
+        init(arguments: [String] = [], environment: [String: String]? = nil) throws {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-            process.arguments = ["-I", "-S", "-c", ResidentExecutor.script]
+            process.arguments = ["-I", "-S", "-c", ResidentExecutor.script] + arguments
+            if let environment { process.environment = environment }
             process.standardInput = input
             process.standardOutput = output
             try process.run()
@@ -163,6 +166,27 @@ import Testing
         ex.run("sleep 30", timeout: .milliseconds(200))
         let polite = try ex.result()
         #expect(polite.end == .init(status: .signaled("TERM"), heldOpen: false, why: .timedOut, forced: false))
+    }
+
+    @Test func theGroupIsKilledAfterTheGraceEvenWhenItsLeaderDiedOfSIGTERM() throws {
+        let ex = try Executor()
+        _ = try ex.next()
+        // The leader dies at SIGTERM; what it started ignores SIGTERM and must get SIGKILL.
+        ex.run("sh -c \"trap '' TERM; sleep 104\" & wait", timeout: .milliseconds(300), grace: .milliseconds(300))
+        let r = try ex.result()
+        #expect(r.end?.why == .timedOut)
+        #expect(Self.groupGone(try #require(r.pgid)))
+    }
+
+    @Test func pythonsLocaleCoercionDoesNotReachTheCommands() throws {
+        // A login in the C locale: Python 3.7+ sets LC_CTYPE=C.UTF-8 in its own environment.
+        for (arguments, expected) in [([String](), "LC_CTYPE=C.UTF-8"), (["", ""], ""), (["fr_FR.UTF-8", "set"], "LC_CTYPE=fr_FR.UTF-8")] {
+            let ex = try Executor(arguments: arguments, environment: ["PATH": "/usr/bin:/bin"])
+            _ = try ex.next()
+            ex.run("env | grep '^LC_CTYPE=' || true")
+            let r = try ex.result()
+            #expect(r.out.trimmingCharacters(in: .newlines) == expected, "\(arguments)")
+        }
     }
 
     @Test func aCancelKillsTheWholeGroup() throws {
