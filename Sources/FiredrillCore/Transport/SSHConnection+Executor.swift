@@ -47,12 +47,15 @@ extension SSHConnection {
         }
         var reader = ResidentExecutor.FrameReader()
         var said = CapturedOutput(limit: 4096)
+        // The first bytes of standard error, kept whole: the launch's process id is in them
+        // (`said` keeps the tail, for the reason).
+        var head: [UInt8] = []
         var greeted: Int32?
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16384, alignment: 1)
         defer { buffer.deallocate() }
         /// The launch's process id, as its shell said it.
         func launched() -> Int32? {
-            said.text.split(separator: "\n").lazy.compactMap { line in
+            String(decoding: head, as: UTF8.self).split(separator: "\n").lazy.compactMap { line in
                 line.hasPrefix(ResidentExecutor.launchMarker) ? Int32(line.dropFirst(ResidentExecutor.launchMarker.count)) : nil
             }.first
         }
@@ -77,7 +80,10 @@ extension SSHConnection {
                 if n > 0 {
                     progressed = true
                     let chunk = UnsafeRawBufferPointer(start: buffer.baseAddress, count: n)
-                    if stream == 0 { reader.append(chunk) } else { said.append(chunk) }
+                    if stream == 0 { reader.append(chunk) } else {
+                        said.append(chunk)
+                        if head.count < 256 { head += chunk.prefix(256 - head.count) }
+                    }
                 } else if n < 0 && n != Int(LIBSSH2_ERROR_EAGAIN) {
                     throw error(.connectionLost, "connection lost while starting the resident executor (\(lastError(s)))")
                 }
