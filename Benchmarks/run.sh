@@ -11,7 +11,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FD="$ROOT/.build/release/firedrill"
 [ -x "$FD" ] || { echo "no release build: run swift build -c release" >&2; exit 2; }
 W=$(mktemp -d /tmp/fd-bench.XXXXXX)
-trap '"$FD" lab down --dir "$W/lab" >/dev/null 2>&1 || true; rm -rf "$W"' EXIT
+# The lab's folder holds what `lab down` needs to stop it: kept (and said) if stopping failed.
+trap 'if "$FD" lab down --dir "$W/lab" >/dev/null 2>&1 || [ ! -e "$W/lab/lab.json" ]; then rm -rf "$W"; else echo "lab down failed: stop it with $FD lab down --dir $W/lab" >&2; fi' EXIT
 gcc -O2 -o "$W/l2drill" "$ROOT/Benchmarks/l2drill.c" -lssh2 -lpthread
 "$FD" lab up --dir "$W/lab" --hosts "$N" ${LATENCY:+--latency "$LATENCY"} >&2
 # The floor reaches the same ports (the relay's, with --latency) as the inventory.
