@@ -185,7 +185,9 @@ import Testing
             _ = try ex.next()
             ex.run("env | grep '^LC_CTYPE=' || true")
             let r = try ex.result()
-            #expect(r.out.trimmingCharacters(in: .newlines) == expected, "\(arguments)")
+            let said = r.out.trimmingCharacters(in: .newlines)
+            // Without the launch's arguments Python's coercion shows (C.UTF-8 or C.utf8, as the host has it).
+            #expect(arguments.isEmpty ? said.hasPrefix("LC_CTYPE=C.") : said == expected, "\(arguments): \(said)")
         }
     }
 
