@@ -40,8 +40,9 @@ extension SSHConnection {
             }
             throw error(.connectionLost, "connection lost while starting the resident executor (\(lastError(s)))")
         }
-        // Asked at once whether it is there: its greeting and its answer prove the program that
-        // runs is one that reads requests (the answer rides on the same start, no round trip more).
+        // Asked, as soon as the start is confirmed, whether it is there: its greeting and its
+        // answer prove the program that runs is one that reads requests (the question overlaps
+        // Python's start; measured at 40 ms each way it costs ~1 round trip more than the greeting).
         guard write(ch, ResidentExecutor.probe(id: 0), deadline: deadline) else {
             throw error(.connectionLost, "connection lost while starting the resident executor (\(lastError(s)))")
         }
