@@ -6,14 +6,13 @@ import Glibc
 /// The resident executor's channel on one connection (touched only on the connection's worker).
 final class ExecutorChannel {
     let channel: OpaquePointer
-    let pid: Int32
     var reader: ResidentExecutor.FrameReader
     var nextID = 1
     /// When the executor last said anything.
     var lastHeard = ContinuousClock.now
 
-    init(channel: OpaquePointer, pid: Int32, reader: ResidentExecutor.FrameReader) {
-        self.channel = channel; self.pid = pid; self.reader = reader
+    init(channel: OpaquePointer, reader: ResidentExecutor.FrameReader) {
+        self.channel = channel; self.reader = reader
     }
 }
 
@@ -43,9 +42,7 @@ extension SSHConnection {
         // Asked, as soon as the start is confirmed, whether it is there: its greeting and its
         // answer prove the program that runs is one that reads requests (the question overlaps
         // Python's start; measured at 40 ms each way it costs ~1 round trip more than the greeting).
-        guard write(ch, ResidentExecutor.probe(id: 0), deadline: deadline) else {
-            throw error(.connectionLost, "connection lost while starting the resident executor (\(lastError(s)))")
-        }
+        try writeInput(ch, ResidentExecutor.probe(id: 0), deadline: deadline, during: "starting the resident executor")
         var reader = ResidentExecutor.FrameReader()
         var said = CapturedOutput(limit: 4096)
         // The first bytes of standard error, kept whole: the launch's process id is in them
@@ -95,7 +92,7 @@ extension SSHConnection {
                     switch frame {
                     case let .ready(pid): greeted = pid
                     case .alive(0) where greeted != nil:
-                        executor = ExecutorChannel(channel: ch, pid: greeted!, reader: reader)
+                        executor = ExecutorChannel(channel: ch, reader: reader)
                         executorState = .resident(pid: greeted!)
                         keep = true
                         return
@@ -152,9 +149,11 @@ extension SSHConnection {
         // request cut short never runs.
         let request = ResidentExecutor.request(id: id, command: command, timeout: timeout, grace: options.killGrace,
                                                outputGrace: RemoteCommand.outputGrace, tag: tag)
-        guard write(ex.channel, request, deadline: start + options.connectTimeout) else {
+        do throws(TransportError) {
+            try writeInput(ex.channel, request, deadline: start + options.connectTimeout, during: "sending the command")
+        } catch {
             disconnectOnWorker()
-            throw error(.disconnected, "the connection stopped taking data before the command was sent")
+            throw self.error(.disconnected, "the connection stopped taking data before the command was sent")
         }
         var stdout = CapturedOutput(), stderr = CapturedOutput()
         var ending: ResidentExecutor.Ending?
@@ -165,6 +164,14 @@ extension SSHConnection {
         let endDeadline = start + budget.waitForEnd
         func lost(_ why: String) -> TransportError {
             error(.connectionLost, "\(why) while the command ran — outcome unknown", hint: "the command was not sent again; check the host")
+        }
+        /// The host did not confirm the kill (of a cancel, or at the controller's deadline): the
+        /// connection is dropped and the outcome is unknown.
+        func notKilled(_ why: String) -> TransportError {
+            disconnectOnWorker()
+            return killForDeadline
+                ? error(.unresponsive, "the host stopped answering: the command did not end within its timeout (\(DurationText.format(budget.waitForEnd)) with grace) and could not be killed — outcome unknown, it may still be running")
+                : error(.cancelled, "command cancelled, but \(why): it may still be running")
         }
         reading: while true {
             var progressed = false
@@ -212,19 +219,15 @@ extension SSHConnection {
             if killSentAt == nil && (cancelled.isSet || now >= endDeadline) {
                 killForDeadline = !cancelled.isSet
                 killSentAt = now
-                if !write(ex.channel, ResidentExecutor.cancel(id: id), deadline: now + CommandBudget.kill) {
-                    disconnectOnWorker()
-                    throw killForDeadline
-                        ? error(.unresponsive, "the host stopped answering: the command did not end within its timeout (\(DurationText.format(budget.waitForEnd)) with grace) and could not be killed — outcome unknown, it may still be running")
-                        : error(.cancelled, "command cancelled, but it could not be killed on the host (the connection stopped taking data): it may still be running")
+                do throws(TransportError) {
+                    try writeInput(ex.channel, ResidentExecutor.cancel(id: id), deadline: now + CommandBudget.kill, during: "sending a kill")
+                } catch {
+                    throw notKilled("it could not be killed on the host (the connection stopped taking data)")
                 }
                 continue
             }
             if let sent = killSentAt, now >= sent + CommandBudget.kill {
-                disconnectOnWorker()
-                throw killForDeadline
-                    ? error(.unresponsive, "the host stopped answering: the command did not end within its timeout (\(DurationText.format(budget.waitForEnd)) with grace) and could not be killed — outcome unknown, it may still be running")
-                    : error(.cancelled, "command cancelled, but the host did not confirm it was killed: it may still be running")
+                throw notKilled("the host did not confirm it was killed")
             }
             if !progressed {
                 var next: Int32 = 0
@@ -257,9 +260,11 @@ extension SSHConnection {
         let id = ex.nextID
         ex.nextID += 1
         let deadline = ContinuousClock.now + connectTimeout
-        guard write(ex.channel, ResidentExecutor.probe(id: id), deadline: deadline) else {
+        do throws(TransportError) {
+            try writeInput(ex.channel, ResidentExecutor.probe(id: id), deadline: deadline, during: "asking the executor")
+        } catch {
             disconnectOnWorker()
-            throw error(.disconnected, "the connection stopped taking data before the command was sent")
+            throw self.error(.disconnected, "the connection stopped taking data before the command was sent")
         }
         while true {
             let (state, progressed) = try drain(ex, buffer: buffer) { if case .alive(id) = $0 { return true } else { return false } }
@@ -303,21 +308,5 @@ extension SSHConnection {
             return (.unusable, progressed)
         }
         return (.pending, progressed)
-    }
-
-    /// Writes all of `bytes` to the channel's input within the deadline; false when it could not
-    /// (the channel or the connection is gone, or stopped taking data).
-    func write(_ ch: OpaquePointer, _ bytes: [UInt8], deadline: ContinuousClock.Instant) -> Bool {
-        guard let s = session else { return false }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBufferPointer { b in
-                libssh2_channel_write_ex(ch, 0, UnsafeRawPointer(b.baseAddress!).assumingMemoryBound(to: CChar.self), b.count)
-            }
-            if n > 0 { offset += n; continue }
-            guard n == Int(LIBSSH2_ERROR_EAGAIN), ContinuousClock.now < deadline else { return false }
-            do throws(TransportError) { try waitSocket(s, deadline: deadline, what: nil) } catch { return false }
-        }
-        return true
     }
 }

@@ -604,7 +604,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
                             switch sudo.read(&stderrHead) {
                             case .waiting: continue
                             case let .answer(bytes):
-                                do throws(TransportError) { try writeInput(ch, bytes, deadline: openDeadline) } catch {
+                                do throws(TransportError) { try writeInput(ch, bytes, deadline: openDeadline, during: "answering sudo's prompt") } catch {
                                     abandonSession(); throw error
                                 }
                                 continue
@@ -645,7 +645,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
                 switch sudo.settle(&stderrHead) {
                 case let .answer(bytes):
                     headGrewAt = .now
-                    do throws(TransportError) { try writeInput(ch, bytes, deadline: openDeadline) } catch {
+                    do throws(TransportError) { try writeInput(ch, bytes, deadline: openDeadline, during: "answering sudo's prompt") } catch {
                         abandonSession(); throw error
                     }
                 case let .refused(failure):
@@ -750,7 +750,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
 
     /// Kills a command's process group from a second channel, within `CommandBudget.kill` in all,
     /// with the privileges the command ran with (a root process group is not the login user's to kill).
-    func killRemote(_ pgid: Int32, become: Become?) -> KillResult {
+    private func killRemote(_ pgid: Int32, become: Become?) -> KillResult {
         do throws(TransportError) {
             let within = CommandBudget.kill - CommandBudget.close
             let r = try execute(RemoteCommand.kill(pgid: pgid), openWithin: within, endWithin: within,
@@ -766,8 +766,11 @@ public final class SSHConnection: Transport, @unchecked Sendable {
         return error(.become, message, hint: hint)
     }
 
-    /// Writes all of `bytes` to the channel's input (a password: never logged), within the deadline.
-    func writeInput(_ ch: OpaquePointer, _ bytes: [UInt8], deadline: ContinuousClock.Instant) throws(TransportError) {
+    /// Writes all of `bytes` to the channel's input (a password, a request: never logged) within
+    /// the deadline: `.connectionLost` when the channel or the connection takes no more, `.timeout`
+    /// when the deadline passes first. Nothing it writes has started a command (sudo's answer, an
+    /// executor's request that only runs once whole).
+    func writeInput(_ ch: OpaquePointer, _ bytes: [UInt8], deadline: ContinuousClock.Instant, during what: String) throws(TransportError) {
         var offset = 0
         while offset < bytes.count {
             let n = bytes[offset...].withUnsafeBufferPointer { b in
@@ -775,9 +778,9 @@ public final class SSHConnection: Transport, @unchecked Sendable {
             }
             if n > 0 { offset += n; continue }
             guard n == Int(LIBSSH2_ERROR_EAGAIN), let s = session else {
-                throw error(.connectionLost, "connection lost while answering sudo's prompt — the command did not start")
+                throw error(.connectionLost, "connection lost while \(what) — the command did not start")
             }
-            try waitSocket(s, deadline: deadline, what: "answering sudo's prompt")
+            try waitSocket(s, deadline: deadline, what: what)
         }
     }
 
@@ -794,7 +797,7 @@ public final class SSHConnection: Transport, @unchecked Sendable {
     }
 
     /// `pump`, and any result but 0 is an error of `kind`.
-    func retry(_ what: String, kind: TransportError.Kind, deadline: ContinuousClock.Instant, _ body: () -> Int32) throws(TransportError) {
+    private func retry(_ what: String, kind: TransportError.Kind, deadline: ContinuousClock.Instant, _ body: () -> Int32) throws(TransportError) {
         let rc = try pump(what, deadline: deadline, body)
         if rc == 0 { return }
         if rc == LIBSSH2_ERROR_SOCKET_DISCONNECT { throw error(.disconnected, "the connection was closed during \(what)") }

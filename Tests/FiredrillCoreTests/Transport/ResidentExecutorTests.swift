@@ -155,27 +155,20 @@ import Testing
         #expect(second.out == "no newline" && second.end?.status == .exited(0))
     }
 
-    @Test func theDeadlineIsKeptOnTheHostWithSIGKILLAfterTheGrace() throws {
+    /// The deadline kills the whole group, SIGKILL after the grace: a leader that ignores
+    /// SIGTERM (killed by force), and a leader that dies of it leaving a child that ignores it.
+    @Test(arguments: [("trap '' TERM; while :; do sleep 0.05; done", true), ("sh -c \"trap '' TERM; sleep 104\" & wait", false)])
+    func theDeadlineIsKeptOnTheHostWithSIGKILLAfterTheGrace(command: String, leaderForced: Bool) throws {
         let ex = try Executor()
         _ = try ex.next()
-        ex.run("trap '' TERM; while :; do sleep 0.05; done", timeout: .milliseconds(300), grace: .milliseconds(300))
+        ex.run(command, timeout: .milliseconds(300), grace: .milliseconds(300))
         let r = try ex.result()
         #expect(r.end?.why == .timedOut)
-        #expect(r.end?.forced == true)
+        #expect(r.end?.forced == leaderForced)
         #expect(Self.groupGone(try #require(r.pgid)))
         ex.run("sleep 30", timeout: .milliseconds(200))
         let polite = try ex.result()
         #expect(polite.end == .init(status: .signaled("TERM"), heldOpen: false, why: .timedOut, forced: false))
-    }
-
-    @Test func theGroupIsKilledAfterTheGraceEvenWhenItsLeaderDiedOfSIGTERM() throws {
-        let ex = try Executor()
-        _ = try ex.next()
-        // The leader dies at SIGTERM; what it started ignores SIGTERM and must get SIGKILL.
-        ex.run("sh -c \"trap '' TERM; sleep 104\" & wait", timeout: .milliseconds(300), grace: .milliseconds(300))
-        let r = try ex.result()
-        #expect(r.end?.why == .timedOut)
-        #expect(Self.groupGone(try #require(r.pgid)))
     }
 
     @Test func pythonsLocaleCoercionDoesNotReachTheCommands() throws {
